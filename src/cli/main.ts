@@ -1,0 +1,79 @@
+import { fingerprint } from '../fingerprint.js';
+
+/** Where the CLI reads and writes (injectable for tests). */
+export interface CliIo {
+  stdin: NodeJS.ReadableStream;
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+}
+
+const HELP = `keyflip — resolve KEY_v2 ?? KEY_v1, keep it fresh, report which key each process uses
+
+Usage:
+  keyflip fingerprint [--key-file FILE] [--json]   value on stdin → its fingerprint (kf_…)
+  keyflip --help | --version
+
+Exit codes: 0 success, 1 the command's check failed, 2 bad usage or input.
+Values are read from stdin or a file, never from argv, and never printed.
+`;
+
+/** Runs the CLI and returns the exit code. */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    io.stdout.write(HELP);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '--version') {
+    io.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  if (command === 'fingerprint') return fingerprintCommand(rest, io);
+  io.stderr.write(`keyflip: unknown command ${JSON.stringify(command)}; see keyflip --help\n`);
+  return 2;
+}
+
+declare const __KEYFLIP_VERSION__: string | undefined;
+const VERSION = typeof __KEYFLIP_VERSION__ === 'string' ? __KEYFLIP_VERSION__ : '0.0.0-dev';
+
+async function fingerprintCommand(args: readonly string[], io: CliIo): Promise<number> {
+  let json = false;
+  let keyFile: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === '--help' || arg === '-h') {
+      io.stdout.write('keyflip fingerprint [--key-file FILE] [--json]\n  Reads one value on stdin (surrounding white space trimmed, as the resolver does) and prints its fingerprint.\n  --key-file FILE  the HMAC key (the resolver\'s fingerprintKey), read from a file; default the library key\n');
+      return 0;
+    }
+    if (arg === '--json') json = true;
+    else if (arg === '--key-file') {
+      keyFile = args[++i];
+      if (keyFile === undefined) {
+        io.stderr.write('keyflip fingerprint: --key-file needs a path\n');
+        return 2;
+      }
+    } else {
+      io.stderr.write(`keyflip fingerprint: unexpected argument ${JSON.stringify(arg)}; the value is read from stdin, never from argv\n`);
+      return 2;
+    }
+  }
+  const value = (await readAll(io.stdin)).trim();
+  if (value === '') {
+    io.stderr.write('keyflip fingerprint: no value on stdin\n');
+    return 2;
+  }
+  let key: string | undefined;
+  if (keyFile !== undefined) {
+    const { readFile } = await import('node:fs/promises');
+    key = (await readFile(keyFile, 'utf8')).trim();
+  }
+  const fp = key === undefined ? fingerprint(value) : fingerprint(value, key);
+  io.stdout.write(json ? `${JSON.stringify({ fingerprint: fp })}\n` : `${fp}\n`);
+  return 0;
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}

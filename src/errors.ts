@@ -1,0 +1,208 @@
+/**
+ * The keyflip error hierarchy. Every error has a stable `code`, a `name` equal to its class name, and a
+ * message that names the secret and its candidates but never a value.
+ */
+
+/** Every code a {@link KeyflipError} can carry. */
+export const ERROR_CODES = [
+  'NOT_READY',
+  'SECRET_NOT_FOUND',
+  'SECRET_REVOKED',
+  'SOURCE_UNAVAILABLE',
+  'INVALID_CANDIDATE',
+  'INTEGRITY',
+  'PARSE_FAILED',
+  'READY_FAILED',
+  'INVALID_OPTIONS',
+  'CLOSED',
+  'LISTENER_FAILED',
+] as const;
+
+/** A {@link KeyflipError}'s `code`. */
+export type KeyflipErrorCode = (typeof ERROR_CODES)[number];
+
+const BRAND = Symbol.for('keyflip.error');
+
+/** Options every keyflip error takes. */
+export interface KeyflipErrorOptions {
+  /** The logical secret this error is about, when there is one. */
+  secret?: string | undefined;
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/** The base class of every error keyflip throws or emits. */
+export class KeyflipError extends Error {
+  override name = 'KeyflipError';
+  /** A stable, machine-readable code. */
+  readonly code: KeyflipErrorCode;
+  /** The logical secret this error is about, when there is one. */
+  readonly secret: string | undefined;
+
+  constructor(code: KeyflipErrorCode, message: string, options: KeyflipErrorOptions = {}) {
+    super(`[keyflip] ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.secret = options.secret;
+  }
+
+  /** @internal brand that survives two copies of the package (ESM and CJS). */
+  get [BRAND](): true {
+    return true;
+  }
+}
+
+/** `handle.value` was read before the secret's first resolution. */
+export class NotReadyError extends KeyflipError {
+  override name = 'NotReadyError';
+  constructor(secret: string) {
+    super(
+      'NOT_READY',
+      `secret ${secret} is not resolved yet: await resolver.ready() (or handle.get()) before reading .value`,
+      { secret },
+    );
+  }
+}
+
+/** Every candidate of a secret was absent on its first resolution. */
+export class SecretNotFoundError extends KeyflipError {
+  override name = 'SecretNotFoundError';
+  /** Each candidate that was tried, with why it was skipped. */
+  readonly skipped: readonly SkippedCandidate[];
+  constructor(secret: string, skipped: readonly SkippedCandidate[]) {
+    super('SECRET_NOT_FOUND', `secret ${secret} was not found: ${describeSkipped(skipped)}`, { secret });
+    this.skipped = skipped;
+  }
+}
+
+/** Every candidate became absent after the secret had a value: the key was revoked, and keyflip fails closed. */
+export class SecretRevokedError extends KeyflipError {
+  override name = 'SecretRevokedError';
+  /** Each candidate that was tried, with why it was skipped. */
+  readonly skipped: readonly SkippedCandidate[];
+  constructor(secret: string, skipped: readonly SkippedCandidate[]) {
+    super(
+      'SECRET_REVOKED',
+      `secret ${secret} was revoked: every candidate is now absent (${describeSkipped(skipped)}); the old value is no longer served`,
+      { secret },
+    );
+    this.skipped = skipped;
+  }
+}
+
+/** A source could not answer (timeout, network, quota, outage). */
+export class SourceUnavailableError extends KeyflipError {
+  override name = 'SourceUnavailableError';
+  /** The candidate whose fetch failed, as written in the chain. */
+  readonly candidate: string | undefined;
+  /** The source's name. */
+  readonly source: string | undefined;
+  constructor(
+    message: string,
+    options: KeyflipErrorOptions & { candidate?: string | undefined; source?: string | undefined } = {},
+  ) {
+    super('SOURCE_UNAVAILABLE', message, options);
+    this.candidate = options.candidate;
+    this.source = options.source;
+  }
+}
+
+/** A chain or candidate is malformed, names an unknown source, or names something its source cannot hold. */
+export class InvalidCandidateError extends KeyflipError {
+  override name = 'InvalidCandidateError';
+  /** The offending text. */
+  readonly text: string;
+  constructor(text: string, problem: string, options: KeyflipErrorOptions = {}) {
+    super('INVALID_CANDIDATE', `invalid candidate ${JSON.stringify(text)}: ${problem}`, options);
+    this.text = text;
+  }
+}
+
+/** A fetched value failed its integrity check (for example a CRC32C mismatch); it is never served. */
+export class IntegrityError extends KeyflipError {
+  override name = 'IntegrityError';
+  constructor(message: string, options: KeyflipErrorOptions = {}) {
+    super('INTEGRITY', message, options);
+  }
+}
+
+/**
+ * A secret's `parse` threw. The original error is not attached, because parsers such as `JSON.parse`
+ * quote their input in their messages; only its class name is kept.
+ */
+export class ParseError extends KeyflipError {
+  override name = 'ParseError';
+  /** The `name` of the error the parser threw (`SyntaxError`, …). */
+  readonly parserError: string;
+  constructor(secret: string, parserError: string) {
+    super(
+      'PARSE_FAILED',
+      `parse() threw a ${parserError} for secret ${secret}; its message is withheld because it may quote the value`,
+      { secret },
+    );
+    this.parserError = parserError;
+  }
+}
+
+/** One secret that `ready()` could not resolve. */
+export interface ReadyFailure {
+  /** The secret's name. */
+  secret: string;
+  /** The candidates it tried, as written. */
+  candidates: readonly string[];
+  /** Why it failed. */
+  error: KeyflipError;
+}
+
+/** `resolver.ready()` failed for one or more secrets; the others resolved and work. */
+export class ReadyError extends KeyflipError {
+  override name = 'ReadyError';
+  /** Every secret that failed, with the candidates it tried. */
+  readonly failures: readonly ReadyFailure[];
+  constructor(failures: readonly ReadyFailure[], total: number) {
+    const parts = failures.map(
+      (f) => `${f.secret} (tried ${f.candidates.join(', ')}): ${stripPrefix(f.error.message)}`,
+    );
+    super('READY_FAILED', `${failures.length} of ${total} secrets could not be resolved: ${parts.join('; ')}`);
+    this.failures = failures;
+  }
+}
+
+/** An option, a call or a state is wrong (bad option value, duplicate declaration, use after close). */
+export class ConfigurationError extends KeyflipError {
+  override name = 'ConfigurationError';
+  constructor(message: string, code: 'INVALID_OPTIONS' | 'CLOSED' = 'INVALID_OPTIONS') {
+    super(code, message);
+  }
+}
+
+/** True for any keyflip error, even one thrown by another copy of the package. */
+export function isKeyflipError(error: unknown): error is KeyflipError {
+  return (
+    error instanceof KeyflipError ||
+    (typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[BRAND] === true)
+  );
+}
+
+/** Why a candidate was skipped. */
+export interface SkippedCandidate {
+  /** The candidate as written in the chain. */
+  candidate: string;
+  /** Why it was skipped. `unavailable` only appears with `fallbackOnUnavailable`. */
+  reason: SkipReason;
+}
+
+/** Every reason a source can give for a candidate being absent. */
+export const ABSENT_REASONS = ['not-found', 'disabled', 'destroyed', 'permission-denied', 'empty'] as const;
+/** Why a source says a candidate is absent. */
+export type AbsentReason = (typeof ABSENT_REASONS)[number];
+/** Why a candidate was skipped in a walk. */
+export type SkipReason = AbsentReason | 'unavailable';
+
+function describeSkipped(skipped: readonly SkippedCandidate[]): string {
+  if (skipped.length === 0) return 'no candidates';
+  return skipped.map((s) => `${s.candidate} ${s.reason}`).join(', ');
+}
+
+function stripPrefix(message: string): string {
+  return message.startsWith('[keyflip] ') ? message.slice('[keyflip] '.length) : message;
+}

@@ -1,0 +1,137 @@
+import { LRUCache } from 'lru-cache';
+import { ConfigurationError, isKeyflipError, KeyflipError } from './errors.js';
+import { backoffMs } from './handle.js';
+import { inspectSymbol } from './redacted.js';
+import type { Slot } from './slot.js';
+import type { Clock } from './types.js';
+
+/** @internal How a family is built by the resolver. */
+export interface FamilyConfig<T> {
+  name: string;
+  chainFor: (id: string) => string | readonly string[];
+  clock: Clock;
+  max: number;
+  ttlMs: number;
+  refreshMs: number;
+  jitter: number;
+  maxStaleMs: number;
+  /** Parses and binds `chainFor(id)`; throws InvalidCandidateError. */
+  createSlot(id: string): Slot<T>;
+  /** A member was dropped (its values leave `redact`). */
+  onForget(): void;
+}
+
+interface Member<T> {
+  slot: Slot<T>;
+  /** When the member is next re-fetched (ms since the epoch). */
+  nextCheckAt: number;
+}
+
+/**
+ * Many secrets of one shape, such as end-user keys per tenant: resolved lazily on `get(id)`, held in an
+ * LRU of at most `max` members, re-fetched after `ttlMs` while the held value keeps being served
+ * (stale-while-revalidate), one fetch per id at a time.
+ */
+export class SecretFamily<T = string> {
+  readonly #config: FamilyConfig<T>;
+  readonly #members: LRUCache<string, Member<T>>;
+
+  /** @internal Created by `resolver.family()`. */
+  constructor(config: FamilyConfig<T>) {
+    this.#config = config;
+    this.#members = new LRUCache<string, Member<T>>({ max: Math.floor(config.max), dispose: () => config.onForget() });
+  }
+
+  /** The family's name. */
+  get name(): string {
+    return this.#config.name;
+  }
+
+  /** How many members are held. */
+  get size(): number {
+    return this.#members.size;
+  }
+
+  /**
+   * The value for `id`. The first call fetches it; later calls answer from memory, and after `ttlMs`
+   * answer with the held value while one background refresh runs. Counts one use.
+   * @throws InvalidCandidateError when `chainFor(id)` gives a bad chain; SecretNotFoundError,
+   * SecretRevokedError or SourceUnavailableError when there is no value to serve.
+   */
+  get(id: string): Promise<T> {
+    let member: Member<T> | undefined;
+    try {
+      member = this.#member(id);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { slot } = member;
+    const now = this.#config.clock.now();
+    if (slot.servable && slot.status === 'stale' && slot.info && now - slot.info.refreshedAt > this.#config.maxStaleMs) {
+      slot.expire(this.#config.maxStaleMs);
+    }
+    if (slot.servable) {
+      if (now >= member.nextCheckAt) void this.#refresh(member);
+      slot.uses++;
+      return Promise.resolve(slot.value);
+    }
+    if (slot.lastError && !slot.refreshing && now < member.nextCheckAt && slot.status !== 'stale') {
+      return Promise.reject(slot.lastError);
+    }
+    return this.#refresh(member).then(() => {
+      if (!slot.servable) throw slot.lastError ?? new KeyflipError('SOURCE_UNAVAILABLE', `family member ${slot.name} has no value`);
+      slot.uses++;
+      return slot.value;
+    });
+  }
+
+  /** Re-fetches `id` now. Rejects when that fails. */
+  async refresh(id: string): Promise<void> {
+    const member = this.#member(id);
+    const result = await this.#refresh(member);
+    if (result !== undefined) throw result;
+  }
+
+  /** Forgets `id`: the next `get` fetches it again. */
+  delete(id: string): void {
+    this.#members.delete(id);
+  }
+
+  /** @internal The members' slots (for `redact`). */
+  slots(): Slot<unknown>[] {
+    return [...this.#members.values()].map((m) => m.slot as Slot<unknown>);
+  }
+
+  toString(): string {
+    return `[keyflip family ${this.#config.name}: ${this.#members.size} held]`;
+  }
+
+  toJSON(): string {
+    return this.toString();
+  }
+
+  [inspectSymbol](): string {
+    return this.toString();
+  }
+
+  #member(id: string): Member<T> {
+    if (typeof id !== 'string' || id === '') {
+      throw new ConfigurationError(`family ${this.#config.name}: an id must be a non-empty string, not ${JSON.stringify(id)}`);
+    }
+    let member = this.#members.get(id);
+    if (!member) {
+      member = { slot: this.#config.createSlot(id), nextCheckAt: 0 };
+      this.#members.set(id, member);
+    }
+    return member;
+  }
+
+  /** Refreshes a member (one walk at a time) and sets when it is next due. Resolves with the error, if any. */
+  async #refresh(member: Member<T>): Promise<KeyflipError | undefined> {
+    const result = await member.slot.refresh();
+    const { clock, ttlMs, refreshMs, jitter } = this.#config;
+    member.nextCheckAt = clock.now() + (result.kind === 'unavailable' ? backoffMs(member.slot.failures, Math.min(refreshMs, ttlMs), jitter) : ttlMs);
+    if (result.kind === 'ok') return undefined;
+    return isKeyflipError(result.error) ? result.error : undefined;
+  }
+}

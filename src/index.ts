@@ -1,0 +1,43 @@
+export { createResolver, Resolver, type ResolverOptions } from './resolver.js';
+export { SecretHandle } from './handle.js';
+export { SecretFamily } from './family.js';
+export { parseChain, type Candidate } from './chain.js';
+export { fingerprint, isFingerprint, DEFAULT_FINGERPRINT_KEY } from './fingerprint.js';
+export {
+  ABSENT_REASONS,
+  ConfigurationError,
+  ERROR_CODES,
+  IntegrityError,
+  InvalidCandidateError,
+  isKeyflipError,
+  KeyflipError,
+  NotReadyError,
+  ParseError,
+  ReadyError,
+  SecretNotFoundError,
+  SecretRevokedError,
+  SourceUnavailableError,
+  type AbsentReason,
+  type KeyflipErrorCode,
+  type ReadyFailure,
+  type SkippedCandidate,
+  type SkipReason,
+} from './errors.js';
+export type { ErrorEvent, FallbackEvent, ResolveEvent, ResolverEvents, RevokeEvent, RotateEvent, SecretEvents } from './events.js';
+export type {
+  AbsentResult,
+  Clock,
+  FamilyOptions,
+  FetchContext,
+  FoundResult,
+  SecretInfo,
+  SecretOptions,
+  SecretStatus,
+  Source,
+  SourceRef,
+  SourceResult,
+  TimerHandle,
+} from './types.js';
+export { memorySource, type MemorySource, type MemorySourceOptions } from './sources/memory.js';
+export { envSource, type EnvSourceOptions } from './sources/env.js';
+export { fileSource, type FileSourceOptions } from './sources/file.js';

@@ -1,0 +1,24 @@
+import { readFileSync } from 'node:fs';
+import { defineConfig } from 'tsup';
+
+const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** One entry per subpath export; `test/dist.test.ts` checks that the two lists agree. */
+export const entries = {
+  index: 'src/index.ts',
+  'testing/index': 'src/testing/index.ts',
+  'cli/index': 'src/cli/index.ts',
+};
+
+export default defineConfig({
+  entry: entries,
+  format: ['esm', 'cjs'],
+  dts: true,
+  clean: true,
+  sourcemap: false,
+  target: 'node20',
+  platform: 'node',
+  splitting: true,
+  treeshake: true,
+  define: { __KEYFLIP_VERSION__: JSON.stringify(pkg.version) },
+});
