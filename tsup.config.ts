@@ -18,6 +18,7 @@ export default defineConfig({
   sourcemap: false,
   target: 'node20',
   platform: 'node',
+  removeNodeProtocol: false,
   splitting: true,
   treeshake: true,
   define: { __KEYFLIP_VERSION__: JSON.stringify(pkg.version) },

@@ -87,12 +87,19 @@ export class Slot<T> {
   expire(maxStaleMs: number): void {
     if (this.status !== 'stale' || !this.servable) return;
     this.servable = false;
-    const error = new SourceUnavailableError(
-      `secret ${this.name}: sources have failed for longer than maxStaleMs (${maxStaleMs}ms); the last good value is no longer served`,
-      { secret: this.name, cause: this.lastError },
-    );
+    this.#maxStaleMs = maxStaleMs;
+    const error = this.#expired(this.lastError);
     this.lastError = error;
     this.ctx.emit('error', { secret: this.name, error, servingStale: false });
+  }
+
+  #maxStaleMs: number | undefined;
+
+  #expired(cause: unknown): SourceUnavailableError {
+    return new SourceUnavailableError(
+      `secret ${this.name}: sources have failed for longer than maxStaleMs (${this.#maxStaleMs}ms); the last good value is no longer served`,
+      { secret: this.name, cause },
+    );
   }
 
   async #walk(): Promise<RefreshResult> {
@@ -151,6 +158,7 @@ export class Slot<T> {
       this.ctx.remember();
     }
     this.info = info;
+    this.#maxStaleMs = undefined;
     this.servable = true;
     this.status = 'ok';
     this.failures = 0;
@@ -194,7 +202,8 @@ export class Slot<T> {
               : `secret ${this.name}: refresh failed${describeCause(cause)}`,
             { secret: this.name, cause, candidate: candidate?.text, source: candidate?.sourceImpl.name },
           );
-    this.lastError = error;
+    // Once the last good value has expired, `value` keeps saying why it is not served.
+    this.lastError = this.status === 'stale' && !this.servable ? this.#expired(error) : error;
     if (this.info && this.status === 'ok') {
       this.status = 'stale';
       this.info = { ...this.info, status: 'stale' };

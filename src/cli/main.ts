@@ -53,7 +53,8 @@ async function fingerprintCommand(args: readonly string[], io: CliIo): Promise<n
         return 2;
       }
     } else {
-      io.stderr.write(`keyflip fingerprint: unexpected argument ${JSON.stringify(arg)}; the value is read from stdin, never from argv\n`);
+      // Not echoed: a value passed by mistake in argv must not be printed back.
+      io.stderr.write(`keyflip fingerprint: unexpected argument #${i + 1} (not shown); the value is read from stdin, never from argv\n`);
       return 2;
     }
   }

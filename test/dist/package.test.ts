@@ -1,0 +1,104 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '../..');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  exports: Record<string, string | { import: { types: string; default: string }; require: { types: string; default: string } }>;
+  bin: Record<string, string>;
+};
+const require = createRequire(join(root, 'package.json'));
+
+type Core = typeof import('../../src/index.js');
+type Testing = typeof import('../../src/testing/index.js');
+
+async function exercise(core: Core, testing: Testing): Promise<string> {
+  const memory = core.memorySource({ K_v1: 'value-dist-1' });
+  const clock = testing.manualClock();
+  const resolver = core.createResolver({ sources: [memory], clock, refreshMs: 1_000 });
+  const key = resolver.secret('K', 'K_v2 ?? K_v1');
+  await resolver.ready();
+  memory.set('K_v2', 'value-dist-2');
+  await clock.flush();
+  const value = key.value;
+  await resolver.close();
+  return `${value} ${String(key) === `[keyflip secret K ${core.fingerprint('value-dist-2')}]`}`;
+}
+
+describe('the built package', () => {
+  it('every export in package.json points at a built file, ESM and CJS with types', () => {
+    for (const [subpath, target] of Object.entries(pkg.exports)) {
+      if (typeof target === 'string') {
+        expect(existsSync(join(root, target)), `${subpath} → ${target}`).toBe(true);
+        continue;
+      }
+      for (const file of [target.import.types, target.import.default, target.require.types, target.require.default]) {
+        expect(existsSync(join(root, file)), `${subpath} → ${file}`).toBe(true);
+      }
+    }
+    for (const bin of Object.values(pkg.bin)) expect(existsSync(join(root, bin))).toBe(true);
+  });
+
+  it('imports as ESM (the package by its name) and works', async () => {
+    const core = (await import('keyflip' as string)) as Core;
+    const testing = (await import('keyflip/testing' as string)) as Testing;
+    expect(core.createResolver).toBeTypeOf('function');
+    expect(await exercise(core, testing)).toBe('value-dist-2 true');
+  });
+
+  it('requires as CJS and works, with error classes that survive the two copies', async () => {
+    const core = require('keyflip') as Core;
+    const testing = require('keyflip/testing') as Testing;
+    expect(require.resolve('keyflip')).toMatch(/dist[\\/]index\.cjs$/);
+    expect(await exercise(core, testing)).toBe('value-dist-2 true');
+    const esm = (await import('keyflip' as string)) as Core;
+    const cjsError = new core.NotReadyError('K');
+    expect(cjsError instanceof esm.KeyflipError).toBe(false);
+    expect(esm.isKeyflipError(cjsError)).toBe(true);
+  });
+
+  it("loading 'keyflip' loads no cloud SDK (CJS require cache, and the ESM import graph)", () => {
+    const cjs = spawnSync(
+      process.execPath,
+      ['-e', "require('keyflip'); console.log(JSON.stringify(Object.keys(require.cache)))"],
+      { cwd: root, encoding: 'utf8' },
+    );
+    expect(cjs.status).toBe(0);
+    const loaded = JSON.parse(cjs.stdout) as string[];
+    expect(loaded.some((p) => p.endsWith(join('dist', 'index.cjs')))).toBe(true);
+    expect(loaded.filter((p) => /@google-cloud|@opentelemetry|google-gax|@grpc/.test(p))).toEqual([]);
+
+    // ESM: walk the static import graph from dist/index.js.
+    const seen = new Set<string>();
+    const bare = new Set<string>();
+    const walk = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(file, 'utf8');
+      for (const match of text.matchAll(/(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]|import\s*\(?\s*['"]([^'"]+)['"]/g)) {
+        const spec = match[1] ?? match[2] ?? '';
+        if (spec.startsWith('.')) walk(resolve(dirname(file), spec));
+        else bare.add(spec);
+      }
+    };
+    walk(join(root, 'dist/index.js'));
+    expect([...bare].sort()).toEqual(['eventemitter3', 'lru-cache', 'node:crypto', 'node:fs', 'node:fs/promises', 'node:path']);
+  });
+
+  it('the keyflip bin prints the fingerprint of the value on stdin, never the value', async () => {
+    const core = require('keyflip') as Core;
+    const run = spawnSync(process.execPath, [join(root, pkg.bin.keyflip as string), 'fingerprint'], {
+      input: 'sk-cli-value-123\n',
+      encoding: 'utf8',
+    });
+    expect(run.status).toBe(0);
+    expect(run.stdout.trim()).toBe(core.fingerprint('sk-cli-value-123'));
+    expect(run.stdout + run.stderr).not.toContain('sk-cli-value-123');
+    const bad = spawnSync(process.execPath, [join(root, pkg.bin.keyflip as string), 'fingerprint', 'sk-in-argv'], { encoding: 'utf8', input: '' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/never from argv/);
+    expect(bad.stderr).not.toContain('sk-in-argv'); // a value passed by mistake is not printed back
+  });
+});

@@ -1,0 +1,68 @@
+import type { Resolver } from '../src/index.js';
+import type { EventName, SecretEvents } from '../src/events.js';
+import type { FetchContext, Source, SourceRef, SourceResult } from '../src/types.js';
+
+export type Recorded = { [E in EventName]: { event: E; payload: SecretEvents[E][0] } }[EventName];
+
+/** Records every event a resolver emits, in order. */
+export function record(resolver: Resolver): Recorded[] {
+  const events: Recorded[] = [];
+  for (const event of ['resolve', 'rotate', 'fallback', 'error', 'revoke'] as const) {
+    resolver.on(event, (payload: SecretEvents[typeof event][0]) => {
+      events.push({ event, payload } as Recorded);
+    });
+  }
+  return events;
+}
+
+export function only<E extends EventName>(events: Recorded[], event: E): SecretEvents[E][0][] {
+  return events.filter((e) => e.event === event).map((e) => e.payload as SecretEvents[E][0]);
+}
+
+type Answer = SourceResult | 'throw' | 'hang' | (() => Promise<SourceResult>);
+
+/** A source whose answer per name is set by the test, counting fetches per name. */
+export function scriptedSource(name = 'scripted'): Source & {
+  answer(ref: string, answer: Answer): void;
+  count(ref: string): number;
+  aborted: string[];
+} {
+  const answers = new Map<string, Answer>();
+  const counts = new Map<string, number>();
+  const aborted: string[] = [];
+  return {
+    name,
+    aborted,
+    answer(ref, answer) {
+      answers.set(ref, answer);
+    },
+    count(ref) {
+      return counts.get(ref) ?? 0;
+    },
+    async fetch(ref: SourceRef, ctx: FetchContext): Promise<SourceResult> {
+      const key = ref.version === undefined ? ref.name : `${ref.name}@${ref.version}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+      const answer = answers.get(key) ?? { status: 'absent', reason: 'not-found' };
+      if (answer === 'throw') throw new Error(`scripted outage for ${key}`);
+      if (answer === 'hang') {
+        return new Promise((_, reject) => {
+          ctx.signal.addEventListener('abort', () => {
+            aborted.push(key);
+            reject(ctx.signal.reason);
+          });
+        });
+      }
+      if (typeof answer === 'function') return answer();
+      return answer;
+    },
+  };
+}
+
+export const found = (value: string, version?: string): SourceResult =>
+  version === undefined ? { status: 'found', value } : { status: 'found', value, version };
+export const absent = (reason: 'not-found' | 'disabled' | 'destroyed' | 'permission-denied' | 'empty'): SourceResult => ({ status: 'absent', reason });
+
+/** Asserts that none of `values` appears in `text`. */
+export function leaks(text: string, values: readonly string[]): string[] {
+  return values.filter((v) => text.includes(v));
+}
