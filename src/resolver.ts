@@ -277,6 +277,7 @@ export class Resolver extends EventEmitter<ResolverEvents> {
       fingerprint: (raw) => fingerprintWith(raw, this.#fingerprintKey),
       fallbackOnUnavailable: this.#fallbackOnUnavailable,
       emit: (event, payload) => {
+        if (this.#closed) return; // a fetch aborted by close() is not news
         if (handle) safeEmit(handle(), event, payload, name);
         safeEmit(this, event, payload, name);
       },
