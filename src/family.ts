@@ -19,7 +19,11 @@ export interface FamilyConfig<T> {
   createSlot(id: string): Slot<T>;
   /** A member was dropped (its values leave `redact`). */
   onForget(): void;
+  isClosed(): boolean;
 }
+
+/** What a family id may be: a plain token, so that it cannot change the chain it is put in. */
+const ID = /^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$/;
 
 interface Member<T> {
   slot: Slot<T>;
@@ -115,8 +119,13 @@ export class SecretFamily<T = string> {
   }
 
   #member(id: string): Member<T> {
-    if (typeof id !== 'string' || id === '') {
-      throw new ConfigurationError(`family ${this.#config.name}: an id must be a non-empty string, not ${JSON.stringify(id)}`);
+    if (this.#config.isClosed()) throw new ConfigurationError('the resolver is closed', 'CLOSED');
+    if (typeof id !== 'string' || !ID.test(id)) {
+      // The id goes into a chain: anything but a plain token could inject candidates ("x ?? env:KEY").
+      const shown = typeof id === 'string' ? JSON.stringify(id.length > 40 ? `${id.slice(0, 40)}…` : id) : typeof id;
+      throw new ConfigurationError(
+        `family ${this.#config.name}: an id is 1 to 200 letters, digits, "_", "-" and ".", starting with a letter or digit; got ${shown}`,
+      );
     }
     let member = this.#members.get(id);
     if (!member) {

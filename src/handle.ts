@@ -225,7 +225,8 @@ export class SecretHandle<T = string> extends EventEmitter<SecretEvents> {
         this.#staleTimer = undefined;
       }
       this.#settle();
-    } else if (result.kind !== 'unavailable' && !this.#slot.servable) {
+    } else if (result.kind !== 'unavailable' && !this.#slot.servable && !this.#again) {
+      // A definitive failure ends the wait, unless a change arrived meanwhile: the next walk decides.
       this.#settle(result.error);
     } else if (result.kind === 'unavailable' && this.#slot.servable && this.#staleTimer === undefined && Number.isFinite(maxStaleMs)) {
       const since = this.#slot.info?.refreshedAt ?? clock.now();

@@ -138,6 +138,9 @@ export class Resolver extends EventEmitter<ResolverEvents> {
       if (existing.chain !== chainText) {
         throw new ConfigurationError(`secret ${name} is already declared with the chain ${existing.chain}`);
       }
+      if (Object.keys(options).length > 0) {
+        throw new ConfigurationError(`secret ${name} is already declared; its options can only be given on the first declaration`);
+      }
       return existing.handle as SecretHandle<T>;
     }
     const refreshMs = positive('refreshMs', options.refreshMs, this.#schedule.refreshMs);
@@ -176,6 +179,7 @@ export class Resolver extends EventEmitter<ResolverEvents> {
       onForget: () => {
         this.#redactor = undefined;
       },
+      isClosed: () => this.#closed,
     });
     this.#families.set(name, family as SecretFamily<unknown>);
     return family;

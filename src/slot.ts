@@ -63,6 +63,8 @@ export class Slot<T> {
   raw: string | undefined;
   previousRaw: string | undefined;
   #inflight: Promise<RefreshResult> | undefined;
+  /** The skips and winner of the last walk that found or found nothing, to report changes only. */
+  #lastWalk: string | undefined;
 
   constructor(
     readonly name: string,
@@ -164,7 +166,10 @@ export class Slot<T> {
     this.failures = 0;
     this.lastError = undefined;
     this.ctx.emit('resolve', { secret: this.name, info });
-    if (skipped.length > 0) this.ctx.emit('fallback', { secret: this.name, skipped, current: info });
+    // A fallback is news when it starts or changes, not on every refresh that stays on it.
+    const walk = describeWalk(skipped, candidate.text);
+    if (skipped.length > 0 && walk !== this.#lastWalk) this.ctx.emit('fallback', { secret: this.name, skipped, current: info });
+    this.#lastWalk = walk;
     if (previous && (previous.candidate !== info.candidate || previous.fingerprint !== info.fingerprint)) {
       this.ctx.emit('rotate', { secret: this.name, previous, current: info });
     }
@@ -178,9 +183,12 @@ export class Slot<T> {
       const error = new SecretNotFoundError(this.name, skipped);
       this.lastError = error;
       this.status = 'failed';
-      this.ctx.emit('error', { secret: this.name, error, servingStale: false });
+      const walk = describeWalk(skipped, undefined);
+      if (walk !== this.#lastWalk) this.ctx.emit('error', { secret: this.name, error, servingStale: false });
+      this.#lastWalk = walk;
       return { kind: 'absent', error };
     }
+    this.#lastWalk = undefined;
     if (this.status === 'revoked' && this.lastError) return { kind: 'absent', error: this.lastError };
     const error = new SecretRevokedError(this.name, skipped);
     this.lastError = error;
@@ -221,4 +229,8 @@ function describeCause(cause: unknown): string {
     return `: ${cause.name}${code === undefined ? '' : ` ${String(code)}`}: ${text}`;
   }
   return '';
+}
+
+function describeWalk(skipped: readonly SkippedCandidate[], winner: string | undefined): string {
+  return `${skipped.map((s) => `${s.candidate}:${s.reason}`).join(',')}=>${winner ?? ''}`;
 }

@@ -59,6 +59,43 @@ describe('the chain rule', () => {
     },
   );
 
+  it('a fallback is reported when it starts or changes, not on every refresh that stays on it', async () => {
+    const { src, resolver, events, clock } = setup();
+    src.answer('K_v1', found('value-one'));
+    resolver.secret('K', 'K_v2 ?? K_v1');
+    await resolver.ready();
+    await clock.advance(3_000);
+    expect(only(events, 'resolve')).toHaveLength(4);
+    expect(only(events, 'fallback')).toHaveLength(1);
+    src.answer('K_v2', absent('disabled'));
+    await clock.advance(1_000);
+    expect(only(events, 'fallback').map((f) => f.skipped[0]?.reason)).toEqual(['not-found', 'disabled']);
+  });
+
+  it('a missing secret is reported once, not on every refresh', async () => {
+    const { resolver, events, clock } = setup();
+    resolver.secret('K', 'K_v2 ?? K_v1');
+    await resolver.ready().catch(() => undefined);
+    await clock.advance(5_000);
+    expect(only(events, 'error')).toHaveLength(1);
+  });
+
+  it('a change that lands during the first walk is fetched before ready() gives up', async () => {
+    const memory = memorySource();
+    const resolver = createResolver({ sources: [memory], clock: manualClock(), refreshMs: 60_000 });
+    resolvers.push(resolver);
+    const key = resolver.secret('K', 'K_v2 ?? K_v1');
+    memory.set('K_v1', 'value-one'); // the first walk is already under way
+    await resolver.ready();
+    expect(key.value).toBe('value-one');
+  });
+
+  it('options can only be given on the first declaration', () => {
+    const { resolver } = setup();
+    resolver.secret('K', 'A', { trim: false });
+    expect(() => resolver.secret('K', 'A', { trim: true })).toThrow(/only be given on the first declaration/);
+  });
+
   it('an empty or white-space-only value counts as absent with reason empty', async () => {
     const { src, resolver, events } = setup();
     src.answer('A', found(''));

@@ -119,8 +119,26 @@ describe('families', () => {
     const { resolver } = setup();
     const keys = resolver.family('byok', (id) => `${id} ?? `);
     await expect(keys.get('t1')).rejects.toBeInstanceOf(InvalidCandidateError);
-    await expect(keys.get('')).rejects.toThrow(/non-empty string/);
+    await expect(keys.get('')).rejects.toThrow(/an id is 1 to 200 letters/);
     expect(keys.size).toBe(0);
+  });
+
+  it('an id cannot inject candidates into the chain it is put in', async () => {
+    const { src, resolver } = setup();
+    src.answer('PLATFORM_KEY', found('value-platform'));
+    const keys = resolver.family('byok', (id) => `tenant-${id}-openai`);
+    for (const id of ['x-openai ?? PLATFORM_KEY ?? y', 'x-openai??PLATFORM_KEY', 's:PLATFORM_KEY', 'a@1', 'a/b', '../x', ' a']) {
+      await expect(keys.get(id), id).rejects.toThrow(/an id is 1 to 200 letters/);
+    }
+    expect(src.count('PLATFORM_KEY')).toBe(0);
+    expect(keys.size).toBe(0);
+  });
+
+  it('get() after close() rejects as closed', async () => {
+    const { resolver } = setup();
+    const keys = resolver.family('byok', (id) => id);
+    await resolver.close();
+    await expect(keys.get('t1')).rejects.toThrow(/closed/);
   });
 
   it('refresh(id) re-fetches now; delete(id) forgets', async () => {

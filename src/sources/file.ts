@@ -54,17 +54,26 @@ export function fileSource(options: FileSourceOptions): Source {
   return {
     name: options.name ?? 'file',
     async fetch(ref: SourceRef, ctx: FetchContext): Promise<SourceResult> {
-      let value: Buffer;
-      try {
-        value = await readFile(join(dir, ref.name), { signal: ctx.signal });
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return { status: 'absent', reason: 'not-found' };
-        if (code === 'EACCES' || code === 'EPERM') return { status: 'absent', reason: 'permission-denied' };
-        throw error;
+      // A watcher that could not start (no directory yet) or died is tried again on each poll.
+      if (listeners.size > 0 && !watcher) startWatching();
+      // The version is read before and after the value: a swap in between would label the old value
+      // with the new version, so the read is repeated until both agree.
+      for (let attempt = 1; ; attempt++) {
+        const before = await mountVersion(dir);
+        let value: Buffer;
+        try {
+          value = await readFile(join(dir, ref.name), { signal: ctx.signal });
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return { status: 'absent', reason: 'not-found' };
+          if (code === 'EACCES' || code === 'EPERM') return { status: 'absent', reason: 'permission-denied' };
+          throw error;
+        }
+        const after = await mountVersion(dir);
+        if (before === after || attempt === 3) {
+          return { status: 'found', value: new Uint8Array(value.buffer, value.byteOffset, value.byteLength), ...(after === undefined ? {} : { version: after }) };
+        }
       }
-      const version = await mountVersion(dir);
-      return { status: 'found', value: new Uint8Array(value.buffer, value.byteOffset, value.byteLength), ...(version === undefined ? {} : { version }) };
     },
     validate(ref: SourceRef): string | undefined {
       if (ref.version !== undefined) return 'files have no versions (the mount\'s ..data target is reported as the version)';

@@ -64,7 +64,7 @@ export function memorySource(initial: Record<string, string> = {}, options: Memo
   const pick = (name: string, version: string | undefined): StoredVersion => {
     const versions = store.get(name);
     if (!versions || versions.length === 0) throw new Error(`memory source: no secret named ${name}`);
-    const index = version === undefined ? versions.length - 1 : Number(version) - 1;
+    const index = version === undefined || version === 'latest' ? versions.length - 1 : Number(version) - 1;
     const found = versions[index];
     if (!found) throw new Error(`memory source: secret ${name} has no version ${version}`);
     return found;

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -44,6 +45,8 @@ describe('the built package', () => {
   it('imports as ESM (the package by its name) and works', async () => {
     const core = (await import('keyflip' as string)) as Core;
     const testing = (await import('keyflip/testing' as string)) as Testing;
+    const built = (await import(pathToFileURL(join(root, 'dist/index.js')).href)) as Core;
+    expect(core.createResolver).toBe(built.createResolver); // the name resolves to dist, not src
     expect(core.createResolver).toBeTypeOf('function');
     expect(await exercise(core, testing)).toBe('value-dist-2 true');
   });

@@ -1,0 +1,73 @@
+/**
+ * `npm run bench`: runs every benchmark once, prints the table and writes it, with the machine it ran
+ * on, to bench/results.md. Exits 0 even when a target is missed (benchmarks inform; they are not tests)
+ * but says clearly which ones were.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { coldImport } from './cold-import.js';
+import { hotPath } from './hot-path.js';
+import { ensureBuilt, loadKeyflip } from './keyflip.js';
+import { type BenchResult, machine, markdownTable, msSince, nowNs, ROOT } from './lib.js';
+import { readyBench } from './ready.js';
+
+const started = nowNs();
+const host = machine();
+console.log(`keyflip benchmarks — ${host.cpu}, ${host.cores} cores, Node ${host.node}`);
+
+const build = ensureBuilt();
+const keyflip = await loadKeyflip();
+const sink = { value: 0 };
+
+const results: BenchResult[] = [];
+const step = async (label: string, run: () => BenchResult | Promise<BenchResult>): Promise<void> => {
+  const start = nowNs();
+  process.stdout.write(`${label} … `);
+  results.push(await run());
+  process.stdout.write(`${(msSince(start) / 1000).toFixed(1)} s\n`);
+};
+await step('1–2. hot path (handle.value, handle.get())', () => hotPath(keyflip, sink));
+await step('3. ready() on 50 slow secrets', () => readyBench(keyflip, sink));
+await step('4. cold import in fresh processes', () => coldImport());
+
+const rows = results.flatMap((r) => r.rows);
+const notes = results.flatMap((r) => r.notes);
+const missed = rows.filter((r) => r.pass === false);
+const table = markdownTable(rows);
+const totalS = msSince(started) / 1000;
+const summary =
+  missed.length === 0
+    ? `All ${rows.filter((r) => r.pass !== null).length} targets met.`
+    : `**Missed ${missed.length} target${missed.length === 1 ? '' : 's'}:** ${missed.map((r) => r.what.split(' ')[0]?.replace(/\.$/, '')).join(', ')}.`;
+
+const report = `# keyflip benchmarks
+
+Written by \`npm run bench\` (bench/run.ts). Benchmarks inform; they are not tests: a missed target does
+not fail the run. In-process benchmarks (1–3) load the built package, dist/index.js; ${build}.
+
+- **Machine:** ${host.cpu}, ${host.cores} cores, ${host.memoryGiB} GiB, ${host.os}
+- **Node:** ${host.node}
+- **Date:** ${host.date}
+- **Run time:** ${totalS.toFixed(1)} s
+
+${table}
+
+${summary}
+
+## How each row was measured
+
+${notes.map((n) => `- ${n}`).join('\n')}
+- Times are medians of the rounds (\`process.hrtime.bigint()\`); ratios are keyflip ÷ baseline.
+- Sink (keeps the loops from being optimised away): ${sink.value}.
+`;
+
+writeFileSync(join(ROOT, 'bench/results.md'), report);
+
+// The README quotes the table between its bench markers; keep it in step with this run.
+const readmePath = join(ROOT, 'README.md');
+const readme = readFileSync(readmePath, 'utf8');
+const block = `<!-- bench:start -->\n${table}\n\n${summary} Measured on ${host.cpu}, ${host.cores} cores, Node ${host.node}, ${host.date.slice(0, 10)}; details in [bench/results.md](bench/results.md).\n<!-- bench:end -->`;
+writeFileSync(readmePath, readme.replace(/<!-- bench:start -->[\s\S]*?<!-- bench:end -->/, block));
+
+console.log(`\n${table}\n\n${summary}`);
+console.log(`sink ${sink.value}; ${totalS.toFixed(1)} s; written to bench/results.md and README.md`);

@@ -1,0 +1,429 @@
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  createResolver,
+  fileSource,
+  fingerprint,
+  InvalidCandidateError,
+  type Resolver,
+  type ResolverOptions,
+  SourceUnavailableError,
+} from '../../src/index.js';
+import { manualClock } from '../../src/testing/index.js';
+import { decode, expectNoValues, recordEvents, serialize, sourceConformance, waitForEvent } from './conformance.js';
+
+/**
+ * A hook run once right after the next `readFile` of the source returns, to interleave a mount swap
+ * with a fetch deterministically. Off unless a test sets it: readFile passes through unchanged.
+ */
+const hooks = vi.hoisted(() => ({
+  afterNextRead: undefined as (() => Promise<void>) | undefined,
+  /** Makes the next `readFile` fail with this error code (EACCES as a non-root reader sees it, EIO). */
+  failNextRead: undefined as string | undefined,
+}));
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:fs/promises')>();
+  const readFile = async (...args: unknown[]): Promise<unknown> => {
+    const code = hooks.failNextRead;
+    if (code) {
+      hooks.failNextRead = undefined;
+      throw Object.assign(new Error(`${code}: simulated, open '${String(args[0])}'`), { code });
+    }
+    const result = await (actual.readFile as (...a: unknown[]) => Promise<unknown>)(...args);
+    const hook = hooks.afterNextRead;
+    if (hook) {
+      hooks.afterNextRead = undefined;
+      await hook();
+    }
+    return result;
+  };
+  return { ...actual, readFile, default: { ...actual, readFile } };
+});
+
+const tempRoots: string[] = [];
+async function tempRoot(): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'keyflip-file-'));
+  tempRoots.push(root);
+  return root;
+}
+async function removeTempRoots(): Promise<void> {
+  for (const root of tempRoots.splice(0)) await rm(root, { recursive: true, force: true });
+}
+
+/**
+ * Plain layout: one regular file per secret. Writes are atomic (written in a sibling staging dir, then
+ * renamed in), as a careful writer does, so a watcher never sees a half-written file.
+ */
+sourceConformance('fileSource (plain files)', async () => {
+  const root = await tempRoot();
+  const dir = join(root, 'mount');
+  const staging = join(root, 'staging');
+  await mkdir(dir);
+  await mkdir(staging);
+  let n = 0;
+  return {
+    source: fileSource({ dir }),
+    seed: async (name, value) => {
+      const file = join(staging, `${name}.${n++}`);
+      await writeFile(file, value);
+      await rename(file, join(dir, name));
+    },
+    remove: (name) => rm(join(dir, name), { force: true }),
+    capabilities: {
+      watch: true,
+      invalid: ['sub/KEY', '.hidden', '..data', '../etc/passwd', 'file:KEY@2', 'KEY@latest'],
+    },
+    cleanup: () => rm(root, { recursive: true, force: true }),
+  };
+});
+
+/**
+ * Kubernetes Secret volume layout, changed the way the kubelet's AtomicWriter does it: a new
+ * timestamped dir, `..data_tmp -> it`, rename over `..data`, user-visible symlinks, old dir removed.
+ */
+class KubeMount {
+  readonly files = new Map<string, string>();
+  current: string | undefined;
+  #n = 0;
+  constructor(readonly dir: string) {}
+
+  /** Publishes `files` as a new timestamped dir and returns its name (the version the source reports). */
+  async publish(name = `..2026_01_01_${String(++this.#n).padStart(4, '0')}`): Promise<string> {
+    await mkdir(join(this.dir, name));
+    for (const [file, value] of this.files) await writeFile(join(this.dir, name, file), value);
+    await symlink(name, join(this.dir, '..data_tmp'));
+    await rename(join(this.dir, '..data_tmp'), join(this.dir, '..data'));
+    for (const entry of await readdir(this.dir)) {
+      if (!entry.startsWith('..') && !this.files.has(entry)) await rm(join(this.dir, entry), { force: true });
+    }
+    for (const file of this.files.keys()) {
+      await symlink(join('..data', file), join(this.dir, file)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+      });
+    }
+    if (this.current) await rm(join(this.dir, this.current), { recursive: true, force: true });
+    this.current = name;
+    return name;
+  }
+}
+
+sourceConformance('fileSource (Kubernetes ..data layout)', async () => {
+  const root = await tempRoot();
+  const mount = new KubeMount(root);
+  return {
+    source: fileSource({ dir: root }),
+    seed: async (name, value) => {
+      mount.files.set(name, value);
+      await mount.publish();
+    },
+    remove: async (name) => {
+      mount.files.delete(name);
+      await mount.publish();
+    },
+    capabilities: { watch: true, versions: true, invalid: ['..data', '..2026_01_01_0001/KEY', '.hidden'] },
+    cleanup: () => rm(root, { recursive: true, force: true }),
+  };
+});
+
+const live = (): AbortSignal => new AbortController().signal;
+
+describe('fileSource', () => {
+  let resolvers: Resolver[] = [];
+  const resolverFor = (options: ResolverOptions): Resolver => {
+    const resolver = createResolver(options);
+    resolvers.push(resolver);
+    return resolver;
+  };
+
+  afterEach(async () => {
+    hooks.afterNextRead = undefined;
+    hooks.failNextRead = undefined;
+    const open = resolvers;
+    resolvers = [];
+    for (const resolver of open) await resolver.close();
+    await removeTempRoots();
+  });
+
+  describe('reading', () => {
+    let dir: string;
+    beforeEach(async () => {
+      dir = await tempRoot();
+    });
+
+    it('a missing file is not-found', async () => {
+      // Prepare
+      const source = fileSource({ dir });
+      // Act
+      const result = await source.fetch({ name: 'NOT_THERE' }, { signal: live() });
+      // Assess
+      expect(result).toEqual({ status: 'absent', reason: 'not-found' });
+    });
+
+    it('a missing directory is not-found, not an outage', async () => {
+      // Prepare
+      const source = fileSource({ dir: join(dir, 'no-such-dir') });
+      // Act
+      const result = await source.fetch({ name: 'KEY' }, { signal: live() });
+      // Assess
+      expect(result).toEqual({ status: 'absent', reason: 'not-found' });
+    });
+
+    it('a directory where the file should be is not-found', async () => {
+      // Prepare
+      await mkdir(join(dir, 'KEY'));
+      const source = fileSource({ dir });
+      // Act
+      const result = await source.fetch({ name: 'KEY' }, { signal: live() });
+      // Assess
+      expect(result).toEqual({ status: 'absent', reason: 'not-found' });
+    });
+
+    it('returns the bytes as they are; with no ..data link there is no version', async () => {
+      // Prepare
+      await writeFile(join(dir, 'KEY'), 'sk-file-value\n');
+      const source = fileSource({ dir });
+      // Act
+      const result = await source.fetch({ name: 'KEY' }, { signal: live() });
+      // Assess
+      expect(result.status).toBe('found');
+      if (result.status !== 'found') return;
+      expect(decode(result.value)).toBe('sk-file-value\n');
+      expect(result.version).toBeUndefined();
+    });
+
+    it('the trailing newline is trimmed by the resolver (trim defaults to true), kept with trim: false', async () => {
+      // Prepare
+      await writeFile(join(dir, 'KEY'), 'sk-file-value\n');
+      const resolver = resolverFor({ sources: [fileSource({ dir })], clock: manualClock() });
+      const trimmed = resolver.secret('TRIMMED', 'KEY');
+      const raw = resolver.secret('RAW', 'KEY', { trim: false });
+      // Act
+      await resolver.ready();
+      // Assess
+      expect(trimmed.value).toBe('sk-file-value');
+      expect(trimmed.info?.fingerprint).toBe(fingerprint('sk-file-value'));
+      expect(raw.value).toBe('sk-file-value\n');
+    });
+
+    it('a file holding only a newline is skipped as empty', async () => {
+      // Prepare
+      await writeFile(join(dir, 'KEY_v2'), '\n');
+      await writeFile(join(dir, 'KEY_v1'), 'sk-older\n');
+      const resolver = resolverFor({ sources: [fileSource({ dir })], clock: manualClock() });
+      const events = recordEvents(resolver);
+      const handle = resolver.secret('KEY', 'KEY_v2 ?? KEY_v1');
+      // Act
+      await resolver.ready();
+      // Assess
+      expect(handle.value).toBe('sk-older');
+      expect(events.find((e) => e.event === 'fallback')?.payload).toMatchObject({ skipped: [{ candidate: 'KEY_v2', reason: 'empty' }] });
+    });
+
+    it.each(['EACCES', 'EPERM'])('a file the process may not read (%s) is absent with reason permission-denied', async (code) => {
+      // Prepare (as root, chmod cannot take read access away: the error is simulated at readFile)
+      await writeFile(join(dir, 'KEY'), 'sk-unreadable');
+      const source = fileSource({ dir });
+      hooks.failNextRead = code;
+      // Act
+      const result = await source.fetch({ name: 'KEY' }, { signal: live() });
+      // Assess
+      expect(hooks.failNextRead).toBeUndefined();
+      expect(result).toEqual({ status: 'absent', reason: 'permission-denied' });
+    });
+
+    it('any other read error (EIO) makes the source unavailable: the walk stops, no fallback to v1', async () => {
+      // Prepare
+      await writeFile(join(dir, 'KEY_v2'), 'sk-v2');
+      await writeFile(join(dir, 'KEY_v1'), 'sk-v1');
+      const source = fileSource({ dir, watch: false });
+      const resolver = resolverFor({ sources: [source], clock: manualClock() });
+      const handle = resolver.secret('KEY', 'KEY_v2 ?? KEY_v1');
+      await resolver.ready();
+      // Act
+      hooks.failNextRead = 'EIO';
+      const direct = source.fetch({ name: 'KEY_v2' }, { signal: live() });
+      await expect(direct).rejects.toMatchObject({ code: 'EIO' });
+      hooks.failNextRead = 'EIO';
+      const refreshed = resolver.refresh('KEY');
+      // Assess
+      await expect(refreshed).rejects.toBeInstanceOf(SourceUnavailableError);
+      expect(handle.value).toBe('sk-v2');
+      expect(handle.info).toMatchObject({ candidate: 'KEY_v2', status: 'stale' });
+    });
+
+    it('an aborted signal aborts the read: the fetch rejects, it does not answer', async () => {
+      // Prepare
+      await writeFile(join(dir, 'KEY'), 'sk-abortable');
+      const source = fileSource({ dir });
+      const reason = new Error('budget spent');
+      // Act
+      const outcome = await source.fetch({ name: 'KEY' }, { signal: AbortSignal.abort(reason) }).then(
+        (result) => ({ result }),
+        (error: unknown) => ({ error }),
+      );
+      // Assess
+      expect(outcome).toHaveProperty('error');
+      expect(outcome).not.toHaveProperty('result');
+    });
+
+    it('with watch: false nothing is pushed; only a refresh picks a change up', async () => {
+      // Prepare
+      await writeFile(join(dir, 'KEY'), 'sk-before');
+      const resolver = resolverFor({ sources: [fileSource({ dir, watch: false })], clock: manualClock(), refreshMs: 3_600_000 });
+      const handle = resolver.secret('KEY');
+      await resolver.ready();
+      // Act
+      await writeFile(join(dir, 'KEY'), 'sk-after');
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const pushed = handle.value;
+      await resolver.refresh('KEY');
+      // Assess
+      expect(pushed).toBe('sk-before');
+      expect(handle.value).toBe('sk-after');
+    });
+
+    it('needs a dir', () => {
+      expect(() => fileSource({ dir: '' })).toThrow(TypeError);
+      expect(() => fileSource(undefined as unknown as { dir: string })).toThrow(TypeError);
+    });
+  });
+
+  describe('names', () => {
+    it.each(['sub/KEY', 'a/b/c', '../KEY', '../../etc/passwd', '.hidden', '..data', '..data/KEY', '.', 'file:KEY@1'])(
+      '%s is rejected at declaration with InvalidCandidateError naming the text',
+      async (text) => {
+        // Prepare
+        const dir = await tempRoot();
+        const resolver = resolverFor({ sources: [fileSource({ dir })], clock: manualClock() });
+        // Act
+        let error: unknown;
+        try {
+          resolver.secret('S', `KEY ?? ${text}`);
+        } catch (thrown) {
+          error = thrown;
+        }
+        // Assess
+        expect(error).toBeInstanceOf(InvalidCandidateError);
+        expect((error as InvalidCandidateError).text).toBe(text);
+        expect((error as InvalidCandidateError).message).toContain(JSON.stringify(text));
+      },
+    );
+
+    it('accepts names with dots, dashes and underscores inside (tls.crt, api-key, OPENAI_API_KEY)', () => {
+      const source = fileSource({ dir: tmpdir() });
+      for (const name of ['tls.crt', 'api-key', 'OPENAI_API_KEY', 'key..v2', '_x']) expect(source.validate?.({ name }), name).toBeUndefined();
+    });
+  });
+
+  describe('Kubernetes ..data symlink swap', () => {
+    const NAME = 'OPENAI_API_KEY';
+    const V1 = 'sk-kube-v1-5f0c3a';
+    const V2 = 'sk-kube-v2-9d41be';
+    const V3 = 'sk-kube-v3-27aa10';
+    let dir: string;
+
+    /** Swaps the mount exactly as the kubelet does. */
+    async function swap(from: string, to: string, value: string): Promise<void> {
+      await mkdir(join(dir, to));
+      await writeFile(join(dir, to, NAME), `${value}\n`);
+      await symlink(to, join(dir, '..data_tmp'));
+      await rename(join(dir, '..data_tmp'), join(dir, '..data')); // atomic
+      await rm(join(dir, from), { recursive: true, force: true });
+    }
+
+    beforeEach(async () => {
+      dir = await tempRoot();
+      await mkdir(join(dir, '..2026_01_01_a'));
+      await writeFile(join(dir, '..2026_01_01_a', NAME), `${V1}\n`);
+      await symlink('..2026_01_01_a', join(dir, '..data'));
+      await symlink(join('..data', NAME), join(dir, NAME));
+    });
+
+    /** A resolver that only a watch can update: refresh once an hour, real clock. */
+    async function watchedResolver(): Promise<{ resolver: Resolver; handle: ReturnType<Resolver['secret']> }> {
+      const resolver = resolverFor({ sources: [fileSource({ dir })], refreshMs: 3_600_000, jitter: 0 });
+      const handle = resolver.secret(NAME);
+      await resolver.ready();
+      return { resolver, handle };
+    }
+
+    it('the layout reads through the symlinks; the ..data target is the version', async () => {
+      // Prepare
+      const source = fileSource({ dir });
+      // Act
+      const result = await source.fetch({ name: NAME }, { signal: live() });
+      // Assess
+      expect(result.status === 'found' && decode(result.value)).toBe(`${V1}\n`);
+      expect(result.status === 'found' && result.version).toBe('..2026_01_01_a');
+      expect(await readFile(join(dir, NAME), 'utf8')).toBe(`${V1}\n`);
+    });
+
+    it('an atomic swap is picked up by the watch (not by polling): rotate, new value, new version', async () => {
+      // Prepare
+      const { resolver, handle } = await watchedResolver();
+      const events = recordEvents(resolver);
+      expect(handle.value).toBe(V1);
+      expect(handle.info?.version).toBe('..2026_01_01_a');
+      const rotated = waitForEvent(resolver, 'rotate', (e) => e.current.fingerprint === fingerprint(V2), 5_000);
+      // Act
+      await swap('..2026_01_01_a', '..2026_01_01_b', V2);
+      const rotate = await rotated;
+      // Assess
+      expect(handle.value).toBe(V2);
+      expect(handle.info?.version).toBe('..2026_01_01_b');
+      expect(rotate.current).toMatchObject({ candidate: NAME, source: 'file', version: '..2026_01_01_b', status: 'ok' });
+      expect(rotate.previous.fingerprint).toBe(fingerprint(V1));
+      expectNoValues(events.map((e) => serialize(e.payload)), [V1, V2]);
+    });
+
+    it('the watch survives the swap: a second swap is picked up too', async () => {
+      // Prepare
+      const { resolver, handle } = await watchedResolver();
+      const toV2 = waitForEvent(resolver, 'rotate', (e) => e.current.fingerprint === fingerprint(V2), 5_000);
+      await swap('..2026_01_01_a', '..2026_01_01_b', V2);
+      await toV2;
+      const toV3 = waitForEvent(resolver, 'rotate', (e) => e.current.fingerprint === fingerprint(V3), 5_000);
+      // Act
+      await swap('..2026_01_01_b', '..2026_01_01_c', V3);
+      const rotate = await toV3;
+      // Assess
+      expect(handle.value).toBe(V3);
+      expect(handle.info?.version).toBe('..2026_01_01_c');
+      expect(rotate.previous.fingerprint).toBe(fingerprint(V2));
+    });
+
+    it('a key removed from the Secret revokes the secret (fails closed) through the watch', async () => {
+      // Prepare
+      const { resolver, handle } = await watchedResolver();
+      const revoked = waitForEvent(resolver, 'revoke', () => true, 5_000);
+      // Act: the new payload no longer has the key; the kubelet removes its user-visible symlink
+      await mkdir(join(dir, '..2026_01_01_b'));
+      await symlink('..2026_01_01_b', join(dir, '..data_tmp'));
+      await rename(join(dir, '..data_tmp'), join(dir, '..data'));
+      await rm(join(dir, NAME));
+      await rm(join(dir, '..2026_01_01_a'), { recursive: true });
+      const revoke = await revoked;
+      // Assess
+      expect(revoke.skipped).toEqual([{ candidate: NAME, reason: 'not-found' }]);
+      expect(() => handle.value).toThrow(/revoked/);
+    });
+
+    it('a fetch racing a swap reports the version of the value it read, not of the next one', async () => {
+      // Prepare: the kubelet swaps right after the source has read the file
+      const source = fileSource({ dir });
+      const versionOf: Record<string, string> = { [`${V1}\n`]: '..2026_01_01_a', [`${V2}\n`]: '..2026_01_01_b' };
+      hooks.afterNextRead = () => swap('..2026_01_01_a', '..2026_01_01_b', V2);
+      // Act
+      const result = await source.fetch({ name: NAME }, { signal: live() });
+      // Assess
+      expect(hooks.afterNextRead).toBeUndefined(); // the swap did run mid-fetch
+      expect(result.status).toBe('found');
+      if (result.status !== 'found') return;
+      const value = decode(result.value);
+      expect(Object.keys(versionOf)).toContain(value);
+      expect(result.version, `version reported with ${JSON.stringify(value.trim())}`).toBe(versionOf[value]);
+    });
+  });
+});
