@@ -1,33 +1,18 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  createResolver,
   envSource,
   memorySource,
   NotReadyError,
   ReadyError,
-  type Resolver,
-  type ResolverOptions,
   SecretNotFoundError,
   SecretRevokedError,
   SourceUnavailableError,
 } from '../src/index.js';
 import { manualClock } from '../src/testing/index.js';
-import { absent, found, only, record, scriptedSource } from './helpers.js';
+import { absent, found, only, scriptedRig, trackResolvers } from './helpers.js';
 
-let resolvers: Resolver[] = [];
-afterEach(async () => {
-  await Promise.all(resolvers.map((r) => r.close()));
-  resolvers = [];
-});
-
-function setup(options: Partial<ResolverOptions> = {}) {
-  const clock = manualClock();
-  const src = scriptedSource('s');
-  const resolver = createResolver({ sources: [src], clock, refreshMs: 1_000, jitter: 0, ...options });
-  resolvers.push(resolver);
-  const events = record(resolver);
-  return { clock, src, resolver, events };
-}
+const setup = scriptedRig();
+const resolverFor = trackResolvers();
 
 describe('the chain rule', () => {
   it('found stops the walk: the first candidate wins and lower ones are not fetched', async () => {
@@ -82,8 +67,7 @@ describe('the chain rule', () => {
 
   it('a change that lands during the first walk is fetched before ready() gives up', async () => {
     const memory = memorySource();
-    const resolver = createResolver({ sources: [memory], clock: manualClock(), refreshMs: 60_000 });
-    resolvers.push(resolver);
+    const resolver = resolverFor({ sources: [memory], clock: manualClock(), refreshMs: 60_000 });
     const key = resolver.secret('K', 'K_v2 ?? K_v1');
     memory.set('K_v1', 'value-one'); // the first walk is already under way
     await resolver.ready();
@@ -329,8 +313,7 @@ describe('ready() and value', () => {
   });
 
   it('a malformed chain or an unknown source throws InvalidCandidateError at secret() time', () => {
-    const resolver = createResolver({ sources: [memorySource(), envSource()] });
-    resolvers.push(resolver);
+    const resolver = resolverFor({ sources: [memorySource(), envSource()] });
     expect(() => resolver.secret('K', 'A ?? ')).toThrow(/"A \?\? "/);
     expect(() => resolver.secret('K', 'gcp:')).toThrow(/INVALID|invalid candidate "gcp:"/);
     expect(() => resolver.secret('K', 'x@')).toThrow(/invalid candidate "x@"/);
@@ -342,8 +325,7 @@ describe('ready() and value', () => {
 
   it('unprefixed candidates use the first source; prefixed ones the named source', async () => {
     const memory = memorySource({ A: 'value-from-memory' });
-    const resolver = createResolver({ sources: [memory, envSource({ env: { A: 'value-from-env' } })] });
-    resolvers.push(resolver);
+    const resolver = resolverFor({ sources: [memory, envSource({ env: { A: 'value-from-env' } })] });
     const fromMemory = resolver.secret('M', 'A');
     const fromEnv = resolver.secret('E', 'env:A');
     await resolver.ready();

@@ -1,29 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  createResolver,
   InvalidCandidateError,
-  type Resolver,
   SecretNotFoundError,
   SecretRevokedError,
   SourceUnavailableError,
 } from '../src/index.js';
-import { manualClock } from '../src/testing/index.js';
-import { absent, found, only, record, scriptedSource } from './helpers.js';
+import { absent, found, only, scriptedRig } from './helpers.js';
 
-let resolvers: Resolver[] = [];
-afterEach(async () => {
-  await Promise.all(resolvers.map((r) => r.close()));
-  resolvers = [];
-});
-
-function setup() {
-  const clock = manualClock();
-  const src = scriptedSource('s');
-  const resolver = createResolver({ sources: [src], clock, refreshMs: 60_000, jitter: 0 });
-  resolvers.push(resolver);
-  const events = record(resolver);
-  return { clock, src, resolver, events };
-}
+const setup = scriptedRig({ refreshMs: 60_000 });
 
 describe('families', () => {
   it('resolves lazily, per id, through the chain the id gives', async () => {

@@ -1,4 +1,6 @@
-import type { Resolver } from '../src/index.js';
+import { afterEach } from 'vitest';
+import { createResolver, type Resolver, type ResolverOptions } from '../src/index.js';
+import { manualClock } from '../src/testing/index.js';
 import type { EventName, SecretEvents } from '../src/events.js';
 import type { FetchContext, Source, SourceRef, SourceResult } from '../src/types.js';
 
@@ -65,4 +67,37 @@ export const absent = (reason: 'not-found' | 'disabled' | 'destroyed' | 'permiss
 /** Asserts that none of `values` appears in `text`. */
 export function leaks(text: string, values: readonly string[]): string[] {
   return values.filter((v) => text.includes(v));
+}
+
+/**
+ * Registers an afterEach that closes every resolver made through the returned factory, so a test never
+ * leaves timers or watches behind.
+ */
+export function trackResolvers(): (options: ResolverOptions) => Resolver {
+  let open: Resolver[] = [];
+  afterEach(async () => {
+    const closing = open;
+    open = [];
+    await Promise.all(closing.map((r) => r.close()));
+  });
+  return (options) => {
+    const resolver = createResolver(options);
+    open.push(resolver);
+    return resolver;
+  };
+}
+
+/**
+ * The usual unit-test rig: a scripted source `s`, a manual clock, a resolver with `refreshMs` 1 s (unless
+ * overridden) and no jitter, and every event it emits recorded. Call at the top of a describe/file.
+ */
+export function scriptedRig(defaults: Partial<ResolverOptions> = {}) {
+  const resolverFor = trackResolvers();
+  return (options: Partial<ResolverOptions> = {}) => {
+    const clock = manualClock();
+    const src = scriptedSource('s');
+    const resolver = resolverFor({ sources: [src], clock, refreshMs: 1_000, jitter: 0, ...defaults, ...options });
+    const events = record(resolver);
+    return { clock, src, resolver, events };
+  };
 }

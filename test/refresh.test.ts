@@ -1,24 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createResolver, memorySource, type Resolver, type ResolverOptions, SourceUnavailableError } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { memorySource, SourceUnavailableError } from '../src/index.js';
 import { backoffMs } from '../src/handle.js';
 import { manualClock } from '../src/testing/index.js';
-import { found, only, record, scriptedSource } from './helpers.js';
+import { found, only, record, scriptedRig, scriptedSource, trackResolvers } from './helpers.js';
 
-let resolvers: Resolver[] = [];
-afterEach(async () => {
-  await Promise.all(resolvers.map((r) => r.close()));
-  resolvers = [];
-});
-
-function setup(options: Partial<ResolverOptions> = {}) {
-  const clock = manualClock();
-  const src = scriptedSource('s');
-  const resolver = createResolver({ sources: [src], clock, refreshMs: 1_000, jitter: 0, ...options });
-  resolvers.push(resolver);
-  const events = record(resolver);
-  return { clock, src, resolver, events };
-}
+const setup = scriptedRig();
+const resolverFor = trackResolvers();
 
 describe('hot refresh', () => {
   it('re-fetches every declared secret each refreshMs', async () => {
@@ -121,8 +109,7 @@ describe('hot refresh', () => {
   it('a watch firing refreshes at once, not on the next period', async () => {
     const memory = memorySource({ K_v1: 'value-one' });
     const clock = manualClock();
-    const resolver = createResolver({ sources: [memory], clock, refreshMs: 3_600_000 });
-    resolvers.push(resolver);
+    const resolver = resolverFor({ sources: [memory], clock, refreshMs: 3_600_000 });
     const events = record(resolver);
     const key = resolver.secret('K', 'K_v2 ?? K_v1');
     await resolver.ready();
@@ -145,8 +132,7 @@ describe('hot refresh', () => {
     });
     const watched = { ...src, fetch: src.fetch, watch: (_: unknown, cb: () => void) => (watchers.push(cb), () => {}) };
     const clock = manualClock();
-    const resolver = createResolver({ sources: [watched], clock, refreshMs: 3_600_000 });
-    resolvers.push(resolver);
+    const resolver = resolverFor({ sources: [watched], clock, refreshMs: 3_600_000 });
     const key = resolver.secret('K');
     await resolver.ready();
     watchers[0]?.(); // refresh 2 starts and hangs
@@ -193,7 +179,7 @@ describe('hot refresh', () => {
   it('close() stops every timer and watch; later refreshes do not happen', async () => {
     const memory = memorySource({ A: 'value-a' });
     const clock = manualClock();
-    const resolver = createResolver({ sources: [memory], clock, refreshMs: 1_000 });
+    const resolver = resolverFor({ sources: [memory], clock, refreshMs: 1_000 });
     resolver.secret('A');
     await resolver.ready();
     expect(clock.pending).toBeGreaterThan(0);

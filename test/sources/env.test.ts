@@ -1,12 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { trackResolvers } from '../helpers.js';
 import {
-  createResolver,
   envSource,
   fingerprint,
   InvalidCandidateError,
   memorySource,
-  type Resolver,
-  type ResolverOptions,
 } from '../../src/index.js';
 import { manualClock } from '../../src/testing/index.js';
 import { decode, recordEvents, sourceConformance } from './conformance.js';
@@ -40,18 +38,10 @@ function thrownBy(fn: () => unknown): unknown {
 }
 
 describe('envSource', () => {
-  let resolvers: Resolver[] = [];
-  const resolverFor = (options: ResolverOptions): Resolver => {
-    const resolver = createResolver(options);
-    resolvers.push(resolver);
-    return resolver;
-  };
+  const resolverFor = trackResolvers();
 
   afterEach(async () => {
     vi.unstubAllEnvs();
-    const open = resolvers;
-    resolvers = [];
-    for (const resolver of open) await resolver.close();
   });
 
   describe('declaration-time rejection', () => {

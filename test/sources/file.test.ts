@@ -2,13 +2,12 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { trackResolvers } from '../helpers.js';
 import {
-  createResolver,
   fileSource,
   fingerprint,
   InvalidCandidateError,
   type Resolver,
-  type ResolverOptions,
   SourceUnavailableError,
 } from '../../src/index.js';
 import { manualClock } from '../../src/testing/index.js';
@@ -130,19 +129,11 @@ sourceConformance('fileSource (Kubernetes ..data layout)', async () => {
 const live = (): AbortSignal => new AbortController().signal;
 
 describe('fileSource', () => {
-  let resolvers: Resolver[] = [];
-  const resolverFor = (options: ResolverOptions): Resolver => {
-    const resolver = createResolver(options);
-    resolvers.push(resolver);
-    return resolver;
-  };
+  const resolverFor = trackResolvers();
 
   afterEach(async () => {
     hooks.afterNextRead = undefined;
     hooks.failNextRead = undefined;
-    const open = resolvers;
-    resolvers = [];
-    for (const resolver of open) await resolver.close();
     await removeTempRoots();
   });
 

@@ -1,11 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { trackResolvers } from '../helpers.js';
 import {
-  createResolver,
   fingerprint,
   InvalidCandidateError,
   memorySource,
-  type Resolver,
-  type ResolverOptions,
   SecretRevokedError,
   SourceUnavailableError,
 } from '../../src/index.js';
@@ -33,18 +31,8 @@ const live = (): AbortSignal => new AbortController().signal;
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('memorySource', () => {
-  let resolvers: Resolver[] = [];
-  const resolverFor = (options: ResolverOptions): Resolver => {
-    const resolver = createResolver(options);
-    resolvers.push(resolver);
-    return resolver;
-  };
+  const resolverFor = trackResolvers();
 
-  afterEach(async () => {
-    const open = resolvers;
-    resolvers = [];
-    for (const resolver of open) await resolver.close();
-  });
 
   describe('versions', () => {
     it('set adds numbered versions: "1", "2", …; name@N asks for one; latest (or no version) is the newest', async () => {
