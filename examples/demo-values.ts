@@ -1,5 +1,5 @@
 /**
- * The fake keys `examples/demo.ts` stores in its in-memory source. They are shared with
+ * The fake keys `examples/demo.ts` stores in the embedded Secret Manager emulator. They are shared with
  * `test/demo.test.ts`, which checks that the demo's output never contains any of them (nor a slice of them).
  */
 export const DEMO_SECRET = 'OPENAI_API_KEY';

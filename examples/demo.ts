@@ -1,34 +1,38 @@
 /**
- * keyflip demo: the blue/green key-rotation playbook, live, on the in-memory source.
+ * keyflip demo: the blue/green key-rotation playbook, live, on Google Cloud Secret Manager — the embedded
+ * emulator (`startSecretManagerEmulator` from keyflip/testing), reached by the real
+ * `@google-cloud/secret-manager` client over real gRPC on 127.0.0.1. Nothing leaves the machine.
  *
  *   npm run demo
  *
- * Two processes resolve OPENAI_API_KEY as `OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1`: `app` watches the
- * source (a change is picked up at once), `worker` only polls (a change is picked up on its next refresh).
- * An operator then provisions v2, disables it, breaks the source, revokes everything and recovers. The
- * demo prints what keyflip reports through its events: candidates, fingerprints and statuses — never a
- * value. keyflip itself prints nothing.
+ * Two processes resolve OPENAI_API_KEY as `OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1` (one secret per key
+ * version, the suffix layout), each refreshing on its own jittered period. An operator then provisions
+ * v2, disables it, slows Secret Manager past the fetch budget, revokes everything and recovers. The demo
+ * prints what keyflip reports through its events: candidates, versions, fingerprints and statuses —
+ * never a value. keyflip itself prints nothing.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createResolver,
   fingerprint,
   isKeyflipError,
-  memorySource,
   SourceUnavailableError,
   type Resolver,
   type ResolverEvents,
   type SecretHandle,
   type SecretInfo,
-  type Source,
 } from 'keyflip';
+import { gcpSecretManager } from 'keyflip/gcp';
+import { startSecretManagerEmulator } from 'keyflip/testing';
 import { DEMO_SECRET, DEMO_VALUES } from './demo-values.js';
 
 const V1 = 'OPENAI_API_KEY_v1';
 const V2 = 'OPENAI_API_KEY_v2';
 const CHAIN = `${V2} ?? ${V1}`;
-const REFRESH_MS = 400;
+const REFRESH_MS = { app: 400, worker: 700 } as const;
 const JITTER = 0.2;
+/** The budget of one Secret Manager call: slower answers count as an outage. */
+const FETCH_TIMEOUT_MS = 250;
 /** How long the demo waits for an expected event before it gives up (and exits 1). */
 const EVENT_TIMEOUT_MS = 3_000;
 
@@ -96,12 +100,12 @@ interface Proc {
   changed: boolean;
 }
 
-const memory = memorySource({ [V1]: DEMO_VALUES[V1] });
-/** The same store seen without `watch`: a process on it learns of changes only by polling. */
-const pollOnly: Source = { name: memory.name, fetch: (ref, ctx) => memory.fetch(ref, ctx) };
+const emulator = await startSecretManagerEmulator({ projectId: 'demo-project' });
 
-function startProcess(label: string, source: Source): Proc {
-  const resolver = createResolver({ sources: [source], refreshMs: REFRESH_MS, jitter: JITTER });
+function startProcess(label: keyof typeof REFRESH_MS): Proc {
+  // Each process has its own Secret Manager source; SECRET_MANAGER_EMULATOR_HOST points it at the emulator.
+  const source = gcpSecretManager({ projectId: emulator.projectId, env: { SECRET_MANAGER_EMULATOR_HOST: emulator.host } });
+  const resolver = createResolver({ sources: [source], refreshMs: REFRESH_MS[label], jitter: JITTER, fetchTimeoutMs: FETCH_TIMEOUT_MS });
   const proc: Proc = { label, resolver, key: resolver.secret(DEMO_SECRET, CHAIN), status: undefined, serving: undefined, changed: false };
   narrate(proc);
   return proc;
@@ -179,15 +183,16 @@ function reads(proc: Proc): void {
 async function main(): Promise<void> {
   say(bold('keyflip demo — rotating an API key in running processes'));
   say(`   secret   ${DEMO_SECRET} = ${CHAIN}`);
-  say(`   source   memorySource(): in memory, behaves like a secret manager (versions, disable, outage)`);
-  say(`   refresh  every ${REFRESH_MS} ms ± ${JITTER * 100}%`);
-  say(`   app      watches the source: a change is picked up at once`);
-  say(`   worker   polls only: a change is picked up on its next refresh`);
+  say(`   source   Google Cloud Secret Manager: the embedded emulator at ${emulator.host}, through the real client over gRPC`);
+  say(`   app      refreshes every ${REFRESH_MS.app} ms ± ${JITTER * 100}%`);
+  say(`   worker   refreshes every ${REFRESH_MS.worker} ms ± ${JITTER * 100}%`);
   say(`   keys     v1 = ${fingerprint(DEMO_VALUES[V1])}, v2 = ${fingerprint(DEMO_VALUES[V2])} (fingerprints: values are never printed)`);
 
   step('Start with only v1', 'Playbook step 2: the code reads v2 ?? v1 before v2 even exists.');
-  const app = startProcess('app', memory);
-  const worker = startProcess('worker', pollOnly);
+  operator(`add ${V1} version 1`);
+  emulator.addVersion(V1, DEMO_VALUES[V1]);
+  const app = startProcess('app');
+  const worker = startProcess('worker');
   await Promise.all([app.resolver.ready(), worker.resolver.ready()]);
   reads(app);
   reads(worker);
@@ -195,10 +200,10 @@ async function main(): Promise<void> {
   step('Provision v2: the live rotation', 'Playbook steps 1 and 3: v2 is added beside v1, never over it; no restart, no redeploy.');
   {
     const rotated = Promise.all([next(app, 'rotate'), next(worker, 'rotate')]);
-    operator(`memory.set('${V2}', <new key>)`);
-    memory.set(V2, DEMO_VALUES[V2]);
+    operator(`add ${V2} version 1 (a new secret beside v1)`);
+    emulator.addVersion(V2, DEMO_VALUES[V2]);
     const [appMs, workerMs] = await rotated;
-    say(dim(`   app switched after ${appMs} ms (watch), worker after ${workerMs} ms (its next refresh)`));
+    say(dim(`   app switched after ${appMs} ms, worker after ${workerMs} ms: each on its next refresh, no restart`));
   }
   reads(app);
   reads(worker);
@@ -206,30 +211,30 @@ async function main(): Promise<void> {
   step('Fall back: disable v2', 'v2 misbehaves; disabling it in the secret manager sends every process back to v1.');
   {
     const fellBack = Promise.all([next(app, 'fallback'), next(worker, 'fallback')]);
-    operator(`memory.disable('${V2}')`);
-    memory.disable(V2);
+    operator(`disable ${V2} version 1`);
+    emulator.disableVersion(V2, '1');
     await fellBack;
   }
   reads(app);
 
   step(
-    'Outage: the source stops answering',
-    'An outage sends no notification: each process notices it on its next refresh. The walk stops at the',
-    'unreachable candidate (falling back past it could put traffic back on an old key), the last good',
-    'value keeps being served, and retries back off.',
+    'Outage: Secret Manager stops answering in time',
+    `Each call now outlives its ${FETCH_TIMEOUT_MS} ms budget and is aborted. The walk stops at the unreachable`,
+    'candidate (falling back past it could put traffic back on an old key), the last good value keeps',
+    'being served, and retries back off.',
   );
   {
     const failed = Promise.all([next(app, 'error'), next(worker, 'error')]);
-    operator('memory.outage(true)');
-    memory.outage(true);
+    operator('every call takes 2 s');
+    emulator.setLatency(2_000);
     await failed;
     await next(app, 'error'); // one retry, to show it
   }
   reads(app);
   {
     const recovered = Promise.all([next(app, 'resolve'), next(worker, 'resolve')]);
-    operator('memory.outage(false)');
-    memory.outage(false);
+    operator('calls are fast again');
+    emulator.setLatency(0);
     await recovered;
   }
   reads(app);
@@ -238,8 +243,8 @@ async function main(): Promise<void> {
     'keyflip fails closed rather than keep serving a revoked key.',);
   {
     const revoked = Promise.all([next(app, 'revoke'), next(worker, 'revoke')]);
-    operator(`memory.disable('${V1}')`);
-    memory.disable(V1);
+    operator(`disable ${V1} version 1`);
+    emulator.disableVersion(V1, '1');
     await revoked;
   }
   reads(app);
@@ -248,8 +253,8 @@ async function main(): Promise<void> {
   step('Re-enable v2: served again', 'A later refresh that finds a candidate serves it again.');
   {
     const back = Promise.all([next(app, 'rotate'), next(worker, 'rotate')]);
-    operator(`memory.enable('${V2}')`);
-    memory.enable(V2);
+    operator(`enable ${V2} version 1`);
+    emulator.enableVersion(V2, '1');
     await back;
   }
   reads(app);
@@ -257,14 +262,14 @@ async function main(): Promise<void> {
 
   step(
     'Retire v1',
-    'Playbook step 5: v2 wins before v1 is ever fetched, so deleting v1 disturbs nobody. Step 4, proving',
+    'Playbook step 5: v2 wins before v1 is ever fetched, so destroying v1 disturbs nobody. Step 4, proving',
     'that no process still uses v1, is the job of the usage beacon: planned, not in this release.',
   );
   {
     const before = counts.rotate + counts.fallback + counts.error + counts.revoke;
-    operator(`memory.delete('${V1}')`);
-    memory.delete(V1);
-    await sleep(REFRESH_MS * (1 + JITTER) + 100); // long enough for the worker to poll once
+    operator(`destroy ${V1} version 1`);
+    emulator.destroyVersion(V1, '1');
+    await sleep(REFRESH_MS.worker * (1 + JITTER) + 100); // long enough for both to refresh once
     const after = counts.rotate + counts.fallback + counts.error + counts.revoke;
     say(dim(`   ${after === before ? 'no event: nobody was using v1' : `${after - before} unexpected events`}`));
   }
@@ -272,6 +277,11 @@ async function main(): Promise<void> {
   reads(worker);
 
   await Promise.all([app.resolver.close(), worker.resolver.close()]);
+  const access = emulator.calls('AccessSecretVersion');
+  const other = emulator.calls() - access;
+  await emulator.close();
+  say();
+  say(dim(`   Secret Manager saw ${access} AccessSecretVersion calls and ${other} other calls: keyflip polls with access only.`));
 
   const leaked = Object.values(DEMO_VALUES).filter((value) => printed.some((text) => containsSlice(text, value)));
   if (leaked.length > 0) throw new Error(`${leaked.length} secret value(s) appeared in the output`);

@@ -12,6 +12,8 @@ export interface SourceRef {
 export interface FetchContext {
   /** Aborted when the fetch outlives its budget (`fetchTimeoutMs`) or the resolver closes. */
   readonly signal: AbortSignal;
+  /** The fetch's budget in milliseconds (the resolver's `fetchTimeoutMs`), for sources with deadlines of their own. */
+  readonly timeoutMs?: number | undefined;
 }
 
 /** The source holds a value for this candidate: the chain stops here. */

@@ -66,9 +66,17 @@ describe('npm run demo', () => {
     expect(out).toMatch(/revoke\s+.*fail closed/);
     expect(out).toMatch(/throws SecretRevokedError \(SECRET_REVOKED\)/);
     expect(out).toMatch(/recovered, serving OPENAI_API_KEY_v2/);
-    // both paths: the watching process and the polling one
+    // both processes rotate, each on its own refresh
     expect(out).toMatch(/^\s+\+\d+ms\s+app\s+rotate/m);
     expect(out).toMatch(/^\s+\+\d+ms\s+worker\s+rotate/m);
+  });
+
+  it('runs on the Secret Manager emulator through the real client, polling with AccessSecretVersion only', () => {
+    expect(run.stdout).toMatch(/source\s+Google Cloud Secret Manager: the embedded emulator at 127\.0\.0\.1:\d+/);
+    expect(run.stdout).toMatch(/from gcp:OPENAI_API_KEY_v2 version 1/);
+    const calls = /Secret Manager saw (\d+) AccessSecretVersion calls and (\d+) other calls/.exec(run.stdout);
+    expect(Number(calls?.[1])).toBeGreaterThan(10);
+    expect(Number(calls?.[2])).toBe(0);
   });
 
   it('never prints a value, nor any slice of one', () => {

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -103,5 +104,49 @@ describe('the built package', () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/never from argv/);
     expect(bad.stderr).not.toContain('sk-in-argv'); // a value passed by mistake is not printed back
+  });
+
+  it("importing 'keyflip/gcp' does not load the SDK; the first fetch does", () => {
+    const script = `
+      const { gcpSecretManager } = require('keyflip/gcp');
+      const loaded = () => Object.keys(require.cache).filter((p) => /@google-cloud|google-gax|@grpc/.test(p)).length;
+      const before = loaded();
+      const source = gcpSecretManager({ projectId: 'p', env: { SECRET_MANAGER_EMULATOR_HOST: '127.0.0.1:9' } });
+      const afterCreate = loaded();
+      source.fetch({ name: 'K' }, { signal: new AbortController().signal, timeoutMs: 200 }).catch(() => undefined).finally(async () => {
+        console.log(JSON.stringify({ before, afterCreate, afterFetch: loaded() }));
+        await source.close();
+      });
+    `;
+    const run = spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8', timeout: 20_000 });
+    expect(run.stderr).toBe('');
+    const counts = JSON.parse(run.stdout) as { before: number; afterCreate: number; afterFetch: number };
+    expect(counts.before).toBe(0);
+    expect(counts.afterCreate).toBe(0);
+    expect(counts.afterFetch).toBeGreaterThan(0);
+  });
+
+  it('without @google-cloud/secret-manager installed, a fetch fails saying which package to install', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keyflip-nosdk-'));
+    try {
+      // The built package alone, with its two run-time dependencies and nothing else.
+      cpSync(join(root, 'dist'), join(dir, 'node_modules/keyflip/dist'), { recursive: true });
+      cpSync(join(root, 'package.json'), join(dir, 'node_modules/keyflip/package.json'));
+      for (const dep of ['eventemitter3', 'lru-cache']) cpSync(join(root, 'node_modules', dep), join(dir, 'node_modules', dep), { recursive: true });
+      writeFileSync(
+        join(dir, 'main.mjs'),
+        `import { createResolver } from 'keyflip';
+         import { gcpSecretManager } from 'keyflip/gcp';
+         const resolver = createResolver({ sources: [gcpSecretManager({ projectId: 'p' })], startupTimeoutMs: 300 });
+         resolver.secret('K');
+         await resolver.ready().catch((e) => console.log(e.message));
+         await resolver.close();`,
+      );
+      const run = spawnSync(process.execPath, ['main.mjs'], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+      expect(run.stderr).toBe('');
+      expect(run.stdout).toMatch(/needs @google-cloud\/secret-manager .*npm install @google-cloud\/secret-manager/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

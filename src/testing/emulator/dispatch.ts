@@ -1,0 +1,58 @@
+import type { Faults } from './faults.js';
+import { Code, RpcError } from './status.js';
+import type { SecretStore } from './store.js';
+
+export type Reply = (error: RpcError | null, response?: Record<string, unknown>) => void;
+
+/**
+ * One call, whatever the transport: counted, delayed by the injected latency, failed by an injected
+ * fault, else answered by the store. `run` returns a cancel function (the client went away); `closeAll`
+ * drops every call still waiting out its latency, so close() never waits for them.
+ */
+export class Dispatcher {
+  private readonly waiting = new Set<NodeJS.Timeout>();
+
+  constructor(
+    private readonly store: SecretStore,
+    private readonly faults: Faults,
+  ) {}
+
+  run(method: string, request: Record<string, unknown>, reply: Reply): () => void {
+    const { delayMs, failure } = this.faults.arrive(method);
+    const answer = (): void => {
+      if (failure) return reply(new RpcError(failure.code, failure.message));
+      let response: Record<string, unknown> | undefined;
+      try {
+        response = this.store.handle(method, request);
+      } catch (error) {
+        return reply(error instanceof RpcError ? error : new RpcError(Code.INTERNAL, `Internal error in the keyflip emulator: ${String(error)}`));
+      }
+      if (response === undefined) {
+        return reply(new RpcError(Code.UNIMPLEMENTED, `Method ${method} is not implemented by the keyflip Secret Manager emulator.`));
+      }
+      if (method === 'AccessSecretVersion' && this.faults.takeCorruption()) {
+        const payload = response.payload as { dataCrc32c: string };
+        response = { ...response, payload: { ...payload, dataCrc32c: String((Number(payload.dataCrc32c) ^ 0x1) >>> 0) } };
+      }
+      reply(null, response);
+    };
+    if (delayMs <= 0) {
+      answer();
+      return () => {};
+    }
+    const timer = setTimeout(() => {
+      this.waiting.delete(timer);
+      answer();
+    }, delayMs);
+    this.waiting.add(timer);
+    return () => {
+      clearTimeout(timer);
+      this.waiting.delete(timer);
+    };
+  }
+
+  closeAll(): void {
+    for (const timer of this.waiting) clearTimeout(timer);
+    this.waiting.clear();
+  }
+}

@@ -1,0 +1,287 @@
+import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fingerprint, IntegrityError, SecretRevokedError, SourceUnavailableError } from '../../src/index.js';
+import { gcpSecretManager } from '../../src/sources/gcp.js';
+import { manualClock, type SecretManagerEmulator, startSecretManagerEmulator } from '../../src/testing/index.js';
+import { only, record, trackResolvers } from '../helpers.js';
+import { sourceConformance, waitForEvent } from './conformance.js';
+
+const UNAVAILABLE = 14;
+
+let emulator: SecretManagerEmulator;
+const clients: Record<'grpc' | 'rest', SecretManagerServiceClient> = {} as never;
+
+beforeAll(async () => {
+  emulator = await startSecretManagerEmulator();
+  clients.grpc = new SecretManagerServiceClient(emulator.clientOptions as never);
+  clients.rest = new SecretManagerServiceClient(emulator.restClientOptions as never);
+  await Promise.all([clients.grpc.initialize(), clients.rest.initialize()]);
+});
+
+afterAll(async () => {
+  await Promise.all([clients.grpc?.close(), clients.rest?.close()]);
+  await emulator?.close();
+});
+
+/** Removes every secret, so each test starts from an empty project. */
+async function emptyProject(): Promise<void> {
+  const [secrets] = await clients.grpc.listSecrets({ parent: `projects/${emulator.projectId}` }, { autoPaginate: true });
+  for (const secret of secrets) emulator.deleteSecret(String(secret.name).split('/').pop() as string);
+  emulator.resetCalls();
+}
+
+/** The newest version number of a secret, as the admin helpers count them. */
+const newest = new Map<string, string>();
+
+for (const mode of ['grpc', 'rest'] as const) {
+  sourceConformance(`gcpSecretManager through the real client (${mode})`, async () => {
+    await emptyProject();
+    newest.clear();
+    return {
+      source: gcpSecretManager({ projectId: emulator.projectId, client: clients[mode] }),
+      seed: (name, value) => {
+        newest.set(name, emulator.addVersion(name, value));
+      },
+      remove: (name) => {
+        newest.delete(name);
+        emulator.deleteSecret(name);
+      },
+      capabilities: {
+        versions: true,
+        disable: (name) => emulator.disableVersion(name, newest.get(name) as string),
+        invalid: ['gcp:has.dot', 'gcp:x@-1', 'gcp:x@1a', `gcp:${'a'.repeat(256)}`],
+      },
+    };
+  });
+}
+
+describe('gcpSecretManager: the chain rule end to end through the real client', () => {
+  const resolverFor = trackResolvers();
+  const secretValues = ['sm-value-one-1111', 'sm-value-two-2222', 'sm-value-three-3333', 'sm-value-four-4444'];
+
+  function rig(mode: 'grpc' | 'rest' = 'grpc', options: { fetchTimeoutMs?: number } = {}) {
+    const clock = manualClock();
+    const source = gcpSecretManager({ projectId: emulator.projectId, client: clients[mode] });
+    const resolver = resolverFor({ sources: [source], clock, refreshMs: 60_000, jitter: 0, ...options });
+    const events = record(resolver);
+    /** One refresh period, and the gRPC round trips it starts. */
+    const period = async (): Promise<void> => {
+      await clock.advance(60_000);
+      await settle();
+    };
+    return { clock, resolver, events, period };
+  }
+
+  it.each(['grpc', 'rest'] as const)('(%s) add v2 → rotate; disable v2 → back to v1; destroy all → revoked, fail closed; re-enable → served', async (mode) => {
+    await emptyProject();
+    const [one, two] = secretValues as [string, string];
+    emulator.addVersion('KEY_v1', one);
+    const { resolver, events, period } = rig(mode);
+    const key = resolver.secret('KEY', 'KEY_v2 ?? KEY_v1');
+    await resolver.ready();
+    expect(key.value).toBe(one);
+    expect(key.info).toMatchObject({ candidate: 'KEY_v1', source: 'gcp', version: '1' });
+
+    emulator.addVersion('KEY_v2', two);
+    await period();
+    await eventually(() => expect(key.value).toBe(two));
+    expect(only(events, 'rotate').at(-1)?.current).toMatchObject({ candidate: 'KEY_v2', fingerprint: fingerprint(two) });
+
+    emulator.disableVersion('KEY_v2', '1');
+    await period();
+    await eventually(() => expect(key.value).toBe(one));
+    expect(only(events, 'fallback').at(-1)?.skipped).toEqual([{ candidate: 'KEY_v2', reason: 'disabled' }]);
+
+    emulator.destroyVersion('KEY_v2', '1');
+    emulator.destroyVersion('KEY_v1', '1');
+    await period();
+    await eventually(() => expect(() => key.value).toThrow(SecretRevokedError));
+    expect(only(events, 'revoke')[0]?.skipped).toEqual([
+      { candidate: 'KEY_v2', reason: 'destroyed' },
+      { candidate: 'KEY_v1', reason: 'destroyed' },
+    ]);
+
+    emulator.addVersion('KEY_v1', one); // a new version of v1: served again
+    await period();
+    await eventually(() => expect(key.value).toBe(one));
+    expect(key.info?.version).toBe('2');
+    const out = JSON.stringify(events);
+    for (const value of secretValues) expect(out).not.toContain(value);
+  });
+
+  it('UNAVAILABLE on v2 while v1 is fine: keeps serving v2, never falls back, recovers', async () => {
+    await emptyProject();
+    const [one, two] = secretValues as [string, string];
+    emulator.addVersion('KEY_v1', one);
+    emulator.addVersion('KEY_v2', two);
+    const { resolver, events, period } = rig();
+    const key = resolver.secret('KEY', 'KEY_v2 ?? KEY_v1');
+    await resolver.ready();
+    emulator.resetCalls();
+    emulator.failNext('AccessSecretVersion', UNAVAILABLE, 1);
+    await period();
+    await eventually(() => expect(key.info?.status).toBe('stale'));
+    expect(key.value).toBe(two);
+    expect(emulator.calls('AccessSecretVersion')).toBe(1); // v2 only: v1 was not tried
+    const [error] = only(events, 'error');
+    expect(error?.error).toBeInstanceOf(SourceUnavailableError);
+    expect(error?.servingStale).toBe(true);
+    await period(); // the backoff retry (1 s) falls inside the next period
+    await eventually(() => expect(key.info?.status).toBe('ok'));
+    expect(only(events, 'fallback')).toEqual([]);
+    expect(only(events, 'rotate')).toEqual([]);
+  });
+
+  it('latency beyond the budget: the call is aborted, nothing stalls, the last good value is served', async () => {
+    await emptyProject();
+    emulator.addVersion('KEY', secretValues[0] as string);
+    const source = gcpSecretManager({ projectId: emulator.projectId, client: clients.grpc });
+    const resolver = resolverFor({ sources: [source], refreshMs: 60_000, fetchTimeoutMs: 150 });
+    const key = resolver.secret('KEY');
+    await resolver.ready();
+    emulator.setLatency(2_000);
+    try {
+      const started = Date.now();
+      const failed = key.refresh().then(
+        () => 'resolved',
+        (e: unknown) => e,
+      );
+      const error = await failed;
+      expect(error).toBeInstanceOf(SourceUnavailableError);
+      expect(Date.now() - started).toBeLessThan(2_000); // it did not wait for the slow answer
+      expect(key.value).toBe(secretValues[0]);
+    } finally {
+      emulator.setLatency(0);
+    }
+  });
+
+  it('a corrupted checksum is an IntegrityError and the value is never served', async () => {
+    await emptyProject();
+    emulator.addVersion('KEY', secretValues[0] as string);
+    const { resolver, events, period } = rig();
+    const key = resolver.secret('KEY');
+    await resolver.ready();
+    emulator.addVersion('KEY', secretValues[1] as string);
+    emulator.corruptNextChecksum(1);
+    await period();
+    await eventually(() => expect(only(events, 'error')).toHaveLength(1));
+    expect(key.value).toBe(secretValues[0]);
+    const [error] = only(events, 'error');
+    expect(error?.error).toBeInstanceOf(IntegrityError);
+    expect(error?.error.code).toBe('INTEGRITY');
+    expect(JSON.stringify(events)).not.toContain(secretValues[1]);
+  });
+
+  it('alias layout: flipping current from 3 to 4 rotates every resolver within one refresh period', async () => {
+    await emptyProject();
+    for (const value of secretValues) emulator.addVersion('openai-key', value);
+    emulator.setAlias('openai-key', 'current', '3');
+    emulator.setAlias('openai-key', 'previous', '2');
+    const clock = manualClock();
+    const resolvers = Array.from({ length: 3 }, () =>
+      resolverFor({ sources: [gcpSecretManager({ projectId: emulator.projectId, client: clients.grpc })], clock, refreshMs: 60_000, jitter: 0.2 }),
+    );
+    const handles = resolvers.map((r) => r.secret('OPENAI', 'openai-key@current ?? openai-key@previous'));
+    await Promise.all(resolvers.map((r) => r.ready()));
+    expect(handles.map((h) => h.info?.version)).toEqual(['3', '3', '3']);
+    const rotated = resolvers.map((r) => waitForEvent(r, 'rotate', (e) => e.current.version === '4'));
+    emulator.setAlias('openai-key', 'previous', '3');
+    emulator.setAlias('openai-key', 'current', '4');
+    await clock.advance(60_000 * 1.2); // one period plus the most jitter can add
+    await Promise.all(rotated);
+    expect(handles.map((h) => h.value)).toEqual(Array(3).fill(secretValues[3]));
+  });
+
+  it('N resolvers × S secrets make exactly N × S access calls per refresh period, and no get or list call', async () => {
+    await emptyProject();
+    const N = 4;
+    const S = 5;
+    for (let s = 0; s < S; s++) emulator.addVersion(`S${s}`, `sm-value-${s}-abcdef`);
+    const clock = manualClock();
+    const resolvers = Array.from({ length: N }, () =>
+      resolverFor({ sources: [gcpSecretManager({ projectId: emulator.projectId, client: clients.grpc })], clock, refreshMs: 60_000, jitter: 0 }),
+    );
+    for (const r of resolvers) for (let s = 0; s < S; s++) r.secret(`S${s}`);
+    await Promise.all(resolvers.map((r) => r.ready()));
+    expect(emulator.calls('AccessSecretVersion')).toBe(N * S);
+    for (let period = 1; period <= 3; period++) {
+      emulator.resetCalls();
+      await clock.advance(60_000);
+      await eventually(() => expect(emulator.calls('AccessSecretVersion')).toBe(N * S));
+      await settle(); // nothing more arrives
+      expect(emulator.calls()).toBe(N * S);
+    }
+    for (const method of ['GetSecret', 'GetSecretVersion', 'ListSecrets', 'ListSecretVersions']) expect(emulator.calls(method)).toBe(0);
+  });
+
+  it('reaches the emulator through SECRET_MANAGER_EMULATOR_HOST with no client given', async () => {
+    await emptyProject();
+    emulator.addVersion('KEY', secretValues[0] as string);
+    const source = gcpSecretManager({ projectId: emulator.projectId, env: { SECRET_MANAGER_EMULATOR_HOST: emulator.host } });
+    const resolver = resolverFor({ sources: [source] });
+    const key = resolver.secret('KEY');
+    await resolver.ready();
+    expect(key.value).toBe(secretValues[0]);
+    await resolver.close();
+  });
+
+  it('regional secrets through location', async () => {
+    await emptyProject();
+    emulator.addVersion('KEY', 'sm-regional-value', { location: 'europe-west1' });
+    const source = gcpSecretManager({ projectId: emulator.projectId, location: 'europe-west1', client: clients.grpc });
+    const resolver = resolverFor({ sources: [source] });
+    const key = resolver.secret('KEY');
+    await resolver.ready();
+    expect(key.value).toBe('sm-regional-value');
+  });
+});
+
+describe('gcpSecretManager: a client that cannot start', () => {
+  it('fails the fetch (unavailable, retried later) and leaves no floating rejection', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // Credentials that are not ChannelCredentials: the stub cannot be built.
+      const source = gcpSecretManager({
+        projectId: emulator.projectId,
+        clientOptions: { ...(emulator.clientOptions as Record<string, unknown>), sslCreds: {} },
+      });
+      const signal = new AbortController().signal;
+      await expect(source.fetch({ name: 'KEY' }, { signal })).rejects.toBeDefined();
+      await expect(source.fetch({ name: 'KEY' }, { signal })).rejects.toBeDefined();
+      await source.close?.();
+      for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('rejects bad options at once', () => {
+    expect(() => gcpSecretManager({ projectId: '' })).toThrow(/projectId/);
+    expect(() => gcpSecretManager({ projectId: 'p', location: 'Europe West' })).toThrow(/location/);
+  });
+});
+
+/** A few real milliseconds for gRPC round trips started by timers to land. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 2));
+}
+
+/** Retries `assertion` until it passes (real I/O takes a few event-loop turns); fails after `ms`. */
+async function eventually(assertion: () => void, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      assertion();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+}
