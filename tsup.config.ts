@@ -6,6 +6,8 @@ const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 
 /** One entry per subpath export; `test/dist.test.ts` checks that the two lists agree. */
 export const entries = {
   index: 'src/index.ts',
+  gcp: 'src/sources/gcp.ts',
+  'clients/index': 'src/clients/index.ts',
   'testing/index': 'src/testing/index.ts',
   'cli/index': 'src/cli/index.ts',
 };

@@ -5,6 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { clientsBench } from './clients.js';
 import { coldImport } from './cold-import.js';
 import { hotPath } from './hot-path.js';
 import { ensureBuilt, loadKeyflip } from './keyflip.js';
@@ -29,6 +30,7 @@ const step = async (label: string, run: () => BenchResult | Promise<BenchResult>
 await step('1–2. hot path (handle.value, handle.get())', () => hotPath(keyflip, sink));
 await step('3. ready() on 50 slow secrets', () => readyBench(keyflip, sink));
 await step('4. cold import in fresh processes', () => coldImport());
+await step('5–7. clients: authFetch round trip and overhead, redact per KiB', () => clientsBench(keyflip, sink));
 
 const rows = results.flatMap((r) => r.rows);
 const notes = results.flatMap((r) => r.notes);

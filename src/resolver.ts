@@ -12,6 +12,7 @@ import {
 } from './errors.js';
 import type { EventName, ResolverEvents, SecretEvents } from './events.js';
 import { SecretFamily } from './family.js';
+import { redactProviderKeys } from './clients/key-formats.js';
 import { fingerprint as fingerprintWith, DEFAULT_FINGERPRINT_KEY } from './fingerprint.js';
 import { SecretHandle, type Schedule } from './handle.js';
 import { inspectSymbol } from './redacted.js';
@@ -220,11 +221,13 @@ export class Resolver extends EventEmitter<ResolverEvents> {
 
   /**
    * Replaces every value this resolver holds or held before (the current and previous value of each
-   * secret and family member) with `[keyflip NAME kf_…]`. Values shorter than 4 characters are left.
+   * secret and family member) with `[keyflip NAME kf_…]`, then anything in a provider's key format
+   * (`sk-…`, `sk-ant-…`, `AIza…`) with `[redacted openai key]` and the like. Values shorter than 4
+   * characters are left.
    */
   redact(text: string): string {
     this.#redactor ??= this.#buildRedactor();
-    return this.#redactor(text);
+    return redactProviderKeys(this.#redactor(text));
   }
 
   /** Stops every timer and watch, aborts fetches in flight, and closes the sources. Safe to call twice. */
@@ -323,7 +326,7 @@ export class Resolver extends EventEmitter<ResolverEvents> {
       };
       let pending: Promise<SourceResult>;
       try {
-        pending = Promise.resolve(source.fetch({ name: candidate.name, version: candidate.version }, { signal: controller.signal }));
+        pending = Promise.resolve(source.fetch({ name: candidate.name, version: candidate.version }, { signal: controller.signal, timeoutMs: this.#fetchTimeoutMs }));
       } catch (error) {
         pending = Promise.reject(error);
       }

@@ -1,4 +1,5 @@
 import { fingerprint } from '../fingerprint.js';
+import { scanCommand } from './scan.js';
 
 /** Where the CLI reads and writes (injectable for tests). */
 export interface CliIo {
@@ -11,6 +12,7 @@ const HELP = `keyflip — resolve KEY_v2 ?? KEY_v1, keep it fresh, report which 
 
 Usage:
   keyflip fingerprint [--key-file FILE] [--json]   value on stdin → its fingerprint (kf_…)
+  keyflip scan [paths…] [--allow FILE] [--json]   provider-format keys in files (pre-commit, CI); prints fingerprints, never keys
   keyflip --help | --version
 
 Exit codes: 0 success, 1 the command's check failed, 2 bad usage or input.
@@ -29,6 +31,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return 0;
   }
   if (command === 'fingerprint') return fingerprintCommand(rest, io);
+  if (command === 'scan') return scanCommand(rest, io);
   io.stderr.write(`keyflip: unknown command ${JSON.stringify(command)}; see keyflip --help\n`);
   return 2;
 }

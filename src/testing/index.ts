@@ -1,1 +1,3 @@
 export { manualClock, type ManualClock } from './clock.js';
+export { startMockProvider, type MockKeyState, type MockProvider, type MockProviderOptions } from './mock-provider.js';
+export { startSecretManagerEmulator, type SecretManagerEmulator, type SecretManagerEmulatorOptions, type EmulatorClientOptions, type EmulatorLocationOptions } from './emulator/index.js';

@@ -1,0 +1,275 @@
+import { isKeyflipError, KeyflipError } from '../errors.js';
+import type { SecretHandle } from '../handle.js';
+import type { AuthHeader, DeadKeyRule, ProviderPreset } from './presets.js';
+
+/** A provider that is not a preset: its auth header, and optionally what a dead key looks like (default: 401). */
+export interface CustomAuth extends AuthHeader {
+  /** Other auth headers the API accepts; set when the request carries them (see `ProviderPreset.alternates`). */
+  readonly alternates?: readonly AuthHeader[] | undefined;
+  /** The answers that mean the key is dead. @default [{ status: 401 }] */
+  readonly deadKey?: readonly DeadKeyRule[] | undefined;
+}
+
+/** Options of {@link authFetch}. */
+export interface AuthFetchOptions {
+  /**
+   * The `fetch` to wrap.
+   * @default globalThis.fetch, looked up on each request (so a test's interceptor installed later is used)
+   */
+  fetch?: typeof fetch | undefined;
+  /**
+   * After a dead-key answer forced a refresh that left the key unchanged, further dead-key answers for that
+   * same key do not force another refresh for this long (milliseconds), so a dead key under load does not
+   * turn every request into a secret-manager call. Concurrent dead-key answers always share one refresh.
+   * @default 1_000
+   */
+  refreshCooldownMs?: number | undefined;
+}
+
+type FetchInput = Parameters<typeof fetch>[0];
+type FetchInit = NonNullable<Parameters<typeof fetch>[1]>;
+type HeadersSource = FetchInit['headers'];
+
+interface Auth {
+  /** Lower-case names: the primary header first, then the alternates. */
+  readonly headers: readonly string[];
+  /** What goes before the key in each (`Bearer `, or '' for a bare key). */
+  readonly prefixes: readonly string[];
+  /** Lower-case name → its bit (1 << index in `headers`). */
+  readonly bits: ReadonlyMap<string, number>;
+  /** Dead-key rules by status. */
+  readonly dead: ReadonlyMap<number, readonly DeadKeyRule[]>;
+}
+
+/** The forced-refresh state of one secret, shared by every authFetch wrapping it. */
+interface RefreshState {
+  inflight: Promise<void> | undefined;
+  /** The fingerprint a forced refresh last ended on, and when. */
+  checkedFp: string | undefined;
+  checkedAt: number;
+}
+
+const states = new WeakMap<SecretHandle<string>, RefreshState>();
+
+/** Keys containing these cannot be sent in a header; fetch would throw an error quoting the value. */
+const BAD_HEADER_VALUE = /[\0\r\n]/;
+
+/**
+ * A `fetch` that sets the provider's auth header from the secret's current value on every request, for
+ * LLM SDKs built with a custom `fetch` (`new OpenAI({ apiKey: 'unused', fetch: authFetch(key, providers.openai) })`).
+ *
+ * - **Sets, never appends**, whatever shape the caller passes: `(url, init)` with a `Headers` object, a plain
+ *   object or an array of pairs, or a `Request` with no init. Your `init` and `Headers` are not modified.
+ * - **Counts one use** per request (and per retry), as `handle.value` does: the usage beacon sees the traffic.
+ * - **Heals a dead key at once**: on a dead-key answer (401; Gemini 400 `API_KEY_INVALID` or 403) it forces one
+ *   refresh of the secret (concurrent answers share it) and, if the key changed and the body can be sent again
+ *   (no body, a string, bytes, `URLSearchParams`, `Blob`, `FormData`; not a stream), retries exactly once.
+ *   Otherwise the dead-key response is returned as it came, so the SDK reports it. It never loops.
+ * - Never logs, and its errors never hold the key.
+ */
+export function authFetch(
+  secret: SecretHandle<string>,
+  provider: ProviderPreset | CustomAuth,
+  options: AuthFetchOptions = {},
+): typeof fetch {
+  if (typeof secret !== 'object' || secret === null || typeof (secret as { refresh?: unknown }).refresh !== 'function') {
+    throw new TypeError('keyflip authFetch: the first argument must be a secret handle (resolver.secret(…))');
+  }
+  const auth = normalizeAuth(provider);
+  const cooldownMs = options.refreshCooldownMs ?? 1_000;
+  if (typeof cooldownMs !== 'number' || !(cooldownMs >= 0)) throw new TypeError('keyflip authFetch: refreshCooldownMs must be a number ≥ 0');
+  const inner = options.fetch;
+  if (inner !== undefined && typeof inner !== 'function') throw new TypeError('keyflip authFetch: options.fetch must be a function');
+  let checkedFp: string | undefined;
+
+  /** The value as a header value; checked once per fingerprint (fetch's own error would quote it). */
+  const keyOf = (value: unknown, fp: string | undefined): string => {
+    if (fp === checkedFp && fp !== undefined) return value as string;
+    if (typeof value !== 'string') throw new KeyflipError('INVALID_OPTIONS', `secret ${secret.name} does not hold a string; authFetch needs the key as a string`, { secret: secret.name });
+    if (value === '' || BAD_HEADER_VALUE.test(value)) {
+      throw new KeyflipError('INVALID_OPTIONS', `secret ${secret.name} (${fp ?? 'unresolved'}) is empty or holds a line break or NUL, so it cannot be sent in a header`, { secret: secret.name });
+    }
+    checkedFp = fp;
+    return value;
+  };
+
+  const send = (input: FetchInput, init: FetchInit | undefined, key: string): Promise<Response> => {
+    const fetchImpl = inner ?? globalThis.fetch;
+    return fetchImpl(input, withAuth(input, init, auth, key));
+  };
+
+  return async function keyflipAuthFetch(input: FetchInput, init?: FetchInit): Promise<Response> {
+    const read = readKey(secret);
+    const value = typeof read === 'string' ? read : await read; // no extra tick when the value is there
+    const sentFp = secret.info?.fingerprint;
+    const key = keyOf(value, sentFp);
+    const response = await send(input, init, key);
+    const rules = auth.dead.get(response.status);
+    if (rules === undefined || !(await matchesDead(response, rules))) return response;
+
+    // A dead key. If it rotated meanwhile, the new one is used at once; else one (shared) refresh.
+    if (secret.info?.fingerprint === sentFp) await forceRefresh(secret, sentFp, cooldownMs);
+    const currentFp = secret.info?.fingerprint;
+    if (currentFp === undefined || currentFp === sentFp || !canResend(input, init)) return response;
+    let next: string;
+    try {
+      next = keyOf(secret.value, currentFp);
+    } catch {
+      return response; // revoked meanwhile: the caller gets the provider's answer
+    }
+    discard(response);
+    return send(input, init, next);
+  };
+}
+
+function readKey(secret: SecretHandle<string>): string | Promise<string> {
+  try {
+    return secret.value;
+  } catch (error) {
+    // Before the first resolution, wait for it (as `get()` does) instead of failing the request.
+    if (isKeyflipError(error) && error.code === 'NOT_READY') return secret.get();
+    throw error;
+  }
+}
+
+/** One forced refresh per secret at a time; none for a fingerprint a forced refresh just confirmed. */
+function forceRefresh(secret: SecretHandle<string>, sentFp: string | undefined, cooldownMs: number): Promise<void> {
+  let state = states.get(secret);
+  if (!state) states.set(secret, (state = { inflight: undefined, checkedFp: undefined, checkedAt: 0 }));
+  if (state.inflight) return state.inflight;
+  if (state.checkedFp === sentFp && Date.now() - state.checkedAt < cooldownMs) return Promise.resolve();
+  const s = state;
+  const run = secret.refresh().then(
+    () => undefined,
+    () => undefined, // the resolver reports its own failures through its error event
+  );
+  s.inflight = run.finally(() => {
+    s.inflight = undefined;
+    s.checkedFp = secret.info?.fingerprint;
+    s.checkedAt = Date.now();
+  });
+  return s.inflight;
+}
+
+async function matchesDead(response: Response, rules: readonly DeadKeyRule[]): Promise<boolean> {
+  let body: string | undefined;
+  for (const rule of rules) {
+    if (rule.bodyIncludes === undefined) return true;
+    if (body === undefined) {
+      try {
+        body = await response.clone().text();
+      } catch {
+        body = '';
+      }
+    }
+    if (body.includes(rule.bodyIncludes)) return true;
+  }
+  return false;
+}
+
+/** Whether the request can be sent a second time: its body is not a stream that the first send consumed. */
+function canResend(input: FetchInput, init: FetchInit | undefined): boolean {
+  if (init !== undefined && init.body !== undefined) return isReplayableBody(init.body);
+  if (isRequest(input)) return input.body === null; // a Request's body is a stream
+  return true;
+}
+
+function isReplayableBody(body: unknown): boolean {
+  return (
+    body === null ||
+    body === undefined ||
+    typeof body === 'string' ||
+    body instanceof ArrayBuffer ||
+    ArrayBuffer.isView(body) ||
+    body instanceof URLSearchParams ||
+    body instanceof Blob ||
+    body instanceof FormData
+  );
+}
+
+function isRequest(input: unknown): input is Request {
+  return typeof Request !== 'undefined' && input instanceof Request;
+}
+
+function discard(response: Response): void {
+  response.body?.cancel().catch(() => undefined);
+}
+
+function normalizeAuth(provider: ProviderPreset | CustomAuth): Auth {
+  if (typeof provider !== 'object' || provider === null || typeof provider.header !== 'string' || provider.header.trim() === '') {
+    throw new TypeError('keyflip authFetch: the provider must be a preset (providers.openai, …) or { header, scheme? }');
+  }
+  const all: AuthHeader[] = [{ header: provider.header.toLowerCase(), scheme: provider.scheme }];
+  for (const alt of provider.alternates ?? []) {
+    const header = alt.header.toLowerCase();
+    if (!all.some((a) => a.header === header)) all.push({ header, scheme: alt.scheme });
+  }
+  const dead = new Map<number, DeadKeyRule[]>();
+  for (const rule of provider.deadKey ?? [{ status: 401 }]) {
+    const list = dead.get(rule.status) ?? [];
+    list.push(rule);
+    dead.set(rule.status, list);
+  }
+  return {
+    headers: all.map((a) => a.header),
+    prefixes: all.map((a) => (a.scheme ? `${a.scheme} ` : '')),
+    bits: new Map(all.map((a, i) => [a.header, 1 << i])),
+    dead,
+  };
+}
+
+/**
+ * The init to send: the caller's init with its headers (or the Request's, when there is no init) copied
+ * into a new plain object (or array of pairs) in which every auth header the request carried is set to the
+ * key (the main one when it carried none). The caller's objects are not modified. (A plain object, not a new
+ * `Headers`: building one costs more than the header setting itself, and fetch converts either.)
+ */
+function withAuth(input: FetchInput, init: FetchInit | undefined, auth: Auth, key: string): FetchInit {
+  const source: HeadersSource = init?.headers !== undefined ? init.headers : isRequest(input) ? input.headers : undefined;
+  const copy: Copy = { out: {}, bits: auth.bits, present: 0 };
+  let pairs: [string, string][] | undefined;
+  if (source === undefined || source === null) {
+    // nothing to copy
+  } else if (source instanceof Headers) {
+    source.forEach(copyEntry, copy);
+  } else if (Array.isArray(source) || typeof (source as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function') {
+    // pairs, or any iterable of them (a Map, another implementation's Headers): names in any case
+    pairs = [];
+    for (const pair of source as Iterable<readonly [string, string]>) {
+      const name = String(pair[0]);
+      const bit = auth.bits.get(name.toLowerCase());
+      if (bit === undefined) pairs.push([name, pair[1]]);
+      else copy.present |= bit;
+    }
+  } else {
+    const record = source as Record<string, string>;
+    for (const name in record) {
+      if (!Object.hasOwn(record, name)) continue;
+      const bit = auth.bits.get(name.toLowerCase());
+      if (bit === undefined) copy.out[name] = record[name] as string;
+      else copy.present |= bit;
+    }
+  }
+  const present = copy.present === 0 ? 1 : copy.present; // none carried: the main header
+  for (let i = 0; i < auth.headers.length; i++) {
+    if ((present & (1 << i)) === 0) continue;
+    const value = (auth.prefixes[i] as string) + key;
+    if (pairs) pairs.push([auth.headers[i] as string, value]);
+    else copy.out[auth.headers[i] as string] = value;
+  }
+  const headers = pairs ?? copy.out;
+  return init === undefined ? { headers } : { ...init, headers };
+}
+
+interface Copy {
+  readonly out: Record<string, string>;
+  readonly bits: ReadonlyMap<string, number>;
+  present: number;
+}
+
+/** `Headers.forEach` callback (names come lower case); `this` is the {@link Copy}, so no closure per request. */
+function copyEntry(this: Copy, value: string, name: string): void {
+  const bit = this.bits.get(name);
+  if (bit === undefined) this.out[name] = value;
+  else this.present |= bit;
+}

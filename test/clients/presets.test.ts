@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { KEY_FORMATS, providers, type ProviderId } from '../../src/clients/index.js';
+import { joinUrl, resolvePreset } from '../../src/clients/presets.js';
+
+const ids = Object.keys(providers) as ProviderId[];
+
+describe('provider presets', () => {
+  it('cover the seven providers, each with an https base URL, a lower-case header, a GET probe and a chat endpoint', () => {
+    expect(ids.sort()).toEqual(['anthropic', 'gemini', 'groq', 'mistral', 'openai', 'openrouter', 'together']);
+    for (const id of ids) {
+      const p = providers[id];
+      expect(p.id).toBe(id);
+      expect(p.baseUrl).toMatch(/^https:\/\/[a-z.]+(\/[a-z0-9/]+)?$/);
+      expect(p.header).toBe(p.header.toLowerCase());
+      expect(p.probe.method).toBe('GET');
+      expect(p.chat.method).toBe('POST');
+      for (const format of p.keyFormats) expect(KEY_FORMATS.some((f) => f.id === format && f.provider === id)).toBe(true);
+      expect(Object.isFrozen(p) && Object.isFrozen(p.deadKey) && Object.isFrozen(p.probe)).toBe(true);
+    }
+  });
+
+  it('say how a dead key looks: 401, except Gemini (400 API_KEY_INVALID, 401, 403); OpenRouter 402 is not a dead key', () => {
+    const dead = Object.fromEntries(ids.map((id) => [id, providers[id].deadKey.map((r) => (r.bodyIncludes ? `${r.status}:${r.bodyIncludes}` : String(r.status)))]));
+    expect(dead).toEqual({
+      openai: ['401'],
+      anthropic: ['401'],
+      groq: ['401'],
+      gemini: ['400:API_KEY_INVALID', '401', '403'],
+      mistral: ['401'],
+      openrouter: ['401'],
+      together: ['401'],
+    });
+  });
+
+  it('headers and probes from the research notes', () => {
+    const shape = Object.fromEntries(ids.map((id) => [id, `${providers[id].header} ${providers[id].scheme ?? '-'} ${joinUrl(providers[id].baseUrl, providers[id].probe.path)}`]));
+    expect(shape).toEqual({
+      openai: 'authorization Bearer https://api.openai.com/v1/models',
+      anthropic: 'x-api-key - https://api.anthropic.com/v1/models',
+      groq: 'authorization Bearer https://api.groq.com/openai/v1/models',
+      gemini: 'x-goog-api-key - https://generativelanguage.googleapis.com/v1beta/models?pageSize=1',
+      mistral: 'authorization Bearer https://api.mistral.ai/v1/models',
+      openrouter: 'authorization Bearer https://openrouter.ai/api/v1/key',
+      together: 'authorization Bearer https://api.together.ai/v1/whoami',
+    });
+    expect(providers.anthropic.alternates).toEqual([{ header: 'authorization', scheme: 'Bearer' }]);
+    expect(providers.anthropic.probe.headers).toEqual({ 'anthropic-version': '2023-06-01' });
+  });
+
+  it('resolvePreset takes an id or a preset, and names the known ids for an unknown one', () => {
+    expect(resolvePreset('groq')).toBe(providers.groq);
+    expect(resolvePreset(providers.gemini)).toBe(providers.gemini);
+    expect(() => resolvePreset('nope' as ProviderId)).toThrow(/known: openai, anthropic/);
+    expect(joinUrl('http://h/v1/', 'models')).toBe('http://h/v1/models');
+  });
+});

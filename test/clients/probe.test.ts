@@ -1,0 +1,150 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { probeKey, providers, type ProbeReason, type ProviderId } from '../../src/clients/index.js';
+import type { MockKeyState } from '../../src/testing/index.js';
+import { clientRig, dump, KEYS, leaked } from './rig.js';
+
+const { mock } = clientRig();
+const ids = Object.keys(providers) as ProviderId[];
+
+/** What probeKey says for a key in each state of the mock provider, per provider. */
+const expected: Record<ProviderId, Record<MockKeyState | 'unknown', [ok: boolean, status: number, reason: ProbeReason]>> = {
+  openai: {
+    alive: [true, 200, 'alive'],
+    restricted: [true, 401, 'alive'],
+    'rate-limited': [true, 429, 'rate-limited'],
+    'no-quota': [false, 429, 'no-quota'],
+    forbidden: [false, 403, 'forbidden'],
+    unknown: [false, 401, 'invalid'],
+  },
+  anthropic: {
+    alive: [true, 200, 'alive'],
+    restricted: [true, 200, 'alive'],
+    'rate-limited': [true, 429, 'rate-limited'],
+    'no-quota': [false, 400, 'no-quota'],
+    forbidden: [false, 403, 'forbidden'],
+    unknown: [false, 401, 'invalid'],
+  },
+  groq: {
+    alive: [true, 200, 'alive'],
+    restricted: [true, 200, 'alive'],
+    'rate-limited': [true, 429, 'rate-limited'],
+    'no-quota': [false, 429, 'no-quota'],
+    forbidden: [false, 403, 'forbidden'],
+    unknown: [false, 401, 'invalid'],
+  },
+  gemini: {
+    alive: [true, 200, 'alive'],
+    restricted: [true, 200, 'alive'],
+    'rate-limited': [true, 429, 'rate-limited'],
+    'no-quota': [true, 429, 'rate-limited'], // Gemini answers both with the same 429 RESOURCE_EXHAUSTED
+    forbidden: [false, 403, 'forbidden'],
+    unknown: [false, 400, 'invalid'],
+  },
+  mistral: {
+    alive: [true, 200, 'alive'],
+    restricted: [true, 200, 'alive'],
+    'rate-limited': [true, 429, 'rate-limited'],
+    'no-quota': [false, 429, 'no-quota'],
+    forbidden: [false, 403, 'forbidden'],
+    unknown: [false, 401, 'invalid'],
+  },
+  openrouter: {
+    alive: [true, 200, 'alive'],
+    restricted: [true, 200, 'alive'],
+    'rate-limited': [true, 429, 'rate-limited'],
+    'no-quota': [false, 402, 'no-quota'],
+    forbidden: [false, 403, 'forbidden'],
+    unknown: [false, 401, 'invalid'],
+  },
+  together: {
+    alive: [true, 200, 'alive'],
+    restricted: [true, 200, 'alive'],
+    'rate-limited': [true, 429, 'rate-limited'],
+    'no-quota': [false, 429, 'no-quota'],
+    forbidden: [false, 403, 'forbidden'],
+    unknown: [false, 401, 'invalid'],
+  },
+};
+
+describe('probeKey against the mock provider', () => {
+  it.each(ids)('%s: every key state gets its verdict; no result holds the key', async (id) => {
+    const provider = await mock({ preset: providers[id] });
+    const states: MockKeyState[] = ['alive', 'restricted', 'rate-limited', 'no-quota', 'forbidden'];
+    const results: unknown[] = [];
+    for (const state of states) {
+      provider.accept(KEYS.v1, state);
+      const result = await probeKey(providers[id], KEYS.v1, { baseUrl: provider.url });
+      results.push(result);
+      expect([result.ok, result.status, result.reason], state).toEqual(expected[id][state]);
+    }
+    provider.revoke(KEYS.v1);
+    const dead = await probeKey(id, KEYS.v1, { baseUrl: provider.url });
+    results.push(dead);
+    expect([dead.ok, dead.status, dead.reason]).toEqual(expected[id].unknown);
+    expect(provider.requestsFor(KEYS.v1)).toBe(6);
+    expect(leaked(dump(results))).toEqual([]);
+  });
+
+  it('details: OpenAI invalid_api_key and missing-scopes, Gemini API_KEY_INVALID, OpenAI insufficient_quota', async () => {
+    const openai = await mock({ preset: providers.openai, keys: [] });
+    expect((await probeKey(providers.openai, KEYS.v1, { baseUrl: openai.url })).detail).toBe('invalid_api_key');
+    openai.accept(KEYS.v1, 'restricted');
+    expect((await probeKey(providers.openai, KEYS.v1, { baseUrl: openai.url })).detail).toBe('missing-scopes');
+    openai.accept(KEYS.v1, 'no-quota');
+    expect((await probeKey(providers.openai, KEYS.v1, { baseUrl: openai.url })).detail).toBe('insufficient_quota');
+    const gemini = await mock({ preset: providers.gemini, keys: [] });
+    expect((await probeKey(providers.gemini, KEYS.v1, { baseUrl: gemini.url })).detail).toBe('API_KEY_INVALID');
+  });
+
+  it('the probe is the preset’s request: OpenRouter GET /key, Anthropic with anthropic-version, Gemini x-goog-api-key', async () => {
+    const seen: { url: string; headers: Record<string, string> }[] = [];
+    const fetch = (async (url: string | URL | Request, init?: RequestInit) => {
+      seen.push({ url: String(url), headers: Object.fromEntries(new Headers(init?.headers)) });
+      return new Response('{}', { status: 200 });
+    }) as typeof globalThis.fetch;
+    await probeKey(providers.openrouter, KEYS.v1, { fetch });
+    await probeKey(providers.anthropic, KEYS.v1, { fetch });
+    await probeKey(providers.gemini, KEYS.v1, { fetch });
+    await probeKey(providers.together, KEYS.v1, { fetch, baseUrl: 'http://proxy.local/together/' });
+    expect(seen.map((s) => s.url)).toEqual([
+      'https://openrouter.ai/api/v1/key',
+      'https://api.anthropic.com/v1/models',
+      'https://generativelanguage.googleapis.com/v1beta/models?pageSize=1',
+      'http://proxy.local/together/whoami',
+    ]);
+    expect(seen[0]?.headers.authorization).toBe(`Bearer ${KEYS.v1}`);
+    expect(seen[1]?.headers).toMatchObject({ 'x-api-key': KEYS.v1, 'anthropic-version': '2023-06-01' });
+    expect(seen[2]?.headers['x-goog-api-key']).toBe(KEYS.v1);
+  });
+
+  it('unreachable: nothing listening, a 5xx, an abort; never a throw', async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(529, { 'content-type': 'application/json' });
+      res.end('{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const overloaded = await probeKey(providers.anthropic, KEYS.v1, { baseUrl: `http://127.0.0.1:${port}` });
+      expect(overloaded).toEqual({ ok: false, status: 529, reason: 'unreachable', detail: 'overloaded_error' });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    const closed = await probeKey(providers.openai, KEYS.v1, { baseUrl: `http://127.0.0.1:${port}/v1` });
+    expect(closed).toEqual({ ok: false, status: 0, reason: 'unreachable' });
+    const aborted = await probeKey(providers.openai, KEYS.v1, { baseUrl: 'http://127.0.0.1:9/v1', signal: AbortSignal.abort() });
+    expect(aborted.reason).toBe('unreachable');
+  });
+
+  it('a detail that would echo the key is dropped; a bad key or preset throws a TypeError without the key', async () => {
+    const fetch = (async () => new Response(JSON.stringify({ error: { code: KEYS.v2 } }), { status: 401 })) as unknown as typeof globalThis.fetch;
+    const result = await probeKey(providers.openai, KEYS.v2, { fetch });
+    expect(result).toEqual({ ok: false, status: 401, reason: 'invalid' });
+    await expect(probeKey(providers.openai, `${KEYS.v1}\n`)).rejects.toThrow(TypeError);
+    const error = await probeKey(providers.openai, `${KEYS.v1}\n`).catch((e: unknown) => e);
+    expect(leaked(dump(error))).toEqual([]);
+    await expect(probeKey('nope' as ProviderId, KEYS.v1)).rejects.toThrow(/unknown provider/);
+  });
+});
