@@ -1,11 +1,12 @@
 /**
- * Benchmark 5: Google Cloud Secret Manager through keyflip/gcp, against the emulator over real gRPC.
+ * Benchmark 8: Google Cloud Secret Manager through keyflip/gcp, against the emulator over real gRPC.
  * - refresh cost: access calls per secret per period (1 when nothing changed; 2 while on a fallback);
  * - cold `import('keyflip/gcp')` in a fresh process (loads no SDK), and what the first fetch pays (SDK load,
  *   client construction, first call);
  * - one refresh round trip through keyflip vs a bare `accessSecretVersion` on the same client.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Keyflip } from './keyflip.js';
@@ -14,15 +15,19 @@ import { type BenchResult, best, formatMs, formatRatio, interleave, median, msSi
 type Gcp = typeof import('../src/sources/gcp.js');
 type Testing = typeof import('../src/testing/index.js');
 
+const run = promisify(execFile);
 const env = { ...process.env };
 delete env.NODE_OPTIONS;
 
-function child(script: string): { ms: number; stdout: string } {
+/** A fresh process, run asynchronously: the emulator it talks to lives in this process and must keep answering. */
+async function child(script: string): Promise<{ ms: number; stdout: string }> {
   const start = nowNs();
-  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, env, encoding: 'utf8' });
-  const ms = msSince(start);
-  if (run.status !== 0) throw new Error(`bench child failed (exit ${String(run.status)}): ${run.stderr}`);
-  return { ms, stdout: run.stdout };
+  try {
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, env, encoding: 'utf8' });
+    return { ms: msSince(start), stdout };
+  } catch (error) {
+    throw new Error(`bench child failed: ${(error as { stderr?: string }).stderr ?? String(error)}`);
+  }
 }
 
 export async function gcpBench(keyflip: Keyflip, sink: { value: number }): Promise<BenchResult> {
@@ -75,13 +80,13 @@ export async function gcpBench(keyflip: Keyflip, sink: { value: number }): Promi
     const firsts: number[] = [];
     const bare: number[] = [];
     let heavyAtImport = 0;
-    child(importScript(false));
+    await child(importScript(false));
     for (let r = 0; r < RUNS; r++) {
-      bare.push(child('0').ms);
-      const plain = child(importScript(false));
+      bare.push((await child('0')).ms);
+      const plain = await child(importScript(false));
       imports.push(plain.ms);
       heavyAtImport += (JSON.parse(plain.stdout) as { heavy: number }).heavy;
-      firsts.push((JSON.parse(child(importScript(true)).stdout) as { firstFetchMs: number }).firstFetchMs);
+      firsts.push((JSON.parse((await child(importScript(true))).stdout) as { firstFetchMs: number }).firstFetchMs);
     }
 
     // 5d. One refresh round trip: keyflip (handle.refresh()) vs a bare accessSecretVersion, same client.
@@ -121,7 +126,7 @@ export async function gcpBench(keyflip: Keyflip, sink: { value: number }): Promi
 
     const rows: Row[] = [
       {
-        what: '5a. Secret Manager refresh cost: access calls per secret per period, nothing changed',
+        what: '8a. Secret Manager refresh cost: access calls per secret per period, nothing changed',
         keyflip: `${onFirst.toFixed(2)} calls`,
         baseline: '—',
         ratio: '—',
@@ -129,7 +134,7 @@ export async function gcpBench(keyflip: Keyflip, sink: { value: number }): Promi
         pass: Math.abs(onFirst - 1) < 1e-9 && otherCalls === 0,
       },
       {
-        what: '5a′. the same for a secret on its fallback (`S_v2 ?? S_v1`, v2 absent)',
+        what: '8b. the same for a secret on its fallback (`S_v2 ?? S_v1`, v2 absent)',
         keyflip: `${onFallback.toFixed(2)} calls`,
         baseline: '—',
         ratio: '—',
@@ -137,7 +142,7 @@ export async function gcpBench(keyflip: Keyflip, sink: { value: number }): Promi
         pass: Math.abs(onFallback - 2) < 1e-9 && otherCalls === 0,
       },
       {
-        what: "5b. fresh process: `await import('keyflip/gcp')` (SDK modules loaded: " + `${heavyAtImport})` + ' vs `node -e 0`',
+        what: "8c. fresh process: `await import('keyflip/gcp')` (SDK modules loaded: " + `${heavyAtImport})` + ' vs `node -e 0`',
         keyflip: formatMs(median(imports)),
         baseline: `${formatMs(median(bare))} (\`node -e 0\`)`,
         ratio: formatRatio(median(imports) / median(bare)),
@@ -145,7 +150,7 @@ export async function gcpBench(keyflip: Keyflip, sink: { value: number }): Promi
         pass: heavyAtImport === 0,
       },
       {
-        what: '5c. the first fetch in that process: SDK load + client construction + first call (paid once)',
+        what: '8d. the first fetch in that process: SDK load + client construction + first call (paid once)',
         keyflip: formatMs(median(firsts)),
         baseline: '—',
         ratio: '—',
@@ -153,7 +158,7 @@ export async function gcpBench(keyflip: Keyflip, sink: { value: number }): Promi
         pass: null,
       },
       {
-        what: '5d. one refresh round trip through keyflip (`handle.refresh()`) vs a bare `accessSecretVersion`, emulator over gRPC',
+        what: '8e. one refresh round trip through keyflip (`handle.refresh()`) vs a bare `accessSecretVersion`, emulator over gRPC',
         keyflip: `${kfRt.toFixed(3)} ms`,
         baseline: `${bareRt.toFixed(3)} ms (bare call)`,
         ratio: formatRatio(kfRt / bareRt),
@@ -162,9 +167,9 @@ export async function gcpBench(keyflip: Keyflip, sink: { value: number }): Promi
       },
     ];
     const notes = [
-      `5a: ${S} secrets (1 on v2, ${S - 1} on their v1 fallback) over ${PERIODS} periods of a manual clock; ${accessCalls} AccessSecretVersion and ${otherCalls} other calls counted by the emulator.`,
-      `5b/5c: ${RUNS} fresh processes each; import best ${formatMs(best(imports))}; first fetch best ${formatMs(best(firsts))}.`,
-      `5d: 7 interleaved rounds of ${N} sequential round trips; keyflip best ${formatMs(best(series.keyflip.nsPerOp) / 1e6)}, bare best ${formatMs(best(series.bare.nsPerOp) / 1e6)}.`,
+      `8a–b: ${S} secrets (1 on v2, ${S - 1} on their v1 fallback) over ${PERIODS} periods of a manual clock; ${accessCalls} AccessSecretVersion and ${otherCalls} other calls counted by the emulator.`,
+      `8c–d: ${RUNS} fresh processes each; import best ${formatMs(best(imports))}; first fetch best ${formatMs(best(firsts))}.`,
+      `8e: 7 interleaved rounds of ${N} sequential round trips; keyflip best ${formatMs(best(series.keyflip.nsPerOp) / 1e6)}, bare best ${formatMs(best(series.bare.nsPerOp) / 1e6)}.`,
     ];
     return { rows, notes };
   } finally {

@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clientsBench } from './clients.js';
 import { coldImport } from './cold-import.js';
+import { gcpBench } from './gcp.js';
 import { hotPath } from './hot-path.js';
 import { ensureBuilt, loadKeyflip } from './keyflip.js';
 import { type BenchResult, machine, markdownTable, msSince, nowNs, ROOT } from './lib.js';
@@ -31,6 +32,7 @@ await step('1–2. hot path (handle.value, handle.get())', () => hotPath(keyflip
 await step('3. ready() on 50 slow secrets', () => readyBench(keyflip, sink));
 await step('4. cold import in fresh processes', () => coldImport());
 await step('5–7. clients: authFetch round trip and overhead, redact per KiB', () => clientsBench(keyflip, sink));
+await step('8. Secret Manager: calls per refresh, cold import, round trip vs a bare call', () => gcpBench(keyflip, sink));
 
 const rows = results.flatMap((r) => r.rows);
 const notes = results.flatMap((r) => r.notes);
