@@ -8,6 +8,9 @@ export const entries = {
   index: 'src/index.ts',
   gcp: 'src/sources/gcp.ts',
   'clients/index': 'src/clients/index.ts',
+  'beacon/index': 'src/beacon/index.ts',
+  otel: 'src/beacon/otel.ts',
+  'collector/index': 'src/collector/index.ts',
   'testing/index': 'src/testing/index.ts',
   'cli/index': 'src/cli/index.ts',
 };

@@ -41,3 +41,12 @@ export type {
 export { memorySource, type MemorySource, type MemorySourceOptions } from './sources/memory.js';
 export { envSource, type EnvSourceOptions } from './sources/env.js';
 export { fileSource, type FileSourceOptions } from './sources/file.js';
+export {
+  BEACON_SCHEMA,
+  type BeaconInstance,
+  type BeaconOptions,
+  type BeaconReport,
+  type BeaconSecret,
+  type BeaconSink,
+  type BeaconStats,
+} from './beacon/types.js';

@@ -1,4 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
+import { Beacon } from './beacon/beacon.js';
+import type { BeaconOptions, BeaconStats } from './beacon/types.js';
 import { parseChain } from './chain.js';
 import { systemClock, unrefTimer } from './clock.js';
 import {
@@ -67,6 +69,15 @@ export interface ResolverOptions {
    */
   fingerprintKey?: string | Uint8Array | undefined;
   /**
+   * The usage beacon: report which fingerprint of each declared secret this process holds, and how often it
+   * read it, to one or more sinks (`logSink`, `httpSink` from `keyflip/beacon`; `otelSink` from `keyflip/otel`)
+   * every `intervalMs` (default 60 s, scaled by `jitter`), at once after every rotate and revoke, and on
+   * `close()`. `service` and `sink` are required. Reports hold fingerprints, never values; family members are
+   * not reported. A sink that throws, rejects or hangs never affects the app (see `beaconStats()`).
+   * @default off
+   */
+  beacon?: BeaconOptions | undefined;
+  /**
    * The clock timers and timestamps come from. Inject `manualClock()` from `keyflip/testing` in tests.
    * @default the system clock
    */
@@ -91,6 +102,7 @@ export class Resolver extends EventEmitter<ResolverEvents> {
   readonly #fetchTimeoutMs: number;
   readonly #fallbackOnUnavailable: boolean;
   readonly #fingerprintKey: string | Uint8Array;
+  readonly #beacon: Beacon | undefined;
   #redactor: ((text: string) => string) | undefined;
   #closed = false;
 
@@ -121,6 +133,17 @@ export class Resolver extends EventEmitter<ResolverEvents> {
     this.#fetchTimeoutMs = positive('fetchTimeoutMs', options.fetchTimeoutMs, 5_000);
     this.#fallbackOnUnavailable = options.fallbackOnUnavailable ?? false;
     this.#fingerprintKey = options.fingerprintKey ?? DEFAULT_FINGERPRINT_KEY;
+    if (options.beacon !== undefined) {
+      const handles = this.#handles;
+      this.#beacon = new Beacon(options.beacon, {
+        clock,
+        jitter: this.#schedule.jitter,
+        *secrets() {
+          for (const entry of handles.values()) yield entry.handle;
+        },
+      });
+      this.#beacon.start();
+    }
   }
 
   /**
@@ -230,14 +253,26 @@ export class Resolver extends EventEmitter<ResolverEvents> {
     return redactProviderKeys(this.#redactor(text));
   }
 
-  /** Stops every timer and watch, aborts fetches in flight, and closes the sources. Safe to call twice. */
+  /**
+   * What the usage beacon has done so far (reports built; deliveries sent, failed, dropped), or `undefined`
+   * when no `beacon` is configured. Read-only; for health checks and tests.
+   */
+  beaconStats(): BeaconStats | undefined {
+    return this.#beacon?.stats();
+  }
+
+  /**
+   * Stops every timer and watch, aborts fetches in flight, sends the beacon's final report and closes its
+   * sinks (waiting at most 5 s for them), and closes the sources. Safe to call twice.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    const beaconClosed = this.#beacon?.close(); // builds the final report now, with every use counted so far
     for (const { handle } of this.#handles.values()) handle.close();
     for (const controller of this.#controllers) controller.abort(new ConfigurationError('the resolver closed', 'CLOSED'));
     this.#controllers.clear();
-    await Promise.allSettled([...this.#sources.values()].map(async (source) => source.close?.()));
+    await Promise.allSettled([...[...this.#sources.values()].map(async (source) => source.close?.()), beaconClosed]);
   }
 
   override toString(): string {
@@ -285,6 +320,8 @@ export class Resolver extends EventEmitter<ResolverEvents> {
       fallbackOnUnavailable: this.#fallbackOnUnavailable,
       emit: (event, payload) => {
         if (this.#closed) return; // a fetch aborted by close() is not news
+        // A declared secret changed key: report at once (family members are not reported).
+        if (handle && (event === 'rotate' || event === 'revoke')) this.#beacon?.changed();
         if (handle) safeEmit(handle(), event, payload, name);
         safeEmit(this, event, payload, name);
       },

@@ -5,11 +5,14 @@ export const BEACON_SCHEMA = 'keyflip.beacon/v1' as const;
 
 /** Who sent a report: one process. */
 export interface BeaconInstance {
-  /** A stable random id for the process (or `BeaconOptions.instanceId`). */
+  /**
+   * `BeaconOptions.instanceId`, or a random UUID drawn when the resolver is created and kept for its life
+   * (one resolver per process is the usual case; two resolvers report as two instances).
+   */
   readonly id: string;
   readonly host: string;
   readonly pid: number;
-  /** When the process's beacon started (ms since the epoch). */
+  /** When this beacon started, i.e. when its resolver was created (ms since the epoch, on the resolver's clock). */
   readonly startedAt: number;
   /** `node v20.20.2`. */
   readonly runtime: string;
@@ -65,8 +68,31 @@ export interface BeaconOptions {
    * @default 60_000
    */
   intervalMs?: number | undefined;
-  /** The instance id. @default a random id, stable for the life of the process */
+  /**
+   * The instance id (a pod name, a task ARN, …).
+   * @default a random UUID, stable for the life of the resolver
+   */
   instanceId?: string | undefined;
   /** Extra labels sent with every report (region, version, …). */
   labels?: Readonly<Record<string, string>> | undefined;
+}
+
+/**
+ * What the beacon of one resolver has done so far (`resolver.beaconStats()`). Each report goes to every
+ * sink, so `sent + failed + dropped` counts deliveries (reports × sinks), not reports.
+ */
+export interface BeaconStats {
+  /** Reports built (periodic, after a rotate or revoke, and the last one on `close()`). */
+  readonly reports: number;
+  /** Deliveries a sink accepted: `send` returned, or its promise resolved. */
+  readonly sent: number;
+  /**
+   * Deliveries that failed: `send` threw, its promise rejected, or it did not settle within 30 s; also a
+   * sink's `close()` that threw or rejected.
+   */
+  readonly failed: number;
+  /** Deliveries skipped because the sink already had 4 sends in flight (a slow or hung sink). */
+  readonly dropped: number;
+  /** Sends whose promise has not settled yet, over all sinks. */
+  readonly inFlight: number;
 }

@@ -1,11 +1,15 @@
 import { fingerprint } from '../fingerprint.js';
+import { collectorCommand } from './collector.js';
 import { scanCommand } from './scan.js';
+import { verifyCommand } from './verify.js';
 
 /** Where the CLI reads and writes (injectable for tests). */
 export interface CliIo {
   stdin: NodeJS.ReadableStream;
   stdout: { write(text: string): unknown };
   stderr: { write(text: string): unknown };
+  /** Environment variables (KEYFLIP_COLLECTOR_TOKEN). @default process.env */
+  env?: NodeJS.ProcessEnv | undefined;
 }
 
 const HELP = `keyflip — resolve KEY_v2 ?? KEY_v1, keep it fresh, report which key each process uses
@@ -13,9 +17,14 @@ const HELP = `keyflip — resolve KEY_v2 ?? KEY_v1, keep it fresh, report which 
 Usage:
   keyflip fingerprint [--key-file FILE] [--json]   value on stdin → its fingerprint (kf_…)
   keyflip scan [paths…] [--allow FILE] [--json]   provider-format keys in files (pre-commit, CI); prints fingerprints, never keys
+  keyflip collector [--port N] [--host H] [--retention 24h]
+                                                  runs the collector (beacons in, usage out, a page at /); token from KEYFLIP_COLLECTOR_TOKEN
+  keyflip verify SECRET --retired FP|VERSION [--window 60m] (--collector URL | --prometheus URL) [--json]
+                                                  exit 0 only when no instance used the retired key in the window AND beacons were seen
   keyflip --help | --version
 
-Exit codes: 0 success, 1 the command's check failed, 2 bad usage or input.
+Exit codes: 0 success, 1 the command's check failed, 2 bad usage or input (or a backend that cannot answer).
+Each command has --help.
 Values are read from stdin or a file, never from argv, and never printed.
 `;
 
@@ -32,6 +41,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   }
   if (command === 'fingerprint') return fingerprintCommand(rest, io);
   if (command === 'scan') return scanCommand(rest, io);
+  if (command === 'collector') return collectorCommand(rest, io);
+  if (command === 'verify') return verifyCommand(rest, io);
   io.stderr.write(`keyflip: unknown command ${JSON.stringify(command)}; see keyflip --help\n`);
   return 2;
 }

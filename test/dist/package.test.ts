@@ -88,7 +88,7 @@ describe('the built package', () => {
       }
     };
     walk(join(root, 'dist/index.js'));
-    expect([...bare].sort()).toEqual(['eventemitter3', 'lru-cache', 'node:crypto', 'node:fs', 'node:fs/promises', 'node:path']);
+    expect([...bare].sort()).toEqual(['eventemitter3', 'lru-cache', 'node:crypto', 'node:fs', 'node:fs/promises', 'node:os', 'node:path']);
   });
 
   it('the keyflip bin prints the fingerprint of the value on stdin, never the value', async () => {
@@ -105,6 +105,23 @@ describe('the built package', () => {
     expect(bad.stderr).toMatch(/never from argv/);
     expect(bad.stderr).not.toContain('sk-in-argv'); // a value passed by mistake is not printed back
   });
+
+  it.each(['keyflip/gcp', 'keyflip/clients', 'keyflip/beacon', 'keyflip/otel', 'keyflip/collector', 'keyflip/testing'])(
+    '%s loads as ESM and as CJS, with the same names, and loads no optional peer',
+    async (subpath) => {
+      const esm = (await import(subpath)) as Record<string, unknown>;
+      const cjs = require(subpath) as Record<string, unknown>;
+      expect(Object.keys(esm).length).toBeGreaterThan(0);
+      expect(Object.keys(cjs).sort()).toEqual(Object.keys(esm).filter((k) => k !== 'default').sort());
+      const child = spawnSync(
+        process.execPath,
+        ['-e', `require(${JSON.stringify(subpath)}); console.log(JSON.stringify(Object.keys(require.cache).filter((p) => /@google-cloud|google-gax|@grpc|@opentelemetry/.test(p))))`],
+        { cwd: root, encoding: 'utf8' },
+      );
+      expect(child.stderr).toBe('');
+      expect(JSON.parse(child.stdout)).toEqual([]);
+    },
+  );
 
   it("importing 'keyflip/gcp' does not load the SDK; the first fetch does", () => {
     const script = `

@@ -1,0 +1,438 @@
+import { hostname } from 'node:os';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  BEACON_SCHEMA,
+  ConfigurationError,
+  fingerprint,
+  memorySource,
+  type BeaconOptions,
+  type BeaconReport,
+  type BeaconSink,
+  type ResolverOptions,
+} from '../../src/index.js';
+import { CLOSE_TIMEOUT_MS, MAX_IN_FLIGHT_PER_SINK, SEND_TIMEOUT_MS } from '../../src/beacon/beacon.js';
+import { manualClock } from '../../src/testing/index.js';
+import { trackResolvers } from '../helpers.js';
+
+const resolverFor = trackResolvers();
+
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown): void => {
+  unhandled.push(reason);
+};
+beforeAll(() => {
+  process.on('unhandledRejection', onUnhandled);
+});
+afterAll(() => {
+  process.off('unhandledRejection', onUnhandled);
+});
+
+/** A sink that keeps every report it is given. */
+function keep(): BeaconSink & { reports: BeaconReport[] } {
+  const reports: BeaconReport[] = [];
+  return {
+    reports,
+    send(report) {
+      reports.push(report);
+    },
+  };
+}
+
+/**
+ * A resolver on a manual clock with a memory source holding A_v1 and B, secrets A (`A_v2 ?? A_v1`) and B
+ * declared and resolved, and a beacon every second (no jitter unless given) into a keeping sink.
+ */
+async function rig(beacon: Partial<BeaconOptions> = {}, options: Partial<ResolverOptions> = {}) {
+  const clock = manualClock();
+  const start = clock.now();
+  const memory = memorySource({ A_v1: 'value-a-one', B: 'value-b-one' });
+  const sink = keep();
+  const resolver = resolverFor({
+    sources: [memory],
+    clock,
+    jitter: 0,
+    refreshMs: 3_600_000,
+    beacon: { service: 'checkout-api', sink, intervalMs: 1_000, ...beacon },
+    ...options,
+  });
+  const a = resolver.secret('A', 'A_v2 ?? A_v1');
+  const b = resolver.secret('B');
+  await resolver.ready();
+  return { clock, start, memory, sink, resolver, a, b };
+}
+
+const entry = (report: BeaconReport | undefined, name: string) => report?.secrets.find((s) => s.name === name);
+
+describe('beacon: schedule', () => {
+  it('sends one report every intervalMs, on the resolver clock', async () => {
+    const { clock, start, sink } = await rig();
+    await clock.advance(999);
+    expect(sink.reports).toHaveLength(0);
+    await clock.advance(1);
+    expect(sink.reports).toHaveLength(1);
+    await clock.advance(4_000);
+    expect(sink.reports.map((r) => r.sentAt - start)).toEqual([1_000, 2_000, 3_000, 4_000, 5_000]);
+  });
+
+  it('scales each period by the resolver jitter, within [1 - j, 1 + j]', async () => {
+    const { clock, sink } = await rig({}, { jitter: 0.2 });
+    await clock.advance(30_000);
+    const times = sink.reports.map((r) => r.sentAt);
+    const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
+    expect(gaps.length).toBeGreaterThanOrEqual(23); // 30 s / 1.2 s = 25 reports at least
+    for (const gap of gaps) {
+      expect(gap).toBeGreaterThanOrEqual(800);
+      expect(gap).toBeLessThanOrEqual(1_200);
+    }
+    expect(new Set(gaps).size).toBeGreaterThan(1); // jittered, not fixed
+  });
+
+  it('reaches both ends of the jitter range', async () => {
+    const random = vi.spyOn(Math, 'random');
+    try {
+      random.mockReturnValue(0);
+      const low = await rig({}, { jitter: 0.2 });
+      await low.clock.advance(799);
+      expect(low.sink.reports).toHaveLength(0);
+      await low.clock.advance(1);
+      expect(low.sink.reports).toHaveLength(1);
+      random.mockReturnValue(0.999_999);
+      const high = await rig({}, { jitter: 0.2 });
+      await high.clock.advance(1_199);
+      expect(high.sink.reports).toHaveLength(0);
+      await high.clock.advance(1);
+      expect(high.sink.reports).toHaveLength(1);
+    } finally {
+      random.mockRestore();
+    }
+  });
+
+  it('defaults to one report a minute', async () => {
+    const clock = manualClock();
+    const sink = keep();
+    const resolver = resolverFor({ sources: [memorySource({ K: 'value-k-1' })], clock, jitter: 0, beacon: { service: 's', sink } });
+    resolver.secret('K');
+    await resolver.ready();
+    await clock.advance(59_999);
+    expect(sink.reports).toHaveLength(0);
+    await clock.advance(1);
+    expect(sink.reports).toHaveLength(1);
+  });
+
+  it('reports at once after a rotate, coalescing changes of the same tick, without waiting for the period', async () => {
+    const { clock, start, memory, sink } = await rig();
+    memory.set('A_v2', 'value-a-two');
+    memory.set('B', 'value-b-two'); // two rotations in the same tick: one report
+    await clock.flush();
+    expect(sink.reports).toHaveLength(1);
+    const report = sink.reports[0];
+    expect(report?.sentAt).toBe(start); // the clock did not move
+    expect(entry(report, 'A')).toMatchObject({ candidate: 'A_v2', fingerprint: fingerprint('value-a-two'), status: 'ok' });
+    expect(entry(report, 'B')).toMatchObject({ candidate: 'B', version: '2', fingerprint: fingerprint('value-b-two') });
+    await clock.advance(1_000); // the period goes on as before
+    expect(sink.reports).toHaveLength(2);
+  });
+
+  it('reports at once after a revoke, with status revoked', async () => {
+    const { clock, memory, sink, a } = await rig();
+    memory.delete('A_v1');
+    await clock.flush();
+    expect(sink.reports).toHaveLength(1);
+    expect(entry(sink.reports[0], 'A')).toMatchObject({ status: 'revoked', fingerprint: fingerprint('value-a-one') });
+    expect(() => a.value).toThrow(/revoked/);
+  });
+
+  it('a rotate of a family member sends nothing, and members are never listed', async () => {
+    const { clock, memory, sink, resolver } = await rig();
+    memory.set('T_alice', 'value-tenant-alice');
+    const family = resolver.family('tenant', (id) => `T_${id}`);
+    expect(await family.get('alice')).toBe('value-tenant-alice');
+    memory.set('T_alice', 'value-tenant-alice-2');
+    await clock.flush();
+    expect(await family.refresh('alice')).toBeUndefined();
+    await clock.flush();
+    expect(sink.reports).toHaveLength(0);
+    await clock.advance(1_000);
+    expect(sink.reports).toHaveLength(1);
+    expect(sink.reports[0]?.secrets.map((s) => s.name)).toEqual(['A', 'B']);
+  });
+
+  it('close() sends a final report with the uses counted so far, waits for the sinks, and nothing follows', async () => {
+    const { clock, start, sink, resolver, a } = await rig();
+    let closed = false;
+    sink.close = async () => {
+      await new Promise((r) => setImmediate(r));
+      closed = true;
+    };
+    await clock.advance(500);
+    for (let i = 0; i < 3; i++) void a.value;
+    await resolver.close();
+    expect(closed).toBe(true);
+    expect(sink.reports).toHaveLength(1);
+    expect(sink.reports[0]?.sentAt).toBe(start + 500);
+    expect(entry(sink.reports[0], 'A')?.uses).toBe(3);
+    await clock.advance(10_000);
+    expect(sink.reports).toHaveLength(1);
+    await resolver.close(); // twice is fine, and sends nothing more
+    expect(sink.reports).toHaveLength(1);
+    expect(clock.pending).toBe(0); // no timer left behind
+  });
+
+  it('leaves no timer when no beacon is configured, and beaconStats() is undefined', async () => {
+    const clock = manualClock();
+    const resolver = resolverFor({ sources: [memorySource({ K: 'v-k' })], clock, jitter: 0 });
+    expect(clock.pending).toBe(0);
+    expect(resolver.beaconStats()).toBeUndefined();
+    const withBeacon = resolverFor({ sources: [memorySource({ K: 'v-k' })], clock, jitter: 0, beacon: { service: 's', sink: keep() } });
+    expect(clock.pending).toBe(1);
+    expect(withBeacon.beaconStats()).toEqual({ reports: 0, sent: 0, failed: 0, dropped: 0, inFlight: 0 });
+  });
+});
+
+describe('beacon: contents', () => {
+  it('lists every resolved declared secret with its provenance, and the fields of the schema only', async () => {
+    const { clock, start, sink, resolver } = await rig({ environment: 'prod', labels: { region: 'eu-west1' } });
+    resolver.secret('MISSING', 'NOPE_v2 ?? NOPE_v1'); // never resolved: not listed
+    await clock.advance(1_000);
+    const report = sink.reports[0] as BeaconReport;
+    expect(Object.keys(report).sort()).toEqual(['environment', 'instance', 'labels', 'schema', 'secrets', 'sentAt', 'service']);
+    expect(report).toMatchObject({ schema: BEACON_SCHEMA, sentAt: start + 1_000, service: 'checkout-api', environment: 'prod', labels: { region: 'eu-west1' } });
+    expect(report.secrets).toEqual([
+      { name: 'A', candidate: 'A_v1', source: 'memory', version: '1', fingerprint: fingerprint('value-a-one'), loadedAt: start, uses: 0, status: 'ok' },
+      { name: 'B', candidate: 'B', source: 'memory', version: '1', fingerprint: fingerprint('value-b-one'), loadedAt: start, uses: 0, status: 'ok' },
+    ]);
+    expect(BEACON_SCHEMA).toBe('keyflip.beacon/v1');
+  });
+
+  it('omits environment and labels when not given', async () => {
+    const { clock, sink } = await rig();
+    await clock.advance(1_000);
+    expect(Object.keys(sink.reports[0] as object).sort()).toEqual(['instance', 'schema', 'secrets', 'sentAt', 'service']);
+  });
+
+  it('counts N reads of value (and get()) as N uses in the next report, then 0; lastUsedAt is kept', async () => {
+    const { clock, start, sink, a, b } = await rig();
+    for (let i = 0; i < 41; i++) void a.value;
+    await a.get();
+    void b.value;
+    await clock.advance(1_000);
+    expect(entry(sink.reports[0], 'A')).toMatchObject({ uses: 42, lastUsedAt: start + 1_000 });
+    expect(entry(sink.reports[0], 'B')).toMatchObject({ uses: 1, lastUsedAt: start + 1_000 });
+    void b.value;
+    await clock.advance(1_000);
+    expect(entry(sink.reports[1], 'A')).toMatchObject({ uses: 0, lastUsedAt: start + 1_000 });
+    expect(entry(sink.reports[1], 'B')).toMatchObject({ uses: 1, lastUsedAt: start + 2_000 });
+    await clock.advance(1_000);
+    expect(entry(sink.reports[2], 'A')).toMatchObject({ uses: 0, lastUsedAt: start + 1_000 });
+    expect(entry(sink.reports[2], 'B')).toMatchObject({ uses: 0, lastUsedAt: start + 2_000 });
+  });
+
+  it('a secret never read has no lastUsedAt; a rotation starts lastUsedAt afresh for the new fingerprint', async () => {
+    const { clock, memory, sink, a } = await rig();
+    void a.value;
+    await clock.advance(1_000);
+    expect(entry(sink.reports[0], 'B')).not.toHaveProperty('lastUsedAt');
+    expect(entry(sink.reports[0], 'A')?.lastUsedAt).toBeDefined();
+    memory.set('A_v2', 'value-a-two');
+    await clock.flush();
+    expect(entry(sink.reports[1], 'A')).toMatchObject({ fingerprint: fingerprint('value-a-two'), uses: 0 });
+    expect(entry(sink.reports[1], 'A')).not.toHaveProperty('lastUsedAt');
+  });
+
+  it('every sink gets the same frozen report', async () => {
+    const one = keep();
+    const two = keep();
+    const { clock } = await rig({ sink: [one, two] });
+    await clock.advance(1_000);
+    expect(one.reports[0]).toBe(two.reports[0]);
+    expect(Object.isFrozen(one.reports[0])).toBe(true);
+    expect(Object.isFrozen(one.reports[0]?.secrets)).toBe(true);
+    expect(Object.isFrozen(one.reports[0]?.secrets[0])).toBe(true);
+    expect(Object.isFrozen(one.reports[0]?.instance)).toBe(true);
+  });
+
+  it('says who sent it: host, pid, startedAt, runtime, keyflip version, and a random id stable for the resolver', async () => {
+    const { clock, start, sink, memory } = await rig();
+    await clock.advance(3_000);
+    memory.set('A_v2', 'value-a-two');
+    await clock.flush();
+    const ids = new Set(sink.reports.map((r) => r.instance.id));
+    expect(ids.size).toBe(1);
+    const instance = sink.reports[0]?.instance;
+    expect(instance?.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(instance).toEqual({
+      id: instance?.id,
+      host: hostname(),
+      pid: process.pid,
+      startedAt: start,
+      runtime: `node ${process.version}`,
+      keyflip: expect.stringMatching(/^\d+\.\d+\.\d+/),
+    });
+    const other = await rig();
+    await other.clock.advance(1_000);
+    expect(other.sink.reports[0]?.instance.id).not.toBe(instance?.id); // another resolver, another instance
+    const named = await rig({ instanceId: 'checkout-7d9f-abc' });
+    await named.clock.advance(1_000);
+    expect(named.sink.reports[0]?.instance.id).toBe('checkout-7d9f-abc');
+  });
+});
+
+describe('beacon: a sink never affects the app', () => {
+  it('a throwing, a rejecting and a never-resolving sink: values keep being served, other sinks get every report, failures are counted', async () => {
+    const good = keep();
+    const calls = { throwing: 0, rejecting: 0, hanging: 0 };
+    const throwing: BeaconSink = {
+      send() {
+        calls.throwing++;
+        throw new Error('sink exploded');
+      },
+    };
+    const rejecting: BeaconSink = {
+      send() {
+        calls.rejecting++;
+        return Promise.reject(new Error('sink rejected'));
+      },
+      close: () => Promise.reject(new Error('close rejected')),
+    };
+    const hanging: BeaconSink = {
+      send() {
+        calls.hanging++;
+        return new Promise<void>(() => {});
+      },
+      close: () => new Promise<void>(() => {}),
+    };
+    const { clock, resolver, a, memory } = await rig({ sink: [throwing, rejecting, hanging, good] });
+    for (let round = 0; round < 6; round++) {
+      expect(a.value).toBe('value-a-one');
+      await clock.advance(1_000);
+    }
+    expect(good.reports).toHaveLength(6);
+    expect(calls).toEqual({ throwing: 6, rejecting: 6, hanging: MAX_IN_FLIGHT_PER_SINK });
+    expect(resolver.beaconStats()).toEqual({ reports: 6, sent: 6, failed: 12, dropped: 6 - MAX_IN_FLIGHT_PER_SINK, inFlight: MAX_IN_FLIGHT_PER_SINK });
+
+    // The app keeps working: a rotation is served and reported.
+    memory.set('A_v2', 'value-a-two');
+    await clock.flush();
+    expect(a.value).toBe('value-a-two');
+    expect(good.reports).toHaveLength(7);
+    expect(entry(good.reports[6], 'A')).toMatchObject({ fingerprint: fingerprint('value-a-two'), uses: 0 });
+
+    // close() is bounded although one sink never settles nor closes.
+    let closed = false;
+    const closing = resolver.close().then(() => {
+      closed = true;
+    });
+    await clock.advance(CLOSE_TIMEOUT_MS - 1);
+    expect(closed).toBe(false);
+    await clock.advance(1);
+    await closing;
+    expect(closed).toBe(true);
+    expect(good.reports).toHaveLength(8); // the final one
+    const stats = resolver.beaconStats();
+    expect(stats?.reports).toBe(8);
+    expect(stats?.failed).toBe(8 + 8 + 1); // throwing, rejecting, and the rejecting sink's close()
+    expect(stats?.dropped).toBe(4); // the hanging sink's 5th to 8th reports
+    expect(stats?.sent).toBe(8); // the good sink's
+    expect(unhandled).toEqual([]);
+  });
+
+  it('a send that never settles counts as failed after 30 s and frees its place; at most 4 are in flight', async () => {
+    const settle: (() => void)[] = [];
+    let calls = 0;
+    const slow: BeaconSink = {
+      send() {
+        calls++;
+        return new Promise<void>((resolve) => settle.push(resolve));
+      },
+    };
+    const { clock, resolver } = await rig({ sink: slow, intervalMs: 5_000 });
+    await clock.advance(20_000); // reports at 5, 10, 15, 20 s: all in flight
+    expect(resolver.beaconStats()).toEqual({ reports: 4, sent: 0, failed: 0, dropped: 0, inFlight: 4 });
+    await clock.advance(10_000); // 25 and 30 s: no place, dropped
+    expect(resolver.beaconStats()).toEqual({ reports: 6, sent: 0, failed: 0, dropped: 2, inFlight: 4 });
+    expect(calls).toBe(4);
+    await clock.advance(5_000); // 35 s: the send of 5 s times out, which frees a place for this one
+    expect(resolver.beaconStats()).toEqual({ reports: 7, sent: 0, failed: 1, dropped: 2, inFlight: 4 });
+    expect(calls).toBe(5);
+    for (const resolve of settle) resolve(); // a late settlement of the timed-out send is not counted again
+    await clock.flush();
+    expect(resolver.beaconStats()).toEqual({ reports: 7, sent: 4, failed: 1, dropped: 2, inFlight: 0 });
+    expect(SEND_TIMEOUT_MS).toBe(30_000);
+    const closing = resolver.close(); // its final send never settles either: close() is bounded
+    await clock.advance(CLOSE_TIMEOUT_MS);
+    await closing;
+  });
+
+  it('a slow sink that resolves later counts as sent, and close() waits for it', async () => {
+    let done = 0;
+    const slow: BeaconSink = {
+      send: () =>
+        new Promise<void>((resolve) =>
+          setTimeout(() => {
+            done++;
+            resolve();
+          }, 5),
+        ),
+    };
+    const { clock, resolver } = await rig({ sink: slow });
+    await clock.advance(1_000);
+    await resolver.close();
+    expect(done).toBe(2);
+    expect(resolver.beaconStats()).toMatchObject({ reports: 2, sent: 2, failed: 0, inFlight: 0 });
+  });
+
+  it('a sink returning a thenable whose then throws, or a getter that throws: counted, never thrown', async () => {
+    const badThen: BeaconSink = {
+      send: () =>
+        ({
+          then() {
+            throw new Error('then throws');
+          },
+        }) as unknown as Promise<void>,
+    };
+    const badGetter: BeaconSink = {
+      send: () =>
+        ({
+          get then(): never {
+            throw new Error('getter throws');
+          },
+        }) as unknown as Promise<void>,
+    };
+    const { clock, resolver, a } = await rig({ sink: [badThen, badGetter] });
+    await clock.advance(1_000);
+    expect(a.value).toBe('value-a-one');
+    expect(resolver.beaconStats()).toMatchObject({ reports: 1, sent: 0, failed: 2, inFlight: 0 });
+    expect(unhandled).toEqual([]);
+  });
+});
+
+describe('beacon: options are checked', () => {
+  const sink = keep();
+  const cases: [string, unknown, RegExp][] = [
+    ['not an object', 'yes', /`beacon` must be an object/],
+    ['no service', { sink }, /`beacon\.service` is required/],
+    ['empty service', { sink, service: '  ' }, /`beacon\.service` is required.*not "  "/],
+    ['no sink', { service: 's' }, /`beacon\.sink` is required/],
+    ['empty sink list', { service: 's', sink: [] }, /`beacon\.sink` is required/],
+    ['sink without send', { service: 's', sink: { write() {} } }, /`beacon\.sink` has no `send\(report\)` method/],
+    ['bad sink in a list', { service: 's', sink: [sink, {}] }, /`beacon\.sink\[1\]` has no `send\(report\)` method/],
+    ['null sink in a list', { service: 's', sink: [null] }, /`beacon\.sink\[0\]` must be a sink object/],
+    ['close not a function', { service: 's', sink: { send() {}, close: 1 } }, /`beacon\.sink`\.close must be a function/],
+    ['zero interval', { service: 's', sink, intervalMs: 0 }, /`beacon\.intervalMs` must be a finite number of milliseconds, at least 1, not 0/],
+    ['negative interval', { service: 's', sink, intervalMs: -5 }, /`beacon\.intervalMs`.*not -5/],
+    ['NaN interval', { service: 's', sink, intervalMs: Number.NaN }, /`beacon\.intervalMs`.*not NaN/],
+    ['infinite interval', { service: 's', sink, intervalMs: Number.POSITIVE_INFINITY }, /`beacon\.intervalMs`.*not Infinity/],
+    ['string interval', { service: 's', sink, intervalMs: '60s' }, /`beacon\.intervalMs`.*not "60s"/],
+    ['empty instanceId', { service: 's', sink, instanceId: '' }, /`beacon\.instanceId`/],
+    ['labels not strings', { service: 's', sink, labels: { region: 3 } }, /`beacon\.labels\.region` must be a string/],
+    ['environment not a string', { service: 's', sink, environment: 7 }, /`beacon\.environment`/],
+  ];
+  for (const [what, beacon, message] of cases) {
+    it(`${what}: ConfigurationError, and no timer started`, () => {
+      const clock = manualClock();
+      expect(() => resolverFor({ sources: [memorySource()], clock, beacon: beacon as BeaconOptions })).toThrow(ConfigurationError);
+      expect(() => resolverFor({ sources: [memorySource()], clock, beacon: beacon as BeaconOptions })).toThrow(message);
+      expect(clock.pending).toBe(0);
+    });
+  }
+});

@@ -1,0 +1,107 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { inspect } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { httpSink, logSink } from '../../src/beacon/index.js';
+import { fingerprint, memorySource, type BeaconReport, type BeaconSink } from '../../src/index.js';
+import { manualClock } from '../../src/testing/index.js';
+import { leaks, trackResolvers } from '../helpers.js';
+
+const resolverFor = trackResolvers();
+
+/** Every value the resolver is given in this test, and the encodings a careless sink might use. */
+const VALUES = {
+  openaiV1: 'sk-proj-LeakCheckV1aaaaaaaaaaaaT3BlbkFJbbbbbbbbbbbbbbbbbbbb',
+  openaiV2: 'sk-proj-LeakCheckV2ccccccccccccT3BlbkFJdddddddddddddddddddd',
+  dbJson: '{"user":"app","password":"pw-LeakCheck-0b5e9c2a"}',
+  dbPassword: 'pw-LeakCheck-0b5e9c2a',
+  revoked: 'tok-LeakCheck-revoked-77f1e0',
+  tenant: 'sk-ant-api03-LeakCheckTenantKeyeeeeeeeeeeeeeeeeeeeeeeeeeeeee',
+};
+
+function forms(value: string): string[] {
+  const bytes = Buffer.from(value, 'utf8');
+  return [value, JSON.stringify(value).slice(1, -1), bytes.toString('base64'), bytes.toString('hex'), encodeURIComponent(value)];
+}
+
+describe('no value in any report or sink output', () => {
+  it('greps every report (object, JSON, inspect), every logSink line and every httpSink body for every value used', async () => {
+    const bodies: string[] = [];
+    const http = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        bodies.push(`${JSON.stringify(req.headers)}\n${Buffer.concat(chunks).toString('utf8')}`);
+        res.end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+
+    const reports: BeaconReport[] = [];
+    const lines: string[] = [];
+    const keeping: BeaconSink = { send: (r) => void reports.push(r) };
+    const clock = manualClock();
+    const memory = memorySource({
+      OPENAI_API_KEY_v1: VALUES.openaiV1,
+      DB: `  ${VALUES.dbJson}\n`,
+      TOKEN: VALUES.revoked,
+      T_acme: VALUES.tenant,
+    });
+    const resolver = resolverFor({
+      sources: [memory],
+      clock,
+      jitter: 0.2,
+      beacon: {
+        service: 'leak-check',
+        environment: 'test',
+        labels: { region: 'eu' },
+        sink: [keeping, logSink({ write: (line) => lines.push(line) }), httpSink({ url, token: 'collector-token' })],
+        intervalMs: 1_000,
+      },
+    });
+    const openai = resolver.secret('OPENAI_API_KEY', 'OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1');
+    const db = resolver.secret('DB', 'DB', { parse: (raw) => JSON.parse(raw) as { password: string } });
+    const token = resolver.secret('TOKEN');
+    const tenants = resolver.family('tenant', (id) => `T_${id}`);
+    await resolver.ready();
+    expect(await tenants.get('acme')).toBe(VALUES.tenant);
+
+    for (let i = 0; i < 10; i++) {
+      void openai.value;
+      void db.value.password;
+      void token.value;
+    }
+    await clock.advance(3_000);
+    memory.set('OPENAI_API_KEY_v2', VALUES.openaiV2); // rotate: a report at once
+    await clock.flush();
+    void openai.value;
+    memory.delete('TOKEN'); // revoke: a report at once
+    await clock.flush();
+    await clock.advance(2_000);
+    await resolver.close();
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+
+    // The test saw every kind of report, so it greps something real.
+    expect(reports.length).toBeGreaterThanOrEqual(5);
+    expect(lines).toHaveLength(reports.length);
+    expect(bodies).toHaveLength(reports.length);
+    const fingerprints = new Set(reports.flatMap((r) => r.secrets.map((s) => s.fingerprint)));
+    expect(fingerprints).toEqual(new Set([fingerprint(VALUES.openaiV1), fingerprint(VALUES.openaiV2), fingerprint(VALUES.dbJson), fingerprint(VALUES.revoked)]));
+    expect(reports.some((r) => r.secrets.some((s) => s.status === 'revoked'))).toBe(true);
+
+    const outputs = [
+      ...reports.map((r) => JSON.stringify(r)),
+      ...reports.map((r) => inspect(r, { depth: null, showHidden: true })),
+      ...lines,
+      ...bodies,
+      JSON.stringify(resolver.beaconStats()),
+    ];
+    const everything = outputs.join('\n');
+    const values = Object.values(VALUES).flatMap(forms);
+    expect(leaks(everything, values)).toEqual([]);
+    // The trimmed, raw and parsed forms of the JSON secret, and the tenant's key (a family member is never reported).
+    expect(everything).not.toContain('LeakCheck');
+    expect(everything).not.toContain('tenant');
+  });
+});

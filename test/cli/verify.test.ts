@@ -1,0 +1,270 @@
+/**
+ * `keyflip verify` and `keyflip collector` end to end: the CLI runs as a real child process
+ * (`node --import tsx src/cli/index.ts …`) against a collector fed by real resolvers whose beacons post
+ * through `httpSink`. No output may hold a value.
+ */
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { httpSink } from '../../src/beacon/index.js';
+import { main } from '../../src/cli/main.js';
+import { startCollectorServer, type CollectorServer } from '../../src/collector/index.js';
+import { createResolver, fingerprint, memorySource } from '../../src/index.js';
+import { SAMPLES } from '../clients/samples.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const TOKEN = 'cli-verify-token-9f8e7d';
+const VALUES = {
+  old: 'sk-cli-verify-OLD-key-aaaaaaaaaaaaaaaaaaaaaaaa',
+  new: 'sk-cli-verify-NEW-key-bbbbbbbbbbbbbbbbbbbbbbbb',
+  never: 'sk-cli-verify-NEVER-used-cccccccccccccccccccc',
+};
+const FP = { old: fingerprint(VALUES.old), new: fingerprint(VALUES.new), never: fingerprint(VALUES.never) };
+const leaks = (text: string): string[] => [...Object.values(VALUES), TOKEN].filter((v) => text.includes(v));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The CLI as a child process; the collector lives in this process, so the wait must not block (no spawnSync). */
+function cli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 30_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], {
+      cwd: root,
+      env: { ...process.env, KEYFLIP_COLLECTOR_TOKEN: undefined, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`keyflip ${args.join(' ')}: no exit within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A process with a beacon: resolves `value` from versions of OPENAI_API_KEY, reads it `reads` times, then closes (the final report). */
+async function instance(url: string, id: string, service: string, versions: string[], reads: number): Promise<void> {
+  const memory = memorySource();
+  for (const value of versions) memory.set('OPENAI_API_KEY', value);
+  const resolver = createResolver({
+    sources: [memory],
+    beacon: { service, environment: 'prod', instanceId: id, sink: httpSink({ url, token: TOKEN }) },
+  });
+  const key = resolver.secret('OPENAI_API_KEY', 'OPENAI_API_KEY');
+  await resolver.ready();
+  let sink = 0;
+  for (let i = 0; i < reads; i++) sink += key.value.length;
+  expect(sink).toBe(reads * (versions.at(-1) as string).length);
+  await resolver.close();
+}
+
+async function inProcess(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(args, {
+    stdin: Readable.from([]),
+    stdout: { write: (t: string) => (stdout += t) },
+    stderr: { write: (t: string) => (stderr += t) },
+    env,
+  });
+  return { code, stdout, stderr };
+}
+
+let server: CollectorServer;
+beforeAll(async () => {
+  server = await startCollectorServer({ token: TOKEN });
+  // Two processes still on the old key (version 1), one on the new key (version 2).
+  await instance(server.url, 'checkout-7f9c', 'checkout-api', [VALUES.old], 3);
+  await instance(server.url, 'worker-2b1d', 'billing-worker', [VALUES.old], 0);
+  await instance(server.url, 'checkout-a001', 'checkout-api', [VALUES.old, VALUES.new], 5);
+  expect(server.collector.stats).toMatchObject({ instances: 3, rejected: 0 });
+}, 30_000);
+afterAll(() => server.close());
+
+describe('keyflip verify (child process, against a collector fed by real beacons)', () => {
+  const env = { KEYFLIP_COLLECTOR_TOKEN: TOKEN };
+
+  it('exit 1 while instances hold the retired fingerprint: prints service, host, pid, last seen, uses', async () => {
+    const run = await cli(['verify', 'OPENAI_API_KEY', '--retired', FP.old, '--window', '60m', '--collector', server.url], env);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe('');
+    const lines = run.stdout.split('\n');
+    expect(lines[0]).toBe(`NOT OK: 2 instances reported OPENAI_API_KEY ${FP.old} in the last 1h`);
+    expect(lines[2]).toMatch(/^ {2}SERVICE\s+ENV\s+HOST\s+PID\s+LAST SEEN\s+USES\s+FINGERPRINT$/);
+    const rows = lines.slice(3, 5).join('\n');
+    expect(rows).toMatch(new RegExp(`checkout-api\\s+prod\\s+\\S+\\s+${process.pid}\\s+\\d{4}-\\d\\d-\\d\\dT[\\d:]+Z \\(\\d+s ago\\)\\s+3\\s+${FP.old} v1`));
+    expect(rows).toMatch(new RegExp(`billing-worker\\s+prod\\s+\\S+\\s+${process.pid}\\s+.*\\s+0\\s+${FP.old} v1`));
+    expect(run.stdout).toContain('still hold the retired key');
+    expect(leaks(run.stdout + run.stderr)).toEqual([]);
+  });
+
+  it('exit 0 for a fingerprint no instance reported, while instances reported the secret', async () => {
+    const run = await cli(['verify', 'OPENAI_API_KEY', '--retired', FP.never, '--collector', server.url], env);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`OK: no instance reported OPENAI_API_KEY ${FP.never} in the last 1h (3 instances reported the secret)`);
+    expect(run.stdout).toContain(`In use: ${FP.new} (version 2) by 1 instance, ${FP.old} (version 1) by 2 instances.`);
+    expect(leaks(run.stdout + run.stderr)).toEqual([]);
+  });
+
+  it('exit 1 when no instance reported the secret at all: no beacons is not proof', async () => {
+    const run = await cli(['verify', 'ANTHROPIC_API_KEY', '--retired', FP.old, '--collector', server.url], env);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('NOT OK: no instance reported ANTHROPIC_API_KEY in the window (the last 1h)');
+  });
+
+  it('--retired VERSION and --json', async () => {
+    const run = await cli(['verify', 'OPENAI_API_KEY', '--retired', '1', '--window', '30m', '--collector', server.url, '--json'], env);
+    expect(run.code).toBe(1);
+    const result = JSON.parse(run.stdout) as { ok: boolean; reason: string; matchedBy: string; windowMs: number; instancesSeen: number; offenders: { id: string; service: string; host: string; pid: number; uses: number; fingerprint: string; version: string }[] };
+    expect(result).toMatchObject({ ok: false, reason: 'in-use', matchedBy: 'version', windowMs: 1_800_000, instancesSeen: 3 });
+    expect(result.offenders.map((o) => [o.id, o.service, o.pid, o.uses, o.fingerprint, o.version]).sort()).toEqual([
+      ['checkout-7f9c', 'checkout-api', process.pid, 3, FP.old, '1'],
+      ['worker-2b1d', 'billing-worker', process.pid, 0, FP.old, '1'],
+    ]);
+    const two = await cli(['verify', 'OPENAI_API_KEY', '--retired', '3', '--collector', server.url, '--json'], env);
+    expect(two.code).toBe(0);
+    expect(JSON.parse(two.stdout)).toMatchObject({ ok: true, reason: 'clear' });
+    expect(leaks(run.stdout + run.stderr + two.stdout)).toEqual([]);
+  });
+
+  it('exit 2 when the backend cannot answer: no token (401), a window beyond the retention, nothing listening', async () => {
+    const noToken = await cli(['verify', 'OPENAI_API_KEY', '--retired', FP.old, '--collector', server.url]);
+    expect(noToken.code).toBe(2);
+    expect(noToken.stderr).toBe(`keyflip verify: the collector at ${server.url} refused the request (401): set KEYFLIP_COLLECTOR_TOKEN to its token\n`);
+    const tooLong = await cli(['verify', 'OPENAI_API_KEY', '--retired', FP.old, '--window', '30d', '--collector', server.url], env);
+    expect(tooLong.code).toBe(2);
+    expect(tooLong.stderr).toMatch(/answered 400: window: longer than the collector's retention/);
+    const port = await freePort();
+    const down = await cli(['verify', 'OPENAI_API_KEY', '--retired', FP.old, '--collector', `http://127.0.0.1:${port}`], env);
+    expect(down.code).toBe(2);
+    expect(down.stderr).toBe(`keyflip verify: the collector at http://127.0.0.1:${port} is unreachable (ECONNREFUSED)\n`);
+    expect(leaks(noToken.stderr + tooLong.stderr + down.stderr)).toEqual([]);
+  });
+});
+
+describe('keyflip verify: usage (exit 2, nothing echoed)', () => {
+  it('refuses missing or conflicting arguments', async () => {
+    const cases: [string[], RegExp][] = [
+      [['verify'], /SECRET is required/],
+      [['verify', 'K'], /--retired is required/],
+      [['verify', 'K', '--retired', FP.old], /give one backend/],
+      [['verify', 'K', '--retired', FP.old, '--collector', 'http://a', '--prometheus', 'http://b'], /give one backend/],
+      [['verify', 'K', 'L', '--retired', FP.old, '--collector', 'http://a'], /unexpected argument #2 \(not shown\): one SECRET only/],
+      [['verify', 'K', '--retired', FP.old, '--collector', 'http://a', '--window', '60'], /--window: invalid duration "60"/],
+      [['verify', 'K', '--retired', FP.old, '--collector', 'http://a', '--window', '0s'], /--window: the window must be longer than 0/],
+      [['verify', 'K', '--retired', 'kf_XYZ', '--collector', 'http://a'], /--retired must be a fingerprint/],
+      [['verify', 'K', '--retired', FP.old, '--collector', 'not a url'], /url is not a valid URL/],
+      [['verify', 'K', '--retired', FP.old, '--bogus'], /unknown option #4 \(not shown\)/],
+      [['verify', 'K', '--retired'], /--retired needs a value/],
+    ];
+    for (const [args, message] of cases) {
+      const run = await inProcess(args);
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.stderr).toMatch(message);
+      expect(run.stdout).toBe('');
+    }
+  });
+
+  it('a key passed as --retired by mistake is refused and not printed', async () => {
+    for (const key of [SAMPLES.openai, SAMPLES.anthropic, VALUES.old, '0123456789abcdef0123456789abcdef', 'AIzaSyD-not-really-a-key-123456', 'x'.repeat(40)]) {
+      const run = await inProcess(['verify', 'K', '--retired', key, '--collector', 'http://a']);
+      expect(run.code).toBe(2);
+      expect(run.stderr).not.toContain(key);
+      expect(run.stderr).toMatch(/--retired (looks like a key|must be a fingerprint)/);
+    }
+  });
+
+  it('--help, and the top-level help lists collector and verify', async () => {
+    const help = await inProcess(['verify', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('keyflip verify SECRET --retired FP|VERSION');
+    const top = await inProcess(['--help']);
+    expect(top.stdout).toMatch(/keyflip collector \[--port N\]/);
+    expect(top.stdout).toMatch(/keyflip verify SECRET --retired FP\|VERSION/);
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+describe('keyflip collector (child process)', () => {
+  it('prints its URL once, serves beacons and verify, and stops on SIGTERM (exit 0, port freed)', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'collector', '--port', '0', '--retention', '2h', '--json'], {
+      cwd: root,
+      env: { ...process.env, KEYFLIP_COLLECTOR_TOKEN: TOKEN },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const first = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no URL printed; stderr: ${stderr}`)), 20_000);
+      child.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString();
+        if (stdout.includes('\n')) {
+          clearTimeout(timer);
+          resolve(stdout.split('\n')[0] as string);
+        }
+      });
+    });
+    const started = JSON.parse(first) as { url: string; token: boolean; retentionMs: number };
+    expect(started).toMatchObject({ token: true, retentionMs: 7_200_000 });
+    expect(started.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+
+    await instance(started.url, 'cli-collector-1', 'search-api', [VALUES.old, VALUES.new], 2);
+    expect((await fetch(`${started.url}/healthz`)).status).toBe(200);
+    const ok = await cli(['verify', 'OPENAI_API_KEY', '--retired', FP.old, '--window', '2h', '--collector', started.url], { KEYFLIP_COLLECTOR_TOKEN: TOKEN });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('(1 instance reported the secret)');
+
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stdout.trim().split('\n')).toHaveLength(1); // the URL, once; nothing else
+    expect(stderr).toBe('');
+    expect(leaks(stdout + stderr + ok.stdout + ok.stderr)).toEqual([]);
+    await expect(fetch(`${started.url}/healthz`)).rejects.toThrow();
+  });
+
+  it('refuses a non-loopback host without a token, bad options (exit 2); the sentence form says where the page is', async () => {
+    const open = await inProcess(['collector', '--host', '0.0.0.0', '--port', '0']);
+    expect(open.code).toBe(2);
+    expect(open.stderr).toBe('keyflip collector: listening on 0.0.0.0 (not loopback) needs a token: set KEYFLIP_COLLECTOR_TOKEN\n');
+    for (const args of [['--port', 'x'], ['--port', '70000'], ['--retention', '5'], ['--retention', '10ms'], ['--max-instances', '0'], ['--what']]) {
+      const run = await inProcess(['collector', ...args]);
+      expect(run.code, args.join(' ')).toBe(2);
+    }
+    const help = await inProcess(['collector', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('KEYFLIP_COLLECTOR_TOKEN');
+
+    const { collectorCommand } = await import('../../src/cli/collector.js');
+    let stdout = '';
+    const code = await collectorCommand(['--port', '0'], { stdin: Readable.from([]), stdout: { write: (t: string) => (stdout += t) }, stderr: { write: () => true }, env: { KEYFLIP_COLLECTOR_TOKEN: TOKEN } }, async () => {
+      const url = /listening on (\S+)/.exec(stdout)?.[1];
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^keyflip collector listening on http:\/\/127\.0\.0\.1:\d+ \(retention 1d; token required; the page: http:\/\/127\.0\.0\.1:\d+\/#token=<KEYFLIP_COLLECTOR_TOKEN>\)\n$/);
+    expect(stdout).not.toContain(TOKEN);
+  });
+});
