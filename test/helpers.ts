@@ -1,4 +1,4 @@
-import { afterEach } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { createResolver, type Resolver, type ResolverOptions } from '../src/index.js';
 import { manualClock } from '../src/testing/index.js';
 import type { EventName, SecretEvents } from '../src/events.js';
@@ -100,4 +100,22 @@ export function scriptedRig(defaults: Partial<ResolverOptions> = {}) {
     const events = record(resolver);
     return { clock, src, resolver, events };
   };
+}
+
+/**
+ * Collects every `unhandledRejection` of the process while this file's tests run (registered in
+ * beforeAll, removed in afterAll). Tests assert the returned array stays empty.
+ */
+export function collectUnhandledRejections(): unknown[] {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => {
+    unhandled.push(reason);
+  };
+  beforeAll(() => {
+    process.on('unhandledRejection', onUnhandled);
+  });
+  afterAll(() => {
+    process.off('unhandledRejection', onUnhandled);
+  });
+  return unhandled;
 }

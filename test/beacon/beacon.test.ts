@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   BEACON_SCHEMA,
   ConfigurationError,
@@ -12,20 +12,11 @@ import {
 } from '../../src/index.js';
 import { CLOSE_TIMEOUT_MS, MAX_IN_FLIGHT_PER_SINK, SEND_TIMEOUT_MS } from '../../src/beacon/beacon.js';
 import { manualClock } from '../../src/testing/index.js';
-import { trackResolvers } from '../helpers.js';
+import { collectUnhandledRejections, trackResolvers } from '../helpers.js';
 
 const resolverFor = trackResolvers();
 
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown): void => {
-  unhandled.push(reason);
-};
-beforeAll(() => {
-  process.on('unhandledRejection', onUnhandled);
-});
-afterAll(() => {
-  process.off('unhandledRejection', onUnhandled);
-});
+const unhandled = collectUnhandledRejections();
 
 /** A sink that keeps every report it is given. */
 function keep(): BeaconSink & { reports: BeaconReport[] } {

@@ -1,22 +1,15 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { httpSink, logSink } from '../../src/beacon/index.js';
 import { BEACON_SCHEMA, ConfigurationError, fingerprint, memorySource, type BeaconReport } from '../../src/index.js';
 import { manualClock } from '../../src/testing/index.js';
-import { trackResolvers } from '../helpers.js';
+import { collectUnhandledRejections, trackResolvers } from '../helpers.js';
 
 const resolverFor = trackResolvers();
 
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown): void => {
-  unhandled.push(reason);
-};
-beforeAll(() => {
-  process.on('unhandledRejection', onUnhandled);
-});
+const unhandled = collectUnhandledRejections();
 afterAll(() => {
-  process.off('unhandledRejection', onUnhandled);
   expect(unhandled).toEqual([]);
 });
 
