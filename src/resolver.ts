@@ -18,6 +18,7 @@ import { redactProviderKeys } from './clients/key-formats.js';
 import { fingerprint as fingerprintWith, DEFAULT_FINGERPRINT_KEY } from './fingerprint.js';
 import { SecretHandle, type Schedule } from './handle.js';
 import { inspectSymbol } from './redacted.js';
+import { escapeRegExp } from './regexp.js';
 import { type BoundCandidate, Slot, type SlotContext } from './slot.js';
 import type { Clock, FamilyOptions, SecretInfo, SecretOptions, Source, SourceResult } from './types.js';
 
@@ -478,6 +479,3 @@ function fraction(option: string, value: number | undefined, fallback: number): 
   return value;
 }
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}

@@ -23,7 +23,7 @@ export interface SlotContext {
   fetch(candidate: BoundCandidate): Promise<SourceResult>;
   fingerprint(raw: string): string;
   readonly fallbackOnUnavailable: boolean;
-  /** Emits on the resolver (and on `also`, a handle, when given). Never throws. */
+  /** Emits on the resolver (and on the secret's handle, for a declared secret). Never throws. */
   emit<E extends EventName>(event: E, payload: SecretEvents[E][0]): void;
   /** A value is now held (for `redact`). */
   remember(): void;

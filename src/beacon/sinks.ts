@@ -2,6 +2,7 @@
  * Beacon sinks: where the reports of `createResolver({ beacon })` go. `logSink` prints one JSON line per
  * report; `httpSink` posts them to a collector (`keyflip collector`, `startCollectorServer`).
  */
+import { jitterFactor } from '../clock.js';
 import { ConfigurationError } from '../errors.js';
 import type { BeaconReport, BeaconSink } from './types.js';
 
@@ -178,7 +179,7 @@ export function httpSink(options: HttpSinkOptions): HttpSink {
         return;
       }
       retries++;
-      const backoff = Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** (attempt - 1)) * (0.8 + Math.random() * 0.4);
+      const backoff = Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** (attempt - 1)) * jitterFactor(0.2);
       await pause(Math.min(MAX_BACKOFF_MS, Math.max(backoff, outcome.afterMs ?? 0)));
       if (expired) {
         failed++;

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { escapeRegExp } from '../regexp.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type ProviderId, type ProviderPreset, resolvePreset } from '../clients/presets.js';
@@ -448,6 +449,3 @@ function chatOk(family: Family, id: string, model: string): Answer {
   };
 }
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { escapeRegExp } from '../../regexp.js';
 import type { Dispatcher } from './dispatch.js';
 import type { EmulatorDeps, HttpRule, RpcMethod } from './load.js';
 import { Code, codeName, httpStatusOf, RpcError } from './status.js';
@@ -30,7 +31,6 @@ const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const SYSTEM_PARAMS = new Set(['alt', 'prettyPrint', 'fields', 'key', 'access_token', 'callback', 'quotaUser', 'upload_protocol', 'uploadType']);
 const INTEGER_TYPES = new Set(['int32', 'uint32', 'sint32', 'fixed32', 'sfixed32', 'double', 'float']);
 
-const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const toCamel = (s: string): string => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 /** `/v1/{name=projects/*\/secrets/*}:access` → a regex over the raw (still percent-encoded) path. */
