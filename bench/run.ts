@@ -1,13 +1,15 @@
 /**
- * `npm run bench`: runs every benchmark once, prints the table and writes it, with the machine it ran
- * on, to bench/results.md. Exits 0 even when a target is missed (benchmarks inform; they are not tests)
- * but says clearly which ones were.
+ * `npm run bench`: runs every benchmark once and writes ONE table, every ratio in it measured in this run,
+ * with the machine it ran on and how to reproduce it, to BENCHMARKS.md at the repository root; the README's
+ * Performance section quotes the table between its bench markers. Exits 0 even when a target is missed
+ * (benchmarks inform; they are not tests) but says clearly which ones were.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beaconBench } from './beacon.js';
 import { clientsBench } from './clients.js';
 import { coldImport } from './cold-import.js';
+import { drillBench } from './drill.js';
 import { gcpBench } from './gcp.js';
 import { hotPath } from './hot-path.js';
 import { ensureBuilt, loadKeyflip } from './keyflip.js';
@@ -47,19 +49,52 @@ const summary =
     ? `All ${rows.filter((r) => r.pass !== null).length} targets met.`
     : `**Missed ${missed.length} target${missed.length === 1 ? '' : 's'}:** ${missed.map((r) => r.what.split(' ')[0]?.replace(/\.$/, '')).join(', ')}.`;
 
+const drill = await drillBench();
+const drillSection =
+  drill === undefined
+    ? 'Rotation drill: not run (npm run drill is not available yet)'
+    : `From the drill's own summary (\`npm run drill\`), not measured by this run.
+
+${markdownTable(drill.rows)}
+
+${drill.notes.map((n) => `- ${n}`).join('\n')}`;
+
 const report = `# keyflip benchmarks
 
-Written by \`npm run bench\` (bench/run.ts). Benchmarks inform; they are not tests: a missed target does
-not fail the run. In-process benchmarks (1–3) load the built package, dist/index.js; ${build}.
+Written by \`npm run bench\` (bench/run.ts). Every row of the table below was measured in one run, on the
+machine below, and every ratio is keyflip ÷ a baseline measured in that same run. Benchmarks inform; they
+are not tests: a missed target does not fail the run. In-process benchmarks load the built package (dist/);
+${build}.
 
-- **Machine:** ${host.cpu}, ${host.cores} cores, ${host.memoryGiB} GiB, ${host.os}
+## Machine
+
+- **CPU:** ${host.cpu}
+- **Cores:** ${host.cores}
+- **Memory:** ${host.memoryGiB} GiB
+- **OS:** ${host.os}
 - **Node:** ${host.node}
 - **Date:** ${host.date}
 - **Run time:** ${totalS.toFixed(1)} s
 
+## Reproduce
+
+\`\`\`sh
+npm ci
+npm run bench
+\`\`\`
+
+The run rewrites this file and the table in the README's Performance section. Absolute times depend on the
+machine; the ratios, each against a baseline interleaved with it in the same process, carry over better.
+
+## Results
+
 ${table}
 
 ${summary}
+
+## Rotation drill
+
+${drillSection}
 
 ## How each row was measured
 
@@ -68,13 +103,18 @@ ${notes.map((n) => `- ${n}`).join('\n')}
 - Sink (keeps the loops from being optimised away): ${sink.value}.
 `;
 
-writeFileSync(join(ROOT, 'bench/results.md'), report);
+writeFileSync(join(ROOT, 'BENCHMARKS.md'), report);
 
 // The README quotes the table between its bench markers; keep it in step with this run.
 const readmePath = join(ROOT, 'README.md');
 const readme = readFileSync(readmePath, 'utf8');
-const block = `<!-- bench:start -->\n${table}\n\n${summary} Measured on ${host.cpu}, ${host.cores} cores, Node ${host.node}, ${host.date.slice(0, 10)}; details in [bench/results.md](bench/results.md).\n<!-- bench:end -->`;
-writeFileSync(readmePath, readme.replace(/<!-- bench:start -->[\s\S]*?<!-- bench:end -->/, block));
+const markers = /<!-- bench:start -->[\s\S]*?<!-- bench:end -->/;
+const block =
+  `<!-- bench:start -->\n${table}\n\n${summary} Measured in one run on ${host.cpu}, ${host.cores} cores, ${host.memoryGiB} GiB, ` +
+  `${host.os}, Node ${host.node}, ${host.date.slice(0, 10)}; the machine, how each row was measured and the rotation drill are in ` +
+  `[BENCHMARKS.md](BENCHMARKS.md). Reproduce with \`npm run bench\`.\n<!-- bench:end -->`;
+if (markers.test(readme)) writeFileSync(readmePath, readme.replace(markers, block));
+else console.warn('README.md has no <!-- bench:start --> … <!-- bench:end --> block; only BENCHMARKS.md was written');
 
 console.log(`\n${table}\n\n${summary}`);
-console.log(`sink ${sink.value}; ${totalS.toFixed(1)} s; written to bench/results.md and README.md`);
+console.log(`sink ${sink.value}; ${totalS.toFixed(1)} s; written to BENCHMARKS.md and README.md`);
