@@ -1,0 +1,293 @@
+/**
+ * The Secret Manager calls the rotation commands make, behind a small typed interface. The client is
+ * `@google-cloud/secret-manager`'s `SecretManagerServiceClient` (loaded on first use, or injected);
+ * every call runs with the SDK's retries off and a deadline, and every failure becomes a
+ * {@link RotationError} naming the call and the secret — never a value (none is ever in a request the
+ * error could quote but `addVersion`, whose payload no error message includes).
+ */
+import { crc32c } from '../crc32c.js';
+import { emulatorClientOptions, GCP_SDK_PACKAGE } from '../sources/gcp.js';
+import { RotationError } from './errors.js';
+
+export type VersionState = 'ENABLED' | 'DISABLED' | 'DESTROYED';
+
+/** A secret's metadata (never its payload). */
+export interface SecretMeta {
+  /** The secret id (`OPENAI_API_KEY_v2`). */
+  readonly id: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  /** Alias → version number. */
+  readonly aliases: Readonly<Record<string, number>>;
+  readonly etag: string;
+  /** ms since the epoch. */
+  readonly createdAt: number;
+}
+
+/** A version's metadata. */
+export interface VersionMeta {
+  readonly secretId: string;
+  readonly version: number;
+  readonly state: VersionState;
+  /** ms since the epoch. */
+  readonly createdAt: number;
+  readonly etag: string;
+}
+
+/** What the rotation commands need from Secret Manager. */
+export interface SecretAdmin {
+  readonly projectId: string;
+  readonly location: string | undefined;
+  /** `undefined` when the secret does not exist. */
+  getSecret(id: string): Promise<SecretMeta | undefined>;
+  /** Every secret matching a Secret Manager list filter (`labels.keyflip-managed=true`), all pages. */
+  listSecrets(filter?: string): Promise<SecretMeta[]>;
+  createSecret(id: string, init: { labels: Record<string, string>; annotations: Record<string, string> }): Promise<SecretMeta>;
+  /** Replaces the fields given (labels, annotations, aliases), only if the secret's etag is still `etag`. */
+  updateSecret(
+    id: string,
+    change: { labels?: Record<string, string>; annotations?: Record<string, string>; aliases?: Record<string, number> },
+    etag: string,
+  ): Promise<SecretMeta>;
+  /** Versions, newest first. */
+  listVersions(id: string): Promise<VersionMeta[]>;
+  /** Adds a version (Secret Manager always adds it ENABLED), sending the payload's CRC32C. */
+  addVersion(id: string, value: string): Promise<VersionMeta>;
+  /** The payload of an ENABLED version. */
+  access(id: string, version: number): Promise<string>;
+  setState(id: string, version: number, state: 'ENABLED' | 'DISABLED', etag?: string): Promise<VersionMeta>;
+  close(): Promise<void>;
+}
+
+/**
+ * The part of `SecretManagerServiceClient` the rotation commands call. Any object with this shape can be
+ * injected.
+ */
+export interface SecretManagerAdminClientLike {
+  getSecret(request: object, options?: object): Promise<unknown>;
+  listSecrets(request: object, options?: object): Promise<unknown>;
+  createSecret(request: object, options?: object): Promise<unknown>;
+  updateSecret(request: object, options?: object): Promise<unknown>;
+  listSecretVersions(request: object, options?: object): Promise<unknown>;
+  addSecretVersion(request: object, options?: object): Promise<unknown>;
+  accessSecretVersion(request: object, options?: object): Promise<unknown>;
+  enableSecretVersion(request: object, options?: object): Promise<unknown>;
+  disableSecretVersion(request: object, options?: object): Promise<unknown>;
+  initialize?(): Promise<unknown>;
+  close?(): Promise<void>;
+}
+
+/** Options of {@link openSecretAdmin}. */
+export interface SecretAdminOptions {
+  /** The project that holds the secrets (id or number). */
+  projectId: string;
+  /** A region for regional secrets (`europe-west1`). @default global secrets */
+  location?: string | undefined;
+  /** A client you built; it is not closed by `close()`. */
+  client?: SecretManagerAdminClientLike | undefined;
+  /**
+   * Options for the client keyflip builds. When neither this nor `client` is given and
+   * `SECRET_MANAGER_EMULATOR_HOST` is set, the client talks to that emulator.
+   * @default the SDK's defaults (Application Default Credentials)
+   */
+  clientOptions?: Record<string, unknown> | undefined;
+  /** The deadline of one call, in milliseconds. @default 15_000 */
+  callTimeoutMs?: number | undefined;
+  /** Read for `SECRET_MANAGER_EMULATOR_HOST`. @default process.env */
+  env?: Record<string, string | undefined> | undefined;
+}
+
+const SECRET_ID = /^[A-Za-z0-9_-]{1,255}$/;
+const LOCATION = /^[a-z][a-z0-9-]*$/;
+const PROJECT = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** gRPC status codes (REST reports the same numbers). */
+export const Code = { NOT_FOUND: 5, ALREADY_EXISTS: 6, FAILED_PRECONDITION: 9, ABORTED: 10 } as const;
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function toMs(ts: unknown): number {
+  if (!isObj(ts)) return 0;
+  const seconds = Number(String(ts.seconds ?? 0));
+  const nanos = Number(ts.nanos ?? 0);
+  return seconds * 1000 + Math.floor(nanos / 1e6);
+}
+
+function stringRecord(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (isObj(v)) for (const [k, value] of Object.entries(v)) out[k] = String(value);
+  return out;
+}
+
+/** The numeric gRPC code of an error from the client, if it has one. */
+export function grpcCode(error: unknown): number | undefined {
+  const code = isObj(error) ? error.code : undefined;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** Opens the Secret Manager admin the rotation commands use. Loads the SDK only when no client is given. */
+export async function openSecretAdmin(options: SecretAdminOptions): Promise<SecretAdmin> {
+  const { projectId, location } = options;
+  if (typeof projectId !== 'string' || !(PROJECT.test(projectId) || /^\d{1,20}$/.test(projectId))) {
+    throw new RotationError('INVALID_INPUT', 'the project must be a Google Cloud project id (lowercase letters, digits and "-") or number');
+  }
+  if (location !== undefined && !LOCATION.test(location)) {
+    throw new RotationError('INVALID_INPUT', 'the location must be a region such as "europe-west1"');
+  }
+  const owns = options.client === undefined;
+  const client = options.client ?? (await buildClient(options));
+  const parent = location === undefined ? `projects/${projectId}` : `projects/${projectId}/locations/${location}`;
+  const callOptions = { retry: null, timeout: options.callTimeoutMs ?? 15_000 };
+  const secretName = (id: string): string => {
+    if (!SECRET_ID.test(id)) throw new RotationError('INVALID_INPUT', `${JSON.stringify(id.slice(0, 80))} is not a secret id (1 to 255 letters, digits, "_" and "-")`);
+    return `${parent}/secrets/${id}`;
+  };
+  const idOf = (name: unknown): string => String(name ?? '').split('/').pop() ?? '';
+
+  const call = async <T>(what: string, id: string, run: () => Promise<unknown>): Promise<T> => {
+    try {
+      const result = await run();
+      return (Array.isArray(result) ? result[0] : result) as T;
+    } catch (error) {
+      if (error instanceof RotationError) throw error;
+      const code = grpcCode(error);
+      const detail = error instanceof Error ? error.message : String(error);
+      throw new RotationError('BACKEND', `Secret Manager ${what} ${id} failed: ${detail}`, { cause: error, grpcCode: code });
+    }
+  };
+
+  const secretMeta = (raw: unknown): SecretMeta => {
+    const s = isObj(raw) ? raw : {};
+    const aliases: Record<string, number> = {};
+    for (const [alias, v] of Object.entries(stringRecord(s.versionAliases))) aliases[alias] = Number(v);
+    return {
+      id: idOf(s.name),
+      labels: stringRecord(s.labels),
+      annotations: stringRecord(s.annotations),
+      aliases,
+      etag: String(s.etag ?? ''),
+      createdAt: toMs(s.createTime),
+    };
+  };
+  const versionMeta = (raw: unknown): VersionMeta => {
+    const v = isObj(raw) ? raw : {};
+    const parts = String(v.name ?? '').split('/');
+    const state = String(v.state ?? '');
+    return {
+      secretId: parts[parts.length - 3] ?? '',
+      version: Number(parts[parts.length - 1]),
+      state: state === 'ENABLED' || state === 'DISABLED' || state === 'DESTROYED' ? state : 'DESTROYED',
+      createdAt: toMs(v.createTime),
+      etag: String(v.etag ?? ''),
+    };
+  };
+
+  return {
+    projectId,
+    location,
+    async getSecret(id) {
+      const name = secretName(id);
+      try {
+        const [secret] = (await client.getSecret({ name }, callOptions)) as [unknown];
+        return secretMeta(secret);
+      } catch (error) {
+        if (grpcCode(error) === Code.NOT_FOUND) return undefined;
+        const detail = error instanceof Error ? error.message : String(error);
+        throw new RotationError('BACKEND', `Secret Manager GetSecret ${id} failed: ${detail}`, { cause: error, grpcCode: grpcCode(error) });
+      }
+    },
+    async listSecrets(filter) {
+      const request: Obj = { parent };
+      if (filter) request.filter = filter;
+      // autoPaginate (the SDK's default) fetches every page.
+      const secrets = await call<unknown[]>('ListSecrets', parent, () => client.listSecrets(request, callOptions));
+      return (secrets ?? []).map(secretMeta);
+    },
+    async createSecret(id, init) {
+      const secret: Obj = { labels: init.labels, annotations: init.annotations };
+      if (location === undefined) secret.replication = { automatic: {} };
+      return secretMeta(await call('CreateSecret', id, () => client.createSecret({ parent, secretId: id, secret }, callOptions)));
+    },
+    async updateSecret(id, change, etag) {
+      const secret: Obj = { name: secretName(id), etag };
+      const paths: string[] = [];
+      if (change.labels) {
+        secret.labels = change.labels;
+        paths.push('labels');
+      }
+      if (change.annotations) {
+        secret.annotations = change.annotations;
+        paths.push('annotations');
+      }
+      if (change.aliases) {
+        secret.versionAliases = Object.fromEntries(Object.entries(change.aliases).map(([a, v]) => [a, String(v)]));
+        paths.push('version_aliases');
+      }
+      return secretMeta(await call('UpdateSecret', id, () => client.updateSecret({ secret, updateMask: { paths } }, callOptions)));
+    },
+    async listVersions(id) {
+      const versions = await call<unknown[]>('ListSecretVersions', id, () => client.listSecretVersions({ parent: secretName(id) }, callOptions));
+      return (versions ?? []).map(versionMeta).sort((a, b) => b.version - a.version);
+    },
+    async addVersion(id, value) {
+      const data = Buffer.from(value, 'utf8');
+      const payload = { data, dataCrc32c: crc32c(data) };
+      return versionMeta(await call('AddSecretVersion', id, () => client.addSecretVersion({ parent: secretName(id), payload }, callOptions)));
+    },
+    async access(id, version) {
+      const response = await call<Obj>('AccessSecretVersion', `${id}/versions/${version}`, () =>
+        client.accessSecretVersion({ name: `${secretName(id)}/versions/${version}` }, callOptions),
+      );
+      const payload = isObj(response?.payload) ? response.payload : {};
+      const raw = payload.data;
+      const data = typeof raw === 'string' ? Buffer.from(raw, 'base64') : raw instanceof Uint8Array ? Buffer.from(raw) : Buffer.alloc(0);
+      const expected = payload.dataCrc32c;
+      if (expected !== undefined && expected !== null && expected !== '' && Number(expected) !== crc32c(data)) {
+        throw new RotationError('BACKEND', `the data_crc32c of ${id}/versions/${version} does not match its payload`);
+      }
+      return data.toString('utf8').trim();
+    },
+    async setState(id, version, state, etag) {
+      const request: Obj = { name: `${secretName(id)}/versions/${version}` };
+      if (etag) request.etag = etag;
+      const what = state === 'ENABLED' ? 'EnableSecretVersion' : 'DisableSecretVersion';
+      const run = state === 'ENABLED' ? () => client.enableSecretVersion(request, callOptions) : () => client.disableSecretVersion(request, callOptions);
+      return versionMeta(await call(what, `${id}/versions/${version}`, run));
+    },
+    async close() {
+      if (!owns) return;
+      try {
+        await client.close?.();
+      } catch {
+        // nothing to close
+      }
+    },
+  };
+}
+
+async function buildClient(options: SecretAdminOptions): Promise<SecretManagerAdminClientLike> {
+  let sdk: { SecretManagerServiceClient: new (opts?: Record<string, unknown>) => SecretManagerAdminClientLike };
+  try {
+    sdk = (await import(GCP_SDK_PACKAGE)) as typeof sdk;
+  } catch (cause) {
+    throw new RotationError('INVALID_INPUT', `keyflip rotate needs ${GCP_SDK_PACKAGE} (version 6 or 7): run \`npm install ${GCP_SDK_PACKAGE}\``, { cause });
+  }
+  const env = options.env ?? process.env;
+  let clientOptions: Record<string, unknown>;
+  if (options.clientOptions) clientOptions = { ...options.clientOptions };
+  else if (env.SECRET_MANAGER_EMULATOR_HOST) clientOptions = emulatorClientOptions(env.SECRET_MANAGER_EMULATOR_HOST);
+  else if (options.location) clientOptions = { apiEndpoint: `secretmanager.${options.location}.rep.googleapis.com` };
+  else clientOptions = {};
+  const client = new sdk.SecretManagerServiceClient(clientOptions);
+  try {
+    await client.initialize?.();
+  } catch (cause) {
+    try {
+      await client.close?.();
+    } catch {
+      // nothing to close
+    }
+    throw new RotationError('BACKEND', `could not start the Secret Manager client: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+  return client;
+}

@@ -1,0 +1,172 @@
+/**
+ * What keyflip writes on the secrets it rotates: labels (searchable with a list filter, lowercase only)
+ * and annotations (free text) recording which step ran when, per version. Fingerprints, times, provider
+ * verdicts and reasons; never a value.
+ */
+
+/** Labels keyflip sets (and `audit` filters on). */
+export const LABEL = {
+  /** `true` on every secret `keyflip rotate` manages. */
+  managed: 'keyflip-managed',
+  /** `suffix` or `alias`. */
+  layout: 'keyflip-layout',
+  /** The environment given to `provision --environment` (`prod`), for `audit --environment`. */
+  environment: 'keyflip-environment',
+  /** The last step that ran (`staged`, `probed`, `flipped`, `verified`, `revoked`, …). */
+  step: 'keyflip-step',
+  /** On end-user keys (set by the app that stores them): the family they belong to, for `audit --byok`. */
+  family: 'keyflip-family',
+} as const;
+
+/** Annotations keyflip sets. Per-version records are `keyflip-<step>-<version>`. */
+export const ANNOTATION = {
+  /** The rotated secret's name (`OPENAI_API_KEY`): groups `NAME_v1`, `NAME_v2`, … for `audit`. */
+  name: 'keyflip-name',
+  /** A write sequence in progress: set before its first write, cleared by its last. */
+  pending: 'keyflip-pending',
+  /** On end-user keys: the id the app knows the owner by (defaults to the secret id). */
+  id: 'keyflip-id',
+} as const;
+
+export const STEPS = ['staged', 'probed', 'flipped', 'verified', 'revoked', 'discarded'] as const;
+export type Step = (typeof STEPS)[number];
+
+export interface StagedRecord {
+  at: string;
+  fingerprint: string;
+  emergency?: boolean;
+}
+export interface ProbedRecord {
+  at: string;
+  provider: string;
+  ok: boolean;
+  reason: string;
+  status: number;
+}
+export interface FlippedRecord {
+  at: string;
+  /** The key that was live before. */
+  from?: number;
+  skipProbe?: boolean;
+  emergency?: boolean;
+}
+export interface VerifiedRecord {
+  at: string;
+  windowMs: number;
+  ok: boolean;
+  reason: string;
+  instances: number;
+}
+export interface RevokedRecord {
+  at: string;
+  windowMs?: number;
+  forced?: boolean;
+  /** Why `--force` was used (required with it). */
+  reason?: string;
+  emergency?: boolean;
+}
+export interface DiscardedRecord {
+  at: string;
+}
+
+/** Every record kept for one version. */
+export interface VersionRecords {
+  staged?: StagedRecord;
+  probed?: ProbedRecord;
+  flipped?: FlippedRecord;
+  verified?: VerifiedRecord;
+  revoked?: RevokedRecord;
+  discarded?: DiscardedRecord;
+}
+
+/** A write sequence in progress (see {@link ANNOTATION}.pending). */
+export interface PendingRecord {
+  op: 'provision' | 'emergency';
+  fingerprint: string;
+  at: string;
+  /** The newest version of the secret when the mark was set: the key the sequence adds is newer. */
+  after: number;
+}
+
+const RECORD_KEY = /^keyflip-(staged|probed|flipped|verified|revoked|discarded)-(\d{1,9})$/;
+/** Records are kept for this many versions (the newest); older ones are dropped so annotations stay small. */
+const KEEP_VERSIONS = 8;
+
+function parseJson(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined; // a record edited by hand into something else is ignored, not fatal
+  }
+}
+
+/** The records of every version found in a secret's annotations. */
+export function readRecords(annotations: Readonly<Record<string, string>>): Map<number, VersionRecords> {
+  const out = new Map<number, VersionRecords>();
+  for (const [key, text] of Object.entries(annotations)) {
+    const m = RECORD_KEY.exec(key);
+    if (!m) continue;
+    const record = parseJson(text);
+    if (!record || typeof record.at !== 'string') continue;
+    const version = Number(m[2]);
+    const records = out.get(version) ?? {};
+    (records as Record<string, unknown>)[m[1] as Step] = record;
+    out.set(version, records);
+  }
+  return out;
+}
+
+export function readPending(annotations: Readonly<Record<string, string>>): PendingRecord | undefined {
+  const record = parseJson(annotations[ANNOTATION.pending]);
+  if (!record || (record.op !== 'provision' && record.op !== 'emergency') || typeof record.fingerprint !== 'string' || typeof record.at !== 'string') return undefined;
+  // Without `after` no version can be told to be the one the sequence added: resuming then adds it again
+  // (never mistakes an existing key for it).
+  const after = typeof record.after === 'number' && Number.isInteger(record.after) && record.after >= 0 ? record.after : Number.MAX_SAFE_INTEGER;
+  return { op: record.op, fingerprint: record.fingerprint, at: record.at, after };
+}
+
+/** A copy of `annotations` with `step` recorded for `version` (records of old versions pruned). */
+export function withRecord<S extends Step>(annotations: Readonly<Record<string, string>>, version: number, step: S, record: NonNullable<VersionRecords[S]>): Record<string, string> {
+  const next = { ...annotations, [`keyflip-${step}-${version}`]: JSON.stringify(record) };
+  return prune(next);
+}
+
+export function withPending(annotations: Readonly<Record<string, string>>, pending: PendingRecord | undefined): Record<string, string> {
+  const next = { ...annotations };
+  if (pending) next[ANNOTATION.pending] = JSON.stringify(pending);
+  else delete next[ANNOTATION.pending];
+  return next;
+}
+
+function prune(annotations: Record<string, string>): Record<string, string> {
+  const versions = new Set<number>();
+  for (const key of Object.keys(annotations)) {
+    const m = RECORD_KEY.exec(key);
+    if (m) versions.add(Number(m[2]));
+  }
+  if (versions.size <= KEEP_VERSIONS) return annotations;
+  const keep = new Set([...versions].sort((a, b) => b - a).slice(0, KEEP_VERSIONS));
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(annotations)) {
+    const m = RECORD_KEY.exec(key);
+    if (!m || keep.has(Number(m[2]))) out[key] = value;
+  }
+  return out;
+}
+
+/** A label value is 0 to 63 lowercase letters, digits, `_` and `-`. */
+export const LABEL_VALUE = /^[a-z0-9_-]{1,63}$/;
+
+/** Labels for a managed secret, keeping the labels it has. */
+export function managedLabels(
+  labels: Readonly<Record<string, string>>,
+  layout: 'suffix' | 'alias',
+  step: string,
+  environment?: string,
+): Record<string, string> {
+  const next: Record<string, string> = { ...labels, [LABEL.managed]: 'true', [LABEL.layout]: layout, [LABEL.step]: step };
+  if (environment !== undefined) next[LABEL.environment] = environment;
+  return next;
+}
