@@ -11,6 +11,7 @@ export const entries = {
   'beacon/index': 'src/beacon/index.ts',
   otel: 'src/beacon/otel.ts',
   'collector/index': 'src/collector/index.ts',
+  'rotation/index': 'src/rotation/index.ts',
   'testing/index': 'src/testing/index.ts',
   'cli/index': 'src/cli/index.ts',
 };

@@ -1,5 +1,7 @@
 import { fingerprint } from '../fingerprint.js';
+import { auditCommand } from './audit.js';
 import { collectorCommand } from './collector.js';
+import { rotateCommand } from './rotate.js';
 import { scanCommand } from './scan.js';
 import { verifyCommand } from './verify.js';
 
@@ -8,7 +10,7 @@ export interface CliIo {
   stdin: NodeJS.ReadableStream;
   stdout: { write(text: string): unknown };
   stderr: { write(text: string): unknown };
-  /** Environment variables (KEYFLIP_COLLECTOR_TOKEN). @default process.env */
+  /** Environment variables (KEYFLIP_COLLECTOR_TOKEN, KEYFLIP_PROJECT, SECRET_MANAGER_EMULATOR_HOST). @default process.env */
   env?: NodeJS.ProcessEnv | undefined;
 }
 
@@ -21,9 +23,14 @@ Usage:
                                                   runs the collector (beacons in, usage out, a page at /); token from KEYFLIP_COLLECTOR_TOKEN
   keyflip verify SECRET --retired FP|VERSION [--window 60m] (--collector URL | --prometheus URL) [--json]
                                                   exit 0 only when no instance used the retired key in the window AND beacons were seen
+  keyflip rotate status|provision|probe|flip|verify|revoke|emergency|discard SECRET [--project P] [--layout suffix|alias] …
+                                                  the rotation playbook on Secret Manager, with safety gates (keyflip rotate --help)
+  keyflip audit [--max-age 90d] [--environment E] [--byok FAMILY] [--project P]
+                                                  exit 1 when a managed secret's live key is older than the policy (scheduled jobs)
   keyflip --help | --version
 
-Exit codes: 0 success, 1 the command's check failed, 2 bad usage or input (or a backend that cannot answer).
+Exit codes: 0 success, 1 the command's check failed (or a safety gate refused), 2 bad usage or input (or a backend
+that cannot answer), 3 (rotate) stopped part-way between two writes: the same command again continues.
 Each command has --help.
 Values are read from stdin or a file, never from argv, and never printed.
 `;
@@ -43,6 +50,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   if (command === 'scan') return scanCommand(rest, io);
   if (command === 'collector') return collectorCommand(rest, io);
   if (command === 'verify') return verifyCommand(rest, io);
+  if (command === 'rotate') return rotateCommand(rest, io);
+  if (command === 'audit') return auditCommand(rest, io);
   io.stderr.write(`keyflip: unknown command ${JSON.stringify(command)}; see keyflip --help\n`);
   return 2;
 }
