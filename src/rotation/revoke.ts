@@ -21,7 +21,11 @@ export function checkReason(reason: unknown): string {
   if (typeof reason !== 'string' || reason.trim().length < 3) throw new RotationError('INVALID_INPUT', '--force needs --reason "why" (at least 3 characters); it is recorded on the secret');
   const text = reason.trim();
   if (text.length > 300 || /[\r\n\0]/.test(text)) throw new RotationError('INVALID_INPUT', 'the reason must be one line of at most 300 characters');
-  if (findProviderKeys(text).length > 0) throw new RotationError('INVALID_INPUT', 'the reason looks like it holds a key (not shown): it is stored and printed, so it must not');
+  // A provider-format key, or any long unbroken token that is not a link (a ticket id, a word, a URL are fine).
+  const tokenLike = text.split(/\s+/).some((word) => word.length >= 24 && !/^https?:\/\//.test(word));
+  if (findProviderKeys(text).length > 0 || tokenLike) {
+    throw new RotationError('INVALID_INPUT', 'the reason looks like it holds a key or a token (not shown): it is stored on the secret and printed, so it must not');
+  }
   return text;
 }
 
