@@ -1,0 +1,80 @@
+/**
+ * The GitHub Actions examples (examples/github-actions/*.yml) call the CLI as a reader would copy it:
+ * every `npx keyflip …` line in them is run here against the emulator (writes as --dry-run, the probe
+ * against the mock provider) and must be valid usage: exit 0 or 1, never 2.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { startCollectorServer, type CollectorServer } from '../../src/collector/index.js';
+import { startMockProvider, startSecretManagerEmulator, type MockProvider, type SecretManagerEmulator } from '../../src/testing/index.js';
+
+const dir = fileURLToPath(new URL('../../examples/github-actions', import.meta.url));
+const KEY = 'sk-workflow-example-0123456789abcdefABCDEF';
+const WRITES = new Set(['provision', 'probe', 'flip', 'revoke', 'emergency', 'discard']);
+
+let emulator: SecretManagerEmulator;
+let mock: MockProvider;
+let collector: CollectorServer;
+
+beforeAll(async () => {
+  emulator = await startSecretManagerEmulator();
+  mock = await startMockProvider({ preset: 'openai', keys: [KEY] });
+  collector = await startCollectorServer({});
+  emulator.createSecret('OPENAI_API_KEY_v1', { labels: { 'keyflip-managed': 'true', 'keyflip-layout': 'suffix', 'keyflip-environment': 'prod' }, annotations: { 'keyflip-name': 'OPENAI_API_KEY' } });
+  emulator.addVersion('OPENAI_API_KEY_v1', 'sk-workflow-live-key-9876543210zyxwvuZYXW');
+});
+afterAll(async () => {
+  await collector?.close();
+  await mock?.close();
+  await emulator?.close();
+});
+
+/** Splits a shell command line into words (double and single quotes; no expansion but the substitutions). */
+function words(line: string): string[] {
+  const out: string[] = [];
+  for (const m of line.matchAll(/"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g)) out.push(m[1] ?? m[2] ?? (m[3] as string));
+  return out;
+}
+
+function commands(text: string): { line: string; args: string[]; stdin: boolean }[] {
+  const joined = text.replace(/\\\n\s*/g, ' ');
+  const out: { line: string; args: string[]; stdin: boolean }[] = [];
+  for (const m of joined.matchAll(/(printf[^|\n]*\|\s*)?npx keyflip ([^|>\n]*)/g)) {
+    const line = (m[2] as string).replace(/\s*(\|\||&&).*$/, '').trim();
+    const substituted = line
+      .replace(/\$\{\{[^}]*\}\}/g, emulator.projectId)
+      .replace(/\$SECRET/g, 'OPENAI_API_KEY')
+      .replace(/\$ENVIRONMENT/g, 'staging')
+      .replace(/\$COLLECTOR/g, collector.url);
+    out.push({ line, args: words(substituted), stdin: m[1] !== undefined });
+  }
+  return out;
+}
+
+it('every `npx keyflip …` line of the workflow examples is valid usage of the CLI', async () => {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yml'));
+  expect(files.sort()).toEqual(['key-age-audit.yml', 'staged-rotation.yml']);
+  const seen: string[] = [];
+  for (const file of files) {
+    for (const { line, args, stdin } of commands(readFileSync(join(dir, file), 'utf8'))) {
+      const [command, sub] = args;
+      const extra = command === 'rotate' && WRITES.has(sub ?? '') ? ['--dry-run', ...(sub === 'probe' ? ['--base-url', mock.url] : [])] : [];
+      let stdout = '';
+      let stderr = '';
+      const code = await main([...args, ...extra], {
+        stdin: Readable.from(stdin ? [KEY] : []),
+        stdout: { write: (t: string) => (stdout += t) },
+        stderr: { write: (t: string) => (stderr += t) },
+        env: { SECRET_MANAGER_EMULATOR_HOST: emulator.host, KEYFLIP_PROJECT: emulator.projectId },
+      });
+      expect({ file, line, code, stderr }).toEqual({ file, line, code: expect.toSatisfy((c: number) => c === 0 || c === 1), stderr: '' });
+      expect(stdout).not.toContain(KEY);
+      seen.push(`${command} ${command === 'rotate' ? sub : ''}`.trim());
+    }
+  }
+  expect([...new Set(seen)].sort()).toEqual(['audit', 'rotate flip', 'rotate probe', 'rotate provision', 'rotate revoke', 'rotate status']);
+});
