@@ -106,7 +106,7 @@ describe('the built package', () => {
     expect(bad.stderr).not.toContain('sk-in-argv'); // a value passed by mistake is not printed back
   });
 
-  it.each(['keyflip/gcp', 'keyflip/clients', 'keyflip/beacon', 'keyflip/otel', 'keyflip/collector', 'keyflip/testing'])(
+  it.each(['keyflip/gcp', 'keyflip/clients', 'keyflip/beacon', 'keyflip/otel', 'keyflip/collector', 'keyflip/rotation', 'keyflip/testing'])(
     '%s loads as ESM and as CJS, with the same names, and loads no optional peer',
     async (subpath) => {
       const esm = (await import(subpath)) as Record<string, unknown>;
@@ -122,6 +122,20 @@ describe('the built package', () => {
       expect(JSON.parse(child.stdout)).toEqual([]);
     },
   );
+
+  it('the built CLI has rotate and audit, each with its help and exit codes', () => {
+    for (const args of [['rotate', '--help'], ['rotate', 'revoke', '--help'], ['audit', '--help']]) {
+      const run = spawnSync(process.execPath, [join(root, pkg.bin.keyflip as string), ...args], { encoding: 'utf8' });
+      expect([args.join(' '), run.status, run.stderr]).toEqual([args.join(' '), 0, '']);
+      expect(run.stdout).toContain('Exit codes');
+    }
+    const noProject = spawnSync(process.execPath, [join(root, pkg.bin.keyflip as string), 'rotate', 'status', 'OPENAI_API_KEY'], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH },
+    });
+    expect(noProject.status).toBe(2);
+    expect(noProject.stderr).toContain('--project is required');
+  });
 
   it("importing 'keyflip/gcp' does not load the SDK; the first fetch does", () => {
     const script = `
