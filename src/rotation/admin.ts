@@ -6,7 +6,8 @@
  * error could quote but `addVersion`, whose payload no error message includes).
  */
 import { crc32c } from '../crc32c.js';
-import { emulatorClientOptions, GCP_SDK_PACKAGE } from '../sources/gcp.js';
+import { ConfigurationError } from '../errors.js';
+import { createSecretManagerClient } from '../sources/gcp-client.js';
 import { RotationError } from './errors.js';
 
 export type VersionState = 'ENABLED' | 'DISABLED' | 'DESTROYED';
@@ -266,28 +267,11 @@ export async function openSecretAdmin(options: SecretAdminOptions): Promise<Secr
 }
 
 async function buildClient(options: SecretAdminOptions): Promise<SecretManagerAdminClientLike> {
-  let sdk: { SecretManagerServiceClient: new (opts?: Record<string, unknown>) => SecretManagerAdminClientLike };
   try {
-    sdk = (await import(GCP_SDK_PACKAGE)) as typeof sdk;
+    return await createSecretManagerClient<SecretManagerAdminClientLike>(options, 'keyflip rotate');
   } catch (cause) {
-    throw new RotationError('INVALID_INPUT', `keyflip rotate needs ${GCP_SDK_PACKAGE} (version 6 or 7): run \`npm install ${GCP_SDK_PACKAGE}\``, { cause });
+    const message = cause instanceof Error ? cause.message : String(cause);
+    if (cause instanceof ConfigurationError) throw new RotationError('INVALID_INPUT', message, { cause });
+    throw new RotationError('BACKEND', `could not start the Secret Manager client: ${message}`, { cause });
   }
-  const env = options.env ?? process.env;
-  let clientOptions: Record<string, unknown>;
-  if (options.clientOptions) clientOptions = { ...options.clientOptions };
-  else if (env.SECRET_MANAGER_EMULATOR_HOST) clientOptions = emulatorClientOptions(env.SECRET_MANAGER_EMULATOR_HOST);
-  else if (options.location) clientOptions = { apiEndpoint: `secretmanager.${options.location}.rep.googleapis.com` };
-  else clientOptions = {};
-  const client = new sdk.SecretManagerServiceClient(clientOptions);
-  try {
-    await client.initialize?.();
-  } catch (cause) {
-    try {
-      await client.close?.();
-    } catch {
-      // nothing to close
-    }
-    throw new RotationError('BACKEND', `could not start the Secret Manager client: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-  }
-  return client;
 }

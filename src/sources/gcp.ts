@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import { crc32c } from '../crc32c.js';
+import { createSecretManagerClient } from './gcp-client.js';
 import { ConfigurationError, IntegrityError } from '../errors.js';
 import type { FetchContext, Source, SourceRef, SourceResult } from '../types.js';
 
@@ -55,8 +55,7 @@ export interface GcpSecretManagerOptions {
   env?: Record<string, string | undefined> | undefined;
 }
 
-/** The package this source loads on first use. */
-export const GCP_SDK_PACKAGE = '@google-cloud/secret-manager';
+export { emulatorClientOptions, GCP_SDK_PACKAGE } from './gcp-client.js';
 
 const SECRET_ID = /^[A-Za-z0-9_-]{1,255}$/;
 const VERSION = /^(?:[1-9][0-9]*|latest|[A-Za-z][A-Za-z0-9_-]{0,62})$/;
@@ -166,69 +165,6 @@ function toBytes(data: Uint8Array | string | null | undefined): Uint8Array {
 }
 
 /** Loads the SDK (once, on first fetch) and builds a started client. */
-async function createClient(options: GcpSecretManagerOptions): Promise<SecretManagerClientLike> {
-  let sdk: { SecretManagerServiceClient: new (opts?: Record<string, unknown>) => SecretManagerClientLike };
-  try {
-    sdk = (await import(GCP_SDK_PACKAGE)) as typeof sdk;
-  } catch (cause) {
-    throw new ConfigurationError(
-      `keyflip/gcp needs ${GCP_SDK_PACKAGE} (version 6 or 7): run \`npm install ${GCP_SDK_PACKAGE}\`, or pass \`client\` (${cause instanceof Error ? cause.message : String(cause)})`,
-    );
-  }
-  const env = options.env ?? process.env;
-  let clientOptions: Record<string, unknown>;
-  if (options.clientOptions) clientOptions = { ...options.clientOptions };
-  else if (env.SECRET_MANAGER_EMULATOR_HOST) clientOptions = emulatorClientOptions(env.SECRET_MANAGER_EMULATOR_HOST);
-  else if (options.location) clientOptions = { apiEndpoint: `secretmanager.${options.location}.rep.googleapis.com` };
-  else clientOptions = {};
-  const client = new sdk.SecretManagerServiceClient(clientOptions);
-  // Started here, inside a try: a client whose stub fails to start would otherwise leave a floating
-  // rejection on every call (and could crash the process); it is dropped and built again next time.
-  try {
-    await client.initialize?.();
-  } catch (cause) {
-    try {
-      await client.close?.();
-    } catch {
-      // nothing to close
-    }
-    throw cause;
-  }
-  return client;
-}
-
-/**
- * Client options that reach a Secret Manager emulator at `host:port` in plain text with no credentials
- * and no metadata-server lookup, using the SDK's own google-gax copy (a second copy of @grpc/grpc-js
- * would be rejected by the client).
- */
-export function emulatorClientOptions(hostPort: string): Record<string, unknown> {
-  const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(hostPort.trim());
-  if (!match) throw new ConfigurationError(`SECRET_MANAGER_EMULATOR_HOST must be host:port, not ${JSON.stringify(hostPort)}`);
-  const gax = loadGax();
-  return {
-    apiEndpoint: match[1],
-    port: Number(match[2]),
-    sslCreds: gax.grpc.credentials.createInsecure(),
-    authClient: new gax.googleAuthLibrary.PassThroughClient(),
-    'grpc.enable_http_proxy': 0,
-  };
-}
-
-interface Gax {
-  grpc: { credentials: { createInsecure(): unknown } };
-  googleAuthLibrary: { PassThroughClient: new () => unknown };
-}
-
-function loadGax(): Gax {
-  try {
-    // `__filename` in the CJS build, `import.meta.url` in the ESM one (no bundler shim needed).
-    const fromHere = createRequire(typeof __filename === 'string' ? __filename : import.meta.url);
-    const fromSdk = createRequire(fromHere.resolve(GCP_SDK_PACKAGE));
-    return fromSdk('google-gax') as Gax;
-  } catch (cause) {
-    throw new ConfigurationError(
-      `keyflip/gcp needs ${GCP_SDK_PACKAGE} to reach an emulator: run \`npm install ${GCP_SDK_PACKAGE}\` (${cause instanceof Error ? cause.message : String(cause)})`,
-    );
-  }
+function createClient(options: GcpSecretManagerOptions): Promise<SecretManagerClientLike> {
+  return createSecretManagerClient<SecretManagerClientLike>(options, 'keyflip/gcp', ', or pass `client`');
 }
