@@ -3,7 +3,7 @@ import { resolvePreset } from '../clients/presets.js';
 import type { FingerprintUsage } from '../collector/types.js';
 import { Plan } from './plan.js';
 import { checkValue, fingerprintOf, iso, layoutOf, nowOf, ringFingerprints, updateFresh, newestVersion } from './common.js';
-import { ANNOTATION, managedLabels, withPending, withRecord } from './records.js';
+import { ANNOTATION, managedLabels, withPending, withRecord, type PendingRecord } from './records.js';
 import { readRing, suffixId, type RotationKey } from './ring.js';
 import { refused, result } from './state.js';
 import type { RotationContext, RotationResult } from './types.js';
@@ -58,9 +58,26 @@ export async function emergency(ctx: RotationContext, rawValue: string, options:
   let top = 0;
   for (const id of ring.secrets.keys()) top = Math.max(top, Number(/_v(\d+)$/.exec(id)?.[1] ?? 0));
   const target = pending ? pending.secretId : layout === 'alias' ? name : suffixId(name, top + 1);
-  const pendingRecord = { op: 'emergency' as const, fingerprint: fp, at, after: newestVersion(ring, target) };
-  const previousLive = ring.live && ring.live.secretId === target && pending?.key && ring.live.version === pending.key.version ? undefined : ring.live;
-  const toDisable: RotationKey[] = ring.keys.filter((k) => k.state === 'ENABLED' && !(pending?.key && k.secretId === pending.key.secretId && k.version === pending.key.version));
+  const isNew = (k: RotationKey): boolean => pending?.key !== undefined && k.secretId === pending.key.secretId && k.version === pending.key.version;
+  const keyId = (k: RotationKey): string => `${k.secretId}/${k.version}`;
+  // A resumed run takes the previous live key and the keys to disable from the pending mark: the first run
+  // may already have made the new key live and disabled some of them.
+  const recorded = pending?.record;
+  const previousLive = recorded?.from !== undefined ? ring.keys.find((k) => k.n === recorded.from && !isNew(k)) : pending?.key && ring.live && isNew(ring.live) ? undefined : ring.live;
+  const listed = new Map((recorded?.disable ?? []).map((d) => [d.key, d.fingerprint]));
+  const toDisable: RotationKey[] = ring.keys.filter((k) => !isNew(k) && (k.state === 'ENABLED' || listed.has(keyId(k))));
+  const fingerprintOfKey = (k: RotationKey): string | undefined => fingerprints.get(k) ?? listed.get(keyId(k));
+  const pendingRecord: PendingRecord = {
+    op: 'emergency',
+    fingerprint: fp,
+    at,
+    after: newestVersion(ring, target),
+    ...(previousLive ? { from: previousLive.n } : {}),
+    disable: toDisable.map((k) => {
+      const f = fingerprintOfKey(k);
+      return f === undefined ? { key: keyId(k) } : { key: keyId(k), fingerprint: f };
+    }),
+  };
   const env = ring.environment;
 
   if (!pending) {
@@ -102,12 +119,14 @@ export async function emergency(ctx: RotationContext, rawValue: string, options:
     });
   }
   for (const key of toDisable) {
+    if (key.state !== 'ENABLED') continue; // disabled by the run that stopped
     plan.add(`disable ${key.label} (${key.role}) now`, async () => {
       await admin.setState(key.secretId, key.version, 'DISABLED');
     });
   }
   const revokedRecord = { at, emergency: true };
-  for (const secretId of new Set([target, ...toDisable.map((k) => k.secretId)])) {
+  // The target last: its write clears the pending mark, so a run stopped before it is finished by running it again.
+  for (const secretId of new Set([...toDisable.map((k) => k.secretId).filter((id) => id !== target), target])) {
     const keys = toDisable.filter((k) => k.secretId === secretId);
     plan.add(`record on ${secretId}: ${[secretId === target ? 'the emergency flip' : '', keys.length ? `revoked ${keys.map((k) => k.label).join(', ')}` : ''].filter(Boolean).join(', ')}${secretId === target ? '; clear the pending mark' : ''}`, async () => {
       await updateFresh(admin, secretId, (meta) => {
@@ -116,7 +135,10 @@ export async function emergency(ctx: RotationContext, rawValue: string, options:
           if (layout === 'suffix' && !hasFlip(meta.annotations, version as number)) annotations = newRecords(version as number, annotations);
           annotations = withPending(annotations, undefined);
         }
-        for (const key of keys) annotations = withRecord(annotations, key.version, 'revoked', revokedRecord);
+        for (const key of keys) {
+          const f = fingerprintOfKey(key);
+          annotations = withRecord(annotations, key.version, 'revoked', f === undefined ? revokedRecord : { ...revokedRecord, fingerprint: f });
+        }
         return { labels: { ...meta.labels, 'keyflip-step': 'revoked' }, annotations };
       });
     });

@@ -28,11 +28,14 @@ export async function flip(ctx: RotationContext, options: FlipOptions = {}): Pro
 
   if (!staged) {
     if (live && live.records.staged && !live.records.flipped) {
-      // A suffix flip that enabled the key and stopped before recording it.
+      // A suffix flip that enabled the key and stopped before recording it. The key that was live before
+      // is the newest of the others still enabled; the record is the one the flip would have made.
+      const before = ring.old.reduce<(typeof ring.old)[number] | undefined>((a, k) => (a === undefined || k.n > a.n ? k : a), undefined);
+      const record = { at, ...(before ? { from: before.n } : {}), ...(options.skipProbe && !live.records.probed?.ok ? { skipProbe: true } : {}) };
       plan.add(`record on ${live.secretId}: flipped to ${live.label} at ${at}`, async () => {
         await updateFresh(admin, live.secretId, (meta) => ({
           labels: { ...meta.labels, [LABEL.step]: 'flipped' },
-          annotations: withRecord(meta.annotations, live.version, 'flipped', { at, ...(options.skipProbe ? { skipProbe: true } : {}) }),
+          annotations: withRecord(meta.annotations, live.version, 'flipped', record),
         }));
       });
     } else if (live?.records.flipped) {

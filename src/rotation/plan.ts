@@ -34,7 +34,7 @@ export class Plan {
         await write.run();
       } catch (error) {
         const before = i === 0 ? 'nothing was written' : `${i} of ${this.writes.length} writes were made`;
-        const detail = error instanceof Error ? error.message : String(error);
+        const detail = (error instanceof Error ? error.message : String(error)).replace(/\.+$/, '');
         throw new RotationError(
           'INTERRUPTED',
           `rotate ${command} ${secret} stopped at write ${i + 1} of ${this.writes.length} (${write.description}): ${detail}. ` +

@@ -82,13 +82,8 @@ export async function provision(ctx: RotationContext, rawValue: string, options:
       await admin.setState(target, version as number, 'DISABLED');
     });
   }
-  plan.add(`record on ${target}: staged ${fp} at ${at}; clear the pending mark`, async () => {
-    await updateFresh(admin, target, (meta) => ({
-      labels: managedLabels(meta.labels, layout, 'staged', env),
-      annotations: withPending(withRecord(meta.annotations, version as number, 'staged', { at, fingerprint: fp }), undefined),
-    }));
-  });
   // Secrets of the ring made before keyflip managed it get its labels (for audit); their versions are not touched.
+  // Before the last write, which clears the pending mark: a provision stopped here is finished by running it again.
   for (const secret of ring.secrets.values()) {
     if (secret.id === target || secret.labels[LABEL.managed] === 'true') continue;
     plan.add(`label ${secret.id} keyflip-managed=true (for audit; its versions are not touched)`, async () => {
@@ -99,6 +94,12 @@ export async function provision(ctx: RotationContext, rawValue: string, options:
     });
   }
 
+  plan.add(`record on ${target}: staged ${fp} at ${at}; clear the pending mark`, async () => {
+    await updateFresh(admin, target, (meta) => ({
+      labels: managedLabels(meta.labels, layout, 'staged', env),
+      annotations: withPending(withRecord(meta.annotations, version as number, 'staged', { at, fingerprint: fp }), undefined),
+    }));
+  });
   if (ctx.dryRun) return result(ring, 'provision', 'planned', `would stage ${fp} in ${target}${pending ? ' (finishing the provision that stopped part-way)' : ''}`, { steps: plan.steps() });
   await plan.execute('provision', name);
   const after = await readRing(admin, name, layout);

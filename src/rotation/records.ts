@@ -64,6 +64,8 @@ export interface RevokedRecord {
   /** Why `--force` was used (required with it). */
   reason?: string;
   emergency?: boolean;
+  /** The key's fingerprint, read while it was still enabled (a key made outside keyflip has no staged record). */
+  fingerprint?: string;
 }
 export interface DiscardedRecord {
   at: string;
@@ -86,6 +88,13 @@ export interface PendingRecord {
   at: string;
   /** The newest version of the secret when the mark was set: the key the sequence adds is newer. */
   after: number;
+  /** emergency: the key that was live (its place in the ring), for the flip record of a resumed run. */
+  from?: number;
+  /**
+   * emergency: the keys it disables (`secretId/version`) with their fingerprints, so a resumed run records
+   * those it already disabled as it would have.
+   */
+  disable?: { key: string; fingerprint?: string }[];
 }
 
 const RECORD_KEY = /^keyflip-(staged|probed|flipped|verified|revoked|discarded)-(\d{1,9})$/;
@@ -124,7 +133,17 @@ export function readPending(annotations: Readonly<Record<string, string>>): Pend
   // Without `after` no version can be told to be the one the sequence added: resuming then adds it again
   // (never mistakes an existing key for it).
   const after = typeof record.after === 'number' && Number.isInteger(record.after) && record.after >= 0 ? record.after : Number.MAX_SAFE_INTEGER;
-  return { op: record.op, fingerprint: record.fingerprint, at: record.at, after };
+  const out: PendingRecord = { op: record.op, fingerprint: record.fingerprint, at: record.at, after };
+  if (typeof record.from === 'number' && Number.isInteger(record.from) && record.from > 0) out.from = record.from;
+  if (Array.isArray(record.disable)) {
+    out.disable = [];
+    for (const d of record.disable as unknown[]) {
+      if (typeof d !== 'object' || d === null || typeof (d as { key?: unknown }).key !== 'string') continue;
+      const { key, fingerprint } = d as { key: string; fingerprint?: unknown };
+      out.disable.push(typeof fingerprint === 'string' ? { key, fingerprint } : { key });
+    }
+  }
+  return out;
 }
 
 /** A copy of `annotations` with `step` recorded for `version` (records of old versions pruned). */

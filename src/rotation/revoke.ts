@@ -1,10 +1,10 @@
 import { findProviderKeys } from '../clients/key-formats.js';
 import { formatDuration } from '../duration.js';
 import { Plan } from './plan.js';
-import { iso, layoutOf, nowOf, updateFresh } from './common.js';
+import { iso, keyFingerprint, layoutOf, nowOf, updateFresh } from './common.js';
 import { RotationError } from './errors.js';
 import { LABEL, withRecord, type RevokedRecord } from './records.js';
-import { readRing } from './ring.js';
+import { readRing, type RotationKey } from './ring.js';
 import { refused, result } from './state.js';
 import type { KeyVerification, RotationContext, RotationResult } from './types.js';
 import { checkOldKeys, verificationProblem } from './verify.js';
@@ -63,20 +63,33 @@ export async function revoke(ctx: RotationContext, options: RevokeOptions): Prom
   }
   const at = iso(now);
   const record: RevokedRecord = reason === undefined ? { at, windowMs } : { at, forced: true, reason };
-  const plan = new Plan();
+  // Recorded with each key: once disabled, a key made outside keyflip could no longer be told by its fingerprint.
+  const fingerprints = new Map<RotationKey, string>();
   for (const key of ring.old) {
-    plan.add(`disable ${key.label} (${key.secretId} version ${key.version})`, async () => {
-      await admin.setState(key.secretId, key.version, 'DISABLED');
-    });
+    const fp = verifications?.find((c) => c.key === key.label)?.fingerprint ?? (await keyFingerprint(ctx, key));
+    if (fp) fingerprints.set(key, fp);
   }
+  const recordOf = (key: RotationKey): RevokedRecord => {
+    const fp = fingerprints.get(key);
+    return fp === undefined ? record : { ...record, fingerprint: fp };
+  };
+  const plan = new Plan();
+  // The records first, then the disables: a revoke stopped in between leaves keys recorded as revoked but
+  // still enabled, which the ring shows as old (with a note), so running revoke again finishes it. (The other
+  // order would leave disabled keys with no record, that nothing could tell from keys disabled by hand.)
   for (const secretId of new Set(ring.old.map((k) => k.secretId))) {
     const keys = ring.old.filter((k) => k.secretId === secretId);
     plan.add(`record on ${secretId}: revoked ${keys.map((k) => k.label).join(', ')}${reason ? ' (forced; the reason is recorded)' : ''}`, async () => {
       await updateFresh(admin, secretId, (meta) => {
         let annotations = meta.annotations;
-        for (const key of keys) annotations = withRecord(annotations, key.version, 'revoked', record);
+        for (const key of keys) annotations = withRecord(annotations, key.version, 'revoked', recordOf(key));
         return { labels: { ...meta.labels, [LABEL.step]: 'revoked' }, annotations };
       });
+    });
+  }
+  for (const key of ring.old) {
+    plan.add(`disable ${key.label} (${key.secretId} version ${key.version})`, async () => {
+      await admin.setState(key.secretId, key.version, 'DISABLED');
     });
   }
   const labels = ring.old.map((k) => k.label).join(', ');

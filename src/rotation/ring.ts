@@ -39,7 +39,7 @@ export interface RotationKey {
   /** Aliases naming this version (alias layout). */
   readonly aliases: readonly string[];
   readonly records: VersionRecords;
-  /** The fingerprint recorded when keyflip staged it (readable even while the version is disabled). */
+  /** The fingerprint recorded when keyflip staged (or revoked) it (readable even while the version is disabled). */
   readonly fingerprint: string | undefined;
 }
 
@@ -105,7 +105,7 @@ function key(draft: Draft, role: KeyRole, label: string): RotationKey {
     role,
     aliases,
     records: draft.records,
-    fingerprint: draft.records.staged?.fingerprint,
+    fingerprint: draft.records.staged?.fingerprint ?? draft.records.revoked?.fingerprint,
   };
 }
 
@@ -137,7 +137,7 @@ async function readSuffix(admin: SecretAdmin, name: string): Promise<KeyRing> {
     const label = suffixId(name, d.n);
     if (d === liveDraft) return key(d, 'live', label);
     if (d.records.discarded) return key(d, 'discarded', label);
-    if (d.records.revoked) return key(d, 'revoked', label);
+    if (d.records.revoked && d.version.state !== 'ENABLED') return key(d, 'revoked', label);
     if (d.version.state === 'ENABLED') return key(d, 'old', label);
     if (d === pendingAt?.draft) return key(d, 'pending', label);
     if (d.version.state === 'DISABLED' && d.records.staged && !d.records.flipped && (!liveDraft || d.n > liveDraft.n)) return key(d, 'staged', label);
@@ -185,7 +185,7 @@ async function readAlias(admin: SecretAdmin, name: string): Promise<KeyRing> {
     const label = `${name}@${v.version}`;
     if (v === liveMeta) return key(d, 'live', label);
     if (d.records.discarded) return key(d, 'discarded', label);
-    if (d.records.revoked) return key(d, 'revoked', label);
+    if (d.records.revoked && v.state !== 'ENABLED') return key(d, 'revoked', label);
     const newer = !liveMeta || v.version > liveMeta.version;
     if (newer && d.records.staged && !d.records.flipped) return key(d, 'staged', label);
     if (newer && pendingRecord && isPendingKey(v.version, d.records, pendingRecord)) return key(d, 'pending', label);
@@ -196,6 +196,7 @@ async function readAlias(admin: SecretAdmin, name: string): Promise<KeyRing> {
   if (pendingRecord) {
     const added = keys.filter((k) => (k.role === 'pending' || k.role === 'live') && isPendingKey(k.version, k.records, pendingRecord)).pop();
     pending = { record: pendingRecord, secretId: name, key: added };
+    if (added?.role === 'live') notes.push(`${added.label} was made current by an ${pendingRecord.op} that stopped before its last write: run it again with the same key to finish it`);
   }
   const staged = keys.filter((k) => k.role === 'staged').pop();
   if (staged && staged.state === 'ENABLED') notes.push(`${staged.label} is enabled but not current: a flip stopped part-way; run flip again to finish it`);
@@ -211,6 +212,9 @@ function finish(
   notes: string[],
 ): KeyRing {
   const staged = keys.filter((k) => k.role === 'staged');
+  for (const k of keys) {
+    if (k.role === 'old' && k.records.revoked) notes.push(`${k.label} is recorded as revoked but still enabled: a revoke stopped part-way (or the version was enabled again by hand); run revoke again`);
+  }
   if (staged.length > 1) notes.push(`more than one staged key (${staged.map((k) => k.label).join(', ')}): the newest is the one flip makes live; discard the others`);
   if (pending && !pending.key) notes.push(`a ${pending.record.op} of ${pending.record.fingerprint} stopped before adding its key; run it again with the same key, or discard`);
   else if (pending?.key && pending.key.role !== 'live') notes.push(`a ${pending.record.op} of ${pending.record.fingerprint} stopped after adding ${pending.key.label}; run it again with the same key, or discard`);

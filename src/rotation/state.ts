@@ -53,6 +53,8 @@ export function nextStep(ring: KeyRing): NextStep {
   if (live && live.records.staged && !live.records.flipped) return { command: 'flip', why: `${live.label} is live but its flip was not recorded: run flip again to record it` };
   if (old.length > 0) {
     const labels = old.map((k) => k.label).join(', ');
+    const recorded = old.filter((k) => k.records.revoked).map((k) => k.label);
+    if (recorded.length > 0) return { command: 'revoke', why: `${recorded.join(', ')} recorded as revoked but still enabled: a revoke stopped part-way; run revoke again to finish it` };
     const verified = old.every((k) => k.records.verified?.ok);
     return verified
       ? { command: 'revoke', why: `${labels} verified unused: revoke disables ${old.length === 1 ? 'it' : 'them'} (after checking again)` }
