@@ -3,7 +3,7 @@ import { resolvePreset } from '../clients/presets.js';
 import type { FingerprintUsage } from '../collector/types.js';
 import { Plan } from './plan.js';
 import { checkValue, fingerprintOf, iso, layoutOf, nowOf, ringFingerprints, updateFresh, newestVersion } from './common.js';
-import { ANNOTATION, managedLabels, withPending, withRecord, type PendingRecord } from './records.js';
+import { article, ANNOTATION, managedLabels, withPending, withRecord, type PendingRecord } from './records.js';
 import { readRing, suffixId, type RotationKey } from './ring.js';
 import { refused, result } from './state.js';
 import type { RotationContext, RotationResult } from './types.js';
@@ -30,7 +30,7 @@ export async function emergency(ctx: RotationContext, rawValue: string, options:
   const fp = fingerprintOf(ctx, value);
   const pending = ring.pending;
   if (pending && (pending.record.op !== 'emergency' || pending.record.fingerprint !== fp)) {
-    return refused(ring, 'emergency', pending.record.op === 'emergency' ? 'fingerprint-mismatch' : 'pending', `a ${pending.record.op} of ${pending.record.fingerprint} stopped part-way: run it again with that key, or rotate discard it first`);
+    return refused(ring, 'emergency', pending.record.op === 'emergency' ? 'fingerprint-mismatch' : 'pending', `${article(pending.record.op)} of ${pending.record.fingerprint} stopped part-way: run it again with that key, or rotate discard it first`);
   }
   if (!pending && ring.staged) {
     return refused(ring, 'emergency', 'staged-exists', `${ring.staged.label} is staged: an emergency would leave two new keys; flip it (and revoke with --force) or rotate discard it first`);

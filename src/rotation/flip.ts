@@ -1,6 +1,6 @@
 import { Plan } from './plan.js';
 import { iso, layoutOf, nowOf, updateFresh } from './common.js';
-import { LABEL, withRecord } from './records.js';
+import { article, LABEL, withRecord } from './records.js';
 import { readRing } from './ring.js';
 import { refused, result } from './state.js';
 import type { RotationContext, RotationResult } from './types.js';
@@ -20,7 +20,7 @@ export async function flip(ctx: RotationContext, options: FlipOptions = {}): Pro
   const layout = layoutOf(ctx);
   const { admin, name } = ctx;
   const ring = await readRing(admin, name, layout);
-  if (ring.pending) return refused(ring, 'flip', 'pending', `a ${ring.pending.record.op} stopped part-way: finish it (run it again with the same key) or discard it first`);
+  if (ring.pending) return refused(ring, 'flip', 'pending', `${article(ring.pending.record.op)} stopped part-way: finish it (run it again with the same key) or discard it first`);
   const at = iso(nowOf(ctx));
   const plan = new Plan();
   const live = ring.live;
@@ -45,9 +45,15 @@ export async function flip(ctx: RotationContext, options: FlipOptions = {}): Pro
     }
   } else {
     const probed = staged.records.probed;
+    // --skip-probe stands in for a probe that could not be made (no route to the provider, its outage), never
+    // for one that answered: a key the provider refused is not flipped, skip or not.
+    const dead = probed !== undefined && !probed.ok && probed.reason !== 'unreachable';
+    if (dead) {
+      return refused(ring, 'flip', 'probe-failed', `${staged.label} failed its probe with ${probed.provider} (${probed.reason} at ${probed.at}): it would break every process that picks it up; discard it${options.skipProbe ? ' (--skip-probe does not override a key the provider refused)' : ''}`);
+    }
     if (!options.skipProbe) {
       if (!probed) return refused(ring, 'flip', 'not-probed', `${staged.label} was not probed: run rotate probe first (or flip --skip-probe, which is recorded)`);
-      if (!probed.ok) return refused(ring, 'flip', 'probe-failed', `${staged.label} failed its probe with ${probed.provider} (${probed.reason} at ${probed.at}): it would break every process that picks it up; discard it`);
+      if (!probed.ok) return refused(ring, 'flip', 'probe-failed', `${staged.label}'s probe with ${probed.provider} got no answer (${probed.reason} at ${probed.at}): probe again, or flip --skip-probe (recorded)`);
     }
     const record = { at, ...(live ? { from: live.n } : {}), ...(options.skipProbe && !probed?.ok ? { skipProbe: true } : {}) };
     if (staged.state !== 'ENABLED') {

@@ -38,6 +38,9 @@ export async function provision(ctx: RotationContext, rawValue: string, options:
       return refuse('fingerprint-mismatch', `a provision of ${pending.record.fingerprint} stopped part-way and this key is ${fp}: run provision again with that key to finish it, or rotate discard first`);
     }
   } else {
+    if (ring.staged?.fingerprint === fp && ring.staged.state === 'DISABLED') {
+      return result(ring, 'provision', 'already-done', `${ring.staged.label} (${fp}) is already staged: this key; next, probe it`);
+    }
     if (ring.staged) {
       const s = ring.staged;
       return refuse(

@@ -189,3 +189,6 @@ export function managedLabels(
   if (environment !== undefined) next[LABEL.environment] = environment;
   return next;
 }
+
+/** `a provision`, `an emergency`. */
+export const article = (op: string): string => `${/^[aeiou]/.test(op) ? 'an' : 'a'} ${op}`;

@@ -10,7 +10,7 @@
  */
 import type { SecretAdmin, SecretMeta, VersionMeta, VersionState } from './admin.js';
 import { RotationError } from './errors.js';
-import { ANNOTATION, LABEL, readPending, readRecords, type PendingRecord, type VersionRecords } from './records.js';
+import { article, ANNOTATION, LABEL, readPending, readRecords, type PendingRecord, type VersionRecords } from './records.js';
 
 export const LAYOUTS = ['suffix', 'alias'] as const;
 export type Layout = (typeof LAYOUTS)[number];
@@ -216,8 +216,8 @@ function finish(
     if (k.role === 'old' && k.records.revoked) notes.push(`${k.label} is recorded as revoked but still enabled: a revoke stopped part-way (or the version was enabled again by hand); run revoke again`);
   }
   if (staged.length > 1) notes.push(`more than one staged key (${staged.map((k) => k.label).join(', ')}): the newest is the one flip makes live; discard the others`);
-  if (pending && !pending.key) notes.push(`a ${pending.record.op} of ${pending.record.fingerprint} stopped before adding its key; run it again with the same key, or discard`);
-  else if (pending?.key && pending.key.role !== 'live') notes.push(`a ${pending.record.op} of ${pending.record.fingerprint} stopped after adding ${pending.key.label}; run it again with the same key, or discard`);
+  if (pending && !pending.key) notes.push(`${article(pending.record.op)} of ${pending.record.fingerprint} stopped before adding its key; run it again with the same key, or discard`);
+  else if (pending?.key && pending.key.role !== 'live') notes.push(`${article(pending.record.op)} of ${pending.record.fingerprint} stopped after adding ${pending.key.label}; run it again with the same key, or discard`);
   return {
     name,
     layout,

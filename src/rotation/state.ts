@@ -4,6 +4,7 @@
  */
 import type { SecretUsage } from '../collector/types.js';
 import type { KeyRing, RotationKey } from './ring.js';
+import { article } from './records.js';
 import type { KeyView, NextStep, RefusalCode, RotateCommand, RotationOutcome, RotationResult } from './types.js';
 
 export function keyView(key: RotationKey, usage?: SecretUsage, fingerprint?: string): KeyView {
@@ -40,7 +41,7 @@ export function nextStep(ring: KeyRing): NextStep {
   if (pending) {
     return {
       command: pending.record.op,
-      why: `a ${pending.record.op} of ${pending.record.fingerprint} stopped part-way: run it again with the same key to finish it, or discard it`,
+      why: `${article(pending.record.op)} of ${pending.record.fingerprint} stopped part-way: run it again with the same key to finish it, or discard it`,
     };
   }
   if (staged) {

@@ -138,12 +138,22 @@ describe.each(LAYOUTS)('refusals (%s layout)', (layout) => {
     expect(s.mock.requestsFor(KEYS.k2)).toBe(0); // nothing was sent to the provider
   });
 
-  it('provision twice: refused staged-exists (with the same key or another)', async () => {
+  it('provision twice: another key is refused staged-exists; the same key is already done; neither writes', async () => {
     const s = await setup(layout);
     expect((await s.w.run(provision(s.ctx, KEYS.k2))).outcome).toBe('done');
     const again = await refusedWithoutWrites(s.w, () => provision(s.ctx, KEYS.k3), 'staged-exists');
     expect(again.message).toContain(fp(KEYS.k2));
-    await refusedWithoutWrites(s.w, () => provision(s.ctx, KEYS.k2), 'staged-exists');
+    const same = await s.w.noWrites(() => provision(s.ctx, KEYS.k2));
+    expect([same.outcome, same.refusal]).toEqual(['already-done', undefined]);
+    expect(same.message).toContain(fp(KEYS.k2));
+  });
+
+  it('skipProbe does not override a key the provider refused: still probe-failed', async () => {
+    const s = await setup(layout);
+    expect((await s.w.run(provision(s.ctx, KEYS.dead))).outcome).toBe('done');
+    expect((await s.w.run(probe(s.ctx, KEYS.dead, s.probeWith))).outcome).toBe('failed');
+    const result = await refusedWithoutWrites(s.w, () => flip(s.ctx, { skipProbe: true }), 'probe-failed');
+    expect(result.message).toContain('--skip-probe does not override');
   });
 
   it('emergency while a key is staged: refused staged-exists; no probe is sent', async () => {
