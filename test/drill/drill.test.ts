@@ -1,0 +1,105 @@
+/**
+ * The rotation drill, small: 4 worker processes (plus the stale one) on the real openai SDK, the Secret
+ * Manager emulator over gRPC, the collector over HTTP and `keyflip rotate` run as processes, with short
+ * periods (refresh 1 s, beacon 250 ms, window 2 s). It asserts the properties `npm run drill` shows — never
+ * durations: every wait in the drill is bounded and polls state, and the time bound of the flip is
+ * reported, not asserted (`enforceTimeBounds: false`). A change in any module that breaks rotation safety
+ * (the chain rule, refresh, authFetch, the beacon, the collector, the rotate commands) fails here.
+ */
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { runDrill, type DrillResult } from '../../drill/drill.js';
+import { collectUnhandledRejections } from '../helpers.js';
+
+const unhandled = collectUnhandledRejections();
+
+/** OpenAI-format keys made for this test, so the test can search every output for them. */
+const key = (): string => `sk-proj-${randomBytes(30).toString('hex')}T3BlbkFJ${randomBytes(30).toString('hex')}`;
+
+function check(result: DrillResult, id: string): { ok: boolean; detail: string } {
+  const c = result.checks.find((x) => x.id === id);
+  if (!c) throw new Error(`no check ${id}`);
+  return { ok: c.ok, detail: c.detail };
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+describe('the rotation drill (4 worker processes, short periods)', () => {
+  it('rotates with zero failed requests, refuses while a stale process holds the old key, heals an emergency, leaks nothing', async () => {
+    const keys = { v1: key(), v2: key(), v3: key() };
+    const output: string[] = [];
+    const result = await runDrill({
+      workers: 4,
+      rate: 20,
+      refreshMs: 1_000,
+      beaconMs: 250,
+      windowMs: 2_000,
+      steadyMs: 500,
+      enforceTimeBounds: false,
+      keys,
+      output: (text) => output.push(text),
+    });
+    const ok = (id: string): void => {
+      const c = check(result, id);
+      expect(c.ok, `${id}: ${c.detail}`).toBe(true);
+    };
+
+    ok('no-abort');
+    ok('setup'); // v1 provisioned, probed and flipped by `keyflip rotate`
+    ok('workers'); // 4 + 1 processes ran and stopped cleanly
+
+    // The normal rotation: not one failed request, every request counted.
+    ok('normal-zero-failed');
+    expect(result.totals.sent).toBeGreaterThan(0);
+    expect(result.totals.sent).toBe(result.phases.reduce((n, p) => n + p.sent, 0));
+
+    // Flip: every worker on v2, on its first refresh after the flip; nothing on v1 after its switch.
+    ok('flip-first-refresh');
+    expect(result.flip.toV2Ms.n).toBe(4);
+
+    // The stale worker (it read OPENAI_API_KEY from its environment at start-up) blocks verify and revoke, named.
+    ok('verify-refused');
+    expect(result.refusals.verify.offenders).toEqual([{ service: 'drill-legacy-app', pid: expect.any(Number) }]);
+    ok('revoke-refused');
+    expect(result.refusals.revoke.refusal).toBe('not-verified');
+
+    // Once it is gone and the window has passed: verify passes, revoke disables v1, and v1 carries nothing.
+    ok('verify-passed');
+    ok('revoke-done');
+    ok('no-v1-after-revoke');
+    expect(result.v1AfterRevoke).toEqual({ attempts: 0, providerRequests: 0 });
+
+    // Emergency under load: every worker on v3, healed on its first 401 by authFetch's one retry (or by its
+    // refresh first); failures, if any, only among requests in flight at the revocation, and counted.
+    ok('emergency-done');
+    ok('emergency-v3');
+    ok('emergency-failures');
+    expect(result.emergency.workersHealedOn401 + result.emergency.workersSwitchedByRefresh).toBe(4);
+    expect(result.emergency.failedClosed.failedInTheEnd).toBe(0);
+
+    // No key value (nor the collector token) anywhere: the drill's own check, and this test's search of
+    // every process's output and of the result, for the keys it chose.
+    ok('no-leak');
+    const everything = `${output.join('\n')}\n${JSON.stringify(result)}`;
+    expect(everything.length).toBeGreaterThan(1_000);
+    for (const value of Object.values(keys)) {
+      expect(everything.includes(value)).toBe(false);
+      expect(everything.includes(value.slice(8, 40))).toBe(false);
+      expect(everything.includes(Buffer.from(value).toString('base64').slice(0, 40))).toBe(false);
+    }
+    expect(everything).toContain(result.keys.v1); // fingerprints are what it shows
+
+    // Every child process is gone; nothing rejected unhandled.
+    expect(result.pids.length).toBeGreaterThanOrEqual(5 + 11);
+    expect(result.pids.filter(isRunning)).toEqual([]);
+    expect(result.ok, result.checks.filter((c) => !c.ok && c.enforced).map((c) => `${c.id}: ${c.detail}`).join('; ')).toBe(true);
+    expect(unhandled).toEqual([]);
+  }, 180_000);
+});
