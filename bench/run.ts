@@ -52,7 +52,7 @@ const summary =
 const drill = await drillBench();
 const drillSection =
   drill === undefined
-    ? 'Rotation drill: not run (npm run drill is not available yet)'
+    ? 'Rotation drill: no result yet. Run `npm run drill` (and `npm run drill -- --layout alias`, `npm run drill -- --workers 64`): it writes drill/results/, which `npm run bench` quotes.'
     : `From the drill's own summary (\`npm run drill\`), not measured by this run.
 
 ${markdownTable(drill.rows)}

@@ -46,6 +46,17 @@ const WORKER_NICE = 10;
 
 export type Layout = 'suffix' | 'alias';
 
+/**
+ * Library issues this drill found that are not fixed yet (see the README's drill section). Each has a
+ * check of its own that informs (`no-fail-closed`, `no-stale-join`, `staged-unseen`); issues 1 and 2 also
+ * fail requests, which fail the drill unless `knownIssues: 'tolerate'`.
+ */
+export const KNOWN_ISSUES = {
+  1: 'in the suffix layout, a refresh whose chain walk straddles `rotate emergency` (NAME_v3 read before its version was added, NAME_v2 read after it was disabled) finds every candidate absent and fails closed (SecretRevokedError) until the next refresh, although a key was live throughout.',
+  2: "authFetch's forced refresh on a 401 joins a refresh already running, which read the candidates before the old key was disabled; it ends on the same key (or, torn by issue 1, on none), so the 401 goes back to the SDK, and the old key is put on the 1 s refresh cooldown, so the next 401s within it go back too.",
+  3: "in the suffix layout, `rotate provision` adds the staged key (Secret Manager adds every version enabled) and disables it in its next call: an app that declares NAME_vN and refreshes in between reads the staged, not yet probed key until its next refresh.",
+} as const;
+
 export interface DrillOptions {
   /** Live worker processes (the stale one comes on top). @default 16 */
   workers?: number | undefined;
@@ -66,11 +77,14 @@ export interface DrillOptions {
   /** How the `keyflip rotate` commands run: `tsx` (`node --import tsx src/cli/index.ts`) or `dist` (`node dist/cli/index.js`, after `npm run build`). @default 'tsx' */
   cli?: 'tsx' | 'dist' | undefined;
   /**
-   * The workers' app-side workaround for a library issue (a chain walk torn by `rotate emergency` fails
-   * closed, see worker.ts): on `SecretRevokedError`, refresh once and send again. Such requests are
-   * counted either way (`emergency.failedClosed`). @default true
+   * What to do about the library issues this drill found and that are not fixed yet ({@link KNOWN_ISSUES}):
+   * `fail` counts them as what they are (failed requests; the drill fails); `tolerate` lets the workers
+   * work around issue 1 (refresh once on `SecretRevokedError` and send again) and does not fail the drill
+   * for a request that failed the way issue 2 makes it fail — recognised by its signature, so any other
+   * failure still fails it. Either way they are counted and reported (checks `no-fail-closed`,
+   * `no-stale-join`). The test uses `tolerate`, so that CI does not flicker on them. @default 'fail'
    */
-  retryFailedClosed?: boolean | undefined;
+  knownIssues?: 'fail' | 'tolerate' | undefined;
   /** Worker processes starting at once. @default 4 */
   startConcurrency?: number | undefined;
   /**
@@ -144,6 +158,9 @@ export interface DrillResult {
     /** Resolver `error` events in the workers, by code. */
     resolverErrors: Record<string, number>;
     skipped: number;
+    /** HTTP attempts the workers reported by key, and what the provider counted (the probes included). */
+    attemptsByKey: { v1: number; v2: number; v3: number };
+    providerCounted: { v1: number; v2: number; v3: number };
     achievedRatePerWorker: number;
     /** Request durations (start to end, through the SDK), ms. */
     latencyMs: { p50: number; p99: number; max: number };
@@ -151,7 +168,7 @@ export interface DrillResult {
     workerCpuMsPerRequest: number;
     /** The worst event-loop delay of any worker, ms. */
     workerLoopDelayMs: { p99: number; max: number };
-    /** Up to 20 failed requests: worker, start and end (ms since the drill started), outcome, attempts as [key, status, start, end]. */
+    /** Up to 20 failed requests (8 at most per outcome): worker, start and end (ms since the drill started), outcome, attempts as [key, status, start, end]. */
     failureSamples: { worker: string; t0: number; t1: number; outcome: number; attempts: [string, number, number, number][] }[];
   };
   readonly phases: readonly PhaseRow[];
@@ -188,8 +205,10 @@ export interface DrillResult {
     failedByStatus: Record<string, number>;
     failedNotInFlight: number;
     v2AfterHeal: number;
-    /** Requests whose first try failed closed (SecretRevokedError, a torn chain walk), and how many of them failed in the end. */
+    /** Requests whose (first) try failed closed (SecretRevokedError; known issue 1), and how many of them failed in the end. */
     failedClosed: { requests: number; workers: number; failedInTheEnd: number };
+    /** Failed requests with known issue 2's signature (a 401 after authFetch's forced refresh joined a stale refresh). */
+    staleJoins: { requests: number; workers: number };
     explanation: string;
   };
   /** Every child process the drill started (workers and `keyflip rotate` commands); none is running when it returns. */
@@ -256,7 +275,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     windowMs: options.windowMs ?? 3_000,
     steadyMs: options.steadyMs ?? 2_000,
     cli: options.cli ?? 'tsx',
-    retryFailedClosed: options.retryFailedClosed ?? true,
+    knownIssues: options.knownIssues ?? 'fail',
     startConcurrency: options.startConcurrency ?? 4,
     enforceTimeBounds: options.enforceTimeBounds ?? true,
   };
@@ -383,7 +402,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
       beaconMs: o.beaconMs,
       maxInFlight: 4,
       flushMs: 250,
-      retryFailedClosed: o.retryFailedClosed,
+      retryFailedClosed: o.knownIssues === 'tolerate',
     };
     const env: NodeJS.ProcessEnv = {
       ...baseEnv,
@@ -513,6 +532,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
   let stale: WorkerState | undefined;
   let providerV1Before = 0;
   let providerV1After = 0;
+  let providerSaw = { v1: 0, v2: 0, v3: 0 };
   let revokedV2At: number | undefined;
   let verifyRun: CommandRun | undefined;
   let revokeRefusedRun: CommandRun | undefined;
@@ -620,6 +640,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     mark('stop');
     await Promise.all(workers.map((w) => stopWorker(w)));
     providerV1After = mock ? mock.requestsFor(keys.v1) : 0;
+    if (mock) providerSaw = { v1: mock.requestsFor(keys.v1), v2: mock.requestsFor(keys.v2), v3: mock.requestsFor(keys.v3) };
     for (const w of workers) if (w.exitCode === undefined) w.child.kill('SIGKILL');
     await Promise.all(workers.map((w) => w.exited));
     await Promise.allSettled([mock?.close(), collectorServer?.close(), emulator?.close()]);
@@ -636,7 +657,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
   };
   const m = (name: string): number => marks.get(name) ?? Number.POSITIVE_INFINITY;
   const phaseDefs: [string, number, number][] = [
-    ['v1 live (before the rotation)', Number.NEGATIVE_INFINITY, m('provision')],
+    ['v1 live (before the rotation)', m('ready'), m('provision')],
     ['provision + probe v2 (staged, disabled)', m('provision'), m('flip')],
     ['flip → every live worker on v2', m('flip'), m('all-v2')],
     ['window; verify + revoke refuse (stale worker runs)', m('all-v2'), m('stale-stopped')],
@@ -646,7 +667,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     ['v3 only', m('all-v3'), Number.POSITIVE_INFINITY],
   ];
   const phases: PhaseRow[] = phaseDefs
-    .filter(([, from]) => Number.isFinite(from) || from === Number.NEGATIVE_INFINITY)
+    .filter(([, from]) => Number.isFinite(from))
     .map(([phase, from, to]) => {
       const rs = all.filter(({ r }) => r[1] >= from && r[1] < to).map(({ r }) => r);
       const attempts = { v1: 0, v2: 0, v3: 0, other: 0 };
@@ -725,6 +746,21 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
 
   // Emergency.
   const emergencyAt = emergencyRun ? (recordAt(emergencyRun, 3, 'flipped') ?? emergencyRun.startedAt) : undefined;
+  /**
+   * Known issue 2's signature: a request answered 401 on v2 and not sent again, whose answer came while a
+   * refresh of its worker was running that had read the candidates before the emergency's writes (it began
+   * before the emergency command ended, and ended after the provider revoked v2, on v2 — or on nothing, torn
+   * by issue 1) — authFetch's forced refresh joined that walk, found no new key and put v2 on its 1 s
+   * cooldown — or within that cooldown. A request that fails on a 401 without such a walk is not this issue.
+   */
+  const staleJoin = (w: WorkerState, r: RequestRecord): boolean => {
+    const [only, ...more] = r[4];
+    if (r[3] !== 401 || more.length > 0 || !only || only[0] !== fp.v2 || only[1] !== 401) return false;
+    if (emergencyRun === undefined || revokedV2At === undefined) return false;
+    const end = emergencyRun.endedAt;
+    return w.walks.some((x) => (x[2] === fp.v2 || x[2] === 'revoked') && x[0] < end && x[1] >= (revokedV2At as number) && only[3] >= x[0] && only[3] <= x[1] + 1_000);
+  };
+  const tolerate = o.knownIssues === 'tolerate';
   const toV3: number[] = [];
   const fromRevoke: number[] = [];
   const heals: number[] = [];
@@ -732,6 +768,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
   let byRefresh = 0;
   let v2AfterHeal = 0;
   let healFailures = 0;
+  let healKnown = 0;
   for (const w of live()) {
     const first = emergencyRun ? firstUse(w, 'v3', emergencyRun.startedAt) : undefined;
     if (first === undefined || emergencyAt === undefined) continue;
@@ -750,26 +787,39 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
       healedOn401++;
       heals.push(retry[3] - dead[3]);
       v2AfterHeal += w.requests.filter((r) => r[4].some((a) => a[0] === fp.v2 && a[2] > retry[2])).length;
+    } else if (staleJoin(w, hit)) {
+      healKnown++;
     } else {
       healFailures++;
     }
   }
-  const emergencyRequests = emergencyRun ? all.filter(({ r }) => r[1] >= (emergencyRun as CommandRun).startedAt).map(({ r }) => r) : [];
+  const emergencyRequests = emergencyRun ? all.filter(({ r }) => r[1] >= (emergencyRun as CommandRun).startedAt) : [];
   const inFlight = (r: RequestRecord): boolean => revokedV2At !== undefined && r[1] <= revokedV2At && r[2] >= revokedV2At;
-  const emergencyFailed = emergencyRequests.filter((r) => r[3] !== 200);
-  const answered401 = emergencyRequests.filter((r) => r[4].some((a) => a[1] === 401));
+  const emergencyFailedPairs = emergencyRequests.filter(({ r }) => r[3] !== 200);
+  const emergencyFailed = emergencyFailedPairs.map(({ r }) => r);
+  const answered401 = emergencyRequests.filter(({ r }) => r[4].some((a) => a[1] === 401)).map(({ r }) => r);
   const healedByRetry = answered401.filter((r) => r[3] === 200).length;
   const failedNotInFlight = emergencyFailed.filter((r) => !inFlight(r)).length;
+  const failedJoin = emergencyFailedPairs.filter(({ w, r }) => !inFlight(r) && staleJoin(w, r)).length;
+  const failedClosedEnd = emergencyFailed.filter((r) => !inFlight(r) && r[5] === 1).length;
+  const unexplained = failedNotInFlight - (tolerate ? failedJoin : 0);
   const closedAll = all.filter(({ r }) => r[5] === 1);
   const failedClosed = {
     requests: closedAll.length,
     workers: new Set(closedAll.map(({ w }) => w.instanceId)).size,
     failedInTheEnd: closedAll.filter(({ r }) => r[3] !== 200).length,
   };
+  const staleJoins = {
+    requests: emergencyFailedPairs.filter(({ w, r }) => staleJoin(w, r)).length,
+    workers: new Set(emergencyFailedPairs.filter(({ w, r }) => staleJoin(w, r)).map(({ w }) => w.instanceId)).size,
+  };
   const explanation =
     emergencyFailed.length === 0
       ? `0 failed: ${answered401.length} requests got a 401 on v2 (${answered401.filter(inFlight).length} of them in flight at the revocation); authFetch refreshed the secret once, found v3 and sent each again, once — so the SDK never saw a 401`
-      : `${emergencyFailed.length} failed (${Object.entries(failedByStatus(emergencyFailed)).map(([s, n]) => `${n} × ${s}`).join(', ')}), ${emergencyFailed.length - failedNotInFlight} of them in flight at the revocation`;
+      : `${emergencyFailed.length} failed (${Object.entries(failedByStatus(emergencyFailed)).map(([s, n]) => `${n} × ${s}`).join(', ')}): ${emergencyFailed.length - failedNotInFlight} in flight at the revocation` +
+        `${failedJoin ? `, ${failedJoin} answered 401 after authFetch's forced refresh joined a refresh that began before the emergency's writes (known issue 2)` : ''}` +
+        `${failedClosedEnd ? `, ${failedClosedEnd} failed closed with SecretRevokedError (known issue 1)` : ''}` +
+        `${failedNotInFlight - failedJoin - failedClosedEnd > 0 ? `, ${failedNotInFlight - failedJoin - failedClosedEnd} otherwise` : ''}; ${healedByRetry} of ${answered401.length} requests answered 401 were healed by authFetch's retry`;
 
   // Totals.
   const allRs = all.map(({ r }) => r);
@@ -786,7 +836,20 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
   check('no-abort', 'the drill ran every step', failure === undefined, failure === undefined ? 'yes' : `stopped early: ${failure instanceof Error ? failure.message : String(failure)}`);
   check('setup', 'v1 provisioned, probed and flipped live by `keyflip rotate`', setupRuns.length === 3 && setupRuns.every((r) => r.exitCode === 0), setupRuns.map((r) => `${r.command} ${r.exitCode}`).join(', '));
   const healthy = workers.filter((w) => w.fatal === undefined && w.exitCode === 0 && w.doneAt !== undefined);
+  // Exact counts: every request a worker made reached the drill; every attempt the workers reported is one the
+  // provider counted (it also counted the probes: one per key, by `rotate probe` or `rotate emergency --provider`).
+  const unreported = workers.filter((w) => w.sentCount !== undefined && w.sentCount !== w.requests.length).length;
+  const reported = { v1: 0, v2: 0, v3: 0 };
+  for (const { r } of all) for (const a of r[4]) if (keyOf(a[0]) !== 'other') reported[keyOf(a[0]) as 'v1' | 'v2' | 'v3']++;
+  const probes = { v1: 1, v2: 1, v3: emergencyRun?.exitCode === 0 ? 1 : 0 };
+  const countsAgree = (['v1', 'v2', 'v3'] as const).every((k) => providerSaw[k] === reported[k] + probes[k]);
   check('workers', `${o.workers} live workers and 1 stale worker ran and stopped cleanly (exit 0)`, workers.length === o.workers + 1 && healthy.length === workers.length, `${healthy.length} of ${workers.length} clean${workers.filter((w) => w.fatal).map((w) => `; ${w.instanceId}: ${w.fatal}`).join('')}`);
+  check(
+    'exact-counts',
+    'every request was reported, and the provider saw exactly the attempts the workers reported, key by key',
+    unreported === 0 && countsAgree,
+    `${unreported} workers with unreported requests; attempts reported v1/v2/v3 ${reported.v1}/${reported.v2}/${reported.v3}, the provider counted ${providerSaw.v1}/${providerSaw.v2}/${providerSaw.v3} (with ${probes.v1}/${probes.v2}/${probes.v3} probes)`,
+  );
   check('normal-zero-failed', 'zero failed requests through the normal rotation', normal.length > 0 && normalFailed.length === 0, `${int(normal.length)} sent, ${normalFailed.length} failed${normalFailed.length ? ` (${JSON.stringify(failedByStatus(normalFailed))}; all failures of the drill by kind: ${JSON.stringify(sumMaps(workers.map((w) => w.failureKinds)))})` : ''}`);
   check(
     'flip-first-refresh',
@@ -804,11 +867,11 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
   );
   check(
     'staged-unseen',
-    'no worker used the staged key before the flip (provision stages it disabled)',
+    'no worker used the staged key before the flip (provision stages it disabled; known issue 3)',
     stagedSeen.requests === 0,
     stagedSeen.requests === 0
       ? 'none did'
-      : `${stagedSeen.requests} requests from ${stagedSeen.workers} workers carried v2 before the flip: provision adds the version (Secret Manager adds it enabled) and disables it in its next call; a refresh in between reads it`,
+      : `${stagedSeen.requests} requests from ${stagedSeen.workers} workers carried v2 before the flip: ${KNOWN_ISSUES[3]}`,
     false,
   );
   check(
@@ -845,22 +908,29 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
   check(
     'emergency-v3',
     'every live worker reached v3: at its first 401, healed by that same request (one retry with v3), or earlier by its refresh; none sent v2 after healing',
-    toV3.length === o.workers && healFailures === 0 && v2AfterHeal === 0 && healedOn401 + byRefresh === o.workers,
-    `${toV3.length}/${o.workers} on v3: ${healedOn401} healed on their first 401, ${byRefresh} by refresh, ${healFailures} not healed by the retry; ${v2AfterHeal} requests on v2 after healing`,
+    toV3.length === o.workers && healFailures === 0 && (tolerate || healKnown === 0) && v2AfterHeal === 0 && healedOn401 + byRefresh + healKnown === o.workers,
+    `${toV3.length}/${o.workers} on v3: ${healedOn401} healed on their first 401, ${byRefresh} by refresh, ${healFailures + healKnown} not healed by the retry${healKnown ? ` (${healKnown} with known issue 2's signature${tolerate ? ', tolerated' : ''})` : ''}; ${v2AfterHeal} requests on v2 after healing`,
   );
   check(
     'emergency-failures',
     'emergency failures limited to requests in flight at the revocation, and counted',
-    emergencyRun !== undefined && revokedV2At !== undefined && failedNotInFlight === 0,
-    explanation,
+    emergencyRun !== undefined && revokedV2At !== undefined && unexplained === 0,
+    `${explanation}${tolerate && failedJoin ? ' (known issue 2 tolerated)' : ''}`,
   );
   check(
     'no-fail-closed',
-    'no request failed closed (SecretRevokedError) while a key was live',
+    'no request failed closed (SecretRevokedError) while a key was live (known issue 1)',
     failedClosed.requests === 0,
     failedClosed.requests === 0
       ? 'none did'
-      : `${failedClosed.requests} requests from ${failedClosed.workers} workers failed closed at first: a refresh whose chain walk straddled the emergency's writes saw every candidate absent; ${o.retryFailedClosed ? `the app refreshed and sent again (${failedClosed.failedInTheEnd} failed in the end)` : 'they failed'}`,
+      : `${failedClosed.requests} requests from ${failedClosed.workers} workers failed closed: ${KNOWN_ISSUES[1]} ${tolerate ? `The app refreshed and sent again (${failedClosed.failedInTheEnd} failed in the end).` : 'They failed.'}`,
+    false,
+  );
+  check(
+    'no-stale-join',
+    'no request failed on a 401 after authFetch’s forced refresh joined a refresh that began before the old key died (known issue 2)',
+    staleJoins.requests === 0,
+    staleJoins.requests === 0 ? 'none did' : `${staleJoins.requests} requests from ${staleJoins.workers} workers: ${KNOWN_ISSUES[2]}`,
     false,
   );
   // No value anywhere: the outputs of every process, and the result itself (checked again below).
@@ -869,6 +939,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
   const outputs = transcript.parts.join('\n');
   const leaksInOutput = needles.filter((n) => outputs.includes(n)).length;
 
+  const sampled = new Map<number, number>();
   const startup = spread(workers.map((w) => w.startupMs).filter((x): x is number => x !== undefined));
   const result: DrillResult = {
     schema: 'keyflip.drill/v1',
@@ -893,6 +964,8 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
       failureKinds: sumMaps(workers.map((w) => w.failureKinds)),
       resolverErrors: sumMaps(workers.map((w) => w.errors)),
       skipped: workers.reduce((n, w) => n + w.skipped, 0),
+      attemptsByKey: reported,
+      providerCounted: providerSaw,
       achievedRatePerWorker: Math.round(achievedRate * 10) / 10,
       latencyMs: latency(allRs),
       workerCpuMsPerRequest:
@@ -902,7 +975,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
         max: Math.max(0, ...workers.map((w) => w.loopDelayMs?.max ?? 0)),
       },
       failureSamples: all
-        .filter(({ r }) => r[3] !== 200)
+        .filter(({ r }) => r[3] !== 200 && (sampled.set(r[3], (sampled.get(r[3]) ?? 0) + 1).get(r[3]) as number) <= 8)
         .slice(0, 20)
         .map(({ w, r }) => ({ worker: w.instanceId, t0: rel(r[1]), t1: rel(r[2]), outcome: r[3], attempts: r[4].map((a) => [keyOf(a[0]), a[1], rel(a[2]), rel(a[3])] as [string, number, number, number]) })),
     },
@@ -937,7 +1010,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
       workersHealedOn401: healedOn401,
       workersSwitchedByRefresh: byRefresh,
       healMs: spread(heals),
-      inFlightAtRevocation: emergencyRequests.filter(inFlight).length,
+      inFlightAtRevocation: emergencyRequests.filter(({ r }) => inFlight(r)).length,
       requestsAnswered401: answered401.length,
       healedByRetry,
       failed: emergencyFailed.length,
@@ -945,6 +1018,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
       failedNotInFlight,
       v2AfterHeal,
       failedClosed,
+      staleJoins,
       explanation,
     },
     pids,
@@ -1000,6 +1074,12 @@ export function summaryTable(r: DrillResult): string {
   const e = r.emergency;
   const rows: string[][] = [
     ['requests sent (all workers, whole drill)', `${int(r.totals.sent)} (${r.totals.achievedRatePerWorker}/s per worker)`, '—', r.totals.failed === 0 ? '0 failed' : `${r.totals.failed} failed`],
+    [
+      'HTTP attempts reported by the workers / counted by the provider, less the 3 probes',
+      `${int(r.totals.attemptsByKey.v1 + r.totals.attemptsByKey.v2 + r.totals.attemptsByKey.v3)} / ${int(r.totals.providerCounted.v1 + r.totals.providerCounted.v2 + r.totals.providerCounted.v3 - 3)}`,
+      'equal',
+      verdict(r, 'exact-counts'),
+    ],
     ['failed requests through the normal rotation (provision → flip → verify → revoke)', String(r.phases.slice(0, 6).reduce((n, p) => n + p.failed, 0)), '0', verdict(r, 'normal-zero-failed')],
     ['flip → every live worker sent a request with v2 (p50 / max over workers)', spreadText(r.flip.toV2Ms), `≤ ${seconds(r.flip.boundMs)} + its refresh (${spreadText(r.flip.switchWalkMs)})`, verdict(r, 'flip-bound')],
     ['live workers that switched on their first refresh after the flip', `${r.flip.switchedOnFirstRefresh} / ${r.workers.live}`, 'all', verdict(r, 'flip-first-refresh')],
@@ -1011,8 +1091,9 @@ export function summaryTable(r: DrillResult): string {
     ['emergency: how each worker reached v3', `${e.workersHealedOn401} at their first 401, ${e.workersSwitchedByRefresh} by refresh`, 'all', verdict(r, 'emergency-v3')],
     ['emergency: first 401 → the same request done with v3 (p50 / max)', spreadText(e.healMs), 'one retry', verdict(r, 'emergency-v3')],
     ['emergency: requests answered 401 / healed by authFetch’s retry / failed', `${e.requestsAnswered401} / ${e.healedByRetry} / ${e.failed}`, 'failed ⊆ in flight', verdict(r, 'emergency-failures')],
-    ['requests that carried the staged key before the flip (workers)', `${r.flip.stagedKeyBeforeFlip.requests} (${r.flip.stagedKeyBeforeFlip.workers})`, '0', verdict(r, 'staged-unseen')],
-    ['requests that failed closed while a key was live, retried by the app (workers)', `${e.failedClosed.requests} (${e.failedClosed.workers})`, '0', verdict(r, 'no-fail-closed')],
+    ['requests that carried the staged key before the flip: known issue 3 (workers)', `${r.flip.stagedKeyBeforeFlip.requests} (${r.flip.stagedKeyBeforeFlip.workers})`, '0', verdict(r, 'staged-unseen')],
+    ['requests that failed closed while a key was live: known issue 1 (workers)', `${e.failedClosed.requests} (${e.failedClosed.workers})${r.options.knownIssues === 'tolerate' ? ', sent again by the app' : ''}`, '0', verdict(r, 'no-fail-closed')],
+    ['requests that failed on a 401 after joining a stale refresh: known issue 2 (workers)', `${e.staleJoins.requests} (${e.staleJoins.workers})`, '0', verdict(r, 'no-stale-join')],
     ['key values in any output or in the JSON', String(r.leaks), '0', verdict(r, 'no-leak')],
   ];
   return markdownTable(['property', 'this run', 'target', 'result'], rows, ['l', 'r', 'r', 'r']);
@@ -1031,6 +1112,11 @@ export function report(r: DrillResult): string {
   const lines = [
     `keyflip rotation drill — ${r.workers.live} live workers + ${r.workers.stale} stale, ${o.layout} layout, ${o.rate} requests/s each, refresh ${o.refreshMs} ms ± ${o.jitter * 100} %, beacon ${o.beaconMs} ms, window ${o.windowMs} ms, CLI via ${o.cli}`,
     `${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}; ${seconds(r.durationMs, 1)} in all; workers ready in ${seconds(r.workers.allReadyMs, 1)} (each ${spreadText(r.workers.startupMs)} p50/max from spawn to ready); the drill's event-loop delay p50/p99/max ${r.drillLoopDelayMs.p50}/${r.drillLoopDelayMs.p99}/${r.drillLoopDelayMs.max} ms, the workers' p99/max ${r.totals.workerLoopDelayMs.p99}/${r.totals.workerLoopDelayMs.max} ms; request latency p50/p99/max ${r.totals.latencyMs.p50}/${r.totals.latencyMs.p99}/${r.totals.latencyMs.max} ms; ${r.totals.workerCpuMsPerRequest} ms of CPU per request in a worker`,
+    ...(r.totals.achievedRatePerWorker < 0.9 * o.rate
+      ? [
+          `The machine was saturated: the fleet achieved ${r.totals.achievedRatePerWorker} of ${o.rate} requests/s per worker (slots skipped: ${int(r.totals.skipped)}, ${r.totals.workerCpuMsPerRequest} ms of CPU per request per worker); durations measure the machine as much as keyflip.`,
+        ]
+      : []),
     '',
     'Timeline',
     ...r.timeline.map((t) => `${seconds(t.t, 1).padStart(8)}  ${t.event}`),

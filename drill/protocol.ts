@@ -28,7 +28,7 @@ export interface WorkerConfig {
   readonly maxInFlight: number;
   /** How often outcomes are sent to the drill, in ms. */
   readonly flushMs: number;
-  /** The app's workaround: on `SecretRevokedError`, refresh the key once and send again (see worker.ts). */
+  /** The app's workaround for known issue 1: on `SecretRevokedError`, refresh the key once and send again (see worker.ts). */
   readonly retryFailedClosed: boolean;
 }
 
@@ -38,14 +38,15 @@ export type Attempt = [fp: string, status: number, t0: number, t1: number];
 /**
  * One request through the SDK: `[id, start ms, end ms, outcome, attempts, failedClosed]`. `outcome` is the
  * HTTP status the SDK ended with (200 done; 401, 500, …), or 0 when it threw without a status (a connection
- * error, or keyflip failing closed before anything was sent). `failedClosed` is 1 when the first try
- * failed with `SecretRevokedError` and the app refreshed the key and sent it again (see worker.ts).
+ * error, or keyflip failing closed before anything was sent). `failedClosed` is 1 when its (first) try
+ * failed with `SecretRevokedError`: keyflip served no key, so nothing was sent (with the workaround on, the
+ * app then refreshed the key and sent it again: see worker.ts).
  */
 export type RequestRecord = [id: number, t0: number, t1: number, outcome: number, attempts: Attempt[], failedClosed: 0 | 1];
 
 /**
- * One walk of the chain (a refresh): `[start ms, end ms, fingerprint served after it]`. Start is when the
- * source was asked for the chain's first candidate; end when `resolve` was emitted.
+ * One walk of the chain (a refresh): `[start ms, end ms, fingerprint served after it, or 'revoked']`. Start
+ * is when the source was asked for the chain's first candidate; end when `resolve` (or `revoke`) was emitted.
  */
 export type WalkRecord = [t0: number, t1: number, fp: string];
 
