@@ -43,6 +43,10 @@ export class SecretHandle<T = string> extends EventEmitter<SecretEvents> {
   #timer: TimerHandle | undefined;
   #staleTimer: TimerHandle | undefined;
   #run: Promise<RefreshResult> | undefined;
+  /** Counts the walks started; `#run` is walk number `#runSeq`. */
+  #runSeq = 0;
+  /** True only in the tick `#run` started in: a `refresh()` called then may share it. */
+  #runJoinable = false;
   #again = false;
   #closed = false;
 
@@ -87,9 +91,27 @@ export class SecretHandle<T = string> extends EventEmitter<SecretEvents> {
     return this.#slot.info;
   }
 
-  /** Refreshes now. Concurrent calls share one fetch. Rejects when the refresh fails. */
+  /**
+   * Refreshes now: the answer comes from a walk of the chain that starts after this call. A walk already
+   * under way (it may have read a candidate before the change you just learned of, such as a 401) is
+   * waited for, then a new one runs; calls made in the same tick share one walk. Rejects when it fails.
+   */
   async refresh(): Promise<SecretInfo> {
-    const result = await this.#start();
+    const acceptable = this.#run && this.#runJoinable ? this.#runSeq : this.#runSeq + 1;
+    let result: RefreshResult;
+    for (;;) {
+      const running = this.#run;
+      if (running && this.#runSeq >= acceptable) {
+        result = await running;
+        break;
+      }
+      if (running) {
+        await running;
+        continue;
+      }
+      result = await this.#start();
+      break;
+    }
     if (result.kind === 'ok') return result.info;
     throw result.error;
   }
@@ -213,6 +235,11 @@ export class SecretHandle<T = string> extends EventEmitter<SecretEvents> {
       return result;
     });
     this.#run = run;
+    this.#runSeq++;
+    this.#runJoinable = true;
+    queueMicrotask(() => {
+      this.#runJoinable = false;
+    });
     return run;
   }
 

@@ -106,9 +106,13 @@ export class Slot<T> {
 
   async #walk(): Promise<RefreshResult> {
     try {
-      const outcome = await walkChain(this.candidates, (c) => this.ctx.fetch(c), {
-        fallbackOnUnavailable: this.ctx.fallbackOnUnavailable,
-      });
+      const walk = () => walkChain(this.candidates, (c) => this.ctx.fetch(c), { fallbackOnUnavailable: this.ctx.fallbackOnUnavailable });
+      let outcome = await walk();
+      // Before a held value is revoked, a second walk confirms that nothing is there. One walk reads its
+      // candidates one after the other, so a rotation between two reads can tear it: NAME_v3 read before
+      // its version was added, NAME_v2 after it was disabled — every candidate absent, with a key live
+      // throughout. The second walk starts after the first ended and reads the rotation's outcome.
+      if (outcome.kind === 'absent' && this.info !== undefined && this.status !== 'revoked') outcome = await walk();
       if (outcome.kind === 'found') {
         const raw = this.options.trim ? outcome.raw.trim() : outcome.raw;
         return this.#found(raw, outcome.candidate, outcome.version, outcome.skipped);

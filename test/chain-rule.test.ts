@@ -185,6 +185,37 @@ describe('the chain rule', () => {
     expect(key.info?.status).toBe('ok');
   });
 
+  it('a walk torn by a rotation between two reads is walked again before failing closed: no revoke, the new key', async () => {
+    const { src, resolver, events, clock } = setup();
+    src.answer('K_v2', found('value-two'));
+    const key = resolver.secret('K', 'K_v3 ?? K_v2 ?? K_v1');
+    await resolver.ready();
+    // An emergency rotation lands between the walk's reads: K_v3 is read before its version is added, K_v2
+    // after it is disabled. The first walk finds every candidate absent.
+    let v3Reads = 0;
+    src.answer('K_v3', () => (++v3Reads === 1 ? absent('not-found') : found('value-three')));
+    src.answer('K_v2', absent('disabled'));
+    await clock.advance(1_000);
+    expect(v3Reads).toBe(2); // the confirming walk read K_v3 again, and found it
+    expect(key.value).toBe('value-three');
+    expect(only(events, 'revoke')).toEqual([]);
+    expect(only(events, 'rotate').map((e) => [e.previous.candidate, e.current.candidate])).toEqual([['K_v2', 'K_v3']]);
+  });
+
+  it('a revocation is confirmed by a second walk, then fails closed; an already revoked secret is walked once', async () => {
+    const { src, resolver, events, clock } = setup();
+    src.answer('K_v2', found('value-two'));
+    resolver.secret('K', 'K_v2 ?? K_v1');
+    await resolver.ready();
+    src.answer('K_v2', absent('disabled'));
+    const before = src.count('K_v2');
+    await clock.advance(1_000);
+    expect(src.count('K_v2') - before).toBe(2);
+    expect(only(events, 'revoke')).toHaveLength(1);
+    await clock.advance(1_000);
+    expect(src.count('K_v2') - before).toBe(3);
+  });
+
   it("onRevoked: 'keep' goes on serving the last value, marked revoked", async () => {
     const { src, resolver, events, clock } = setup();
     src.answer('K_v1', found('value-one'));

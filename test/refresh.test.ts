@@ -76,6 +76,26 @@ describe('hot refresh', () => {
     expect(infos[0]?.fingerprint).toBe(a.info?.fingerprint);
   });
 
+  it('refresh() answers from a walk that starts after the call: one already under way is waited for, then walked again', async () => {
+    const { src, resolver } = setup();
+    let release: (() => void) | undefined;
+    src.answer('A', found('old-value'));
+    const a = resolver.secret('A');
+    await resolver.ready();
+    // A walk starts and reads the old value, slowly; the key then changes (the caller learns of it: a 401).
+    src.answer('A', () => new Promise((resolve) => (release = () => resolve(found('old-value')))));
+    const underWay = a.refresh();
+    await Promise.resolve();
+    src.answer('A', found('new-value'));
+    const fresh = a.refresh();
+    const alsoFresh = a.refresh(); // same tick as `fresh`: shares its walk
+    release?.();
+    await underWay;
+    await Promise.all([fresh, alsoFresh]);
+    expect(a.value).toBe('new-value');
+    expect(src.count('A')).toBe(3); // ready, the walk under way, one fresh walk for both later calls
+  });
+
   it('backs off exponentially with jitter after failures, never in a tight loop, capped at refreshMs', async () => {
     const { src, resolver, clock } = setup({ refreshMs: 60_000 });
     src.answer('A', found('value-a'));
