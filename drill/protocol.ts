@@ -28,8 +28,6 @@ export interface WorkerConfig {
   readonly maxInFlight: number;
   /** How often outcomes are sent to the drill, in ms. */
   readonly flushMs: number;
-  /** The app's workaround for known issue 1: on `SecretRevokedError`, refresh the key once and send again (see worker.ts). */
-  readonly retryFailedClosed: boolean;
 }
 
 /** One HTTP attempt: `[fingerprint of the key it carried, HTTP status (0: no answer), start ms, end ms]`. */
@@ -38,9 +36,8 @@ export type Attempt = [fp: string, status: number, t0: number, t1: number];
 /**
  * One request through the SDK: `[id, start ms, end ms, outcome, attempts, failedClosed]`. `outcome` is the
  * HTTP status the SDK ended with (200 done; 401, 500, …), or 0 when it threw without a status (a connection
- * error, or keyflip failing closed before anything was sent). `failedClosed` is 1 when its (first) try
- * failed with `SecretRevokedError`: keyflip served no key, so nothing was sent (with the workaround on, the
- * app then refreshed the key and sent it again: see worker.ts).
+ * error, or keyflip failing closed before anything was sent). `failedClosed` is 1 when it failed with
+ * `SecretRevokedError`: keyflip served no key, so nothing was sent.
  */
 export type RequestRecord = [id: number, t0: number, t1: number, outcome: number, attempts: Attempt[], failedClosed: 0 | 1];
 

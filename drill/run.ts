@@ -20,9 +20,6 @@ const HELP = `npm run drill -- [options]
   --steady D         each steady phase: v1 before, v2 between, v3 after (default 2s)
   --cli tsx|dist     run keyflip rotate from the sources with tsx (default) or the build (npm run build first)
   --concurrency N    workers starting at once (default 4)
-  --tolerate-known-issues
-                     do not fail on the library issues the drill found and that are open (drill/drill.ts,
-                     KNOWN_ISSUES; the test does this): they are still counted and reported
   --no-write         do not write drill/results/
 Durations: 500ms, 2s, 1m.
 `;
@@ -82,9 +79,6 @@ function parse(argv: readonly string[]): { options: DrillOptions; write: boolean
       }
       case '--concurrency':
         options.startConcurrency = num(flag, value(), true);
-        break;
-      case '--tolerate-known-issues':
-        options.knownIssues = 'tolerate';
         break;
       case '--no-write':
         write = false;
