@@ -34,7 +34,8 @@ export function drillResults(dir = RESULTS_DIR): { file: string; result: DrillRe
     const seen = newest.get(config);
     if (!seen || seen.result.startedAt < result.startedAt) newest.set(config, { file, result });
   }
-  return [...newest.values()].sort((a, b) => a.result.options.workers - b.result.options.workers || a.result.options.layout.localeCompare(b.result.options.layout));
+  // Fewest workers first; the suffix layout (the default) before alias.
+  return [...newest.values()].sort((a, b) => a.result.options.workers - b.result.options.workers || b.result.options.layout.localeCompare(a.result.options.layout));
 }
 
 function pass(r: DrillResult, ...ids: string[]): boolean | null {

@@ -867,7 +867,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     stagedSeen.requests === 0,
     stagedSeen.requests === 0
       ? 'none did'
-      : `${stagedSeen.requests} requests from ${stagedSeen.workers} workers carried v2 before the flip: ${ISSUES_FOUND[3]}`,
+      : `${stagedSeen.requests} requests from ${stagedSeen.workers} worker${stagedSeen.workers === 1 ? '' : 's'} carried v2 before the flip: ${ISSUES_FOUND[3]}`,
     false,
   );
   check(
@@ -917,13 +917,13 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     'no-fail-closed',
     'no request failed closed (SecretRevokedError) while a key was live (issue 1, fixed)',
     failedClosed.requests === 0,
-    failedClosed.requests === 0 ? 'none did' : `${failedClosed.requests} requests from ${failedClosed.workers} workers failed closed: ${ISSUES_FOUND[1]}`,
+    failedClosed.requests === 0 ? 'none did' : `${failedClosed.requests} requests from ${failedClosed.workers} worker${failedClosed.workers === 1 ? '' : 's'} failed closed: ${ISSUES_FOUND[1]}`,
   );
   check(
     'no-stale-join',
     'no request failed on a 401 after authFetch’s forced refresh joined a refresh that began before the old key died (issue 2, fixed)',
     staleJoins.requests === 0,
-    staleJoins.requests === 0 ? 'none did' : `${staleJoins.requests} requests from ${staleJoins.workers} workers: ${ISSUES_FOUND[2]}`,
+    staleJoins.requests === 0 ? 'none did' : `${staleJoins.requests} requests from ${staleJoins.workers} worker${staleJoins.workers === 1 ? '' : 's'}: ${ISSUES_FOUND[2]}`,
   );
   // No value anywhere: the outputs of every process, and the result itself (checked again below).
   const secrets = [keys.v1, keys.v2, keys.v3, token];
