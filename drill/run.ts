@@ -1,7 +1,7 @@
 /**
  * `npm run drill [-- options]`: runs the rotation drill (drill/drill.ts), prints its timeline and tables,
  * and writes the result as JSON to drill/results/<time>-<layout>-w<workers>.json and drill/results/latest.json.
- * Exit code: 0 every property held; 1 one did not (the report says which); 2 bad usage.
+ * Exit code: 0 every property held; 1 one did not (the report says which); 2 bad usage; 130 interrupted.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -102,7 +102,18 @@ try {
   process.exit(2);
 }
 
-const result = await runDrill({ ...parsed.options, log: (line) => process.stdout.write(`${line}\n`) });
+// Ctrl-C: the drill stops the step under way, then every process it started, and reports what it saw.
+// A second Ctrl-C leaves at once (the workers leave too: they exit when the drill's IPC channel closes).
+const stop = new AbortController();
+const onSignal = (): void => {
+  if (stop.signal.aborted) process.exit(130);
+  process.stderr.write('drill: interrupted; stopping every process it started (Ctrl-C again to leave at once)\n');
+  stop.abort(new Error('interrupted'));
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+const result = await runDrill({ ...parsed.options, signal: stop.signal, log: (line) => process.stdout.write(`${line}\n`) });
 process.stdout.write(`\n${report(result)}\n`);
 if (parsed.write) {
   const dir = join(ROOT, 'drill', 'results');
@@ -113,4 +124,6 @@ if (parsed.write) {
   writeFileSync(join(dir, 'latest.json'), text);
   process.stdout.write(`\nwritten: drill/results/${name} and drill/results/latest.json\n`);
 }
-process.exitCode = result.ok ? 0 : 1;
+process.exitCode = stop.signal.aborted ? 130 : result.ok ? 0 : 1;
+process.off('SIGINT', onSignal);
+process.off('SIGTERM', onSignal);
