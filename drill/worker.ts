@@ -104,6 +104,8 @@ async function main(): Promise<void> {
     }
   };
 
+  // maxRetries 0: every failure reaches the drill as it happened. A 60 s timeout (the SDK's default is 10
+  // minutes): on a saturated machine a slow answer is latency, which the drill reports, not a failure.
   let client: OpenAI;
   if (config.mode === 'live') {
     client = new OpenAI({ apiKey: 'set-by-keyflip', baseURL: config.baseUrl, maxRetries: 0, timeout: 60_000, fetch: authFetch(key, providers.openai, { fetch: observe }) });
