@@ -193,7 +193,7 @@ describe('the chain rule', () => {
     // An emergency rotation lands between the walk's reads: K_v3 is read before its version is added, K_v2
     // after it is disabled. The first walk finds every candidate absent.
     let v3Reads = 0;
-    src.answer('K_v3', () => (++v3Reads === 1 ? absent('not-found') : found('value-three')));
+    src.answer('K_v3', async () => (++v3Reads === 1 ? absent('not-found') : found('value-three')));
     src.answer('K_v2', absent('disabled'));
     await clock.advance(1_000);
     expect(v3Reads).toBe(2); // the confirming walk read K_v3 again, and found it
