@@ -28,10 +28,10 @@ import { cpus, arch, platform, release, setPriority, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { fingerprint } from 'keyflip';
-import { providers } from 'keyflip/clients';
-import { createCollector, startCollectorServer, type CollectorServer } from 'keyflip/collector';
-import { startMockProvider, startSecretManagerEmulator, type MockProvider, type SecretManagerEmulator } from 'keyflip/testing';
+import { fingerprint } from '../src/index.js';
+import { providers } from '../src/clients/index.js';
+import { createCollector, startCollectorServer, type CollectorServer } from '../src/collector/index.js';
+import { startMockProvider, startSecretManagerEmulator, type MockProvider, type SecretManagerEmulator } from '../src/testing/index.js';
 import type { DrillMessage, RequestRecord, WalkRecord, WorkerConfig, WorkerMessage } from './protocol.js';
 import { int, markdownTable, seconds, spread, spreadText, type Spread } from './stats.js';
 

@@ -14,10 +14,10 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import OpenAI from 'openai';
-import { createResolver, envSource, fingerprint, type Resolver, type SecretHandle, type Source } from 'keyflip';
-import { httpSink } from 'keyflip/beacon';
-import { authFetch, providers } from 'keyflip/clients';
-import { gcpSecretManager } from 'keyflip/gcp';
+import { createResolver, envSource, fingerprint, type Resolver, type SecretHandle, type Source } from '../src/index.js';
+import { httpSink } from '../src/beacon/index.js';
+import { authFetch, providers } from '../src/clients/index.js';
+import { gcpSecretManager } from '../src/sources/gcp.js';
 import type { Attempt, DrillMessage, RequestRecord, WalkRecord, WorkerConfig, WorkerMessage } from './protocol.js';
 
 const REQUEST_HEADER = 'x-drill-request';
