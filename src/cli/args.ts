@@ -3,6 +3,8 @@
  * `--flag`, positionals in order. Arguments that are not known options are never echoed back: a key
  * pasted into argv by mistake must not be printed.
  */
+import { parseDuration } from '../duration.js';
+
 export class UsageError extends Error {}
 
 export type OptionSpec = Readonly<Record<string, 'value' | 'flag'>>;
@@ -62,7 +64,38 @@ export async function readValue(io: { stdin: NodeJS.ReadableStream }, file: stri
     }
   }
   if ((io.stdin as { isTTY?: boolean }).isTTY) throw new UsageError('pipe the key on stdin (keyflip rotate … < key.txt) or pass --value-file FILE');
+  return readAll(io.stdin);
+}
+
+/** A stream read to the end, as UTF-8. */
+export async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The Google Cloud project: `--project`, else KEYFLIP_PROJECT, else GOOGLE_CLOUD_PROJECT. */
+export function projectOf(values: ReadonlyMap<string, string>, env: NodeJS.ProcessEnv | Record<string, string | undefined>): string {
+  const project = values.get('--project') ?? env.KEYFLIP_PROJECT ?? env.GOOGLE_CLOUD_PROJECT;
+  if (!project) throw new UsageError('--project is required (or set KEYFLIP_PROJECT or GOOGLE_CLOUD_PROJECT)');
+  return project;
+}
+
+/** A positive duration option (`60m`, `90d`), in ms. */
+export function durationArg(flag: string, text: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch (error) {
+    throw new UsageError(`${flag}: ${(error as Error).message}`);
+  }
+  if (ms <= 0) throw new UsageError(`${flag} must be longer than 0`);
+  return ms;
+}
+
+/** Rows under a header, each column as wide as its widest cell, indented two spaces. */
+export function columns(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const line = (cells: readonly string[]): string => `  ${cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()}`;
+  return [line(header), ...rows.map(line)].join('\n');
 }

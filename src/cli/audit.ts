@@ -3,10 +3,10 @@
  * and exits 1 when one is older than the policy; with --byok, the end-user keys of a family older than
  * the policy. Parsing and output only; the audit is src/rotation/audit.ts. Makes no write.
  */
-import { formatAge, formatDuration, parseDuration } from '../duration.js';
+import { formatAge, formatDuration } from '../duration.js';
 import { openSecretAdmin, type SecretAdmin } from '../rotation/admin.js';
 import { audit, auditByok, type AuditResult, type ByokAuditResult } from '../rotation/audit.js';
-import { clean, parseArgs, UsageError } from './args.js';
+import { clean, columns, durationArg, parseArgs, projectOf, UsageError } from './args.js';
 import type { CliIo } from './main.js';
 
 const HELP = `keyflip audit [--max-age 90d] [--environment E] [--project P] [--location L] [--json]
@@ -36,18 +36,9 @@ export async function auditCommand(args: readonly string[], io: CliIo): Promise<
       return 0;
     }
     const maxAge = parsed.values.get('--max-age');
-    if (maxAge !== undefined) {
-      try {
-        maxAgeMs = parseDuration(maxAge);
-      } catch (error) {
-        throw new UsageError(`--max-age: ${(error as Error).message}`);
-      }
-      if (maxAgeMs <= 0) throw new UsageError('--max-age must be longer than 0');
-    }
+    if (maxAge !== undefined) maxAgeMs = durationArg('--max-age', maxAge);
     if (parsed.values.has('--byok') && parsed.values.has('--environment')) throw new UsageError('--byok and --environment do not go together');
-    const project = parsed.values.get('--project') ?? env.KEYFLIP_PROJECT ?? env.GOOGLE_CLOUD_PROJECT;
-    if (!project) throw new UsageError('--project is required (or set KEYFLIP_PROJECT or GOOGLE_CLOUD_PROJECT)');
-    projectId = project;
+    projectId = projectOf(parsed.values, env);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     io.stderr.write(`keyflip audit: ${clean(error.message)}; see keyflip audit --help\n`);
@@ -72,12 +63,6 @@ export async function auditCommand(args: readonly string[], io: CliIo): Promise<
   } finally {
     await admin?.close();
   }
-}
-
-function columns(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  const line = (cells: string[]): string => `  ${cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()}`;
-  return [line(header), ...rows.map(line)].join('\n');
 }
 
 function renderAudit(r: AuditResult): string {

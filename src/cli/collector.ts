@@ -5,6 +5,7 @@
 import { createCollector } from '../collector/collector.js';
 import { isLoopback, startCollectorServer } from '../collector/server.js';
 import { formatDuration, parseDuration } from '../duration.js';
+import { UsageError } from './args.js';
 import type { CliIo } from './main.js';
 
 /** The port `keyflip collector` listens on by default (not 4317/4318: an OpenTelemetry Collector may hold them). */
@@ -22,8 +23,6 @@ const HELP = `keyflip collector [--port N] [--host H] [--retention 24h] [--max-i
   the page needs Authorization: Bearer <token>; open the page as URL/#token=<token>.
   Exit codes: 0 stopped by a signal, 2 bad usage or the port cannot be used.
 `;
-
-class UsageError extends Error {}
 
 function intArg(name: string, value: string | undefined, min: number, max: number): number {
   if (value === undefined || !/^\d{1,9}$/.test(value) || Number(value) < min || Number(value) > max) {

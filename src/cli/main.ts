@@ -1,4 +1,5 @@
 import { fingerprint } from '../fingerprint.js';
+import { readAll } from './args.js';
 import { auditCommand } from './audit.js';
 import { collectorCommand } from './collector.js';
 import { rotateCommand } from './rotate.js';
@@ -96,8 +97,3 @@ async function fingerprintCommand(args: readonly string[], io: CliIo): Promise<n
   return 0;
 }
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
-}

@@ -5,7 +5,7 @@
 import { providers, type ProviderId } from '../clients/presets.js';
 import type { UsageSource } from '../collector/types.js';
 import { collectorUsageSource } from '../collector/verify.js';
-import { formatAge, formatDuration, parseDuration } from '../duration.js';
+import { formatAge, formatDuration } from '../duration.js';
 import { openSecretAdmin, type SecretAdmin } from '../rotation/admin.js';
 import { discard } from '../rotation/discard.js';
 import { emergency } from '../rotation/emergency.js';
@@ -18,7 +18,7 @@ import { LAYOUTS, recordedLayout, type Layout } from '../rotation/ring.js';
 import { status } from '../rotation/status.js';
 import { ROTATE_COMMANDS, type KeyView, type RotateCommand, type RotationContext, type RotationResult } from '../rotation/types.js';
 import { verify } from '../rotation/verify.js';
-import { clean, parseArgs, readValue, UsageError, type OptionSpec } from './args.js';
+import { clean, columns, durationArg, parseArgs, projectOf, readValue, UsageError, type OptionSpec } from './args.js';
 import type { CliIo } from './main.js';
 
 const COMMON = `Common options:
@@ -161,17 +161,15 @@ export async function rotateCommand(args: readonly string[], io: CliIo): Promise
     for (const name of [...parsed.values.keys(), ...parsed.flags]) if (!allowed.has(name)) throw new UsageError(`rotate ${cmd} does not take ${name}`);
     const name = parsed.positionals[0];
     if (name === undefined) throw new UsageError('SECRET is required: the name being rotated (OPENAI_API_KEY)');
-    const project = parsed.values.get('--project') ?? env.KEYFLIP_PROJECT ?? env.GOOGLE_CLOUD_PROJECT;
-    if (!project) throw new UsageError('--project is required (or set KEYFLIP_PROJECT or GOOGLE_CLOUD_PROJECT)');
-    projectId = project;
+    projectId = projectOf(parsed.values, env);
     const layout = parsed.values.get('--layout');
     if (layout !== undefined && !(LAYOUTS as readonly string[]).includes(layout)) throw new UsageError('--layout is suffix or alias');
     layoutFlag = layout as Layout | undefined;
     const window = parsed.values.get('--window');
-    if (window !== undefined) windowMs = duration('--window', window);
+    if (window !== undefined) windowMs = durationArg('--window', window);
     if ((cmd === 'verify' || (cmd === 'revoke' && !parsed.flags.has('--force'))) && windowMs === undefined) throw new UsageError(`rotate ${cmd} needs --window (60m: how long no process may have used the old key)`);
     const refresh = parsed.values.get('--refresh');
-    if (refresh !== undefined) refreshMs = duration('--refresh', refresh);
+    if (refresh !== undefined) refreshMs = durationArg('--refresh', refresh);
     if (parsed.flags.has('--force') !== parsed.values.has('--reason')) throw new UsageError('--force and --reason "why" go together');
     if (parsed.values.has('--base-url') && !parsed.values.has('--provider')) throw new UsageError('--base-url needs --provider');
     if (cmd === 'probe' && !parsed.values.has('--provider')) throw new UsageError(`rotate probe needs --provider (${Object.keys(providers).join(', ')})`);
@@ -269,17 +267,6 @@ export async function rotateCommand(args: readonly string[], io: CliIo): Promise
   }
 }
 
-function duration(flag: string, text: string): number {
-  let ms: number;
-  try {
-    ms = parseDuration(text);
-  } catch (error) {
-    throw new UsageError(`${flag}: ${(error as Error).message}`);
-  }
-  if (ms <= 0) throw new UsageError(`${flag} must be longer than 0`);
-  return ms;
-}
-
 /** The result for people. */
 export function render(r: RotationResult, ctx: Pick<RotationContext, 'name'>): string {
   const lines: string[] = [];
@@ -330,7 +317,5 @@ function table(keys: readonly KeyView[]): string {
       last ? `${last[0]} ${clean(last[1].at).replace(/\.\d{3}Z$/, 'Z')}` : '-',
     ];
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  const line = (cells: string[]): string => `  ${cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()}`;
-  return [line(header), ...rows.map(line)].join('\n');
+  return columns(header, rows);
 }

@@ -6,6 +6,7 @@ import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { findProviderKeys } from '../clients/key-formats.js';
 import { fingerprint, isFingerprint } from '../fingerprint.js';
+import { UsageError } from './args.js';
 import type { CliIo } from './main.js';
 
 const HELP = `keyflip scan [paths…] [--allow FILE]… [--key-file FILE] [--json]
@@ -36,8 +37,6 @@ interface Finding {
   provider: string;
   fingerprint: string;
 }
-
-class UsageError extends Error {}
 
 /** Runs `keyflip scan`; returns the exit code. */
 export async function scanCommand(args: readonly string[], io: CliIo): Promise<number> {

@@ -7,6 +7,7 @@ import type { UsageSource } from '../collector/types.js';
 import { collectorUsageSource, verifyRetired, type VerifyOffender, type VerifyResult } from '../collector/verify.js';
 import { formatAge, parseDuration } from '../duration.js';
 import { isFingerprint } from '../fingerprint.js';
+import { clean, UsageError } from './args.js';
 import type { CliIo } from './main.js';
 
 const HELP = `keyflip verify SECRET --retired FP|VERSION [--window 60m] (--collector URL | --prometheus URL) [--json]
@@ -29,12 +30,6 @@ const SECRET_NAME = /^[A-Za-z0-9_.\-/[\]]{1,256}$/;
 const VERSION = /^(?:\d{1,20}|[A-Za-z][A-Za-z0-9_-]{0,31})$/;
 /** Long and mixing letters and digits: more like a key than an alias. Refused, and not printed. */
 const looksRandom = (text: string): boolean => text.length >= 16 && /\d/.test(text) && /[A-Za-z]/.test(text);
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
-
-class UsageError extends Error {}
-
-/** Text from a backend, safe for a terminal. */
-const clean = (text: string): string => text.replace(CONTROL, '?');
 
 /** Runs `keyflip verify`; returns the exit code. */
 export async function verifyCommand(args: readonly string[], io: CliIo): Promise<number> {

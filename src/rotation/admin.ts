@@ -189,12 +189,10 @@ export async function openSecretAdmin(options: SecretAdminOptions): Promise<Secr
     async getSecret(id) {
       const name = secretName(id);
       try {
-        const [secret] = (await client.getSecret({ name }, callOptions)) as [unknown];
-        return secretMeta(secret);
+        return secretMeta(await call('GetSecret', id, () => client.getSecret({ name }, callOptions)));
       } catch (error) {
-        if (grpcCode(error) === Code.NOT_FOUND) return undefined;
-        const detail = error instanceof Error ? error.message : String(error);
-        throw new RotationError('BACKEND', `Secret Manager GetSecret ${id} failed: ${detail}`, { cause: error, grpcCode: grpcCode(error) });
+        if (error instanceof RotationError && error.grpcCode === Code.NOT_FOUND) return undefined;
+        throw error;
       }
     },
     async listSecrets(filter) {

@@ -4,7 +4,7 @@ import type { FingerprintUsage } from '../collector/types.js';
 import { Plan } from './plan.js';
 import { checkValue, fingerprintOf, iso, layoutOf, nowOf, ringFingerprints, updateFresh, newestVersion } from './common.js';
 import { article, ANNOTATION, managedLabels, withPending, withRecord, type PendingRecord } from './records.js';
-import { readRing, suffixId, type RotationKey } from './ring.js';
+import { highestSlot, readRing, suffixId, type RotationKey } from './ring.js';
 import { refused, result } from './state.js';
 import type { RotationContext, RotationResult } from './types.js';
 import type { ProbeStagedOptions } from './probe.js';
@@ -55,9 +55,7 @@ export async function emergency(ctx: RotationContext, rawValue: string, options:
 
   const at = iso(nowOf(ctx));
   const plan = new Plan();
-  let top = 0;
-  for (const id of ring.secrets.keys()) top = Math.max(top, Number(/_v(\d+)$/.exec(id)?.[1] ?? 0));
-  const target = pending ? pending.secretId : layout === 'alias' ? name : suffixId(name, top + 1);
+  const target = pending ? pending.secretId : layout === 'alias' ? name : suffixId(name, highestSlot(ring) + 1);
   const isNew = (k: RotationKey): boolean => pending?.key !== undefined && k.secretId === pending.key.secretId && k.version === pending.key.version;
   const keyId = (k: RotationKey): string => `${k.secretId}/${k.version}`;
   // A resumed run takes the previous live key and the keys to disable from the pending mark: the first run

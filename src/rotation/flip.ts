@@ -1,8 +1,8 @@
 import { Plan } from './plan.js';
 import { iso, layoutOf, nowOf, updateFresh } from './common.js';
-import { article, LABEL, withRecord } from './records.js';
+import { LABEL, withRecord } from './records.js';
 import { readRing } from './ring.js';
-import { refused, result } from './state.js';
+import { refused, refusePending, result } from './state.js';
 import type { RotationContext, RotationResult } from './types.js';
 
 export interface FlipOptions {
@@ -20,7 +20,7 @@ export async function flip(ctx: RotationContext, options: FlipOptions = {}): Pro
   const layout = layoutOf(ctx);
   const { admin, name } = ctx;
   const ring = await readRing(admin, name, layout);
-  if (ring.pending) return refused(ring, 'flip', 'pending', `${article(ring.pending.record.op)} stopped part-way: finish it (run it again with the same key) or discard it first`);
+  if (ring.pending) return refusePending(ring, 'flip', ring.pending);
   const at = iso(nowOf(ctx));
   const plan = new Plan();
   const live = ring.live;

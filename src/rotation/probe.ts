@@ -2,9 +2,9 @@ import { probeKey } from '../clients/probe.js';
 import { resolvePreset, type ProviderId, type ProviderPreset } from '../clients/presets.js';
 import { Plan } from './plan.js';
 import { checkValue, fingerprintOf, iso, layoutOf, nowOf, updateFresh } from './common.js';
-import { article, LABEL, withRecord } from './records.js';
+import { LABEL, withRecord } from './records.js';
 import { readRing } from './ring.js';
-import { refused, result } from './state.js';
+import { refused, refusePending, result } from './state.js';
 import type { RotationContext, RotationResult } from './types.js';
 
 export interface ProbeStagedOptions {
@@ -30,7 +30,7 @@ export async function probe(ctx: RotationContext, rawValue: string, options: Pro
   const preset = resolvePreset(options.provider);
   const { admin, name } = ctx;
   const ring = await readRing(admin, name, layout);
-  if (ring.pending) return refused(ring, 'probe', 'pending', `${article(ring.pending.record.op)} stopped part-way: finish it (run it again with the same key) or discard it before probing`);
+  if (ring.pending) return refusePending(ring, 'probe', ring.pending);
   const staged = ring.staged;
   if (!staged) return refused(ring, 'probe', 'nothing-staged', `${name} has no staged key to probe: provision one first`);
   const fp = fingerprintOf(ctx, value);

@@ -1,7 +1,7 @@
 import { Plan } from './plan.js';
 import { checkEnvironment, checkValue, fingerprintOf, iso, layoutOf, nowOf, ringFingerprints, updateFresh, newestVersion } from './common.js';
 import { ANNOTATION, LABEL, managedLabels, withPending, withRecord } from './records.js';
-import { readRing, suffixId, type KeyRing } from './ring.js';
+import { highestSlot, readRing, suffixId, type KeyRing } from './ring.js';
 import { refused, result } from './state.js';
 import type { RefusalCode, RotationContext, RotationResult } from './types.js';
 
@@ -118,8 +118,7 @@ export async function provision(ctx: RotationContext, rawValue: string, options:
 
 /** Where the suffix layout stages: the next `NAME_vN`, or the newest one again when its key was discarded. */
 function suffixTarget(ring: KeyRing): string {
-  let top = 0;
-  for (const id of ring.secrets.keys()) top = Math.max(top, Number(/_v(\d+)$/.exec(id)?.[1] ?? 0));
+  const top = highestSlot(ring);
   const topId = suffixId(ring.name, top);
   const topKey = ring.keys.find((k) => k.secretId === topId);
   if (top > 0 && (!topKey || topKey.role === 'discarded')) return topId;

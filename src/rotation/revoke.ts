@@ -3,9 +3,9 @@ import { formatDuration } from '../duration.js';
 import { Plan } from './plan.js';
 import { iso, keyFingerprint, layoutOf, nowOf, updateFresh } from './common.js';
 import { RotationError } from './errors.js';
-import { article, LABEL, withRecord, type RevokedRecord } from './records.js';
+import { LABEL, withRecord, type RevokedRecord } from './records.js';
 import { readRing, type RotationKey } from './ring.js';
-import { refused, result } from './state.js';
+import { refused, refusePending, result } from './state.js';
 import type { KeyVerification, RotationContext, RotationResult } from './types.js';
 import { checkOldKeys, verificationProblem } from './verify.js';
 
@@ -41,7 +41,7 @@ export async function revoke(ctx: RotationContext, options: RevokeOptions): Prom
   if (!(windowMs > 0) || !Number.isFinite(windowMs)) throw new RangeError('revoke: windowMs must be a positive number of milliseconds');
   const reason = options.force ? checkReason(options.force.reason) : undefined;
   const ring = await readRing(admin, name, layout);
-  if (ring.pending) return refused(ring, 'revoke', 'pending', `${article(ring.pending.record.op)} stopped part-way: finish it (run it again with the same key) or discard it first`);
+  if (ring.pending) return refusePending(ring, 'revoke', ring.pending);
   if (ring.staged?.state === 'ENABLED' || (ring.live?.records.staged && !ring.live.records.flipped)) {
     return refused(ring, 'revoke', 'pending', 'a flip stopped part-way: run flip again to finish it first');
   }

@@ -76,6 +76,13 @@ export function checkName(name: string, layout: Layout): void {
 
 export const suffixId = (name: string, n: number): string => `${name}_v${n}`;
 
+/** The highest N among the ring's `NAME_vN` secrets (0 when there is none; the alias layout has none). */
+export function highestSlot(ring: Pick<KeyRing, 'secrets'>): number {
+  let top = 0;
+  for (const id of ring.secrets.keys()) top = Math.max(top, Number(/_v(\d+)$/.exec(id)?.[1] ?? 0));
+  return top;
+}
+
 /** Reads the ring of `name`. */
 export async function readRing(admin: SecretAdmin, name: string, layout: Layout): Promise<KeyRing> {
   checkName(name, layout);

@@ -92,3 +92,8 @@ export function result(
 export function refused(ring: KeyRing, command: RotateCommand, refusal: RefusalCode, message: string, extra: Parameters<typeof result>[4] = {}): RotationResult {
   return result(ring, command, 'refused', message, { ...extra, refusal });
 }
+
+/** The refusal every step but provision, emergency and discard gives while a write sequence stopped part-way. */
+export function refusePending(ring: KeyRing, command: RotateCommand, pending: NonNullable<KeyRing['pending']>): RotationResult {
+  return refused(ring, command, 'pending', `${article(pending.record.op)} stopped part-way: finish it (run it again with the same key) or discard it first`);
+}

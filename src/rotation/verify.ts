@@ -2,9 +2,9 @@ import { verifyRetired } from '../collector/verify.js';
 import { formatAge, formatDuration } from '../duration.js';
 import { Plan } from './plan.js';
 import { iso, keyFingerprint, layoutOf, nowOf, updateFresh } from './common.js';
-import { article, LABEL, withRecord } from './records.js';
+import { LABEL, withRecord } from './records.js';
 import { readRing, type KeyRing } from './ring.js';
-import { liveSince, refused, result } from './state.js';
+import { liveSince, refused, refusePending, result } from './state.js';
 import type { KeyVerification, RotationContext, RotationResult } from './types.js';
 
 export interface VerifyOldOptions {
@@ -58,7 +58,7 @@ export async function verify(ctx: RotationContext, options: VerifyOldOptions): P
   const { windowMs } = options;
   if (!(windowMs > 0) || !Number.isFinite(windowMs)) throw new RangeError('verify: windowMs must be a positive number of milliseconds');
   const ring = await readRing(admin, name, layout);
-  if (ring.pending) return refused(ring, 'verify', 'pending', `${article(ring.pending.record.op)} stopped part-way: finish it (run it again with the same key) or discard it first`);
+  if (ring.pending) return refusePending(ring, 'verify', ring.pending);
   if (!ctx.usage) return refused(ring, 'verify', 'no-usage-source', 'verify needs the beacons: give --collector URL or --prometheus URL');
   if (ring.old.length === 0) return result(ring, 'verify', 'already-done', `${name} has no old key enabled: nothing to verify`);
   if (!ring.live) return refused(ring, 'verify', 'no-live-key', `${name} has no live key: the enabled keys are all old; flip one first`);
