@@ -55,7 +55,8 @@ export async function beaconBench(keyflip: Keyflip, sink: { value: number }): Pr
   const handleOff = off.secret('BENCH_KEY', 'BENCH_KEY_v2 ?? BENCH_KEY_v1');
   const handleOn = on.secret('BENCH_KEY', 'BENCH_KEY_v2 ?? BENCH_KEY_v1');
   await Promise.all([off.ready(), on.ready()]);
-  if (handleOff.value !== SECRET || handleOn.value !== SECRET) throw new Error('benchmark set-up: the handles do not serve the expected value');
+  if (handleOff.value !== SECRET || handleOn.value !== SECRET)
+    throw new Error('benchmark set-up: the handles do not serve the expected value');
   const setupReads = 1;
 
   const series = await interleave(
@@ -103,7 +104,8 @@ export async function beaconBench(keyflip: Keyflip, sink: { value: number }): Pr
       pass: reportedUses === reads,
     },
   ];
-  const spread = (s: { nsPerOp: number[] }): string => `best ${formatNs(best(s.nsPerOp))}, median ${formatNs(median(s.nsPerOp))}`;
+  const spread = (s: { nsPerOp: number[] }): string =>
+    `best ${formatNs(best(s.nsPerOp))}, median ${formatNs(median(s.nsPerOp))}`;
   const notes = [
     `9: ${ROUNDS} interleaved rounds of ${N.toExponential(0).replace('+', '')} reads after ${WARMUP} warm-ups, one macrotask turn before each round (both loops) so the beacon's ${INTERVAL_MS} ms timer fires between rounds. ` +
       `Beacon on ${spread(series.on)}; off ${spread(series.off)}. Reports sent during the run: ${reports} ` +

@@ -29,7 +29,8 @@ const BODY = JSON.stringify({ model: 'gpt-bench', messages: [{ role: 'user', con
 
 async function loadClients(): Promise<{ clients: Clients; from: string }> {
   const built = join(ROOT, 'dist/clients/index.js');
-  if (existsSync(built)) return { clients: (await import(pathToFileURL(built).href)) as Clients, from: 'dist/clients/index.js' };
+  if (existsSync(built))
+    return { clients: (await import(pathToFileURL(built).href)) as Clients, from: 'dist/clients/index.js' };
   return { clients: await import('../src/clients/index.js'), from: 'src/clients (dist has no clients entry yet)' };
 }
 
@@ -110,7 +111,13 @@ async function timedTrip(f: typeof fetch, url: string, auth: string, sink: { val
  * Round trips in pairs, one through each fetch, in alternating order, each timed on its own: the two of a
  * pair share the machine's state (GC, the other core's load), which rounds of hundreds of requests do not.
  */
-async function pairedTrips(auth: typeof fetch, url: string, pairs: number, warmup: number, sink: { value: number }): Promise<{ auth: number[]; bare: number[] }> {
+async function pairedTrips(
+  auth: typeof fetch,
+  url: string,
+  pairs: number,
+  warmup: number,
+  sink: { value: number },
+): Promise<{ auth: number[]; bare: number[] }> {
   const out = { auth: [] as number[], bare: [] as number[] };
   for (let i = 0; i < warmup + pairs; i++) {
     let a: number;
@@ -133,7 +140,11 @@ async function pairedTrips(auth: typeof fetch, url: string, pairs: number, warmu
 async function instantCalls(f: typeof fetch, headers: readonly Headers[], n: number): Promise<number> {
   let sink = 0;
   for (let i = 0; i < n; i++) {
-    const response = await f('http://127.0.0.1:9/v1/chat/completions', { method: 'POST', headers: headers[i % headers.length] as Headers, body: BODY });
+    const response = await f('http://127.0.0.1:9/v1/chat/completions', {
+      method: 'POST',
+      headers: headers[i % headers.length] as Headers,
+      body: BODY,
+    });
     sink = (sink + response.status) | 0;
   }
   return sink;
@@ -175,7 +186,14 @@ export async function clientsBench(keyflip: Keyflip, sink: { value: number }): P
     );
 
     // 7. redact per KiB: a JSON log line of 1 KiB, clean and with one key of a provider format in it.
-    const filler = JSON.stringify({ level: 30, time: 1_764_000_000_000, msg: 'request handled', path: '/v1/chat/completions', user: 'u_123', text: 'lorem ipsum dolor sit amet '.repeat(40) }).slice(0, 1024);
+    const filler = JSON.stringify({
+      level: 30,
+      time: 1_764_000_000_000,
+      msg: 'request handled',
+      path: '/v1/chat/completions',
+      user: 'u_123',
+      text: 'lorem ipsum dolor sit amet '.repeat(40),
+    }).slice(0, 1024);
     const groqLike = `gsk_${'AbCdEf0123'.repeat(6).slice(0, 52)}`;
     const withKey = `${filler.slice(0, 1024 - groqLike.length - 1)} ${groqLike}`;
     const redact = (text: string): string => resolver.redact(text);
@@ -187,7 +205,8 @@ export async function clientsBench(keyflip: Keyflip, sink: { value: number }): P
       { rounds: 9, warmup: 3, warmupN: 20_000 },
       sink,
     );
-    if (!redact(withKey).includes('[redacted groq key]') || redact(filler) !== filler) throw new Error('benchmark set-up: redact did not behave');
+    if (!redact(withKey).includes('[redacted groq key]') || redact(filler) !== filler)
+      throw new Error('benchmark set-up: redact did not behave');
 
     const authTrip = median(trips.auth);
     const bareTrip = median(trips.bare);
@@ -232,7 +251,8 @@ export async function clientsBench(keyflip: Keyflip, sink: { value: number }): P
         pass: null,
       },
     ];
-    const spread = (s: { nsPerOp: number[] }): string => `best ${formatNs(best(s.nsPerOp))}, median ${formatNs(median(s.nsPerOp))}`;
+    const spread = (s: { nsPerOp: number[] }): string =>
+      `best ${formatNs(best(s.nsPerOp))}, median ${formatNs(median(s.nsPerOp))}`;
     const notes = [
       `5–7: 'keyflip/clients' loaded from ${from}; the mock provider is \`startMockProvider\` (dist/testing) on 127.0.0.1, in a worker thread.`,
       `5: ${TRIP_PAIRS.toLocaleString('en-US')} pairs of sequential requests (one through authFetch, one bare, alternating which goes first) after 500 warm-up pairs; each request has a fresh SDK-like \`Headers\` (12 headers, as the OpenAI SDK builds them) and is timed from the call to the end of its body; medians. Both kinds run in one process, so undici's request code sees both header shapes. authFetch best ${formatNs(best(trips.auth))}; bare best ${formatNs(best(trips.bare))}. Requests the mock counted on the key: ${requests.toLocaleString('en-US')}.`,

@@ -25,9 +25,15 @@ type Command = keyof typeof COMMANDS;
 /** Wall time of one child, in ms. */
 function timeChild(args: readonly string[]): number {
   const start = nowNs();
-  const child = spawnSync(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const child = spawnSync(process.execPath, args, {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+  });
   const ms = msSince(start);
-  if (child.status !== 0) throw new Error(`node ${args.join(' ')} failed (exit ${String(child.status)}): ${child.stderr}`);
+  if (child.status !== 0)
+    throw new Error(`node ${args.join(' ')} failed (exit ${String(child.status)}): ${child.stderr}`);
   return ms;
 }
 
@@ -55,7 +61,8 @@ const CJS_MODULES_SCRIPT = `require('keyflip'); console.log(JSON.stringify(Objec
 
 function modulesLoaded(args: readonly string[]): string[] {
   const child = spawnSync(process.execPath, args, { cwd: ROOT, env, encoding: 'utf8' });
-  if (child.status !== 0) throw new Error(`module listing child failed (exit ${String(child.status)}): ${child.stderr}`);
+  if (child.status !== 0)
+    throw new Error(`module listing child failed (exit ${String(child.status)}): ${child.stderr}`);
   const list = JSON.parse(child.stdout.trim().split('\n').pop() ?? '[]') as string[];
   return [...new Set(list)];
 }
@@ -82,11 +89,15 @@ export function coldImport(): BenchResult {
   const cjsModules = modulesLoaded(['-e', CJS_MODULES_SCRIPT]);
   const offending = [...esmModules, ...cjsModules].filter((m) => FORBIDDEN.some((f) => m.includes(f)));
   const packages = (list: string[]): string =>
-    [...new Set(list.map((m) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(m)?.[1]).filter((p): p is string => p !== undefined))].join(', ') || 'none';
+    [
+      ...new Set(
+        list.map((m) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(m)?.[1]).filter((p): p is string => p !== undefined),
+      ),
+    ].join(', ') || 'none';
 
   const rows: Row[] = [
     {
-      what: "4a. fresh process: `node --input-type=module -e \"await import('keyflip')\"` vs `node -e 0`",
+      what: '4a. fresh process: `node --input-type=module -e "await import(\'keyflip\')"` vs `node -e 0`',
       keyflip: formatMs(esmImport),
       baseline: `${formatMs(bare)} (\`node -e 0\`)`,
       ratio: formatRatio(esmImport / bare),
@@ -94,7 +105,7 @@ export function coldImport(): BenchResult {
       pass: esmImport / bare <= 1.5,
     },
     {
-      what: '4b. the same import vs an empty ESM eval (`node --input-type=module -e 0`): keyflip\'s own share',
+      what: "4b. the same import vs an empty ESM eval (`node --input-type=module -e 0`): keyflip's own share",
       keyflip: formatMs(esmImport),
       baseline: `${formatMs(esmEmpty)} (empty ESM eval)`,
       ratio: formatRatio(esmImport / esmEmpty),
@@ -102,7 +113,7 @@ export function coldImport(): BenchResult {
       pass: null,
     },
     {
-      what: "4c. fresh process: `node -e \"require('keyflip')\"` (CJS build) vs `node -e 0`",
+      what: '4c. fresh process: `node -e "require(\'keyflip\')"` (CJS build) vs `node -e 0`',
       keyflip: formatMs(cjsRequire),
       baseline: `${formatMs(bare)} (\`node -e 0\`)`,
       ratio: formatRatio(cjsRequire / bare),
@@ -110,7 +121,7 @@ export function coldImport(): BenchResult {
       pass: null,
     },
     {
-      what: '4d. modules loaded by `import`/`require(\'keyflip\')` whose path contains `@google-cloud` or `@opentelemetry`',
+      what: "4d. modules loaded by `import`/`require('keyflip')` whose path contains `@google-cloud` or `@opentelemetry`",
       keyflip: `${offending.length} (of ${esmModules.length} ESM, ${cjsModules.length} CJS)`,
       baseline: '—',
       ratio: '—',

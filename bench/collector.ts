@@ -33,10 +33,35 @@ function reportOf(i: number, round: number): Record<string, unknown> {
     service: `service-${i % 40}`,
     environment: 'prod',
     labels: { region: i % 2 === 0 ? 'eu-west1' : 'us-east1' },
-    instance: { id: `instance-${i.toString(36).padStart(6, '0')}`, host: `host-${i % 500}.internal`, pid: 1000 + (i % 30_000), startedAt: 1_799_999_000_000, runtime: 'node v20.20.2', keyflip: '0.1.0' },
+    instance: {
+      id: `instance-${i.toString(36).padStart(6, '0')}`,
+      host: `host-${i % 500}.internal`,
+      pid: 1000 + (i % 30_000),
+      startedAt: 1_799_999_000_000,
+      runtime: 'node v20.20.2',
+      keyflip: '0.1.0',
+    },
     secrets: [
-      { name: 'OPENAI_API_KEY', candidate: 'gcp:openai-key@current', source: 'gcp', version: i % 3 === 0 ? '3' : '4', fingerprint: FPS[i % 3 === 0 ? 0 : 1], loadedAt: 1_799_999_500_000, lastUsedAt: 1_800_000_000_000, uses: 1 + (i % 17), status: 'ok' },
-      { name: 'DATABASE_URL', candidate: 'DATABASE_URL_v2', source: 'env', fingerprint: FPS[2 + (i % 2)], loadedAt: 1_799_999_500_000, uses: 3, status: 'ok' },
+      {
+        name: 'OPENAI_API_KEY',
+        candidate: 'gcp:openai-key@current',
+        source: 'gcp',
+        version: i % 3 === 0 ? '3' : '4',
+        fingerprint: FPS[i % 3 === 0 ? 0 : 1],
+        loadedAt: 1_799_999_500_000,
+        lastUsedAt: 1_800_000_000_000,
+        uses: 1 + (i % 17),
+        status: 'ok',
+      },
+      {
+        name: 'DATABASE_URL',
+        candidate: 'DATABASE_URL_v2',
+        source: 'env',
+        fingerprint: FPS[2 + (i % 2)],
+        loadedAt: 1_799_999_500_000,
+        uses: 3,
+        status: 'ok',
+      },
     ],
   };
 }
@@ -82,7 +107,8 @@ function usageTime(mod: CollectorModule, sink: { value: number }): number {
     const start = nowNs();
     const usage = collector.usage('OPENAI_API_KEY', { windowMs: 3_600_000 });
     times.push(Number(nowNs() - start) / 1e6);
-    if (usage.instancesSeen !== INSTANCES) throw new Error(`benchmark set-up: usage saw ${usage.instancesSeen} instances`);
+    if (usage.instancesSeen !== INSTANCES)
+      throw new Error(`benchmark set-up: usage saw ${usage.instancesSeen} instances`);
     sink.value = (sink.value + usage.fingerprints.length) | 0;
   }
   return median(times.slice(5));
@@ -107,7 +133,10 @@ function memoryPerInstance(built: string): { bytes: number; note: string } {
     const after = process.memoryUsage().heapUsed;
     console.log(JSON.stringify({ bytes: (after - before) / ${INSTANCES}, instances: collector.stats.instances }));
   `;
-  const child = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 120_000 });
+  const child = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   if (child.status !== 0) throw new Error(`benchmark 10d failed: ${child.stderr}`);
   const out = JSON.parse(child.stdout.trim().split('\n').at(-1) as string) as { bytes: number; instances: number };
   if (out.instances !== INSTANCES) throw new Error('benchmark 10d: not every instance was tracked');
@@ -143,7 +172,18 @@ async function httpRate(built: string, sink: { value: number }): Promise<{ rate:
   const post = (body: Buffer): Promise<number> =>
     new Promise((resolve) => {
       const req = request(
-        { host: target.hostname, port: target.port, method: 'POST', path: '/v1/beacons', agent, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'content-length': body.length } },
+        {
+          host: target.hostname,
+          port: target.port,
+          method: 'POST',
+          path: '/v1/beacons',
+          agent,
+          headers: {
+            authorization: `Bearer ${TOKEN}`,
+            'content-type': 'application/json',
+            'content-length': body.length,
+          },
+        },
         (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode ?? 0));
@@ -182,7 +222,16 @@ async function httpRate(built: string, sink: { value: number }): Promise<{ rate:
 export async function collectorBench(sink: { value: number }, built: string = BUILT): Promise<BenchResult> {
   if (!existsSync(built)) {
     return {
-      rows: [{ what: '10. collector benchmarks', keyflip: 'not run: dist/collector/index.js is missing (no tsup entry for keyflip/collector yet)', baseline: '—', ratio: '—', target: '—', pass: null }],
+      rows: [
+        {
+          what: '10. collector benchmarks',
+          keyflip: 'not run: dist/collector/index.js is missing (no tsup entry for keyflip/collector yet)',
+          baseline: '—',
+          ratio: '—',
+          target: '—',
+          pass: null,
+        },
+      ],
       notes: ['10. The collector benchmarks load dist/collector/index.js; it was not built.'],
     };
   }
@@ -192,11 +241,46 @@ export async function collectorBench(sink: { value: number }, built: string = BU
   const http = await httpRate(built, sink);
   const memory = memoryPerInstance(built);
   const rows: Row[] = [
-    { what: '10a. `collector.ingest(report)` in process (10 000 instances tracked, 2 secrets per report)', keyflip: fmtRate(ingest.parsed), baseline: '—', ratio: '—', target: '≥ 20,000 reports/s', pass: ingest.parsed >= 20_000 },
-    { what: '10b. `POST /v1/beacons` over HTTP, 8 keep-alive clients, server in a worker thread', keyflip: fmtRate(http.rate), baseline: '—', ratio: '—', target: '≥ 5,000 reports/s', pass: http.rate >= 5_000 && http.errors === 0 },
-    { what: '10c. `collector.usage(secret, 1 h)` over 10 000 instances', keyflip: `${usageMs.toFixed(2)} ms`, baseline: '—', ratio: '—', target: '< 20 ms', pass: usageMs < 20 },
-    { what: '10d. memory per tracked instance (2 secrets, 70 reports each with uses)', keyflip: `${(memory.bytes / 1024).toFixed(2)} KiB`, baseline: '—', ratio: '—', target: '—', pass: null },
-    { what: '10e. JSON.parse + ingest in process (the parsing share of 10b)', keyflip: fmtRate(ingest.fromJson), baseline: '—', ratio: '—', target: '—', pass: null },
+    {
+      what: '10a. `collector.ingest(report)` in process (10 000 instances tracked, 2 secrets per report)',
+      keyflip: fmtRate(ingest.parsed),
+      baseline: '—',
+      ratio: '—',
+      target: '≥ 20,000 reports/s',
+      pass: ingest.parsed >= 20_000,
+    },
+    {
+      what: '10b. `POST /v1/beacons` over HTTP, 8 keep-alive clients, server in a worker thread',
+      keyflip: fmtRate(http.rate),
+      baseline: '—',
+      ratio: '—',
+      target: '≥ 5,000 reports/s',
+      pass: http.rate >= 5_000 && http.errors === 0,
+    },
+    {
+      what: '10c. `collector.usage(secret, 1 h)` over 10 000 instances',
+      keyflip: `${usageMs.toFixed(2)} ms`,
+      baseline: '—',
+      ratio: '—',
+      target: '< 20 ms',
+      pass: usageMs < 20,
+    },
+    {
+      what: '10d. memory per tracked instance (2 secrets, 70 reports each with uses)',
+      keyflip: `${(memory.bytes / 1024).toFixed(2)} KiB`,
+      baseline: '—',
+      ratio: '—',
+      target: '—',
+      pass: null,
+    },
+    {
+      what: '10e. JSON.parse + ingest in process (the parsing share of 10b)',
+      keyflip: fmtRate(ingest.fromJson),
+      baseline: '—',
+      ratio: '—',
+      target: '—',
+      pass: null,
+    },
   ];
   return {
     rows,

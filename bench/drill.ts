@@ -35,7 +35,11 @@ export function drillResults(dir = RESULTS_DIR): { file: string; result: DrillRe
     if (!seen || seen.result.startedAt < result.startedAt) newest.set(config, { file, result });
   }
   // Fewest workers first; the suffix layout (the default) before alias.
-  return [...newest.values()].sort((a, b) => a.result.options.workers - b.result.options.workers || b.result.options.layout.localeCompare(a.result.options.layout));
+  return [...newest.values()].sort(
+    (a, b) =>
+      a.result.options.workers - b.result.options.workers ||
+      b.result.options.layout.localeCompare(a.result.options.layout),
+  );
 }
 
 function pass(r: DrillResult, ...ids: string[]): boolean | null {
@@ -48,7 +52,14 @@ function pass(r: DrillResult, ...ids: string[]): boolean | null {
 function rows(r: DrillResult): Row[] {
   const o = r.options;
   const tag = `drill ${o.workers}×${o.rate}/s, ${o.layout}`;
-  const row = (what: string, keyflip: string, target: string, ok: boolean | null): Row => ({ what: `${tag}: ${what}`, keyflip, baseline: '—', ratio: '—', target, pass: ok });
+  const row = (what: string, keyflip: string, target: string, ok: boolean | null): Row => ({
+    what: `${tag}: ${what}`,
+    keyflip,
+    baseline: '—',
+    ratio: '—',
+    target,
+    pass: ok,
+  });
   const normalFailed = r.phases.slice(0, 6).reduce((n, p) => n + p.failed, 0);
   const e = r.emergency;
   return [
@@ -66,11 +77,18 @@ function rows(r: DrillResult): Row[] {
     ),
     row(
       'verify and revoke while the stale worker runs',
-      r.refusals.verify.refused && r.refusals.revoke.refused ? `both refused, naming ${r.refusals.verify.offenders.map((x) => `${x.service} pid ${x.pid}`).join(', ')}` : 'NOT refused',
+      r.refusals.verify.refused && r.refusals.revoke.refused
+        ? `both refused, naming ${r.refusals.verify.offenders.map((x) => `${x.service} pid ${x.pid}`).join(', ')}`
+        : 'NOT refused',
       'refuse, name it',
       pass(r, 'verify-refused', 'revoke-refused'),
     ),
-    row('requests on v1 after revoke (workers / provider)', `${r.v1AfterRevoke.attempts} / ${r.v1AfterRevoke.providerRequests}`, '0', pass(r, 'verify-passed', 'revoke-done', 'no-v1-after-revoke')),
+    row(
+      'requests on v1 after revoke (workers / provider)',
+      `${r.v1AfterRevoke.attempts} / ${r.v1AfterRevoke.providerRequests}`,
+      '0',
+      pass(r, 'verify-passed', 'revoke-done', 'no-v1-after-revoke'),
+    ),
     row(
       'emergency → every live worker on v3 (p50 / max); failed requests',
       `${spreadText(e.toV3Ms)}; ${e.failed} failed (${e.requestsAnswered401} answered 401, ${e.healedByRetry} healed by authFetch's retry)`,

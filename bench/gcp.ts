@@ -23,7 +23,11 @@ delete env.NODE_OPTIONS;
 async function child(script: string): Promise<{ ms: number; stdout: string }> {
   const start = nowNs();
   try {
-    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, env, encoding: 'utf8' });
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: ROOT,
+      env,
+      encoding: 'utf8',
+    });
     return { ms: msSince(start), stdout };
   } catch (error) {
     throw new Error(`bench child failed: ${(error as { stderr?: string }).stderr ?? String(error)}`);
@@ -44,13 +48,19 @@ export async function gcpBench(keyflip: Keyflip, sink: { value: number }): Promi
     for (let s = 0; s < S; s++) emulator.addVersion(`S${s}_v1`, `bench-value-${s}-xxxxxxxx`);
     emulator.addVersion('S0_v2', 'bench-value-0-v2-xxxxxxxx');
     const clock = testing.manualClock();
-    const resolver = keyflip.createResolver({ sources: [gcp.gcpSecretManager({ projectId: emulator.projectId, client })], clock, refreshMs: 60_000, jitter: 0 });
+    const resolver = keyflip.createResolver({
+      sources: [gcp.gcpSecretManager({ projectId: emulator.projectId, client })],
+      clock,
+      refreshMs: 60_000,
+      jitter: 0,
+    });
     for (let s = 0; s < S; s++) resolver.secret(`S${s}`, `S${s}_v2 ?? S${s}_v1`);
     await resolver.ready();
     emulator.resetCalls();
     for (let p = 0; p < PERIODS; p++) {
       await clock.advance(60_000);
-      for (let i = 0; i < 200 && emulator.calls('AccessSecretVersion') < (p + 1) * (S + S - 1); i++) await new Promise((r) => setTimeout(r, 2));
+      for (let i = 0; i < 200 && emulator.calls('AccessSecretVersion') < (p + 1) * (S + S - 1); i++)
+        await new Promise((r) => setTimeout(r, 2));
     }
     const accessCalls = emulator.calls('AccessSecretVersion');
     const otherCalls = emulator.calls() - accessCalls;
@@ -90,7 +100,10 @@ export async function gcpBench(keyflip: Keyflip, sink: { value: number }): Promi
     }
 
     // 5d. One refresh round trip: keyflip (handle.refresh()) vs a bare accessSecretVersion, same client.
-    const roundTrip = keyflip.createResolver({ sources: [gcp.gcpSecretManager({ projectId: emulator.projectId, client })], refreshMs: 3_600_000 });
+    const roundTrip = keyflip.createResolver({
+      sources: [gcp.gcpSecretManager({ projectId: emulator.projectId, client })],
+      refreshMs: 3_600_000,
+    });
     const handle = roundTrip.secret('RT', 'S1_v1');
     await roundTrip.ready();
     const name = `projects/${emulator.projectId}/secrets/S1_v1/versions/latest`;
@@ -105,7 +118,11 @@ export async function gcpBench(keyflip: Keyflip, sink: { value: number }): Promi
     };
     const timeBare = async (): Promise<void> => {
       const start = nowNs();
-      const [response] = await client.accessSecretVersion({ name }, { retry: null, timeout: 5_000, signal: new AbortController().signal } as never);
+      const [response] = await client.accessSecretVersion({ name }, {
+        retry: null,
+        timeout: 5_000,
+        signal: new AbortController().signal,
+      } as never);
       sink.value = (sink.value + (response.payload?.data as Uint8Array).length) | 0;
       bareTimes.push(Number(nowNs() - start));
     };
@@ -146,7 +163,10 @@ export async function gcpBench(keyflip: Keyflip, sink: { value: number }): Promi
         pass: Math.abs(onFallback - 2) < 1e-9 && otherCalls === 0,
       },
       {
-        what: "8c. fresh process: `await import('keyflip/gcp')` (SDK modules loaded: " + `${heavyAtImport})` + ' vs `node -e 0`',
+        what:
+          "8c. fresh process: `await import('keyflip/gcp')` (SDK modules loaded: " +
+          `${heavyAtImport})` +
+          ' vs `node -e 0`',
         keyflip: formatMs(median(imports)),
         baseline: `${formatMs(median(bare))} (\`node -e 0\`)`,
         ratio: formatRatio(median(imports) / median(bare)),

@@ -68,7 +68,8 @@ export async function hotPath(keyflip: Keyflip, sink: { value: number }): Promis
   handle.takeUses();
   const plain = { value: SECRET };
   await naive.loadSecrets(['BENCH_KEY'], async () => SECRET);
-  if (naive.get('BENCH_KEY') !== SECRET) throw new Error('benchmark set-up: the naive cache does not serve the expected value');
+  if (naive.get('BENCH_KEY') !== SECRET)
+    throw new Error('benchmark set-up: the naive cache does not serve the expected value');
 
   // ~20–40 ms a round for the fast loops; process.env is ~100× slower, so it runs fewer iterations, and
   // the naive cache (a Date.now() per read) is ~15× slower.
@@ -137,7 +138,8 @@ export async function hotPath(keyflip: Keyflip, sink: { value: number }): Promis
       pass: get / resolved <= 2,
     },
   ];
-  const spread = (s: { nsPerOp: number[] }): string => `best ${formatNs(best(s.nsPerOp))}, median ${formatNs(median(s.nsPerOp))}`;
+  const spread = (s: { nsPerOp: number[] }): string =>
+    `best ${formatNs(best(s.nsPerOp))}, median ${formatNs(median(s.nsPerOp))}`;
   const notes = [
     `1: ${sync.value.nsPerOp.length} interleaved rounds after 3 warm-ups; 2e7 iterations a round for \`handle.value\` and \`obj.value\`, 2e6 for the naive cache, 3e5 for \`process.env.X\`. ` +
       `Each iteration adds one char code of what it read to a sink. handle.value ${spread(sync.value)}; obj.value ${spread(sync.plain)}; process.env.X ${spread(sync.env)}; naive get(name) ${spread(sync.naive)}. ` +

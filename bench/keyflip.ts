@@ -18,10 +18,16 @@ function staleness(): string | undefined {
   const missing = OUTPUTS.filter((file) => !existsSync(join(ROOT, file)));
   if (missing.length > 0) return `${missing.join(', ')} missing`;
   const built = Math.min(...OUTPUTS.map((file) => statSync(join(ROOT, file)).mtimeMs));
-  const changed = Math.max(...INPUTS.map((input) => {
-    const path = join(ROOT, input);
-    return existsSync(path) && statSync(path).isDirectory() ? newestMtime(path) : existsSync(path) ? statSync(path).mtimeMs : 0;
-  }));
+  const changed = Math.max(
+    ...INPUTS.map((input) => {
+      const path = join(ROOT, input);
+      return existsSync(path) && statSync(path).isDirectory()
+        ? newestMtime(path)
+        : existsSync(path)
+          ? statSync(path).mtimeMs
+          : 0;
+    }),
+  );
   return changed > built ? 'src/ is newer than dist/' : undefined;
 }
 

@@ -24,7 +24,9 @@ export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 export function best(values: readonly number[]): number {
@@ -56,7 +58,8 @@ export async function interleave<K extends string>(
   const out = {} as Record<K, Series>;
   for (const name of names) out[name] = { nsPerOp: [] };
   for (let w = 0; w < options.warmup; w++) {
-    for (const name of names) sink.value = (sink.value + (await loops[name].run(Math.min(options.warmupN, loops[name].n)))) | 0;
+    for (const name of names)
+      sink.value = (sink.value + (await loops[name].run(Math.min(options.warmupN, loops[name].n)))) | 0;
   }
   for (let r = 0; r < options.rounds; r++) {
     for (let k = 0; k < names.length; k++) {

@@ -35,9 +35,16 @@ await step('1–2. hot path (handle.value, handle.get())', () => hotPath(keyflip
 await step('3. ready() on 50 slow secrets', () => readyBench(keyflip, sink));
 await step('4. cold import in fresh processes', () => coldImport());
 await step('5–7. clients: authFetch round trip and overhead, redact per KiB', () => clientsBench(keyflip, sink));
-await step('8. Secret Manager: calls per refresh, cold import, round trip vs a bare call', () => gcpBench(keyflip, sink));
-await step('9. beacon: handle.value with the usage beacon on vs off, uses reported vs reads', () => beaconBench(keyflip, sink));
-await step('10. collector: ingest in process and over HTTP, usage() over 10 000 instances, memory per instance', async () => (await import('./collector.js')).collectorBench(sink));
+await step('8. Secret Manager: calls per refresh, cold import, round trip vs a bare call', () =>
+  gcpBench(keyflip, sink),
+);
+await step('9. beacon: handle.value with the usage beacon on vs off, uses reported vs reads', () =>
+  beaconBench(keyflip, sink),
+);
+await step(
+  '10. collector: ingest in process and over HTTP, usage() over 10 000 instances, memory per instance',
+  async () => (await import('./collector.js')).collectorBench(sink),
+);
 
 const rows = results.flatMap((r) => r.rows);
 const notes = results.flatMap((r) => r.notes);

@@ -31,7 +31,12 @@ import { fileURLToPath } from 'node:url';
 import { fingerprint } from '../src/index.js';
 import { providers } from '../src/clients/index.js';
 import { createCollector, startCollectorServer, type CollectorServer } from '../src/collector/index.js';
-import { startMockProvider, startSecretManagerEmulator, type MockProvider, type SecretManagerEmulator } from '../src/testing/index.js';
+import {
+  startMockProvider,
+  startSecretManagerEmulator,
+  type MockProvider,
+  type SecretManagerEmulator,
+} from '../src/testing/index.js';
 import type { DrillMessage, RequestRecord, WalkRecord, WorkerConfig, WorkerMessage } from './protocol.js';
 import { int, markdownTable, seconds, spread, spreadText, type Spread } from './stats.js';
 
@@ -54,7 +59,7 @@ export type Layout = 'suffix' | 'alias';
 export const ISSUES_FOUND = {
   1: 'in the suffix layout, a refresh whose chain walk straddles `rotate emergency` (NAME_v3 read before its version was added, NAME_v2 read after it was disabled) finds every candidate absent and fails closed (SecretRevokedError) until the next refresh, although a key was live throughout.',
   2: "authFetch's forced refresh on a 401 joins a refresh already running, which read the candidates before the old key was disabled; it ends on the same key (or, torn by issue 1, on none), so the 401 goes back to the SDK, and the old key is put on the 1 s refresh cooldown, so the next 401s within it go back too.",
-  3: "in the suffix layout, `rotate provision` adds the staged key (Secret Manager adds every version enabled) and disables it in its next call: an app that declares NAME_vN and refreshes in between reads the staged, not yet probed key until its next refresh.",
+  3: 'in the suffix layout, `rotate provision` adds the staged key (Secret Manager adds every version enabled) and disables it in its next call: an app that declares NAME_vN and refreshes in between reads the staged, not yet probed key until its next refresh.',
 } as const;
 
 export interface DrillOptions {
@@ -95,7 +100,12 @@ export interface DrillOptions {
 }
 
 /** The options as the drill ran them: every one set. */
-export type DrillSettings = { -readonly [K in Exclude<keyof DrillOptions, 'log' | 'output' | 'keys' | 'signal'>]-?: Exclude<DrillOptions[K], undefined> };
+export type DrillSettings = {
+  -readonly [K in Exclude<keyof DrillOptions, 'log' | 'output' | 'keys' | 'signal'>]-?: Exclude<
+    DrillOptions[K],
+    undefined
+  >;
+};
 
 export interface Check {
   readonly id: string;
@@ -162,7 +172,13 @@ export interface DrillResult {
     /** The worst event-loop delay of any worker, ms. */
     workerLoopDelayMs: { p99: number; max: number };
     /** Up to 20 failed requests (8 at most per outcome): worker, start and end (ms since the drill started), outcome, attempts as [key, status, start, end]. */
-    failureSamples: { worker: string; t0: number; t1: number; outcome: number; attempts: [string, number, number, number][] }[];
+    failureSamples: {
+      worker: string;
+      t0: number;
+      t1: number;
+      outcome: number;
+      attempts: [string, number, number, number][];
+    }[];
   };
   readonly phases: readonly PhaseRow[];
   readonly commands: readonly CommandSummary[];
@@ -185,10 +201,27 @@ export interface DrillResult {
     stagedKeyBeforeFlip: { requests: number; workers: number };
   };
   readonly refusals: {
-    verify: { refused: boolean; exitCode: number | null; namedStale: boolean; offenders: { service: string; pid: number }[] };
-    revoke: { refused: boolean; exitCode: number | null; refusal: string | undefined; namedStale: boolean; v1StillEnabled: boolean };
+    verify: {
+      refused: boolean;
+      exitCode: number | null;
+      namedStale: boolean;
+      offenders: { service: string; pid: number }[];
+    };
+    revoke: {
+      refused: boolean;
+      exitCode: number | null;
+      refusal: string | undefined;
+      namedStale: boolean;
+      v1StillEnabled: boolean;
+    };
   };
-  readonly cleared: { verifyExitCode: number | null; verifyAttempts: number; afterStaleStopMs: number | null; revokeExitCode: number | null; v1Disabled: boolean };
+  readonly cleared: {
+    verifyExitCode: number | null;
+    verifyAttempts: number;
+    afterStaleStopMs: number | null;
+    revokeExitCode: number | null;
+    v1Disabled: boolean;
+  };
   readonly v1AfterRevoke: { attempts: number; providerRequests: number };
   readonly emergency: {
     toV3Ms: Spread;
@@ -291,12 +324,15 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     enforceTimeBounds: options.enforceTimeBounds ?? true,
   };
   if (!Number.isInteger(o.workers) || o.workers < 1) throw new RangeError('workers must be a whole number ≥ 1');
-  if (!(o.rate > 0) || !(o.refreshMs > 0) || !(o.beaconMs > 0) || !(o.windowMs > 0) || !(o.steadyMs >= 0)) throw new RangeError('rate, refresh, beacon and window must be > 0');
+  if (!(o.rate > 0) || !(o.refreshMs > 0) || !(o.beaconMs > 0) || !(o.windowMs > 0) || !(o.steadyMs >= 0))
+    throw new RangeError('rate, refresh, beacon and window must be > 0');
   if (o.layout !== 'suffix' && o.layout !== 'alias') throw new RangeError('layout is suffix or alias');
-  const cliPrefix = o.cli === 'tsx' ? ['--import', 'tsx', join(ROOT, 'src/cli/index.ts')] : [join(ROOT, 'dist/cli/index.js')];
+  const cliPrefix =
+    o.cli === 'tsx' ? ['--import', 'tsx', join(ROOT, 'src/cli/index.ts')] : [join(ROOT, 'dist/cli/index.js')];
   if (o.cli === 'dist') {
     const built = join(ROOT, 'dist/cli/index.js');
-    if (!existsSync(built) || !readFileSync(built, 'utf8').includes('rotate')) throw new Error('--cli dist needs a build that has `keyflip rotate`: run npm run build first');
+    if (!existsSync(built) || !readFileSync(built, 'utf8').includes('rotate'))
+      throw new Error('--cli dist needs a build that has `keyflip rotate`: run npm run build first');
   }
 
   const keys = options.keys ?? { v1: newKey(), v2: newKey(), v3: newKey() };
@@ -334,9 +370,11 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
   };
 
   const fp = { v1: fingerprint(keys.v1), v2: fingerprint(keys.v2), v3: fingerprint(keys.v3) };
-  const keyOf = (f: string): 'v1' | 'v2' | 'v3' | 'other' => (f === fp.v1 ? 'v1' : f === fp.v2 ? 'v2' : f === fp.v3 ? 'v3' : 'other');
+  const keyOf = (f: string): 'v1' | 'v2' | 'v3' | 'other' =>
+    f === fp.v1 ? 'v1' : f === fp.v2 ? 'v2' : f === fp.v3 ? 'v3' : 'other';
   const token = randomBytes(24).toString('hex');
-  const chain = o.layout === 'suffix' ? `${SECRET}_v3 ?? ${SECRET}_v2 ?? ${SECRET}_v1` : `${SECRET}@current ?? ${SECRET}@previous`;
+  const chain =
+    o.layout === 'suffix' ? `${SECRET}_v3 ?? ${SECRET}_v2 ?? ${SECRET}_v1` : `${SECRET}@current ?? ${SECRET}@previous`;
 
   const workers: WorkerState[] = [];
   const commands: CommandRun[] = [];
@@ -347,15 +385,41 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
   const baseEnv: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     // No key of the caller's, no credentials, no loader options of a test runner reach the children.
-    if (v === undefined || k === 'OPENAI_API_KEY' || k === 'NODE_OPTIONS' || /^(GOOGLE_|KEYFLIP_|SECRET_MANAGER_|VITEST)/.test(k)) continue;
+    if (
+      v === undefined ||
+      k === 'OPENAI_API_KEY' ||
+      k === 'NODE_OPTIONS' ||
+      /^(GOOGLE_|KEYFLIP_|SECRET_MANAGER_|VITEST)/.test(k)
+    )
+      continue;
     baseEnv[k] = v;
   }
 
   // ── the keyflip rotate commands, each a process ────────────────────────────────────────────────────
-  const rotate = async (step: string, command: string, args: readonly string[], stdin?: string): Promise<CommandRun> => {
+  const rotate = async (
+    step: string,
+    command: string,
+    args: readonly string[],
+    stdin?: string,
+  ): Promise<CommandRun> => {
     signal?.throwIfAborted();
-    const env = { ...baseEnv, SECRET_MANAGER_EMULATOR_HOST: (emulator as SecretManagerEmulator).host, KEYFLIP_COLLECTOR_TOKEN: token };
-    const argv = [...cliPrefix, 'rotate', command, SECRET, ...args, '--project', PROJECT, '--layout', o.layout, '--json'];
+    const env = {
+      ...baseEnv,
+      SECRET_MANAGER_EMULATOR_HOST: (emulator as SecretManagerEmulator).host,
+      KEYFLIP_COLLECTOR_TOKEN: token,
+    };
+    const argv = [
+      ...cliPrefix,
+      'rotate',
+      command,
+      SECRET,
+      ...args,
+      '--project',
+      PROJECT,
+      '--layout',
+      o.layout,
+      '--json',
+    ];
     const startedAt = Date.now();
     const child = spawn(process.execPath, argv, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     if (child.pid !== undefined) pids.push(child.pid);
@@ -385,8 +449,13 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     signal?.throwIfAborted();
     const run: CommandRun = { step, command, exitCode, startedAt, endedAt, json };
     commands.push(run);
-    const what = json ? `${json.outcome ?? json.error?.code ?? '?'}${json.refusal ? ` (${json.refusal})` : ''}` : 'no JSON';
-    note(`rotate ${command} → exit ${exitCode} ${what} in ${seconds(endedAt - startedAt)}${json?.message ? `: ${String(json.message).slice(0, 160)}` : stderr ? `: ${stderr.trim().slice(0, 160)}` : ''}`, endedAt);
+    const what = json
+      ? `${json.outcome ?? json.error?.code ?? '?'}${json.refusal ? ` (${json.refusal})` : ''}`
+      : 'no JSON';
+    note(
+      `rotate ${command} → exit ${exitCode} ${what} in ${seconds(endedAt - startedAt)}${json?.message ? `: ${String(json.message).slice(0, 160)}` : stderr ? `: ${stderr.trim().slice(0, 160)}` : ''}`,
+      endedAt,
+    );
     return run;
   };
   const keyState = (run: CommandRun, n: 1 | 2 | 3): string | undefined => {
@@ -395,12 +464,16 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
   };
   const recordAt = (run: CommandRun, n: 2 | 3, step: 'flipped'): number | undefined => {
     const label = o.layout === 'suffix' ? `${SECRET}_v${n}` : `${SECRET}@${n}`;
-    const key = (run.json?.keys as { label: string; records: Record<string, { at?: string }> }[] | undefined)?.find((k) => k.label === label);
+    const key = (run.json?.keys as { label: string; records: Record<string, { at?: string }> }[] | undefined)?.find(
+      (k) => k.label === label,
+    );
     const at = key?.records?.[step]?.at;
     return at === undefined ? undefined : Date.parse(at);
   };
   const offendersOf = (run: CommandRun): { service: string; pid: number; id: string }[] =>
-    ((run.json?.verifications ?? []) as { result: { offenders: { service: string; pid: number; id: string }[] } }[]).flatMap((v) => v.result.offenders.map((x) => ({ service: x.service, pid: x.pid, id: x.id })));
+    (
+      (run.json?.verifications ?? []) as { result: { offenders: { service: string; pid: number; id: string }[] } }[]
+    ).flatMap((v) => v.result.offenders.map((x) => ({ service: x.service, pid: x.pid, id: x.id })));
 
   // ── the workers ────────────────────────────────────────────────────────────────────────────────────
   const startWorker = (index: number, mode: 'live' | 'stale'): WorkerState => {
@@ -427,7 +500,12 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
       DRILL_WORKER_CONFIG: JSON.stringify(config),
       ...(mode === 'stale' ? { OPENAI_API_KEY: keys.v1 } : {}),
     };
-    const child = fork(WORKER, [], { cwd: ROOT, env, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const child = fork(WORKER, [], {
+      cwd: ROOT,
+      env,
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
     let onReady!: () => void;
     let onFail!: (e: Error) => void;
     const ready = new Promise<void>((resolve, reject) => {
@@ -522,11 +600,14 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
   };
   const live = (): WorkerState[] => workers.filter((w) => w.mode === 'live');
   /** Whether every live worker's latest request, sent after `since`, carried `key`. */
-  const allOn = (key: 'v2' | 'v3', since: number): boolean => live().every((w) => w.latest !== undefined && w.latest[0] === fp[key] && w.latest[1] >= since);
+  const allOn = (key: 'v2' | 'v3', since: number): boolean =>
+    live().every((w) => w.latest !== undefined && w.latest[0] === fp[key] && w.latest[1] >= since);
   /** When a worker first sent `key` at or after `since`. */
   const firstUse = (w: WorkerState, key: 'v2' | 'v3', since: number): number | undefined => {
     let first: number | undefined;
-    for (const r of w.requests) for (const a of r[4]) if (a[0] === fp[key] && a[2] >= since && (first === undefined || a[2] < first)) first = a[2];
+    for (const r of w.requests)
+      for (const a of r[4])
+        if (a[0] === fp[key] && a[2] >= since && (first === undefined || a[2] < first)) first = a[2];
     return first;
   };
   const waitFor = async (predicate: () => boolean, timeoutMs: number, pollMs = 25): Promise<boolean> => {
@@ -564,8 +645,14 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     // ── services ─────────────────────────────────────────────────────────────────────────────────────
     emulator = await startSecretManagerEmulator({ projectId: PROJECT });
     mock = await startMockProvider({ preset: providers.openai, keys: [keys.v1] });
-    collectorServer = await startCollectorServer({ collector: createCollector({ retentionMs: 3_600_000 }), port: 0, token });
-    note(`services up on 127.0.0.1: Secret Manager emulator ${emulator.host} (gRPC), mock provider (openai) ${mock.url}, collector ${collectorServer.url}`);
+    collectorServer = await startCollectorServer({
+      collector: createCollector({ retentionMs: 3_600_000 }),
+      port: 0,
+      token,
+    });
+    note(
+      `services up on 127.0.0.1: Secret Manager emulator ${emulator.host} (gRPC), mock provider (openai) ${mock.url}, collector ${collectorServer.url}`,
+    );
     note(`keys (fingerprints): v1 ${fp.v1}, v2 ${fp.v2}, v3 ${fp.v3}; layout ${o.layout}; apps declare \`${chain}\``);
 
     // ── set-up: v1 live, through the playbook ────────────────────────────────────────────────────────
@@ -586,7 +673,10 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
           signal?.throwIfAborted();
           const w = next();
           await new Promise<void>((resolve, reject) => {
-            const timer = setTimeout(() => settle(new Error(`worker ${w.instanceId} not ready after ${readyTimeoutMs} ms`)), readyTimeoutMs);
+            const timer = setTimeout(
+              () => settle(new Error(`worker ${w.instanceId} not ready after ${readyTimeoutMs} ms`)),
+              readyTimeoutMs,
+            );
             const onAbort = (): void => settle(signal?.reason);
             const settle = (error?: unknown): void => {
               clearTimeout(timer);
@@ -595,14 +685,19 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
               else reject(error);
             };
             signal?.addEventListener('abort', onAbort, { once: true });
-            w.ready.then(() => settle(), (error: unknown) => settle(error ?? new Error('not ready')));
+            w.ready.then(
+              () => settle(),
+              (error: unknown) => settle(error ?? new Error('not ready')),
+            );
           });
         }
       }),
     );
     for (const w of workers) if (w.child.connected) w.child.send({ type: 'start' } satisfies DrillMessage);
     mark('ready');
-    note(`${o.workers} live workers + 1 stale worker ready in ${seconds(Date.now() - starting)}; traffic starts now (each: ${o.rate} requests/s through the openai SDK; beacon every ${o.beaconMs} ms; refresh every ${o.refreshMs} ms ± ${o.jitter * 100} %)`);
+    note(
+      `${o.workers} live workers + 1 stale worker ready in ${seconds(Date.now() - starting)}; traffic starts now (each: ${o.rate} requests/s through the openai SDK; beacon every ${o.beaconMs} ms; refresh every ${o.refreshMs} ms ± ${o.jitter * 100} %)`,
+    );
     await sleep(o.steadyMs, signal);
 
     // ── the rotation ─────────────────────────────────────────────────────────────────────────────────
@@ -617,21 +712,50 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     const flipStart = flipRun.startedAt;
     const switched = await waitFor(() => allOn('v2', flipStart), 3 * o.refreshMs * (1 + o.jitter) + 30_000);
     mark('all-v2', Math.max(...live().map((w) => firstUse(w, 'v2', flipStart) ?? Date.now())));
-    note(switched ? `every live worker has sent a request with v2 (the last ${seconds((marks.get('all-v2') as number) - flipAt)} after the flip)` : 'NOT every live worker switched to v2');
+    note(
+      switched
+        ? `every live worker has sent a request with v2 (the last ${seconds((marks.get('all-v2') as number) - flipAt)} after the flip)`
+        : 'NOT every live worker switched to v2',
+    );
 
     // The window: the live workers' last reports of v1 must age out; the stale worker still holds it.
     const staleId = (stale as WorkerState).instanceId;
-    await waitFor(() => Date.now() >= flipAt + o.windowMs + 100 && holders('v1').every((id) => id === staleId), o.windowMs + 30_000, 50);
-    verifyRun = await rotate('verify (stale worker running)', 'verify', ['--window', `${o.windowMs}ms`, '--collector', collectorServer.url]);
-    revokeRefusedRun = await rotate('revoke (stale worker running)', 'revoke', ['--window', `${o.windowMs}ms`, '--collector', collectorServer.url]);
+    await waitFor(
+      () => Date.now() >= flipAt + o.windowMs + 100 && holders('v1').every((id) => id === staleId),
+      o.windowMs + 30_000,
+      50,
+    );
+    verifyRun = await rotate('verify (stale worker running)', 'verify', [
+      '--window',
+      `${o.windowMs}ms`,
+      '--collector',
+      collectorServer.url,
+    ]);
+    revokeRefusedRun = await rotate('revoke (stale worker running)', 'revoke', [
+      '--window',
+      `${o.windowMs}ms`,
+      '--collector',
+      collectorServer.url,
+    ]);
 
-    note(`stopping the stale worker (pid ${stale?.pid}): the process that read OPENAI_API_KEY from its environment at start-up`);
+    note(
+      `stopping the stale worker (pid ${stale?.pid}): the process that read OPENAI_API_KEY from its environment at start-up`,
+    );
     await stopWorker(stale as WorkerState);
     staleDoneAt = mark('stale-stopped');
     note(`stale worker gone (exit ${stale?.exitCode})`);
-    await waitFor(() => Date.now() >= (staleDoneAt as number) + o.windowMs + 100 && holders('v1').length === 0, o.windowMs + 30_000, 50);
+    await waitFor(
+      () => Date.now() >= (staleDoneAt as number) + o.windowMs + 100 && holders('v1').length === 0,
+      o.windowMs + 30_000,
+      50,
+    );
     for (verifyAttempts = 1; verifyAttempts <= 5; verifyAttempts++) {
-      verifyPassRun = await rotate('verify (stale worker gone)', 'verify', ['--window', `${o.windowMs}ms`, '--collector', collectorServer.url]);
+      verifyPassRun = await rotate('verify (stale worker gone)', 'verify', [
+        '--window',
+        `${o.windowMs}ms`,
+        '--collector',
+        collectorServer.url,
+      ]);
       if (verifyPassRun.exitCode === 0 || verifyPassRun.exitCode === 2) break;
       await sleep(o.beaconMs, signal);
     }
@@ -649,7 +773,21 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     // ── the emergency, under load ────────────────────────────────────────────────────────────────────
     mark('emergency');
     mock.accept(keys.v3);
-    emergencyRun = await rotate('emergency', 'emergency', ['--provider', 'openai', '--base-url', mock.url, '--refresh', `${o.refreshMs}ms`, '--collector', collectorServer.url], keys.v3);
+    emergencyRun = await rotate(
+      'emergency',
+      'emergency',
+      [
+        '--provider',
+        'openai',
+        '--base-url',
+        mock.url,
+        '--refresh',
+        `${o.refreshMs}ms`,
+        '--collector',
+        collectorServer.url,
+      ],
+      keys.v3,
+    );
     if (emergencyRun.exitCode === 0) {
       mock.revoke(keys.v2);
       revokedV2At = mark('provider-revoke-v2');
@@ -668,7 +806,8 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     mark('stop');
     await Promise.all(workers.map((w) => stopWorker(w)));
     providerV1After = mock ? mock.requestsFor(keys.v1) : 0;
-    if (mock) providerSaw = { v1: mock.requestsFor(keys.v1), v2: mock.requestsFor(keys.v2), v3: mock.requestsFor(keys.v3) };
+    if (mock)
+      providerSaw = { v1: mock.requestsFor(keys.v1), v2: mock.requestsFor(keys.v2), v3: mock.requestsFor(keys.v3) };
     for (const w of workers) if (w.exitCode === undefined) w.child.kill('SIGKILL');
     await Promise.all(workers.map((w) => w.exited));
     await Promise.allSettled([mock?.close(), collectorServer?.close(), emulator?.close()]);
@@ -731,7 +870,9 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     .filter((x): x is number => x !== undefined);
   // The suffix layout's provision adds the staged key enabled and disables it in its next call: a worker
   // whose refresh falls in between reads the staged (not yet probed) key before the flip.
-  const beforeFlip = flipRun ? all.filter(({ r }) => r[1] < (flipRun as CommandRun).startedAt && r[4].some((a) => a[0] === fp.v2)) : [];
+  const beforeFlip = flipRun
+    ? all.filter(({ r }) => r[1] < (flipRun as CommandRun).startedAt && r[4].some((a) => a[0] === fp.v2))
+    : [];
   const stagedSeen = { requests: beforeFlip.length, workers: new Set(beforeFlip.map(({ w }) => w.instanceId)).size };
   /**
    * "Within one refresh period plus jitter": the refresh that switched a worker must have started within
@@ -762,18 +903,26 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     const startedAfter = switchWalk[0] - Math.max(flipAt, before?.[1] ?? flipAt);
     refreshStarts.push(startedAfter);
     if (startedAfter <= flipBoundMs) withinBound++;
-    v1AfterSwitch += w.requests.filter((r) => r[1] > switchWalk[1] && r[4].some((a) => a[0] === fp.v1 && a[2] > switchWalk[1])).length;
+    v1AfterSwitch += w.requests.filter(
+      (r) => r[1] > switchWalk[1] && r[4].some((a) => a[0] === fp.v1 && a[2] > switchWalk[1]),
+    ).length;
   }
 
   // Refusals.
   const staleRef = stale as WorkerState | undefined;
-  const namesStale = (run: CommandRun | undefined): boolean => !!run && !!staleRef && offendersOf(run).some((x) => x.pid === staleRef.pid && x.service === STALE_SERVICE && x.id === staleRef.instanceId);
+  const namesStale = (run: CommandRun | undefined): boolean =>
+    !!run &&
+    !!staleRef &&
+    offendersOf(run).some((x) => x.pid === staleRef.pid && x.service === STALE_SERVICE && x.id === staleRef.instanceId);
   const verifyOffenders = verifyRun ? offendersOf(verifyRun) : [];
   const v1StillEnabled = revokeRefusedRun ? keyState(revokeRefusedRun, 1) === 'ENABLED' : false;
 
   // v1 after revoke.
   const revokeStart = revokeRun?.startedAt;
-  const v1AfterRevoke = revokeStart === undefined ? 0 : all.filter(({ r }) => r[4].some((a) => a[0] === fp.v1 && a[2] >= revokeStart)).length;
+  const v1AfterRevoke =
+    revokeStart === undefined
+      ? 0
+      : all.filter(({ r }) => r[4].some((a) => a[0] === fp.v1 && a[2] >= revokeStart)).length;
   const providerV1AfterRevoke = providerV1After - providerV1Before;
 
   // Emergency.
@@ -790,7 +939,14 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     if (r[3] !== 401 || more.length > 0 || !only || only[0] !== fp.v2 || only[1] !== 401) return false;
     if (emergencyRun === undefined || revokedV2At === undefined) return false;
     const end = emergencyRun.endedAt;
-    return w.walks.some((x) => (x[2] === fp.v2 || x[2] === 'revoked') && x[0] < end && x[1] >= (revokedV2At as number) && only[3] >= x[0] && only[3] <= x[1] + 1_000);
+    return w.walks.some(
+      (x) =>
+        (x[2] === fp.v2 || x[2] === 'revoked') &&
+        x[0] < end &&
+        x[1] >= (revokedV2At as number) &&
+        only[3] >= x[0] &&
+        only[3] <= x[1] + 1_000,
+    );
   };
   const toV3: number[] = [];
   const fromRevoke: number[] = [];
@@ -808,13 +964,22 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     // The request that got the worker's first 401 (by when the answer came).
     let hit: RequestRecord | undefined;
     let hitAt = Number.POSITIVE_INFINITY;
-    for (const r of w.requests) for (const a of r[4]) if (a[1] === 401 && a[0] === fp.v2 && a[3] < hitAt) [hit, hitAt] = [r, a[3]];
+    for (const r of w.requests)
+      for (const a of r[4]) if (a[1] === 401 && a[0] === fp.v2 && a[3] < hitAt) [hit, hitAt] = [r, a[3]];
     if (!hit) {
       byRefresh++;
       continue;
     }
     const [dead, retry] = hit[4];
-    if (hit[3] === 200 && hit[4].length === 2 && dead && retry && dead[1] === 401 && retry[0] === fp.v3 && retry[1] === 200) {
+    if (
+      hit[3] === 200 &&
+      hit[4].length === 2 &&
+      dead &&
+      retry &&
+      dead[1] === 401 &&
+      retry[0] === fp.v3 &&
+      retry[1] === 200
+    ) {
       healedOn401++;
       heals.push(retry[3] - dead[3]);
       v2AfterHeal += w.requests.filter((r) => r[4].some((a) => a[0] === fp.v2 && a[2] > retry[2])).length;
@@ -825,7 +990,8 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     }
   }
   const emergencyRequests = emergencyRun ? all.filter(({ r }) => r[1] >= (emergencyRun as CommandRun).startedAt) : [];
-  const inFlight = (r: RequestRecord): boolean => revokedV2At !== undefined && r[1] <= revokedV2At && r[2] >= revokedV2At;
+  const inFlight = (r: RequestRecord): boolean =>
+    revokedV2At !== undefined && r[1] <= revokedV2At && r[2] >= revokedV2At;
   const emergencyFailedPairs = emergencyRequests.filter(({ r }) => r[3] !== 200);
   const emergencyFailed = emergencyFailedPairs.map(({ r }) => r);
   const answered401 = emergencyRequests.filter(({ r }) => r[4].some((a) => a[1] === 401)).map(({ r }) => r);
@@ -846,7 +1012,9 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
   const explanation =
     emergencyFailed.length === 0
       ? `0 failed: ${answered401.length} requests got a 401 on v2 (${answered401.filter(inFlight).length} of them in flight at the revocation); authFetch refreshed the secret once, found v3 and sent each again, once — so the SDK never saw a 401`
-      : `${emergencyFailed.length} failed (${Object.entries(failedByStatus(emergencyFailed)).map(([s, n]) => `${n} × ${s}`).join(', ')}): ${emergencyFailed.length - failedNotInFlight} in flight at the revocation` +
+      : `${emergencyFailed.length} failed (${Object.entries(failedByStatus(emergencyFailed))
+          .map(([s, n]) => `${n} × ${s}`)
+          .join(', ')}): ${emergencyFailed.length - failedNotInFlight} in flight at the revocation` +
         `${failedJoin ? `, ${failedJoin} answered 401 after authFetch's forced refresh joined a refresh that began before the emergency's writes (issue 2)` : ''}` +
         `${failedClosedEnd ? `, ${failedClosedEnd} failed closed with SecretRevokedError (issue 1)` : ''}` +
         `${failedNotInFlight - failedJoin - failedClosedEnd > 0 ? `, ${failedNotInFlight - failedJoin - failedClosedEnd} otherwise` : ''}; ${healedByRetry} of ${answered401.length} requests answered 401 were healed by authFetch's retry`;
@@ -855,32 +1023,59 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
   const allRs = all.map(({ r }) => r);
   const normal = allRs.filter((r) => r[1] < m('emergency'));
   const normalFailed = normal.filter((r) => r[3] !== 200);
-  const liveSpan = live().map((w) => ((w.requests.at(-1)?.[1] ?? 0) - (w.requests[0]?.[1] ?? 0)) / 1000).filter((s) => s > 0);
-  const achievedRate = liveSpan.length === 0 ? 0 : live().reduce((n, w) => n + w.requests.length, 0) / liveSpan.reduce((a, b) => a + b, 0);
+  const liveSpan = live()
+    .map((w) => ((w.requests.at(-1)?.[1] ?? 0) - (w.requests[0]?.[1] ?? 0)) / 1000)
+    .filter((s) => s > 0);
+  const achievedRate =
+    liveSpan.length === 0 ? 0 : live().reduce((n, w) => n + w.requests.length, 0) / liveSpan.reduce((a, b) => a + b, 0);
 
   const cmd = (run: CommandRun | undefined): number | null => run?.exitCode ?? null;
   const checks: Check[] = [];
   const check = (id: string, what: string, ok: boolean, detail: string, enforced = true): void => {
     checks.push({ id, what, ok, enforced, detail });
   };
-  check('no-abort', 'the drill ran every step', failure === undefined, failure === undefined ? 'yes' : `stopped early: ${failure instanceof Error ? failure.message : String(failure)}`);
-  check('setup', 'v1 provisioned, probed and flipped live by `keyflip rotate`', setupRuns.length === 3 && setupRuns.every((r) => r.exitCode === 0), setupRuns.map((r) => `${r.command} ${r.exitCode}`).join(', '));
+  check(
+    'no-abort',
+    'the drill ran every step',
+    failure === undefined,
+    failure === undefined ? 'yes' : `stopped early: ${failure instanceof Error ? failure.message : String(failure)}`,
+  );
+  check(
+    'setup',
+    'v1 provisioned, probed and flipped live by `keyflip rotate`',
+    setupRuns.length === 3 && setupRuns.every((r) => r.exitCode === 0),
+    setupRuns.map((r) => `${r.command} ${r.exitCode}`).join(', '),
+  );
   const healthy = workers.filter((w) => w.fatal === undefined && w.exitCode === 0 && w.doneAt !== undefined);
   // Exact counts: every request a worker made reached the drill; every attempt the workers reported is one the
   // provider counted (it also counted the probes: one per key, by `rotate probe` or `rotate emergency --provider`).
   const unreported = workers.filter((w) => w.sentCount !== undefined && w.sentCount !== w.requests.length).length;
   const reported = { v1: 0, v2: 0, v3: 0 };
-  for (const { r } of all) for (const a of r[4]) if (keyOf(a[0]) !== 'other') reported[keyOf(a[0]) as 'v1' | 'v2' | 'v3']++;
+  for (const { r } of all)
+    for (const a of r[4]) if (keyOf(a[0]) !== 'other') reported[keyOf(a[0]) as 'v1' | 'v2' | 'v3']++;
   const probes = { v1: 1, v2: 1, v3: emergencyRun?.exitCode === 0 ? 1 : 0 };
   const countsAgree = (['v1', 'v2', 'v3'] as const).every((k) => providerSaw[k] === reported[k] + probes[k]);
-  check('workers', `${o.workers} live workers and 1 stale worker ran and stopped cleanly (exit 0)`, workers.length === o.workers + 1 && healthy.length === workers.length, `${healthy.length} of ${workers.length} clean${workers.filter((w) => w.fatal).map((w) => `; ${w.instanceId}: ${w.fatal}`).join('')}`);
+  check(
+    'workers',
+    `${o.workers} live workers and 1 stale worker ran and stopped cleanly (exit 0)`,
+    workers.length === o.workers + 1 && healthy.length === workers.length,
+    `${healthy.length} of ${workers.length} clean${workers
+      .filter((w) => w.fatal)
+      .map((w) => `; ${w.instanceId}: ${w.fatal}`)
+      .join('')}`,
+  );
   check(
     'exact-counts',
     'every request was reported, and the provider saw exactly the attempts the workers reported, key by key',
     unreported === 0 && countsAgree,
     `${unreported} workers with unreported requests; attempts reported v1/v2/v3 ${reported.v1}/${reported.v2}/${reported.v3}, the provider counted ${providerSaw.v1}/${providerSaw.v2}/${providerSaw.v3} (with ${probes.v1}/${probes.v2}/${probes.v3} probes)`,
   );
-  check('normal-zero-failed', 'zero failed requests through the normal rotation', normal.length > 0 && normalFailed.length === 0, `${int(normal.length)} sent, ${normalFailed.length} failed${normalFailed.length ? ` (${JSON.stringify(failedByStatus(normalFailed))}; all failures of the drill by kind: ${JSON.stringify(sumMaps(workers.map((w) => w.failureKinds)))})` : ''}`);
+  check(
+    'normal-zero-failed',
+    'zero failed requests through the normal rotation',
+    normal.length > 0 && normalFailed.length === 0,
+    `${int(normal.length)} sent, ${normalFailed.length} failed${normalFailed.length ? ` (${JSON.stringify(failedByStatus(normalFailed))}; all failures of the drill by kind: ${JSON.stringify(sumMaps(workers.map((w) => w.failureKinds)))})` : ''}`,
+  );
   check(
     'flip-first-refresh',
     'every live worker switched to v2 on its first refresh after the flip, and sent nothing on v1 after it',
@@ -907,13 +1102,19 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
   check(
     'verify-refused',
     'verify refused while the stale worker ran, and named it (pid, service, instance) and no one else',
-    cmd(verifyRun) === 1 && verifyRun?.json?.outcome === 'failed' && namesStale(verifyRun) && verifyOffenders.length === 1,
+    cmd(verifyRun) === 1 &&
+      verifyRun?.json?.outcome === 'failed' &&
+      namesStale(verifyRun) &&
+      verifyOffenders.length === 1,
     `exit ${cmd(verifyRun)}; offenders: ${verifyOffenders.map((x) => `${x.service} pid ${x.pid}`).join(', ') || 'none'} (stale worker: pid ${staleRef?.pid})`,
   );
   check(
     'revoke-refused',
     'revoke refused too (not-verified), naming the stale worker; v1 stayed enabled',
-    cmd(revokeRefusedRun) === 1 && revokeRefusedRun?.json?.refusal === 'not-verified' && namesStale(revokeRefusedRun) && v1StillEnabled,
+    cmd(revokeRefusedRun) === 1 &&
+      revokeRefusedRun?.json?.refusal === 'not-verified' &&
+      namesStale(revokeRefusedRun) &&
+      v1StillEnabled,
     `exit ${cmd(revokeRefusedRun)} ${revokeRefusedRun?.json?.refusal ?? ''}; names the stale worker: ${namesStale(revokeRefusedRun)}; v1 ${revokeRefusedRun ? keyState(revokeRefusedRun, 1) : '?'}`,
   );
   check(
@@ -922,7 +1123,12 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     cmd(verifyPassRun) === 0,
     `exit ${cmd(verifyPassRun)} after ${verifyAttempts} attempt(s), ${staleDoneAt && verifyPassRun ? seconds(verifyPassRun.endedAt - staleDoneAt) : '—'} after the stale worker stopped`,
   );
-  check('revoke-done', 'revoke disabled v1', cmd(revokeRun) === 0 && !!revokeRun && keyState(revokeRun, 1) === 'DISABLED', `exit ${cmd(revokeRun)}; v1 ${revokeRun ? keyState(revokeRun, 1) : '?'}`);
+  check(
+    'revoke-done',
+    'revoke disabled v1',
+    cmd(revokeRun) === 0 && !!revokeRun && keyState(revokeRun, 1) === 'DISABLED',
+    `exit ${cmd(revokeRun)}; v1 ${revokeRun ? keyState(revokeRun, 1) : '?'}`,
+  );
   check(
     'no-v1-after-revoke',
     'zero requests on v1 after revoke',
@@ -932,13 +1138,20 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
   check(
     'emergency-done',
     '`rotate emergency` made v3 live and disabled v2 at once',
-    cmd(emergencyRun) === 0 && !!emergencyRun && keyState(emergencyRun, 3) === 'ENABLED' && keyState(emergencyRun, 2) === 'DISABLED',
+    cmd(emergencyRun) === 0 &&
+      !!emergencyRun &&
+      keyState(emergencyRun, 3) === 'ENABLED' &&
+      keyState(emergencyRun, 2) === 'DISABLED',
     `exit ${cmd(emergencyRun)}; v3 ${emergencyRun ? keyState(emergencyRun, 3) : '?'}, v2 ${emergencyRun ? keyState(emergencyRun, 2) : '?'}`,
   );
   check(
     'emergency-v3',
     'every live worker reached v3: at its first 401, healed by that same request (one retry with v3), or earlier by its refresh; none sent v2 after healing',
-    toV3.length === o.workers && healFailures === 0 && healKnown === 0 && v2AfterHeal === 0 && healedOn401 + byRefresh === o.workers,
+    toV3.length === o.workers &&
+      healFailures === 0 &&
+      healKnown === 0 &&
+      v2AfterHeal === 0 &&
+      healedOn401 + byRefresh === o.workers,
     `${toV3.length}/${o.workers} on v3: ${healedOn401} healed on their first 401, ${byRefresh} by refresh, ${healFailures + healKnown} not healed by the retry${healKnown ? ` (${healKnown} with issue 2's signature)` : ''}; ${v2AfterHeal} requests on v2 after healing`,
   );
   check(
@@ -951,13 +1164,17 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     'no-fail-closed',
     'no request failed closed (SecretRevokedError) while a key was live (issue 1, fixed)',
     failedClosed.requests === 0,
-    failedClosed.requests === 0 ? 'none did' : `${failedClosed.requests} requests from ${failedClosed.workers} worker${failedClosed.workers === 1 ? '' : 's'} failed closed: ${ISSUES_FOUND[1]}`,
+    failedClosed.requests === 0
+      ? 'none did'
+      : `${failedClosed.requests} requests from ${failedClosed.workers} worker${failedClosed.workers === 1 ? '' : 's'} failed closed: ${ISSUES_FOUND[1]}`,
   );
   check(
     'no-stale-join',
     'no request failed on a 401 after authFetch’s forced refresh joined a refresh that began before the old key died (issue 2, fixed)',
     staleJoins.requests === 0,
-    staleJoins.requests === 0 ? 'none did' : `${staleJoins.requests} requests from ${staleJoins.workers} worker${staleJoins.workers === 1 ? '' : 's'}: ${ISSUES_FOUND[2]}`,
+    staleJoins.requests === 0
+      ? 'none did'
+      : `${staleJoins.requests} requests from ${staleJoins.workers} worker${staleJoins.workers === 1 ? '' : 's'}: ${ISSUES_FOUND[2]}`,
   );
   // No value anywhere: the outputs of every process, and the result itself (checked again below).
   const secrets = [keys.v1, keys.v2, keys.v3, token];
@@ -981,7 +1198,12 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     },
     options: o,
     keys: fp,
-    workers: { live: o.workers, stale: 1, startupMs: startup, allReadyMs: marks.has('ready') ? (marks.get('ready') as number) - (workers[0]?.spawnedAt ?? start) : -1 },
+    workers: {
+      live: o.workers,
+      stale: 1,
+      startupMs: startup,
+      allReadyMs: marks.has('ready') ? (marks.get('ready') as number) - (workers[0]?.spawnedAt ?? start) : -1,
+    },
     totals: {
       sent: allRs.length,
       ok: allRs.filter((r) => r[3] === 200).length,
@@ -995,7 +1217,14 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
       achievedRatePerWorker: Math.round(achievedRate * 10) / 10,
       latencyMs: latency(allRs),
       workerCpuMsPerRequest:
-        Math.round((live().reduce((n, w) => n + (w.cpuMs ?? 0), 0) / Math.max(1, live().reduce((n, w) => n + (w.cpuMs === undefined ? 0 : (w.sentCount ?? 0)), 0))) * 100) / 100,
+        Math.round(
+          (live().reduce((n, w) => n + (w.cpuMs ?? 0), 0) /
+            Math.max(
+              1,
+              live().reduce((n, w) => n + (w.cpuMs === undefined ? 0 : (w.sentCount ?? 0)), 0),
+            )) *
+            100,
+        ) / 100,
       workerLoopDelayMs: {
         p99: Math.max(0, ...workers.map((w) => w.loopDelayMs?.p99 ?? 0)),
         max: Math.max(0, ...workers.map((w) => w.loopDelayMs?.max ?? 0)),
@@ -1003,7 +1232,13 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
       failureSamples: all
         .filter(({ r }) => r[3] !== 200 && (sampled.set(r[3], (sampled.get(r[3]) ?? 0) + 1).get(r[3]) as number) <= 8)
         .slice(0, 20)
-        .map(({ w, r }) => ({ worker: w.instanceId, t0: rel(r[1]), t1: rel(r[2]), outcome: r[3], attempts: r[4].map((a) => [keyOf(a[0]), a[1], rel(a[2]), rel(a[3])] as [string, number, number, number]) })),
+        .map(({ w, r }) => ({
+          worker: w.instanceId,
+          t0: rel(r[1]),
+          t1: rel(r[2]),
+          outcome: r[3],
+          attempts: r[4].map((a) => [keyOf(a[0]), a[1], rel(a[2]), rel(a[3])] as [string, number, number, number]),
+        })),
     },
     phases,
     commands: commands.map((c) => ({
@@ -1029,8 +1264,19 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
       stagedKeyBeforeFlip: stagedSeen,
     },
     refusals: {
-      verify: { refused: cmd(verifyRun) === 1, exitCode: cmd(verifyRun), namedStale: namesStale(verifyRun), offenders: verifyOffenders.map(({ service, pid }) => ({ service, pid })) },
-      revoke: { refused: cmd(revokeRefusedRun) === 1, exitCode: cmd(revokeRefusedRun), refusal: revokeRefusedRun?.json?.refusal, namedStale: namesStale(revokeRefusedRun), v1StillEnabled },
+      verify: {
+        refused: cmd(verifyRun) === 1,
+        exitCode: cmd(verifyRun),
+        namedStale: namesStale(verifyRun),
+        offenders: verifyOffenders.map(({ service, pid }) => ({ service, pid })),
+      },
+      revoke: {
+        refused: cmd(revokeRefusedRun) === 1,
+        exitCode: cmd(revokeRefusedRun),
+        refusal: revokeRefusedRun?.json?.refusal,
+        namedStale: namesStale(revokeRefusedRun),
+        v1StillEnabled,
+      },
     },
     cleared: {
       verifyExitCode: cmd(verifyPassRun),
@@ -1058,7 +1304,11 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
       explanation,
     },
     pids,
-    drillLoopDelayMs: { p50: Math.round(loopDelay.percentile(50) / 1e6), p99: Math.round(loopDelay.percentile(99) / 1e6), max: Math.round(loopDelay.max / 1e6) },
+    drillLoopDelayMs: {
+      p50: Math.round(loopDelay.percentile(50) / 1e6),
+      p99: Math.round(loopDelay.percentile(99) / 1e6),
+      max: Math.round(loopDelay.max / 1e6),
+    },
     leaks: leaksInOutput,
     checks,
   };
@@ -1096,7 +1346,11 @@ export function phaseTable(r: DrillResult): string {
       `+${seconds(p.from, 1)}`,
       int(p.sent),
       int(p.ok),
-      p.failed === 0 ? '0' : `${p.failed} (${Object.entries(p.failedByStatus).map(([s, n]) => `${n}×${s}`).join(', ')})`,
+      p.failed === 0
+        ? '0'
+        : `${p.failed} (${Object.entries(p.failedByStatus)
+            .map(([s, n]) => `${n}×${s}`)
+            .join(', ')})`,
       int(p.attempts.v1),
       int(p.attempts.v2),
       int(p.attempts.v3),
@@ -1109,28 +1363,112 @@ export function phaseTable(r: DrillResult): string {
 export function summaryTable(r: DrillResult): string {
   const e = r.emergency;
   const rows: string[][] = [
-    ['requests sent (all workers, whole drill)', `${int(r.totals.sent)} (${r.totals.achievedRatePerWorker}/s per worker)`, '—', r.totals.failed === 0 ? '0 failed' : `${r.totals.failed} failed`],
+    [
+      'requests sent (all workers, whole drill)',
+      `${int(r.totals.sent)} (${r.totals.achievedRatePerWorker}/s per worker)`,
+      '—',
+      r.totals.failed === 0 ? '0 failed' : `${r.totals.failed} failed`,
+    ],
     [
       'HTTP attempts reported by the workers / counted by the provider, less the 3 probes',
       `${int(r.totals.attemptsByKey.v1 + r.totals.attemptsByKey.v2 + r.totals.attemptsByKey.v3)} / ${int(r.totals.providerCounted.v1 + r.totals.providerCounted.v2 + r.totals.providerCounted.v3 - 3)}`,
       'equal',
       verdict(r, 'exact-counts'),
     ],
-    ['failed requests through the normal rotation (provision → flip → verify → revoke)', String(r.phases.slice(0, 6).reduce((n, p) => n + p.failed, 0)), '0', verdict(r, 'normal-zero-failed')],
-    ['flip → every live worker sent a request with v2 (p50 / max over workers)', spreadText(r.flip.toV2Ms), '—', verdict(r, 'flip-first-refresh')],
-    ['flip → the refresh that switched each worker started (p50 / max)', spreadText(r.flip.refreshStartMs), `≤ ${seconds(r.flip.boundMs)}`, verdict(r, 'flip-bound')],
-    ['live workers that switched on their first refresh after the flip', `${r.flip.switchedOnFirstRefresh} / ${r.workers.live}`, 'all', verdict(r, 'flip-first-refresh')],
-    ['verify while the stale worker runs', r.refusals.verify.refused ? `refused, named ${r.refusals.verify.offenders.map((x) => `${x.service} pid ${x.pid}`).join(', ')}` : 'NOT refused', 'refuse, name it', verdict(r, 'verify-refused')],
-    ['revoke while the stale worker runs', r.refusals.revoke.refused ? `refused (${r.refusals.revoke.refusal}), v1 left enabled` : 'NOT refused', 'refuse', verdict(r, 'revoke-refused')],
-    ['verify after the stale worker stopped (window elapsed)', r.cleared.verifyExitCode === 0 ? `passed, ${seconds(r.cleared.afterStaleStopMs)} after it stopped` : `exit ${r.cleared.verifyExitCode}`, 'pass', verdict(r, 'verify-passed')],
-    ['requests on v1 after revoke (workers / provider)', `${r.v1AfterRevoke.attempts} / ${r.v1AfterRevoke.providerRequests}`, '0', verdict(r, 'no-v1-after-revoke')],
-    ['emergency → every live worker sent a request with v3 (p50 / max)', spreadText(e.toV3Ms), '—', verdict(r, 'emergency-v3')],
-    ['emergency: how each worker reached v3', `${e.workersHealedOn401} at their first 401, ${e.workersSwitchedByRefresh} by refresh`, 'all', verdict(r, 'emergency-v3')],
-    ['emergency: first 401 → the same request done with v3 (p50 / max)', spreadText(e.healMs), 'one retry', verdict(r, 'emergency-v3')],
-    ['emergency: requests answered 401 / healed by authFetch’s retry / failed', `${e.requestsAnswered401} / ${e.healedByRetry} / ${e.failed}`, 'failed ⊆ in flight', verdict(r, 'emergency-failures')],
-    ['requests that carried the staged key before the flip: issue 3 (workers)', `${r.flip.stagedKeyBeforeFlip.requests} (${r.flip.stagedKeyBeforeFlip.workers})`, '0', verdict(r, 'staged-unseen')],
-    ['requests that failed closed while a key was live: issue 1 (workers)', `${e.failedClosed.requests} (${e.failedClosed.workers})`, '0', verdict(r, 'no-fail-closed')],
-    ['requests that failed on a 401 after joining a stale refresh: issue 2 (workers)', `${e.staleJoins.requests} (${e.staleJoins.workers})`, '0', verdict(r, 'no-stale-join')],
+    [
+      'failed requests through the normal rotation (provision → flip → verify → revoke)',
+      String(r.phases.slice(0, 6).reduce((n, p) => n + p.failed, 0)),
+      '0',
+      verdict(r, 'normal-zero-failed'),
+    ],
+    [
+      'flip → every live worker sent a request with v2 (p50 / max over workers)',
+      spreadText(r.flip.toV2Ms),
+      '—',
+      verdict(r, 'flip-first-refresh'),
+    ],
+    [
+      'flip → the refresh that switched each worker started (p50 / max)',
+      spreadText(r.flip.refreshStartMs),
+      `≤ ${seconds(r.flip.boundMs)}`,
+      verdict(r, 'flip-bound'),
+    ],
+    [
+      'live workers that switched on their first refresh after the flip',
+      `${r.flip.switchedOnFirstRefresh} / ${r.workers.live}`,
+      'all',
+      verdict(r, 'flip-first-refresh'),
+    ],
+    [
+      'verify while the stale worker runs',
+      r.refusals.verify.refused
+        ? `refused, named ${r.refusals.verify.offenders.map((x) => `${x.service} pid ${x.pid}`).join(', ')}`
+        : 'NOT refused',
+      'refuse, name it',
+      verdict(r, 'verify-refused'),
+    ],
+    [
+      'revoke while the stale worker runs',
+      r.refusals.revoke.refused ? `refused (${r.refusals.revoke.refusal}), v1 left enabled` : 'NOT refused',
+      'refuse',
+      verdict(r, 'revoke-refused'),
+    ],
+    [
+      'verify after the stale worker stopped (window elapsed)',
+      r.cleared.verifyExitCode === 0
+        ? `passed, ${seconds(r.cleared.afterStaleStopMs)} after it stopped`
+        : `exit ${r.cleared.verifyExitCode}`,
+      'pass',
+      verdict(r, 'verify-passed'),
+    ],
+    [
+      'requests on v1 after revoke (workers / provider)',
+      `${r.v1AfterRevoke.attempts} / ${r.v1AfterRevoke.providerRequests}`,
+      '0',
+      verdict(r, 'no-v1-after-revoke'),
+    ],
+    [
+      'emergency → every live worker sent a request with v3 (p50 / max)',
+      spreadText(e.toV3Ms),
+      '—',
+      verdict(r, 'emergency-v3'),
+    ],
+    [
+      'emergency: how each worker reached v3',
+      `${e.workersHealedOn401} at their first 401, ${e.workersSwitchedByRefresh} by refresh`,
+      'all',
+      verdict(r, 'emergency-v3'),
+    ],
+    [
+      'emergency: first 401 → the same request done with v3 (p50 / max)',
+      spreadText(e.healMs),
+      'one retry',
+      verdict(r, 'emergency-v3'),
+    ],
+    [
+      'emergency: requests answered 401 / healed by authFetch’s retry / failed',
+      `${e.requestsAnswered401} / ${e.healedByRetry} / ${e.failed}`,
+      'failed ⊆ in flight',
+      verdict(r, 'emergency-failures'),
+    ],
+    [
+      'requests that carried the staged key before the flip: issue 3 (workers)',
+      `${r.flip.stagedKeyBeforeFlip.requests} (${r.flip.stagedKeyBeforeFlip.workers})`,
+      '0',
+      verdict(r, 'staged-unseen'),
+    ],
+    [
+      'requests that failed closed while a key was live: issue 1 (workers)',
+      `${e.failedClosed.requests} (${e.failedClosed.workers})`,
+      '0',
+      verdict(r, 'no-fail-closed'),
+    ],
+    [
+      'requests that failed on a 401 after joining a stale refresh: issue 2 (workers)',
+      `${e.staleJoins.requests} (${e.staleJoins.workers})`,
+      '0',
+      verdict(r, 'no-stale-join'),
+    ],
     ['key values in any output or in the JSON', String(r.leaks), '0', verdict(r, 'no-leak')],
   ];
   return markdownTable(['property', 'this run', 'target', 'result'], rows, ['l', 'r', 'r', 'r']);
@@ -1169,13 +1507,20 @@ export function report(r: DrillResult): string {
       ? []
       : [
           '',
-          `Failed requests by kind: ${Object.entries(r.totals.failureKinds).map(([k, n]) => `${n} × ${k}`).join('; ')}`,
+          `Failed requests by kind: ${Object.entries(r.totals.failureKinds)
+            .map(([k, n]) => `${n} × ${k}`)
+            .join('; ')}`,
           'First failures (worker, start → end in ms since the drill started, outcome, attempts [key, status, start, end]):',
-          ...r.totals.failureSamples.map((f) => `  ${f.worker} ${f.t0} → ${f.t1} ${f.outcome} ${JSON.stringify(f.attempts)}`),
+          ...r.totals.failureSamples.map(
+            (f) => `  ${f.worker} ${f.t0} → ${f.t1} ${f.outcome} ${JSON.stringify(f.attempts)}`,
+          ),
         ]),
     '',
     'Checks',
-    ...r.checks.map((c) => `  ${c.ok ? 'PASS' : c.enforced ? 'FAIL' : 'OVER'}  ${c.what}${c.enforced ? '' : ' (informs only)'} — ${c.detail}`),
+    ...r.checks.map(
+      (c) =>
+        `  ${c.ok ? 'PASS' : c.enforced ? 'FAIL' : 'OVER'}  ${c.what}${c.enforced ? '' : ' (informs only)'} — ${c.detail}`,
+    ),
     '',
     r.ok ? 'DRILL PASSED' : 'DRILL FAILED',
   ];

@@ -39,7 +39,14 @@ export type Attempt = [fp: string, status: number, t0: number, t1: number];
  * error, or keyflip failing closed before anything was sent). `failedClosed` is 1 when it failed with
  * `SecretRevokedError`: keyflip served no key, so nothing was sent.
  */
-export type RequestRecord = [id: number, t0: number, t1: number, outcome: number, attempts: Attempt[], failedClosed: 0 | 1];
+export type RequestRecord = [
+  id: number,
+  t0: number,
+  t1: number,
+  outcome: number,
+  attempts: Attempt[],
+  failedClosed: 0 | 1,
+];
 
 /**
  * One walk of the chain (a refresh): `[start ms, end ms, fingerprint served after it, or 'revoked']`. Start

@@ -29,7 +29,8 @@ function parse(argv: readonly string[]): { options: DrillOptions; write: boolean
   let write = true;
   const num = (flag: string, text: string | undefined, integer = false): number => {
     const n = Number(text);
-    if (text === undefined || !Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new Error(`${flag} needs a ${integer ? 'whole ' : ''}number > 0`);
+    if (text === undefined || !Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n)))
+      throw new Error(`${flag} needs a ${integer ? 'whole ' : ''}number > 0`);
     return n;
   };
   const dur = (flag: string, text: string | undefined): number => {
@@ -113,7 +114,11 @@ const onSignal = (): void => {
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
-const result = await runDrill({ ...parsed.options, signal: stop.signal, log: (line) => process.stdout.write(`${line}\n`) });
+const result = await runDrill({
+  ...parsed.options,
+  signal: stop.signal,
+  log: (line) => process.stdout.write(`${line}\n`),
+});
 process.stdout.write(`\n${report(result)}\n`);
 if (parsed.write) {
   const dir = join(ROOT, 'drill', 'results');

@@ -27,9 +27,16 @@ export function int(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[], align?: readonly ('l' | 'r')[]): string {
+export function markdownTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  align?: readonly ('l' | 'r')[],
+): string {
   const esc = (c: string): string => c.replace(/\|/g, '\\|');
-  const lines = [`| ${header.map(esc).join(' | ')} |`, `| ${header.map((_, i) => ((align?.[i] ?? (i === 0 ? 'l' : 'r')) === 'l' ? '---' : '---:')).join(' | ')} |`];
+  const lines = [
+    `| ${header.map(esc).join(' | ')} |`,
+    `| ${header.map((_, i) => ((align?.[i] ?? (i === 0 ? 'l' : 'r')) === 'l' ? '---' : '---:')).join(' | ')} |`,
+  ];
   for (const row of rows) lines.push(`| ${row.map(esc).join(' | ')} |`);
   return lines.join('\n');
 }

@@ -108,7 +108,13 @@ async function main(): Promise<void> {
   // minutes): on a saturated machine a slow answer is latency, which the drill reports, not a failure.
   let client: OpenAI;
   if (config.mode === 'live') {
-    client = new OpenAI({ apiKey: 'set-by-keyflip', baseURL: config.baseUrl, maxRetries: 0, timeout: 60_000, fetch: authFetch(key, providers.openai, { fetch: observe }) });
+    client = new OpenAI({
+      apiKey: 'set-by-keyflip',
+      baseURL: config.baseUrl,
+      maxRetries: 0,
+      timeout: 60_000,
+      fetch: authFetch(key, providers.openai, { fetch: observe }),
+    });
   } else {
     // The key as code that reads the environment has it: once, at start-up.
     const apiKey = process.env.OPENAI_API_KEY;
@@ -130,7 +136,10 @@ async function main(): Promise<void> {
     inFlight++;
     const t0 = Date.now();
     const call = () =>
-      client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 }, { headers: { [REQUEST_HEADER]: String(id) } });
+      client.chat.completions.create(
+        { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 },
+        { headers: { [REQUEST_HEADER]: String(id) } },
+      );
     let outcome = 200;
     let failedClosed: 0 | 1 = 0;
     try {
@@ -149,7 +158,14 @@ async function main(): Promise<void> {
 
   const flush = (): void => {
     if (records.length === 0 && walks.length === 0 && skipped === 0 && Object.keys(errors).length === 0) return;
-    void send({ type: 'batch', requests: records, walks: walks.splice(0), skipped, errors: { ...errors }, failures: { ...failures } });
+    void send({
+      type: 'batch',
+      requests: records,
+      walks: walks.splice(0),
+      skipped,
+      errors: { ...errors },
+      failures: { ...failures },
+    });
     records = [];
     skipped = 0;
     for (const code of Object.keys(errors)) delete errors[code];
@@ -180,7 +196,14 @@ async function main(): Promise<void> {
   // From here on: the steady state (start-up, which loads the SDKs synchronously, is not counted).
   loopDelay.enable();
   const cpuAtReady = process.cpuUsage();
-  void send({ type: 'ready', pid: process.pid, instanceId, fingerprint: key.info?.fingerprint ?? '', at: Date.now(), startupMs: Math.round(process.uptime() * 1000) });
+  void send({
+    type: 'ready',
+    pid: process.pid,
+    instanceId,
+    fingerprint: key.info?.fingerprint ?? '',
+    at: Date.now(),
+    startupMs: Math.round(process.uptime() * 1000),
+  });
 
   process.on('message', (message: DrillMessage) => {
     if (message?.type === 'start') return startTraffic();
@@ -189,7 +212,11 @@ async function main(): Promise<void> {
     if (timer) clearTimeout(timer);
     void (async () => {
       // Let the requests in flight finish (bounded), report them, then close: the last beacon goes out.
-      if (inFlight > 0) await Promise.race([new Promise<void>((resolve) => drained.push(resolve)), new Promise((resolve) => setTimeout(resolve, 5_000))]);
+      if (inFlight > 0)
+        await Promise.race([
+          new Promise<void>((resolve) => drained.push(resolve)),
+          new Promise((resolve) => setTimeout(resolve, 5_000)),
+        ]);
       clearInterval(flusher);
       flush();
       const cpu = process.cpuUsage(cpuAtReady);
@@ -198,7 +225,12 @@ async function main(): Promise<void> {
       await send({
         type: 'done',
         at: Date.now(),
-        beacon: beacon && { reports: beacon.reports, sent: beacon.sent, failed: beacon.failed, dropped: beacon.dropped },
+        beacon: beacon && {
+          reports: beacon.reports,
+          sent: beacon.sent,
+          failed: beacon.failed,
+          dropped: beacon.dropped,
+        },
         loopDelayMs: { p99: Math.round(loopDelay.percentile(99) / 1e6), max: Math.round(loopDelay.max / 1e6) },
         cpuMs: Math.round((cpu.user + cpu.system) / 1000),
         requests: nextId - 1,
@@ -236,6 +268,10 @@ function errorKind(error: unknown): string {
 
 main().catch((error: unknown) => {
   // The name and code only: an error's message is not printed (it could quote something it should not).
-  const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : '';
-  void send({ type: 'fatal', message: `${error instanceof Error ? error.name : typeof error}${code ? ` ${code}` : ''}` }).then(() => process.exit(1));
+  const code =
+    typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : '';
+  void send({
+    type: 'fatal',
+    message: `${error instanceof Error ? error.name : typeof error}${code ? ` ${code}` : ''}`,
+  }).then(() => process.exit(1));
 });

@@ -22,7 +22,12 @@ const anthropic = new Anthropic({
   baseURL: api.url,
   fetch: authFetch(anthropicKey, providers.anthropic),
 });
-const ask = () => anthropic.messages.create({ model: 'claude-sonnet-5-5', max_tokens: 64, messages: [{ role: 'user', content: 'ping' }] });
+const ask = () =>
+  anthropic.messages.create({
+    model: 'claude-sonnet-5-5',
+    max_tokens: 64,
+    messages: [{ role: 'user', content: 'ping' }],
+  });
 
 await ask();
 
@@ -44,7 +49,9 @@ await ask();
 assert.equal(api.requestsFor(V1), onV1);
 api.revoke(V1);
 await ask();
-console.log(`requests on v1: ${api.requestsFor(V1)}, on v2: ${api.requestsFor(V2)} — v1 revoked with no caller left on it`);
+console.log(
+  `requests on v1: ${api.requestsFor(V1)}, on v2: ${api.requestsFor(V2)} — v1 revoked with no caller left on it`,
+);
 
 await resolver.close();
 await api.close();

@@ -104,9 +104,24 @@ const emulator = await startSecretManagerEmulator({ projectId: 'demo-project' })
 
 function startProcess(label: keyof typeof REFRESH_MS): Proc {
   // Each process has its own Secret Manager source; SECRET_MANAGER_EMULATOR_HOST points it at the emulator.
-  const source = gcpSecretManager({ projectId: emulator.projectId, env: { SECRET_MANAGER_EMULATOR_HOST: emulator.host } });
-  const resolver = createResolver({ sources: [source], refreshMs: REFRESH_MS[label], jitter: JITTER, fetchTimeoutMs: FETCH_TIMEOUT_MS });
-  const proc: Proc = { label, resolver, key: resolver.secret(DEMO_SECRET, CHAIN), status: undefined, serving: undefined, changed: false };
+  const source = gcpSecretManager({
+    projectId: emulator.projectId,
+    env: { SECRET_MANAGER_EMULATOR_HOST: emulator.host },
+  });
+  const resolver = createResolver({
+    sources: [source],
+    refreshMs: REFRESH_MS[label],
+    jitter: JITTER,
+    fetchTimeoutMs: FETCH_TIMEOUT_MS,
+  });
+  const proc: Proc = {
+    label,
+    resolver,
+    key: resolver.secret(DEMO_SECRET, CHAIN),
+    status: undefined,
+    serving: undefined,
+    changed: false,
+  };
   narrate(proc);
   return proc;
 }
@@ -126,7 +141,8 @@ function narrate(proc: Proc): void {
   // demo prints them only when something changed (a first load, a recovery, another key).
   resolver.on('resolve', ({ info }) => {
     proc.changed = proc.status !== 'ok' || proc.serving !== info.fingerprint;
-    if (proc.status !== 'ok') line(proc, 'resolve', `${proc.status === undefined ? 'serving' : 'recovered, serving'} ${provenance(info)}`);
+    if (proc.status !== 'ok')
+      line(proc, 'resolve', `${proc.status === undefined ? 'serving' : 'recovered, serving'} ${provenance(info)}`);
     proc.status = 'ok';
     proc.serving = info.fingerprint;
   });
@@ -140,7 +156,11 @@ function narrate(proc: Proc): void {
   });
   resolver.on('error', ({ error, servingStale }) => {
     const where = error instanceof SourceUnavailableError && error.candidate ? ` at ${error.candidate}` : '';
-    line(proc, 'error', `${error.code}${where} → ${servingStale ? 'still serving the last good value (stale)' : 'nothing to serve'}`);
+    line(
+      proc,
+      'error',
+      `${error.code}${where} → ${servingStale ? 'still serving the last good value (stale)' : 'nothing to serve'}`,
+    );
     proc.status = 'stale';
   });
   resolver.on('revoke', ({ skipped }) => {
@@ -171,7 +191,9 @@ function reads(proc: Proc): void {
   try {
     const got = fingerprint(proc.key.value);
     const info = proc.key.info;
-    const from = info ? `from ${info.source}:${info.candidate} version ${info.version ?? '-'}, status ${info.status}` : '';
+    const from = info
+      ? `from ${info.source}:${info.candidate} version ${info.version ?? '-'}, status ${info.status}`
+      : '';
     say(`   ${bold(who)}  ${DEMO_SECRET} → ${got} (${KEY_OF.get(got) ?? 'unknown'}) ${dim(from)}`);
   } catch (error) {
     if (!isKeyflipError(error)) throw error;
@@ -183,10 +205,14 @@ function reads(proc: Proc): void {
 async function main(): Promise<void> {
   say(bold('keyflip demo — rotating an API key in running processes'));
   say(`   secret   ${DEMO_SECRET} = ${CHAIN}`);
-  say(`   source   Google Cloud Secret Manager: the embedded emulator at ${emulator.host}, through the real client over gRPC`);
+  say(
+    `   source   Google Cloud Secret Manager: the embedded emulator at ${emulator.host}, through the real client over gRPC`,
+  );
   say(`   app      refreshes every ${REFRESH_MS.app} ms ± ${JITTER * 100}%`);
   say(`   worker   refreshes every ${REFRESH_MS.worker} ms ± ${JITTER * 100}%`);
-  say(`   keys     v1 = ${fingerprint(DEMO_VALUES[V1])}, v2 = ${fingerprint(DEMO_VALUES[V2])} (fingerprints: values are never printed)`);
+  say(
+    `   keys     v1 = ${fingerprint(DEMO_VALUES[V1])}, v2 = ${fingerprint(DEMO_VALUES[V2])} (fingerprints: values are never printed)`,
+  );
 
   step('Start with only v1', 'Playbook step 2: the code reads v2 ?? v1 before v2 even exists.');
   operator(`add ${V1} version 1`);
@@ -197,7 +223,10 @@ async function main(): Promise<void> {
   reads(app);
   reads(worker);
 
-  step('Provision v2: the live rotation', 'Playbook steps 1 and 3: v2 is added beside v1, never over it; no restart, no redeploy.');
+  step(
+    'Provision v2: the live rotation',
+    'Playbook steps 1 and 3: v2 is added beside v1, never over it; no restart, no redeploy.',
+  );
   {
     const rotated = Promise.all([next(app, 'rotate'), next(worker, 'rotate')]);
     operator(`add ${V2} version 1 (a new secret beside v1)`);
@@ -239,8 +268,11 @@ async function main(): Promise<void> {
   }
   reads(app);
 
-  step('Revoke: every candidate is absent', 'v1 leaked and is disabled at once, while v2 is still disabled: nothing is left to serve.',
-    'keyflip fails closed rather than keep serving a revoked key.',);
+  step(
+    'Revoke: every candidate is absent',
+    'v1 leaked and is disabled at once, while v2 is still disabled: nothing is left to serve.',
+    'keyflip fails closed rather than keep serving a revoked key.',
+  );
   {
     const revoked = Promise.all([next(app, 'revoke'), next(worker, 'revoke')]);
     operator(`disable ${V1} version 1`);
@@ -281,7 +313,11 @@ async function main(): Promise<void> {
   const other = emulator.calls() - access;
   await emulator.close();
   say();
-  say(dim(`   Secret Manager saw ${access} AccessSecretVersion calls and ${other} other calls: keyflip polls with access only.`));
+  say(
+    dim(
+      `   Secret Manager saw ${access} AccessSecretVersion calls and ${other} other calls: keyflip polls with access only.`,
+    ),
+  );
 
   const leaked = Object.values(DEMO_VALUES).filter((value) => printed.some((text) => containsSlice(text, value)));
   if (leaked.length > 0) throw new Error(`${leaked.length} secret value(s) appeared in the output`);

@@ -28,7 +28,8 @@ async function keyFor(tenant: string): Promise<string | undefined> {
     return await userKeys.get(tenant); // first call fetches; later calls answer from memory
   } catch (error) {
     // SecretNotFoundError: this tenant never gave a key. SecretRevokedError: it removed it.
-    if (isKeyflipError(error) && (error.code === 'SECRET_NOT_FOUND' || error.code === 'SECRET_REVOKED')) return undefined;
+    if (isKeyflipError(error) && (error.code === 'SECRET_NOT_FOUND' || error.code === 'SECRET_REVOKED'))
+      return undefined;
     throw error; // SourceUnavailableError: the store is down and nothing was held
   }
 }

@@ -24,7 +24,9 @@ const resolver = createResolver({
 const openai = resolver.secret('OPENAI_API_KEY', 'OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1');
 
 resolver.on('rotate', ({ previous, current }) => {
-  console.log(`rotated: ${previous.candidate} ${previous.fingerprint} → ${current.candidate} ${current.fingerprint} (mount ${current.version})`);
+  console.log(
+    `rotated: ${previous.candidate} ${previous.fingerprint} → ${current.candidate} ${current.fingerprint} (mount ${current.version})`,
+  );
 });
 
 await resolver.ready();

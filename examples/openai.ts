@@ -28,7 +28,8 @@ const openai = new OpenAI({
   baseURL: api.url,
   fetch: authFetch(openaiKey, providers.openai),
 });
-const ask = () => openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'ping' }] });
+const ask = () =>
+  openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'ping' }] });
 
 await ask();
 console.log(`request 1 sent with ${openaiKey.info?.fingerprint} (${openaiKey.info?.candidate})`);
@@ -40,7 +41,9 @@ api.revoke(V1);
 
 // The next request gets a 401 on v1: authFetch refreshes the secret once, finds v2, and retries once.
 await ask();
-console.log(`request 2 healed: sent with ${openaiKey.info?.fingerprint}; requests on v1: ${api.requestsFor(V1)}, on v2: ${api.requestsFor(V2)}`);
+console.log(
+  `request 2 healed: sent with ${openaiKey.info?.fingerprint}; requests on v1: ${api.requestsFor(V1)}, on v2: ${api.requestsFor(V2)}`,
+);
 assert.equal(openaiKey.info?.fingerprint, fingerprint(V2));
 assert.equal(api.requestsFor(V2), 1);
 
@@ -51,7 +54,8 @@ const client = liveClient(openaiKey, (apiKey) => {
   builds++;
   return new OpenAI({ apiKey, baseURL: api.url });
 });
-for (let i = 0; i < 3; i++) await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'ping' }] });
+for (let i = 0; i < 3; i++)
+  await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'ping' }] });
 console.log(`liveClient: 3 calls, ${builds} client built`);
 assert.equal(builds, 1);
 

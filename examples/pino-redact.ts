@@ -10,7 +10,10 @@ import { pino } from 'pino';
 import { createResolver, memorySource, type Resolver } from 'keyflip';
 
 /** A pino destination (any object with `write(line)`) that redacts each line before writing it. */
-export function redactingDestination(resolver: Resolver, out: { write(text: string): unknown }): { write(line: string): void } {
+export function redactingDestination(
+  resolver: Resolver,
+  out: { write(text: string): unknown },
+): { write(line: string): void } {
   return {
     write(line: string): void {
       out.write(resolver.redact(line));

@@ -31,14 +31,18 @@ console.log(`chat: ${await chat()}`);
 
 // probeKey tells a dead key from a throttled one, with the provider's cheapest request (GET /v1/models).
 console.log(`probe v1: ${(await probeKey(providers.mistral, V1, { baseUrl: api.url })).reason}`);
-console.log(`probe of a key the provider does not know: ${(await probeKey(providers.mistral, V2, { baseUrl: api.url })).reason}`);
+console.log(
+  `probe of a key the provider does not know: ${(await probeKey(providers.mistral, V2, { baseUrl: api.url })).reason}`,
+);
 
 // Rotate: v2 is issued, stored, and picked up; the next call carries it.
 api.accept(V2);
 store.set('MISTRAL_API_KEY_v2', V2);
 await resolver.refresh('MISTRAL_API_KEY');
 assert.equal(await chat(), 200);
-console.log(`after the rotation: ${mistralKey.info?.candidate} ${mistralKey.info?.fingerprint}; calls on v2: ${api.requestsFor(V2)}`);
+console.log(
+  `after the rotation: ${mistralKey.info?.candidate} ${mistralKey.info?.fingerprint}; calls on v2: ${api.requestsFor(V2)}`,
+);
 
 await resolver.close();
 await api.close();

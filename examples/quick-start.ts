@@ -15,10 +15,14 @@ const openai = resolver.secret('OPENAI_API_KEY', 'OPENAI_API_KEY_v2 ?? OPENAI_AP
 
 // Events carry provenance and fingerprints, never values.
 resolver.on('fallback', ({ secret, skipped, current }) => {
-  console.log(`${secret}: skipped ${skipped.map((s) => `${s.candidate} (${s.reason})`).join(', ')}; using ${current.candidate}`);
+  console.log(
+    `${secret}: skipped ${skipped.map((s) => `${s.candidate} (${s.reason})`).join(', ')}; using ${current.candidate}`,
+  );
 });
 resolver.on('rotate', ({ secret, previous, current }) => {
-  console.log(`${secret} rotated: ${previous.candidate} ${previous.fingerprint} → ${current.candidate} ${current.fingerprint}`);
+  console.log(
+    `${secret} rotated: ${previous.candidate} ${previous.fingerprint} → ${current.candidate} ${current.fingerprint}`,
+  );
 });
 resolver.on('error', ({ secret, error, servingStale }) => {
   console.warn(`${secret}: ${error.code}${servingStale ? ' (still serving the last good value)' : ''}`);

@@ -29,7 +29,12 @@ export function parseChain(chain: string | readonly string[]): Candidate[] {
     if (chain.trim() === '') throw new InvalidCandidateError(chain, 'the chain is empty');
     return parts.map((part, i) => {
       if (part.trim() === '') {
-        const where = i === 0 ? 'before the first "??"' : i === parts.length - 1 ? 'after the last "??"' : `between two "??" (position ${i + 1})`;
+        const where =
+          i === 0
+            ? 'before the first "??"'
+            : i === parts.length - 1
+              ? 'after the last "??"'
+              : `between two "??" (position ${i + 1})`;
         throw new InvalidCandidateError(chain, `empty candidate ${where}`);
       }
       return parseCandidate(part);
@@ -41,7 +46,11 @@ export function parseChain(chain: string | readonly string[]): Candidate[] {
   if (chain.length === 0) throw new InvalidCandidateError('[]', 'the chain is empty');
   return chain.map((part: unknown) => {
     if (typeof part !== 'string') throw new InvalidCandidateError(String(part), 'a candidate must be a string');
-    if (part.includes('??')) throw new InvalidCandidateError(part, 'an array element holds one candidate; "??" joins candidates only in a string chain');
+    if (part.includes('??'))
+      throw new InvalidCandidateError(
+        part,
+        'an array element holds one candidate; "??" joins candidates only in a string chain',
+      );
     return parseCandidate(part);
   });
 }
@@ -58,7 +67,10 @@ export function parseCandidate(raw: string): Candidate {
     source = rest.slice(0, colon);
     rest = rest.slice(colon + 1);
     if (!SOURCE_RE.test(source)) {
-      throw new InvalidCandidateError(text, `source prefix ${JSON.stringify(source)} must be lowercase letters, digits and "-", starting with a letter`);
+      throw new InvalidCandidateError(
+        text,
+        `source prefix ${JSON.stringify(source)} must be lowercase letters, digits and "-", starting with a letter`,
+      );
     }
     if (rest === '') throw new InvalidCandidateError(text, `no name after "${source}:"`);
     if (rest.includes(':')) throw new InvalidCandidateError(text, 'more than one ":"');
@@ -70,21 +82,38 @@ export function parseCandidate(raw: string): Candidate {
     rest = rest.slice(0, at);
     if (version === '') throw new InvalidCandidateError(text, 'no version after "@"');
     if (!VERSION_RE.test(version)) {
-      throw new InvalidCandidateError(text, `version ${JSON.stringify(version)} may hold only letters, digits, "_", "." and "-"`);
+      throw new InvalidCandidateError(
+        text,
+        `version ${JSON.stringify(version)} may hold only letters, digits, "_", "." and "-"`,
+      );
     }
   }
   if (rest === '') throw new InvalidCandidateError(text, 'no name');
   if (!NAME_RE.test(rest)) {
-    throw new InvalidCandidateError(text, `name ${JSON.stringify(rest)} may hold only letters, digits, "_", ".", "-" and "/"`);
+    throw new InvalidCandidateError(
+      text,
+      `name ${JSON.stringify(rest)} may hold only letters, digits, "_", ".", "-" and "/"`,
+    );
   }
   return { text, source, name: rest, version };
 }
 
 /** The outcome of one walk down a chain. */
 export type WalkOutcome<C extends Candidate = Candidate> =
-  | { readonly kind: 'found'; readonly candidate: C; readonly raw: string; readonly version: string | undefined; readonly skipped: SkippedCandidate[] }
+  | {
+      readonly kind: 'found';
+      readonly candidate: C;
+      readonly raw: string;
+      readonly version: string | undefined;
+      readonly skipped: SkippedCandidate[];
+    }
   | { readonly kind: 'absent'; readonly skipped: SkippedCandidate[] }
-  | { readonly kind: 'unavailable'; readonly candidate: C; readonly error: unknown; readonly skipped: SkippedCandidate[] };
+  | {
+      readonly kind: 'unavailable';
+      readonly candidate: C;
+      readonly error: unknown;
+      readonly skipped: SkippedCandidate[];
+    };
 
 const decoder = new TextDecoder();
 

@@ -16,7 +16,9 @@ export const MAX_DURATION_MS = 10 * 365 * 86_400_000;
 export function parseDuration(text: string): number {
   const match = PATTERN.exec(text.trim());
   if (match === null) {
-    throw new RangeError(`invalid duration ${quote(text)}: write a number and a unit, ms, s, m, h or d (500ms, 30s, 60m, 1h, 7d)`);
+    throw new RangeError(
+      `invalid duration ${quote(text)}: write a number and a unit, ms, s, m, h or d (500ms, 30s, 60m, 1h, 7d)`,
+    );
   }
   const ms = Math.round(Number(match[1]) * UNITS[match[2] as keyof typeof UNITS]);
   if (ms > MAX_DURATION_MS) throw new RangeError(`invalid duration ${quote(text)}: longer than 10 years`);

@@ -5,6 +5,7 @@
 
 /** Every code a {@link KeyflipError} can carry. */
 export const ERROR_CODES = [
+  // core: resolver, handles, families, sources
   'NOT_READY',
   'SECRET_NOT_FOUND',
   'SECRET_REVOKED',
@@ -16,6 +17,21 @@ export const ERROR_CODES = [
   'INVALID_OPTIONS',
   'CLOSED',
   'LISTENER_FAILED',
+  /** An optional peer package (the Google SDK, OpenTelemetry) cannot be loaded. */
+  'DEPENDENCY_MISSING',
+  // collector (`CollectorInputError`, `UsageSourceError`)
+  'INVALID_REPORT',
+  'INVALID_QUERY',
+  'UNREACHABLE',
+  'UNAUTHORIZED',
+  'HTTP_STATUS',
+  'BAD_RESPONSE',
+  // rotation (`RotationError`)
+  'INVALID_INPUT',
+  'BACKEND',
+  'INTERRUPTED',
+  // cli (`UsageError`)
+  'USAGE',
 ] as const;
 
 /** A {@link KeyflipError}'s `code`. */
@@ -40,7 +56,7 @@ export class KeyflipError extends Error {
   readonly secret: string | undefined;
 
   constructor(code: KeyflipErrorCode, message: string, options: KeyflipErrorOptions = {}) {
-    super(`[keyflip] ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.secret = options.secret;
   }
@@ -159,19 +175,35 @@ export class ReadyError extends KeyflipError {
   /** Every secret that failed, with the candidates it tried. */
   readonly failures: readonly ReadyFailure[];
   constructor(failures: readonly ReadyFailure[], total: number) {
-    const parts = failures.map(
-      (f) => `${f.secret} (tried ${f.candidates.join(', ')}): ${stripPrefix(f.error.message)}`,
-    );
+    const parts = failures.map((f) => `${f.secret} (tried ${f.candidates.join(', ')}): ${f.error.message}`);
     super('READY_FAILED', `${failures.length} of ${total} secrets could not be resolved: ${parts.join('; ')}`);
     this.failures = failures;
   }
 }
 
-/** An option, a call or a state is wrong (bad option value, duplicate declaration, use after close). */
+/**
+ * An option, an argument, a call or a state is wrong (bad option value, duplicate declaration, use after
+ * close). Every function of the package throws this for a bad argument: never a bare `TypeError`/`RangeError`.
+ */
 export class ConfigurationError extends KeyflipError {
   override name = 'ConfigurationError';
-  constructor(message: string, code: 'INVALID_OPTIONS' | 'CLOSED' = 'INVALID_OPTIONS') {
-    super(code, message);
+  constructor(
+    message: string,
+    code: 'INVALID_OPTIONS' | 'CLOSED' = 'INVALID_OPTIONS',
+    options: KeyflipErrorOptions = {},
+  ) {
+    super(code, message, options);
+  }
+}
+
+/** An optional peer package cannot be loaded; the message names it and the `npm install` line that fixes it. */
+export class DependencyError extends KeyflipError {
+  override name = 'DependencyError';
+  /** The package that could not be loaded. */
+  readonly packageName: string;
+  constructor(packageName: string, message: string, options: KeyflipErrorOptions = {}) {
+    super('DEPENDENCY_MISSING', message, options);
+    this.packageName = packageName;
   }
 }
 
@@ -201,8 +233,4 @@ export type SkipReason = AbsentReason | 'unavailable';
 function describeSkipped(skipped: readonly SkippedCandidate[]): string {
   if (skipped.length === 0) return 'no candidates';
   return skipped.map((s) => `${s.candidate} ${s.reason}`).join(', ');
-}
-
-function stripPrefix(message: string): string {
-  return message.startsWith('[keyflip] ') ? message.slice('[keyflip] '.length) : message;
 }

@@ -71,7 +71,12 @@ export class SecretFamily<T = string> {
     }
     const { slot } = member;
     const now = this.#config.clock.now();
-    if (slot.servable && slot.status === 'stale' && slot.info && now - slot.info.refreshedAt > this.#config.maxStaleMs) {
+    if (
+      slot.servable &&
+      slot.status === 'stale' &&
+      slot.info &&
+      now - slot.info.refreshedAt > this.#config.maxStaleMs
+    ) {
       slot.expire(this.#config.maxStaleMs);
     }
     if (slot.servable) {
@@ -83,7 +88,8 @@ export class SecretFamily<T = string> {
       return Promise.reject(slot.lastError);
     }
     return this.#refresh(member).then(() => {
-      if (!slot.servable) throw slot.lastError ?? new KeyflipError('SOURCE_UNAVAILABLE', `family member ${slot.name} has no value`);
+      if (!slot.servable)
+        throw slot.lastError ?? new KeyflipError('SOURCE_UNAVAILABLE', `family member ${slot.name} has no value`);
       slot.uses++;
       return slot.value;
     });
@@ -139,7 +145,9 @@ export class SecretFamily<T = string> {
   async #refresh(member: Member<T>): Promise<KeyflipError | undefined> {
     const result = await member.slot.refresh();
     const { clock, ttlMs, refreshMs, jitter } = this.#config;
-    member.nextCheckAt = clock.now() + (result.kind === 'unavailable' ? backoffMs(member.slot.failures, Math.min(refreshMs, ttlMs), jitter) : ttlMs);
+    member.nextCheckAt =
+      clock.now() +
+      (result.kind === 'unavailable' ? backoffMs(member.slot.failures, Math.min(refreshMs, ttlMs), jitter) : ttlMs);
     if (result.kind === 'ok') return undefined;
     return isKeyflipError(result.error) ? result.error : undefined;
   }

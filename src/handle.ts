@@ -162,7 +162,7 @@ export class SecretHandle<T = string> extends EventEmitter<SecretEvents> {
           const last = this.#slot.lastError;
           reject(
             new SourceUnavailableError(
-              `secret ${this.name} was not resolved within startupTimeoutMs (${startupTimeoutMs}ms)${last ? `: ${last.message.replace(/^\[keyflip\] /, '')}` : ''}`,
+              `secret ${this.name} was not resolved within startupTimeoutMs (${startupTimeoutMs}ms)${last ? `: ${last.message}` : ''}`,
               { secret: this.name, cause: last },
             ),
           );
@@ -255,7 +255,12 @@ export class SecretHandle<T = string> extends EventEmitter<SecretEvents> {
     } else if (result.kind !== 'unavailable' && !this.#slot.servable && !this.#again) {
       // A definitive failure ends the wait, unless a change arrived meanwhile: the next walk decides.
       this.#settle(result.error);
-    } else if (result.kind === 'unavailable' && this.#slot.servable && this.#staleTimer === undefined && Number.isFinite(maxStaleMs)) {
+    } else if (
+      result.kind === 'unavailable' &&
+      this.#slot.servable &&
+      this.#staleTimer === undefined &&
+      Number.isFinite(maxStaleMs)
+    ) {
       const since = this.#slot.info?.refreshedAt ?? clock.now();
       this.#staleTimer = clock.setTimeout(
         () => {
@@ -271,7 +276,10 @@ export class SecretHandle<T = string> extends EventEmitter<SecretEvents> {
       void this.#start();
       return;
     }
-    const delay = result.kind === 'unavailable' ? backoffMs(this.#slot.failures, refreshMs, jitter) : refreshMs * jitterFactor(jitter);
+    const delay =
+      result.kind === 'unavailable'
+        ? backoffMs(this.#slot.failures, refreshMs, jitter)
+        : refreshMs * jitterFactor(jitter);
     this.#timer = clock.setTimeout(() => {
       this.#timer = undefined;
       void this.#start();

@@ -23,7 +23,15 @@ export {
   type SkippedCandidate,
   type SkipReason,
 } from './errors.js';
-export type { ErrorEvent, FallbackEvent, ResolveEvent, ResolverEvents, RevokeEvent, RotateEvent, SecretEvents } from './events.js';
+export type {
+  ErrorEvent,
+  FallbackEvent,
+  ResolveEvent,
+  ResolverEvents,
+  RevokeEvent,
+  RotateEvent,
+  SecretEvents,
+} from './events.js';
 export type {
   AbsentResult,
   Clock,

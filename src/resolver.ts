@@ -14,7 +14,7 @@ import {
 } from './errors.js';
 import type { EventName, ResolverEvents, SecretEvents } from './events.js';
 import { SecretFamily } from './family.js';
-import { redactProviderKeys } from './clients/key-formats.js';
+import { redactProviderKeys } from './key-formats.js';
 import { fingerprint as fingerprintWith, DEFAULT_FINGERPRINT_KEY } from './fingerprint.js';
 import { SecretHandle, type Schedule } from './handle.js';
 import { inspectSymbol } from './redacted.js';
@@ -110,16 +110,27 @@ export class Resolver extends EventEmitter<ResolverEvents> {
   /** @internal Use {@link createResolver}. */
   constructor(options: ResolverOptions) {
     super();
-    if (typeof options !== 'object' || options === null) throw new ConfigurationError('createResolver() needs an options object with `sources`');
+    if (typeof options !== 'object' || options === null)
+      throw new ConfigurationError('createResolver() needs an options object with `sources`');
     const sources = options.sources;
     if (!Array.isArray(sources) || sources.length === 0) {
-      throw new ConfigurationError('`sources` must be a non-empty array of sources (memorySource(), envSource(), fileSource(), …)');
+      throw new ConfigurationError(
+        '`sources` must be a non-empty array of sources (memorySource(), envSource(), fileSource(), …)',
+      );
     }
     for (const source of sources as readonly Source[]) {
-      if (typeof source !== 'object' || source === null || typeof source.name !== 'string' || typeof source.fetch !== 'function') {
+      if (
+        typeof source !== 'object' ||
+        source === null ||
+        typeof source.name !== 'string' ||
+        typeof source.fetch !== 'function'
+      ) {
         throw new ConfigurationError('every source needs a string `name` and a `fetch(ref, ctx)` method');
       }
-      if (this.#sources.has(source.name)) throw new ConfigurationError(`two sources are named ${JSON.stringify(source.name)}; source names must be unique`);
+      if (this.#sources.has(source.name))
+        throw new ConfigurationError(
+          `two sources are named ${JSON.stringify(source.name)}; source names must be unique`,
+        );
       this.#sources.set(source.name, source);
     }
     this.#defaultSource = sources[0] as Source;
@@ -153,7 +164,11 @@ export class Resolver extends EventEmitter<ResolverEvents> {
    * @throws InvalidCandidateError at once for a malformed chain, an unknown source prefix, or a name the
    * source cannot hold.
    */
-  secret<T = string>(name: string, chain?: string | readonly string[], options: SecretOptions<T> = {}): SecretHandle<T> {
+  secret<T = string>(
+    name: string,
+    chain?: string | readonly string[],
+    options: SecretOptions<T> = {},
+  ): SecretHandle<T> {
     this.#assertOpen();
     assertName('secret', name);
     const candidates = this.#bind(chain ?? name);
@@ -164,13 +179,20 @@ export class Resolver extends EventEmitter<ResolverEvents> {
         throw new ConfigurationError(`secret ${name} is already declared with the chain ${existing.chain}`);
       }
       if (Object.keys(options).length > 0) {
-        throw new ConfigurationError(`secret ${name} is already declared; its options can only be given on the first declaration`);
+        throw new ConfigurationError(
+          `secret ${name} is already declared; its options can only be given on the first declaration`,
+        );
       }
       return existing.handle as SecretHandle<T>;
     }
     const refreshMs = positive('refreshMs', options.refreshMs, this.#schedule.refreshMs);
     const handle: SecretHandle<T> = new SecretHandle<T>(
-      new Slot<T>(name, candidates, slotOptions(options), this.#slotContext(name, () => handle)),
+      new Slot<T>(
+        name,
+        candidates,
+        slotOptions(options),
+        this.#slotContext(name, () => handle),
+      ),
       refreshMs === this.#schedule.refreshMs ? this.#schedule : { ...this.#schedule, refreshMs },
     );
     this.#handles.set(name, { handle: handle as SecretHandle<unknown>, chain: chainText });
@@ -189,7 +211,8 @@ export class Resolver extends EventEmitter<ResolverEvents> {
   ): SecretFamily<T> {
     this.#assertOpen();
     assertName('family', name);
-    if (typeof chainFor !== 'function') throw new ConfigurationError(`family ${name}: chainFor must be a function (id) => chain`);
+    if (typeof chainFor !== 'function')
+      throw new ConfigurationError(`family ${name}: chainFor must be a function (id) => chain`);
     if (this.#families.has(name)) throw new ConfigurationError(`family ${name} is already declared`);
     const family = new SecretFamily<T>({
       name,
@@ -200,7 +223,13 @@ export class Resolver extends EventEmitter<ResolverEvents> {
       refreshMs: this.#schedule.refreshMs,
       jitter: this.#schedule.jitter,
       maxStaleMs: this.#schedule.maxStaleMs,
-      createSlot: (id) => new Slot<T>(`${name}[${id}]`, this.#bind(chainFor(id)), slotOptions(options), this.#slotContext(`${name}[${id}]`)),
+      createSlot: (id) =>
+        new Slot<T>(
+          `${name}[${id}]`,
+          this.#bind(chainFor(id)),
+          slotOptions(options),
+          this.#slotContext(`${name}[${id}]`),
+        ),
       onForget: () => {
         this.#redactor = undefined;
       },
@@ -271,7 +300,8 @@ export class Resolver extends EventEmitter<ResolverEvents> {
     this.#closed = true;
     const beaconClosed = this.#beacon?.close(); // builds the final report now, with every use counted so far
     for (const { handle } of this.#handles.values()) handle.close();
-    for (const controller of this.#controllers) controller.abort(new ConfigurationError('the resolver closed', 'CLOSED'));
+    for (const controller of this.#controllers)
+      controller.abort(new ConfigurationError('the resolver closed', 'CLOSED'));
     this.#controllers.clear();
     await Promise.allSettled([...[...this.#sources.values()].map(async (source) => source.close?.()), beaconClosed]);
   }
@@ -295,7 +325,9 @@ export class Resolver extends EventEmitter<ResolverEvents> {
     results.forEach((result, i) => {
       if (result.status === 'fulfilled') return;
       const [name, { handle }] = entries[i] as (typeof entries)[number];
-      const error = isKeyflipError(result.reason) ? result.reason : new KeyflipError('SOURCE_UNAVAILABLE', `secret ${name} failed`, { cause: result.reason });
+      const error = isKeyflipError(result.reason)
+        ? result.reason
+        : new KeyflipError('SOURCE_UNAVAILABLE', `secret ${name} failed`, { cause: result.reason });
       failures.push({ secret: name, candidates: handle.slot.candidates.map((c) => c.text), error });
     });
     if (failures.length > 0) throw new ReadyError(failures, entries.length);
@@ -305,10 +337,14 @@ export class Resolver extends EventEmitter<ResolverEvents> {
     return parseChain(chain).map((candidate) => {
       const source = candidate.source === undefined ? this.#defaultSource : this.#sources.get(candidate.source);
       if (!source) {
-        throw new InvalidCandidateError(candidate.text, `unknown source ${JSON.stringify(candidate.source)}; this resolver has ${[...this.#sources.keys()].map((n) => JSON.stringify(n)).join(', ')}`);
+        throw new InvalidCandidateError(
+          candidate.text,
+          `unknown source ${JSON.stringify(candidate.source)}; this resolver has ${[...this.#sources.keys()].map((n) => JSON.stringify(n)).join(', ')}`,
+        );
       }
       const problem = source.validate?.({ name: candidate.name, version: candidate.version });
-      if (problem !== undefined) throw new InvalidCandidateError(candidate.text, `source ${source.name} cannot hold it: ${problem}`);
+      if (problem !== undefined)
+        throw new InvalidCandidateError(candidate.text, `source ${source.name} cannot hold it: ${problem}`);
       return { ...candidate, sourceImpl: source };
     });
   }
@@ -364,7 +400,12 @@ export class Resolver extends EventEmitter<ResolverEvents> {
       };
       let pending: Promise<SourceResult>;
       try {
-        pending = Promise.resolve(source.fetch({ name: candidate.name, version: candidate.version }, { signal: controller.signal, timeoutMs: this.#fetchTimeoutMs }));
+        pending = Promise.resolve(
+          source.fetch(
+            { name: candidate.name, version: candidate.version },
+            { signal: controller.signal, timeoutMs: this.#fetchTimeoutMs },
+          ),
+        );
       } catch (error) {
         pending = Promise.reject(error);
       }
@@ -372,7 +413,13 @@ export class Resolver extends EventEmitter<ResolverEvents> {
         (result) => {
           done();
           if (isSourceResult(result)) resolve(result);
-          else reject(new SourceUnavailableError(`source ${source.name} returned something that is neither found nor absent for ${candidate.text}`, { candidate: candidate.text, source: source.name }));
+          else
+            reject(
+              new SourceUnavailableError(
+                `source ${source.name} returned something that is neither found nor absent for ${candidate.text}`,
+                { candidate: candidate.text, source: source.name },
+              ),
+            );
         },
         (error: unknown) => {
           done();
@@ -396,10 +443,14 @@ export class Resolver extends EventEmitter<ResolverEvents> {
     }
     if (labels.size === 0) return (text) => text;
     const pattern = new RegExp(
-      [...labels.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'),
+      [...labels.keys()]
+        .sort((a, b) => b.length - a.length)
+        .map(escapeRegExp)
+        .join('|'),
       'g',
     );
-    return (text) => (typeof text === 'string' ? text.replace(pattern, (match) => labels.get(match) ?? '[keyflip redacted]') : text);
+    return (text) =>
+      typeof text === 'string' ? text.replace(pattern, (match) => labels.get(match) ?? '[keyflip redacted]') : text;
   }
 
   #assertOpen(): void {
@@ -420,7 +471,12 @@ export function createResolver(options: ResolverOptions): Resolver {
   return new Resolver(options);
 }
 
-function safeEmit<E extends EventName>(emitter: EventEmitter<SecretEvents>, event: E, payload: SecretEvents[E][0], name: string): void {
+function safeEmit<E extends EventName>(
+  emitter: EventEmitter<SecretEvents>,
+  event: E,
+  payload: SecretEvents[E][0],
+  name: string,
+): void {
   try {
     (emitter.emit as (event: E, payload: SecretEvents[E][0]) => boolean)(event, payload);
   } catch (cause) {
@@ -428,7 +484,10 @@ function safeEmit<E extends EventName>(emitter: EventEmitter<SecretEvents>, even
     try {
       emitter.emit('error', {
         secret: name,
-        error: new KeyflipError('LISTENER_FAILED', `a listener of the ${event} event of secret ${name} threw`, { secret: name, cause }),
+        error: new KeyflipError('LISTENER_FAILED', `a listener of the ${event} event of secret ${name} threw`, {
+          secret: name,
+          cause,
+        }),
         servingStale: false,
       });
     } catch {
@@ -444,9 +503,14 @@ function isSourceResult(result: unknown): result is SourceResult {
   return r.status === 'absent' && typeof r.reason === 'string';
 }
 
-function slotOptions<T>(options: SecretOptions<T>): { parse: ((raw: string) => T) | undefined; trim: boolean; onRevoked: 'fail' | 'keep' } {
+function slotOptions<T>(options: SecretOptions<T>): {
+  parse: ((raw: string) => T) | undefined;
+  trim: boolean;
+  onRevoked: 'fail' | 'keep';
+} {
   if (typeof options !== 'object' || options === null) throw new ConfigurationError('secret options must be an object');
-  if (options.parse !== undefined && typeof options.parse !== 'function') throw new ConfigurationError('`parse` must be a function (raw) => value');
+  if (options.parse !== undefined && typeof options.parse !== 'function')
+    throw new ConfigurationError('`parse` must be a function (raw) => value');
   if (options.onRevoked !== undefined && options.onRevoked !== 'fail' && options.onRevoked !== 'keep') {
     throw new ConfigurationError(`\`onRevoked\` must be 'fail' or 'keep', not ${JSON.stringify(options.onRevoked)}`);
   }
@@ -455,27 +519,32 @@ function slotOptions<T>(options: SecretOptions<T>): { parse: ((raw: string) => T
 
 function assertName(kind: string, name: unknown): asserts name is string {
   if (typeof name !== 'string' || name.trim() === '' || name !== name.trim()) {
-    throw new ConfigurationError(`a ${kind} name must be a non-empty string without surrounding white space, not ${JSON.stringify(name)}`);
+    throw new ConfigurationError(
+      `a ${kind} name must be a non-empty string without surrounding white space, not ${JSON.stringify(name)}`,
+    );
   }
 }
 
 function positive(option: string, value: number | undefined, fallback: number, allowInfinity = false): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || Number.isNaN(value) || value <= 0 || (!allowInfinity && !Number.isFinite(value))) {
-    throw new ConfigurationError(`\`${option}\` must be a positive number of milliseconds${allowInfinity ? ' (or Infinity)' : ''}, not ${String(value)}`);
+    throw new ConfigurationError(
+      `\`${option}\` must be a positive number of milliseconds${allowInfinity ? ' (or Infinity)' : ''}, not ${String(value)}`,
+    );
   }
   return value;
 }
 
 function count(option: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new ConfigurationError(`\`${option}\` must be a whole number of at least 1, not ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+    throw new ConfigurationError(`\`${option}\` must be a whole number of at least 1, not ${String(value)}`);
   return value;
 }
 
 function fraction(option: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new ConfigurationError(`\`${option}\` must be a number from 0 to 1, not ${String(value)}`);
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1))
+    throw new ConfigurationError(`\`${option}\` must be a number from 0 to 1, not ${String(value)}`);
   return value;
 }
-

@@ -106,7 +106,8 @@ export class Slot<T> {
 
   async #walk(): Promise<RefreshResult> {
     try {
-      const walk = () => walkChain(this.candidates, (c) => this.ctx.fetch(c), { fallbackOnUnavailable: this.ctx.fallbackOnUnavailable });
+      const walk = () =>
+        walkChain(this.candidates, (c) => this.ctx.fetch(c), { fallbackOnUnavailable: this.ctx.fallbackOnUnavailable });
       let outcome = await walk();
       // Before a held value is revoked, a second walk confirms that nothing is there. One walk reads its
       // candidates one after the other, so a rotation between two reads can tear it: NAME_v3 read before
@@ -172,7 +173,8 @@ export class Slot<T> {
     this.ctx.emit('resolve', { secret: this.name, info });
     // A fallback is news when it starts or changes, not on every refresh that stays on it.
     const walk = describeWalk(skipped, candidate.text);
-    if (skipped.length > 0 && walk !== this.#lastWalk) this.ctx.emit('fallback', { secret: this.name, skipped, current: info });
+    if (skipped.length > 0 && walk !== this.#lastWalk)
+      this.ctx.emit('fallback', { secret: this.name, skipped, current: info });
     this.#lastWalk = walk;
     if (previous && (previous.candidate !== info.candidate || previous.fingerprint !== info.fingerprint)) {
       this.ctx.emit('rotate', { secret: this.name, previous, current: info });
@@ -226,7 +228,7 @@ export class Slot<T> {
 }
 
 function describeCause(cause: unknown): string {
-  if (isKeyflipError(cause)) return `: ${cause.message.replace(/^\[keyflip\] /, '')}`;
+  if (isKeyflipError(cause)) return `: ${cause.message}`;
   if (cause instanceof Error) {
     const code = (cause as { code?: unknown }).code;
     const text = cause.message.length > 200 ? `${cause.message.slice(0, 200)}…` : cause.message;

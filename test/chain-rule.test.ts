@@ -311,10 +311,12 @@ describe('ready() and value', () => {
       src.answer(`S${i}`, () => {
         inFlight++;
         maxInFlight = Math.max(maxInFlight, inFlight);
-        return new Promise((resolve) => gates.push(() => {
-          inFlight--;
-          resolve(found(`value-${i}`));
-        }));
+        return new Promise((resolve) =>
+          gates.push(() => {
+            inFlight--;
+            resolve(found(`value-${i}`));
+          }),
+        );
       });
       resolver.secret(`S${i}`);
     }
@@ -349,7 +351,9 @@ describe('ready() and value', () => {
     expect(() => resolver.secret('K', 'gcp:')).toThrow(/INVALID|invalid candidate "gcp:"/);
     expect(() => resolver.secret('K', 'x@')).toThrow(/invalid candidate "x@"/);
     expect(() => resolver.secret('K', 'vault:key')).toThrow(/unknown source "vault"/);
-    expect(() => resolver.secret('K', 'env:MY-KEY')).toThrow(/invalid candidate "env:MY-KEY": source env cannot hold it/);
+    expect(() => resolver.secret('K', 'env:MY-KEY')).toThrow(
+      /invalid candidate "env:MY-KEY": source env cannot hold it/,
+    );
     expect(() => resolver.secret('K', 'env:KEY@2')).toThrow(/no versions/);
     expect(resolver.snapshot()).toEqual([]);
   });
@@ -387,7 +391,9 @@ describe('parse and trim', () => {
     expect(error?.error.code).toBe('PARSE_FAILED');
     expect(error?.servingStale).toBe(true);
     expect(error?.error.message).toContain('SyntaxError');
-    expect(JSON.stringify(events) + String(error?.error.stack) + String(error?.error.cause)).not.toContain('not-json-secret-text');
+    expect(JSON.stringify(events) + String(error?.error.stack) + String(error?.error.cause)).not.toContain(
+      'not-json-secret-text',
+    );
   });
 
   it('a parse that throws on the first value fails ready() for that secret', async () => {

@@ -50,7 +50,9 @@ describe('npm run demo', () => {
   }, KILL_AFTER_MS + 10_000);
 
   it('runs to the end by itself and exits 0', () => {
-    expect(run.killed, `the demo was still running after ${KILL_AFTER_MS} ms and was killed\n${run.stdout}`).toBe(false);
+    expect(run.killed, `the demo was still running after ${KILL_AFTER_MS} ms and was killed\n${run.stdout}`).toBe(
+      false,
+    );
     expect(run.stderr).toBe('');
     expect(run.code, run.stdout).toBe(0);
     expect(run.stdout).toMatch(/✔ \d+ steps in [\d.]+ s/);

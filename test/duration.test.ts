@@ -25,11 +25,28 @@ describe('parseDuration', () => {
 
 describe('formatDuration and formatAge', () => {
   it('formatDuration writes the largest whole unit', () => {
-    expect([3_600_000, 90_000, 86_400_000, 500, 1_500, 0].map(formatDuration)).toEqual(['1h', '90s', '1d', '500ms', '1500ms', '0ms']);
-    for (const ms of [500, 30_000, 3_600_000, 604_800_000, 5_400_000]) expect(parseDuration(formatDuration(ms))).toBe(ms);
+    expect([3_600_000, 90_000, 86_400_000, 500, 1_500, 0].map(formatDuration)).toEqual([
+      '1h',
+      '90s',
+      '1d',
+      '500ms',
+      '1500ms',
+      '0ms',
+    ]);
+    for (const ms of [500, 30_000, 3_600_000, 604_800_000, 5_400_000])
+      expect(parseDuration(formatDuration(ms))).toBe(ms);
   });
 
   it('formatAge is for people', () => {
-    expect([0, 4_400, 59_000, 61_000, 3_600_000, 3_660_000, 86_400_000, 90_000_000].map(formatAge)).toEqual(['0s', '4s', '59s', '1m', '1h', '1h 1m', '1d', '1d 1h']);
+    expect([0, 4_400, 59_000, 61_000, 3_600_000, 3_660_000, 86_400_000, 90_000_000].map(formatAge)).toEqual([
+      '0s',
+      '4s',
+      '59s',
+      '1m',
+      '1h',
+      '1h 1m',
+      '1d',
+      '1d 1h',
+    ]);
   });
 });

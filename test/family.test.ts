@@ -111,7 +111,15 @@ describe('families', () => {
     const { src, resolver } = setup();
     src.answer('PLATFORM_KEY', found('value-platform'));
     const keys = resolver.family('byok', (id) => `tenant-${id}-openai`);
-    for (const id of ['x-openai ?? PLATFORM_KEY ?? y', 'x-openai??PLATFORM_KEY', 's:PLATFORM_KEY', 'a@1', 'a/b', '../x', ' a']) {
+    for (const id of [
+      'x-openai ?? PLATFORM_KEY ?? y',
+      'x-openai??PLATFORM_KEY',
+      's:PLATFORM_KEY',
+      'a@1',
+      'a/b',
+      '../x',
+      ' a',
+    ]) {
       await expect(keys.get(id), id).rejects.toThrow(/an id is 1 to 200 letters/);
     }
     expect(src.count('PLATFORM_KEY')).toBe(0);

@@ -62,7 +62,9 @@ export function scriptedSource(name = 'scripted'): Source & {
 
 export const found = (value: string, version?: string): SourceResult =>
   version === undefined ? { status: 'found', value } : { status: 'found', value, version };
-export const absent = (reason: 'not-found' | 'disabled' | 'destroyed' | 'permission-denied' | 'empty'): SourceResult => ({ status: 'absent', reason });
+export const absent = (
+  reason: 'not-found' | 'disabled' | 'destroyed' | 'permission-denied' | 'empty',
+): SourceResult => ({ status: 'absent', reason });
 
 /** Asserts that none of `values` appears in `text`. */
 export function leaks(text: string, values: readonly string[]): string[] {

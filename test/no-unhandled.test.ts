@@ -30,7 +30,8 @@ describe('a misbehaving source never crashes the process', () => {
     const hang: Source = { name: 'hang', fetch: () => new Promise(() => {}) };
     const lateReject: Source = {
       name: 'late',
-      fetch: () => new Promise((_, rejectLater) => setTimeout(() => rejectLater(new Error('late reject after abort')), 60)),
+      fetch: () =>
+        new Promise((_, rejectLater) => setTimeout(() => rejectLater(new Error('late reject after abort')), 60)),
     };
     const garbage: Source = { name: 'garbage', fetch: async () => ({ status: 'maybe' }) as never };
     const badWatch: Source = {

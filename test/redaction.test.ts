@@ -101,7 +101,9 @@ describe('redaction', () => {
     memory.set('K', V2);
     await resolver.refresh('K');
     const line = `old=${V1} new=${V2} again=${V2} short=abc`;
-    expect(resolver.redact(line)).toBe(`old=[keyflip K ${fingerprint(V1)}] new=[keyflip K ${fingerprint(V2)}] again=[keyflip K ${fingerprint(V2)}] short=abc`);
+    expect(resolver.redact(line)).toBe(
+      `old=[keyflip K ${fingerprint(V1)}] new=[keyflip K ${fingerprint(V2)}] again=[keyflip K ${fingerprint(V2)}] short=abc`,
+    );
     expect(resolver.redact('nothing to hide')).toBe('nothing to hide');
   });
 });

@@ -45,7 +45,8 @@ describe('hot refresh', () => {
     const firstRefresh: number[] = [];
     for (let t = 0; t < 1_600; t += 10) {
       await clock.advance(10);
-      for (let i = 0; i < 30; i++) if (src.count(`S${i}`) === 2 && firstRefresh[i] === undefined) firstRefresh[i] = t + 10;
+      for (let i = 0; i < 30; i++)
+        if (src.count(`S${i}`) === 2 && firstRefresh[i] === undefined) firstRefresh[i] = t + 10;
     }
     expect(firstRefresh.filter((t) => t !== undefined)).toHaveLength(30);
     expect(Math.min(...firstRefresh)).toBeGreaterThanOrEqual(500);

@@ -69,7 +69,9 @@ interface SinkState {
  */
 export function validateBeaconOptions(options: unknown): Settings {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new ConfigurationError('`beacon` must be an object: { sink, service, environment?, intervalMs?, instanceId?, labels? }');
+    throw new ConfigurationError(
+      '`beacon` must be an object: { sink, service, environment?, intervalMs?, instanceId?, labels? }',
+    );
   }
   const o = options as Partial<Record<keyof BeaconOptions, unknown>>;
   if (typeof o.service !== 'string' || o.service.trim() === '') {
@@ -79,24 +81,36 @@ export function validateBeaconOptions(options: unknown): Settings {
   }
   const list: unknown[] = Array.isArray(o.sink) ? [...(o.sink as unknown[])] : o.sink === undefined ? [] : [o.sink];
   if (list.length === 0) {
-    throw new ConfigurationError('`beacon.sink` is required: a sink ({ send(report) }, e.g. logSink() or httpSink({ url }) from keyflip/beacon) or a non-empty array of sinks');
+    throw new ConfigurationError(
+      '`beacon.sink` is required: a sink ({ send(report) }, e.g. logSink() or httpSink({ url }) from keyflip/beacon) or a non-empty array of sinks',
+    );
   }
   list.forEach((sink, i) => {
     const where = Array.isArray(o.sink) ? `\`beacon.sink[${i}]\`` : '`beacon.sink`';
-    if (typeof sink !== 'object' || sink === null) throw new ConfigurationError(`${where} must be a sink object with a \`send(report)\` method, not ${describe(sink)}`);
+    if (typeof sink !== 'object' || sink === null)
+      throw new ConfigurationError(
+        `${where} must be a sink object with a \`send(report)\` method, not ${describe(sink)}`,
+      );
     const s = sink as { send?: unknown; close?: unknown };
     if (typeof s.send !== 'function') throw new ConfigurationError(`${where} has no \`send(report)\` method`);
-    if (s.close !== undefined && typeof s.close !== 'function') throw new ConfigurationError(`${where}.close must be a function when given`);
+    if (s.close !== undefined && typeof s.close !== 'function')
+      throw new ConfigurationError(`${where}.close must be a function when given`);
   });
   const intervalMs = o.intervalMs ?? DEFAULT_BEACON_INTERVAL_MS;
   if (typeof intervalMs !== 'number' || !Number.isFinite(intervalMs) || intervalMs < 1) {
-    throw new ConfigurationError(`\`beacon.intervalMs\` must be a finite number of milliseconds, at least 1, not ${describe(o.intervalMs)}`);
+    throw new ConfigurationError(
+      `\`beacon.intervalMs\` must be a finite number of milliseconds, at least 1, not ${describe(o.intervalMs)}`,
+    );
   }
   if (o.environment !== undefined && (typeof o.environment !== 'string' || o.environment === '')) {
-    throw new ConfigurationError(`\`beacon.environment\` must be a non-empty string when given, not ${describe(o.environment)}`);
+    throw new ConfigurationError(
+      `\`beacon.environment\` must be a non-empty string when given, not ${describe(o.environment)}`,
+    );
   }
   if (o.instanceId !== undefined && (typeof o.instanceId !== 'string' || o.instanceId.trim() === '')) {
-    throw new ConfigurationError(`\`beacon.instanceId\` must be a non-empty string when given, not ${describe(o.instanceId)}`);
+    throw new ConfigurationError(
+      `\`beacon.instanceId\` must be a non-empty string when given, not ${describe(o.instanceId)}`,
+    );
   }
   let labels: Record<string, string> | undefined;
   if (o.labels !== undefined) {
@@ -105,7 +119,8 @@ export function validateBeaconOptions(options: unknown): Settings {
     }
     labels = Object.create(null) as Record<string, string>;
     for (const [key, value] of Object.entries(o.labels)) {
-      if (typeof value !== 'string') throw new ConfigurationError(`\`beacon.labels.${key}\` must be a string, not ${describe(value)}`);
+      if (typeof value !== 'string')
+        throw new ConfigurationError(`\`beacon.labels.${key}\` must be a string, not ${describe(value)}`);
       labels[key] = value;
     }
     labels = Object.freeze({ ...labels });
@@ -191,7 +206,13 @@ export class Beacon {
   }
 
   stats(): BeaconStats {
-    return { reports: this.#reports, sent: this.#sent, failed: this.#failed, dropped: this.#dropped, inFlight: this.#inFlight };
+    return {
+      reports: this.#reports,
+      sent: this.#sent,
+      failed: this.#failed,
+      dropped: this.#dropped,
+      inFlight: this.#inFlight,
+    };
   }
 
   /**
@@ -340,7 +361,11 @@ export class Beacon {
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 function safeHostname(): string {

@@ -25,7 +25,8 @@ export interface LogSinkOptions {
  * @example createResolver({ sources, beacon: { service: 'checkout-api', sink: logSink() } })
  */
 export function logSink(options: LogSinkOptions = {}): BeaconSink {
-  if (typeof options !== 'object' || options === null) throw new ConfigurationError('logSink(options): options must be an object');
+  if (typeof options !== 'object' || options === null)
+    throw new ConfigurationError('logSink(options): options must be an object');
   const write = options.write ?? ((line: string) => void process.stdout.write(`${line}\n`));
   if (typeof write !== 'function') throw new ConfigurationError('logSink: `write` must be a function (line) => void');
   return {
@@ -84,7 +85,10 @@ export interface HttpSink extends BeaconSink {
 
 const MAX_BACKOFF_MS = 30_000;
 
-type Outcome = { readonly kind: 'ok' } | { readonly kind: 'fatal' } | { readonly kind: 'retry'; readonly afterMs?: number | undefined };
+type Outcome =
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'fatal' }
+  | { readonly kind: 'retry'; readonly afterMs?: number | undefined };
 
 /**
  * A sink that POSTs each report as JSON to `{url}/v1/beacons`, with `Authorization: Bearer <token>` when a
@@ -98,19 +102,23 @@ type Outcome = { readonly kind: 'ok' } | { readonly kind: 'fatal' } | { readonly
  * beacon: { service: 'checkout-api', sink: httpSink({ url: 'http://collector:4318', token: process.env.KEYFLIP_COLLECTOR_TOKEN }) }
  */
 export function httpSink(options: HttpSinkOptions): HttpSink {
-  if (typeof options !== 'object' || options === null) throw new ConfigurationError('httpSink(options) needs an options object with `url`');
+  if (typeof options !== 'object' || options === null)
+    throw new ConfigurationError('httpSink(options) needs an options object with `url`');
   const endpoint = beaconsUrl(options.url);
   const token = options.token;
   if (token !== undefined && (typeof token !== 'string' || token === '' || /[\u0000-\u001f\u007f]/.test(token))) {
     // The token is not quoted: it is a credential.
-    throw new ConfigurationError('httpSink: `token` must be a non-empty string without control characters (newlines included)');
+    throw new ConfigurationError(
+      'httpSink: `token` must be a non-empty string without control characters (newlines included)',
+    );
   }
   const timeoutMs = positiveNumber('timeoutMs', options.timeoutMs, 5_000);
   const maxQueue = wholeNumber('maxQueue', options.maxQueue, 100);
   const maxAttempts = wholeNumber('maxAttempts', options.maxAttempts, 4);
   const backoffMs = positiveNumber('backoffMs', options.backoffMs, 500);
   const closeTimeoutMs = positiveNumber('closeTimeoutMs', options.closeTimeoutMs, 3_000);
-  if (options.fetch !== undefined && typeof options.fetch !== 'function') throw new ConfigurationError('httpSink: `fetch` must be a function');
+  if (options.fetch !== undefined && typeof options.fetch !== 'function')
+    throw new ConfigurationError('httpSink: `fetch` must be a function');
   const doFetch: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token !== undefined) headers.authorization = `Bearer ${token}`;
@@ -133,7 +141,13 @@ export function httpSink(options: HttpSinkOptions): HttpSink {
     const timer = setTimeout(() => controller.abort(), timeoutMs);
     timer.unref();
     try {
-      const response = await doFetch(endpoint, { method: 'POST', headers, body, signal: controller.signal, redirect: 'error' });
+      const response = await doFetch(endpoint, {
+        method: 'POST',
+        headers,
+        body,
+        signal: controller.signal,
+        redirect: 'error',
+      });
       try {
         await response.arrayBuffer(); // read the (small) answer so the connection can be reused
       } catch {
@@ -248,7 +262,9 @@ export function httpSink(options: HttpSinkOptions): HttpSink {
 /** `{url}/v1/beacons`, from the collector's base URL. */
 function beaconsUrl(url: unknown): string {
   if (typeof url !== 'string' || url === '') {
-    throw new ConfigurationError(`httpSink: \`url\` is required: the collector's base URL (http://host:port), not ${url === undefined ? 'undefined' : JSON.stringify(url)}`);
+    throw new ConfigurationError(
+      `httpSink: \`url\` is required: the collector's base URL (http://host:port), not ${url === undefined ? 'undefined' : JSON.stringify(url)}`,
+    );
   }
   let parsed: URL;
   try {
@@ -279,7 +295,9 @@ function retryAfterMs(header: string | null): number | undefined {
 function positiveNumber(option: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new ConfigurationError(`httpSink: \`${option}\` must be a positive number of milliseconds, not ${String(value)}`);
+    throw new ConfigurationError(
+      `httpSink: \`${option}\` must be a positive number of milliseconds, not ${String(value)}`,
+    );
   }
   return value;
 }

@@ -63,7 +63,8 @@ export async function readValue(io: { stdin: NodeJS.ReadableStream }, file: stri
       throw new UsageError(`--value-file: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
     }
   }
-  if ((io.stdin as { isTTY?: boolean }).isTTY) throw new UsageError('pipe the key on stdin (keyflip rotate … < key.txt) or pass --value-file FILE');
+  if ((io.stdin as { isTTY?: boolean }).isTTY)
+    throw new UsageError('pipe the key on stdin (keyflip rotate … < key.txt) or pass --value-file FILE');
   return readAll(io.stdin);
 }
 
@@ -75,7 +76,10 @@ export async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 }
 
 /** The Google Cloud project: `--project`, else KEYFLIP_PROJECT, else GOOGLE_CLOUD_PROJECT. */
-export function projectOf(values: ReadonlyMap<string, string>, env: NodeJS.ProcessEnv | Record<string, string | undefined>): string {
+export function projectOf(
+  values: ReadonlyMap<string, string>,
+  env: NodeJS.ProcessEnv | Record<string, string | undefined>,
+): string {
   const project = values.get('--project') ?? env.KEYFLIP_PROJECT ?? env.GOOGLE_CLOUD_PROJECT;
   if (!project) throw new UsageError('--project is required (or set KEYFLIP_PROJECT or GOOGLE_CLOUD_PROJECT)');
   return project;
@@ -96,6 +100,10 @@ export function durationArg(flag: string, text: string): number {
 /** Rows under a header, each column as wide as its widest cell, indented two spaces. */
 export function columns(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  const line = (cells: readonly string[]): string => `  ${cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()}`;
+  const line = (cells: readonly string[]): string =>
+    `  ${cells
+      .map((c, i) => c.padEnd(widths[i] as number))
+      .join('  ')
+      .trimEnd()}`;
   return [line(header), ...rows.map(line)].join('\n');
 }

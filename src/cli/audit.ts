@@ -30,14 +30,26 @@ export async function auditCommand(args: readonly string[], io: CliIo): Promise<
   let maxAgeMs = 90 * 86_400_000;
   let projectId: string;
   try {
-    parsed = parseArgs(args, { '--max-age': 'value', '--environment': 'value', '--byok': 'value', '--project': 'value', '--location': 'value', '--json': 'flag' }, 0);
+    parsed = parseArgs(
+      args,
+      {
+        '--max-age': 'value',
+        '--environment': 'value',
+        '--byok': 'value',
+        '--project': 'value',
+        '--location': 'value',
+        '--json': 'flag',
+      },
+      0,
+    );
     if (parsed.help) {
       io.stdout.write(HELP);
       return 0;
     }
     const maxAge = parsed.values.get('--max-age');
     if (maxAge !== undefined) maxAgeMs = durationArg('--max-age', maxAge);
-    if (parsed.values.has('--byok') && parsed.values.has('--environment')) throw new UsageError('--byok and --environment do not go together');
+    if (parsed.values.has('--byok') && parsed.values.has('--environment'))
+      throw new UsageError('--byok and --environment do not go together');
     projectId = projectOf(parsed.values, env);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
@@ -77,7 +89,9 @@ function renderAudit(r: AuditResult): string {
     e.overPolicy ? `OVER ${policy}` : e.live ? 'ok' : 'no live key',
     clean(e.attention ?? ''),
   ]);
-  const head = r.ok ? `OK: every live key is within ${policy}` : `NOT OK: ${r.over} live key${r.over === 1 ? ' is' : 's are'} older than ${policy}`;
+  const head = r.ok
+    ? `OK: every live key is within ${policy}`
+    : `NOT OK: ${r.over} live key${r.over === 1 ? ' is' : 's are'} older than ${policy}`;
   return `${head}\n\n${columns(['SECRET', 'LAYOUT', 'ENV', 'LIVE KEY', 'AGE', 'POLICY', 'ATTENTION'], rows)}\n`;
 }
 
@@ -87,6 +101,11 @@ function renderByok(r: ByokAuditResult): string {
     ? `OK: none of the ${r.checked} end-user key(s) of family ${clean(r.family)} is older than ${policy}`
     : `NOT OK: ${r.over.length} of ${r.checked} end-user key(s) of family ${clean(r.family)} are older than ${policy}; remind their owners (keyflip never rotates them)`;
   if (r.over.length === 0) return `${head}\n`;
-  const rows = r.over.map((e) => [clean(e.id), clean(e.secretId), e.ageMs === undefined ? '-' : formatAge(e.ageMs), clean(e.keyCreatedAt ?? '-')]);
+  const rows = r.over.map((e) => [
+    clean(e.id),
+    clean(e.secretId),
+    e.ageMs === undefined ? '-' : formatAge(e.ageMs),
+    clean(e.keyCreatedAt ?? '-'),
+  ]);
   return `${head}\n\n${columns(['ID', 'SECRET', 'AGE', 'KEY CREATED'], rows)}\n`;
 }

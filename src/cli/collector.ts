@@ -45,7 +45,11 @@ function untilSignal(): Promise<NodeJS.Signals> {
 }
 
 /** Runs `keyflip collector`; returns the exit code once stopped. */
-export async function collectorCommand(args: readonly string[], io: CliIo, stop: () => Promise<unknown> = untilSignal): Promise<number> {
+export async function collectorCommand(
+  args: readonly string[],
+  io: CliIo,
+  stop: () => Promise<unknown> = untilSignal,
+): Promise<number> {
   let port = DEFAULT_COLLECTOR_PORT;
   let host = '127.0.0.1';
   let retentionMs = 86_400_000;
@@ -62,7 +66,8 @@ export async function collectorCommand(args: readonly string[], io: CliIo, stop:
       else if (arg === '--max-instances') maxInstances = intArg('--max-instances', args[++i], 1, 100_000_000);
       else if (arg === '--host') {
         const value = args[++i];
-        if (value === undefined || !/^[A-Za-z0-9.:-]{1,253}$/.test(value)) throw new UsageError('--host needs a host name or an address');
+        if (value === undefined || !/^[A-Za-z0-9.:-]{1,253}$/.test(value))
+          throw new UsageError('--host needs a host name or an address');
         host = value;
       } else if (arg === '--retention') {
         const value = args[++i];
@@ -87,16 +92,25 @@ export async function collectorCommand(args: readonly string[], io: CliIo, stop:
   const raw = env.KEYFLIP_COLLECTOR_TOKEN;
   const token = raw === undefined || raw.trim() === '' ? undefined : raw.trim();
   if (token === undefined && !isLoopback(host.toLowerCase())) {
-    io.stderr.write(`keyflip collector: listening on ${host} (not loopback) needs a token: set KEYFLIP_COLLECTOR_TOKEN\n`);
+    io.stderr.write(
+      `keyflip collector: listening on ${host} (not loopback) needs a token: set KEYFLIP_COLLECTOR_TOKEN\n`,
+    );
     return 2;
   }
 
   let server: Awaited<ReturnType<typeof startCollectorServer>>;
   try {
-    server = await startCollectorServer({ port, host, token, collector: createCollector({ retentionMs, maxInstances }) });
+    server = await startCollectorServer({
+      port,
+      host,
+      token,
+      collector: createCollector({ retentionMs, maxInstances }),
+    });
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    io.stderr.write(`keyflip collector: cannot listen on ${host}:${port}${typeof code === 'string' ? ` (${code})` : ''}\n`);
+    io.stderr.write(
+      `keyflip collector: cannot listen on ${host}:${port}${typeof code === 'string' ? ` (${code})` : ''}\n`,
+    );
     return 2;
   }
   if (json) {

@@ -66,7 +66,9 @@ async function fingerprintCommand(args: readonly string[], io: CliIo): Promise<n
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === '--help' || arg === '-h') {
-      io.stdout.write('keyflip fingerprint [--key-file FILE] [--json]\n  Reads one value on stdin (surrounding white space trimmed, as the resolver does) and prints its fingerprint.\n  --key-file FILE  the HMAC key (the resolver\'s fingerprintKey), read from a file; default the library key\n');
+      io.stdout.write(
+        "keyflip fingerprint [--key-file FILE] [--json]\n  Reads one value on stdin (surrounding white space trimmed, as the resolver does) and prints its fingerprint.\n  --key-file FILE  the HMAC key (the resolver's fingerprintKey), read from a file; default the library key\n",
+      );
       return 0;
     }
     if (arg === '--json') json = true;
@@ -78,7 +80,9 @@ async function fingerprintCommand(args: readonly string[], io: CliIo): Promise<n
       }
     } else {
       // Not echoed: a value passed by mistake in argv must not be printed back.
-      io.stderr.write(`keyflip fingerprint: unexpected argument #${i + 1} (not shown); the value is read from stdin, never from argv\n`);
+      io.stderr.write(
+        `keyflip fingerprint: unexpected argument #${i + 1} (not shown); the value is read from stdin, never from argv\n`,
+      );
       return 2;
     }
   }
@@ -96,4 +100,3 @@ async function fingerprintCommand(args: readonly string[], io: CliIo): Promise<n
   io.stdout.write(json ? `${JSON.stringify({ fingerprint: fp })}\n` : `${fp}\n`);
   return 0;
 }
-

@@ -16,7 +16,13 @@ import { provision } from '../rotation/provision.js';
 import { revoke } from '../rotation/revoke.js';
 import { LAYOUTS, recordedLayout, type Layout } from '../rotation/ring.js';
 import { status } from '../rotation/status.js';
-import { ROTATE_COMMANDS, type KeyView, type RotateCommand, type RotationContext, type RotationResult } from '../rotation/types.js';
+import {
+  ROTATE_COMMANDS,
+  type KeyView,
+  type RotateCommand,
+  type RotationContext,
+  type RotationResult,
+} from '../rotation/types.js';
 import { verify } from '../rotation/verify.js';
 import { clean, columns, durationArg, parseArgs, projectOf, readValue, UsageError, type OptionSpec } from './args.js';
 import type { CliIo } from './main.js';
@@ -130,7 +136,15 @@ const ALLOWED: Record<RotateCommand, readonly string[]> = {
   emergency: ['--value-file', '--provider', '--base-url', '--refresh', '--collector', '--prometheus'],
   discard: [],
 };
-const COMMON_OPTIONS = ['--project', '--location', '--layout', '--beacon-name', '--fingerprint-key-file', '--json', '--dry-run'];
+const COMMON_OPTIONS = [
+  '--project',
+  '--location',
+  '--layout',
+  '--beacon-name',
+  '--fingerprint-key-file',
+  '--json',
+  '--dry-run',
+];
 
 /** Runs `keyflip rotate …`; returns the exit code. */
 export async function rotateCommand(args: readonly string[], io: CliIo): Promise<number> {
@@ -158,26 +172,34 @@ export async function rotateCommand(args: readonly string[], io: CliIo): Promise
       return 0;
     }
     const allowed = new Set([...COMMON_OPTIONS, ...ALLOWED[cmd]]);
-    for (const name of [...parsed.values.keys(), ...parsed.flags]) if (!allowed.has(name)) throw new UsageError(`rotate ${cmd} does not take ${name}`);
+    for (const name of [...parsed.values.keys(), ...parsed.flags])
+      if (!allowed.has(name)) throw new UsageError(`rotate ${cmd} does not take ${name}`);
     const name = parsed.positionals[0];
     if (name === undefined) throw new UsageError('SECRET is required: the name being rotated (OPENAI_API_KEY)');
     projectId = projectOf(parsed.values, env);
     const layout = parsed.values.get('--layout');
-    if (layout !== undefined && !(LAYOUTS as readonly string[]).includes(layout)) throw new UsageError('--layout is suffix or alias');
+    if (layout !== undefined && !(LAYOUTS as readonly string[]).includes(layout))
+      throw new UsageError('--layout is suffix or alias');
     layoutFlag = layout as Layout | undefined;
     const window = parsed.values.get('--window');
     if (window !== undefined) windowMs = durationArg('--window', window);
-    if ((cmd === 'verify' || (cmd === 'revoke' && !parsed.flags.has('--force'))) && windowMs === undefined) throw new UsageError(`rotate ${cmd} needs --window (60m: how long no process may have used the old key)`);
+    if ((cmd === 'verify' || (cmd === 'revoke' && !parsed.flags.has('--force'))) && windowMs === undefined)
+      throw new UsageError(`rotate ${cmd} needs --window (60m: how long no process may have used the old key)`);
     const refresh = parsed.values.get('--refresh');
     if (refresh !== undefined) refreshMs = durationArg('--refresh', refresh);
-    if (parsed.flags.has('--force') !== parsed.values.has('--reason')) throw new UsageError('--force and --reason "why" go together');
-    if (parsed.values.has('--base-url') && !parsed.values.has('--provider')) throw new UsageError('--base-url needs --provider');
-    if (cmd === 'probe' && !parsed.values.has('--provider')) throw new UsageError(`rotate probe needs --provider (${Object.keys(providers).join(', ')})`);
+    if (parsed.flags.has('--force') !== parsed.values.has('--reason'))
+      throw new UsageError('--force and --reason "why" go together');
+    if (parsed.values.has('--base-url') && !parsed.values.has('--provider'))
+      throw new UsageError('--base-url needs --provider');
+    if (cmd === 'probe' && !parsed.values.has('--provider'))
+      throw new UsageError(`rotate probe needs --provider (${Object.keys(providers).join(', ')})`);
     const provider = parsed.values.get('--provider');
-    if (provider !== undefined && !(provider in providers)) throw new UsageError(`--provider is one of ${Object.keys(providers).join(', ')}`);
+    if (provider !== undefined && !(provider in providers))
+      throw new UsageError(`--provider is one of ${Object.keys(providers).join(', ')}`);
     const collector = parsed.values.get('--collector');
     const prometheus = parsed.values.get('--prometheus');
-    if (collector !== undefined && prometheus !== undefined) throw new UsageError('give one backend: --collector URL or --prometheus URL');
+    if (collector !== undefined && prometheus !== undefined)
+      throw new UsageError('give one backend: --collector URL or --prometheus URL');
     let usage: UsageSource | undefined;
     if (collector !== undefined) {
       const token = env.KEYFLIP_COLLECTOR_TOKEN?.trim();
@@ -193,7 +215,9 @@ export async function rotateCommand(args: readonly string[], io: CliIo): Promise
       try {
         fingerprintKey = (await readFile(keyFile, 'utf8')).trim();
       } catch (error) {
-        throw new UsageError(`--fingerprint-key-file: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+        throw new UsageError(
+          `--fingerprint-key-file: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+        );
       }
       if (fingerprintKey === '') throw new UsageError('--fingerprint-key-file: the file is empty');
     }
@@ -219,7 +243,9 @@ export async function rotateCommand(args: readonly string[], io: CliIo): Promise
     admin = await openSecretAdmin({ projectId, location: parsed.values.get('--location'), env });
     const recorded = await recordedLayout(admin, ctxBase.name);
     if (layoutFlag !== undefined && recorded !== undefined && layoutFlag !== recorded) {
-      throw new UsageError(`${ctxBase.name} is managed in the ${recorded} layout (its keyflip-layout label); --layout ${layoutFlag} does not match`);
+      throw new UsageError(
+        `${ctxBase.name} is managed in the ${recorded} layout (its keyflip-layout label); --layout ${layoutFlag} does not match`,
+      );
     }
     const ctx: RotationContext = { ...ctxBase, admin, layout: layoutFlag ?? recorded ?? 'suffix' };
     const provider = parsed.values.get('--provider') as ProviderId | undefined;
@@ -259,7 +285,10 @@ export async function rotateCommand(args: readonly string[], io: CliIo): Promise
   } catch (error) {
     const code = error instanceof RotationError && error.code === 'INTERRUPTED' ? 3 : 2;
     const message = error instanceof Error ? error.message : String(error);
-    if (json) io.stdout.write(`${JSON.stringify({ command: cmd, secret: ctxBase.name, ok: false, error: { code: error instanceof RotationError ? error.code : 'INVALID_INPUT', message } })}\n`);
+    if (json)
+      io.stdout.write(
+        `${JSON.stringify({ command: cmd, secret: ctxBase.name, ok: false, error: { code: error instanceof RotationError ? error.code : 'INVALID_INPUT', message } })}\n`,
+      );
     io.stderr.write(`keyflip rotate ${cmd}: ${clean(message)}\n`);
     return code;
   } finally {
@@ -270,26 +299,49 @@ export async function rotateCommand(args: readonly string[], io: CliIo): Promise
 /** The result for people. */
 export function render(r: RotationResult, ctx: Pick<RotationContext, 'name'>): string {
   const lines: string[] = [];
-  const head = r.outcome === 'refused' ? `REFUSED (${r.refusal})` : r.outcome === 'failed' ? 'NOT OK' : r.outcome === 'planned' ? 'DRY RUN' : r.outcome === 'already-done' ? 'ALREADY DONE' : 'OK';
+  const head =
+    r.outcome === 'refused'
+      ? `REFUSED (${r.refusal})`
+      : r.outcome === 'failed'
+        ? 'NOT OK'
+        : r.outcome === 'planned'
+          ? 'DRY RUN'
+          : r.outcome === 'already-done'
+            ? 'ALREADY DONE'
+            : 'OK';
   lines.push(`${head}: ${clean(r.message)}`);
   if (r.keys.length > 0) lines.push('', table(r.keys));
-  if (r.probe) lines.push('', `probe: ${r.probe.provider} answered ${r.probe.reason} (HTTP ${r.probe.status}${r.probe.detail ? `, ${clean(r.probe.detail)}` : ''})`);
+  if (r.probe)
+    lines.push(
+      '',
+      `probe: ${r.probe.provider} answered ${r.probe.reason} (HTTP ${r.probe.status}${r.probe.detail ? `, ${clean(r.probe.detail)}` : ''})`,
+    );
   for (const v of r.verifications ?? []) {
-    lines.push('', `verify ${v.key} (${v.fingerprint}) over ${formatDuration(v.result.windowMs)}: ${v.result.ok && v.windowElapsed ? 'unused' : v.result.ok ? 'unused so far, window not elapsed' : clean(v.result.message)}`);
+    lines.push(
+      '',
+      `verify ${v.key} (${v.fingerprint}) over ${formatDuration(v.result.windowMs)}: ${v.result.ok && v.windowElapsed ? 'unused' : v.result.ok ? 'unused so far, window not elapsed' : clean(v.result.message)}`,
+    );
     for (const o of v.result.offenders.slice(0, 20)) {
-      lines.push(`  ${clean(o.service)}${o.environment ? `/${clean(o.environment)}` : ''}  ${clean(o.host)}  pid ${o.pid}  instance ${clean(o.id)}  last seen ${formatAge(v.result.at - o.lastSeen)} ago  uses ${o.uses}`);
+      lines.push(
+        `  ${clean(o.service)}${o.environment ? `/${clean(o.environment)}` : ''}  ${clean(o.host)}  pid ${o.pid}  instance ${clean(o.id)}  last seen ${formatAge(v.result.at - o.lastSeen)} ago  uses ${o.uses}`,
+      );
     }
     if (v.result.offenders.length > 20) lines.push(`  … and ${v.result.offenders.length - 20} more`);
   }
   if (r.steps.length > 0) {
     lines.push('', r.outcome === 'planned' ? 'Would write:' : 'Writes:');
-    for (const s of r.steps) lines.push(`  ${s.done ? '✓' : r.outcome === 'planned' ? '·' : '✗'} ${clean(s.description)}`);
+    for (const s of r.steps)
+      lines.push(`  ${s.done ? '✓' : r.outcome === 'planned' ? '·' : '✗'} ${clean(s.description)}`);
   }
   if (r.notes.length > 0) {
     lines.push('', 'Notes:');
     for (const n of r.notes) lines.push(`  - ${clean(n)}`);
   }
-  if (r.next.command !== 'none') lines.push('', `Next: keyflip rotate ${r.next.command} ${ctx.name}${nextArgs(r.next.command)} — ${clean(r.next.why)}`);
+  if (r.next.command !== 'none')
+    lines.push(
+      '',
+      `Next: keyflip rotate ${r.next.command} ${ctx.name}${nextArgs(r.next.command)} — ${clean(r.next.why)}`,
+    );
   return `${lines.join('\n')}\n`;
 }
 
@@ -302,7 +354,16 @@ function nextArgs(command: string): string {
 
 function table(keys: readonly KeyView[]): string {
   const withInstances = keys.some((k) => k.instances !== undefined);
-  const header = ['KEY', 'VERSION', 'STATE', 'ROLE', 'CREATED', 'FINGERPRINT', ...(withInstances ? ['INSTANCES'] : []), 'LAST STEP'];
+  const header = [
+    'KEY',
+    'VERSION',
+    'STATE',
+    'ROLE',
+    'CREATED',
+    'FINGERPRINT',
+    ...(withInstances ? ['INSTANCES'] : []),
+    'LAST STEP',
+  ];
   const rows = keys.map((k) => {
     const steps = Object.entries(k.records) as [string, { at: string }][];
     const last = steps.sort((a, b) => (a[1].at < b[1].at ? 1 : a[1].at > b[1].at ? -1 : 0))[0];

@@ -4,7 +4,7 @@
  */
 import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { findProviderKeys } from '../clients/key-formats.js';
+import { findProviderKeys } from '../key-formats.js';
 import { fingerprint, isFingerprint } from '../fingerprint.js';
 import { UsageError } from './args.js';
 import type { CliIo } from './main.js';
@@ -107,7 +107,14 @@ export async function scanCommand(args: readonly string[], io: CliIo): Promise<n
         allowedCount++;
         continue;
       }
-      findings.push({ file, line, column: match.index - lineStart + 1, format: match.format.id, provider: match.format.provider, fingerprint: fp });
+      findings.push({
+        file,
+        line,
+        column: match.index - lineStart + 1,
+        format: match.format.id,
+        provider: match.format.provider,
+        fingerprint: fp,
+      });
     }
   };
   const walk = async (path: string, top: boolean): Promise<void> => {
@@ -184,7 +191,8 @@ async function readAllowList(file: string, into: Set<string>, required: boolean)
     const line = (raw.split('#')[0] ?? '').trim();
     if (line === '') return;
     const token = line.split(/\s+/)[0] ?? '';
-    if (!isFingerprint(token)) throw new UsageError(`${file}:${i + 1}: not a fingerprint (kf_ + 12 hex digits); the line is not shown`);
+    if (!isFingerprint(token))
+      throw new UsageError(`${file}:${i + 1}: not a fingerprint (kf_ + 12 hex digits); the line is not shown`);
     into.add(token);
   });
 }

@@ -2,7 +2,7 @@
  * `keyflip verify SECRET --retired FP|VERSION --window 60m (--collector URL | --prometheus URL)`: step 4
  * of the rotation playbook. Parsing and output only; the decision is `verifyRetired` (src/collector).
  */
-import { findProviderKeys } from '../clients/key-formats.js';
+import { findProviderKeys } from '../key-formats.js';
 import type { UsageSource } from '../collector/types.js';
 import { collectorUsageSource, verifyRetired, type VerifyOffender, type VerifyResult } from '../collector/verify.js';
 import { formatAge, parseDuration } from '../duration.js';
@@ -60,15 +60,22 @@ export async function verifyCommand(args: readonly string[], io: CliIo): Promise
       else throw new UsageError(`unexpected argument #${i + 1} (not shown): one SECRET only`);
     }
     if (secret === undefined) throw new UsageError('SECRET is required (the logical name, OPENAI_API_KEY)');
-    if (!SECRET_NAME.test(secret)) throw new UsageError('SECRET is not a secret name (letters, digits, _ . - / [ ]; at most 256)');
-    if (retired === undefined) throw new UsageError('--retired is required: the retired key\'s fingerprint (kf_…) or version');
+    if (!SECRET_NAME.test(secret))
+      throw new UsageError('SECRET is not a secret name (letters, digits, _ . - / [ ]; at most 256)');
+    if (retired === undefined)
+      throw new UsageError("--retired is required: the retired key's fingerprint (kf_…) or version");
     if (findProviderKeys(retired).length > 0 || (!retired.startsWith('kf_') && looksRandom(retired))) {
-      throw new UsageError('--retired looks like a key, not a fingerprint (not shown). Never pass a key in argv: run keyflip fingerprint < key.txt');
+      throw new UsageError(
+        '--retired looks like a key, not a fingerprint (not shown). Never pass a key in argv: run keyflip fingerprint < key.txt',
+      );
     }
     if (retired.startsWith('kf_') ? !isFingerprint(retired) : !VERSION.test(retired)) {
-      throw new UsageError('--retired must be a fingerprint (kf_ + 12 lowercase hex digits) or a version (a number, or an alias of at most 32 characters); the argument is not shown');
+      throw new UsageError(
+        '--retired must be a fingerprint (kf_ + 12 lowercase hex digits) or a version (a number, or an alias of at most 32 characters); the argument is not shown',
+      );
     }
-    if ((collector === undefined) === (prometheus === undefined)) throw new UsageError('give one backend: --collector URL or --prometheus URL');
+    if ((collector === undefined) === (prometheus === undefined))
+      throw new UsageError('give one backend: --collector URL or --prometheus URL');
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     io.stderr.write(`keyflip verify: ${error.message}; see keyflip verify --help\n`);
@@ -112,10 +119,19 @@ export async function verifyCommand(args: readonly string[], io: CliIo): Promise
   } else {
     io.stdout.write(`${result.ok ? 'OK' : 'NOT OK'}: ${clean(result.message)}\n`);
     if (result.offenders.length > 0) io.stdout.write(`\n${table(result.offenders, result.at)}\n`);
-    if (result.reason === 'in-use') io.stdout.write('\nThese processes still hold the retired key: wait for their next refresh (or restart them), then verify again.\n');
-    if (result.reason === 'no-beacons') io.stdout.write('Check that the services run with a beacon whose sink reaches this backend.\n');
+    if (result.reason === 'in-use')
+      io.stdout.write(
+        '\nThese processes still hold the retired key: wait for their next refresh (or restart them), then verify again.\n',
+      );
+    if (result.reason === 'no-beacons')
+      io.stdout.write('Check that the services run with a beacon whose sink reaches this backend.\n');
     if (result.ok && result.inUse.length > 0) {
-      const now = result.inUse.map((f) => `${f.fingerprint}${f.version === undefined ? '' : ` (version ${clean(f.version)})`} by ${f.instances} instance${f.instances === 1 ? '' : 's'}`).join(', ');
+      const now = result.inUse
+        .map(
+          (f) =>
+            `${f.fingerprint}${f.version === undefined ? '' : ` (version ${clean(f.version)})`} by ${f.instances} instance${f.instances === 1 ? '' : 's'}`,
+        )
+        .join(', ');
       io.stdout.write(`In use: ${now}.\n`);
     }
   }
@@ -134,6 +150,10 @@ function table(offenders: readonly VerifyOffender[], at: number): string {
     `${o.fingerprint}${o.version === undefined ? '' : ` v${clean(o.version)}`}`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  const line = (cells: string[]): string => `  ${cells.map((c, i) => (i === 3 || i === 5 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join('  ').trimEnd()}`;
+  const line = (cells: string[]): string =>
+    `  ${cells
+      .map((c, i) => (i === 3 || i === 5 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number)))
+      .join('  ')
+      .trimEnd()}`;
   return [line(header), ...rows.map(line)].join('\n');
 }

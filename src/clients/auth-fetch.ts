@@ -72,22 +72,37 @@ export function authFetch(
   provider: ProviderPreset | CustomAuth,
   options: AuthFetchOptions = {},
 ): typeof fetch {
-  if (typeof secret !== 'object' || secret === null || typeof (secret as { refresh?: unknown }).refresh !== 'function') {
+  if (
+    typeof secret !== 'object' ||
+    secret === null ||
+    typeof (secret as { refresh?: unknown }).refresh !== 'function'
+  ) {
     throw new TypeError('keyflip authFetch: the first argument must be a secret handle (resolver.secret(…))');
   }
   const auth = normalizeAuth(provider);
   const cooldownMs = options.refreshCooldownMs ?? 1_000;
-  if (typeof cooldownMs !== 'number' || !(cooldownMs >= 0)) throw new TypeError('keyflip authFetch: refreshCooldownMs must be a number ≥ 0');
+  if (typeof cooldownMs !== 'number' || !(cooldownMs >= 0))
+    throw new TypeError('keyflip authFetch: refreshCooldownMs must be a number ≥ 0');
   const inner = options.fetch;
-  if (inner !== undefined && typeof inner !== 'function') throw new TypeError('keyflip authFetch: options.fetch must be a function');
+  if (inner !== undefined && typeof inner !== 'function')
+    throw new TypeError('keyflip authFetch: options.fetch must be a function');
   let checkedFp: string | undefined;
 
   /** The value as a header value; checked once per fingerprint (fetch's own error would quote it). */
   const keyOf = (value: unknown, fp: string | undefined): string => {
     if (fp === checkedFp && fp !== undefined) return value as string;
-    if (typeof value !== 'string') throw new KeyflipError('INVALID_OPTIONS', `secret ${secret.name} does not hold a string; authFetch needs the key as a string`, { secret: secret.name });
+    if (typeof value !== 'string')
+      throw new KeyflipError(
+        'INVALID_OPTIONS',
+        `secret ${secret.name} does not hold a string; authFetch needs the key as a string`,
+        { secret: secret.name },
+      );
     if (value === '' || BAD_HEADER_VALUE.test(value)) {
-      throw new KeyflipError('INVALID_OPTIONS', `secret ${secret.name} (${fp ?? 'unresolved'}) is empty or holds a line break or NUL, so it cannot be sent in a header`, { secret: secret.name });
+      throw new KeyflipError(
+        'INVALID_OPTIONS',
+        `secret ${secret.name} (${fp ?? 'unresolved'}) is empty or holds a line break or NUL, so it cannot be sent in a header`,
+        { secret: secret.name },
+      );
     }
     checkedFp = fp;
     return value;
@@ -196,8 +211,15 @@ function discard(response: Response): void {
 }
 
 function normalizeAuth(provider: ProviderPreset | CustomAuth): Auth {
-  if (typeof provider !== 'object' || provider === null || typeof provider.header !== 'string' || provider.header.trim() === '') {
-    throw new TypeError('keyflip authFetch: the provider must be a preset (providers.openai, …) or { header, scheme? }');
+  if (
+    typeof provider !== 'object' ||
+    provider === null ||
+    typeof provider.header !== 'string' ||
+    provider.header.trim() === ''
+  ) {
+    throw new TypeError(
+      'keyflip authFetch: the provider must be a preset (providers.openai, …) or { header, scheme? }',
+    );
   }
   const all: AuthHeader[] = [{ header: provider.header.toLowerCase(), scheme: provider.scheme }];
   for (const alt of provider.alternates ?? []) {
@@ -225,7 +247,8 @@ function normalizeAuth(provider: ProviderPreset | CustomAuth): Auth {
  * `Headers`: building one costs more than the header setting itself, and fetch converts either.)
  */
 function withAuth(input: FetchInput, init: FetchInit | undefined, auth: Auth, key: string): FetchInit {
-  const source: HeadersSource = init?.headers !== undefined ? init.headers : isRequest(input) ? input.headers : undefined;
+  const source: HeadersSource =
+    init?.headers !== undefined ? init.headers : isRequest(input) ? input.headers : undefined;
   const copy: Copy = { out: {}, bits: auth.bits, present: 0 };
   let pairs: [string, string][] | undefined;
   if (source === undefined || source === null) {

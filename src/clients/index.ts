@@ -18,4 +18,4 @@ export {
   type ProviderId,
   type ProviderPreset,
 } from './presets.js';
-export { findProviderKeys, KEY_FORMATS, redactProviderKeys, type KeyFormat, type KeyMatch } from './key-formats.js';
+export { findProviderKeys, KEY_FORMATS, redactProviderKeys, type KeyFormat, type KeyMatch } from '../key-formats.js';

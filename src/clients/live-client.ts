@@ -18,7 +18,11 @@ import { inspectSymbol, redactedLabel } from '../redacted.js';
  * - When the secret cannot be served (revoked, not resolved yet), using the proxy throws that error.
  */
 export function liveClient<C extends object>(secret: SecretHandle<string>, build: (key: string) => C): C {
-  if (typeof secret !== 'object' || secret === null || typeof (secret as { refresh?: unknown }).refresh !== 'function') {
+  if (
+    typeof secret !== 'object' ||
+    secret === null ||
+    typeof (secret as { refresh?: unknown }).refresh !== 'function'
+  ) {
     throw new TypeError('keyflip liveClient: the first argument must be a secret handle (resolver.secret(…))');
   }
   if (typeof build !== 'function') throw new TypeError('keyflip liveClient: build must be a function (key) => client');
@@ -45,10 +49,13 @@ export function liveClient<C extends object>(secret: SecretHandle<string>, build
   const label = (): string => redactedLabel('client', secret.name, secret.info?.fingerprint);
 
   // util.inspect looks through a Proxy at its target: the target carries the label, not the client.
-  const shell = Object.defineProperties({}, {
-    toJSON: { value: label, configurable: true },
-    [inspectSymbol]: { value: label, configurable: true },
-  }) as C;
+  const shell = Object.defineProperties(
+    {},
+    {
+      toJSON: { value: label, configurable: true },
+      [inspectSymbol]: { value: label, configurable: true },
+    },
+  ) as C;
 
   return new Proxy(shell, {
     get(_target, prop) {

@@ -60,7 +60,10 @@ const BEARER = 'Bearer';
 function preset(p: ProviderPreset): ProviderPreset {
   return Object.freeze({
     ...p,
-    probe: Object.freeze({ ...p.probe, ...(p.probe.headers ? { headers: Object.freeze({ ...p.probe.headers }) } : {}) }),
+    probe: Object.freeze({
+      ...p.probe,
+      ...(p.probe.headers ? { headers: Object.freeze({ ...p.probe.headers }) } : {}),
+    }),
     chat: Object.freeze({ ...p.chat }),
     deadKey: Object.freeze(p.deadKey.map((r) => Object.freeze({ ...r }))),
     keyFormats: Object.freeze([...p.keyFormats]),
@@ -189,7 +192,10 @@ export const providers: Readonly<Record<ProviderId, ProviderPreset>> = Object.fr
 export function resolvePreset(preset: ProviderPreset | ProviderId): ProviderPreset {
   if (typeof preset === 'string') {
     const found = (providers as Record<string, ProviderPreset | undefined>)[preset];
-    if (!found) throw new TypeError(`keyflip: unknown provider ${JSON.stringify(preset)}; known: ${Object.keys(providers).join(', ')}`);
+    if (!found)
+      throw new TypeError(
+        `keyflip: unknown provider ${JSON.stringify(preset)}; known: ${Object.keys(providers).join(', ')}`,
+      );
     return found;
   }
   if (typeof preset !== 'object' || preset === null || typeof preset.header !== 'string') {

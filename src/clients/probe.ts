@@ -49,7 +49,11 @@ const MAX_BODY = 64 * 1024;
  *
  * @example await probeKey(providers.openai, newKey) // { ok: true, status: 200, reason: 'alive' }
  */
-export async function probeKey(provider: ProviderPreset | ProviderId, key: string, options: ProbeOptions = {}): Promise<ProbeResult> {
+export async function probeKey(
+  provider: ProviderPreset | ProviderId,
+  key: string,
+  options: ProbeOptions = {},
+): Promise<ProbeResult> {
   const preset = resolvePreset(provider);
   if (typeof key !== 'string' || key === '' || /[\0\r\n]/.test(key)) {
     throw new TypeError('keyflip probeKey: the key must be a non-empty string without line breaks');
@@ -142,13 +146,16 @@ export function classify(preset: ProviderPreset, status: number, body: string): 
   if (status >= 200 && status < 300) return { ok: true, status, reason: 'alive' };
   if (status === 401) {
     // OpenAI: a restricted key that lacks a scope is alive; it just may not list models.
-    if (preset.id === 'openai' && /missing scopes|insufficient permissions/i.test(message)) return result(true, 'alive', 'missing-scopes');
+    if (preset.id === 'openai' && /missing scopes|insufficient permissions/i.test(message))
+      return result(true, 'alive', 'missing-scopes');
     return result(false, 'invalid');
   }
   if (status === 400 && codes.includes('API_KEY_INVALID')) return result(false, 'invalid', 'API_KEY_INVALID');
   if (status === 402) return result(false, 'no-quota');
   if (status === 429 || status === 400) {
-    const noQuota = codes.find((c) => NO_QUOTA_CODES.has(c)) ?? (/credit balance is too low|no credits remaining/i.test(message) ? 'credit_balance' : undefined);
+    const noQuota =
+      codes.find((c) => NO_QUOTA_CODES.has(c)) ??
+      (/credit balance is too low|no credits remaining/i.test(message) ? 'credit_balance' : undefined);
     if (noQuota !== undefined) return result(false, 'no-quota', noQuota);
     if (status === 429) return result(true, 'rate-limited');
   }

@@ -259,11 +259,15 @@ function median(values: readonly number[]): number | undefined {
   if (values.length === 0) return undefined;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : Math.round(((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : Math.round(((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2);
 }
 
-const byRecency = (a: { lastSeen: number; id?: string; fingerprint?: string }, b: { lastSeen: number; id?: string; fingerprint?: string }): number =>
-  b.lastSeen - a.lastSeen || ((a.id ?? a.fingerprint ?? '') < (b.id ?? b.fingerprint ?? '') ? -1 : 1);
+const byRecency = (
+  a: { lastSeen: number; id?: string; fingerprint?: string },
+  b: { lastSeen: number; id?: string; fingerprint?: string },
+): number => b.lastSeen - a.lastSeen || ((a.id ?? a.fingerprint ?? '') < (b.id ?? b.fingerprint ?? '') ? -1 : 1);
 
 /**
  * Creates an in-memory collector.
@@ -398,7 +402,8 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       if (fp === undefined) {
         if (state.fingerprints.size >= maxFingerprints) {
           let oldest: FingerprintState | undefined;
-          for (const candidate of state.fingerprints.values()) if (oldest === undefined || candidate.lastSeen < oldest.lastSeen) oldest = candidate;
+          for (const candidate of state.fingerprints.values())
+            if (oldest === undefined || candidate.lastSeen < oldest.lastSeen) oldest = candidate;
           if (oldest !== undefined) {
             state.fingerprints.delete(oldest.fingerprint);
             entries--;
@@ -446,7 +451,10 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     if (typeof windowMs !== 'number' || !(windowMs > 0) || !Number.isFinite(windowMs)) {
       issues.push({ path: 'window', problem: 'expected a positive duration' });
     } else if (windowMs > retentionMs) {
-      issues.push({ path: 'window', problem: `longer than the collector's retention (${retentionMs} ms): it cannot answer for that window` });
+      issues.push({
+        path: 'window',
+        problem: `longer than the collector's retention (${retentionMs} ms): it cannot answer for that window`,
+      });
     }
     if (issues.length > 0) throw new CollectorInputError('INVALID_QUERY', issues);
   };
@@ -475,7 +483,17 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       const now = clock.now();
       maybeSweep(now);
       const cutoff = now - windowMs;
-      const found = new Map<string, { fingerprint: string; version: string | undefined; versionSeen: number; instances: UsageInstance[]; uses: number; lastSeen: number }>();
+      const found = new Map<
+        string,
+        {
+          fingerprint: string;
+          version: string | undefined;
+          versionSeen: number;
+          instances: UsageInstance[];
+          uses: number;
+          lastSeen: number;
+        }
+      >();
       let instancesSeen = 0;
       const index = bySecret.get(secret);
       if (index !== undefined) {
@@ -497,7 +515,14 @@ export function createCollector(options: CollectorOptions = {}): Collector {
             if (instance.environment !== undefined) entry.environment = instance.environment;
             let group = found.get(fp.fingerprint);
             if (group === undefined) {
-              group = { fingerprint: fp.fingerprint, version: undefined, versionSeen: -Infinity, instances: [], uses: 0, lastSeen: fp.lastSeen };
+              group = {
+                fingerprint: fp.fingerprint,
+                version: undefined,
+                versionSeen: -Infinity,
+                instances: [],
+                uses: 0,
+                lastSeen: fp.lastSeen,
+              };
               found.set(fp.fingerprint, group);
             }
             group.instances.push(entry);
@@ -515,7 +540,13 @@ export function createCollector(options: CollectorOptions = {}): Collector {
           const instancesOf = g.instances.sort(byRecency);
           return g.version === undefined
             ? { fingerprint: g.fingerprint, instances: instancesOf, uses: g.uses, lastSeen: g.lastSeen }
-            : { fingerprint: g.fingerprint, version: g.version, instances: instancesOf, uses: g.uses, lastSeen: g.lastSeen };
+            : {
+                fingerprint: g.fingerprint,
+                version: g.version,
+                instances: instancesOf,
+                uses: g.uses,
+                lastSeen: g.lastSeen,
+              };
         })
         .sort(byRecency);
       return { secret, windowMs, at: now, instancesSeen, fingerprints };

@@ -28,7 +28,8 @@ export interface PrometheusUsageSourceOptions {
 const SECRET_NAME = /^[A-Za-z0-9_.\-/[\]]{1,512}$/;
 const METRIC_NAME = /^[A-Za-z_:][A-Za-z0-9_:]*$/;
 /** The labels `otelSink`'s attributes become (`secret.name` → `secret_name`, …). */
-const HELD_BY = 'service_instance_id, service_name, deployment_environment, host_name, process_pid, secret_fingerprint, secret_version';
+const HELD_BY =
+  'service_instance_id, service_name, deployment_environment, host_name, process_pid, secret_fingerprint, secret_version';
 const KEY_BY = 'service_instance_id, secret_fingerprint';
 /** Concurrent follow-up queries (see `lastSeen` below). */
 const FOLLOW_UP_CONCURRENCY = 4;
@@ -65,7 +66,9 @@ export function prometheusUsageSource(options: PrometheusUsageSourceOptions): Us
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const timeoutMs = options.timeoutMs ?? 10_000;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new ConfigurationError(`prometheusUsageSource: timeoutMs must be a positive number, not ${String(timeoutMs)}`);
+    throw new ConfigurationError(
+      `prometheusUsageSource: timeoutMs must be a positive number, not ${String(timeoutMs)}`,
+    );
   }
   const inUseMetric = metricName(options.metrics?.inUse ?? 'keyflip_secret_in_use');
   const usesMetric = metricName(options.metrics?.uses ?? 'keyflip_secret_uses_total');
@@ -106,12 +109,24 @@ export function prometheusUsageSource(options: PrometheusUsageSourceOptions): Us
           : answer
             ? 'status is not "success"'
             : `not a Prometheus API answer: ${JSON.stringify(text.slice(0, 120))}`;
-      const code = response.status === 401 || response.status === 403 ? 'UNAUTHORIZED' : response.ok ? 'BAD_RESPONSE' : 'HTTP_STATUS';
-      throw new UsageSourceError(code, `Prometheus at ${display} answered HTTP ${response.status} to ${promql}: ${reason}`, response.status);
+      const code =
+        response.status === 401 || response.status === 403
+          ? 'UNAUTHORIZED'
+          : response.ok
+            ? 'BAD_RESPONSE'
+            : 'HTTP_STATUS';
+      throw new UsageSourceError(
+        code,
+        `Prometheus at ${display} answered HTTP ${response.status} to ${promql}: ${reason}`,
+        response.status,
+      );
     }
     const data = answer.data;
     if (!isRecord(data) || typeof data.resultType !== 'string' || !Array.isArray(data.result)) {
-      throw new UsageSourceError('BAD_RESPONSE', `Prometheus at ${display} answered without data.resultType/data.result to ${promql}`);
+      throw new UsageSourceError(
+        'BAD_RESPONSE',
+        `Prometheus at ${display} answered without data.resultType/data.result to ${promql}`,
+      );
     }
     return { resultType: data.resultType, result: data.result };
   }
@@ -151,7 +166,10 @@ export function prometheusUsageSource(options: PrometheusUsageSourceOptions): Us
         vector(`max by (${KEY_BY}) (max_over_time(timestamp(${selector} > 0)[${window}:${step}]))`, at),
         // Exact (no extrapolation): the counter now minus where it stood before the window; all of it for a
         // series that began within the window (a new instance or fingerprint).
-        vector(`max by (${KEY_BY}) ((last_over_time(${uses}[${window}]) - last_over_time(${uses}[${window}] offset ${window})) or last_over_time(${uses}[${window}]))`, at),
+        vector(
+          `max by (${KEY_BY}) ((last_over_time(${uses}[${window}]) - last_over_time(${uses}[${window}] offset ${window})) or last_over_time(${uses}[${window}]))`,
+          at,
+        ),
       ]);
 
       const seen = new Map(seenRows.map((r) => [key(r.metric), Math.round(number(r.value[1]) * 1000)]));
@@ -159,7 +177,8 @@ export function prometheusUsageSource(options: PrometheusUsageSourceOptions): Us
 
       // One row per (instance, fingerprint); several only if other labels changed within the window.
       const rows = new Map<string, Record<string, string>>();
-      for (const r of heldRows) if (r.metric.service_instance_id && r.metric.secret_fingerprint) rows.set(key(r.metric), r.metric);
+      for (const r of heldRows)
+        if (r.metric.service_instance_id && r.metric.secret_fingerprint) rows.set(key(r.metric), r.metric);
 
       // A series that ended between two steps of the subquery has no lastSeen: read its samples (rare).
       const missing = [...rows.entries()].filter(([k]) => !Number.isFinite(seen.get(k) ?? Number.NaN));
@@ -197,7 +216,9 @@ export function prometheusUsageSource(options: PrometheusUsageSourceOptions): Us
       }
 
       const fingerprints: FingerprintUsage[] = [...byFingerprint].map(([fingerprint, { version, instances }]) => {
-        instances.sort((a, b) => b.lastSeen - a.lastSeen || a.service.localeCompare(b.service) || a.id.localeCompare(b.id));
+        instances.sort(
+          (a, b) => b.lastSeen - a.lastSeen || a.service.localeCompare(b.service) || a.id.localeCompare(b.id),
+        );
         return {
           fingerprint,
           ...(version ? { version } : {}),
@@ -222,7 +243,8 @@ export function promString(value: string): string {
     else if (ch === '\n') out += '\\n';
     else if (ch === '\r') out += '\\r';
     else if (ch === '\t') out += '\\t';
-    else if (code < 0x20 || code === 0x7f || (code >= 0xd800 && code <= 0xdfff)) out += `\\u${code.toString(16).padStart(4, '0')}`;
+    else if (code < 0x20 || code === 0x7f || (code >= 0xd800 && code <= 0xdfff))
+      out += `\\u${code.toString(16).padStart(4, '0')}`;
     else out += ch;
   }
   return `${out}"`;
@@ -237,7 +259,8 @@ function number(value: unknown): number {
 }
 
 function metricName(name: string): string {
-  if (!METRIC_NAME.test(name)) throw new ConfigurationError(`prometheusUsageSource: ${JSON.stringify(name)} is not a Prometheus metric name`);
+  if (!METRIC_NAME.test(name))
+    throw new ConfigurationError(`prometheusUsageSource: ${JSON.stringify(name)} is not a Prometheus metric name`);
   return name;
 }
 
@@ -266,7 +289,10 @@ function parseBaseUrl(url: string): { endpoint: URL; display: string; auth: stri
 }
 
 function unexpected(display: string, promql: string, want: string, got: string): UsageSourceError {
-  return new UsageSourceError('BAD_RESPONSE', `Prometheus at ${display} answered a ${got}, not a ${want}, to ${promql}`);
+  return new UsageSourceError(
+    'BAD_RESPONSE',
+    `Prometheus at ${display} answered a ${got}, not a ${want}, to ${promql}`,
+  );
 }
 
 function describe(cause: unknown): string {
@@ -274,7 +300,9 @@ function describe(cause: unknown): string {
   const inner = (cause as { cause?: unknown }).cause;
   const code = isRecord(inner) && typeof inner.code === 'string' ? inner.code : undefined;
   const innerMessage = inner instanceof Error ? inner.message : undefined;
-  return [cause.message, code && !innerMessage?.includes(code) ? code : undefined, innerMessage].filter(Boolean).join(': ');
+  return [cause.message, code && !innerMessage?.includes(code) ? code : undefined, innerMessage]
+    .filter(Boolean)
+    .join(': ');
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

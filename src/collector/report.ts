@@ -70,7 +70,8 @@ export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return `an array of ${value.length}`;
   if (typeof value === 'string') return `a string of ${value.length} character${value.length === 1 ? '' : 's'}`;
-  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : Number.isFinite(value) ? 'a number' : 'an infinite number';
+  if (typeof value === 'number')
+    return Number.isNaN(value) ? 'NaN' : Number.isFinite(value) ? 'a number' : 'an infinite number';
   if (typeof value === 'object') return 'an object';
   return `a ${typeof value}`;
 }
@@ -90,13 +91,7 @@ function own(object: Record<string, unknown>, key: string): unknown {
   return Object.prototype.hasOwnProperty.call(object, key) ? object[key] : undefined;
 }
 
-function str(
-  issues: Issues,
-  path: string,
-  value: unknown,
-  max: number,
-  required: boolean,
-): string | undefined {
+function str(issues: Issues, path: string, value: unknown, max: number, required: boolean): string | undefined {
   if (value === undefined) {
     if (required) issues.push({ path, problem: 'is required (a string)' });
     return undefined;
@@ -126,7 +121,10 @@ function time(issues: Issues, path: string, value: unknown, required: boolean): 
     return undefined;
   }
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_TIME) {
-    issues.push({ path, problem: `expected ms since the epoch (a finite number ≥ 0), got ${describe(value)}${typeof value === 'number' && Number.isFinite(value) ? ' out of range' : ''}` });
+    issues.push({
+      path,
+      problem: `expected ms since the epoch (a finite number ≥ 0), got ${describe(value)}${typeof value === 'number' && Number.isFinite(value) ? ' out of range' : ''}`,
+    });
     return undefined;
   }
   return value;
@@ -138,7 +136,10 @@ function int(issues: Issues, path: string, value: unknown, max: number): number 
     return undefined;
   }
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > max) {
-    issues.push({ path, problem: `expected an integer from 0 to ${max}, got ${describe(value)}${typeof value === 'number' && Number.isFinite(value) ? ' out of range or not whole' : ''}` });
+    issues.push({
+      path,
+      problem: `expected an integer from 0 to ${max}, got ${describe(value)}${typeof value === 'number' && Number.isFinite(value) ? ' out of range or not whole' : ''}`,
+    });
     return undefined;
   }
   return value;
@@ -146,7 +147,10 @@ function int(issues: Issues, path: string, value: unknown, max: number): number 
 
 function instanceOf(issues: Issues, value: unknown): BeaconInstance | undefined {
   if (!isRecord(value)) {
-    issues.push({ path: 'instance', problem: value === undefined ? 'is required (an object)' : `expected an object, got ${describe(value)}` });
+    issues.push({
+      path: 'instance',
+      problem: value === undefined ? 'is required (an object)' : `expected an object, got ${describe(value)}`,
+    });
     return undefined;
   }
   const c = REPORT_LIMITS.chars;
@@ -177,7 +181,10 @@ function secretOf(issues: Issues, value: unknown, i: number): BeaconSecret | und
   if (typeof fp !== 'string' || !isFingerprint(fp)) {
     issues.push({
       path: `${at}.fingerprint`,
-      problem: fp === undefined ? 'is required (kf_ + 12 lowercase hex digits)' : `expected kf_ + 12 lowercase hex digits, got ${describe(fp)}`,
+      problem:
+        fp === undefined
+          ? 'is required (kf_ + 12 lowercase hex digits)'
+          : `expected kf_ + 12 lowercase hex digits, got ${describe(fp)}`,
     });
   }
   const loadedAt = time(issues, `${at}.loadedAt`, own(value, 'loadedAt'), true);
@@ -187,7 +194,10 @@ function secretOf(issues: Issues, value: unknown, i: number): BeaconSecret | und
   if (typeof status !== 'string' || !STATUSES.has(status)) {
     issues.push({
       path: `${at}.status`,
-      problem: status === undefined ? 'is required (ok, stale or revoked)' : `expected ok, stale or revoked, got ${typeof status === 'string' ? 'another string' : describe(status)}`,
+      problem:
+        status === undefined
+          ? 'is required (ok, stale or revoked)'
+          : `expected ok, stale or revoked, got ${typeof status === 'string' ? 'another string' : describe(status)}`,
     });
   }
   if (issues.length > before) return undefined;
@@ -219,12 +229,16 @@ function labelsOf(issues: Issues, value: unknown): Record<string, string> | unde
   const entries: [string, string][] = [];
   for (const key of keys) {
     if (key.length === 0 || key.length > REPORT_LIMITS.chars.labelKey || CONTROL.test(key)) {
-      issues.push({ path: `labels${keyPath(key)}`, problem: `a label name must have 1 to ${REPORT_LIMITS.chars.labelKey} characters and no control character` });
+      issues.push({
+        path: `labels${keyPath(key)}`,
+        problem: `a label name must have 1 to ${REPORT_LIMITS.chars.labelKey} characters and no control character`,
+      });
       continue;
     }
     const v = str(issues, `labels${keyPath(key)}`, value[key], REPORT_LIMITS.chars.labelValue, false);
     if (v !== undefined) entries.push([key, v]);
-    else if (value[key] === undefined) issues.push({ path: `labels${keyPath(key)}`, problem: 'expected a string, got undefined' });
+    else if (value[key] === undefined)
+      issues.push({ path: `labels${keyPath(key)}`, problem: 'expected a string, got undefined' });
   }
   // Object.fromEntries defines own properties: a key named __proto__ stays a plain key.
   return Object.fromEntries(entries);
@@ -237,7 +251,9 @@ function labelsOf(issues: Issues, value: unknown): Record<string, string> | unde
  */
 export function validateReport(input: unknown): BeaconReport {
   if (!isRecord(input)) {
-    throw new CollectorInputError('INVALID_REPORT', [{ path: '', problem: `a report must be a JSON object, got ${describe(input)}` }]);
+    throw new CollectorInputError('INVALID_REPORT', [
+      { path: '', problem: `a report must be a JSON object, got ${describe(input)}` },
+    ]);
   }
   const issues: Issues = [];
   const schema = own(input, 'schema');
@@ -258,7 +274,10 @@ export function validateReport(input: unknown): BeaconReport {
   const list = own(input, 'secrets');
   const secrets: BeaconSecret[] = [];
   if (!Array.isArray(list)) {
-    issues.push({ path: 'secrets', problem: list === undefined ? 'is required (an array)' : `expected an array, got ${describe(list)}` });
+    issues.push({
+      path: 'secrets',
+      problem: list === undefined ? 'is required (an array)' : `expected an array, got ${describe(list)}`,
+    });
   } else if (list.length > REPORT_LIMITS.secrets) {
     issues.push({ path: 'secrets', problem: `expected at most ${REPORT_LIMITS.secrets} secrets, got ${list.length}` });
   } else {

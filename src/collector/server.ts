@@ -102,7 +102,14 @@ function instancesAnswer(collector: Collector, limitParam: string | null): Recor
   const all = collector.instances();
   const stale = all.filter((i) => i.stale);
   const instances = limit >= all.length ? all : [...stale, ...all.filter((i) => !i.stale)].slice(0, limit);
-  return { at, retentionMs: collector.retentionMs, total: all.length, stale: stale.length, secrets: collector.secrets(), instances };
+  return {
+    at,
+    retentionMs: collector.retentionMs,
+    total: all.length,
+    stale: stale.length,
+    secrets: collector.secrets(),
+    instances,
+  };
 }
 
 /**
@@ -117,8 +124,10 @@ export async function startCollectorServer(options: CollectorServerOptions = {})
   const host = options.host ?? '127.0.0.1';
   const collector = options.collector ?? createCollector();
   const maxBodyBytes = options.maxBodyBytes ?? 1_048_576;
-  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1) throw new RangeError('startCollectorServer: maxBodyBytes must be a positive integer');
-  if (options.token !== undefined && options.token.length === 0) throw new RangeError('startCollectorServer: token must not be empty (leave it out for no token)');
+  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1)
+    throw new RangeError('startCollectorServer: maxBodyBytes must be a positive integer');
+  if (options.token !== undefined && options.token.length === 0)
+    throw new RangeError('startCollectorServer: token must not be empty (leave it out for no token)');
   const expected = options.token === undefined ? undefined : digest(options.token);
   /** Bound to loopback: refuse other Host names, so a web page cannot reach it through DNS rebinding. */
   const checkHost = isLoopback(host.toLowerCase());
@@ -138,18 +147,33 @@ export async function startCollectorServer(options: CollectorServerOptions = {})
       return;
     }
     const text = body === undefined ? '' : JSON.stringify(body);
-    res.writeHead(status, { ...JSON_HEADERS, ...headers, ...(body === undefined ? {} : { 'content-length': Buffer.byteLength(text) }) });
+    res.writeHead(status, {
+      ...JSON_HEADERS,
+      ...headers,
+      ...(body === undefined ? {} : { 'content-length': Buffer.byteLength(text) }),
+    });
     res.end(text);
   };
 
   /** Answers and drops the connection without reading the rest of the request body. */
-  const refuseBody = (req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+  const refuseBody = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): void => {
     if (res.headersSent) {
       req.destroy();
       return;
     }
     const text = JSON.stringify(body);
-    res.writeHead(status, { ...JSON_HEADERS, ...headers, 'content-length': Buffer.byteLength(text), connection: 'close' });
+    res.writeHead(status, {
+      ...JSON_HEADERS,
+      ...headers,
+      'content-length': Buffer.byteLength(text),
+      connection: 'close',
+    });
     res.end(text, () => req.destroy());
   };
 
@@ -237,7 +261,9 @@ export async function startCollectorServer(options: CollectorServerOptions = {})
     if (checkHost) {
       const hostHeader = req.headers.host;
       if (typeof hostHeader !== 'string' || !isLoopback(hostnameOf(hostHeader))) {
-        refuseBody(req, res, 403, { error: 'this collector listens on loopback; the Host header must name it (127.0.0.1, localhost)' });
+        refuseBody(req, res, 403, {
+          error: 'this collector listens on loopback; the Host header must name it (127.0.0.1, localhost)',
+        });
         return;
       }
     }
@@ -257,12 +283,23 @@ export async function startCollectorServer(options: CollectorServerOptions = {})
     }
     if (path === '/' || path === '/index.html') {
       if (!readOnly) throw new HttpError(405, 'GET /', {}, { allow: 'GET, HEAD' });
-      res.writeHead(200, { ...COLLECTOR_PAGE.headers, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-length': Buffer.byteLength(COLLECTOR_PAGE.html) });
+      res.writeHead(200, {
+        ...COLLECTOR_PAGE.headers,
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+        'content-length': Buffer.byteLength(COLLECTOR_PAGE.html),
+      });
       res.end(method === 'HEAD' ? undefined : COLLECTOR_PAGE.html);
       return;
     }
     if (!authorized(req)) {
-      refuseBody(req, res, 401, { error: 'unauthorized: send Authorization: Bearer <token> (KEYFLIP_COLLECTOR_TOKEN)' }, { 'www-authenticate': 'Bearer realm="keyflip-collector"' });
+      refuseBody(
+        req,
+        res,
+        401,
+        { error: 'unauthorized: send Authorization: Bearer <token> (KEYFLIP_COLLECTOR_TOKEN)' },
+        { 'www-authenticate': 'Bearer realm="keyflip-collector"' },
+      );
       return;
     }
     if (path === '/v1/beacons') {
@@ -283,27 +320,31 @@ export async function startCollectorServer(options: CollectorServerOptions = {})
     throw new HttpError(404, 'not found: POST /v1/beacons, GET /v1/usage, GET /v1/instances, GET /healthz, GET /');
   };
 
-  const server = createServer({ requestTimeout: 30_000, headersTimeout: 15_000, keepAliveTimeout: 5_000 }, (req, res) => {
-    req.on('error', () => undefined);
-    res.on('error', () => undefined);
-    route(req, res).catch((error: unknown) => {
-      try {
-        if (error instanceof CollectorInputError) {
-          const status = 400;
-          if (req.complete) send(res, status, { error: error.message, code: error.code, issues: error.issues });
-          else refuseBody(req, res, status, { error: error.message, code: error.code, issues: error.issues });
-        } else if (error instanceof HttpError) {
-          const body = { error: error.message, ...error.extra };
-          if (req.complete || req.method === 'GET' || req.method === 'HEAD') send(res, error.status, body, error.headers);
-          else refuseBody(req, res, error.status, body, error.headers);
-        } else {
-          refuseBody(req, res, 500, { error: 'internal error' });
+  const server = createServer(
+    { requestTimeout: 30_000, headersTimeout: 15_000, keepAliveTimeout: 5_000 },
+    (req, res) => {
+      req.on('error', () => undefined);
+      res.on('error', () => undefined);
+      route(req, res).catch((error: unknown) => {
+        try {
+          if (error instanceof CollectorInputError) {
+            const status = 400;
+            if (req.complete) send(res, status, { error: error.message, code: error.code, issues: error.issues });
+            else refuseBody(req, res, status, { error: error.message, code: error.code, issues: error.issues });
+          } else if (error instanceof HttpError) {
+            const body = { error: error.message, ...error.extra };
+            if (req.complete || req.method === 'GET' || req.method === 'HEAD')
+              send(res, error.status, body, error.headers);
+            else refuseBody(req, res, error.status, body, error.headers);
+          } else {
+            refuseBody(req, res, 500, { error: 'internal error' });
+          }
+        } catch {
+          res.destroy();
         }
-      } catch {
-        res.destroy();
-      }
-    });
-  });
+      });
+    },
+  );
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
     if (error.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();

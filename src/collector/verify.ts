@@ -69,25 +69,36 @@ const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n =
  */
 export async function verifyRetired(options: VerifyOptions): Promise<VerifyResult> {
   const { source, secret, retired, windowMs } = options;
-  if (typeof secret !== 'string' || secret.length === 0) throw new RangeError('verifyRetired: secret must be a non-empty name');
-  if (typeof retired !== 'string' || retired.length === 0) throw new RangeError('verifyRetired: retired must be a fingerprint (kf_…) or a version');
+  if (typeof secret !== 'string' || secret.length === 0)
+    throw new RangeError('verifyRetired: secret must be a non-empty name');
+  if (typeof retired !== 'string' || retired.length === 0)
+    throw new RangeError('verifyRetired: retired must be a fingerprint (kf_…) or a version');
   if (retired.startsWith('kf_') && !isFingerprint(retired)) {
-    throw new RangeError('verifyRetired: retired starts with kf_ but is not a fingerprint (kf_ + 12 lowercase hex digits)');
+    throw new RangeError(
+      'verifyRetired: retired starts with kf_ but is not a fingerprint (kf_ + 12 lowercase hex digits)',
+    );
   }
-  if (typeof windowMs !== 'number' || !(windowMs > 0) || !Number.isFinite(windowMs)) throw new RangeError('verifyRetired: windowMs must be a positive number');
+  if (typeof windowMs !== 'number' || !(windowMs > 0) || !Number.isFinite(windowMs))
+    throw new RangeError('verifyRetired: windowMs must be a positive number');
   const matchedBy = isFingerprint(retired) ? 'fingerprint' : 'version';
   const usage = await source.usage(secret, { windowMs });
 
   const offenders: VerifyOffender[] = [];
   const unknown: VerifyOffender[] = [];
   const toOffenders = (f: FingerprintUsage, into: VerifyOffender[]): void => {
-    for (const instance of f.instances) into.push(f.version === undefined ? { ...instance, fingerprint: f.fingerprint } : { ...instance, fingerprint: f.fingerprint, version: f.version });
+    for (const instance of f.instances)
+      into.push(
+        f.version === undefined
+          ? { ...instance, fingerprint: f.fingerprint }
+          : { ...instance, fingerprint: f.fingerprint, version: f.version },
+      );
   };
   for (const f of usage.fingerprints) {
     if (matchedBy === 'fingerprint' ? f.fingerprint === retired : f.version === retired) toOffenders(f, offenders);
     else if (matchedBy === 'version' && f.version === undefined) toOffenders(f, unknown);
   }
-  const byRecency = (a: VerifyOffender, b: VerifyOffender): number => b.lastSeen - a.lastSeen || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  const byRecency = (a: VerifyOffender, b: VerifyOffender): number =>
+    b.lastSeen - a.lastSeen || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
   offenders.sort(byRecency);
   unknown.sort(byRecency);
 
@@ -128,7 +139,12 @@ export async function verifyRetired(options: VerifyOptions): Promise<VerifyResul
 }
 
 function formatWindow(ms: number): string {
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1_000],
+  ] as const) {
     if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
   }
   return `${ms}ms`;
@@ -173,15 +189,30 @@ const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFin
 export function secretUsageProblem(value: unknown): string | undefined {
   if (!isObject(value)) return 'not a JSON object';
   if (typeof value.secret !== 'string') return 'secret is not a string';
-  if (!isNum(value.windowMs) || !isNum(value.at) || !isNum(value.instancesSeen)) return 'windowMs, at or instancesSeen is not a number';
+  if (!isNum(value.windowMs) || !isNum(value.at) || !isNum(value.instancesSeen))
+    return 'windowMs, at or instancesSeen is not a number';
   if (!Array.isArray(value.fingerprints)) return 'fingerprints is not an array';
   for (const [i, f] of value.fingerprints.entries()) {
-    if (!isObject(f) || typeof f.fingerprint !== 'string' || !isNum(f.uses) || !isNum(f.lastSeen) || !Array.isArray(f.instances)) {
+    if (
+      !isObject(f) ||
+      typeof f.fingerprint !== 'string' ||
+      !isNum(f.uses) ||
+      !isNum(f.lastSeen) ||
+      !Array.isArray(f.instances)
+    ) {
       return `fingerprints[${i}] is not a fingerprint's usage`;
     }
     if (f.version !== undefined && typeof f.version !== 'string') return `fingerprints[${i}].version is not a string`;
     for (const [j, inst] of f.instances.entries()) {
-      if (!isObject(inst) || typeof inst.id !== 'string' || typeof inst.service !== 'string' || typeof inst.host !== 'string' || !isNum(inst.pid) || !isNum(inst.lastSeen) || !isNum(inst.uses)) {
+      if (
+        !isObject(inst) ||
+        typeof inst.id !== 'string' ||
+        typeof inst.service !== 'string' ||
+        typeof inst.host !== 'string' ||
+        !isNum(inst.pid) ||
+        !isNum(inst.lastSeen) ||
+        !isNum(inst.uses)
+      ) {
         return `fingerprints[${i}].instances[${j}] is not an instance`;
       }
     }
@@ -201,8 +232,10 @@ export function collectorUsageSource(options: CollectorUsageSourceOptions): Usag
   } catch {
     throw new RangeError('collectorUsageSource: url is not a valid URL');
   }
-  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new RangeError('collectorUsageSource: url must be http: or https:');
-  if (base.username !== '' || base.password !== '') throw new RangeError('collectorUsageSource: url must not hold credentials; pass token');
+  if (base.protocol !== 'http:' && base.protocol !== 'https:')
+    throw new RangeError('collectorUsageSource: url must be http: or https:');
+  if (base.username !== '' || base.password !== '')
+    throw new RangeError('collectorUsageSource: url must not hold credentials; pass token');
   const doFetch = options.fetch ?? globalThis.fetch;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const headers: Record<string, string> = { accept: 'application/json' };
@@ -225,11 +258,18 @@ export function collectorUsageSource(options: CollectorUsageSourceOptions): Usag
               : typeof cause?.message === 'string'
                 ? cause.message
                 : (error as Error).message;
-        throw new UsageSourceError('UNREACHABLE', `the collector at ${shown(base)} is unreachable (${short(String(why), 120)})`);
+        throw new UsageSourceError(
+          'UNREACHABLE',
+          `the collector at ${shown(base)} is unreachable (${short(String(why), 120)})`,
+        );
       }
       if (response.status === 401) {
         await response.body?.cancel().catch(() => undefined);
-        throw new UsageSourceError('UNAUTHORIZED', `the collector at ${shown(base)} refused the request (401): set KEYFLIP_COLLECTOR_TOKEN to its token`, 401);
+        throw new UsageSourceError(
+          'UNAUTHORIZED',
+          `the collector at ${shown(base)} refused the request (401): set KEYFLIP_COLLECTOR_TOKEN to its token`,
+          401,
+        );
       }
       let text: string;
       try {
@@ -245,10 +285,18 @@ export function collectorUsageSource(options: CollectorUsageSourceOptions): Usag
       }
       if (!response.ok) {
         const error = isObject(body) && typeof body.error === 'string' ? `: ${short(body.error)}` : '';
-        throw new UsageSourceError('HTTP_STATUS', `the collector at ${shown(base)} answered ${response.status}${error}`, response.status);
+        throw new UsageSourceError(
+          'HTTP_STATUS',
+          `the collector at ${shown(base)} answered ${response.status}${error}`,
+          response.status,
+        );
       }
       const problem = body === undefined ? 'not JSON' : secretUsageProblem(body);
-      if (problem !== undefined) throw new UsageSourceError('BAD_RESPONSE', `the collector at ${shown(base)} gave an answer that is not a usage report (${problem})`);
+      if (problem !== undefined)
+        throw new UsageSourceError(
+          'BAD_RESPONSE',
+          `the collector at ${shown(base)} gave an answer that is not a usage report (${problem})`,
+        );
       return body as SecretUsage;
     },
   };

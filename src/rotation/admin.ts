@@ -43,7 +43,10 @@ export interface SecretAdmin {
   getSecret(id: string): Promise<SecretMeta | undefined>;
   /** Every secret matching a Secret Manager list filter (`labels.keyflip-managed=true`), all pages. */
   listSecrets(filter?: string): Promise<SecretMeta[]>;
-  createSecret(id: string, init: { labels: Record<string, string>; annotations: Record<string, string> }): Promise<SecretMeta>;
+  createSecret(
+    id: string,
+    init: { labels: Record<string, string>; annotations: Record<string, string> },
+  ): Promise<SecretMeta>;
   /** Replaces the fields given (labels, annotations, aliases), only if the secret's etag is still `etag`. */
   updateSecret(
     id: string,
@@ -130,7 +133,10 @@ export function grpcCode(error: unknown): number | undefined {
 export async function openSecretAdmin(options: SecretAdminOptions): Promise<SecretAdmin> {
   const { projectId, location } = options;
   if (typeof projectId !== 'string' || !(PROJECT.test(projectId) || /^\d{1,20}$/.test(projectId))) {
-    throw new RotationError('INVALID_INPUT', 'the project must be a Google Cloud project id (lowercase letters, digits and "-") or number');
+    throw new RotationError(
+      'INVALID_INPUT',
+      'the project must be a Google Cloud project id (lowercase letters, digits and "-") or number',
+    );
   }
   if (location !== undefined && !LOCATION.test(location)) {
     throw new RotationError('INVALID_INPUT', 'the location must be a region such as "europe-west1"');
@@ -140,10 +146,17 @@ export async function openSecretAdmin(options: SecretAdminOptions): Promise<Secr
   const parent = location === undefined ? `projects/${projectId}` : `projects/${projectId}/locations/${location}`;
   const callOptions = { retry: null, timeout: options.callTimeoutMs ?? 15_000 };
   const secretName = (id: string): string => {
-    if (!SECRET_ID.test(id)) throw new RotationError('INVALID_INPUT', `${JSON.stringify(id.slice(0, 80))} is not a secret id (1 to 255 letters, digits, "_" and "-")`);
+    if (!SECRET_ID.test(id))
+      throw new RotationError(
+        'INVALID_INPUT',
+        `${JSON.stringify(id.slice(0, 80))} is not a secret id (1 to 255 letters, digits, "_" and "-")`,
+      );
     return `${parent}/secrets/${id}`;
   };
-  const idOf = (name: unknown): string => String(name ?? '').split('/').pop() ?? '';
+  const idOf = (name: unknown): string =>
+    String(name ?? '')
+      .split('/')
+      .pop() ?? '';
 
   const call = async <T>(what: string, id: string, run: () => Promise<unknown>): Promise<T> => {
     try {
@@ -153,7 +166,10 @@ export async function openSecretAdmin(options: SecretAdminOptions): Promise<Secr
       if (error instanceof RotationError) throw error;
       const code = grpcCode(error);
       const detail = error instanceof Error ? error.message : String(error);
-      throw new RotationError('BACKEND', `Secret Manager ${what} ${id} failed: ${detail}`, { cause: error, grpcCode: code });
+      throw new RotationError('BACKEND', `Secret Manager ${what} ${id} failed: ${detail}`, {
+        cause: error,
+        grpcCode: code,
+      });
     }
   };
 
@@ -205,7 +221,9 @@ export async function openSecretAdmin(options: SecretAdminOptions): Promise<Secr
     async createSecret(id, init) {
       const secret: Obj = { labels: init.labels, annotations: init.annotations };
       if (location === undefined) secret.replication = { automatic: {} };
-      return secretMeta(await call('CreateSecret', id, () => client.createSecret({ parent, secretId: id, secret }, callOptions)));
+      return secretMeta(
+        await call('CreateSecret', id, () => client.createSecret({ parent, secretId: id, secret }, callOptions)),
+      );
     },
     async updateSecret(id, change, etag) {
       const secret: Obj = { name: secretName(id), etag };
@@ -222,16 +240,24 @@ export async function openSecretAdmin(options: SecretAdminOptions): Promise<Secr
         secret.versionAliases = Object.fromEntries(Object.entries(change.aliases).map(([a, v]) => [a, String(v)]));
         paths.push('version_aliases');
       }
-      return secretMeta(await call('UpdateSecret', id, () => client.updateSecret({ secret, updateMask: { paths } }, callOptions)));
+      return secretMeta(
+        await call('UpdateSecret', id, () => client.updateSecret({ secret, updateMask: { paths } }, callOptions)),
+      );
     },
     async listVersions(id) {
-      const versions = await call<unknown[]>('ListSecretVersions', id, () => client.listSecretVersions({ parent: secretName(id) }, callOptions));
+      const versions = await call<unknown[]>('ListSecretVersions', id, () =>
+        client.listSecretVersions({ parent: secretName(id) }, callOptions),
+      );
       return (versions ?? []).map(versionMeta).sort((a, b) => b.version - a.version);
     },
     async addVersion(id, value) {
       const data = Buffer.from(value, 'utf8');
       const payload = { data, dataCrc32c: crc32c(data) };
-      return versionMeta(await call('AddSecretVersion', id, () => client.addSecretVersion({ parent: secretName(id), payload }, callOptions)));
+      return versionMeta(
+        await call('AddSecretVersion', id, () =>
+          client.addSecretVersion({ parent: secretName(id), payload }, callOptions),
+        ),
+      );
     },
     async access(id, version) {
       const response = await call<Obj>('AccessSecretVersion', `${id}/versions/${version}`, () =>
@@ -239,7 +265,12 @@ export async function openSecretAdmin(options: SecretAdminOptions): Promise<Secr
       );
       const payload = isObj(response?.payload) ? response.payload : {};
       const raw = payload.data;
-      const data = typeof raw === 'string' ? Buffer.from(raw, 'base64') : raw instanceof Uint8Array ? Buffer.from(raw) : Buffer.alloc(0);
+      const data =
+        typeof raw === 'string'
+          ? Buffer.from(raw, 'base64')
+          : raw instanceof Uint8Array
+            ? Buffer.from(raw)
+            : Buffer.alloc(0);
       const expected = payload.dataCrc32c;
       if (expected !== undefined && expected !== null && expected !== '' && Number(expected) !== crc32c(data)) {
         throw new RotationError('BACKEND', `the data_crc32c of ${id}/versions/${version} does not match its payload`);
@@ -250,7 +281,10 @@ export async function openSecretAdmin(options: SecretAdminOptions): Promise<Secr
       const request: Obj = { name: `${secretName(id)}/versions/${version}` };
       if (etag) request.etag = etag;
       const what = state === 'ENABLED' ? 'EnableSecretVersion' : 'DisableSecretVersion';
-      const run = state === 'ENABLED' ? () => client.enableSecretVersion(request, callOptions) : () => client.disableSecretVersion(request, callOptions);
+      const run =
+        state === 'ENABLED'
+          ? () => client.enableSecretVersion(request, callOptions)
+          : () => client.disableSecretVersion(request, callOptions);
       return versionMeta(await call(what, `${id}/versions/${version}`, run));
     },
     async close() {

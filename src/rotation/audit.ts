@@ -42,13 +42,15 @@ export interface AuditResult {
 }
 
 const checkMaxAge = (ms: number): void => {
-  if (!(ms > 0) || !Number.isFinite(ms)) throw new RotationError('INVALID_INPUT', 'the maximum age must be a positive duration (90d)');
+  if (!(ms > 0) || !Number.isFinite(ms))
+    throw new RotationError('INVALID_INPUT', 'the maximum age must be a positive duration (90d)');
 };
 
 export async function audit(admin: SecretAdmin, options: AuditOptions): Promise<AuditResult> {
   checkMaxAge(options.maxAgeMs);
   const env = options.environment;
-  if (env !== undefined && !LABEL_VALUE.test(env)) throw new RotationError('INVALID_INPUT', 'the environment must be 1 to 63 lowercase letters, digits, "_" or "-"');
+  if (env !== undefined && !LABEL_VALUE.test(env))
+    throw new RotationError('INVALID_INPUT', 'the environment must be 1 to 63 lowercase letters, digits, "_" or "-"');
   const now = (options.now ?? Date.now)();
   const filter = `labels.${LABEL.managed}=true${env === undefined ? '' : ` AND labels.${LABEL.environment}=${env}`}`;
   const secrets = await admin.listSecrets(filter);
@@ -74,7 +76,11 @@ export async function audit(admin: SecretAdmin, options: AuditOptions): Promise<
       liveCreatedAt: live ? new Date(live.createdAt).toISOString() : undefined,
       ageMs,
       overPolicy: ageMs !== undefined && ageMs > options.maxAgeMs,
-      attention: !live ? `no live key: ${step.why}` : inFlight ? `rotation in flight: next ${step.command} (${step.why})` : undefined,
+      attention: !live
+        ? `no live key: ${step.why}`
+        : inFlight
+          ? `rotation in flight: next ${step.command} (${step.why})`
+          : undefined,
     });
   }
   const over = entries.filter((e) => e.overPolicy).length;
@@ -121,9 +127,21 @@ export async function auditByok(admin: SecretAdmin, options: ByokAuditOptions): 
     const enabled = (await admin.listVersions(s.id)).find((v) => v.state === 'ENABLED');
     const ageMs = enabled ? Math.max(0, now - enabled.createdAt) : undefined;
     if (ageMs !== undefined && ageMs > options.maxAgeMs) {
-      over.push({ secretId: s.id, id: s.annotations[ANNOTATION.id] ?? s.id, keyCreatedAt: new Date(enabled?.createdAt ?? 0).toISOString(), ageMs });
+      over.push({
+        secretId: s.id,
+        id: s.annotations[ANNOTATION.id] ?? s.id,
+        keyCreatedAt: new Date(enabled?.createdAt ?? 0).toISOString(),
+        ageMs,
+      });
     }
   }
   over.sort((a, b) => (b.ageMs ?? 0) - (a.ageMs ?? 0));
-  return { ok: over.length === 0, family: options.family, maxAgeMs: options.maxAgeMs, at: new Date(now).toISOString(), checked: secrets.length, over };
+  return {
+    ok: over.length === 0,
+    family: options.family,
+    maxAgeMs: options.maxAgeMs,
+    at: new Date(now).toISOString(),
+    checked: secrets.length,
+    over,
+  };
 }

@@ -16,16 +16,25 @@ const MAX_VALUE_BYTES = 65_536;
 export function checkValue(raw: string): string {
   if (typeof raw !== 'string') throw new RotationError('INVALID_INPUT', 'the key must be a string');
   const value = raw.trim();
-  if (value === '') throw new RotationError('INVALID_INPUT', 'no key was given: pipe it on stdin or pass --value-file FILE');
-  if (/[\r\n\0]/.test(value)) throw new RotationError('INVALID_INPUT', 'the key spans several lines (or holds a NUL byte): give one key, on one line');
-  if (Buffer.byteLength(value) > MAX_VALUE_BYTES) throw new RotationError('INVALID_INPUT', `the key is longer than Secret Manager's ${MAX_VALUE_BYTES} bytes`);
+  if (value === '')
+    throw new RotationError('INVALID_INPUT', 'no key was given: pipe it on stdin or pass --value-file FILE');
+  if (/[\r\n\0]/.test(value))
+    throw new RotationError(
+      'INVALID_INPUT',
+      'the key spans several lines (or holds a NUL byte): give one key, on one line',
+    );
+  if (Buffer.byteLength(value) > MAX_VALUE_BYTES)
+    throw new RotationError('INVALID_INPUT', `the key is longer than Secret Manager's ${MAX_VALUE_BYTES} bytes`);
   return value;
 }
 
 export function checkEnvironment(environment: string | undefined): string | undefined {
   if (environment === undefined) return undefined;
   if (!LABEL_VALUE.test(environment)) {
-    throw new RotationError('INVALID_INPUT', 'the environment must be 1 to 63 lowercase letters, digits, "_" or "-" (it becomes a label)');
+    throw new RotationError(
+      'INVALID_INPUT',
+      'the environment must be 1 to 63 lowercase letters, digits, "_" or "-" (it becomes a label)',
+    );
   }
   return environment;
 }
@@ -42,7 +51,11 @@ export function fingerprintOf(ctx: RotationContext, value: string): string {
 export async function updateFresh(
   admin: SecretAdmin,
   id: string,
-  change: (meta: SecretMeta) => { labels?: Record<string, string>; annotations?: Record<string, string>; aliases?: Record<string, number> },
+  change: (meta: SecretMeta) => {
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    aliases?: Record<string, number>;
+  },
 ): Promise<SecretMeta> {
   const meta = await admin.getSecret(id);
   if (!meta) throw new RotationError('BACKEND', `secret ${id} disappeared during the command`);

@@ -16,8 +16,13 @@ export async function discard(ctx: RotationContext): Promise<RotationResult> {
   const ring = await readRing(admin, name, layout);
   const pending = ring.pending;
   // A pending emergency's key is the live one by design: discarding it would leave the ring without a key.
-  const key = pending ? (pending.record.op === 'provision' || pending.key?.role !== 'live' ? pending.key : undefined) : ring.staged;
-  if (!pending && !key) return result(ring, 'discard', 'already-done', `${name} has nothing staged or pending: nothing to discard`);
+  const key = pending
+    ? pending.record.op === 'provision' || pending.key?.role !== 'live'
+      ? pending.key
+      : undefined
+    : ring.staged;
+  if (!pending && !key)
+    return result(ring, 'discard', 'already-done', `${name} has nothing staged or pending: nothing to discard`);
   const at = iso(nowOf(ctx));
   const plan = new Plan();
   if (key && key.state === 'ENABLED') {
@@ -26,13 +31,28 @@ export async function discard(ctx: RotationContext): Promise<RotationResult> {
     });
   }
   const secretId = key?.secretId ?? (pending as NonNullable<typeof pending>).secretId;
-  plan.add(`record on ${secretId}: ${key ? `discarded ${key.label}` : 'nothing was added'}; clear the pending mark`, async () => {
-    await updateFresh(admin, secretId, (meta) => ({
-      labels: { ...meta.labels, [LABEL.step]: 'discarded' },
-      annotations: withPending(key ? withRecord(meta.annotations, key.version, 'discarded', { at }) : meta.annotations, undefined),
-    }));
-  });
-  if (ctx.dryRun) return result(ring, 'discard', 'planned', `would discard ${key?.label ?? `the pending ${pending?.record.op}`}`, { steps: plan.steps() });
+  plan.add(
+    `record on ${secretId}: ${key ? `discarded ${key.label}` : 'nothing was added'}; clear the pending mark`,
+    async () => {
+      await updateFresh(admin, secretId, (meta) => ({
+        labels: { ...meta.labels, [LABEL.step]: 'discarded' },
+        annotations: withPending(
+          key ? withRecord(meta.annotations, key.version, 'discarded', { at }) : meta.annotations,
+          undefined,
+        ),
+      }));
+    },
+  );
+  if (ctx.dryRun)
+    return result(ring, 'discard', 'planned', `would discard ${key?.label ?? `the pending ${pending?.record.op}`}`, {
+      steps: plan.steps(),
+    });
   await plan.execute('discard', name);
-  return result(await readRing(admin, name, layout), 'discard', 'done', `discarded ${key?.label ?? `the pending ${pending?.record.op}`}: provision can stage another key`, { steps: plan.steps() });
+  return result(
+    await readRing(admin, name, layout),
+    'discard',
+    'done',
+    `discarded ${key?.label ?? `the pending ${pending?.record.op}`}: provision can stage another key`,
+    { steps: plan.steps() },
+  );
 }

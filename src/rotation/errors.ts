@@ -15,7 +15,11 @@ export class RotationError extends Error {
   /** For `BACKEND`: the gRPC status code of the failed call, when it had one. */
   readonly grpcCode: number | undefined;
 
-  constructor(code: RotationErrorCode, message: string, options: { cause?: unknown; grpcCode?: number | undefined } = {}) {
+  constructor(
+    code: RotationErrorCode,
+    message: string,
+    options: { cause?: unknown; grpcCode?: number | undefined } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.grpcCode = options.grpcCode;

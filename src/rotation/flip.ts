@@ -30,8 +30,15 @@ export async function flip(ctx: RotationContext, options: FlipOptions = {}): Pro
     if (live && live.records.staged && !live.records.flipped) {
       // A suffix flip that enabled the key and stopped before recording it. The key that was live before
       // is the newest of the others still enabled; the record is the one the flip would have made.
-      const before = ring.old.reduce<(typeof ring.old)[number] | undefined>((a, k) => (a === undefined || k.n > a.n ? k : a), undefined);
-      const record = { at, ...(before ? { from: before.n } : {}), ...(options.skipProbe && !live.records.probed?.ok ? { skipProbe: true } : {}) };
+      const before = ring.old.reduce<(typeof ring.old)[number] | undefined>(
+        (a, k) => (a === undefined || k.n > a.n ? k : a),
+        undefined,
+      );
+      const record = {
+        at,
+        ...(before ? { from: before.n } : {}),
+        ...(options.skipProbe && !live.records.probed?.ok ? { skipProbe: true } : {}),
+      };
       plan.add(`record on ${live.secretId}: flipped to ${live.label} at ${at}`, async () => {
         await updateFresh(admin, live.secretId, (meta) => ({
           labels: { ...meta.labels, [LABEL.step]: 'flipped' },
@@ -39,7 +46,12 @@ export async function flip(ctx: RotationContext, options: FlipOptions = {}): Pro
         }));
       });
     } else if (live?.records.flipped) {
-      return result(ring, 'flip', 'already-done', `${live.label} is live (flipped at ${live.records.flipped.at}) and nothing is staged: nothing to flip`);
+      return result(
+        ring,
+        'flip',
+        'already-done',
+        `${live.label} is live (flipped at ${live.records.flipped.at}) and nothing is staged: nothing to flip`,
+      );
     } else {
       return refused(ring, 'flip', 'nothing-staged', `${name} has no staged key: provision (and probe) one first`);
     }
@@ -49,29 +61,59 @@ export async function flip(ctx: RotationContext, options: FlipOptions = {}): Pro
     // for one that answered: a key the provider refused is not flipped, skip or not.
     const dead = probed !== undefined && !probed.ok && probed.reason !== 'unreachable';
     if (dead) {
-      return refused(ring, 'flip', 'probe-failed', `${staged.label} failed its probe with ${probed.provider} (${probed.reason} at ${probed.at}): it would break every process that picks it up; discard it${options.skipProbe ? ' (--skip-probe does not override a key the provider refused)' : ''}`);
+      return refused(
+        ring,
+        'flip',
+        'probe-failed',
+        `${staged.label} failed its probe with ${probed.provider} (${probed.reason} at ${probed.at}): it would break every process that picks it up; discard it${options.skipProbe ? ' (--skip-probe does not override a key the provider refused)' : ''}`,
+      );
     }
     if (!options.skipProbe) {
-      if (!probed) return refused(ring, 'flip', 'not-probed', `${staged.label} was not probed: run rotate probe first (or flip --skip-probe, which is recorded)`);
-      if (!probed.ok) return refused(ring, 'flip', 'probe-failed', `${staged.label}'s probe with ${probed.provider} got no answer (${probed.reason} at ${probed.at}): probe again, or flip --skip-probe (recorded)`);
+      if (!probed)
+        return refused(
+          ring,
+          'flip',
+          'not-probed',
+          `${staged.label} was not probed: run rotate probe first (or flip --skip-probe, which is recorded)`,
+        );
+      if (!probed.ok)
+        return refused(
+          ring,
+          'flip',
+          'probe-failed',
+          `${staged.label}'s probe with ${probed.provider} got no answer (${probed.reason} at ${probed.at}): probe again, or flip --skip-probe (recorded)`,
+        );
     }
-    const record = { at, ...(live ? { from: live.n } : {}), ...(options.skipProbe && !probed?.ok ? { skipProbe: true } : {}) };
+    const record = {
+      at,
+      ...(live ? { from: live.n } : {}),
+      ...(options.skipProbe && !probed?.ok ? { skipProbe: true } : {}),
+    };
     if (staged.state !== 'ENABLED') {
       plan.add(
-        layout === 'suffix' ? `enable ${staged.label}: processes that declare it read it on their next refresh` : `enable ${staged.label} (no alias names it yet)`,
+        layout === 'suffix'
+          ? `enable ${staged.label}: processes that declare it read it on their next refresh`
+          : `enable ${staged.label} (no alias names it yet)`,
         async () => {
           await admin.setState(staged.secretId, staged.version, 'ENABLED');
         },
       );
     }
     if (layout === 'alias') {
-      plan.add(`move ${name}@current to version ${staged.version}${live ? ` and @previous to version ${live.version}` : ''}; record the flip`, async () => {
-        await updateFresh(admin, name, (meta) => {
-          const aliases: Record<string, number> = { ...meta.aliases, current: staged.version };
-          if (live) aliases.previous = live.version;
-          return { aliases, labels: { ...meta.labels, [LABEL.step]: 'flipped' }, annotations: withRecord(meta.annotations, staged.version, 'flipped', record) };
-        });
-      });
+      plan.add(
+        `move ${name}@current to version ${staged.version}${live ? ` and @previous to version ${live.version}` : ''}; record the flip`,
+        async () => {
+          await updateFresh(admin, name, (meta) => {
+            const aliases: Record<string, number> = { ...meta.aliases, current: staged.version };
+            if (live) aliases.previous = live.version;
+            return {
+              aliases,
+              labels: { ...meta.labels, [LABEL.step]: 'flipped' },
+              annotations: withRecord(meta.annotations, staged.version, 'flipped', record),
+            };
+          });
+        },
+      );
     } else {
       plan.add(`record on ${staged.secretId}: flipped to ${staged.label} at ${at}`, async () => {
         await updateFresh(admin, staged.secretId, (meta) => ({
@@ -84,8 +126,12 @@ export async function flip(ctx: RotationContext, options: FlipOptions = {}): Pro
 
   const target = staged ?? live;
   const notes: string[] = [];
-  if (layout === 'suffix' && staged) notes.push(`only processes whose chain names ${staged.label} pick it up; verify shows any that stay on the old key`);
-  if (ctx.dryRun) return result(ring, 'flip', 'planned', `would make ${target?.label} live`, { steps: plan.steps(), notes });
+  if (layout === 'suffix' && staged)
+    notes.push(
+      `only processes whose chain names ${staged.label} pick it up; verify shows any that stay on the old key`,
+    );
+  if (ctx.dryRun)
+    return result(ring, 'flip', 'planned', `would make ${target?.label} live`, { steps: plan.steps(), notes });
   await plan.execute('flip', name);
   const after = await readRing(admin, name, layout);
   const old = after.old.map((k) => k.label).join(', ');

@@ -5,7 +5,15 @@
  * secrets (labels and annotations record which step ran when), refuses when a safety gate says no, and
  * can run again after stopping part-way.
  */
-export { openSecretAdmin, type SecretAdmin, type SecretAdminOptions, type SecretManagerAdminClientLike, type SecretMeta, type VersionMeta, type VersionState } from './admin.js';
+export {
+  openSecretAdmin,
+  type SecretAdmin,
+  type SecretAdminOptions,
+  type SecretManagerAdminClientLike,
+  type SecretMeta,
+  type VersionMeta,
+  type VersionState,
+} from './admin.js';
 export { RotationError, type RotationErrorCode } from './errors.js';
 export { LAYOUTS, readRing, type KeyRing, type KeyRole, type Layout, type RotationKey } from './ring.js';
 export { ANNOTATION, LABEL, type VersionRecords } from './records.js';
@@ -18,7 +26,16 @@ export { verify, type VerifyOldOptions } from './verify.js';
 export { revoke, type RevokeOptions } from './revoke.js';
 export { emergency, type EmergencyOptions } from './emergency.js';
 export { discard } from './discard.js';
-export { audit, auditByok, type AuditEntry, type AuditOptions, type AuditResult, type ByokAuditOptions, type ByokAuditResult, type ByokEntry } from './audit.js';
+export {
+  audit,
+  auditByok,
+  type AuditEntry,
+  type AuditOptions,
+  type AuditResult,
+  type ByokAuditOptions,
+  type ByokAuditResult,
+  type ByokEntry,
+} from './audit.js';
 export type {
   KeyVerification,
   KeyView,

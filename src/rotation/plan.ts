@@ -33,7 +33,12 @@ export class Plan {
       try {
         await write.run();
       } catch (error) {
-        const made = i === 0 ? 'no write before it was made' : i === 1 ? 'the write before it was made' : `the ${i} writes before it were made`;
+        const made =
+          i === 0
+            ? 'no write before it was made'
+            : i === 1
+              ? 'the write before it was made'
+              : `the ${i} writes before it were made`;
         const before = `${made} (this one may have been, if only its answer was lost)`;
         const detail = (error instanceof Error ? error.message : String(error)).replace(/\.+$/, '');
         throw new RotationError(

@@ -24,7 +24,11 @@ export interface ProbeStagedOptions {
  * version to no one, keyflip included. It must be the staged key: its fingerprint is checked against
  * the one recorded at provision.
  */
-export async function probe(ctx: RotationContext, rawValue: string, options: ProbeStagedOptions): Promise<RotationResult> {
+export async function probe(
+  ctx: RotationContext,
+  rawValue: string,
+  options: ProbeStagedOptions,
+): Promise<RotationResult> {
   const layout = layoutOf(ctx);
   const value = checkValue(rawValue);
   const preset = resolvePreset(options.provider);
@@ -32,24 +36,50 @@ export async function probe(ctx: RotationContext, rawValue: string, options: Pro
   const ring = await readRing(admin, name, layout);
   if (ring.pending) return refusePending(ring, 'probe', ring.pending);
   const staged = ring.staged;
-  if (!staged) return refused(ring, 'probe', 'nothing-staged', `${name} has no staged key to probe: provision one first`);
+  if (!staged)
+    return refused(ring, 'probe', 'nothing-staged', `${name} has no staged key to probe: provision one first`);
   const fp = fingerprintOf(ctx, value);
   if (staged.fingerprint !== fp) {
-    return refused(ring, 'probe', 'fingerprint-mismatch', `the key given is ${fp}, the staged key ${staged.label} is ${staged.fingerprint ?? '(no fingerprint recorded)'}: give the staged key`);
+    return refused(
+      ring,
+      'probe',
+      'fingerprint-mismatch',
+      `the key given is ${fp}, the staged key ${staged.label} is ${staged.fingerprint ?? '(no fingerprint recorded)'}: give the staged key`,
+    );
   }
-  const answer = await probeKey(preset, value, { baseUrl: options.baseUrl, fetch: options.fetch, timeoutMs: options.timeoutMs });
+  const answer = await probeKey(preset, value, {
+    baseUrl: options.baseUrl,
+    fetch: options.fetch,
+    timeoutMs: options.timeoutMs,
+  });
   const probeResult = { ...answer, provider: preset.id };
   const at = iso(nowOf(ctx));
-  const plan = new Plan().add(`record on ${staged.secretId}: probed ${staged.label} with ${preset.id}: ${answer.reason} (HTTP ${answer.status})`, async () => {
-    await updateFresh(admin, staged.secretId, (meta) => ({
-      labels: { ...meta.labels, [LABEL.step]: 'probed' },
-      annotations: withRecord(meta.annotations, staged.version, 'probed', { at, provider: preset.id, ok: answer.ok, reason: answer.reason, status: answer.status }),
-    }));
-  });
+  const plan = new Plan().add(
+    `record on ${staged.secretId}: probed ${staged.label} with ${preset.id}: ${answer.reason} (HTTP ${answer.status})`,
+    async () => {
+      await updateFresh(admin, staged.secretId, (meta) => ({
+        labels: { ...meta.labels, [LABEL.step]: 'probed' },
+        annotations: withRecord(meta.annotations, staged.version, 'probed', {
+          at,
+          provider: preset.id,
+          ok: answer.ok,
+          reason: answer.reason,
+          status: answer.status,
+        }),
+      }));
+    },
+  );
   const verdict = answer.ok
     ? `${preset.id} accepts ${staged.label} (${fp}): ${answer.reason}`
     : `${preset.id} does not accept ${staged.label} (${fp}): ${answer.reason} (HTTP ${answer.status}${answer.detail ? `, ${answer.detail}` : ''}); flip refuses it`;
-  if (ctx.dryRun) return result(ring, 'probe', answer.ok ? 'planned' : 'failed', `${verdict} (dry run: not recorded)`, { steps: plan.steps(), probe: probeResult });
+  if (ctx.dryRun)
+    return result(ring, 'probe', answer.ok ? 'planned' : 'failed', `${verdict} (dry run: not recorded)`, {
+      steps: plan.steps(),
+      probe: probeResult,
+    });
   await plan.execute('probe', name);
-  return result(await readRing(admin, name, layout), 'probe', answer.ok ? 'done' : 'failed', verdict, { steps: plan.steps(), probe: probeResult });
+  return result(await readRing(admin, name, layout), 'probe', answer.ok ? 'done' : 'failed', verdict, {
+    steps: plan.steps(),
+    probe: probeResult,
+  });
 }

@@ -1,5 +1,15 @@
 import { Plan } from './plan.js';
-import { checkEnvironment, checkValue, fingerprintOf, iso, layoutOf, nowOf, ringFingerprints, updateFresh, newestVersion } from './common.js';
+import {
+  checkEnvironment,
+  checkValue,
+  fingerprintOf,
+  iso,
+  layoutOf,
+  nowOf,
+  ringFingerprints,
+  updateFresh,
+  newestVersion,
+} from './common.js';
 import { ANNOTATION, LABEL, managedLabels, withPending, withRecord } from './records.js';
 import { highestSlot, readRing, suffixId, type KeyRing } from './ring.js';
 import { refused, result } from './state.js';
@@ -20,7 +30,11 @@ export interface ProvisionOptions {
  * key you are rotating to, so nothing breaks); if the command stops between the two calls, `status`
  * says so and running `provision` again with the same key disables it.
  */
-export async function provision(ctx: RotationContext, rawValue: string, options: ProvisionOptions = {}): Promise<RotationResult> {
+export async function provision(
+  ctx: RotationContext,
+  rawValue: string,
+  options: ProvisionOptions = {},
+): Promise<RotationResult> {
   const layout = layoutOf(ctx);
   const value = checkValue(rawValue);
   const environment = checkEnvironment(options.environment);
@@ -32,14 +46,25 @@ export async function provision(ctx: RotationContext, rawValue: string, options:
   const pending = ring.pending;
   if (pending) {
     if (pending.record.op !== 'provision') {
-      return refuse('pending', `an emergency rotation to ${pending.record.fingerprint} stopped part-way: run rotate emergency again with that key, or rotate discard`);
+      return refuse(
+        'pending',
+        `an emergency rotation to ${pending.record.fingerprint} stopped part-way: run rotate emergency again with that key, or rotate discard`,
+      );
     }
     if (pending.record.fingerprint !== fp) {
-      return refuse('fingerprint-mismatch', `a provision of ${pending.record.fingerprint} stopped part-way and this key is ${fp}: run provision again with that key to finish it, or rotate discard first`);
+      return refuse(
+        'fingerprint-mismatch',
+        `a provision of ${pending.record.fingerprint} stopped part-way and this key is ${fp}: run provision again with that key to finish it, or rotate discard first`,
+      );
     }
   } else {
     if (ring.staged?.fingerprint === fp && ring.staged.state === 'DISABLED') {
-      return result(ring, 'provision', 'already-done', `${ring.staged.label} (${fp}) is already staged: this key; next, probe it`);
+      return result(
+        ring,
+        'provision',
+        'already-done',
+        `${ring.staged.label} (${fp}) is already staged: this key; next, probe it`,
+      );
     }
     if (ring.staged) {
       const s = ring.staged;
@@ -49,7 +74,11 @@ export async function provision(ctx: RotationContext, rawValue: string, options:
       );
     }
     const same = [...(await ringFingerprints(ctx, ring))].find(([, f]) => f === fp);
-    if (same) return refuse('same-key', `this key (${fp}) is already ${same[0].label} (${same[0].role}): a rotation needs a new key`);
+    if (same)
+      return refuse(
+        'same-key',
+        `this key (${fp}) is already ${same[0].label} (${same[0].role}): a rotation needs a new key`,
+      );
   }
 
   const at = iso(nowOf(ctx));
@@ -59,12 +88,15 @@ export async function provision(ctx: RotationContext, rawValue: string, options:
   const pendingRecord = { op: 'provision' as const, fingerprint: fp, at, after: newestVersion(ring, target) };
   if (!pending) {
     if (!ring.secrets.has(target)) {
-      plan.add(`create secret ${target} (labels keyflip-managed=true, keyflip-layout=${layout}; a pending provision of ${fp})`, async () => {
-        await admin.createSecret(target, {
-          labels: managedLabels({}, layout, 'provisioning', env),
-          annotations: withPending({ [ANNOTATION.name]: name }, pendingRecord),
-        });
-      });
+      plan.add(
+        `create secret ${target} (labels keyflip-managed=true, keyflip-layout=${layout}; a pending provision of ${fp})`,
+        async () => {
+          await admin.createSecret(target, {
+            labels: managedLabels({}, layout, 'provisioning', env),
+            annotations: withPending({ [ANNOTATION.name]: name }, pendingRecord),
+          });
+        },
+      );
     } else {
       plan.add(`mark ${target}: a provision of ${fp} is pending`, async () => {
         await updateFresh(admin, target, (meta) => ({
@@ -100,10 +132,20 @@ export async function provision(ctx: RotationContext, rawValue: string, options:
   plan.add(`record on ${target}: staged ${fp} at ${at}; clear the pending mark`, async () => {
     await updateFresh(admin, target, (meta) => ({
       labels: managedLabels(meta.labels, layout, 'staged', env),
-      annotations: withPending(withRecord(meta.annotations, version as number, 'staged', { at, fingerprint: fp }), undefined),
+      annotations: withPending(
+        withRecord(meta.annotations, version as number, 'staged', { at, fingerprint: fp }),
+        undefined,
+      ),
     }));
   });
-  if (ctx.dryRun) return result(ring, 'provision', 'planned', `would stage ${fp} in ${target}${pending ? ' (finishing the provision that stopped part-way)' : ''}`, { steps: plan.steps() });
+  if (ctx.dryRun)
+    return result(
+      ring,
+      'provision',
+      'planned',
+      `would stage ${fp} in ${target}${pending ? ' (finishing the provision that stopped part-way)' : ''}`,
+      { steps: plan.steps() },
+    );
   await plan.execute('provision', name);
   const after = await readRing(admin, name, layout);
   const staged = after.staged;

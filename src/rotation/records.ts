@@ -105,7 +105,9 @@ function parseJson(text: string | undefined): Record<string, unknown> | undefine
   if (text === undefined) return undefined;
   try {
     const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined; // a record edited by hand into something else is ignored, not fatal
   }
@@ -129,10 +131,19 @@ export function readRecords(annotations: Readonly<Record<string, string>>): Map<
 
 export function readPending(annotations: Readonly<Record<string, string>>): PendingRecord | undefined {
   const record = parseJson(annotations[ANNOTATION.pending]);
-  if (!record || (record.op !== 'provision' && record.op !== 'emergency') || typeof record.fingerprint !== 'string' || typeof record.at !== 'string') return undefined;
+  if (
+    !record ||
+    (record.op !== 'provision' && record.op !== 'emergency') ||
+    typeof record.fingerprint !== 'string' ||
+    typeof record.at !== 'string'
+  )
+    return undefined;
   // Without `after` no version can be told to be the one the sequence added: resuming then adds it again
   // (never mistakes an existing key for it).
-  const after = typeof record.after === 'number' && Number.isInteger(record.after) && record.after >= 0 ? record.after : Number.MAX_SAFE_INTEGER;
+  const after =
+    typeof record.after === 'number' && Number.isInteger(record.after) && record.after >= 0
+      ? record.after
+      : Number.MAX_SAFE_INTEGER;
   const out: PendingRecord = { op: record.op, fingerprint: record.fingerprint, at: record.at, after };
   if (typeof record.from === 'number' && Number.isInteger(record.from) && record.from > 0) out.from = record.from;
   if (Array.isArray(record.disable)) {
@@ -147,12 +158,20 @@ export function readPending(annotations: Readonly<Record<string, string>>): Pend
 }
 
 /** A copy of `annotations` with `step` recorded for `version` (records of old versions pruned). */
-export function withRecord<S extends Step>(annotations: Readonly<Record<string, string>>, version: number, step: S, record: NonNullable<VersionRecords[S]>): Record<string, string> {
+export function withRecord<S extends Step>(
+  annotations: Readonly<Record<string, string>>,
+  version: number,
+  step: S,
+  record: NonNullable<VersionRecords[S]>,
+): Record<string, string> {
   const next = { ...annotations, [`keyflip-${step}-${version}`]: JSON.stringify(record) };
   return prune(next);
 }
 
-export function withPending(annotations: Readonly<Record<string, string>>, pending: PendingRecord | undefined): Record<string, string> {
+export function withPending(
+  annotations: Readonly<Record<string, string>>,
+  pending: PendingRecord | undefined,
+): Record<string, string> {
   const next = { ...annotations };
   if (pending) next[ANNOTATION.pending] = JSON.stringify(pending);
   else delete next[ANNOTATION.pending];
@@ -185,7 +204,12 @@ export function managedLabels(
   step: string,
   environment?: string,
 ): Record<string, string> {
-  const next: Record<string, string> = { ...labels, [LABEL.managed]: 'true', [LABEL.layout]: layout, [LABEL.step]: step };
+  const next: Record<string, string> = {
+    ...labels,
+    [LABEL.managed]: 'true',
+    [LABEL.layout]: layout,
+    [LABEL.step]: step,
+  };
   if (environment !== undefined) next[LABEL.environment] = environment;
   return next;
 }

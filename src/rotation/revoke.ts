@@ -1,4 +1,4 @@
-import { findProviderKeys } from '../clients/key-formats.js';
+import { findProviderKeys } from '../key-formats.js';
 import { formatDuration } from '../duration.js';
 import { Plan } from './plan.js';
 import { iso, keyFingerprint, layoutOf, nowOf, updateFresh } from './common.js';
@@ -18,13 +18,21 @@ export interface RevokeOptions {
 
 /** A reason given with --force: short, one line, and nothing that looks like a key (it is stored and printed). */
 export function checkReason(reason: unknown): string {
-  if (typeof reason !== 'string' || reason.trim().length < 3) throw new RotationError('INVALID_INPUT', '--force needs --reason "why" (at least 3 characters); it is recorded on the secret');
+  if (typeof reason !== 'string' || reason.trim().length < 3)
+    throw new RotationError(
+      'INVALID_INPUT',
+      '--force needs --reason "why" (at least 3 characters); it is recorded on the secret',
+    );
   const text = reason.trim();
-  if (text.length > 300 || /[\r\n\0]/.test(text)) throw new RotationError('INVALID_INPUT', 'the reason must be one line of at most 300 characters');
+  if (text.length > 300 || /[\r\n\0]/.test(text))
+    throw new RotationError('INVALID_INPUT', 'the reason must be one line of at most 300 characters');
   // A provider-format key, or any long unbroken token that is not a link (a ticket id, a word, a URL are fine).
   const tokenLike = text.split(/\s+/).some((word) => word.length >= 24 && !/^https?:\/\//.test(word));
   if (findProviderKeys(text).length > 0 || tokenLike) {
-    throw new RotationError('INVALID_INPUT', 'the reason looks like it holds a key or a token (not shown): it is stored on the secret and printed, so it must not');
+    throw new RotationError(
+      'INVALID_INPUT',
+      'the reason looks like it holds a key or a token (not shown): it is stored on the secret and printed, so it must not',
+    );
   }
   return text;
 }
@@ -38,7 +46,8 @@ export async function revoke(ctx: RotationContext, options: RevokeOptions): Prom
   const layout = layoutOf(ctx);
   const { admin, name } = ctx;
   const { windowMs } = options;
-  if (!(windowMs > 0) || !Number.isFinite(windowMs)) throw new RangeError('revoke: windowMs must be a positive number of milliseconds');
+  if (!(windowMs > 0) || !Number.isFinite(windowMs))
+    throw new RangeError('revoke: windowMs must be a positive number of milliseconds');
   const reason = options.force ? checkReason(options.force.reason) : undefined;
   const ring = await readRing(admin, name, layout);
   if (ring.pending) return refusePending(ring, 'revoke', ring.pending);
@@ -47,13 +56,30 @@ export async function revoke(ctx: RotationContext, options: RevokeOptions): Prom
   }
   if (ring.old.length === 0) {
     const revokedKeys = ring.keys.filter((k) => k.role === 'revoked').map((k) => k.label);
-    return result(ring, 'revoke', 'already-done', `${name} has no old key enabled${revokedKeys.length ? ` (${revokedKeys.join(', ')} revoked)` : ''}: nothing to revoke`);
+    return result(
+      ring,
+      'revoke',
+      'already-done',
+      `${name} has no old key enabled${revokedKeys.length ? ` (${revokedKeys.join(', ')} revoked)` : ''}: nothing to revoke`,
+    );
   }
-  if (!ring.live) return refused(ring, 'revoke', 'no-live-key', `${name} has no live key: revoking would leave processes without one`);
+  if (!ring.live)
+    return refused(
+      ring,
+      'revoke',
+      'no-live-key',
+      `${name} has no live key: revoking would leave processes without one`,
+    );
   const now = nowOf(ctx);
   let verifications: KeyVerification[] | undefined;
   if (!options.force) {
-    if (!ctx.usage) return refused(ring, 'revoke', 'no-usage-source', 'revoke checks the beacons again: give --collector URL or --prometheus URL (or --force --reason "why")');
+    if (!ctx.usage)
+      return refused(
+        ring,
+        'revoke',
+        'no-usage-source',
+        'revoke checks the beacons again: give --collector URL or --prometheus URL (or --force --reason "why")',
+      );
     verifications = await checkOldKeys(ctx, ring, windowMs);
     const problem = verificationProblem(ring, verifications, windowMs, now);
     if (problem) {
@@ -79,13 +105,16 @@ export async function revoke(ctx: RotationContext, options: RevokeOptions): Prom
   // order would leave disabled keys with no record, that nothing could tell from keys disabled by hand.)
   for (const secretId of new Set(ring.old.map((k) => k.secretId))) {
     const keys = ring.old.filter((k) => k.secretId === secretId);
-    plan.add(`record on ${secretId}: revoked ${keys.map((k) => k.label).join(', ')}${reason ? ' (forced; the reason is recorded)' : ''}`, async () => {
-      await updateFresh(admin, secretId, (meta) => {
-        let annotations = meta.annotations;
-        for (const key of keys) annotations = withRecord(annotations, key.version, 'revoked', recordOf(key));
-        return { labels: { ...meta.labels, [LABEL.step]: 'revoked' }, annotations };
-      });
-    });
+    plan.add(
+      `record on ${secretId}: revoked ${keys.map((k) => k.label).join(', ')}${reason ? ' (forced; the reason is recorded)' : ''}`,
+      async () => {
+        await updateFresh(admin, secretId, (meta) => {
+          let annotations = meta.annotations;
+          for (const key of keys) annotations = withRecord(annotations, key.version, 'revoked', recordOf(key));
+          return { labels: { ...meta.labels, [LABEL.step]: 'revoked' }, annotations };
+        });
+      },
+    );
   }
   for (const key of ring.old) {
     plan.add(`disable ${key.label} (${key.secretId} version ${key.version})`, async () => {
@@ -93,14 +122,19 @@ export async function revoke(ctx: RotationContext, options: RevokeOptions): Prom
     });
   }
   const labels = ring.old.map((k) => k.label).join(', ');
-  const notes = [`Secret Manager no longer serves ${labels}; revoke the key at the provider too (keyflip cannot), so that a copy kept anywhere else stops working`];
-  if (ctx.dryRun) return result(ring, 'revoke', 'planned', `would disable ${labels}`, { steps: plan.steps(), notes, verifications });
+  const notes = [
+    `Secret Manager no longer serves ${labels}; revoke the key at the provider too (keyflip cannot), so that a copy kept anywhere else stops working`,
+  ];
+  if (ctx.dryRun)
+    return result(ring, 'revoke', 'planned', `would disable ${labels}`, { steps: plan.steps(), notes, verifications });
   await plan.execute('revoke', name);
   return result(
     await readRing(admin, name, layout),
     'revoke',
     'done',
-    reason ? `disabled ${labels} without the usage check (forced: recorded with its reason)` : `disabled ${labels}: no process used ${ring.old.length === 1 ? 'it' : 'them'} in the last ${formatDuration(windowMs)}`,
+    reason
+      ? `disabled ${labels} without the usage check (forced: recorded with its reason)`
+      : `disabled ${labels}: no process used ${ring.old.length === 1 ? 'it' : 'them'} in the last ${formatDuration(windowMs)}`,
     { steps: plan.steps(), notes, verifications },
   );
 }

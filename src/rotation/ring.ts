@@ -10,7 +10,15 @@
  */
 import type { SecretAdmin, SecretMeta, VersionMeta, VersionState } from './admin.js';
 import { RotationError } from './errors.js';
-import { article, ANNOTATION, LABEL, readPending, readRecords, type PendingRecord, type VersionRecords } from './records.js';
+import {
+  article,
+  ANNOTATION,
+  LABEL,
+  readPending,
+  readRecords,
+  type PendingRecord,
+  type VersionRecords,
+} from './records.js';
 
 export const LAYOUTS = ['suffix', 'alias'] as const;
 export type Layout = (typeof LAYOUTS)[number];
@@ -55,7 +63,9 @@ export interface KeyRing {
   readonly old: readonly RotationKey[];
   readonly staged: RotationKey | undefined;
   /** A write sequence that stopped part-way: which, on which secret, and the key it had added if any. */
-  readonly pending: { readonly record: PendingRecord; readonly secretId: string; readonly key: RotationKey | undefined } | undefined;
+  readonly pending:
+    | { readonly record: PendingRecord; readonly secretId: string; readonly key: RotationKey | undefined }
+    | undefined;
   /** The environment label of the ring's secrets, if any. */
   readonly environment: string | undefined;
   /** Things `status` should point out (an interrupted write, a missing alias). */
@@ -70,7 +80,10 @@ export function checkName(name: string, layout: Layout): void {
     throw new RotationError('INVALID_INPUT', 'SECRET must be a secret id (1 to 240 letters, digits, "_" and "-")');
   }
   if (layout === 'suffix' && /_v\d+$/.test(name)) {
-    throw new RotationError('INVALID_INPUT', `${name} already ends in _vN: give the name without it (${name.replace(/_v\d+$/, '')}); keyflip adds the suffix`);
+    throw new RotationError(
+      'INVALID_INPUT',
+      `${name} already ends in _vN: give the name without it (${name.replace(/_v\d+$/, '')}); keyflip adds the suffix`,
+    );
   }
 }
 
@@ -131,12 +144,19 @@ async function readSuffix(admin: SecretAdmin, name: string): Promise<KeyRing> {
   for (const secret of listed.sort((a, b) => slotOf(a.id, pattern) - slotOf(b.id, pattern))) {
     const n = slotOf(secret.id, pattern);
     const latest = (await admin.listVersions(secret.id))[0];
-    const draft = latest ? { n, secret, version: latest, records: readRecords(secret.annotations).get(latest.version) ?? {} } : undefined;
+    const draft = latest
+      ? { n, secret, version: latest, records: readRecords(secret.annotations).get(latest.version) ?? {} }
+      : undefined;
     if (draft) drafts.push(draft);
     const record = readPending(secret.annotations);
     // The latest version is the one the stopped sequence added: when nothing was recorded for it yet, or
     // it was recorded as staged with the pending fingerprint (an emergency records before it finishes).
-    if (record) pendingAt = { record, secretId: secret.id, draft: draft && isPendingKey(draft.version.version, draft.records, record) ? draft : undefined };
+    if (record)
+      pendingAt = {
+        record,
+        secretId: secret.id,
+        draft: draft && isPendingKey(draft.version.version, draft.records, record) ? draft : undefined,
+      };
   }
 
   const liveDraft = [...drafts].reverse().find((d) => d.version.state === 'ENABLED');
@@ -147,7 +167,8 @@ async function readSuffix(admin: SecretAdmin, name: string): Promise<KeyRing> {
     if (d.records.revoked && d.version.state !== 'ENABLED') return key(d, 'revoked', label);
     if (d.version.state === 'ENABLED') return key(d, 'old', label);
     if (d === pendingAt?.draft) return key(d, 'pending', label);
-    if (d.version.state === 'DISABLED' && d.records.staged && !d.records.flipped && (!liveDraft || d.n > liveDraft.n)) return key(d, 'staged', label);
+    if (d.version.state === 'DISABLED' && d.records.staged && !d.records.flipped && (!liveDraft || d.n > liveDraft.n))
+      return key(d, 'staged', label);
     return key(d, 'inactive', label);
   });
   const live = keys.find((k) => k.role === 'live');
@@ -155,10 +176,15 @@ async function readSuffix(admin: SecretAdmin, name: string): Promise<KeyRing> {
   if (pendingAt) {
     const pk = pendingAt.draft ? keys[drafts.indexOf(pendingAt.draft)] : undefined;
     pending = { record: pendingAt.record, secretId: pendingAt.secretId, key: pk };
-    if (pk?.role === 'live') notes.push(`${pk.label} was added by a ${pendingAt.record.op} that stopped before its last write, and is enabled: apps that declare it use it now`);
+    if (pk?.role === 'live')
+      notes.push(
+        `${pk.label} was added by a ${pendingAt.record.op} that stopped before its last write, and is enabled: apps that declare it use it now`,
+      );
   }
   if (live && live.records.staged && !live.records.flipped && !pending) {
-    notes.push(`${live.label} is enabled but its flip was not recorded: a flip stopped part-way; run flip again to finish it`);
+    notes.push(
+      `${live.label} is enabled but its flip was not recorded: a flip stopped part-way; run flip again to finish it`,
+    );
   }
   return finish(name, 'suffix', secrets, keys, pending, notes);
 }
@@ -185,8 +211,12 @@ async function readAlias(admin: SecretAdmin, name: string): Promise<KeyRing> {
   const pendingRecord = readPending(secret.annotations);
   const currentVersion = secret.aliases.current;
   const liveMeta = versions.find((v) => v.version === currentVersion && v.state === 'ENABLED');
-  if (currentVersion === undefined && versions.length > 0) notes.push(`${name} has no alias "current": apps declaring ${name}@current find nothing; flip a staged key to set it`);
-  else if (currentVersion !== undefined && !liveMeta) notes.push(`${name}@current names version ${currentVersion}, which is not enabled`);
+  if (currentVersion === undefined && versions.length > 0)
+    notes.push(
+      `${name} has no alias "current": apps declaring ${name}@current find nothing; flip a staged key to set it`,
+    );
+  else if (currentVersion !== undefined && !liveMeta)
+    notes.push(`${name}@current names version ${currentVersion}, which is not enabled`);
   const keys = versions.map((v) => {
     const d: Draft = { n: v.version, secret, version: v, records: records.get(v.version) ?? {} };
     const label = `${name}@${v.version}`;
@@ -201,12 +231,18 @@ async function readAlias(admin: SecretAdmin, name: string): Promise<KeyRing> {
   });
   let pending: KeyRing['pending'];
   if (pendingRecord) {
-    const added = keys.filter((k) => (k.role === 'pending' || k.role === 'live') && isPendingKey(k.version, k.records, pendingRecord)).pop();
+    const added = keys
+      .filter((k) => (k.role === 'pending' || k.role === 'live') && isPendingKey(k.version, k.records, pendingRecord))
+      .pop();
     pending = { record: pendingRecord, secretId: name, key: added };
-    if (added?.role === 'live') notes.push(`${added.label} was made current by an ${pendingRecord.op} that stopped before its last write: run it again with the same key to finish it`);
+    if (added?.role === 'live')
+      notes.push(
+        `${added.label} was made current by an ${pendingRecord.op} that stopped before its last write: run it again with the same key to finish it`,
+      );
   }
   const staged = keys.filter((k) => k.role === 'staged').pop();
-  if (staged && staged.state === 'ENABLED') notes.push(`${staged.label} is enabled but not current: a flip stopped part-way; run flip again to finish it`);
+  if (staged && staged.state === 'ENABLED')
+    notes.push(`${staged.label} is enabled but not current: a flip stopped part-way; run flip again to finish it`);
   return finish(name, 'alias', secrets, keys, pending, notes);
 }
 
@@ -220,11 +256,23 @@ function finish(
 ): KeyRing {
   const staged = keys.filter((k) => k.role === 'staged');
   for (const k of keys) {
-    if (k.role === 'old' && k.records.revoked) notes.push(`${k.label} is recorded as revoked but still enabled: a revoke stopped part-way (or the version was enabled again by hand); run revoke again`);
+    if (k.role === 'old' && k.records.revoked)
+      notes.push(
+        `${k.label} is recorded as revoked but still enabled: a revoke stopped part-way (or the version was enabled again by hand); run revoke again`,
+      );
   }
-  if (staged.length > 1) notes.push(`more than one staged key (${staged.map((k) => k.label).join(', ')}): the newest is the one flip makes live; discard the others`);
-  if (pending && !pending.key) notes.push(`${article(pending.record.op)} of ${pending.record.fingerprint} stopped before adding its key; run it again with the same key, or discard`);
-  else if (pending?.key && pending.key.role !== 'live') notes.push(`${article(pending.record.op)} of ${pending.record.fingerprint} stopped after adding ${pending.key.label}; run it again with the same key, or discard`);
+  if (staged.length > 1)
+    notes.push(
+      `more than one staged key (${staged.map((k) => k.label).join(', ')}): the newest is the one flip makes live; discard the others`,
+    );
+  if (pending && !pending.key)
+    notes.push(
+      `${article(pending.record.op)} of ${pending.record.fingerprint} stopped before adding its key; run it again with the same key, or discard`,
+    );
+  else if (pending?.key && pending.key.role !== 'live')
+    notes.push(
+      `${article(pending.record.op)} of ${pending.record.fingerprint} stopped after adding ${pending.key.label}; run it again with the same key, or discard`,
+    );
   return {
     name,
     layout,

@@ -9,7 +9,8 @@ import type { KeyView, NextStep, RefusalCode, RotateCommand, RotationOutcome, Ro
 
 export function keyView(key: RotationKey, usage?: SecretUsage, fingerprint?: string): KeyView {
   const fp = fingerprint ?? key.fingerprint;
-  const instances = usage && fp ? (usage.fingerprints.find((f) => f.fingerprint === fp)?.instances.length ?? 0) : undefined;
+  const instances =
+    usage && fp ? (usage.fingerprints.find((f) => f.fingerprint === fp)?.instances.length ?? 0) : undefined;
   return {
     label: key.label,
     secretId: key.secretId,
@@ -45,24 +46,54 @@ export function nextStep(ring: KeyRing): NextStep {
     };
   }
   if (staged) {
-    if (staged.state === 'ENABLED') return { command: 'flip', why: `${staged.label} was being flipped: run flip again to finish` };
+    if (staged.state === 'ENABLED')
+      return { command: 'flip', why: `${staged.label} was being flipped: run flip again to finish` };
     const probed = staged.records.probed;
-    if (!probed) return { command: 'probe', why: `${staged.label} is staged: probe it with the provider before any process can see it` };
-    if (!probed.ok) return { command: 'discard', why: `${staged.label} failed its probe (${probed.reason}): discard it and provision another key` };
+    if (!probed)
+      return {
+        command: 'probe',
+        why: `${staged.label} is staged: probe it with the provider before any process can see it`,
+      };
+    if (!probed.ok)
+      return {
+        command: 'discard',
+        why: `${staged.label} failed its probe (${probed.reason}): discard it and provision another key`,
+      };
     return { command: 'flip', why: `${staged.label} is staged and probed ${probed.reason}: flip makes it live` };
   }
-  if (live && live.records.staged && !live.records.flipped) return { command: 'flip', why: `${live.label} is live but its flip was not recorded: run flip again to record it` };
+  if (live && live.records.staged && !live.records.flipped)
+    return { command: 'flip', why: `${live.label} is live but its flip was not recorded: run flip again to record it` };
   if (old.length > 0) {
     const labels = old.map((k) => k.label).join(', ');
     const recorded = old.filter((k) => k.records.revoked).map((k) => k.label);
-    if (recorded.length > 0) return { command: 'revoke', why: `${recorded.join(', ')} recorded as revoked but still enabled: a revoke stopped part-way; run revoke again to finish it` };
+    if (recorded.length > 0)
+      return {
+        command: 'revoke',
+        why: `${recorded.join(', ')} recorded as revoked but still enabled: a revoke stopped part-way; run revoke again to finish it`,
+      };
     const verified = old.every((k) => k.records.verified?.ok);
     return verified
-      ? { command: 'revoke', why: `${labels} verified unused: revoke disables ${old.length === 1 ? 'it' : 'them'} (after checking again)` }
-      : { command: 'verify', why: `${labels} still enabled: verify that no process used ${old.length === 1 ? 'it' : 'them'} for the whole window, then revoke` };
+      ? {
+          command: 'revoke',
+          why: `${labels} verified unused: revoke disables ${old.length === 1 ? 'it' : 'them'} (after checking again)`,
+        }
+      : {
+          command: 'verify',
+          why: `${labels} still enabled: verify that no process used ${old.length === 1 ? 'it' : 'them'} for the whole window, then revoke`,
+        };
   }
-  if (!live) return { command: 'provision', why: ring.keys.length === 0 ? `${name} has no key yet: provision the first one` : `${name} has no live key: provision one` };
-  return { command: 'provision', why: `nothing in flight: ${live.label} is the only enabled key; the next rotation starts with provision` };
+  if (!live)
+    return {
+      command: 'provision',
+      why:
+        ring.keys.length === 0
+          ? `${name} has no key yet: provision the first one`
+          : `${name} has no live key: provision one`,
+    };
+  return {
+    command: 'provision',
+    why: `nothing in flight: ${live.label} is the only enabled key; the next rotation starts with provision`,
+  };
 }
 
 export function result(
@@ -70,7 +101,9 @@ export function result(
   command: RotateCommand,
   outcome: RotationOutcome,
   message: string,
-  extra: Partial<Pick<RotationResult, 'refusal' | 'steps' | 'probe' | 'verifications' | 'usage' | 'notes'>> & { fingerprints?: ReadonlyMap<RotationKey, string> } = {},
+  extra: Partial<Pick<RotationResult, 'refusal' | 'steps' | 'probe' | 'verifications' | 'usage' | 'notes'>> & {
+    fingerprints?: ReadonlyMap<RotationKey, string>;
+  } = {},
 ): RotationResult {
   const { fingerprints, notes, ...rest } = extra;
   return {
@@ -89,11 +122,26 @@ export function result(
 }
 
 /** A refusal: a safety gate stopped the command before any write. */
-export function refused(ring: KeyRing, command: RotateCommand, refusal: RefusalCode, message: string, extra: Parameters<typeof result>[4] = {}): RotationResult {
+export function refused(
+  ring: KeyRing,
+  command: RotateCommand,
+  refusal: RefusalCode,
+  message: string,
+  extra: Parameters<typeof result>[4] = {},
+): RotationResult {
   return result(ring, command, 'refused', message, { ...extra, refusal });
 }
 
 /** The refusal every step but provision, emergency and discard gives while a write sequence stopped part-way. */
-export function refusePending(ring: KeyRing, command: RotateCommand, pending: NonNullable<KeyRing['pending']>): RotationResult {
-  return refused(ring, command, 'pending', `${article(pending.record.op)} stopped part-way: finish it (run it again with the same key) or discard it first`);
+export function refusePending(
+  ring: KeyRing,
+  command: RotateCommand,
+  pending: NonNullable<KeyRing['pending']>,
+): RotationResult {
+  return refused(
+    ring,
+    command,
+    'pending',
+    `${article(pending.record.op)} stopped part-way: finish it (run it again with the same key) or discard it first`,
+  );
 }

@@ -25,13 +25,22 @@ export async function status(ctx: RotationContext, options: StatusOptions = {}):
       usage = await ctx.usage.usage(ctx.beaconName ?? ctx.name, { windowMs: options.windowMs ?? 3_600_000 });
       const known = new Set(fingerprints.values());
       for (const f of usage.fingerprints) {
-        if (!known.has(f.fingerprint)) notes.push(`${f.instances.length} instance(s) reported ${f.fingerprint}, which is none of ${ctx.name}'s keys (another fingerprintKey, or a key from elsewhere: env, a file)`);
+        if (!known.has(f.fingerprint))
+          notes.push(
+            `${f.instances.length} instance(s) reported ${f.fingerprint}, which is none of ${ctx.name}'s keys (another fingerprintKey, or a key from elsewhere: env, a file)`,
+          );
       }
-      if (usage.instancesSeen === 0) notes.push(`no instance reported ${ctx.beaconName ?? ctx.name} in the window: are the beacons on, and is this the name apps declare?`);
+      if (usage.instancesSeen === 0)
+        notes.push(
+          `no instance reported ${ctx.beaconName ?? ctx.name} in the window: are the beacons on, and is this the name apps declare?`,
+        );
     } catch (error) {
       notes.push(`the beacons could not be read: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
-  const summary = ring.keys.length === 0 ? `${ctx.name} has no key (${layout} layout)` : `${ctx.name}: ${ring.live ? `${ring.live.label} is live` : 'no live key'}${ring.staged ? `, ${ring.staged.label} staged` : ''}${ring.old.length ? `, ${ring.old.map((k) => k.label).join(', ')} still enabled` : ''}`;
+  const summary =
+    ring.keys.length === 0
+      ? `${ctx.name} has no key (${layout} layout)`
+      : `${ctx.name}: ${ring.live ? `${ring.live.label} is live` : 'no live key'}${ring.staged ? `, ${ring.staged.label} staged` : ''}${ring.old.length ? `, ${ring.old.map((k) => k.label).join(', ')} still enabled` : ''}`;
   return result(ring, 'status', 'done', summary, { fingerprints, usage, notes });
 }

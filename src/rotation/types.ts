@@ -5,7 +5,16 @@ import type { SecretAdmin } from './admin.js';
 import type { VersionRecords } from './records.js';
 import type { KeyRole, Layout } from './ring.js';
 
-export const ROTATE_COMMANDS = ['status', 'provision', 'probe', 'flip', 'verify', 'revoke', 'emergency', 'discard'] as const;
+export const ROTATE_COMMANDS = [
+  'status',
+  'provision',
+  'probe',
+  'flip',
+  'verify',
+  'revoke',
+  'emergency',
+  'discard',
+] as const;
 export type RotateCommand = (typeof ROTATE_COMMANDS)[number];
 
 /** What every rotation command works on. */

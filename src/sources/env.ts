@@ -32,7 +32,8 @@ export function envSource(options: EnvSourceOptions = {}): Source {
     },
     validate(ref: SourceRef): string | undefined {
       if (ref.version !== undefined) return 'environment variables have no versions';
-      if (!ENV_NAME.test(ref.name)) return 'an environment variable name is letters, digits and "_", not starting with a digit';
+      if (!ENV_NAME.test(ref.name))
+        return 'an environment variable name is letters, digits and "_", not starting with a digit';
       return undefined;
     },
   };

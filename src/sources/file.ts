@@ -65,18 +65,24 @@ export function fileSource(options: FileSourceOptions): Source {
           value = await readFile(join(dir, ref.name), { signal: ctx.signal });
         } catch (error) {
           const code = (error as NodeJS.ErrnoException).code;
-          if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return { status: 'absent', reason: 'not-found' };
+          if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR')
+            return { status: 'absent', reason: 'not-found' };
           if (code === 'EACCES' || code === 'EPERM') return { status: 'absent', reason: 'permission-denied' };
           throw error;
         }
         const after = await mountVersion(dir);
         if (before === after || attempt === 3) {
-          return { status: 'found', value: new Uint8Array(value.buffer, value.byteOffset, value.byteLength), ...(after === undefined ? {} : { version: after }) };
+          return {
+            status: 'found',
+            value: new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
+            ...(after === undefined ? {} : { version: after }),
+          };
         }
       }
     },
     validate(ref: SourceRef): string | undefined {
-      if (ref.version !== undefined) return 'files have no versions (the mount\'s ..data target is reported as the version)';
+      if (ref.version !== undefined)
+        return "files have no versions (the mount's ..data target is reported as the version)";
       if (!FILE_NAME.test(ref.name) || ref.name.startsWith('..')) {
         return 'a file name is letters, digits, "_", "-" and ".", with no "/" and not starting with "."';
       }

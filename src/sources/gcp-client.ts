@@ -61,7 +61,8 @@ export async function createSecretManagerClient<C extends { initialize?(): Promi
  */
 export function emulatorClientOptions(hostPort: string): Record<string, unknown> {
   const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(hostPort.trim());
-  if (!match) throw new ConfigurationError(`SECRET_MANAGER_EMULATOR_HOST must be host:port, not ${JSON.stringify(hostPort)}`);
+  if (!match)
+    throw new ConfigurationError(`SECRET_MANAGER_EMULATOR_HOST must be host:port, not ${JSON.stringify(hostPort)}`);
   const gax = loadGax();
   return {
     apiEndpoint: match[1],

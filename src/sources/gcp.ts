@@ -76,15 +76,27 @@ const Code = { NOT_FOUND: 5, PERMISSION_DENIED: 7, FAILED_PRECONDITION: 9 } as c
  * DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, INTERNAL, network errors, a checksum mismatch — is unavailable.
  */
 export function gcpSecretManager(options: GcpSecretManagerOptions): Source {
-  if (typeof options !== 'object' || options === null || typeof options.projectId !== 'string' || options.projectId === '') {
+  if (
+    typeof options !== 'object' ||
+    options === null ||
+    typeof options.projectId !== 'string' ||
+    options.projectId === ''
+  ) {
     throw new ConfigurationError('gcpSecretManager() needs `projectId`: the project that holds the secrets');
   }
   if (options.location !== undefined && !LOCATION.test(options.location)) {
-    throw new ConfigurationError(`gcpSecretManager(): \`location\` must be a region such as "europe-west1", not ${JSON.stringify(options.location)}`);
+    throw new ConfigurationError(
+      `gcpSecretManager(): \`location\` must be a region such as "europe-west1", not ${JSON.stringify(options.location)}`,
+    );
   }
-  const parent = options.location === undefined ? `projects/${options.projectId}` : `projects/${options.projectId}/locations/${options.location}`;
+  const parent =
+    options.location === undefined
+      ? `projects/${options.projectId}`
+      : `projects/${options.projectId}/locations/${options.location}`;
   const ownsClient = options.client === undefined;
-  let client: Promise<SecretManagerClientLike> | undefined = options.client ? Promise.resolve(options.client) : undefined;
+  let client: Promise<SecretManagerClientLike> | undefined = options.client
+    ? Promise.resolve(options.client)
+    : undefined;
   let closed = false;
 
   const getClient = (): Promise<SecretManagerClientLike> => {

@@ -71,7 +71,8 @@ export function memorySource(initial: Record<string, string> = {}, options: Memo
   };
   const setState = (name: string, version: string | undefined, state: VersionState): void => {
     const stored = pick(name, version);
-    if (stored.state === 'destroyed') throw new Error(`memory source: version ${version ?? 'latest'} of ${name} is destroyed`);
+    if (stored.state === 'destroyed')
+      throw new Error(`memory source: version ${version ?? 'latest'} of ${name} is destroyed`);
     stored.state = state;
     if (state === 'destroyed') stored.value = '';
     notify(name);
@@ -97,7 +98,8 @@ export function memorySource(initial: Record<string, string> = {}, options: Memo
       if (denied.has(ref.name)) return absent('permission-denied');
       const versions = store.get(ref.name);
       if (!versions || versions.length === 0) return absent('not-found');
-      const index = ref.version === undefined || ref.version === 'latest' ? versions.length - 1 : Number(ref.version) - 1;
+      const index =
+        ref.version === undefined || ref.version === 'latest' ? versions.length - 1 : Number(ref.version) - 1;
       const stored = versions[index];
       if (!stored) return absent('not-found');
       if (stored.state !== 'enabled') return absent(stored.state);

@@ -58,7 +58,8 @@ export function manualClock(start = Date.UTC(2026, 0, 1)): ManualClock {
       for (;;) {
         let due: Timer | undefined;
         for (const timer of timers.values()) {
-          if (timer.at <= target && (!due || timer.at < due.at || (timer.at === due.at && timer.id < due.id))) due = timer;
+          if (timer.at <= target && (!due || timer.at < due.at || (timer.at === due.at && timer.id < due.id)))
+            due = timer;
         }
         if (!due) break;
         timers.delete(due.id);

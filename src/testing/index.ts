@@ -1,3 +1,9 @@
 export { manualClock, type ManualClock } from './clock.js';
 export { startMockProvider, type MockKeyState, type MockProvider, type MockProviderOptions } from './mock-provider.js';
-export { startSecretManagerEmulator, type SecretManagerEmulator, type SecretManagerEmulatorOptions, type EmulatorClientOptions, type EmulatorLocationOptions } from './emulator/index.js';
+export {
+  startSecretManagerEmulator,
+  type SecretManagerEmulator,
+  type SecretManagerEmulatorOptions,
+  type EmulatorClientOptions,
+  type EmulatorLocationOptions,
+} from './emulator/index.js';

@@ -65,7 +65,8 @@ const MAX_BODY = 10 * 1024 * 1024;
  * const client = new OpenAI({ apiKey: 'unused', baseURL: mock.url, fetch: authFetch(key, providers.openai) });
  */
 export async function startMockProvider(options: MockProviderOptions): Promise<MockProvider> {
-  if (typeof options !== 'object' || options === null) throw new TypeError('startMockProvider: options { preset, keys? } are required');
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('startMockProvider: options { preset, keys? } are required');
   const preset = resolvePreset(options.preset);
   const family = familyOf(preset);
   const hmacKey = randomBytes(32);
@@ -76,15 +77,21 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
   let sequence = 0;
 
   const checkKey = (key: unknown): string => {
-    if (typeof key !== 'string' || key === '') throw new TypeError('startMockProvider: a key must be a non-empty string');
+    if (typeof key !== 'string' || key === '')
+      throw new TypeError('startMockProvider: a key must be a non-empty string');
     return key;
   };
   for (const key of options.keys ?? []) live.set(digest(checkKey(key)), 'alive');
 
   const base = new URL(preset.baseUrl).pathname.replace(/\/+$/, '');
   const probePath = base + (preset.probe.path.split('?')[0] ?? '');
-  const chatPattern = new RegExp(`^${escapeRegExp(base + preset.chat.path).replace(escapeRegExp('{model}'), '[^/]+')}$`);
-  const authHeaders = [{ header: preset.header.toLowerCase(), scheme: preset.scheme }, ...(preset.alternates ?? []).map((a) => ({ header: a.header.toLowerCase(), scheme: a.scheme }))];
+  const chatPattern = new RegExp(
+    `^${escapeRegExp(base + preset.chat.path).replace(escapeRegExp('{model}'), '[^/]+')}$`,
+  );
+  const authHeaders = [
+    { header: preset.header.toLowerCase(), scheme: preset.scheme },
+    ...(preset.alternates ?? []).map((a) => ({ header: a.header.toLowerCase(), scheme: a.scheme })),
+  ];
 
   /** Every credential the request carries (scheme removed), and whether one came with the wrong scheme. */
   const credentials = (req: IncomingMessage, url: URL): { keys: string[]; malformed: boolean } => {
@@ -94,7 +101,8 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
       for (const raw of req.headersDistinct[header] ?? []) {
         const value = raw.trim();
         if (scheme === undefined) found.add(value);
-        else if (value.toLowerCase().startsWith(`${scheme.toLowerCase()} `)) found.add(value.slice(scheme.length + 1).trim());
+        else if (value.toLowerCase().startsWith(`${scheme.toLowerCase()} `))
+          found.add(value.slice(scheme.length + 1).trim());
         else {
           found.add(value); // counted under what was sent, and refused
           malformed = true;
@@ -113,8 +121,17 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
     const id = `${family}-mock-${++sequence}`;
     const url = new URL(req.url ?? '/', 'http://mock.invalid');
     const body = await readBody(req);
-    const route = url.pathname === probePath && req.method === preset.probe.method ? 'probe' : chatPattern.test(url.pathname) && req.method === preset.chat.method ? 'chat' : undefined;
-    if (body === undefined) return send(res, { status: 413, body: { error: { message: 'Request body too large', type: 'invalid_request_error' } } });
+    const route =
+      url.pathname === probePath && req.method === preset.probe.method
+        ? 'probe'
+        : chatPattern.test(url.pathname) && req.method === preset.chat.method
+          ? 'chat'
+          : undefined;
+    if (body === undefined)
+      return send(res, {
+        status: 413,
+        body: { error: { message: 'Request body too large', type: 'invalid_request_error' } },
+      });
     if (route === undefined) return send(res, notFound(family, url.pathname));
 
     const { keys, malformed } = credentials(req, url);
@@ -125,7 +142,8 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
     // Exactly one credential, in the right form; two different ones (a placeholder left behind) are refused.
     const key = keys.length === 1 && !malformed ? keys[0] : undefined;
     const state = key === undefined ? undefined : live.get(digest(key));
-    if (state === undefined) return send(res, invalidKey(family, keys.length === 0 ? undefined : (keys[0] as string), id));
+    if (state === undefined)
+      return send(res, invalidKey(family, keys.length === 0 ? undefined : (keys[0] as string), id));
     if (state === 'forbidden') return send(res, forbidden(family, id));
     if (state === 'rate-limited') return send(res, rateLimited(family, id));
     if (state === 'no-quota') return send(res, noQuota(family, id));
@@ -137,13 +155,17 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
     } catch {
       return send(res, badJson(family, id));
     }
-    const model = typeof (parsed as { model?: unknown }).model === 'string' ? (parsed as { model: string }).model : url.pathname.match(/models\/([^/:]+)/)?.[1] ?? 'mock-model';
+    const model =
+      typeof (parsed as { model?: unknown }).model === 'string'
+        ? (parsed as { model: string }).model
+        : (url.pathname.match(/models\/([^/:]+)/)?.[1] ?? 'mock-model');
     return send(res, chatOk(family, id, model));
   };
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch(() => {
-      if (!res.headersSent) send(res, { status: 500, body: { error: { message: 'mock provider failure', type: 'server_error' } } });
+      if (!res.headersSent)
+        send(res, { status: 500, body: { error: { message: 'mock provider failure', type: 'server_error' } } });
       else res.destroy();
     });
   });
@@ -191,7 +213,15 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
   } as MockProvider;
 }
 
-const FAMILIES: ReadonlySet<string> = new Set<Family>(['openai', 'anthropic', 'gemini', 'groq', 'mistral', 'openrouter', 'together']);
+const FAMILIES: ReadonlySet<string> = new Set<Family>([
+  'openai',
+  'anthropic',
+  'gemini',
+  'groq',
+  'mistral',
+  'openrouter',
+  'together',
+]);
 
 /** The built-in provider a preset imitates; a custom preset gets the OpenAI-compatible shapes most APIs copy. */
 function familyOf(preset: ProviderPreset): Family {
@@ -239,7 +269,12 @@ function googleError(code: number, status: string, message: string, reason: stri
       message,
       status,
       details: [
-        { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'googleapis.com', metadata: { service: 'generativelanguage.googleapis.com' } },
+        {
+          '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+          reason,
+          domain: 'googleapis.com',
+          metadata: { service: 'generativelanguage.googleapis.com' },
+        },
         ...extra,
       ],
     },
@@ -262,18 +297,40 @@ function invalidKey(family: Family, key: string | undefined, id: string): Answer
     case 'anthropic':
       return { status: 401, headers, body: anthropicError('authentication_error', 'invalid x-api-key', id) };
     case 'gemini':
-      return { status: 400, body: googleError(400, 'INVALID_ARGUMENT', 'API key not valid. Please pass a valid API key.', 'API_KEY_INVALID') };
+      return {
+        status: 400,
+        body: googleError(
+          400,
+          'INVALID_ARGUMENT',
+          'API key not valid. Please pass a valid API key.',
+          'API_KEY_INVALID',
+        ),
+      };
     case 'groq':
-      return { status: 401, headers, body: { error: { message: 'Invalid API Key', type: 'invalid_request_error', code: 'invalid_api_key' } } };
+      return {
+        status: 401,
+        headers,
+        body: { error: { message: 'Invalid API Key', type: 'invalid_request_error', code: 'invalid_api_key' } },
+      };
     case 'mistral':
       return { status: 401, headers, body: { message: 'Unauthorized', request_id: id } };
     case 'openrouter':
-      return { status: 401, headers, body: { error: { code: 401, message: 'Invalid credentials (OAuth session expired, disabled/invalid API key)' } } };
+      return {
+        status: 401,
+        headers,
+        body: {
+          error: { code: 401, message: 'Invalid credentials (OAuth session expired, disabled/invalid API key)' },
+        },
+      };
     case 'together':
       return {
         status: 401,
         headers,
-        body: openaiStyleError('Invalid API key provided. You can find your API key at https://api.together.xyz/settings/api-keys.', 'invalid_request_error', 'invalid_api_key'),
+        body: openaiStyleError(
+          'Invalid API key provided. You can find your API key at https://api.together.xyz/settings/api-keys.',
+          'invalid_request_error',
+          'invalid_api_key',
+        ),
       };
     case 'openai':
       return {
@@ -281,8 +338,16 @@ function invalidKey(family: Family, key: string | undefined, id: string): Answer
         headers,
         body:
           key === undefined
-            ? openaiStyleError("You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).", 'invalid_request_error', null)
-            : openaiStyleError(`Incorrect API key provided: ${masked(key)}. You can find your API key at https://platform.openai.com/account/api-keys.`, 'invalid_request_error', 'invalid_api_key'),
+            ? openaiStyleError(
+                "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                'invalid_request_error',
+                null,
+              )
+            : openaiStyleError(
+                `Incorrect API key provided: ${masked(key)}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+                'invalid_request_error',
+                'invalid_api_key',
+              ),
       };
   }
 }
@@ -303,15 +368,46 @@ function forbidden(family: Family, id: string): Answer {
   const headers = requestIdHeader(family, id);
   switch (family) {
     case 'anthropic':
-      return { status: 403, headers, body: anthropicError('permission_error', 'Your API key does not have permission to use the specified resource.', id) };
+      return {
+        status: 403,
+        headers,
+        body: anthropicError(
+          'permission_error',
+          'Your API key does not have permission to use the specified resource.',
+          id,
+        ),
+      };
     case 'gemini':
-      return { status: 403, body: googleError(403, 'PERMISSION_DENIED', 'Your API key was reported as leaked. Please use another API key.', 'API_KEY_SERVICE_BLOCKED') };
+      return {
+        status: 403,
+        body: googleError(
+          403,
+          'PERMISSION_DENIED',
+          'Your API key was reported as leaked. Please use another API key.',
+          'API_KEY_SERVICE_BLOCKED',
+        ),
+      };
     case 'openrouter':
-      return { status: 403, headers, body: { error: { code: 403, message: 'Key is disabled or not allowed to use this resource' } } };
+      return {
+        status: 403,
+        headers,
+        body: { error: { code: 403, message: 'Key is disabled or not allowed to use this resource' } },
+      };
     case 'mistral':
       return { status: 403, headers, body: { message: 'Forbidden', request_id: id } };
     default:
-      return { status: 403, headers, body: { error: { code: 'unsupported_country_region_territory', message: 'Country, region, or territory not supported', param: null, type: 'request_forbidden' } } };
+      return {
+        status: 403,
+        headers,
+        body: {
+          error: {
+            code: 'unsupported_country_region_territory',
+            message: 'Country, region, or territory not supported',
+            param: null,
+            type: 'request_forbidden',
+          },
+        },
+      };
   }
 }
 
@@ -321,8 +417,17 @@ function rateLimited(family: Family, id: string): Answer {
     case 'anthropic':
       return {
         status: 429,
-        headers: { ...headers, 'retry-after': '20', 'anthropic-ratelimit-requests-limit': '50', 'anthropic-ratelimit-requests-remaining': '0' },
-        body: anthropicError('rate_limit_error', 'This request would exceed the rate limit for your organization of 50 requests per minute.', id),
+        headers: {
+          ...headers,
+          'retry-after': '20',
+          'anthropic-ratelimit-requests-limit': '50',
+          'anthropic-ratelimit-requests-remaining': '0',
+        },
+        body: anthropicError(
+          'rate_limit_error',
+          'This request would exceed the rate limit for your organization of 50 requests per minute.',
+          id,
+        ),
       };
     case 'gemini':
       return {
@@ -333,21 +438,47 @@ function rateLimited(family: Family, id: string): Answer {
             message: 'You exceeded your current quota, please check your plan and billing details.',
             status: 'RESOURCE_EXHAUSTED',
             details: [
-              { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests', quotaId: 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier' }] },
+              {
+                '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+                violations: [
+                  {
+                    quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests',
+                    quotaId: 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier',
+                  },
+                ],
+              },
               { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '27s' },
             ],
           },
         },
       };
     case 'mistral':
-      return { status: 429, headers: { ...headers, 'retry-after': '20' }, body: { message: 'Requests rate limit exceeded', request_id: id } };
+      return {
+        status: 429,
+        headers: { ...headers, 'retry-after': '20' },
+        body: { message: 'Requests rate limit exceeded', request_id: id },
+      };
     case 'openrouter':
-      return { status: 429, headers: { ...headers, 'x-ratelimit-limit': '20', 'x-ratelimit-remaining': '0' }, body: { error: { code: 429, message: 'Rate limit exceeded' } } };
+      return {
+        status: 429,
+        headers: { ...headers, 'x-ratelimit-limit': '20', 'x-ratelimit-remaining': '0' },
+        body: { error: { code: 429, message: 'Rate limit exceeded' } },
+      };
     default:
       return {
         status: 429,
-        headers: { ...headers, 'retry-after': '20', 'x-ratelimit-limit-requests': '30', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '20s' },
-        body: openaiStyleError('Rate limit reached for requests per min (RPM): Limit 30, Used 30, Requested 1. Please try again in 20s.', 'requests', 'rate_limit_exceeded'),
+        headers: {
+          ...headers,
+          'retry-after': '20',
+          'x-ratelimit-limit-requests': '30',
+          'x-ratelimit-remaining-requests': '0',
+          'x-ratelimit-reset-requests': '20s',
+        },
+        body: openaiStyleError(
+          'Rate limit reached for requests per min (RPM): Limit 30, Used 30, Requested 1. Please try again in 20s.',
+          'requests',
+          'rate_limit_exceeded',
+        ),
       };
   }
 }
@@ -360,7 +491,11 @@ function noQuota(family: Family, id: string): Answer {
       return {
         status: 400,
         headers,
-        body: anthropicError('invalid_request_error', 'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.', id),
+        body: anthropicError(
+          'invalid_request_error',
+          'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
+          id,
+        ),
       };
     case 'gemini':
       return rateLimited(family, id);
@@ -368,28 +503,48 @@ function noQuota(family: Family, id: string): Answer {
       return {
         status: 402,
         headers,
-        body: { error: { code: 402, message: 'Insufficient credits. Add more using https://openrouter.ai/settings/credits', metadata: { limit_source: 'openrouter_credits' } } },
+        body: {
+          error: {
+            code: 402,
+            message: 'Insufficient credits. Add more using https://openrouter.ai/settings/credits',
+            metadata: { limit_source: 'openrouter_credits' },
+          },
+        },
       };
     default:
       return {
         status: 429,
         headers,
-        body: openaiStyleError('You exceeded your current quota, please check your plan and billing details.', 'insufficient_quota', 'insufficient_quota'),
+        body: openaiStyleError(
+          'You exceeded your current quota, please check your plan and billing details.',
+          'insufficient_quota',
+          'insufficient_quota',
+        ),
       };
   }
 }
 
 function notFound(family: Family, path: string): Answer {
   const safePath = path.length > 200 ? `${path.slice(0, 200)}…` : path;
-  if (family === 'anthropic') return { status: 404, body: anthropicError('not_found_error', `Not found: ${safePath}`, 'none') };
-  if (family === 'gemini') return { status: 404, body: { error: { code: 404, message: `Not found: ${safePath}`, status: 'NOT_FOUND' } } };
+  if (family === 'anthropic')
+    return { status: 404, body: anthropicError('not_found_error', `Not found: ${safePath}`, 'none') };
+  if (family === 'gemini')
+    return { status: 404, body: { error: { code: 404, message: `Not found: ${safePath}`, status: 'NOT_FOUND' } } };
   return { status: 404, body: openaiStyleError(`Invalid URL (${safePath})`, 'invalid_request_error', null) };
 }
 
 function badJson(family: Family, id: string): Answer {
-  if (family === 'anthropic') return { status: 400, body: anthropicError('invalid_request_error', 'The request body is not valid JSON.', id) };
-  if (family === 'gemini') return { status: 400, body: { error: { code: 400, message: 'Invalid JSON payload received.', status: 'INVALID_ARGUMENT' } } };
-  return { status: 400, body: openaiStyleError('We could not parse the JSON body of your request.', 'invalid_request_error', null) };
+  if (family === 'anthropic')
+    return { status: 400, body: anthropicError('invalid_request_error', 'The request body is not valid JSON.', id) };
+  if (family === 'gemini')
+    return {
+      status: 400,
+      body: { error: { code: 400, message: 'Invalid JSON payload received.', status: 'INVALID_ARGUMENT' } },
+    };
+  return {
+    status: 400,
+    body: openaiStyleError('We could not parse the JSON body of your request.', 'invalid_request_error', null),
+  };
 }
 
 function probeOk(family: Family, id: string): Answer {
@@ -400,19 +555,45 @@ function probeOk(family: Family, id: string): Answer {
       return {
         status: 200,
         headers,
-        body: { data: [{ type: 'model', id: 'claude-mock-1', display_name: 'Claude Mock', created_at: '2026-01-01T00:00:00Z' }], has_more: false, first_id: 'claude-mock-1', last_id: 'claude-mock-1' },
+        body: {
+          data: [
+            { type: 'model', id: 'claude-mock-1', display_name: 'Claude Mock', created_at: '2026-01-01T00:00:00Z' },
+          ],
+          has_more: false,
+          first_id: 'claude-mock-1',
+          last_id: 'claude-mock-1',
+        },
       };
     case 'gemini':
       return {
         status: 200,
-        body: { models: [{ name: 'models/gemini-mock', displayName: 'Gemini Mock', supportedGenerationMethods: ['generateContent'] }], nextPageToken: 'mock-next' },
+        body: {
+          models: [
+            { name: 'models/gemini-mock', displayName: 'Gemini Mock', supportedGenerationMethods: ['generateContent'] },
+          ],
+          nextPageToken: 'mock-next',
+        },
       };
     case 'openrouter':
-      return { status: 200, headers, body: { data: { label: 'keyflip mock key', usage: 0, limit: null, limit_remaining: null, is_free_tier: false } } };
+      return {
+        status: 200,
+        headers,
+        body: {
+          data: { label: 'keyflip mock key', usage: 0, limit: null, limit_remaining: null, is_free_tier: false },
+        },
+      };
     case 'together':
-      return { status: 200, headers, body: { api_key_id: 'key-mock', project_id: 'proj-mock', organization_id: 'org-mock' } };
+      return {
+        status: 200,
+        headers,
+        body: { api_key_id: 'key-mock', project_id: 'proj-mock', organization_id: 'org-mock' },
+      };
     default:
-      return { status: 200, headers, body: { object: 'list', data: [{ id: `${family}-mock-model`, object: 'model', created, owned_by: 'system' }] } };
+      return {
+        status: 200,
+        headers,
+        body: { object: 'list', data: [{ id: `${family}-mock-model`, object: 'model', created, owned_by: 'system' }] },
+      };
   }
 }
 
@@ -422,7 +603,16 @@ function chatOk(family: Family, id: string, model: string): Answer {
     return {
       status: 200,
       headers,
-      body: { id: `msg_${id}`, type: 'message', role: 'assistant', model, content: [{ type: 'text', text: 'ok' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 1, output_tokens: 1 } },
+      body: {
+        id: `msg_${id}`,
+        type: 'message',
+        role: 'assistant',
+        model,
+        content: [{ type: 'text', text: 'ok' }],
+        stop_reason: 'end_turn',
+        stop_sequence: null,
+        usage: { input_tokens: 1, output_tokens: 1 },
+      },
     };
   }
   if (family === 'gemini') {
@@ -448,4 +638,3 @@ function chatOk(family: Family, id: string, model: string): Answer {
     },
   };
 }
-

@@ -101,7 +101,12 @@ describe('beacon: schedule', () => {
   it('defaults to one report a minute', async () => {
     const clock = manualClock();
     const sink = keep();
-    const resolver = resolverFor({ sources: [memorySource({ K: 'value-k-1' })], clock, jitter: 0, beacon: { service: 's', sink } });
+    const resolver = resolverFor({
+      sources: [memorySource({ K: 'value-k-1' })],
+      clock,
+      jitter: 0,
+      beacon: { service: 's', sink },
+    });
     resolver.secret('K');
     await resolver.ready();
     await clock.advance(59_999);
@@ -118,7 +123,11 @@ describe('beacon: schedule', () => {
     expect(sink.reports).toHaveLength(1);
     const report = sink.reports[0];
     expect(report?.sentAt).toBe(start); // the clock did not move
-    expect(entry(report, 'A')).toMatchObject({ candidate: 'A_v2', fingerprint: fingerprint('value-a-two'), status: 'ok' });
+    expect(entry(report, 'A')).toMatchObject({
+      candidate: 'A_v2',
+      fingerprint: fingerprint('value-a-two'),
+      status: 'ok',
+    });
     expect(entry(report, 'B')).toMatchObject({ candidate: 'B', version: '2', fingerprint: fingerprint('value-b-two') });
     await clock.advance(1_000); // the period goes on as before
     expect(sink.reports).toHaveLength(2);
@@ -174,7 +183,12 @@ describe('beacon: schedule', () => {
     const resolver = resolverFor({ sources: [memorySource({ K: 'v-k' })], clock, jitter: 0 });
     expect(clock.pending).toBe(0);
     expect(resolver.beaconStats()).toBeUndefined();
-    const withBeacon = resolverFor({ sources: [memorySource({ K: 'v-k' })], clock, jitter: 0, beacon: { service: 's', sink: keep() } });
+    const withBeacon = resolverFor({
+      sources: [memorySource({ K: 'v-k' })],
+      clock,
+      jitter: 0,
+      beacon: { service: 's', sink: keep() },
+    });
     expect(clock.pending).toBe(1);
     expect(withBeacon.beaconStats()).toEqual({ reports: 0, sent: 0, failed: 0, dropped: 0, inFlight: 0 });
   });
@@ -186,11 +200,43 @@ describe('beacon: contents', () => {
     resolver.secret('MISSING', 'NOPE_v2 ?? NOPE_v1'); // never resolved: not listed
     await clock.advance(1_000);
     const report = sink.reports[0] as BeaconReport;
-    expect(Object.keys(report).sort()).toEqual(['environment', 'instance', 'labels', 'schema', 'secrets', 'sentAt', 'service']);
-    expect(report).toMatchObject({ schema: BEACON_SCHEMA, sentAt: start + 1_000, service: 'checkout-api', environment: 'prod', labels: { region: 'eu-west1' } });
+    expect(Object.keys(report).sort()).toEqual([
+      'environment',
+      'instance',
+      'labels',
+      'schema',
+      'secrets',
+      'sentAt',
+      'service',
+    ]);
+    expect(report).toMatchObject({
+      schema: BEACON_SCHEMA,
+      sentAt: start + 1_000,
+      service: 'checkout-api',
+      environment: 'prod',
+      labels: { region: 'eu-west1' },
+    });
     expect(report.secrets).toEqual([
-      { name: 'A', candidate: 'A_v1', source: 'memory', version: '1', fingerprint: fingerprint('value-a-one'), loadedAt: start, uses: 0, status: 'ok' },
-      { name: 'B', candidate: 'B', source: 'memory', version: '1', fingerprint: fingerprint('value-b-one'), loadedAt: start, uses: 0, status: 'ok' },
+      {
+        name: 'A',
+        candidate: 'A_v1',
+        source: 'memory',
+        version: '1',
+        fingerprint: fingerprint('value-a-one'),
+        loadedAt: start,
+        uses: 0,
+        status: 'ok',
+      },
+      {
+        name: 'B',
+        candidate: 'B',
+        source: 'memory',
+        version: '1',
+        fingerprint: fingerprint('value-b-one'),
+        loadedAt: start,
+        uses: 0,
+        status: 'ok',
+      },
     ]);
     expect(BEACON_SCHEMA).toBe('keyflip.beacon/v1');
   });
@@ -198,7 +244,13 @@ describe('beacon: contents', () => {
   it('omits environment and labels when not given', async () => {
     const { clock, sink } = await rig();
     await clock.advance(1_000);
-    expect(Object.keys(sink.reports[0] as object).sort()).toEqual(['instance', 'schema', 'secrets', 'sentAt', 'service']);
+    expect(Object.keys(sink.reports[0] as object).sort()).toEqual([
+      'instance',
+      'schema',
+      'secrets',
+      'sentAt',
+      'service',
+    ]);
   });
 
   it('counts N reads of value (and get()) as N uses in the next report, then 0; lastUsedAt is kept', async () => {
@@ -299,7 +351,13 @@ describe('beacon: a sink never affects the app', () => {
     }
     expect(good.reports).toHaveLength(6);
     expect(calls).toEqual({ throwing: 6, rejecting: 6, hanging: MAX_IN_FLIGHT_PER_SINK });
-    expect(resolver.beaconStats()).toEqual({ reports: 6, sent: 6, failed: 12, dropped: 6 - MAX_IN_FLIGHT_PER_SINK, inFlight: MAX_IN_FLIGHT_PER_SINK });
+    expect(resolver.beaconStats()).toEqual({
+      reports: 6,
+      sent: 6,
+      failed: 12,
+      dropped: 6 - MAX_IN_FLIGHT_PER_SINK,
+      inFlight: MAX_IN_FLIGHT_PER_SINK,
+    });
 
     // The app keeps working: a rotation is served and reported.
     memory.set('A_v2', 'value-a-two');
@@ -408,11 +466,23 @@ describe('beacon: options are checked', () => {
     ['sink without send', { service: 's', sink: { write() {} } }, /`beacon\.sink` has no `send\(report\)` method/],
     ['bad sink in a list', { service: 's', sink: [sink, {}] }, /`beacon\.sink\[1\]` has no `send\(report\)` method/],
     ['null sink in a list', { service: 's', sink: [null] }, /`beacon\.sink\[0\]` must be a sink object/],
-    ['close not a function', { service: 's', sink: { send() {}, close: 1 } }, /`beacon\.sink`\.close must be a function/],
-    ['zero interval', { service: 's', sink, intervalMs: 0 }, /`beacon\.intervalMs` must be a finite number of milliseconds, at least 1, not 0/],
+    [
+      'close not a function',
+      { service: 's', sink: { send() {}, close: 1 } },
+      /`beacon\.sink`\.close must be a function/,
+    ],
+    [
+      'zero interval',
+      { service: 's', sink, intervalMs: 0 },
+      /`beacon\.intervalMs` must be a finite number of milliseconds, at least 1, not 0/,
+    ],
     ['negative interval', { service: 's', sink, intervalMs: -5 }, /`beacon\.intervalMs`.*not -5/],
     ['NaN interval', { service: 's', sink, intervalMs: Number.NaN }, /`beacon\.intervalMs`.*not NaN/],
-    ['infinite interval', { service: 's', sink, intervalMs: Number.POSITIVE_INFINITY }, /`beacon\.intervalMs`.*not Infinity/],
+    [
+      'infinite interval',
+      { service: 's', sink, intervalMs: Number.POSITIVE_INFINITY },
+      /`beacon\.intervalMs`.*not Infinity/,
+    ],
     ['string interval', { service: 's', sink, intervalMs: '60s' }, /`beacon\.intervalMs`.*not "60s"/],
     ['empty instanceId', { service: 's', sink, instanceId: '' }, /`beacon\.instanceId`/],
     ['labels not strings', { service: 's', sink, labels: { region: 3 } }, /`beacon\.labels\.region` must be a string/],
@@ -421,7 +491,9 @@ describe('beacon: options are checked', () => {
   for (const [what, beacon, message] of cases) {
     it(`${what}: ConfigurationError, and no timer started`, () => {
       const clock = manualClock();
-      expect(() => resolverFor({ sources: [memorySource()], clock, beacon: beacon as BeaconOptions })).toThrow(ConfigurationError);
+      expect(() => resolverFor({ sources: [memorySource()], clock, beacon: beacon as BeaconOptions })).toThrow(
+        ConfigurationError,
+      );
       expect(() => resolverFor({ sources: [memorySource()], clock, beacon: beacon as BeaconOptions })).toThrow(message);
       expect(clock.pending).toBe(0);
     });

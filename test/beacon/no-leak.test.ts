@@ -21,7 +21,13 @@ const VALUES = {
 
 function forms(value: string): string[] {
   const bytes = Buffer.from(value, 'utf8');
-  return [value, JSON.stringify(value).slice(1, -1), bytes.toString('base64'), bytes.toString('hex'), encodeURIComponent(value)];
+  return [
+    value,
+    JSON.stringify(value).slice(1, -1),
+    bytes.toString('base64'),
+    bytes.toString('hex'),
+    encodeURIComponent(value),
+  ];
 }
 
 describe('no value in any report or sink output', () => {
@@ -87,7 +93,14 @@ describe('no value in any report or sink output', () => {
     expect(lines).toHaveLength(reports.length);
     expect(bodies).toHaveLength(reports.length);
     const fingerprints = new Set(reports.flatMap((r) => r.secrets.map((s) => s.fingerprint)));
-    expect(fingerprints).toEqual(new Set([fingerprint(VALUES.openaiV1), fingerprint(VALUES.openaiV2), fingerprint(VALUES.dbJson), fingerprint(VALUES.revoked)]));
+    expect(fingerprints).toEqual(
+      new Set([
+        fingerprint(VALUES.openaiV1),
+        fingerprint(VALUES.openaiV2),
+        fingerprint(VALUES.dbJson),
+        fingerprint(VALUES.revoked),
+      ]),
+    );
     expect(reports.some((r) => r.secrets.some((s) => s.status === 'revoked'))).toBe(true);
 
     const outputs = [

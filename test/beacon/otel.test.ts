@@ -53,7 +53,10 @@ function secret(fields: Partial<BeaconSecret> & { name: string; fingerprint: str
   return { candidate: `${fields.name}_v1`, source: 'memory', loadedAt: 1, uses: 0, status: 'ok', ...fields };
 }
 
-function report(secrets: BeaconSecret[], fields: Partial<Omit<BeaconReport, 'instance'>> & { id?: string } = {}): BeaconReport {
+function report(
+  secrets: BeaconSecret[],
+  fields: Partial<Omit<BeaconReport, 'instance'>> & { id?: string } = {},
+): BeaconReport {
   const { id = 'inst-a', ...rest } = fields;
   return {
     schema: BEACON_SCHEMA,
@@ -66,7 +69,12 @@ function report(secrets: BeaconSecret[], fields: Partial<Omit<BeaconReport, 'ins
 }
 
 const byFingerprint = (points: Point[] | undefined): Record<string, unknown> =>
-  Object.fromEntries((points ?? []).map((p) => [`${String(p.attributes['service.instance.id'])}/${String(p.attributes['secret.fingerprint'])}`, p.value]));
+  Object.fromEntries(
+    (points ?? []).map((p) => [
+      `${String(p.attributes['service.instance.id'])}/${String(p.attributes['secret.fingerprint'])}`,
+      p.value,
+    ]),
+  );
 
 describe('otelSink', () => {
   it('records keyflip.secret.uses (counter) and keyflip.secret.in_use (gauge) with the documented attributes', async () => {
@@ -99,7 +107,9 @@ describe('otelSink', () => {
       value: 5,
     });
     // No version: no secret.version attribute (not an empty one).
-    expect(uses.find((p) => p.attributes['secret.name'] === 'STRIPE_KEY')?.attributes).not.toHaveProperty('secret.version');
+    expect(uses.find((p) => p.attributes['secret.name'] === 'STRIPE_KEY')?.attributes).not.toHaveProperty(
+      'secret.version',
+    );
 
     const inUse = points.get(OTEL_METRIC_IN_USE) ?? [];
     expect(inUse).toHaveLength(2);
@@ -133,14 +143,28 @@ describe('otelSink', () => {
     await sink.send(report([secret({ name, fingerprint: 'kf_222222222222', version: '2', uses: 2 })]));
     await sink.send(report([secret({ name, fingerprint: 'kf_222222222222', version: '2', uses: 1 })]));
     ({ points } = await read());
-    expect(byFingerprint(points.get(OTEL_METRIC_USES))).toEqual({ 'inst-a/kf_111111111111': 7, 'inst-a/kf_222222222222': 3 });
-    expect(byFingerprint(points.get(OTEL_METRIC_IN_USE))).toEqual({ 'inst-a/kf_111111111111': 0, 'inst-a/kf_222222222222': 1 });
+    expect(byFingerprint(points.get(OTEL_METRIC_USES))).toEqual({
+      'inst-a/kf_111111111111': 7,
+      'inst-a/kf_222222222222': 3,
+    });
+    expect(byFingerprint(points.get(OTEL_METRIC_IN_USE))).toEqual({
+      'inst-a/kf_111111111111': 0,
+      'inst-a/kf_222222222222': 1,
+    });
 
     // Revoked (fails closed) still reads 1, as the collector counts it: the process is on that fingerprint.
-    await sink.send(report([secret({ name, fingerprint: 'kf_222222222222', version: '2', uses: 0, status: 'revoked' })]));
+    await sink.send(
+      report([secret({ name, fingerprint: 'kf_222222222222', version: '2', uses: 0, status: 'revoked' })]),
+    );
     ({ points } = await read());
-    expect(byFingerprint(points.get(OTEL_METRIC_IN_USE))).toEqual({ 'inst-a/kf_111111111111': 0, 'inst-a/kf_222222222222': 1 });
-    expect(byFingerprint(points.get(OTEL_METRIC_USES))).toEqual({ 'inst-a/kf_111111111111': 7, 'inst-a/kf_222222222222': 3 });
+    expect(byFingerprint(points.get(OTEL_METRIC_IN_USE))).toEqual({
+      'inst-a/kf_111111111111': 0,
+      'inst-a/kf_222222222222': 1,
+    });
+    expect(byFingerprint(points.get(OTEL_METRIC_USES))).toEqual({
+      'inst-a/kf_111111111111': 7,
+      'inst-a/kf_222222222222': 3,
+    });
   });
 
   it('one sink shared by several instances keeps the latest report of each', async () => {
@@ -151,8 +175,16 @@ describe('otelSink', () => {
     await sink.send(report([secret({ name, fingerprint: 'kf_111111111111', uses: 2 })], { id: 'b' }));
     await sink.send(report([secret({ name, fingerprint: 'kf_222222222222', uses: 3 })], { id: 'a' }));
     const { points } = await read();
-    expect(byFingerprint(points.get(OTEL_METRIC_IN_USE))).toEqual({ 'a/kf_111111111111': 0, 'a/kf_222222222222': 1, 'b/kf_111111111111': 1 });
-    expect(byFingerprint(points.get(OTEL_METRIC_USES))).toEqual({ 'a/kf_111111111111': 1, 'b/kf_111111111111': 2, 'a/kf_222222222222': 3 });
+    expect(byFingerprint(points.get(OTEL_METRIC_IN_USE))).toEqual({
+      'a/kf_111111111111': 0,
+      'a/kf_222222222222': 1,
+      'b/kf_111111111111': 1,
+    });
+    expect(byFingerprint(points.get(OTEL_METRIC_USES))).toEqual({
+      'a/kf_111111111111': 1,
+      'b/kf_111111111111': 2,
+      'a/kf_222222222222': 3,
+    });
   });
 
   it('after close() every series reads 0 and send() is ignored', async () => {
@@ -201,7 +233,12 @@ describe('otelSink', () => {
     const observed: [string, number][] = [];
     callback?.({ observe: (value, attributes) => observed.push([String(attributes['secret.fingerprint']), value]) });
     expect(observed).toHaveLength(256);
-    expect(observed.filter(([, v]) => v === 1).map(([f]) => f).sort()).toEqual([fp(0), fp(300)]);
+    expect(
+      observed
+        .filter(([, v]) => v === 1)
+        .map(([f]) => f)
+        .sort(),
+    ).toEqual([fp(0), fp(300)]);
     expect(observed.map(([f]) => f)).not.toContain(fp(1)); // the oldest retired went first
     expect(observed.map(([f]) => f)).toContain(fp(299));
   });
@@ -246,7 +283,14 @@ describe('otelSink', () => {
       const out = join(dir, 'otel.mjs');
       const build = spawnSync(
         join(root, 'node_modules/.bin/esbuild'),
-        [join(root, 'src/beacon/otel.ts'), '--bundle', '--platform=node', '--format=esm', '--external:@opentelemetry/api', `--outfile=${out}`],
+        [
+          join(root, 'src/beacon/otel.ts'),
+          '--bundle',
+          '--platform=node',
+          '--format=esm',
+          '--external:@opentelemetry/api',
+          `--outfile=${out}`,
+        ],
         { encoding: 'utf8' },
       );
       expect(build.status, build.stderr).toBe(0);
@@ -261,7 +305,9 @@ describe('otelSink', () => {
       const run = spawnSync(process.execPath, [join(dir, 'run.mjs')], { cwd: dir, encoding: 'utf8' });
       expect(run.stderr).toBe('');
       expect(run.stdout).toContain('injected ok');
-      expect(run.stdout).toMatch(/ConfigurationError: \[keyflip\] keyflip\/otel needs @opentelemetry\/api .*npm install @opentelemetry\/api.*meterProvider/);
+      expect(run.stdout).toMatch(
+        /ConfigurationError: \[keyflip\] keyflip\/otel needs @opentelemetry\/api .*npm install @opentelemetry\/api.*meterProvider/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -20,7 +20,17 @@ function report(n: number): BeaconReport {
     sentAt: n,
     service: 'svc',
     instance: { id: 'i-1', host: 'h', pid: 1, startedAt: 0, runtime: 'node v20', keyflip: '0.0.0' },
-    secrets: [{ name: 'K', candidate: 'K_v1', source: 'memory', fingerprint: 'kf_000000000000', loadedAt: 0, uses: n, status: 'ok' }],
+    secrets: [
+      {
+        name: 'K',
+        candidate: 'K_v1',
+        source: 'memory',
+        fingerprint: 'kf_000000000000',
+        loadedAt: 0,
+        uses: n,
+        status: 'ok',
+      },
+    ],
   };
 }
 
@@ -41,7 +51,13 @@ async function server(answer: (req: Received, res: ServerResponse, index: number
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const r: Received = { method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: performance.now() };
+      const r: Received = {
+        method: req.method,
+        url: req.url,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        at: performance.now(),
+      };
       const index = received.push(r) - 1;
       res.on('close', () => {
         if (!res.writableFinished) aborted.push(index);
@@ -124,7 +140,15 @@ describe('logSink', () => {
       sources: [memorySource({ K: 'value-k' })],
       clock,
       jitter: 0,
-      beacon: { service: 's', sink: logSink({ write: () => { throw new Error('disk full'); } }), intervalMs: 1_000 },
+      beacon: {
+        service: 's',
+        sink: logSink({
+          write: () => {
+            throw new Error('disk full');
+          },
+        }),
+        intervalMs: 1_000,
+      },
     });
     const key = resolver.secret('K');
     await resolver.ready();
@@ -143,7 +167,11 @@ describe('httpSink against a real HTTP server', () => {
     const collector = await server();
     const resolver = resolverFor({
       sources: [memorySource({ K_v1: 'value-http-1' })],
-      beacon: { service: 'http-svc', environment: 'staging', sink: httpSink({ url: `${collector.url}/`, token: 'tok-123' }) },
+      beacon: {
+        service: 'http-svc',
+        environment: 'staging',
+        sink: httpSink({ url: `${collector.url}/`, token: 'tok-123' }),
+      },
     });
     const key = resolver.secret('K', 'K_v2 ?? K_v1');
     await resolver.ready();
@@ -157,11 +185,34 @@ describe('httpSink against a real HTTP server', () => {
     expect(request?.headers['content-type']).toBe('application/json');
     const body = JSON.parse(request?.body ?? '') as BeaconReport;
     expect(Object.keys(body).sort()).toEqual(['environment', 'instance', 'schema', 'secrets', 'sentAt', 'service']);
-    expect(body).toMatchObject({ schema: 'keyflip.beacon/v1', service: 'http-svc', environment: 'staging', instance: { pid: process.pid } });
+    expect(body).toMatchObject({
+      schema: 'keyflip.beacon/v1',
+      service: 'http-svc',
+      environment: 'staging',
+      instance: { pid: process.pid },
+    });
     expect(body.secrets).toEqual([
-      expect.objectContaining({ name: 'K', candidate: 'K_v1', source: 'memory', version: '1', fingerprint: fingerprint('value-http-1'), uses: 5, status: 'ok' }),
+      expect.objectContaining({
+        name: 'K',
+        candidate: 'K_v1',
+        source: 'memory',
+        version: '1',
+        fingerprint: fingerprint('value-http-1'),
+        uses: 5,
+        status: 'ok',
+      }),
     ]);
-    expect(Object.keys(body.secrets[0] as object).sort()).toEqual(['candidate', 'fingerprint', 'lastUsedAt', 'loadedAt', 'name', 'source', 'status', 'uses', 'version']);
+    expect(Object.keys(body.secrets[0] as object).sort()).toEqual([
+      'candidate',
+      'fingerprint',
+      'lastUsedAt',
+      'loadedAt',
+      'name',
+      'source',
+      'status',
+      'uses',
+      'version',
+    ]);
   });
 
   it('keeps a base path and sends no Authorization without a token', async () => {
@@ -208,7 +259,9 @@ describe('httpSink against a real HTTP server', () => {
   });
 
   it('retries a 429, waiting at least its Retry-After', async () => {
-    const collector = await server((_, res, index) => (index === 0 ? json(res, 429, { 'retry-after': '0.1' }) : json(res, 200)));
+    const collector = await server((_, res, index) =>
+      index === 0 ? json(res, 429, { 'retry-after': '0.1' }) : json(res, 200),
+    );
     const sink = httpSink({ url: collector.url, backoffMs: 1 });
     sink.send(report(1));
     await collector.requests(2);

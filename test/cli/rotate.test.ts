@@ -15,7 +15,12 @@ import { authFetch } from '../../src/clients/auth-fetch.js';
 import { startCollectorServer, type CollectorServer } from '../../src/collector/index.js';
 import { createResolver, fingerprint, memorySource, type Resolver, type SecretHandle } from '../../src/index.js';
 import { gcpSecretManager } from '../../src/sources/gcp.js';
-import { startMockProvider, startSecretManagerEmulator, type MockProvider, type SecretManagerEmulator } from '../../src/testing/index.js';
+import {
+  startMockProvider,
+  startSecretManagerEmulator,
+  type MockProvider,
+  type SecretManagerEmulator,
+} from '../../src/testing/index.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const KEYS = {
@@ -28,7 +33,10 @@ const KEYS = {
   c1: 'sk-rotcli-CRASH1-gggggggggggggggggggggggggggggg',
   c2: 'sk-rotcli-CRASH2-hhhhhhhhhhhhhhhhhhhhhhhhhhhhhh',
 };
-const FP = Object.fromEntries(Object.entries(KEYS).map(([k, v]) => [k, fingerprint(v)])) as Record<keyof typeof KEYS, string>;
+const FP = Object.fromEntries(Object.entries(KEYS).map(([k, v]) => [k, fingerprint(v)])) as Record<
+  keyof typeof KEYS,
+  string
+>;
 
 let emulator: SecretManagerEmulator;
 let mock: MockProvider;
@@ -59,7 +67,13 @@ interface JsonResult {
   outcome: string;
   refusal?: string;
   message: string;
-  keys: { label: string; state: string; role: string; fingerprint?: string; records: Record<string, Record<string, unknown>> }[];
+  keys: {
+    label: string;
+    state: string;
+    role: string;
+    fingerprint?: string;
+    records: Record<string, Record<string, unknown>>;
+  }[];
   next: { command: string };
   notes: string[];
   steps: { description: string; done: boolean }[];
@@ -67,7 +81,11 @@ interface JsonResult {
 }
 const json = (r: Run): JsonResult => JSON.parse(r.stdout) as JsonResult;
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -86,7 +104,8 @@ async function app(service: string, chain: string) {
   });
   resolvers.push(resolver);
   const events: unknown[] = [];
-  for (const event of ['resolve', 'rotate', 'fallback', 'error', 'revoke'] as const) resolver.on(event, (e: unknown) => events.push(e));
+  for (const event of ['resolve', 'rotate', 'fallback', 'error', 'revoke'] as const)
+    resolver.on(event, (e: unknown) => events.push(e));
   const key = resolver.secret('OPENAI_API_KEY', chain);
   await resolver.ready();
   const send = authFetch(key, providers.openai);
@@ -129,7 +148,10 @@ async function staleApp(value: string) {
 
 beforeAll(async () => {
   emulator = await startSecretManagerEmulator();
-  mock = await startMockProvider({ preset: 'openai', keys: [KEYS.v1, KEYS.v2, KEYS.v3, KEYS.a1, KEYS.a2, KEYS.c1, KEYS.c2] });
+  mock = await startMockProvider({
+    preset: 'openai',
+    keys: [KEYS.v1, KEYS.v2, KEYS.v3, KEYS.a1, KEYS.a2, KEYS.c1, KEYS.c2],
+  });
   collector = await startCollectorServer({});
 });
 
@@ -148,8 +170,12 @@ const candidate = (key: SecretHandle<string>): string | undefined => key.info?.c
 describe('keyflip rotate, suffix layout: the whole playbook, with apps running', () => {
   it('provision → probe → flip → verify (refused while a stale process beacons v1) → revoke; then an emergency to v3; zero failed requests', async () => {
     // The first key: staged, probed, flipped.
-    expect((await run(['rotate', 'provision', 'OPENAI_API_KEY', '--environment', 'prod'], `${KEYS.v1}\n`)).code).toBe(0);
-    expect((await run(['rotate', 'probe', 'OPENAI_API_KEY', '--provider', 'openai', '--base-url', mock.url], KEYS.v1)).code).toBe(0);
+    expect((await run(['rotate', 'provision', 'OPENAI_API_KEY', '--environment', 'prod'], `${KEYS.v1}\n`)).code).toBe(
+      0,
+    );
+    expect(
+      (await run(['rotate', 'probe', 'OPENAI_API_KEY', '--provider', 'openai', '--base-url', mock.url], KEYS.v1)).code,
+    ).toBe(0);
     expect((await run(['rotate', 'flip', 'OPENAI_API_KEY'])).code).toBe(0);
 
     const chain = 'OPENAI_API_KEY_v3 ?? OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1';
@@ -167,43 +193,64 @@ describe('keyflip rotate, suffix layout: the whole playbook, with apps running',
     expect(json(provisioned).next.command).toBe('probe');
     // Refusals: a second provision, an emergency while staged, a flip before the probe, a probe with another key.
     const twice = await run(['rotate', 'provision', 'OPENAI_API_KEY'], KEYS.v3);
-    expect([twice.code, twice.stdout.split('\n')[0]]).toEqual([1, expect.stringMatching(/^REFUSED \(staged-exists\): OPENAI_API_KEY_v2 .* is already staged/)]);
+    expect([twice.code, twice.stdout.split('\n')[0]]).toEqual([
+      1,
+      expect.stringMatching(/^REFUSED \(staged-exists\): OPENAI_API_KEY_v2 .* is already staged/),
+    ]);
     const emergencyWhileStaged = await run(['rotate', 'emergency', 'OPENAI_API_KEY', '--json'], KEYS.v3);
     expect([emergencyWhileStaged.code, json(emergencyWhileStaged).refusal]).toEqual([1, 'staged-exists']);
     const early = await run(['rotate', 'flip', 'OPENAI_API_KEY', '--json']);
     expect([early.code, json(early).refusal]).toEqual([1, 'not-probed']);
-    const wrong = await run(['rotate', 'probe', 'OPENAI_API_KEY', '--provider', 'openai', '--base-url', mock.url, '--json'], KEYS.v3);
+    const wrong = await run(
+      ['rotate', 'probe', 'OPENAI_API_KEY', '--provider', 'openai', '--base-url', mock.url, '--json'],
+      KEYS.v3,
+    );
     expect([wrong.code, json(wrong).refusal]).toEqual([1, 'fingerprint-mismatch']);
     expect(mock.requestsFor(KEYS.v2)).toBe(0);
 
     // 2. Probe, 3. flip; the apps rotate on their next refresh.
-    const probed = await run(['rotate', 'probe', 'OPENAI_API_KEY', '--provider', 'openai', '--base-url', mock.url], KEYS.v2);
+    const probed = await run(
+      ['rotate', 'probe', 'OPENAI_API_KEY', '--provider', 'openai', '--base-url', mock.url],
+      KEYS.v2,
+    );
     expect(probed.code).toBe(0);
     expect(probed.stdout).toContain(`OK: openai accepts OPENAI_API_KEY_v2 (${FP.v2}): alive`);
     const flipped = await run(['rotate', 'flip', 'OPENAI_API_KEY']);
     expect(flipped.code).toBe(0);
     expect(flipped.stdout).toMatch(/^OK: OPENAI_API_KEY_v2 is live/);
-    expect((await run(['rotate', 'flip', 'OPENAI_API_KEY'])).stdout).toMatch(/^ALREADY DONE: OPENAI_API_KEY_v2 is live/);
-    await eventually('both apps on v2', () => (apps.every((a) => candidate(a.key) === 'OPENAI_API_KEY_v2') ? true : undefined));
+    expect((await run(['rotate', 'flip', 'OPENAI_API_KEY'])).stdout).toMatch(
+      /^ALREADY DONE: OPENAI_API_KEY_v2 is live/,
+    );
+    await eventually('both apps on v2', () =>
+      apps.every((a) => candidate(a.key) === 'OPENAI_API_KEY_v2') ? true : undefined,
+    );
 
     // 4. Verify refuses while the stale process beacons v1, and names it; so does revoke.
     const args = ['--window', '1s', '--collector', collector.url];
     const blocked = await eventually('verify to see the apps on v2 and the stale process on v1', async () => {
       const r = await run(['rotate', 'verify', 'OPENAI_API_KEY', ...args, '--json']);
       const offenders = json(r).verifications?.[0]?.result.offenders ?? [];
-      return r.code === 1 && offenders.length > 0 && offenders.every((o) => o.service === 'stale-worker') ? r : undefined;
+      return r.code === 1 && offenders.length > 0 && offenders.every((o) => o.service === 'stale-worker')
+        ? r
+        : undefined;
     });
-    expect(json(blocked).verifications?.[0]?.result.offenders).toEqual([expect.objectContaining({ service: 'stale-worker', pid: process.pid })]);
+    expect(json(blocked).verifications?.[0]?.result.offenders).toEqual([
+      expect.objectContaining({ service: 'stale-worker', pid: process.pid }),
+    ]);
     const text = await run(['rotate', 'verify', 'OPENAI_API_KEY', ...args]);
     expect(text.code).toBe(1);
     expect(text.stdout).toContain(`OPENAI_API_KEY_v1 (${FP.v1}) is still used: stale-worker on`);
     const refused = await run(['rotate', 'revoke', 'OPENAI_API_KEY', ...args]);
     expect(refused.code).toBe(1);
-    expect(refused.stdout).toMatch(/^REFUSED \(not-verified\): revoke refused: OPENAI_API_KEY_v1 .* is still used: stale-worker/);
+    expect(refused.stdout).toMatch(
+      /^REFUSED \(not-verified\): revoke refused: OPENAI_API_KEY_v1 .* is still used: stale-worker/,
+    );
 
     // The stale process goes; once a whole window passes without it, verify passes and revoke disables v1.
     await stale.close();
-    await eventually('verify to pass', async () => ((await run(['rotate', 'verify', 'OPENAI_API_KEY', ...args])).code === 0 ? true : undefined));
+    await eventually('verify to pass', async () =>
+      (await run(['rotate', 'verify', 'OPENAI_API_KEY', ...args])).code === 0 ? true : undefined,
+    );
     const revoked = await run(['rotate', 'revoke', 'OPENAI_API_KEY', ...args, '--json']);
     expect(revoked.code).toBe(0);
     expect(json(revoked).keys.map((k) => [k.label, k.state, k.role])).toEqual([
@@ -219,13 +266,30 @@ describe('keyflip rotate, suffix layout: the whole playbook, with apps running',
     expect(apps.every((a) => a.stats.ok > 0)).toBe(true);
 
     // Emergency to v3: live at once, v2 disabled; then v2 dies at the provider and authFetch heals on the 401.
-    const emergency = await run(['rotate', 'emergency', 'OPENAI_API_KEY', '--provider', 'openai', '--base-url', mock.url, '--refresh', '150ms', '--collector', collector.url], KEYS.v3);
+    const emergency = await run(
+      [
+        'rotate',
+        'emergency',
+        'OPENAI_API_KEY',
+        '--provider',
+        'openai',
+        '--base-url',
+        mock.url,
+        '--refresh',
+        '150ms',
+        '--collector',
+        collector.url,
+      ],
+      KEYS.v3,
+    );
     expect(emergency.code).toBe(0);
     expect(emergency.stdout).toMatch(/^OK: OPENAI_API_KEY_v3 \(kf_[0-9a-f]{12}\) is live; OPENAI_API_KEY_v2 disabled/);
     expect(emergency.stdout).toContain('authFetch switch at their first 401');
     expect(emergency.stdout).toContain('on their next refresh');
     mock.revoke(KEYS.v2);
-    await eventually('both apps on v3', () => (apps.every((a) => candidate(a.key) === 'OPENAI_API_KEY_v3') ? true : undefined));
+    await eventually('both apps on v3', () =>
+      apps.every((a) => candidate(a.key) === 'OPENAI_API_KEY_v3') ? true : undefined,
+    );
     const again = await run(['rotate', 'emergency', 'OPENAI_API_KEY'], KEYS.v3);
     expect(again.stdout).toMatch(/^ALREADY DONE: OPENAI_API_KEY_v3/);
     for (const a of apps) await a.stop();
@@ -237,11 +301,18 @@ describe('keyflip rotate, suffix layout: the whole playbook, with apps running',
     // The schedule: audit sees the ring, live key v3, within 90 days; over a 1 ms policy.
     const audit = await run(['audit', '--json']);
     expect(audit.code).toBe(0);
-    expect(JSON.parse(audit.stdout)).toMatchObject({ ok: true, entries: [{ name: 'OPENAI_API_KEY', layout: 'suffix', environment: 'prod', live: 'OPENAI_API_KEY_v3', overPolicy: false }] });
+    expect(JSON.parse(audit.stdout)).toMatchObject({
+      ok: true,
+      entries: [
+        { name: 'OPENAI_API_KEY', layout: 'suffix', environment: 'prod', live: 'OPENAI_API_KEY_v3', overPolicy: false },
+      ],
+    });
     const strict = await run(['audit', '--max-age', '1ms', '--environment', 'prod']);
     expect(strict.code).toBe(1);
     expect(strict.stdout).toMatch(/^NOT OK: 1 live key is older than 1ms/);
-    expect((await run(['audit', '--max-age', '1ms', '--environment', 'staging'])).stdout).toMatch(/^OK: no secret is managed/);
+    expect((await run(['audit', '--max-age', '1ms', '--environment', 'staging'])).stdout).toMatch(
+      /^OK: no secret is managed/,
+    );
   }, 60_000);
 });
 
@@ -251,7 +322,9 @@ describe('keyflip rotate, alias layout', () => {
     expect((await run(['rotate', 'provision', name, '--layout', 'alias'], KEYS.a1)).code).toBe(0);
     expect((await run(['rotate', 'flip', name, '--skip-probe'])).code).toBe(0);
     expect((await run(['rotate', 'provision', name], KEYS.a2)).code).toBe(0); // the layout is read from the secret's label now
-    expect((await run(['rotate', 'probe', name, '--provider', 'openai', '--base-url', mock.url], KEYS.a2)).code).toBe(0);
+    expect((await run(['rotate', 'probe', name, '--provider', 'openai', '--base-url', mock.url], KEYS.a2)).code).toBe(
+      0,
+    );
     const flipped = await run(['rotate', 'flip', name, '--json']);
     expect(flipped.code).toBe(0);
     expect(json(flipped).keys.map((k) => [k.label, k.role, (k as { aliases?: string[] }).aliases])).toEqual([
@@ -262,7 +335,17 @@ describe('keyflip rotate, alias layout', () => {
     expect(mismatch.code).toBe(2);
     expect(mismatch.stderr).toContain(`${name} is managed in the alias layout`);
 
-    const noBeacons = await run(['rotate', 'verify', name, '--window', '1s', '--collector', collector.url, '--beacon-name', 'NOBODY_DECLARES_THIS']);
+    const noBeacons = await run([
+      'rotate',
+      'verify',
+      name,
+      '--window',
+      '1s',
+      '--collector',
+      collector.url,
+      '--beacon-name',
+      'NOBODY_DECLARES_THIS',
+    ]);
     expect(noBeacons.code).toBe(1);
     expect(noBeacons.stdout).toContain('no beacons is not proof of zero traffic');
     const noReason = await run(['rotate', 'revoke', name, '--force']);
@@ -270,9 +353,21 @@ describe('keyflip rotate, alias layout', () => {
     const keyInReason = await run(['rotate', 'revoke', name, '--force', '--reason', `rotating ${KEYS.dead}`]);
     expect(keyInReason.code).toBe(2);
     expect(keyInReason.stderr).toContain('looks like it holds a key');
-    const forced = await run(['rotate', 'revoke', name, '--force', '--reason', 'INC-4411: vendor confirmed the leak', '--json']);
+    const forced = await run([
+      'rotate',
+      'revoke',
+      name,
+      '--force',
+      '--reason',
+      'INC-4411: vendor confirmed the leak',
+      '--json',
+    ]);
     expect(forced.code).toBe(0);
-    expect(json(forced).keys[0]).toMatchObject({ state: 'DISABLED', role: 'revoked', records: { revoked: { forced: true, reason: 'INC-4411: vendor confirmed the leak' } } });
+    expect(json(forced).keys[0]).toMatchObject({
+      state: 'DISABLED',
+      role: 'revoked',
+      records: { revoked: { forced: true, reason: 'INC-4411: vendor confirmed the leak' } },
+    });
   }, 30_000);
 });
 
@@ -296,11 +391,16 @@ describe('keyflip rotate: interrupted writes, dry runs, dead keys, bad usage', (
       'disable that version at once: no process can read it until flip',
       `record on CRASHY_KEY_v1: staged ${FP.c1} at ${json(resumed).keys[0]?.records.staged?.at}; clear the pending mark`,
     ]);
-    expect(json(resumed).keys.map((k) => [k.label, k.state, k.role])).toEqual([['CRASHY_KEY_v1', 'DISABLED', 'staged']]);
+    expect(json(resumed).keys.map((k) => [k.label, k.state, k.role])).toEqual([
+      ['CRASHY_KEY_v1', 'DISABLED', 'staged'],
+    ]);
   });
 
   it('--dry-run lists the writes and makes none; a dead key fails its probe and flip refuses it; discard clears the way', async () => {
-    const writes = (): number[] => ['CreateSecret', 'UpdateSecret', 'AddSecretVersion', 'EnableSecretVersion', 'DisableSecretVersion'].map((m) => emulator.calls(m));
+    const writes = (): number[] =>
+      ['CreateSecret', 'UpdateSecret', 'AddSecretVersion', 'EnableSecretVersion', 'DisableSecretVersion'].map((m) =>
+        emulator.calls(m),
+      );
     const before = writes();
     const dry = await run(['rotate', 'provision', 'DRY_KEY', '--dry-run'], KEYS.dead);
     expect(dry.code).toBe(0);
@@ -332,7 +432,10 @@ describe('keyflip rotate: interrupted writes, dry runs, dead keys, bad usage', (
     ];
     for (const [args, message] of cases) {
       const r = await run(args, undefined, args[2] === 'X' ? { KEYFLIP_PROJECT: '' } : {});
-      expect([args.join(' ').replace(KEYS.dead, '<key>'), r.code]).toEqual([args.join(' ').replace(KEYS.dead, '<key>'), 2]);
+      expect([args.join(' ').replace(KEYS.dead, '<key>'), r.code]).toEqual([
+        args.join(' ').replace(KEYS.dead, '<key>'),
+        2,
+      ]);
       expect(r.stderr).toMatch(message);
     }
     const empty = await run(['rotate', 'provision', 'EMPTY_KEY'], '  \n');
@@ -340,7 +443,15 @@ describe('keyflip rotate: interrupted writes, dry runs, dead keys, bad usage', (
   });
 
   it('--help for rotate, each command and audit: exit 0, with the exit codes', async () => {
-    for (const args of [['rotate', '--help'], ...['status', 'provision', 'probe', 'flip', 'verify', 'revoke', 'emergency', 'discard'].map((c) => ['rotate', c, '--help']), ['audit', '--help']]) {
+    for (const args of [
+      ['rotate', '--help'],
+      ...['status', 'provision', 'probe', 'flip', 'verify', 'revoke', 'emergency', 'discard'].map((c) => [
+        'rotate',
+        c,
+        '--help',
+      ]),
+      ['audit', '--help'],
+    ]) {
       const r = await run(args);
       expect([args.join(' '), r.code]).toEqual([args.join(' '), 0]);
       expect(r.stdout).toContain('Exit codes');
@@ -350,11 +461,15 @@ describe('keyflip rotate: interrupted writes, dry runs, dead keys, bad usage', (
 
 describe('keyflip rotate as a child process', () => {
   it('reads the key on stdin, talks to the emulator named by SECRET_MANAGER_EMULATOR_HOST, prints no key', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'rotate', 'provision', 'CHILD_KEY', '--json'], {
-      cwd: root,
-      env: { ...process.env, SECRET_MANAGER_EMULATOR_HOST: emulator.host, KEYFLIP_PROJECT: emulator.projectId },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/index.ts', 'rotate', 'provision', 'CHILD_KEY', '--json'],
+      {
+        cwd: root,
+        env: { ...process.env, SECRET_MANAGER_EMULATOR_HOST: emulator.host, KEYFLIP_PROJECT: emulator.projectId },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -363,6 +478,9 @@ describe('keyflip rotate as a child process', () => {
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     outputs.push(stdout, stderr);
     expect([code, stderr]).toEqual([0, '']);
-    expect(JSON.parse(stdout)).toMatchObject({ outcome: 'done', keys: [{ label: 'CHILD_KEY_v1', state: 'DISABLED', role: 'staged', fingerprint: FP.dead }] });
+    expect(JSON.parse(stdout)).toMatchObject({
+      outcome: 'done',
+      keys: [{ label: 'CHILD_KEY_v1', state: 'DISABLED', role: 'staged', fingerprint: FP.dead }],
+    });
   }, 30_000);
 });

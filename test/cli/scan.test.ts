@@ -67,7 +67,12 @@ describe('keyflip scan', () => {
     const { code, stdout, stderr } = await run(['scan', '--json', dir]);
     expect(code).toBe(1);
     expect(stderr).toBe('');
-    const out = JSON.parse(stdout) as { findings: { file: string; format: string; provider: string; line: number }[]; files: number; allowed: number; skipped: { file: string; reason: string }[] };
+    const out = JSON.parse(stdout) as {
+      findings: { file: string; format: string; provider: string; line: number }[];
+      files: number;
+      allowed: number;
+      skipped: { file: string; reason: string }[];
+    };
     expect(out.findings.map((f) => [f.format, f.provider, f.line])).toEqual([
       ['groq', 'groq', 3],
       ['mistral', 'mistral', 4],
@@ -81,7 +86,10 @@ describe('keyflip scan', () => {
   it('honours an allow-list (--allow FILE) and .keyflipignore; exit 0 when every finding is allowed', async () => {
     const dir = repo();
     const allow = join(dir, 'allow.txt');
-    writeFileSync(allow, `# test fixtures\n${fingerprint(SAMPLES.groq)}  groq fixture\n\n${fingerprint(SAMPLES.mistral)}\n`);
+    writeFileSync(
+      allow,
+      `# test fixtures\n${fingerprint(SAMPLES.groq)}  groq fixture\n\n${fingerprint(SAMPLES.mistral)}\n`,
+    );
     const partly = await run(['scan', '--allow', allow, dir]);
     expect(partly.code).toBe(1);
     expect(partly.stdout.split('\n').filter(Boolean)).toHaveLength(1);
@@ -109,7 +117,9 @@ describe('keyflip scan', () => {
     const keyFile = join(dir, 'fp.key');
     writeFileSync(keyFile, 'team-fingerprint-key\n');
     const { stdout } = await run(['scan', '--key-file', keyFile, join(dir, 'src/config.ts')]);
-    expect(stdout.trim()).toBe(`${join(dir, 'src/config.ts')}:3:12: openai key ${fingerprint(SAMPLES.openai, 'team-fingerprint-key')}`);
+    expect(stdout.trim()).toBe(
+      `${join(dir, 'src/config.ts')}:3:12: openai key ${fingerprint(SAMPLES.openai, 'team-fingerprint-key')}`,
+    );
   });
 
   it('scans files named directly (as a pre-commit hook passes them); a clean one exits 0; symbolic links in a walk are skipped', async () => {
@@ -121,12 +131,19 @@ describe('keyflip scan', () => {
     symlinkSync(join(dir, 'src'), join(linked, 'src-link'));
     const { code, stdout } = await run(['scan', '--json', linked]);
     expect(code).toBe(0);
-    expect((JSON.parse(stdout) as { skipped: { reason: string }[] }).skipped).toEqual([{ file: join(linked, 'src-link'), reason: 'symbolic link' }]);
+    expect((JSON.parse(stdout) as { skipped: { reason: string }[] }).skipped).toEqual([
+      { file: join(linked, 'src-link'), reason: 'symbolic link' },
+    ]);
   });
 
   it('usage errors exit 2: an unknown option, a missing path, --allow without a file, an unreadable allow-list', async () => {
     const dir = repo();
-    for (const args of [['--nope', dir], [join(dir, 'missing')], ['--allow'], ['--allow', join(dir, 'missing.txt'), dir]]) {
+    for (const args of [
+      ['--nope', dir],
+      [join(dir, 'missing')],
+      ['--allow'],
+      ['--allow', join(dir, 'missing.txt'), dir],
+    ]) {
       const { code, stderr } = await run(['scan', ...args]);
       expect(code, args.join(' ')).toBe(2);
       expect(stderr).toMatch(/^keyflip scan: /);
@@ -138,7 +155,17 @@ describe('keyflip scan', () => {
   it('the CLI as a process: exit code 1 on a finding, 0 when clean, nothing of the key printed', () => {
     const dir = repo();
     const cli = (args: string[]) =>
-      spawnSync(process.execPath, ['--import', pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href, join(root, 'src/cli/index.ts'), 'scan', ...args], { cwd: dir, encoding: 'utf8' });
+      spawnSync(
+        process.execPath,
+        [
+          '--import',
+          pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href,
+          join(root, 'src/cli/index.ts'),
+          'scan',
+          ...args,
+        ],
+        { cwd: dir, encoding: 'utf8' },
+      );
     const found = cli(['src', 'docs']);
     expect(found.status).toBe(1);
     expect(found.stdout).toContain(`src/config.ts:3:12: openai key ${fingerprint(SAMPLES.openai)}`);

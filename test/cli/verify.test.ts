@@ -96,14 +96,21 @@ describe('keyflip verify (child process, against a collector fed by real beacons
   const env = { KEYFLIP_COLLECTOR_TOKEN: TOKEN };
 
   it('exit 1 while instances hold the retired fingerprint: prints service, host, pid, last seen, uses', async () => {
-    const run = await cli(['verify', 'OPENAI_API_KEY', '--retired', FP.old, '--window', '60m', '--collector', server.url], env);
+    const run = await cli(
+      ['verify', 'OPENAI_API_KEY', '--retired', FP.old, '--window', '60m', '--collector', server.url],
+      env,
+    );
     expect(run.code).toBe(1);
     expect(run.stderr).toBe('');
     const lines = run.stdout.split('\n');
     expect(lines[0]).toBe(`NOT OK: 2 instances reported OPENAI_API_KEY ${FP.old} in the last 1h`);
     expect(lines[2]).toMatch(/^ {2}SERVICE\s+ENV\s+HOST\s+PID\s+LAST SEEN\s+USES\s+FINGERPRINT$/);
     const rows = lines.slice(3, 5).join('\n');
-    expect(rows).toMatch(new RegExp(`checkout-api\\s+prod\\s+\\S+\\s+${process.pid}\\s+\\d{4}-\\d\\d-\\d\\dT[\\d:]+Z \\(\\d+s ago\\)\\s+3\\s+${FP.old} v1`));
+    expect(rows).toMatch(
+      new RegExp(
+        `checkout-api\\s+prod\\s+\\S+\\s+${process.pid}\\s+\\d{4}-\\d\\d-\\d\\dT[\\d:]+Z \\(\\d+s ago\\)\\s+3\\s+${FP.old} v1`,
+      ),
+    );
     expect(rows).toMatch(new RegExp(`billing-worker\\s+prod\\s+\\S+\\s+${process.pid}\\s+.*\\s+0\\s+${FP.old} v1`));
     expect(run.stdout).toContain('still hold the retired key');
     expect(leaks(run.stdout + run.stderr)).toEqual([]);
@@ -112,7 +119,9 @@ describe('keyflip verify (child process, against a collector fed by real beacons
   it('exit 0 for a fingerprint no instance reported, while instances reported the secret', async () => {
     const run = await cli(['verify', 'OPENAI_API_KEY', '--retired', FP.never, '--collector', server.url], env);
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain(`OK: no instance reported OPENAI_API_KEY ${FP.never} in the last 1h (3 instances reported the secret)`);
+    expect(run.stdout).toContain(
+      `OK: no instance reported OPENAI_API_KEY ${FP.never} in the last 1h (3 instances reported the secret)`,
+    );
     expect(run.stdout).toContain(`In use: ${FP.new} (version 2) by 1 instance, ${FP.old} (version 1) by 2 instances.`);
     expect(leaks(run.stdout + run.stderr)).toEqual([]);
   });
@@ -124,10 +133,34 @@ describe('keyflip verify (child process, against a collector fed by real beacons
   });
 
   it('--retired VERSION and --json', async () => {
-    const run = await cli(['verify', 'OPENAI_API_KEY', '--retired', '1', '--window', '30m', '--collector', server.url, '--json'], env);
+    const run = await cli(
+      ['verify', 'OPENAI_API_KEY', '--retired', '1', '--window', '30m', '--collector', server.url, '--json'],
+      env,
+    );
     expect(run.code).toBe(1);
-    const result = JSON.parse(run.stdout) as { ok: boolean; reason: string; matchedBy: string; windowMs: number; instancesSeen: number; offenders: { id: string; service: string; host: string; pid: number; uses: number; fingerprint: string; version: string }[] };
-    expect(result).toMatchObject({ ok: false, reason: 'in-use', matchedBy: 'version', windowMs: 1_800_000, instancesSeen: 3 });
+    const result = JSON.parse(run.stdout) as {
+      ok: boolean;
+      reason: string;
+      matchedBy: string;
+      windowMs: number;
+      instancesSeen: number;
+      offenders: {
+        id: string;
+        service: string;
+        host: string;
+        pid: number;
+        uses: number;
+        fingerprint: string;
+        version: string;
+      }[];
+    };
+    expect(result).toMatchObject({
+      ok: false,
+      reason: 'in-use',
+      matchedBy: 'version',
+      windowMs: 1_800_000,
+      instancesSeen: 3,
+    });
     expect(result.offenders.map((o) => [o.id, o.service, o.pid, o.uses, o.fingerprint, o.version]).sort()).toEqual([
       ['checkout-7f9c', 'checkout-api', process.pid, 3, FP.old, '1'],
       ['worker-2b1d', 'billing-worker', process.pid, 0, FP.old, '1'],
@@ -141,14 +174,24 @@ describe('keyflip verify (child process, against a collector fed by real beacons
   it('exit 2 when the backend cannot answer: no token (401), a window beyond the retention, nothing listening', async () => {
     const noToken = await cli(['verify', 'OPENAI_API_KEY', '--retired', FP.old, '--collector', server.url]);
     expect(noToken.code).toBe(2);
-    expect(noToken.stderr).toBe(`keyflip verify: the collector at ${server.url} refused the request (401): set KEYFLIP_COLLECTOR_TOKEN to its token\n`);
-    const tooLong = await cli(['verify', 'OPENAI_API_KEY', '--retired', FP.old, '--window', '30d', '--collector', server.url], env);
+    expect(noToken.stderr).toBe(
+      `keyflip verify: the collector at ${server.url} refused the request (401): set KEYFLIP_COLLECTOR_TOKEN to its token\n`,
+    );
+    const tooLong = await cli(
+      ['verify', 'OPENAI_API_KEY', '--retired', FP.old, '--window', '30d', '--collector', server.url],
+      env,
+    );
     expect(tooLong.code).toBe(2);
     expect(tooLong.stderr).toMatch(/answered 400: window: longer than the collector's retention/);
     const port = await freePort();
-    const down = await cli(['verify', 'OPENAI_API_KEY', '--retired', FP.old, '--collector', `http://127.0.0.1:${port}`], env);
+    const down = await cli(
+      ['verify', 'OPENAI_API_KEY', '--retired', FP.old, '--collector', `http://127.0.0.1:${port}`],
+      env,
+    );
     expect(down.code).toBe(2);
-    expect(down.stderr).toBe(`keyflip verify: the collector at http://127.0.0.1:${port} is unreachable (ECONNREFUSED)\n`);
+    expect(down.stderr).toBe(
+      `keyflip verify: the collector at http://127.0.0.1:${port} is unreachable (ECONNREFUSED)\n`,
+    );
     expect(leaks(noToken.stderr + tooLong.stderr + down.stderr)).toEqual([]);
   });
 });
@@ -160,9 +203,18 @@ describe('keyflip verify: usage (exit 2, nothing echoed)', () => {
       [['verify', 'K'], /--retired is required/],
       [['verify', 'K', '--retired', FP.old], /give one backend/],
       [['verify', 'K', '--retired', FP.old, '--collector', 'http://a', '--prometheus', 'http://b'], /give one backend/],
-      [['verify', 'K', 'L', '--retired', FP.old, '--collector', 'http://a'], /unexpected argument #2 \(not shown\): one SECRET only/],
-      [['verify', 'K', '--retired', FP.old, '--collector', 'http://a', '--window', '60'], /--window: invalid duration "60"/],
-      [['verify', 'K', '--retired', FP.old, '--collector', 'http://a', '--window', '0s'], /--window: the window must be longer than 0/],
+      [
+        ['verify', 'K', 'L', '--retired', FP.old, '--collector', 'http://a'],
+        /unexpected argument #2 \(not shown\): one SECRET only/,
+      ],
+      [
+        ['verify', 'K', '--retired', FP.old, '--collector', 'http://a', '--window', '60'],
+        /--window: invalid duration "60"/,
+      ],
+      [
+        ['verify', 'K', '--retired', FP.old, '--collector', 'http://a', '--window', '0s'],
+        /--window: the window must be longer than 0/,
+      ],
       [['verify', 'K', '--retired', 'kf_XYZ', '--collector', 'http://a'], /--retired must be a fingerprint/],
       [['verify', 'K', '--retired', FP.old, '--collector', 'not a url'], /url is not a valid URL/],
       [['verify', 'K', '--retired', FP.old, '--bogus'], /unknown option #4 \(not shown\)/],
@@ -177,7 +229,14 @@ describe('keyflip verify: usage (exit 2, nothing echoed)', () => {
   });
 
   it('a key passed as --retired by mistake is refused and not printed', async () => {
-    for (const key of [SAMPLES.openai, SAMPLES.anthropic, VALUES.old, '0123456789abcdef0123456789abcdef', 'AIzaSyD-not-really-a-key-123456', 'x'.repeat(40)]) {
+    for (const key of [
+      SAMPLES.openai,
+      SAMPLES.anthropic,
+      VALUES.old,
+      '0123456789abcdef0123456789abcdef',
+      'AIzaSyD-not-really-a-key-123456',
+      'x'.repeat(40),
+    ]) {
       const run = await inProcess(['verify', 'K', '--retired', key, '--collector', 'http://a']);
       expect(run.code).toBe(2);
       expect(run.stderr).not.toContain(key);
@@ -208,11 +267,15 @@ function freePort(): Promise<number> {
 
 describe('keyflip collector (child process)', () => {
   it('prints its URL once, serves beacons and verify, and stops on SIGTERM (exit 0, port freed)', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'collector', '--port', '0', '--retention', '2h', '--json'], {
-      cwd: root,
-      env: { ...process.env, KEYFLIP_COLLECTOR_TOKEN: TOKEN },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/index.ts', 'collector', '--port', '0', '--retention', '2h', '--json'],
+      {
+        cwd: root,
+        env: { ...process.env, KEYFLIP_COLLECTOR_TOKEN: TOKEN },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -233,7 +296,10 @@ describe('keyflip collector (child process)', () => {
 
     await instance(started.url, 'cli-collector-1', 'search-api', [VALUES.old, VALUES.new], 2);
     expect((await fetch(`${started.url}/healthz`)).status).toBe(200);
-    const ok = await cli(['verify', 'OPENAI_API_KEY', '--retired', FP.old, '--window', '2h', '--collector', started.url], { KEYFLIP_COLLECTOR_TOKEN: TOKEN });
+    const ok = await cli(
+      ['verify', 'OPENAI_API_KEY', '--retired', FP.old, '--window', '2h', '--collector', started.url],
+      { KEYFLIP_COLLECTOR_TOKEN: TOKEN },
+    );
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain('(1 instance reported the secret)');
 
@@ -248,8 +314,17 @@ describe('keyflip collector (child process)', () => {
   it('refuses a non-loopback host without a token, bad options (exit 2); the sentence form says where the page is', async () => {
     const open = await inProcess(['collector', '--host', '0.0.0.0', '--port', '0']);
     expect(open.code).toBe(2);
-    expect(open.stderr).toBe('keyflip collector: listening on 0.0.0.0 (not loopback) needs a token: set KEYFLIP_COLLECTOR_TOKEN\n');
-    for (const args of [['--port', 'x'], ['--port', '70000'], ['--retention', '5'], ['--retention', '10ms'], ['--max-instances', '0'], ['--what']]) {
+    expect(open.stderr).toBe(
+      'keyflip collector: listening on 0.0.0.0 (not loopback) needs a token: set KEYFLIP_COLLECTOR_TOKEN\n',
+    );
+    for (const args of [
+      ['--port', 'x'],
+      ['--port', '70000'],
+      ['--retention', '5'],
+      ['--retention', '10ms'],
+      ['--max-instances', '0'],
+      ['--what'],
+    ]) {
       const run = await inProcess(['collector', ...args]);
       expect(run.code, args.join(' ')).toBe(2);
     }
@@ -259,12 +334,23 @@ describe('keyflip collector (child process)', () => {
 
     const { collectorCommand } = await import('../../src/cli/collector.js');
     let stdout = '';
-    const code = await collectorCommand(['--port', '0'], { stdin: Readable.from([]), stdout: { write: (t: string) => (stdout += t) }, stderr: { write: () => true }, env: { KEYFLIP_COLLECTOR_TOKEN: TOKEN } }, async () => {
-      const url = /listening on (\S+)/.exec(stdout)?.[1];
-      expect((await fetch(`${url}/healthz`)).status).toBe(200);
-    });
+    const code = await collectorCommand(
+      ['--port', '0'],
+      {
+        stdin: Readable.from([]),
+        stdout: { write: (t: string) => (stdout += t) },
+        stderr: { write: () => true },
+        env: { KEYFLIP_COLLECTOR_TOKEN: TOKEN },
+      },
+      async () => {
+        const url = /listening on (\S+)/.exec(stdout)?.[1];
+        expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      },
+    );
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^keyflip collector listening on http:\/\/127\.0\.0\.1:\d+ \(retention 1d; token required; the page: http:\/\/127\.0\.0\.1:\d+\/#token=<KEYFLIP_COLLECTOR_TOKEN>\)\n$/);
+    expect(stdout).toMatch(
+      /^keyflip collector listening on http:\/\/127\.0\.0\.1:\d+ \(retention 1d; token required; the page: http:\/\/127\.0\.0\.1:\d+\/#token=<KEYFLIP_COLLECTOR_TOKEN>\)\n$/,
+    );
     expect(stdout).not.toContain(TOKEN);
   });
 });

@@ -10,7 +10,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { startCollectorServer, type CollectorServer } from '../../src/collector/index.js';
-import { startMockProvider, startSecretManagerEmulator, type MockProvider, type SecretManagerEmulator } from '../../src/testing/index.js';
+import {
+  startMockProvider,
+  startSecretManagerEmulator,
+  type MockProvider,
+  type SecretManagerEmulator,
+} from '../../src/testing/index.js';
 
 const dir = fileURLToPath(new URL('../../examples/github-actions', import.meta.url));
 const KEY = 'sk-workflow-example-0123456789abcdefABCDEF';
@@ -24,7 +29,10 @@ beforeAll(async () => {
   emulator = await startSecretManagerEmulator();
   mock = await startMockProvider({ preset: 'openai', keys: [KEY] });
   collector = await startCollectorServer({});
-  emulator.createSecret('OPENAI_API_KEY_v1', { labels: { 'keyflip-managed': 'true', 'keyflip-layout': 'suffix', 'keyflip-environment': 'prod' }, annotations: { 'keyflip-name': 'OPENAI_API_KEY' } });
+  emulator.createSecret('OPENAI_API_KEY_v1', {
+    labels: { 'keyflip-managed': 'true', 'keyflip-layout': 'suffix', 'keyflip-environment': 'prod' },
+    annotations: { 'keyflip-name': 'OPENAI_API_KEY' },
+  });
   emulator.addVersion('OPENAI_API_KEY_v1', 'sk-workflow-live-key-9876543210zyxwvuZYXW');
 });
 afterAll(async () => {
@@ -62,7 +70,10 @@ it('every `npx keyflip …` line of the workflow examples is valid usage of the 
   for (const file of files) {
     for (const { line, args, stdin } of commands(readFileSync(join(dir, file), 'utf8'))) {
       const [command, sub] = args;
-      const extra = command === 'rotate' && WRITES.has(sub ?? '') ? ['--dry-run', ...(sub === 'probe' ? ['--base-url', mock.url] : [])] : [];
+      const extra =
+        command === 'rotate' && WRITES.has(sub ?? '')
+          ? ['--dry-run', ...(sub === 'probe' ? ['--base-url', mock.url] : [])]
+          : [];
       let stdout = '';
       let stderr = '';
       const code = await main([...args, ...extra], {
@@ -71,10 +82,22 @@ it('every `npx keyflip …` line of the workflow examples is valid usage of the 
         stderr: { write: (t: string) => (stderr += t) },
         env: { SECRET_MANAGER_EMULATOR_HOST: emulator.host, KEYFLIP_PROJECT: emulator.projectId },
       });
-      expect({ file, line, code, stderr }).toEqual({ file, line, code: expect.toSatisfy((c: number) => c === 0 || c === 1), stderr: '' });
+      expect({ file, line, code, stderr }).toEqual({
+        file,
+        line,
+        code: expect.toSatisfy((c: number) => c === 0 || c === 1),
+        stderr: '',
+      });
       expect(stdout).not.toContain(KEY);
       seen.push(`${command} ${command === 'rotate' ? sub : ''}`.trim());
     }
   }
-  expect([...new Set(seen)].sort()).toEqual(['audit', 'rotate flip', 'rotate probe', 'rotate provision', 'rotate revoke', 'rotate status']);
+  expect([...new Set(seen)].sort()).toEqual([
+    'audit',
+    'rotate flip',
+    'rotate probe',
+    'rotate provision',
+    'rotate revoke',
+    'rotate status',
+  ]);
 });

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { createResolver, isKeyflipError, memorySource, SecretRevokedError, type Source, type SourceResult } from '../../src/index.js';
+import {
+  createResolver,
+  isKeyflipError,
+  memorySource,
+  SecretRevokedError,
+  type Source,
+  type SourceResult,
+} from '../../src/index.js';
 import { authFetch, providers } from '../../src/clients/index.js';
 import { ALL_KEYS, clientRig, dump, KEYS, leaked } from './rig.js';
 
@@ -15,7 +22,11 @@ interface Seen {
  * A fake transport: sees each request as the network would (through `new Request(input, init)`), answers
  * 200 when it carries `accepted` in any header, 401 (OpenAI's body) otherwise.
  */
-function transport(accepted: readonly string[] = [KEYS.v1, KEYS.v2, KEYS.v3], deadStatus = 401, deadBody = '{"error":{"code":"invalid_api_key"}}') {
+function transport(
+  accepted: readonly string[] = [KEYS.v1, KEYS.v2, KEYS.v3],
+  deadStatus = 401,
+  deadBody = '{"error":{"code":"invalid_api_key"}}',
+) {
   const seen: Seen[] = [];
   const fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const request = new Request(input, init);
@@ -27,19 +38,69 @@ function transport(accepted: readonly string[] = [KEYS.v1, KEYS.v2, KEYS.v3], de
   return { fetch: fetch as typeof globalThis.fetch, seen };
 }
 
-const header = (seen: Seen | undefined, name: string): string[] => (seen?.headers ?? []).filter(([n]) => n === name).map(([, v]) => v);
+const header = (seen: Seen | undefined, name: string): string[] =>
+  (seen?.headers ?? []).filter(([n]) => n === name).map(([, v]) => v);
 const URL_ = 'http://127.0.0.1:9/v1/chat/completions';
 
 describe('authFetch sets the auth header, whatever shape the request has', () => {
   const shapes: [string, () => [string | URL | Request, RequestInit | undefined]][] = [
-    ['(url, init) with a Headers object', () => [URL_, { method: 'POST', body: '{}', headers: new Headers({ Authorization: 'Bearer placeholder', 'x-extra': '1' }) }]],
-    ['(url, init) with a plain object (other case)', () => [URL_, { method: 'POST', body: '{}', headers: { AUTHORIZATION: 'Bearer placeholder', 'x-extra': '1' } }]],
-    ['(url, init) with an array of pairs', () => [URL_, { method: 'POST', body: '{}', headers: [['authorization', 'Bearer placeholder'], ['x-extra', '1']] }]],
+    [
+      '(url, init) with a Headers object',
+      () => [
+        URL_,
+        { method: 'POST', body: '{}', headers: new Headers({ Authorization: 'Bearer placeholder', 'x-extra': '1' }) },
+      ],
+    ],
+    [
+      '(url, init) with a plain object (other case)',
+      () => [URL_, { method: 'POST', body: '{}', headers: { AUTHORIZATION: 'Bearer placeholder', 'x-extra': '1' } }],
+    ],
+    [
+      '(url, init) with an array of pairs',
+      () => [
+        URL_,
+        {
+          method: 'POST',
+          body: '{}',
+          headers: [
+            ['authorization', 'Bearer placeholder'],
+            ['x-extra', '1'],
+          ],
+        },
+      ],
+    ],
     ['(url, init) with no headers', () => [URL_, { method: 'POST', body: '{}' }]],
     ['(URL) with no init', () => [new URL(URL_), undefined]],
-    ['(url, init) with a Map (any iterable of pairs)', () => [URL_, { headers: new Map([['Authorization', 'Bearer placeholder'], ['x-extra', '1']]) as unknown as NonNullable<RequestInit['headers']> }]],
-    ['a Request with no init (Mistral)', () => [new Request(URL_, { method: 'POST', body: '{}', headers: { authorization: 'Bearer placeholder', 'x-extra': '1' } }), undefined]],
-    ['a Request plus an init with headers', () => [new Request(URL_, { method: 'POST', body: '{}', headers: { 'x-other': '2' } }), { headers: { authorization: 'Bearer placeholder', 'x-extra': '1' } }]],
+    [
+      '(url, init) with a Map (any iterable of pairs)',
+      () => [
+        URL_,
+        {
+          headers: new Map([
+            ['Authorization', 'Bearer placeholder'],
+            ['x-extra', '1'],
+          ]) as unknown as NonNullable<RequestInit['headers']>,
+        },
+      ],
+    ],
+    [
+      'a Request with no init (Mistral)',
+      () => [
+        new Request(URL_, {
+          method: 'POST',
+          body: '{}',
+          headers: { authorization: 'Bearer placeholder', 'x-extra': '1' },
+        }),
+        undefined,
+      ],
+    ],
+    [
+      'a Request plus an init with headers',
+      () => [
+        new Request(URL_, { method: 'POST', body: '{}', headers: { 'x-other': '2' } }),
+        { headers: { authorization: 'Bearer placeholder', 'x-extra': '1' } },
+      ],
+    ],
   ];
 
   it.each(shapes)('%s: exactly one Authorization, the current key; the caller’s objects untouched', async (_, make) => {
@@ -83,7 +144,11 @@ describe('authFetch sets the auth header, whatever shape the request has', () =>
     const t = transport();
     await authFetch(key, providers.gemini, { fetch: t.fetch })(URL_, { headers: { 'x-goog-api-key': 'placeholder' } });
     await authFetch(key, { header: 'Api-Key' }, { fetch: t.fetch })(URL_);
-    await authFetch(key, { header: 'x-token', scheme: 'Token' }, { fetch: t.fetch })(URL_, { headers: [['X-Token', 'Token old']] });
+    await authFetch(
+      key,
+      { header: 'x-token', scheme: 'Token' },
+      { fetch: t.fetch },
+    )(URL_, { headers: [['X-Token', 'Token old']] });
     expect(header(t.seen[0], 'x-goog-api-key')).toEqual([KEYS.v1]);
     expect(header(t.seen[1], 'api-key')).toEqual([KEYS.v1]);
     expect(header(t.seen[2], 'x-token')).toEqual([`Token ${KEYS.v1}`]);
@@ -177,24 +242,28 @@ describe('authFetch on a dead key', () => {
     ],
   ];
 
-  it.each(bodies)('the key rotated in the secret manager: one refresh, one retry with the new key and the same body (%s)', async (_, body) => {
-    const r = await rig();
-    r.memory.set('K_v2', KEYS.v2); // polled: the resolver has not seen it
-    const t = transport([KEYS.v2]);
-    const f = authFetch(r.key, providers.openai, { fetch: t.fetch });
-    const fetchesBefore = r.fetches();
-    const made = body();
-    const response = await f(URL_, made === undefined ? { method: 'GET' } : { method: 'POST', body: made });
-    expect(response.status).toBe(200);
-    expect(await response.text()).toBe('{"ok":true}');
-    expect(t.seen.map((s) => header(s, 'authorization')[0])).toEqual([`Bearer ${KEYS.v1}`, `Bearer ${KEYS.v2}`]);
-    const boundaryFree = (text: string | undefined): string | undefined => text?.replace(/formdata-undici-\d+/g, 'formdata-undici-N');
-    expect(boundaryFree(t.seen[1]?.body)).toBe(boundaryFree(t.seen[0]?.body));
-    if (made !== undefined) expect(t.seen[0]?.body.length).toBeGreaterThan(0);
-    expect(r.fetches() - fetchesBefore).toBe(1); // one refresh: K_v2 found first
-    expect(r.key.info?.fingerprint).not.toBe(undefined);
-    expect(r.key.info?.candidate).toBe('K_v2');
-  });
+  it.each(bodies)(
+    'the key rotated in the secret manager: one refresh, one retry with the new key and the same body (%s)',
+    async (_, body) => {
+      const r = await rig();
+      r.memory.set('K_v2', KEYS.v2); // polled: the resolver has not seen it
+      const t = transport([KEYS.v2]);
+      const f = authFetch(r.key, providers.openai, { fetch: t.fetch });
+      const fetchesBefore = r.fetches();
+      const made = body();
+      const response = await f(URL_, made === undefined ? { method: 'GET' } : { method: 'POST', body: made });
+      expect(response.status).toBe(200);
+      expect(await response.text()).toBe('{"ok":true}');
+      expect(t.seen.map((s) => header(s, 'authorization')[0])).toEqual([`Bearer ${KEYS.v1}`, `Bearer ${KEYS.v2}`]);
+      const boundaryFree = (text: string | undefined): string | undefined =>
+        text?.replace(/formdata-undici-\d+/g, 'formdata-undici-N');
+      expect(boundaryFree(t.seen[1]?.body)).toBe(boundaryFree(t.seen[0]?.body));
+      if (made !== undefined) expect(t.seen[0]?.body.length).toBeGreaterThan(0);
+      expect(r.fetches() - fetchesBefore).toBe(1); // one refresh: K_v2 found first
+      expect(r.key.info?.fingerprint).not.toBe(undefined);
+      expect(r.key.info?.candidate).toBe('K_v2');
+    },
+  );
 
   it('a ReadableStream body is not retried: the 401 reaches the caller; the refresh still happens, so the next request heals', async () => {
     const r = await rig();
@@ -291,9 +360,16 @@ describe('authFetch on a dead key', () => {
       const provider = await mock({ preset: providers.openai, keys: [KEYS.v2] });
       const f = authFetch(key, providers.openai);
       const before = fetches;
-      const calls = Array.from({ length: 20 }, () => f(`${provider.url}/chat/completions`, { method: 'POST', body: '{"model":"m"}', headers: { 'content-type': 'application/json' } }));
+      const calls = Array.from({ length: 20 }, () =>
+        f(`${provider.url}/chat/completions`, {
+          method: 'POST',
+          body: '{"model":"m"}',
+          headers: { 'content-type': 'application/json' },
+        }),
+      );
       // Let every first attempt reach the provider and fail before the refresh may finish.
-      for (let i = 0; i < 2_000 && provider.requestsFor(KEYS.v1) < 20; i++) await new Promise((resolve) => setTimeout(resolve, 1));
+      for (let i = 0; i < 2_000 && provider.requestsFor(KEYS.v1) < 20; i++)
+        await new Promise((resolve) => setTimeout(resolve, 1));
       expect(provider.requestsFor(KEYS.v1)).toBe(20);
       release();
       const responses = await Promise.all(calls);
@@ -322,7 +398,11 @@ describe('authFetch on a dead key', () => {
   it('Gemini: 400 API_KEY_INVALID is a dead key (refresh and retry), another 400 is not', async () => {
     const r = await rig();
     r.memory.set('K_v2', KEYS.v2);
-    const other = transport([KEYS.v2], 400, '{"error":{"code":400,"status":"INVALID_ARGUMENT","message":"bad request"}}');
+    const other = transport(
+      [KEYS.v2],
+      400,
+      '{"error":{"code":400,"status":"INVALID_ARGUMENT","message":"bad request"}}',
+    );
     expect((await authFetch(r.key, providers.gemini, { fetch: other.fetch })(URL_)).status).toBe(400);
     expect(other.seen).toHaveLength(1);
     expect(r.key.info?.candidate).toBe('K_v1');

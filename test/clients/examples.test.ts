@@ -12,7 +12,11 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const tsx = pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href;
 
 function runExample(name: string): { status: number | null; stdout: string; stderr: string } {
-  const run = spawnSync(process.execPath, ['--import', tsx, join(root, 'examples', name)], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  const run = spawnSync(process.execPath, ['--import', tsx, join(root, 'examples', name)], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
@@ -24,7 +28,9 @@ describe('examples', () => {
     const { status, stdout, stderr } = runExample('openai.ts');
     expect(stderr).toBe('');
     expect(status).toBe(0);
-    expect(stdout).toContain(`request 2 healed: sent with ${fingerprint('sk-example-only-openai-v2')}; requests on v1: 2, on v2: 1`);
+    expect(stdout).toContain(
+      `request 2 healed: sent with ${fingerprint('sk-example-only-openai-v2')}; requests on v1: 2, on v2: 1`,
+    );
     expect(stdout).toContain('liveClient: 3 calls, 1 client built');
     expect(stdout).not.toMatch(EXAMPLE_KEY);
   });
@@ -52,9 +58,22 @@ describe('examples', () => {
     expect(stderr).toBe('');
     expect(status).toBe(0);
     // Real pino lines, redacted at the destination.
-    expect(stdout.trim().split('\n').map((line) => JSON.parse(line) as unknown)).toEqual([
-      { level: 30, authorization: `Bearer [keyflip OPENAI_API_KEY ${fingerprint('sk-example-only-held-v1')}]`, msg: 'calling the API' },
-      { level: 50, err: { type: 'Object', message: 'bad key [redacted groq key] in config', stack: '' }, msg: 'request failed' },
+    expect(
+      stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as unknown),
+    ).toEqual([
+      {
+        level: 30,
+        authorization: `Bearer [keyflip OPENAI_API_KEY ${fingerprint('sk-example-only-held-v1')}]`,
+        msg: 'calling the API',
+      },
+      {
+        level: 50,
+        err: { type: 'Object', message: 'bad key [redacted groq key] in config', stack: '' },
+        msg: 'request failed',
+      },
       { level: 30, msg: 'nothing secret here' },
     ]);
     expect(stdout).not.toContain('sk-example-only-held-v1');
@@ -71,7 +90,11 @@ describe('examples/pre-commit', () => {
   it('refuses a commit that stages a key (staged content, not the working tree), allows one that does not', () => {
     const repo = mkdtempSync(join(tmpdir(), 'keyflip-hook-'));
     dirs.push(repo);
-    const git = (...args: string[]) => spawnSync('git', ['-c', 'user.email=t@example.invalid', '-c', 'user.name=t', ...args], { cwd: repo, encoding: 'utf8' });
+    const git = (...args: string[]) =>
+      spawnSync('git', ['-c', 'user.email=t@example.invalid', '-c', 'user.name=t', ...args], {
+        cwd: repo,
+        encoding: 'utf8',
+      });
     const hook = () =>
       spawnSync('bash', [join(root, 'examples/pre-commit')], {
         cwd: repo,

@@ -10,7 +10,9 @@ describe('provider key formats', () => {
   it.each(names)('%s is found, with its format, where it stands', (name) => {
     const text = `line one\n${inContext(name)} # trailing\n`;
     const found = findProviderKeys(text);
-    expect(found.map((m) => [m.format.id, m.value, m.index])).toEqual([[SAMPLE_FORMAT[name], SAMPLES[name], text.indexOf(SAMPLES[name])]]);
+    expect(found.map((m) => [m.format.id, m.value, m.index])).toEqual([
+      [SAMPLE_FORMAT[name], SAMPLES[name], text.indexOf(SAMPLES[name])],
+    ]);
   });
 
   it.each(names)('%s is redacted to its label', (name) => {

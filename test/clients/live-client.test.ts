@@ -80,7 +80,12 @@ describe('liveClient', () => {
     const { key } = await rig();
     const client = liveClient(key, (k) => new FakeClient(k));
     client.whoami();
-    const shown = [JSON.stringify(client), inspect(client), inspect({ client }, { depth: 5 }), `${JSON.stringify({ client })}`];
+    const shown = [
+      JSON.stringify(client),
+      inspect(client),
+      inspect({ client }, { depth: 5 }),
+      `${JSON.stringify({ client })}`,
+    ];
     for (const text of shown) expect(text).toContain(`[keyflip client K ${key.info?.fingerprint}]`);
     expect(leaked(shown.join('\n'))).toEqual([]);
   });
@@ -117,9 +122,14 @@ describe('liveClient', () => {
       builds++;
       return new OpenAI({ apiKey, baseURL: provider.url, maxRetries: 0 });
     });
-    const call = (): Promise<unknown> => client.chat.completions.create({ model: 'gpt-mock', messages: [{ role: 'user', content: 'hi' }] });
+    const call = (): Promise<unknown> =>
+      client.chat.completions.create({ model: 'gpt-mock', messages: [{ role: 'user', content: 'hi' }] });
     const failures: unknown[] = [];
-    const track = (p: Promise<unknown>): Promise<void> => p.then(() => undefined, (e: unknown) => void failures.push(e));
+    const track = (p: Promise<unknown>): Promise<void> =>
+      p.then(
+        () => undefined,
+        (e: unknown) => void failures.push(e),
+      );
 
     // 400 calls on v1, in waves of 50; the last wave is still in flight when the rotation lands.
     for (let wave = 0; wave < 7; wave++) await Promise.all(Array.from({ length: 50 }, () => track(call())));

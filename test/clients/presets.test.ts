@@ -14,13 +14,19 @@ describe('provider presets', () => {
       expect(p.header).toBe(p.header.toLowerCase());
       expect(p.probe.method).toBe('GET');
       expect(p.chat.method).toBe('POST');
-      for (const format of p.keyFormats) expect(KEY_FORMATS.some((f) => f.id === format && f.provider === id)).toBe(true);
+      for (const format of p.keyFormats)
+        expect(KEY_FORMATS.some((f) => f.id === format && f.provider === id)).toBe(true);
       expect(Object.isFrozen(p) && Object.isFrozen(p.deadKey) && Object.isFrozen(p.probe)).toBe(true);
     }
   });
 
   it('say how a dead key looks: 401, except Gemini (400 API_KEY_INVALID, 401, 403); OpenRouter 402 is not a dead key', () => {
-    const dead = Object.fromEntries(ids.map((id) => [id, providers[id].deadKey.map((r) => (r.bodyIncludes ? `${r.status}:${r.bodyIncludes}` : String(r.status)))]));
+    const dead = Object.fromEntries(
+      ids.map((id) => [
+        id,
+        providers[id].deadKey.map((r) => (r.bodyIncludes ? `${r.status}:${r.bodyIncludes}` : String(r.status))),
+      ]),
+    );
     expect(dead).toEqual({
       openai: ['401'],
       anthropic: ['401'],
@@ -33,7 +39,12 @@ describe('provider presets', () => {
   });
 
   it('headers and probes from the research notes', () => {
-    const shape = Object.fromEntries(ids.map((id) => [id, `${providers[id].header} ${providers[id].scheme ?? '-'} ${joinUrl(providers[id].baseUrl, providers[id].probe.path)}`]));
+    const shape = Object.fromEntries(
+      ids.map((id) => [
+        id,
+        `${providers[id].header} ${providers[id].scheme ?? '-'} ${joinUrl(providers[id].baseUrl, providers[id].probe.path)}`,
+      ]),
+    );
     expect(shape).toEqual({
       openai: 'authorization Bearer https://api.openai.com/v1/models',
       anthropic: 'x-api-key - https://api.anthropic.com/v1/models',

@@ -9,7 +9,10 @@ const { mock } = clientRig();
 const ids = Object.keys(providers) as ProviderId[];
 
 /** What probeKey says for a key in each state of the mock provider, per provider. */
-const expected: Record<ProviderId, Record<MockKeyState | 'unknown', [ok: boolean, status: number, reason: ProbeReason]>> = {
+const expected: Record<
+  ProviderId,
+  Record<MockKeyState | 'unknown', [ok: boolean, status: number, reason: ProbeReason]>
+> = {
   openai: {
     alive: [true, 200, 'alive'],
     restricted: [true, 401, 'alive'],
@@ -134,12 +137,18 @@ describe('probeKey against the mock provider', () => {
     }
     const closed = await probeKey(providers.openai, KEYS.v1, { baseUrl: `http://127.0.0.1:${port}/v1` });
     expect(closed).toEqual({ ok: false, status: 0, reason: 'unreachable' });
-    const aborted = await probeKey(providers.openai, KEYS.v1, { baseUrl: 'http://127.0.0.1:9/v1', signal: AbortSignal.abort() });
+    const aborted = await probeKey(providers.openai, KEYS.v1, {
+      baseUrl: 'http://127.0.0.1:9/v1',
+      signal: AbortSignal.abort(),
+    });
     expect(aborted.reason).toBe('unreachable');
   });
 
   it('a detail that would echo the key is dropped; a bad key or preset throws a TypeError without the key', async () => {
-    const fetch = (async () => new Response(JSON.stringify({ error: { code: KEYS.v2 } }), { status: 401 })) as unknown as typeof globalThis.fetch;
+    const fetch = (async () =>
+      new Response(JSON.stringify({ error: { code: KEYS.v2 } }), {
+        status: 401,
+      })) as unknown as typeof globalThis.fetch;
     const result = await probeKey(providers.openai, KEYS.v2, { fetch });
     expect(result).toEqual({ ok: false, status: 401, reason: 'invalid' });
     await expect(probeKey(providers.openai, `${KEYS.v1}\n`)).rejects.toThrow(TypeError);

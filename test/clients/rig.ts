@@ -1,7 +1,19 @@
 import { inspect } from 'node:util';
 import { afterEach } from 'vitest';
-import { createResolver, memorySource, type MemorySource, type Resolver, type SecretHandle, type Source } from '../../src/index.js';
-import { manualClock, startMockProvider, type MockProvider, type MockProviderOptions } from '../../src/testing/index.js';
+import {
+  createResolver,
+  memorySource,
+  type MemorySource,
+  type Resolver,
+  type SecretHandle,
+  type Source,
+} from '../../src/index.js';
+import {
+  manualClock,
+  startMockProvider,
+  type MockProvider,
+  type MockProviderOptions,
+} from '../../src/testing/index.js';
 import { record, type Recorded } from '../helpers.js';
 
 /** Keys with the shapes of real ones, made up for the tests (never valid anywhere). */

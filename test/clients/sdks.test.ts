@@ -25,19 +25,26 @@ const sdks: Sdk[] = [
   {
     name: 'openai',
     preset: providers.openai,
-    chat: (baseURL, fetch) => new OpenAI({ apiKey: 'placeholder', baseURL, fetch }).chat.completions.create({ model: 'gpt-mock', messages }),
+    chat: (baseURL, fetch) =>
+      new OpenAI({ apiKey: 'placeholder', baseURL, fetch }).chat.completions.create({ model: 'gpt-mock', messages }),
     status: (e) => (e instanceof OpenAI.APIError ? e.status : undefined),
   },
   {
     name: '@anthropic-ai/sdk',
     preset: providers.anthropic,
-    chat: (baseURL, fetch) => new Anthropic({ apiKey: 'placeholder', baseURL, fetch }).messages.create({ model: 'claude-mock', max_tokens: 8, messages }),
+    chat: (baseURL, fetch) =>
+      new Anthropic({ apiKey: 'placeholder', baseURL, fetch }).messages.create({
+        model: 'claude-mock',
+        max_tokens: 8,
+        messages,
+      }),
     status: (e) => (e instanceof Anthropic.APIError ? e.status : undefined),
   },
   {
     name: 'groq-sdk',
     preset: providers.groq,
-    chat: (baseURL, fetch) => new Groq({ apiKey: 'placeholder', baseURL, fetch }).chat.completions.create({ model: 'llama-mock', messages }),
+    chat: (baseURL, fetch) =>
+      new Groq({ apiKey: 'placeholder', baseURL, fetch }).chat.completions.create({ model: 'llama-mock', messages }),
     status: (e) => (e instanceof Groq.APIError ? e.status : undefined),
   },
 ];
@@ -52,7 +59,9 @@ describe.each(sdks)('$name with fetch: authFetch(…)', (sdk) => {
     await r.clock.flush();
     await sdk.chat(provider.url, fetch);
     await sdk.chat(provider.url, fetch);
-    expect([provider.requestsFor(KEYS.v1), provider.requestsFor(KEYS.v2), provider.requestsFor('placeholder')]).toEqual([1, 2, 0]);
+    expect([provider.requestsFor(KEYS.v1), provider.requestsFor(KEYS.v2), provider.requestsFor('placeholder')]).toEqual(
+      [1, 2, 0],
+    );
     expect(leaked(dump(r.events) + dump(provider))).toEqual([]);
   });
 
@@ -106,7 +115,12 @@ describe('a streaming request body is not retried', () => {
     const r = await rig();
     const provider = await mock({ preset: providers.openai, keys: [KEYS.v2] });
     r.memory.set('K_v2', KEYS.v2);
-    const client = new OpenAI({ apiKey: 'placeholder', baseURL: provider.url, fetch: authFetch(r.key, providers.openai), maxRetries: 0 });
+    const client = new OpenAI({
+      apiKey: 'placeholder',
+      baseURL: provider.url,
+      fetch: authFetch(r.key, providers.openai),
+      maxRetries: 0,
+    });
     const body = new ReadableStream<Uint8Array>({
       start(controller) {
         controller.enqueue(new TextEncoder().encode('{"model":"gpt-mock",'));
@@ -114,7 +128,9 @@ describe('a streaming request body is not retried', () => {
         controller.close();
       },
     });
-    const error = await client.post('/chat/completions', { body, headers: { 'content-type': 'application/json' } }).catch((e: unknown) => e);
+    const error = await client
+      .post('/chat/completions', { body, headers: { 'content-type': 'application/json' } })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.AuthenticationError);
     expect([provider.requestsFor(KEYS.v1), provider.requestsFor(KEYS.v2)]).toEqual([1, 0]);
     expect(r.key.info?.candidate).toBe('K_v2'); // the refresh happened
@@ -134,7 +150,11 @@ describe('a streaming request body is not retried', () => {
         controller.close();
       },
     });
-    const response = await fetch(`${provider.url}/chat/completions`, { method: 'POST', body, duplex: 'half' } as RequestInit);
+    const response = await fetch(`${provider.url}/chat/completions`, {
+      method: 'POST',
+      body,
+      duplex: 'half',
+    } as RequestInit);
     expect(response.status).toBe(401);
     const json = (await response.json()) as { error: { code: string; message: string } };
     expect(json.error.code).toBe('invalid_api_key');

@@ -15,10 +15,20 @@ describe('createCollector: usage over a window', () => {
   it('groups instances by fingerprint, sums uses of the reports within the window, gives lastSeen', () => {
     const { clock, collector } = setup();
     const t0 = clock.now();
-    collector.ingest(report({ id: 'a', service: 'api', host: 'web-1', pid: 11, environment: 'prod' }, [{ fingerprint: FP.old, version: '1', uses: 5 }]));
+    collector.ingest(
+      report({ id: 'a', service: 'api', host: 'web-1', pid: 11, environment: 'prod' }, [
+        { fingerprint: FP.old, version: '1', uses: 5 },
+      ]),
+    );
     clock.advance(MIN);
-    collector.ingest(report({ id: 'a', service: 'api', host: 'web-1', pid: 11, environment: 'prod' }, [{ fingerprint: FP.old, version: '1', uses: 7 }]));
-    collector.ingest(report({ id: 'b', service: 'worker', host: 'web-2', pid: 22 }, [{ fingerprint: FP.new, version: '2', uses: 3 }]));
+    collector.ingest(
+      report({ id: 'a', service: 'api', host: 'web-1', pid: 11, environment: 'prod' }, [
+        { fingerprint: FP.old, version: '1', uses: 7 },
+      ]),
+    );
+    collector.ingest(
+      report({ id: 'b', service: 'worker', host: 'web-2', pid: 22 }, [{ fingerprint: FP.new, version: '2', uses: 3 }]),
+    );
     clock.advance(MIN);
 
     const usage = collector.usage('OPENAI_API_KEY', { windowMs: HOUR });
@@ -35,7 +45,9 @@ describe('createCollector: usage over a window', () => {
             version: '1',
             uses: 12,
             lastSeen: t0 + MIN,
-            instances: [{ id: 'a', service: 'api', environment: 'prod', host: 'web-1', pid: 11, lastSeen: t0 + MIN, uses: 12 }],
+            instances: [
+              { id: 'a', service: 'api', environment: 'prod', host: 'web-1', pid: 11, lastSeen: t0 + MIN, uses: 12 },
+            ],
           },
           {
             fingerprint: FP.new,
@@ -51,7 +63,9 @@ describe('createCollector: usage over a window', () => {
     const recent = collector.usage('OPENAI_API_KEY', { windowMs: 90_000 });
     expect(recent.fingerprints.find((f) => f.fingerprint === FP.old)?.uses).toBe(7);
     // The window is inclusive of its start.
-    expect(collector.usage('OPENAI_API_KEY', { windowMs: 2 * MIN }).fingerprints.find((f) => f.fingerprint === FP.old)?.uses).toBe(12);
+    expect(
+      collector.usage('OPENAI_API_KEY', { windowMs: 2 * MIN }).fingerprints.find((f) => f.fingerprint === FP.old)?.uses,
+    ).toBe(12);
   });
 
   it('a fingerprint held with 0 uses still lists its instance; a rotated-away one leaves the window', () => {
@@ -95,10 +109,19 @@ describe('createCollector: usage over a window', () => {
     expect(collector.usage('OPENAI_API_KEY', { windowMs: HOUR }).fingerprints[0]?.version).toBe('3');
   });
 
-  it('the same fingerprint twice in one report adds up; times are the collector\'s, not the sender\'s', () => {
+  it("the same fingerprint twice in one report adds up; times are the collector's, not the sender's", () => {
     const { clock, collector } = setup();
     // The sender's clock lags by two hours: the report still counts as now.
-    collector.ingest(report({ id: 'a' }, [{ fingerprint: FP.old, uses: 2 }, { fingerprint: FP.old, uses: 3 }], clock.now() - 2 * HOUR));
+    collector.ingest(
+      report(
+        { id: 'a' },
+        [
+          { fingerprint: FP.old, uses: 2 },
+          { fingerprint: FP.old, uses: 3 },
+        ],
+        clock.now() - 2 * HOUR,
+      ),
+    );
     const usage = collector.usage('OPENAI_API_KEY', { windowMs: MIN });
     expect(usage.fingerprints[0]?.uses).toBe(5);
     expect(usage.fingerprints[0]?.lastSeen).toBe(clock.now());
@@ -174,7 +197,10 @@ describe('createCollector: retention, pruning and caps', () => {
     collector.ingest(report({ id: 'a' }, [{ fingerprint: FP.new }]));
     clock.advance(1000);
     collector.ingest(report({ id: 'a' }, [{ fingerprint: FP.other }]));
-    expect(collector.usage('OPENAI_API_KEY', { windowMs: HOUR }).fingerprints.map((f) => f.fingerprint)).toEqual([FP.other, FP.new]);
+    expect(collector.usage('OPENAI_API_KEY', { windowMs: HOUR }).fingerprints.map((f) => f.fingerprint)).toEqual([
+      FP.other,
+      FP.new,
+    ]);
     expect(collector.stats.entries).toBe(2);
   });
 
@@ -186,7 +212,7 @@ describe('createCollector: retention, pruning and caps', () => {
 });
 
 describe('createCollector: instances and staleness', () => {
-  it('estimates each instance\'s interval from its reports and marks it stale after 2× that', () => {
+  it("estimates each instance's interval from its reports and marks it stale after 2× that", () => {
     const { clock, collector } = setup();
     for (let i = 0; i < 4; i++) {
       collector.ingest(report({ id: 'fast', labels: { region: 'eu' } }, [{ fingerprint: FP.new }]));
@@ -243,39 +269,69 @@ describe('ingest: the schema check', () => {
       ['keyflip', 'a report must be a JSON object, got a string of 7 characters'],
       [mutate((r) => delete r.schema), 'schema: expected "keyflip.beacon/v1", got nothing'],
       [mutate((r) => (r.schema = 'keyflip.beacon/v2')), 'schema: expected "keyflip.beacon/v1", got another string'],
-      [mutate((r) => (r.sentAt = '1700000000000')), 'sentAt: expected ms since the epoch (a finite number ≥ 0), got a string of 13 characters'],
-      [mutate((r) => (r.sentAt = -5)), 'sentAt: expected ms since the epoch (a finite number ≥ 0), got a number out of range'],
+      [
+        mutate((r) => (r.sentAt = '1700000000000')),
+        'sentAt: expected ms since the epoch (a finite number ≥ 0), got a string of 13 characters',
+      ],
+      [
+        mutate((r) => (r.sentAt = -5)),
+        'sentAt: expected ms since the epoch (a finite number ≥ 0), got a number out of range',
+      ],
       [mutate((r) => delete r.service), 'service: is required (a string)'],
       [mutate((r) => (r.service = 'x'.repeat(5000))), 'service: expected at most 256 characters, got 5000'],
       [mutate((r) => (r.service = 'api\u001b[31m')), 'service: contains a control character'],
       [mutate((r) => (r.instance = [])), 'instance: expected an object, got an array of 0'],
-      [mutate((r) => (r.instance.pid = 1.5)), 'instance.pid: expected an integer from 0 to 4294967295, got a number out of range or not whole'],
+      [
+        mutate((r) => (r.instance.pid = 1.5)),
+        'instance.pid: expected an integer from 0 to 4294967295, got a number out of range or not whole',
+      ],
       [mutate((r) => (r.instance.id = '')), 'instance.id: must not be empty'],
       [mutate((r) => (r.secrets = {})), 'secrets: expected an array, got an object'],
       [mutate((r) => (r.secrets = new Array(1001).fill(0))), 'secrets: expected at most 1000 secrets, got 1001'],
-      [mutate((r) => (r.secrets[0].uses = -1)), 'secrets[0].uses: expected an integer from 0 to 9007199254740991, got a number out of range or not whole'],
-      [mutate((r) => (r.secrets[0].uses = '12')), 'secrets[0].uses: expected an integer from 0 to 9007199254740991, got a string of 2 characters'],
-      [mutate((r) => (r.secrets[0].fingerprint = 'sk-live-0123456789')), 'secrets[0].fingerprint: expected kf_ + 12 lowercase hex digits, got a string of 18 characters'],
-      [mutate((r) => (r.secrets[0].status = 'dead')), 'secrets[0].status: expected ok, stale or revoked, got another string'],
+      [
+        mutate((r) => (r.secrets[0].uses = -1)),
+        'secrets[0].uses: expected an integer from 0 to 9007199254740991, got a number out of range or not whole',
+      ],
+      [
+        mutate((r) => (r.secrets[0].uses = '12')),
+        'secrets[0].uses: expected an integer from 0 to 9007199254740991, got a string of 2 characters',
+      ],
+      [
+        mutate((r) => (r.secrets[0].fingerprint = 'sk-live-0123456789')),
+        'secrets[0].fingerprint: expected kf_ + 12 lowercase hex digits, got a string of 18 characters',
+      ],
+      [
+        mutate((r) => (r.secrets[0].status = 'dead')),
+        'secrets[0].status: expected ok, stale or revoked, got another string',
+      ],
       [mutate((r) => (r.secrets[0].version = 7)), 'secrets[0].version: expected a string, got a number'],
       [mutate((r) => (r.labels = { region: 5 })), 'labels["region"]: expected a string, got a number'],
-      [mutate((r) => (r.labels = { ['k'.repeat(200)]: 'v' })), `labels["${'k'.repeat(32)}…"]: a label name must have 1 to 100 characters and no control character`],
+      [
+        mutate((r) => (r.labels = { ['k'.repeat(200)]: 'v' })),
+        `labels["${'k'.repeat(32)}…"]: a label name must have 1 to 100 characters and no control character`,
+      ],
     ];
     for (const [input, message] of cases) expect(problem(input), message).toBe(message);
   });
 
   it('reports several wrong fields at once (at most 10)', () => {
-    const message = problem(mutate((r) => {
-      r.service = 1;
-      r.secrets = Array.from({ length: 20 }, () => ({}));
-    }));
-    expect(message.startsWith('service: expected a string, got a number; secrets[0].name: is required (a string)')).toBe(true);
+    const message = problem(
+      mutate((r) => {
+        r.service = 1;
+        r.secrets = Array.from({ length: 20 }, () => ({}));
+      }),
+    );
+    expect(
+      message.startsWith('service: expected a string, got a number; secrets[0].name: is required (a string)'),
+    ).toBe(true);
     expect(message.split('; ')).toHaveLength(10);
   });
 
   it('keeps only the known fields; __proto__ and constructor keys are plain data', () => {
     const hostile = JSON.parse(
-      JSON.stringify(valid).replace('{', '{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":2}},"extra":"x",').replace('"labels"', '"labels"'),
+      JSON.stringify(valid)
+        .replace('{', '{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":2}},"extra":"x",')
+        .replace('"labels"', '"labels"'),
     ) as unknown;
     const withLabels = mutate((r) => (r.labels = JSON.parse('{"__proto__":"x","region":"eu"}')));
     const clean = validateReport(hostile) as unknown as Record<string, unknown>;

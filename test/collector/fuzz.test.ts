@@ -29,35 +29,84 @@ const random = prng(SEED);
 const int = (n: number): number => Math.floor(random() * n);
 const pick = <T>(items: readonly T[]): T => items[int(items.length)] as T;
 
-const HOSTILE_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', '__defineGetter__', 'then'];
+const HOSTILE_KEYS = [
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+  '__defineGetter__',
+  'then',
+];
 const FIELDS = ['schema', 'sentAt', 'service', 'environment', 'labels', 'instance', 'secrets'];
 const INSTANCE_FIELDS = ['id', 'host', 'pid', 'startedAt', 'runtime', 'keyflip'];
-const SECRET_FIELDS = ['name', 'candidate', 'source', 'version', 'fingerprint', 'loadedAt', 'lastUsedAt', 'uses', 'status'];
+const SECRET_FIELDS = [
+  'name',
+  'candidate',
+  'source',
+  'version',
+  'fingerprint',
+  'loadedAt',
+  'lastUsedAt',
+  'uses',
+  'status',
+];
 
 /** A value of a random, often wrong, type. */
 function junk(depth = 0): unknown {
   switch (int(depth > 3 ? 12 : 16)) {
-    case 0: return null;
-    case 1: return pick([true, false]);
-    case 2: return pick([0, -1, -0, 1.5, 2 ** 53, -(2 ** 53) - 2, 1e308, Number.MAX_VALUE, 4294967296]);
-    case 3: return pick(['NaN', 'Infinity', '-Infinity', '1e309', '12', '0x10', '', ' ', 'null', 'undefined']);
-    case 4: return 'Z'.repeat(int(5) === 0 ? 200_000 : int(600));
-    case 5: return pick(['ok', 'stale', 'revoked', 'keyflip.beacon/v1', 'kf_0123456789ab', 'kf_XYZ', '\u0000\u001b[2J', '\ud800', '<script>alert(1)</script>']);
-    case 6: return pick(HOSTILE_KEYS);
-    case 7: return String.fromCharCode(...Array.from({ length: int(40) }, () => int(0x10000)));
-    case 8: return [];
-    case 9: return {};
-    case 10: return int(1_000_000);
-    case 11: return random() * 1e15;
-    case 12: return Array.from({ length: int(6) }, () => junk(depth + 1));
-    case 13: return Object.fromEntries(Array.from({ length: int(5) }, () => [pick([...HOSTILE_KEYS, ...FIELDS, 'x']), junk(depth + 1)]));
-    case 14: return { __proto__: junk(depth + 1) } as unknown;
-    default: return Array.from({ length: int(3) }, () => junk(depth + 1));
+    case 0:
+      return null;
+    case 1:
+      return pick([true, false]);
+    case 2:
+      return pick([0, -1, -0, 1.5, 2 ** 53, -(2 ** 53) - 2, 1e308, Number.MAX_VALUE, 4294967296]);
+    case 3:
+      return pick(['NaN', 'Infinity', '-Infinity', '1e309', '12', '0x10', '', ' ', 'null', 'undefined']);
+    case 4:
+      return 'Z'.repeat(int(5) === 0 ? 200_000 : int(600));
+    case 5:
+      return pick([
+        'ok',
+        'stale',
+        'revoked',
+        'keyflip.beacon/v1',
+        'kf_0123456789ab',
+        'kf_XYZ',
+        '\u0000\u001b[2J',
+        '\ud800',
+        '<script>alert(1)</script>',
+      ]);
+    case 6:
+      return pick(HOSTILE_KEYS);
+    case 7:
+      return String.fromCharCode(...Array.from({ length: int(40) }, () => int(0x10000)));
+    case 8:
+      return [];
+    case 9:
+      return {};
+    case 10:
+      return int(1_000_000);
+    case 11:
+      return random() * 1e15;
+    case 12:
+      return Array.from({ length: int(6) }, () => junk(depth + 1));
+    case 13:
+      return Object.fromEntries(
+        Array.from({ length: int(5) }, () => [pick([...HOSTILE_KEYS, ...FIELDS, 'x']), junk(depth + 1)]),
+      );
+    case 14:
+      return { __proto__: junk(depth + 1) } as unknown;
+    default:
+      return Array.from({ length: int(3) }, () => junk(depth + 1));
   }
 }
 
 function validReport(): Record<string, any> {
-  return JSON.parse(JSON.stringify(report({ id: `fuzz-${int(50)}` }, [{ fingerprint: pick([FP.old, FP.new]), uses: int(10) }]))) as Record<string, any>;
+  return JSON.parse(
+    JSON.stringify(report({ id: `fuzz-${int(50)}` }, [{ fingerprint: pick([FP.old, FP.new]), uses: int(10) }])),
+  ) as Record<string, any>;
 }
 
 /** A body as bytes, from one of several families. */
@@ -66,23 +115,27 @@ function body(): Buffer {
   switch (family) {
     case 0: // random bytes, mostly invalid UTF-8
       return Buffer.from(Array.from({ length: int(300) }, () => int(256)));
-    case 1: { // a valid report with one field replaced
+    case 1: {
+      // a valid report with one field replaced
       const r = validReport();
       r[pick(FIELDS)] = junk();
       return Buffer.from(JSON.stringify(r));
     }
-    case 2: { // an instance field replaced
+    case 2: {
+      // an instance field replaced
       const r = validReport();
       r.instance[pick(INSTANCE_FIELDS)] = junk();
       return Buffer.from(JSON.stringify(r));
     }
-    case 3: { // a secret field replaced, or more secrets of junk
+    case 3: {
+      // a secret field replaced, or more secrets of junk
       const r = validReport();
       if (int(2) === 0) r.secrets[0][pick(SECRET_FIELDS)] = junk();
       else r.secrets.push(...Array.from({ length: int(5) }, () => junk()));
       return Buffer.from(JSON.stringify(r));
     }
-    case 4: { // prototype-pollution keys at every level, written as raw JSON (JSON.stringify would drop __proto__)
+    case 4: {
+      // prototype-pollution keys at every level, written as raw JSON (JSON.stringify would drop __proto__)
       const key = pick(HOSTILE_KEYS);
       const payload = `{"${key}":{"polluted":"yes","prototype":{"polluted":"yes"}}}`;
       const r = JSON.stringify(validReport());
@@ -96,21 +149,25 @@ function body(): Buffer {
       ];
       return Buffer.from(pick(spots)(r));
     }
-    case 5: { // deep nesting
+    case 5: {
+      // deep nesting
       const depth = 1_000 + int(60_000);
       const open = pick(['[', '{"a":']);
       const close = open === '[' ? ']' : '}';
       return Buffer.from(open.repeat(depth) + '1' + close.repeat(int(2) === 0 ? depth : int(depth)));
     }
-    case 6: { // a huge array (within or over the limit)
+    case 6: {
+      // a huge array (within or over the limit)
       const n = pick([10_000, 100_000, 200_000]);
       return Buffer.from(`{"schema":"keyflip.beacon/v1","secrets":[${'0,'.repeat(n)}0]}`);
     }
-    case 7: { // truncated JSON
+    case 7: {
+      // truncated JSON
       const text = JSON.stringify(validReport());
       return Buffer.from(text.slice(0, int(text.length)));
     }
-    case 8: { // numbers as strings, NaN-ish literals that are not JSON
+    case 8: {
+      // numbers as strings, NaN-ish literals that are not JSON
       const text = JSON.stringify(validReport());
       return Buffer.from(
         pick([
@@ -126,11 +183,16 @@ function body(): Buffer {
     }
     case 9: // enormous strings
       return Buffer.from(JSON.stringify({ ...validReport(), service: 'S'.repeat(int(2) === 0 ? 100_000 : 300_000) }));
-    case 10: { // invalid UTF-8 inside a valid-looking report, lone surrogates as escapes
+    case 10: {
+      // invalid UTF-8 inside a valid-looking report, lone surrogates as escapes
       const text = JSON.stringify(validReport());
       const at = text.indexOf('checkout-api');
       return int(2) === 0
-        ? Buffer.concat([Buffer.from(text.slice(0, at)), Buffer.from([0xc3, 0x28, 0xa0, 0xa1, 0xf0, 0x28, 0x8c, 0xbc]), Buffer.from(text.slice(at))])
+        ? Buffer.concat([
+            Buffer.from(text.slice(0, at)),
+            Buffer.from([0xc3, 0x28, 0xa0, 0xa1, 0xf0, 0x28, 0x8c, 0xbc]),
+            Buffer.from(text.slice(at)),
+          ])
         : Buffer.from(text.replace('checkout-api', '\\ud800\\udfff\\udc00'));
     }
     case 11: // junk top-level values
@@ -187,13 +249,19 @@ describe(`fuzz: ${CASES} random and hostile bodies (seed ${SEED}; KEYFLIP_FUZZ_S
     const worker = async (): Promise<void> => {
       for (let i = next++; i < bodies.length; i = next++) {
         const payload = bodies[i] as Buffer;
-        const contentType = int(20) === 0 ? pick(['text/plain', 'application/json; charset=latin1', 'APPLICATION/JSON', '']) : 'application/json';
+        const contentType =
+          int(20) === 0
+            ? pick(['text/plain', 'application/json; charset=latin1', 'APPLICATION/JSON', ''])
+            : 'application/json';
         let status: number;
         let text: string;
         try {
           const res = await fetch(`${server.url}/v1/beacons`, {
             method: 'POST',
-            headers: { authorization: `Bearer ${TOKEN}`, ...(contentType === '' ? {} : { 'content-type': contentType }) },
+            headers: {
+              authorization: `Bearer ${TOKEN}`,
+              ...(contentType === '' ? {} : { 'content-type': contentType }),
+            },
             body: payload,
           });
           status = res.status;
@@ -226,7 +294,8 @@ describe(`fuzz: ${CASES} random and hostile bodies (seed ${SEED}; KEYFLIP_FUZZ_S
     await Promise.all(Array.from({ length: 8 }, worker));
     for (const text of RAW_REQUESTS) {
       const line = await rawSend(server.url, text);
-      if (line !== '' && !/^HTTP\/1\.1 (400|401|404|413|414|431)/.test(line)) failures.push(`raw: ${JSON.stringify(text.slice(0, 40))} → ${line}`);
+      if (line !== '' && !/^HTTP\/1\.1 (400|401|404|413|414|431)/.test(line))
+        failures.push(`raw: ${JSON.stringify(text.slice(0, 40))} → ${line}`);
     }
 
     expect(failures).toEqual([]);
@@ -247,16 +316,33 @@ describe(`fuzz: ${CASES} random and hostile bodies (seed ${SEED}; KEYFLIP_FUZZ_S
     const res = await fetch(`${server.url}/v1/beacons`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify(report({ id: 'after-the-storm', host: 'calm-1', service: 'survivor' }, [{ name: 'AFTER_FUZZ', fingerprint: FP.other, uses: 42, version: '9' }])),
+      body: JSON.stringify(
+        report({ id: 'after-the-storm', host: 'calm-1', service: 'survivor' }, [
+          { name: 'AFTER_FUZZ', fingerprint: FP.other, uses: 42, version: '9' },
+        ]),
+      ),
     });
     expect(res.status).toBe(204);
-    const usage = (await (await fetch(`${server.url}/v1/usage?secret=AFTER_FUZZ&window=5m`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as unknown;
+    const usage = (await (
+      await fetch(`${server.url}/v1/usage?secret=AFTER_FUZZ&window=5m`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      })
+    ).json()) as unknown;
     expect(usage).toMatchObject({
       secret: 'AFTER_FUZZ',
       instancesSeen: 1,
-      fingerprints: [{ fingerprint: FP.other, version: '9', uses: 42, instances: [{ id: 'after-the-storm', host: 'calm-1', service: 'survivor', uses: 42 }] }],
+      fingerprints: [
+        {
+          fingerprint: FP.other,
+          version: '9',
+          uses: 42,
+          instances: [{ id: 'after-the-storm', host: 'calm-1', service: 'survivor', uses: 42 }],
+        },
+      ],
     });
-    const instances = (await (await fetch(`${server.url}/v1/instances`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { instances: { id: string }[] };
+    const instances = (await (
+      await fetch(`${server.url}/v1/instances`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    ).json()) as { instances: { id: string }[] };
     expect(instances.instances.some((i) => i.id === 'after-the-storm')).toBe(true);
     expect(instances.instances.length).toBeLessThanOrEqual((statuses.get(204) ?? 0) + 1);
   });

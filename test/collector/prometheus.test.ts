@@ -33,7 +33,13 @@ async function fakePrometheus(answer: (query: string) => Answer): Promise<{ url:
       const url = new URL(req.url ?? '/', 'http://x');
       const params = new URLSearchParams(req.method === 'POST' ? body : url.search);
       const query = params.get('query') ?? '';
-      received.push({ method: req.method ?? '', path: url.pathname, query, time: Number(params.get('time')), headers: req.headers });
+      received.push({
+        method: req.method ?? '',
+        path: url.pathname,
+        query,
+        time: Number(params.get('time')),
+        headers: req.headers,
+      });
       const a = answer(query);
       if (a.hang) return; // never answers
       res.writeHead(a.status ?? 200, { 'content-type': a.raw ? 'text/html' : 'application/json' });
@@ -47,7 +53,10 @@ async function fakePrometheus(answer: (query: string) => Answer): Promise<{ url:
 }
 
 const vector = (result: { metric: Record<string, string>; value: number | string }[], at = 1_700_000_000): Answer => ({
-  body: { status: 'success', data: { resultType: 'vector', result: result.map((r) => ({ metric: r.metric, value: [at, String(r.value)] })) } },
+  body: {
+    status: 'success',
+    data: { resultType: 'vector', result: result.map((r) => ({ metric: r.metric, value: [at, String(r.value)] })) },
+  },
 });
 const empty = (): Answer => vector([]);
 
@@ -59,11 +68,27 @@ function kind(query: string): 'held' | 'seen' | 'uses' | 'raw' {
   return 'raw';
 }
 
-const held = (id: string, fp: string, extra: Record<string, string> = {}): { metric: Record<string, string>; value: number } => ({
-  metric: { service_instance_id: id, secret_fingerprint: fp, service_name: 'checkout-api', secret_version: '1', host_name: 'host-a', process_pid: '101', ...extra },
+const held = (
+  id: string,
+  fp: string,
+  extra: Record<string, string> = {},
+): { metric: Record<string, string>; value: number } => ({
+  metric: {
+    service_instance_id: id,
+    secret_fingerprint: fp,
+    service_name: 'checkout-api',
+    secret_version: '1',
+    host_name: 'host-a',
+    process_pid: '101',
+    ...extra,
+  },
   value: 1,
 });
-const keyed = (id: string, fp: string, value: number | string): { metric: Record<string, string>; value: number | string } => ({
+const keyed = (
+  id: string,
+  fp: string,
+  value: number | string,
+): { metric: Record<string, string>; value: number | string } => ({
   metric: { service_instance_id: id, secret_fingerprint: fp },
   value,
 });
@@ -73,7 +98,13 @@ describe('prometheusUsageSource: the queries', () => {
     const fake = await fakePrometheus(() => empty());
     const before = Date.now();
     const usage = await prometheusUsageSource({ url: fake.url }).usage('OPENAI_API_KEY', { windowMs: 3_600_000 });
-    expect(usage).toEqual({ secret: 'OPENAI_API_KEY', windowMs: 3_600_000, at: usage.at, instancesSeen: 0, fingerprints: [] });
+    expect(usage).toEqual({
+      secret: 'OPENAI_API_KEY',
+      windowMs: 3_600_000,
+      at: usage.at,
+      instancesSeen: 0,
+      fingerprints: [],
+    });
     expect(usage.at).toBeGreaterThanOrEqual(before);
     expect(fake.received).toHaveLength(3);
     for (const r of fake.received) {
@@ -87,7 +118,9 @@ describe('prometheusUsageSource: the queries', () => {
       `max by (service_instance_id, service_name, deployment_environment, host_name, process_pid, secret_fingerprint, secret_version) (max_over_time(${selector}[3600000ms])) > 0`,
     );
     // A step of window/3600 (here 1 s), bounded to 1 s..60 s.
-    expect(byKind.seen).toBe(`max by (service_instance_id, secret_fingerprint) (max_over_time(timestamp(${selector} > 0)[3600000ms:1000ms]))`);
+    expect(byKind.seen).toBe(
+      `max by (service_instance_id, secret_fingerprint) (max_over_time(timestamp(${selector} > 0)[3600000ms:1000ms]))`,
+    );
     const uses = 'keyflip_secret_uses_total{secret_name="OPENAI_API_KEY"}';
     expect(byKind.uses).toBe(
       `max by (service_instance_id, secret_fingerprint) ((last_over_time(${uses}[3600000ms]) - last_over_time(${uses}[3600000ms] offset 3600000ms)) or last_over_time(${uses}[3600000ms]))`,
@@ -130,7 +163,11 @@ describe('prometheusUsageSource: the answer', () => {
           return vector([
             held('api-1', 'kf_111111111111', { deployment_environment: 'prod' }),
             held('api-2', 'kf_222222222222', { secret_version: '2', deployment_environment: 'prod' }),
-            held('api-3', 'kf_222222222222', { secret_version: '2', deployment_environment: 'prod', process_pid: '303' }),
+            held('api-3', 'kf_222222222222', {
+              secret_version: '2',
+              deployment_environment: 'prod',
+              process_pid: '303',
+            }),
             // No host/pid/version/environment labels (another pipeline): '' / 0 / absent.
             { metric: { service_instance_id: 'bare', secret_fingerprint: 'kf_333333333333' }, value: 1 },
           ]);
@@ -142,7 +179,11 @@ describe('prometheusUsageSource: the answer', () => {
             keyed('bare', 'kf_333333333333', 1_700_000_050),
           ]);
         case 'uses':
-          return vector([keyed('api-1', 'kf_111111111111', '7.4'), keyed('api-2', 'kf_222222222222', 3), keyed('api-3', 'kf_222222222222', '2')]);
+          return vector([
+            keyed('api-1', 'kf_111111111111', '7.4'),
+            keyed('api-2', 'kf_222222222222', 3),
+            keyed('api-3', 'kf_222222222222', '2'),
+          ]);
         default:
           throw new Error(`unexpected ${query}`);
       }
@@ -154,8 +195,24 @@ describe('prometheusUsageSource: the answer', () => {
         fingerprint: 'kf_222222222222',
         version: '2',
         instances: [
-          { id: 'api-3', service: 'checkout-api', environment: 'prod', host: 'host-a', pid: 303, lastSeen: 1_700_000_300_000, uses: 2 },
-          { id: 'api-2', service: 'checkout-api', environment: 'prod', host: 'host-a', pid: 101, lastSeen: 1_700_000_200_000, uses: 3 },
+          {
+            id: 'api-3',
+            service: 'checkout-api',
+            environment: 'prod',
+            host: 'host-a',
+            pid: 303,
+            lastSeen: 1_700_000_300_000,
+            uses: 2,
+          },
+          {
+            id: 'api-2',
+            service: 'checkout-api',
+            environment: 'prod',
+            host: 'host-a',
+            pid: 101,
+            lastSeen: 1_700_000_200_000,
+            uses: 3,
+          },
         ],
         uses: 5,
         lastSeen: 1_700_000_300_000,
@@ -163,7 +220,17 @@ describe('prometheusUsageSource: the answer', () => {
       {
         fingerprint: 'kf_111111111111',
         version: '1',
-        instances: [{ id: 'api-1', service: 'checkout-api', environment: 'prod', host: 'host-a', pid: 101, lastSeen: 1_700_000_100_500, uses: 7 }],
+        instances: [
+          {
+            id: 'api-1',
+            service: 'checkout-api',
+            environment: 'prod',
+            host: 'host-a',
+            pid: 101,
+            lastSeen: 1_700_000_100_500,
+            uses: 7,
+          },
+        ],
         uses: 7,
         lastSeen: 1_700_000_100_500,
       },
@@ -193,7 +260,16 @@ describe('prometheusUsageSource: the answer', () => {
               status: 'success',
               data: {
                 resultType: 'matrix',
-                result: [{ metric: {}, values: [[1_700_000_001, '1'], [1_700_000_002.25, '1'], [1_700_000_003, '0']] }],
+                result: [
+                  {
+                    metric: {},
+                    values: [
+                      [1_700_000_001, '1'],
+                      [1_700_000_002.25, '1'],
+                      [1_700_000_003, '0'],
+                    ],
+                  },
+                ],
               },
             },
           };
@@ -258,11 +334,18 @@ describe('prometheusUsageSource: names and escaping', () => {
 
 describe('prometheusUsageSource: failures say what happened', () => {
   it('an HTTP error with a Prometheus error body: the status, errorType and error, and the query', async () => {
-    const fake = await fakePrometheus(() => ({ status: 400, body: { status: 'error', errorType: 'bad_data', error: 'parse error at char 7' } }));
-    const error = await prometheusUsageSource({ url: fake.url }).usage('K', { windowMs: 1_000 }).catch((e: unknown) => e);
+    const fake = await fakePrometheus(() => ({
+      status: 400,
+      body: { status: 'error', errorType: 'bad_data', error: 'parse error at char 7' },
+    }));
+    const error = await prometheusUsageSource({ url: fake.url })
+      .usage('K', { windowMs: 1_000 })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UsageSourceError);
     expect(error).toMatchObject({ code: 'HTTP_STATUS', status: 400 });
-    expect((error as Error).message).toMatch(new RegExp(`Prometheus at ${fake.url} answered HTTP 400 to .*keyflip_secret_.*: bad_data: parse error at char 7`));
+    expect((error as Error).message).toMatch(
+      new RegExp(`Prometheus at ${fake.url} answered HTTP 400 to .*keyflip_secret_.*: bad_data: parse error at char 7`),
+    );
   });
 
   it('401/403: UNAUTHORIZED', async () => {
@@ -285,7 +368,9 @@ describe('prometheusUsageSource: failures say what happened', () => {
     let reply: Answer = { raw: true, body: '{"status": "succ' };
     const fake = await fakePrometheus(() => reply);
     const source = prometheusUsageSource({ url: fake.url });
-    await expect(source.usage('K', { windowMs: 1_000 })).rejects.toThrow(/answered HTTP 200 .*not a Prometheus API answer: "\{\\"status\\": \\"succ"/);
+    await expect(source.usage('K', { windowMs: 1_000 })).rejects.toThrow(
+      /answered HTTP 200 .*not a Prometheus API answer: "\{\\"status\\": \\"succ"/,
+    );
     reply = { body: { status: 'error', errorType: 'timeout', error: 'query timed out' } };
     await expect(source.usage('K', { windowMs: 1_000 })).rejects.toThrow(/timeout: query timed out/);
     reply = { body: { status: 'success', data: { resultType: 'matrix', result: [] } } };
@@ -301,7 +386,9 @@ describe('prometheusUsageSource: failures say what happened', () => {
     const fake = await fakePrometheus(() => empty());
     const url = fake.url;
     for (const s of servers.splice(0)) await new Promise((r) => s.close(r)); // nothing listens there now
-    const error = await prometheusUsageSource({ url }).usage('K', { windowMs: 1_000 }).catch((e: unknown) => e);
+    const error = await prometheusUsageSource({ url })
+      .usage('K', { windowMs: 1_000 })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UsageSourceError);
     expect(error).toMatchObject({ code: 'UNREACHABLE' });
     expect((error as Error).message).toMatch(new RegExp(`Prometheus at ${url} is unreachable: .*ECONNREFUSED`));
@@ -310,8 +397,13 @@ describe('prometheusUsageSource: failures say what happened', () => {
   it('a server that never answers: a timeout after timeoutMs', async () => {
     const fake = await fakePrometheus(() => ({ hang: true, body: null }));
     const started = Date.now();
-    const error = await prometheusUsageSource({ url: fake.url, timeoutMs: 200 }).usage('K', { windowMs: 1_000 }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'UNREACHABLE', message: `Prometheus at ${fake.url} did not answer within 200 ms` });
+    const error = await prometheusUsageSource({ url: fake.url, timeoutMs: 200 })
+      .usage('K', { windowMs: 1_000 })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'UNREACHABLE',
+      message: `Prometheus at ${fake.url} did not answer within 200 ms`,
+    });
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
@@ -319,9 +411,13 @@ describe('prometheusUsageSource: failures say what happened', () => {
     const calls: string[] = [];
     const fetchImpl = (async (input: string | URL | Request) => {
       calls.push(String(input));
-      throw new TypeError('fetch failed', { cause: Object.assign(new Error('getaddrinfo ENOTFOUND prom.invalid'), { code: 'ENOTFOUND' }) });
+      throw new TypeError('fetch failed', {
+        cause: Object.assign(new Error('getaddrinfo ENOTFOUND prom.invalid'), { code: 'ENOTFOUND' }),
+      });
     }) as typeof fetch;
-    await expect(prometheusUsageSource({ url: 'http://prom.invalid:9090/', fetch: fetchImpl }).usage('K', { windowMs: 1_000 })).rejects.toThrow(
+    await expect(
+      prometheusUsageSource({ url: 'http://prom.invalid:9090/', fetch: fetchImpl }).usage('K', { windowMs: 1_000 }),
+    ).rejects.toThrow(
       'Prometheus at http://prom.invalid:9090 is unreachable: fetch failed: getaddrinfo ENOTFOUND prom.invalid',
     );
     expect(calls[0]).toBe('http://prom.invalid:9090/api/v1/query');

@@ -65,7 +65,11 @@ export function report(instance: InstanceShape, secrets: HeldSecret[], sentAt = 
 }
 
 /** A clock the test moves by hand. */
-export function testClock(start = 1_800_000_000_000): { now(): number; advance(ms: number): void; set(ms: number): void } {
+export function testClock(start = 1_800_000_000_000): {
+  now(): number;
+  advance(ms: number): void;
+  set(ms: number): void;
+} {
   let t = start;
   return {
     now: () => t,

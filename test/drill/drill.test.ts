@@ -104,7 +104,13 @@ describe('the rotation drill (4 worker processes, short periods)', () => {
     // Every child process is gone; nothing rejected unhandled.
     expect(result.pids.length).toBeGreaterThanOrEqual(5 + 11);
     expect(result.pids.filter(isRunning)).toEqual([]);
-    expect(result.ok, result.checks.filter((c) => !c.ok && c.enforced).map((c) => `${c.id}: ${c.detail}`).join('; ')).toBe(true);
+    expect(
+      result.ok,
+      result.checks
+        .filter((c) => !c.ok && c.enforced)
+        .map((c) => `${c.id}: ${c.detail}`)
+        .join('; '),
+    ).toBe(true);
     expect(unhandled).toEqual([]);
   }, 180_000);
 });

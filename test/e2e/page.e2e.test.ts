@@ -15,7 +15,11 @@ import { fingerprint } from '../../src/index.js';
 const root = resolve(import.meta.dirname, '../..');
 const CHROMIUM = process.env.KEYFLIP_CHROMIUM ?? '/usr/bin/chromium';
 const TOKEN = 'page-e2e-token-4c1f0a';
-const VALUES = { old: 'sk-page-e2e-OLD-1111111111111111', new: 'sk-page-e2e-NEW-2222222222222222', db: 'pw-page-e2e-3333' };
+const VALUES = {
+  old: 'sk-page-e2e-OLD-1111111111111111',
+  new: 'sk-page-e2e-NEW-2222222222222222',
+  db: 'pw-page-e2e-3333',
+};
 const FP = { old: fingerprint(VALUES.old), new: fingerprint(VALUES.new), db: fingerprint(VALUES.db) };
 /** Rendered as text, never as HTML: if it ran, window.__xss would be set. */
 const HOSTILE = '<img src=x onerror="window.__xss=1">';
@@ -41,7 +45,14 @@ interface Held {
   uses: number;
 }
 
-async function post(id: string, service: string, host: string, pid: number, held: Held[], environment?: string): Promise<void> {
+async function post(
+  id: string,
+  service: string,
+  host: string,
+  pid: number,
+  held: Held[],
+  environment?: string,
+): Promise<void> {
   const body = {
     schema: 'keyflip.beacon/v1',
     sentAt: Date.now() + offset,
@@ -68,15 +79,25 @@ async function post(id: string, service: string, host: string, pid: number, held
 }
 
 const live = (uses: number): Promise<void> =>
-  post('checkout-7f9c', 'checkout-api', 'web-1', 4242, [
-    { name: 'OPENAI_API_KEY', fp: FP.new, version: '2', uses },
-    { name: 'DATABASE_URL', fp: FP.db, version: '5', uses: uses * 3 },
-  ], 'prod');
+  post(
+    'checkout-7f9c',
+    'checkout-api',
+    'web-1',
+    4242,
+    [
+      { name: 'OPENAI_API_KEY', fp: FP.new, version: '2', uses },
+      { name: 'DATABASE_URL', fp: FP.db, version: '5', uses: uses * 3 },
+    ],
+    'prod',
+  );
 const stale = (fp: string, version: string, uses: number): Promise<void> =>
   post('billing-2b1d', 'billing-worker', 'web-2', 5151, [{ name: 'OPENAI_API_KEY', fp, version, uses }], HOSTILE);
 
 beforeAll(async () => {
-  server = await startCollectorServer({ token: TOKEN, collector: createCollector({ clock: { now: () => Date.now() + offset } }) });
+  server = await startCollectorServer({
+    token: TOKEN,
+    collector: createCollector({ clock: { now: () => Date.now() + offset } }),
+  });
   // Both report every 30 s for a while; then billing-worker goes silent for 2 min (> 2 × 30 s): stale.
   for (let i = 0; i < 4; i++) {
     await live(20 + i);
@@ -89,10 +110,21 @@ beforeAll(async () => {
   }
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
-  page.on('request', (r) => requests.push(`${r.method()} ${r.url()} ${r.headers().authorization === `Bearer ${TOKEN}` ? 'auth' : 'no-auth'}`));
+  page.on('request', (r) =>
+    requests.push(`${r.method()} ${r.url()} ${r.headers().authorization === `Bearer ${TOKEN}` ? 'auth' : 'no-auth'}`),
+  );
   page.on('console', (m) => consoleLines.push(m.text()));
   page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
 });
@@ -118,7 +150,9 @@ describe('the collector page in headless Chromium', () => {
 
     // The token left the address bar (kept in sessionStorage), and every data request carried it.
     expect(page.url()).toBe(`${server.url}/`);
-    await expect.poll(() => requests.filter((r) => r.includes('/v1/usage?secret=OPENAI_API_KEY')).length).toBeGreaterThan(0);
+    await expect
+      .poll(() => requests.filter((r) => r.includes('/v1/usage?secret=OPENAI_API_KEY')).length)
+      .toBeGreaterThan(0);
 
     const fresh = card.locator(`tr[data-fingerprint="${FP.new}"]`);
     const old = card.locator(`tr[data-fingerprint="${FP.old}"]`);
@@ -154,12 +188,22 @@ describe('the collector page in headless Chromium', () => {
     await stale(FP.new, '2', 4);
     const fresh = page.locator(`[data-secret="OPENAI_API_KEY"] tr[data-fingerprint="${FP.new}"]`);
     await page.waitForFunction(
-      (fp) => (globalThis as unknown as Dom).document.querySelector(`[data-secret="OPENAI_API_KEY"] tr[data-fingerprint="${fp}"]`)?.getAttribute('data-instances') === '2',
+      (fp) =>
+        (globalThis as unknown as Dom).document
+          .querySelector(`[data-secret="OPENAI_API_KEY"] tr[data-fingerprint="${fp}"]`)
+          ?.getAttribute('data-instances') === '2',
       FP.new,
       { timeout: 15_000, polling: 200 },
     );
     expect(await fresh.innerText()).toContain('2 instances');
-    await page.waitForFunction(() => (globalThis as unknown as Dom).document.querySelector('tr[data-instance="billing-2b1d"]')?.getAttribute('data-stale') === 'false', undefined, { timeout: 15_000 });
+    await page.waitForFunction(
+      () =>
+        (globalThis as unknown as Dom).document
+          .querySelector('tr[data-instance="billing-2b1d"]')
+          ?.getAttribute('data-stale') === 'false',
+      undefined,
+      { timeout: 15_000 },
+    );
     // It still held the old key within the window: that row stays, no longer stale.
     const old = page.locator(`[data-secret="OPENAI_API_KEY"] tr[data-fingerprint="${FP.old}"]`);
     expect(await old.getAttribute('data-stale')).toBe('0');
@@ -181,7 +225,11 @@ describe('the collector page in headless Chromium', () => {
   it('without a token the page says so', async () => {
     const other = await browser.newPage();
     await other.goto(`${server.url}/`);
-    await other.waitForFunction(() => (globalThis as unknown as Dom).document.querySelector('#status')?.getAttribute('data-state') === 'error', undefined, { timeout: 15_000 });
+    await other.waitForFunction(
+      () => (globalThis as unknown as Dom).document.querySelector('#status')?.getAttribute('data-state') === 'error',
+      undefined,
+      { timeout: 15_000 },
+    );
     expect(await other.locator('#status').textContent()).toBe('a token is needed: open /#token=…');
     await other.close();
   });

@@ -13,7 +13,14 @@ import { join, resolve } from 'node:path';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createResolver, fingerprint, memorySource, type MemorySource, type Resolver, type SecretHandle } from '../../src/index.js';
+import {
+  createResolver,
+  fingerprint,
+  memorySource,
+  type MemorySource,
+  type Resolver,
+  type SecretHandle,
+} from '../../src/index.js';
 import { otelSink } from '../../src/beacon/otel.js';
 import { prometheusUsageSource } from '../../src/collector/prometheus.js';
 import type { SecretUsage } from '../../src/collector/types.js';
@@ -55,7 +62,9 @@ async function until<T>(what: string, timeoutMs: number, check: () => Promise<T 
       last = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`${what}: not within ${timeoutMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})\n${prometheus?.logs().slice(-2000) ?? ''}`);
+      throw new Error(
+        `${what}: not within ${timeoutMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})\n${prometheus?.logs().slice(-2000) ?? ''}`,
+      );
     }
     await sleep(250);
   }
@@ -71,7 +80,13 @@ async function startProcess(id: string, service: string): Promise<Process> {
   const resolver = createResolver({
     sources: [memory],
     jitter: 0,
-    beacon: { sink: otelSink({ meterProvider: provider }), service, environment: 'e2e', instanceId: id, intervalMs: 300 },
+    beacon: {
+      sink: otelSink({ meterProvider: provider }),
+      service,
+      environment: 'e2e',
+      instanceId: id,
+      intervalMs: 300,
+    },
   });
   const handle = resolver.secret(SECRET, `${SECRET}_v2 ?? ${SECRET}_v1`);
   await resolver.ready();
@@ -101,7 +116,11 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 
 /** `keyflip verify … --prometheus` exists once another part of the project lands it. */
 const verifyCliExists =
-  existsSync(join(root, 'src/collector/verify.ts')) && /--prometheus/.test(readFileSync(join(root, 'src/cli/main.ts'), 'utf8') + (existsSync(join(root, 'src/cli/verify.ts')) ? readFileSync(join(root, 'src/cli/verify.ts'), 'utf8') : ''));
+  existsSync(join(root, 'src/collector/verify.ts')) &&
+  /--prometheus/.test(
+    readFileSync(join(root, 'src/cli/main.ts'), 'utf8') +
+      (existsSync(join(root, 'src/cli/verify.ts')) ? readFileSync(join(root, 'src/cli/verify.ts'), 'utf8') : ''),
+  );
 
 beforeAll(async () => {
   exporter = new PrometheusExporter({ preventServerStart: true });
@@ -161,7 +180,13 @@ describe('beacons → OpenTelemetry → Prometheus → usage', () => {
     expect(after.instancesSeen).toBe(4);
     expect(after.windowMs).toBe(3_000);
     const stale = after.fingerprints.find((f) => f.fingerprint === FP1)?.instances[0];
-    expect(stale).toMatchObject({ id: 'stale', service: 'legacy-cron', environment: 'e2e', host: hostname(), pid: process.pid });
+    expect(stale).toMatchObject({
+      id: 'stale',
+      service: 'legacy-cron',
+      environment: 'e2e',
+      host: hostname(),
+      pid: process.pid,
+    });
     expect(stale?.lastSeen).toBeGreaterThanOrEqual(after.at - 3_000);
     expect(stale?.lastSeen).toBeLessThanOrEqual(after.at);
     const v2 = after.fingerprints.find((f) => f.fingerprint === FP2);
@@ -174,7 +199,10 @@ describe('beacons → OpenTelemetry → Prometheus → usage', () => {
 
     // Over a longer window the history is there: everyone held v1 at some point within it.
     const history = await source.usage(SECRET, { windowMs: 120_000 });
-    expect(holders(history)).toEqual({ [FP1]: ['api-1', 'api-2', 'stale', 'worker-1'], [FP2]: ['api-1', 'api-2', 'worker-1'] });
+    expect(holders(history)).toEqual({
+      [FP1]: ['api-1', 'api-2', 'stale', 'worker-1'],
+      [FP2]: ['api-1', 'api-2', 'worker-1'],
+    });
 
     // No value anywhere in what Prometheus holds.
     const raw = JSON.stringify(await prometheus?.query('{__name__=~"keyflip_.*"}'));
@@ -193,7 +221,9 @@ describe('beacons → OpenTelemetry → Prometheus → usage', () => {
       // Five minutes back, everyone held v1 at some point: all four are named.
       const history = await verify('5m', '--json');
       expect(history.code, history.stderr).toBe(1);
-      const offenders = (JSON.parse(history.stdout) as { offenders: { id: string }[] }).offenders.map((o) => o.id).sort();
+      const offenders = (JSON.parse(history.stdout) as { offenders: { id: string }[] }).offenders
+        .map((o) => o.id)
+        .sort();
       expect(offenders).toEqual(['api-1', 'api-2', 'stale', 'worker-1']);
 
       // Three seconds back (long after the flip), only the stale process holds it.

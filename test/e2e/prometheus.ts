@@ -151,7 +151,8 @@ async function startOnce(options: StartPrometheusOptions, port: number): Promise
     async query(promql) {
       const response = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: promql })}`);
       const body = (await response.json()) as { status: string; error?: string; data?: { result: unknown[] } };
-      if (body.status !== 'success') throw new Error(`Prometheus query ${promql} failed: ${body.error ?? response.status}`);
+      if (body.status !== 'success')
+        throw new Error(`Prometheus query ${promql} failed: ${body.error ?? response.status}`);
       return body.data?.result ?? [];
     },
     async waitForTargetUp(timeoutMs = 30_000) {
@@ -174,11 +175,13 @@ async function startOnce(options: StartPrometheusOptions, port: number): Promise
   const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
   try {
     for (;;) {
-      if (spawnError) throw new Error(`could not start ${PROMETHEUS_BINARY}: ${spawnError.message} (run scripts/e2e-deps.sh)`);
+      if (spawnError)
+        throw new Error(`could not start ${PROMETHEUS_BINARY}: ${spawnError.message} (run scripts/e2e-deps.sh)`);
       if (child.exitCode !== null || child.signalCode !== null) {
         throw new Error(`Prometheus exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${output}`);
       }
-      if (Date.now() > deadline) throw new Error(`Prometheus was not ready within ${options.readyTimeoutMs ?? 30_000} ms:\n${output}`);
+      if (Date.now() > deadline)
+        throw new Error(`Prometheus was not ready within ${options.readyTimeoutMs ?? 30_000} ms:\n${output}`);
       try {
         const response = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1_000) });
         if (response.ok) return server;

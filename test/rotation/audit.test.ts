@@ -18,7 +18,12 @@ beforeEach(async () => {
 });
 
 /** A ring rotated once through keyflip (K1 → K2, the old key revoked with --force), labelled `environment`. */
-async function rotatedRing(name: string, layout: Layout, environment: string | undefined, probeWith: { provider: 'openai'; baseUrl: string }): Promise<void> {
+async function rotatedRing(
+  name: string,
+  layout: Layout,
+  environment: string | undefined,
+  probeWith: { provider: 'openai'; baseUrl: string },
+): Promise<void> {
   const ctx = w.ctx(name, layout);
   w.seedLive(name, layout, KEYS.k1);
   expect((await w.run(provision(ctx, KEYS.k2, environment === undefined ? {} : { environment }))).outcome).toBe('done');
@@ -26,7 +31,10 @@ async function rotatedRing(name: string, layout: Layout, environment: string | u
   expect((await w.run(flip(ctx))).outcome).toBe('done');
   const revoked = await w.run(revoke(ctx, { windowMs: 3_600_000, force: { reason: 'audit fixture' } }));
   expect(revoked.outcome).toBe('done');
-  expect(revoked.keys.find((k) => k.role === 'revoked')?.records.revoked).toMatchObject({ forced: true, reason: 'audit fixture' });
+  expect(revoked.keys.find((k) => k.role === 'revoked')?.records.revoked).toMatchObject({
+    forced: true,
+    reason: 'audit fixture',
+  });
 }
 
 /** Waits (polling the real clock, no fixed sleep) until the emulator's next timestamp is later than `ms`. */
@@ -45,10 +53,14 @@ describe('audit', () => {
     await rotatedRing('OPENAI_API_KEY', 'suffix', 'prod', probeWith);
     await rotatedRing('ANTHROPIC_API_KEY', 'alias', 'staging', probeWith);
     // A ring whose first key is only staged: no live key.
-    expect((await w.run(provision(w.ctx('GROQ_API_KEY', 'suffix'), KEYS.k3, { environment: 'prod' }))).outcome).toBe('done');
+    expect((await w.run(provision(w.ctx('GROQ_API_KEY', 'suffix'), KEYS.k3, { environment: 'prod' }))).outcome).toBe(
+      'done',
+    );
     // A ring in flight: staged beside a live key.
     w.seedLive('MISTRAL_API_KEY', 'alias', KEYS.k1);
-    expect((await w.run(provision(w.ctx('MISTRAL_API_KEY', 'alias'), KEYS.k4, { environment: 'prod' }))).outcome).toBe('done');
+    expect((await w.run(provision(w.ctx('MISTRAL_API_KEY', 'alias'), KEYS.k4, { environment: 'prod' }))).outcome).toBe(
+      'done',
+    );
     // A secret keyflip does not manage is not audited.
     w.emulator.addVersion('UNMANAGED_KEY', KEYS.k1);
   }
@@ -68,11 +80,16 @@ describe('audit', () => {
     expect(openai).toMatchObject({ live: 'OPENAI_API_KEY_v2', attention: undefined });
     expect(openai?.ageMs).toBeGreaterThan(POLICY);
     expect(later - Date.parse(openai?.liveCreatedAt ?? '')).toBe(openai?.ageMs);
-    expect(over.entries.find((e) => e.name === 'ANTHROPIC_API_KEY')).toMatchObject({ live: 'ANTHROPIC_API_KEY@2', attention: undefined });
+    expect(over.entries.find((e) => e.name === 'ANTHROPIC_API_KEY')).toMatchObject({
+      live: 'ANTHROPIC_API_KEY@2',
+      attention: undefined,
+    });
     const groq = over.entries.find((e) => e.name === 'GROQ_API_KEY');
     expect(groq).toMatchObject({ live: undefined, ageMs: undefined, liveCreatedAt: undefined });
     expect(groq?.attention).toMatch(/^no live key/);
-    expect(over.entries.find((e) => e.name === 'MISTRAL_API_KEY')?.attention).toMatch(/^rotation in flight: next probe/);
+    expect(over.entries.find((e) => e.name === 'MISTRAL_API_KEY')?.attention).toMatch(
+      /^rotation in flight: next probe/,
+    );
 
     const soon = await w.noWrites(() => w.run(audit(w.admin, { maxAgeMs: POLICY, now: () => Date.now() + DAY })));
     expect(soon).toMatchObject({ ok: true, over: 0 });
@@ -83,7 +100,9 @@ describe('audit', () => {
   it('the environment filter', async () => {
     await fleet();
     const later = Date.now() + POLICY + DAY;
-    const prod = await w.noWrites(() => w.run(audit(w.admin, { maxAgeMs: POLICY, environment: 'prod', now: () => later })));
+    const prod = await w.noWrites(() =>
+      w.run(audit(w.admin, { maxAgeMs: POLICY, environment: 'prod', now: () => later })),
+    );
     expect(prod.entries.map((e) => e.name)).toEqual(['GROQ_API_KEY', 'MISTRAL_API_KEY', 'OPENAI_API_KEY']);
     expect(prod.over).toBe(2);
     const staging = await w.run(audit(w.admin, { maxAgeMs: POLICY, environment: 'staging', now: () => later }));
@@ -96,7 +115,9 @@ describe('audit', () => {
     w.seedLive('LEAKED_KEY', 'suffix', KEYS.k1);
     expect((await w.run(emergency(w.ctx('LEAKED_KEY', 'suffix'), KEYS.k2))).outcome).toBe('done');
     const result = await w.run(audit(w.admin, { maxAgeMs: POLICY, now: () => Date.now() + DAY }));
-    expect(result.entries).toEqual([expect.objectContaining({ name: 'LEAKED_KEY', live: 'LEAKED_KEY_v2', overPolicy: false, attention: undefined })]);
+    expect(result.entries).toEqual([
+      expect.objectContaining({ name: 'LEAKED_KEY', live: 'LEAKED_KEY_v2', overPolicy: false, attention: undefined }),
+    ]);
   });
 
   it('rejects a policy that is not a positive duration, and an environment that is not a label value', async () => {
@@ -111,7 +132,12 @@ describe('audit', () => {
 describe('auditByok', () => {
   it('lists the end-user keys of a family older than the policy, with their owner id; newer ones, other families and disabled keys are not listed', async () => {
     const family = { 'keyflip-family': 'openai-user' };
-    const make = (id: string, value: string, labels: Record<string, string> = family, annotations: Record<string, string> = {}): void => {
+    const make = (
+      id: string,
+      value: string,
+      labels: Record<string, string> = family,
+      annotations: Record<string, string> = {},
+    ): void => {
       w.emulator.createSecret(id, { labels, annotations });
       w.emulator.addVersion(id, value);
     };
@@ -123,16 +149,28 @@ describe('auditByok', () => {
     make('byok-disabled', KEYS.dead, family, { 'keyflip-id': 'tenant-disabled' });
     w.emulator.disableVersion('byok-disabled', '1');
     make('byok-rotated', KEYS.k1, family, { 'keyflip-id': 'tenant-rotated' });
-    const oldest = Math.max(...(await Promise.all(['byok-acme', 'byok-globex', 'byok-initech', 'byok-rotated'].map(async (id) => (await w.admin.listVersions(id))[0]?.createdAt ?? 0))));
+    const oldest = Math.max(
+      ...(await Promise.all(
+        ['byok-acme', 'byok-globex', 'byok-initech', 'byok-rotated'].map(
+          async (id) => (await w.admin.listVersions(id))[0]?.createdAt ?? 0,
+        ),
+      )),
+    );
     await after(oldest);
     // New keys: a new tenant, and a new version for one that rotated its key.
     make('byok-hooli', KEYS.k2, family, { 'keyflip-id': 'tenant-hooli' });
     w.emulator.addVersion('byok-rotated', KEYS.k4);
-    const newest = Math.min(...(await Promise.all(['byok-hooli', 'byok-rotated'].map(async (id) => (await w.admin.listVersions(id))[0]?.createdAt ?? 0))));
+    const newest = Math.min(
+      ...(await Promise.all(
+        ['byok-hooli', 'byok-rotated'].map(async (id) => (await w.admin.listVersions(id))[0]?.createdAt ?? 0),
+      )),
+    );
     expect(newest).toBeGreaterThan(oldest);
     const now = (oldest + newest) / 2 + POLICY; // the old keys are just over the policy, the new ones just within
 
-    const result = await w.noWrites(() => w.run(auditByok(w.admin, { family: 'openai-user', maxAgeMs: POLICY, now: () => now })));
+    const result = await w.noWrites(() =>
+      w.run(auditByok(w.admin, { family: 'openai-user', maxAgeMs: POLICY, now: () => now })),
+    );
     expect(result).toMatchObject({ ok: false, family: 'openai-user', maxAgeMs: POLICY, checked: 6 });
     expect(result.over.map((e) => e.id).sort()).toEqual(['byok-initech', 'tenant-acme', 'tenant-globex']);
     expect(result.over.map((e) => e.secretId).sort()).toEqual(['byok-acme', 'byok-globex', 'byok-initech']);
@@ -143,7 +181,9 @@ describe('auditByok', () => {
     const ages = result.over.map((e) => e.ageMs ?? 0);
     expect(ages).toEqual([...ages].sort((a, b) => b - a)); // oldest first
 
-    const earlier = await w.run(auditByok(w.admin, { family: 'openai-user', maxAgeMs: POLICY, now: () => oldest + POLICY / 2 }));
+    const earlier = await w.run(
+      auditByok(w.admin, { family: 'openai-user', maxAgeMs: POLICY, now: () => oldest + POLICY / 2 }),
+    );
     expect(earlier).toMatchObject({ ok: true, over: [], checked: 6 });
     const other = await w.run(auditByok(w.admin, { family: 'anthropic-user', maxAgeMs: POLICY, now: () => now }));
     expect(other.over.map((e) => e.id)).toEqual(['tenant-other']);

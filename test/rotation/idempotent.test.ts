@@ -3,7 +3,20 @@
  * lists the writes a command would make, makes none, and leaves the next real run to make exactly those.
  */
 import { describe, expect, it } from 'vitest';
-import { discard, emergency, flip, LAYOUTS, probe, provision, revoke, status, verify, type Layout, type RotationContext, type RotationResult } from '../../src/rotation/index.js';
+import {
+  discard,
+  emergency,
+  flip,
+  LAYOUTS,
+  probe,
+  provision,
+  revoke,
+  status,
+  verify,
+  type Layout,
+  type RotationContext,
+  type RotationResult,
+} from '../../src/rotation/index.js';
 import { fp, KEYS, MINUTE, refreshAll, rotationRig, WINDOW, type World } from './rig.js';
 
 const rig = rotationRig();
@@ -27,7 +40,11 @@ async function twice(w: World, work: () => Promise<RotationResult>): Promise<[Ro
 }
 
 /** A dry run: `planned`, its steps listed and not done, nothing written. */
-async function dry(w: World, ctx: RotationContext, work: (ctx: RotationContext) => Promise<RotationResult>): Promise<RotationResult> {
+async function dry(
+  w: World,
+  ctx: RotationContext,
+  work: (ctx: RotationContext) => Promise<RotationResult>,
+): Promise<RotationResult> {
   const planned = await w.noWrites(() => w.run(work({ ...ctx, dryRun: true })));
   expect(planned, planned.message).toMatchObject({ outcome: 'planned', ok: true });
   expect(planned.steps.length).toBeGreaterThan(0);
@@ -36,7 +53,11 @@ async function dry(w: World, ctx: RotationContext, work: (ctx: RotationContext) 
 }
 
 /** The dry run, then the real run: the same writes, all made. */
-async function dryThenReal(w: World, ctx: RotationContext, work: (ctx: RotationContext) => Promise<RotationResult>): Promise<RotationResult> {
+async function dryThenReal(
+  w: World,
+  ctx: RotationContext,
+  work: (ctx: RotationContext) => Promise<RotationResult>,
+): Promise<RotationResult> {
   const planned = await dry(w, ctx, work);
   const real = await w.run(work(ctx));
   expect(real.outcome, real.message).toBe('done');

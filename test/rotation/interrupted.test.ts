@@ -35,8 +35,25 @@ function cleanUsage(secret: string, key: string): UsageSource {
     schema: 'keyflip.beacon/v1',
     sentAt: T0,
     service: 'checkout',
-    instance: { id: 'checkout-1', host: HOST, pid: 4242, startedAt: T0 - 3 * WINDOW, runtime: 'node test', keyflip: 'test' },
-    secrets: [{ name: secret, candidate: `${secret}@current`, source: 'gcp', fingerprint: fp(key), loadedAt: T0 - WINDOW, uses: 3, status: 'ok' }],
+    instance: {
+      id: 'checkout-1',
+      host: HOST,
+      pid: 4242,
+      startedAt: T0 - 3 * WINDOW,
+      runtime: 'node test',
+      keyflip: 'test',
+    },
+    secrets: [
+      {
+        name: secret,
+        candidate: `${secret}@current`,
+        source: 'gcp',
+        fingerprint: fp(key),
+        loadedAt: T0 - WINDOW,
+        uses: 3,
+        status: 'ok',
+      },
+    ],
   });
   return { usage: async (s, o) => collector.usage(s, o) };
 }
@@ -53,14 +70,24 @@ interface Scenario {
   serving: readonly string[];
 }
 
-const upToFlip = async (ctx: RotationContext, probeWith: { provider: 'openai'; baseUrl: string }, run: Run): Promise<void> => {
+const upToFlip = async (
+  ctx: RotationContext,
+  probeWith: { provider: 'openai'; baseUrl: string },
+  run: Run,
+): Promise<void> => {
   expect((await run(provision(ctx, KEYS.k2))).outcome).toBe('done');
   expect((await run(probe(ctx, KEYS.k2, probeWith))).outcome).toBe('done');
   expect((await run(flip(ctx))).outcome).toBe('done');
 };
 
 const SCENARIOS: Scenario[] = [
-  { command: 'provision', title: 'provision', prepare: async () => {}, run: (ctx) => provision(ctx, KEYS.k2, { environment: 'prod' }), serving: [KEYS.k1, KEYS.k2] },
+  {
+    command: 'provision',
+    title: 'provision',
+    prepare: async () => {},
+    run: (ctx) => provision(ctx, KEYS.k2, { environment: 'prod' }),
+    serving: [KEYS.k1, KEYS.k2],
+  },
   {
     command: 'probe',
     title: 'probe',
@@ -78,9 +105,27 @@ const SCENARIOS: Scenario[] = [
     run: (ctx) => flip(ctx),
     serving: [KEYS.k1, KEYS.k2],
   },
-  { command: 'revoke', title: 'revoke', prepare: upToFlip, run: (ctx) => revoke(ctx, { windowMs: WINDOW }), serving: [KEYS.k2] },
-  { command: 'emergency', title: 'emergency from a quiet ring', prepare: async () => {}, run: (ctx, p) => emergency(ctx, KEYS.k2, { probe: p }), serving: [KEYS.k1, KEYS.k2] },
-  { command: 'emergency', title: 'emergency with two keys enabled', prepare: upToFlip, run: (ctx) => emergency(ctx, KEYS.k3), serving: [KEYS.k2, KEYS.k3] },
+  {
+    command: 'revoke',
+    title: 'revoke',
+    prepare: upToFlip,
+    run: (ctx) => revoke(ctx, { windowMs: WINDOW }),
+    serving: [KEYS.k2],
+  },
+  {
+    command: 'emergency',
+    title: 'emergency from a quiet ring',
+    prepare: async () => {},
+    run: (ctx, p) => emergency(ctx, KEYS.k2, { probe: p }),
+    serving: [KEYS.k1, KEYS.k2],
+  },
+  {
+    command: 'emergency',
+    title: 'emergency with two keys enabled',
+    prepare: upToFlip,
+    run: (ctx) => emergency(ctx, KEYS.k3),
+    serving: [KEYS.k2, KEYS.k3],
+  },
   {
     command: 'discard',
     title: 'discard of a staged key',
@@ -98,7 +143,12 @@ describe.each(LAYOUTS)('interrupted at every write (%s layout)', (layout) => {
     const mock = await w.mock([KEYS.k1, KEYS.k2, KEYS.k3]);
     const probeWith = { provider: 'openai' as const, baseUrl: mock.url };
     let time = T0 - 2 * WINDOW;
-    const contextFor = (name: string, admin = w.admin): RotationContext => ({ ...w.ctx(name, layout), admin, usage: cleanUsage(name, KEYS.k2), now: () => time });
+    const contextFor = (name: string, admin = w.admin): RotationContext => ({
+      ...w.ctx(name, layout),
+      admin,
+      usage: cleanUsage(name, KEYS.k2),
+      now: () => time,
+    });
 
     /** A fresh ring in the scenario's starting state. */
     const fresh = async (tag: string): Promise<string> => {
@@ -134,7 +184,13 @@ describe.each(LAYOUTS)('interrupted at every write (%s layout)', (layout) => {
       const error = await w.rejects(scenario.run(contextFor(name, faulty), probeWith), 'INTERRUPTED');
       const step = done.steps[k - 1]?.description.replaceAll(control, name) as string;
       expect(error.message, what).toContain(`stopped at write ${k} of ${writes} (${step})`);
-      expect(error.message, what).toContain(k === 1 ? 'No write before it was made' : k === 2 ? 'The write before it was made' : `The ${k - 1} writes before it were made`);
+      expect(error.message, what).toContain(
+        k === 1
+          ? 'No write before it was made'
+          : k === 2
+            ? 'The write before it was made'
+            : `The ${k - 1} writes before it were made`,
+      );
       expect(error.message, what).toContain(`rotate status ${name}`);
       await faulty.close();
 
@@ -144,7 +200,8 @@ describe.each(LAYOUTS)('interrupted at every write (%s layout)', (layout) => {
       expect(ring.keys.length, what).toBeLessThanOrEqual(versions);
       if (ring.live) expect(ring.live.state, what).toBe('ENABLED');
       const current = ring.secrets.get(name)?.aliases.current;
-      if (layout === 'alias' && current !== undefined) expect(ring.keys.find((key) => key.version === current)?.state, what).toBe('ENABLED');
+      if (layout === 'alias' && current !== undefined)
+        expect(ring.keys.find((key) => key.version === current)?.state, what).toBe('ENABLED');
       const info = await w.resolveOnce(name, layout);
       expect(scenario.serving.map(fp), what).toContain(info.fingerprint);
 
@@ -175,7 +232,13 @@ describe.each(LAYOUTS)('interrupted commands with apps running (%s layout)', (la
     const apps = await w.apps(2, name, layout);
     const traffic = w.traffic(apps, mock);
     await traffic.round();
-    return { name, ctx: w.ctx(name, layout), apps, traffic, probeWith: { provider: 'openai' as const, baseUrl: mock.url } };
+    return {
+      name,
+      ctx: w.ctx(name, layout),
+      apps,
+      traffic,
+      probeWith: { provider: 'openai' as const, baseUrl: mock.url },
+    };
   }
 
   it('provision stopped at DisableSecretVersion: status explains, the other commands wait, provision again finishes; or discard', async () => {
@@ -193,7 +256,9 @@ describe.each(LAYOUTS)('interrupted commands with apps running (%s layout)', (la
     expect(pending?.state).toBe('ENABLED');
     if (layout === 'suffix') {
       // The new secret's version is enabled: apps that declare it read it (the key being rotated to).
-      expect(st.notes.join(' ')).toContain(`${name}_v2 was added by a provision that stopped before its last write, and is enabled`);
+      expect(st.notes.join(' ')).toContain(
+        `${name}_v2 was added by a provision that stopped before its last write, and is enabled`,
+      );
     } else {
       expect(st.notes.join(' ')).toContain(`stopped after adding ${name}@2`);
     }
@@ -227,7 +292,10 @@ describe.each(LAYOUTS)('interrupted commands with apps running (%s layout)', (la
     // And the staged key can be discarded: disabled stays, recorded, provision can stage another.
     const discarded = await w.run(discard(ctx));
     expect(discarded.outcome).toBe('done');
-    expect(discarded.keys.find((k) => k.role === 'discarded')).toMatchObject({ state: 'DISABLED', records: { discarded: {} } });
+    expect(discarded.keys.find((k) => k.role === 'discarded')).toMatchObject({
+      state: 'DISABLED',
+      records: { discarded: {} },
+    });
     expect(discarded.next.command).toBe('provision');
     expect((await w.run(provision(ctx, KEYS.k3))).outcome).toBe('done');
     await traffic.round();
@@ -247,7 +315,10 @@ describe.each(LAYOUTS)('interrupted commands with apps running (%s layout)', (la
     }
     const discarded = await w.run(discard(ctx));
     expect(discarded.outcome).toBe('done');
-    expect(discarded.steps.map((s) => s.description)).toEqual([expect.stringMatching(/^disable /), expect.stringMatching(/clear the pending mark/)]);
+    expect(discarded.steps.map((s) => s.description)).toEqual([
+      expect.stringMatching(/^disable /),
+      expect.stringMatching(/clear the pending mark/),
+    ]);
     const ring = await w.ring(name, layout);
     expect(ring.pending).toBeUndefined();
     expect(ring.keys.map((k) => [k.role, k.state])).toEqual([
@@ -336,7 +407,11 @@ describe.each(LAYOUTS)('interrupted commands with apps running (%s layout)', (la
     if (layout === 'suffix') w.emulator.failNext('UpdateSecret', 14);
     else admin = await w.faultyAdmin({ method: 'UpdateSecret', nth: 2 });
     const leaked = await w.rejects(emergency({ ...ctx, admin }, KEYS.k3, { probe: probeWith }), 'INTERRUPTED');
-    expect(leaked.message, leaked.message).toMatch(layout === 'suffix' ? /stopped at write 5 of 7 \(record on APP_\d+_v1: revoked/ : /stopped at write 3 of 6 \(move APP_\d+@current/);
+    expect(leaked.message, leaked.message).toMatch(
+      layout === 'suffix'
+        ? /stopped at write 5 of 7 \(record on APP_\d+_v1: revoked/
+        : /stopped at write 3 of 6 \(move APP_\d+@current/,
+    );
     const mid = await w.run(status(ctx));
     expect(mid.notes.join(' ')).toMatch(/emergency .*stopped/);
     expect(mid.next.command).toBe('emergency');

@@ -3,7 +3,16 @@
  * emulator over gRPC, beacons into the collector) sending requests to the mock provider throughout.
  */
 import { describe, expect, it } from 'vitest';
-import { flip, LAYOUTS, probe, provision, revoke, status, verify, type RotationResult } from '../../src/rotation/index.js';
+import {
+  flip,
+  LAYOUTS,
+  probe,
+  provision,
+  revoke,
+  status,
+  verify,
+  type RotationResult,
+} from '../../src/rotation/index.js';
 import { fp, KEYS, MINUTE, refreshAll, rotationRig, WINDOW } from './rig.js';
 
 const rig = rotationRig();
@@ -48,7 +57,11 @@ describe.each(LAYOUTS)('the playbook (%s layout)', (layout) => {
       // 3. flip: live in Secret Manager; the old key stays enabled.
       const flipped = await w.run(flip(ctx));
       expect(flipped).toMatchObject({ outcome: 'done' });
-      expect(keyOf(flipped, fp(to))).toMatchObject({ role: 'live', state: 'ENABLED', records: { flipped: { at: new Date(w.clock.now()).toISOString() } } });
+      expect(keyOf(flipped, fp(to))).toMatchObject({
+        role: 'live',
+        state: 'ENABLED',
+        records: { flipped: { at: new Date(w.clock.now()).toISOString() } },
+      });
       const olds = flipped.keys.filter((k) => k.role === 'old');
       expect(olds).toHaveLength(1);
       expect(olds[0]?.state).toBe('ENABLED');
@@ -66,7 +79,10 @@ describe.each(LAYOUTS)('the playbook (%s layout)', (layout) => {
       expect(apps.map((a) => a.handle.info?.fingerprint)).toEqual(Array(3).fill(fp(to)));
       for (const app of apps) {
         expect(app.events.filter((e) => e.event === 'rotate').map((e) => e.payload)).toContainEqual(
-          expect.objectContaining({ previous: expect.objectContaining({ fingerprint: fp(from) }), current: expect.objectContaining({ fingerprint: fp(to) }) }),
+          expect.objectContaining({
+            previous: expect.objectContaining({ fingerprint: fp(from) }),
+            current: expect.objectContaining({ fingerprint: fp(to) }),
+          }),
         );
       }
       await traffic.round();
@@ -83,7 +99,11 @@ describe.each(LAYOUTS)('the playbook (%s layout)', (layout) => {
       const verified = await w.run(verify(ctx, { windowMs: WINDOW }));
       expect(verified).toMatchObject({ outcome: 'done', ok: true });
       expect(verified.verifications).toHaveLength(1);
-      expect(verified.verifications?.[0]).toMatchObject({ fingerprint: fp(from), windowElapsed: true, result: { ok: true, reason: 'clear', instancesSeen: 3, offenders: [] } });
+      expect(verified.verifications?.[0]).toMatchObject({
+        fingerprint: fp(from),
+        windowElapsed: true,
+        result: { ok: true, reason: 'clear', instancesSeen: 3, offenders: [] },
+      });
       expect(verified.next.command).toBe('revoke');
 
       // 5. revoke: the old key is disabled, the live one stays enabled.
@@ -92,7 +112,11 @@ describe.each(LAYOUTS)('the playbook (%s layout)', (layout) => {
       expect(revoked.steps.length).toBeGreaterThan(0);
       expect(revoked.steps.every((s) => s.done)).toBe(true);
       expect(keyOf(revoked, fp(to))).toMatchObject({ role: 'live', state: 'ENABLED' });
-      expect(revoked.keys.find((k) => k.label === oldLabel)).toMatchObject({ role: 'revoked', state: 'DISABLED', records: { revoked: { windowMs: WINDOW } } });
+      expect(revoked.keys.find((k) => k.label === oldLabel)).toMatchObject({
+        role: 'revoked',
+        state: 'DISABLED',
+        records: { revoked: { windowMs: WINDOW } },
+      });
       // In Secret Manager itself: every version but the live one is disabled.
       const ring = await w.ring(name, layout);
       expect(ring.live?.state).toBe('ENABLED');

@@ -3,7 +3,18 @@
  * (no write call reaches the emulator; every secret, version, label, annotation and etag is as before).
  */
 import { describe, expect, it } from 'vitest';
-import { discard, emergency, flip, LAYOUTS, probe, provision, revoke, status, verify, type Layout } from '../../src/rotation/index.js';
+import {
+  discard,
+  emergency,
+  flip,
+  LAYOUTS,
+  probe,
+  provision,
+  revoke,
+  status,
+  verify,
+  type Layout,
+} from '../../src/rotation/index.js';
 import { fp, HOST, KEYS, MINUTE, refreshAll, rotationRig, WINDOW, type World } from './rig.js';
 
 const rig = rotationRig();
@@ -27,7 +38,9 @@ async function staged(s: Awaited<ReturnType<typeof setup>>, key: string): Promis
 }
 
 async function refusedWithoutWrites(w: World, work: Promise<unknown> | (() => Promise<unknown>), code: string) {
-  const result = (await w.noWrites(() => w.run(typeof work === 'function' ? work() : work))) as Awaited<ReturnType<typeof flip>>;
+  const result = (await w.noWrites(() => w.run(typeof work === 'function' ? work() : work))) as Awaited<
+    ReturnType<typeof flip>
+  >;
   expect(result).toMatchObject({ outcome: 'refused', ok: false, refusal: code });
   expect(result.message.length).toBeGreaterThan(10);
   expect(result.steps).toEqual([]);
@@ -48,12 +61,19 @@ describe.each(LAYOUTS)('refusals (%s layout)', (layout) => {
 
     const result = await refusedWithoutWrites(w, () => revoke(ctx, { windowMs: WINDOW }), 'not-verified');
     const stale = apps[2]!;
-    for (const part of [stale.service, HOST, `pid ${process.pid}`, stale.instanceId]) expect(result.message).toContain(part);
+    for (const part of [stale.service, HOST, `pid ${process.pid}`, stale.instanceId])
+      expect(result.message).toContain(part);
     for (const fresh of apps.slice(0, 2)) expect(result.message).not.toContain(fresh.instanceId);
     expect(result.verifications).toHaveLength(1);
     expect(result.verifications?.[0]?.result).toMatchObject({ ok: false, reason: 'in-use', instancesSeen: 3 });
     expect(result.verifications?.[0]?.result.offenders).toEqual([
-      expect.objectContaining({ service: stale.service, host: HOST, pid: process.pid, id: stale.instanceId, fingerprint: fp(KEYS.k1) }),
+      expect.objectContaining({
+        service: stale.service,
+        host: HOST,
+        pid: process.pid,
+        id: stale.instanceId,
+        fingerprint: fp(KEYS.k1),
+      }),
     ]);
     const ring = await w.ring(s.name, layout);
     expect(ring.old.map((k) => k.state)).toEqual(['ENABLED']);
@@ -75,7 +95,11 @@ describe.each(LAYOUTS)('refusals (%s layout)', (layout) => {
     await w.clock.advance(WINDOW / 2);
 
     const result = await refusedWithoutWrites(w, () => revoke(ctx, { windowMs: WINDOW }), 'window-not-elapsed');
-    expect(result.verifications?.[0]).toMatchObject({ windowElapsed: false, liveSince: flippedAt, result: { ok: true, reason: 'clear' } });
+    expect(result.verifications?.[0]).toMatchObject({
+      windowElapsed: false,
+      liveSince: flippedAt,
+      result: { ok: true, reason: 'clear' },
+    });
     expect(result.message).toContain(new Date(flippedAt + WINDOW).toISOString());
     // verify says the same (it records its answer, so it is not a no-write command).
     expect((await w.run(verify(ctx, { windowMs: WINDOW }))).outcome).toBe('failed');
@@ -111,8 +135,16 @@ describe.each(LAYOUTS)('refusals (%s layout)', (layout) => {
     const { w, ctx } = s;
     expect((await w.run(provision(ctx, KEYS.dead))).outcome).toBe('done');
     const probed = await w.run(probe(ctx, KEYS.dead, s.probeWith));
-    expect(probed).toMatchObject({ outcome: 'failed', ok: false, probe: { ok: false, reason: 'invalid', status: 401, provider: 'openai' } });
-    expect(probed.keys.find((k) => k.role === 'staged')?.records.probed).toMatchObject({ ok: false, reason: 'invalid', status: 401 });
+    expect(probed).toMatchObject({
+      outcome: 'failed',
+      ok: false,
+      probe: { ok: false, reason: 'invalid', status: 401, provider: 'openai' },
+    });
+    expect(probed.keys.find((k) => k.role === 'staged')?.records.probed).toMatchObject({
+      ok: false,
+      reason: 'invalid',
+      status: 401,
+    });
     expect(probed.next.command).toBe('discard');
     expect(s.mock.requestsFor(KEYS.dead)).toBe(1);
 
@@ -159,7 +191,11 @@ describe.each(LAYOUTS)('refusals (%s layout)', (layout) => {
   it('emergency while a key is staged: refused staged-exists; no probe is sent', async () => {
     const s = await setup(layout);
     expect((await s.w.run(provision(s.ctx, KEYS.k2))).outcome).toBe('done');
-    const result = await refusedWithoutWrites(s.w, () => emergency(s.ctx, KEYS.k3, { probe: s.probeWith }), 'staged-exists');
+    const result = await refusedWithoutWrites(
+      s.w,
+      () => emergency(s.ctx, KEYS.k3, { probe: s.probeWith }),
+      'staged-exists',
+    );
     expect(result.message).toContain('staged');
     expect(s.mock.requestsFor(KEYS.k3)).toBe(0);
   });
@@ -193,7 +229,11 @@ describe.each(LAYOUTS)('refusals (%s layout)', (layout) => {
 
   it('emergency with a dead key and a probe: refused probe-failed before any write', async () => {
     const s = await setup(layout);
-    const result = await refusedWithoutWrites(s.w, () => emergency(s.ctx, KEYS.dead, { probe: s.probeWith }), 'probe-failed');
+    const result = await refusedWithoutWrites(
+      s.w,
+      () => emergency(s.ctx, KEYS.dead, { probe: s.probeWith }),
+      'probe-failed',
+    );
     expect(result.probe).toMatchObject({ ok: false, reason: 'invalid' });
     const st = await s.w.run(status(s.ctx));
     expect(st.keys.map((k) => k.role)).toEqual(['live']);

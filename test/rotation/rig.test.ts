@@ -55,7 +55,9 @@ describe('inputs refused without echoing the key', () => {
     }
     // The key is trimmed as the resolver trims it: a trailing newline is the same key.
     expect((await w.run(provision(ctx, `  ${KEYS.k2}\n`))).outcome).toBe('done');
-    const again = await w.noWrites(() => w.run(probe(ctx, `${KEYS.k3}`, { provider: 'openai', baseUrl: 'http://127.0.0.1:9' })));
+    const again = await w.noWrites(() =>
+      w.run(probe(ctx, `${KEYS.k3}`, { provider: 'openai', baseUrl: 'http://127.0.0.1:9' })),
+    );
     expect(again.refusal).toBe('fingerprint-mismatch');
   });
 
@@ -71,7 +73,10 @@ describe('inputs refused without echoing the key', () => {
     const forced = await w.run(revoke(ctx, { windowMs: 60_000, force: { reason: 'the key leaked in a CI log' } }));
     expect(forced.outcome).toBe('done');
     expect(forced.verifications).toBeUndefined();
-    expect(forced.keys.find((k) => k.role === 'revoked')?.records.revoked).toMatchObject({ forced: true, reason: 'the key leaked in a CI log' });
+    expect(forced.keys.find((k) => k.role === 'revoked')?.records.revoked).toMatchObject({
+      forced: true,
+      reason: 'the key leaked in a CI log',
+    });
   });
 
   it('a bad name, a bad project, and a suffix name that already ends in _vN', async () => {

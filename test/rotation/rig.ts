@@ -22,7 +22,14 @@ import {
   type SecretManagerAdminClientLike,
 } from '../../src/rotation/index.js';
 import { gcpSecretManager } from '../../src/sources/gcp.js';
-import { manualClock, startMockProvider, startSecretManagerEmulator, type ManualClock, type MockProvider, type SecretManagerEmulator } from '../../src/testing/index.js';
+import {
+  manualClock,
+  startMockProvider,
+  startSecretManagerEmulator,
+  type ManualClock,
+  type MockProvider,
+  type SecretManagerEmulator,
+} from '../../src/testing/index.js';
 import { collectUnhandledRejections, record, type Recorded } from '../helpers.js';
 
 /** Keys with the shape of real OpenAI keys, made up for these tests (valid nowhere). */
@@ -42,7 +49,15 @@ export const WINDOW = 10 * MINUTE;
 /** Status codes for failNext. */
 export const UNAVAILABLE = 14;
 
-export const WRITE_METHODS = ['CreateSecret', 'UpdateSecret', 'DeleteSecret', 'AddSecretVersion', 'EnableSecretVersion', 'DisableSecretVersion', 'DestroySecretVersion'] as const;
+export const WRITE_METHODS = [
+  'CreateSecret',
+  'UpdateSecret',
+  'DeleteSecret',
+  'AddSecretVersion',
+  'EnableSecretVersion',
+  'DisableSecretVersion',
+  'DestroySecretVersion',
+] as const;
 export const HOST = hostname();
 
 /** Polls `assertion` until it passes or `ms` (real time) runs out; asserts state, never a duration. */
@@ -118,7 +133,9 @@ export class Witness {
   leaks(): string[] {
     const all = [...this.texts, ...this.sources.map((read) => JSON.stringify(read()))];
     const out: string[] = [];
-    for (const text of all) for (const value of ALL_KEYS) if (text.includes(value)) out.push(`${value.slice(0, 12)}… in ${text.slice(0, 200)}`);
+    for (const text of all)
+      for (const value of ALL_KEYS)
+        if (text.includes(value)) out.push(`${value.slice(0, 12)}… in ${text.slice(0, 200)}`);
     return out;
   }
 
@@ -194,7 +211,10 @@ export interface World {
   resolveOnce(name: string, layout: Layout): Promise<SecretInfo>;
 }
 
-export type Fault = ({ method: string; nth: number } | { nthWrite: number }) & { mode?: 'refused' | 'lost'; code?: number };
+export type Fault = ({ method: string; nth: number } | { nthWrite: number }) & {
+  mode?: 'refused' | 'lost';
+  code?: number;
+};
 
 export const chainFor = (name: string, layout: Layout): string =>
   layout === 'suffix' ? `${name}_v3 ?? ${name}_v2 ?? ${name}_v1` : `${name}@current ?? ${name}@previous`;
@@ -240,11 +260,23 @@ export function rotationRig(): { world(): World } {
 
   const snapshot = async (name?: string): Promise<SecretSnapshot[]> => {
     const listed = await admin.listSecrets(name === undefined ? undefined : `name:${name}`);
-    const secrets = name === undefined ? listed : listed.filter((s) => s.id === name || new RegExp(`^${name}_v\\d+$`).test(s.id));
+    const secrets =
+      name === undefined ? listed : listed.filter((s) => s.id === name || new RegExp(`^${name}_v\\d+$`).test(s.id));
     const out: SecretSnapshot[] = [];
     for (const s of secrets.sort((a, b) => (a.id < b.id ? -1 : 1))) {
-      const versions = (await admin.listVersions(s.id)).map((v) => ({ version: v.version, state: v.state, etag: v.etag }));
-      out.push({ id: s.id, labels: { ...s.labels }, annotations: { ...s.annotations }, aliases: { ...s.aliases }, etag: s.etag, versions });
+      const versions = (await admin.listVersions(s.id)).map((v) => ({
+        version: v.version,
+        state: v.state,
+        etag: v.etag,
+      }));
+      out.push({
+        id: s.id,
+        labels: { ...s.labels },
+        annotations: { ...s.annotations },
+        aliases: { ...s.aliases },
+        etag: s.etag,
+        versions,
+      });
     }
     return out;
   };
@@ -279,7 +311,9 @@ export function rotationRig(): { world(): World } {
             const service = `${options.prefix ?? 'app'}-${i + 1}`;
             const instanceId = `${service}-pod`;
             const resolver = createResolver({
-              sources: [gcpSecretManager({ projectId: emulator.projectId, clientOptions: { ...emulator.clientOptions } })],
+              sources: [
+                gcpSecretManager({ projectId: emulator.projectId, clientOptions: { ...emulator.clientOptions } }),
+              ],
               clock,
               refreshMs: 86_400_000, // the tests drive every refresh
               jitter: 0,
@@ -359,7 +393,9 @@ export function rotationRig(): { world(): World } {
           else emulator.setAlias(name, 'current', emulator.addVersion(name, value));
         },
         async faultyAdmin(fault) {
-          const client = new SecretManagerServiceClient({ ...emulator.clientOptions }) as unknown as SecretManagerAdminClientLike & Record<string, unknown>;
+          const client = new SecretManagerServiceClient({
+            ...emulator.clientOptions,
+          }) as unknown as SecretManagerAdminClientLike & Record<string, unknown>;
           await client.initialize?.();
           closers.push(() => client.close?.() ?? Promise.resolve());
           const counts = new Map<string, number>();
@@ -371,13 +407,18 @@ export function rotationRig(): { world(): World } {
               const method = typeof prop === 'string' ? `${prop.charAt(0).toUpperCase()}${prop.slice(1)}` : '';
               const isWrite = (WRITE_METHODS as readonly string[]).includes(method);
               return async (...args: unknown[]) => {
-                const key = 'nthWrite' in fault ? (isWrite ? '*' : undefined) : method === fault.method ? method : undefined;
+                const key =
+                  'nthWrite' in fault ? (isWrite ? '*' : undefined) : method === fault.method ? method : undefined;
                 const n = key === undefined ? 0 : (counts.get(key) ?? 0) + 1;
                 if (key !== undefined) counts.set(key, n);
                 const hit = n === ('nthWrite' in fault ? fault.nthWrite : fault.nth);
-                if (hit && (fault.mode ?? 'refused') === 'refused') emulator.failNext(method, fault.code ?? UNAVAILABLE);
+                if (hit && (fault.mode ?? 'refused') === 'refused')
+                  emulator.failNext(method, fault.code ?? UNAVAILABLE);
                 const out = await fn.apply(target, args);
-                if (hit && fault.mode === 'lost') throw Object.assign(new Error(`${method}: the reply was lost (injected; the write was made)`), { code: 4 });
+                if (hit && fault.mode === 'lost')
+                  throw Object.assign(new Error(`${method}: the reply was lost (injected; the write was made)`), {
+                    code: 4,
+                  });
                 return out;
               };
             },
@@ -385,7 +426,10 @@ export function rotationRig(): { world(): World } {
           return openSecretAdmin({ projectId: emulator.projectId, client: faulty });
         },
         async resolveOnce(name, layout) {
-          const resolver = createResolver({ sources: [gcpSecretManager({ projectId: emulator.projectId, client: shared })], refreshMs: 86_400_000 });
+          const resolver = createResolver({
+            sources: [gcpSecretManager({ projectId: emulator.projectId, client: shared })],
+            refreshMs: 86_400_000,
+          });
           try {
             const events = record(resolver);
             const handle = resolver.secret(name, chainFor(name, layout));

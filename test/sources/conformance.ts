@@ -192,7 +192,11 @@ export function sourceConformance(label: string, setup: () => ConformanceFixture
       // Assess
       expect(fx.source.name).toMatch(/^[a-z][a-z0-9-]*$/);
       expect(handle.value).toBe(value);
-      expect(handle.info).toMatchObject({ candidate: `${fx.source.name}:KF_PREFIXED`, source: fx.source.name, status: 'ok' });
+      expect(handle.info).toMatchObject({
+        candidate: `${fx.source.name}:KF_PREFIXED`,
+        source: fx.source.name,
+        status: 'ok',
+      });
     });
 
     it('found: fetch returns the seeded value exactly (string or bytes)', async () => {
@@ -256,24 +260,27 @@ export function sourceConformance(label: string, setup: () => ConformanceFixture
     it.each([
       ['empty', ''],
       ['whitespace-only', ' \n\t  \n'],
-    ])('%s value: the resolver counts it absent (reason empty), reports a fallback and falls through', async (_kind, blank) => {
-      // Prepare
-      const next = unique('next');
-      await fx.seed('KF_EMPTY', blank);
-      await fx.seed('KF_NEXT', next);
-      const resolver = resolverFor({ clock: manualClock() });
-      const events = recordEvents(resolver);
-      const handle = resolver.secret('S', 'KF_EMPTY ?? KF_NEXT');
-      // Act
-      await resolver.ready();
-      // Assess
-      expect(handle.value).toBe(next);
-      expect(handle.info?.candidate).toBe('KF_NEXT');
-      const fallbacks = events.filter((e) => e.event === 'fallback').map((e) => e.payload as Payload<'fallback'>);
-      expect(fallbacks).toHaveLength(1);
-      expect(fallbacks[0]?.skipped).toEqual([{ candidate: 'KF_EMPTY', reason: 'empty' }]);
-      expect(fallbacks[0]?.current.candidate).toBe('KF_NEXT');
-    });
+    ])(
+      '%s value: the resolver counts it absent (reason empty), reports a fallback and falls through',
+      async (_kind, blank) => {
+        // Prepare
+        const next = unique('next');
+        await fx.seed('KF_EMPTY', blank);
+        await fx.seed('KF_NEXT', next);
+        const resolver = resolverFor({ clock: manualClock() });
+        const events = recordEvents(resolver);
+        const handle = resolver.secret('S', 'KF_EMPTY ?? KF_NEXT');
+        // Act
+        await resolver.ready();
+        // Assess
+        expect(handle.value).toBe(next);
+        expect(handle.info?.candidate).toBe('KF_NEXT');
+        const fallbacks = events.filter((e) => e.event === 'fallback').map((e) => e.payload as Payload<'fallback'>);
+        expect(fallbacks).toHaveLength(1);
+        expect(fallbacks[0]?.skipped).toEqual([{ candidate: 'KF_EMPTY', reason: 'empty' }]);
+        expect(fallbacks[0]?.current.candidate).toBe('KF_NEXT');
+      },
+    );
 
     it('absent states: a disabled (or removed) candidate is skipped with its reason, and the walk goes on', async () => {
       // Prepare
@@ -306,7 +313,12 @@ export function sourceConformance(label: string, setup: () => ConformanceFixture
       const handle = resolver.secret('S', 'KF_R');
       await resolver.ready();
       // Act
-      const revoked = await afterChange(resolver, 'revoke', () => true, () => fx.remove('KF_R'));
+      const revoked = await afterChange(
+        resolver,
+        'revoke',
+        () => true,
+        () => fx.remove('KF_R'),
+      );
       const thrown = (() => {
         try {
           return handle.value;
@@ -314,7 +326,12 @@ export function sourceConformance(label: string, setup: () => ConformanceFixture
           return error;
         }
       })();
-      const resolved = await afterChange(resolver, 'resolve', (e) => e.info.fingerprint === fingerprint(back), () => fx.seed('KF_R', back));
+      const resolved = await afterChange(
+        resolver,
+        'resolve',
+        (e) => e.info.fingerprint === fingerprint(back),
+        () => fx.seed('KF_R', back),
+      );
       // Assess
       expect(revoked.previous.fingerprint).toBe(fingerprint(first));
       expect(revoked.skipped).toEqual([{ candidate: 'KF_R', reason: 'not-found' }]);
@@ -353,7 +370,8 @@ export function sourceConformance(label: string, setup: () => ConformanceFixture
         expect(fx.source.validate?.({ name })).toBeUndefined();
       }
       expect(() => resolver.secret('OK', 'X_v2 ?? X_v1')).not.toThrow();
-      if (invalid.length > 0) expect(fx.source.validate, 'a fixture that lists invalid names needs validate').toBeTypeOf('function');
+      if (invalid.length > 0)
+        expect(fx.source.validate, 'a fixture that lists invalid names needs validate').toBeTypeOf('function');
       for (const text of invalid) {
         const bare = text.startsWith(`${fx.source.name}:`) ? text.slice(fx.source.name.length + 1) : text;
         const at = bare.indexOf('@');
@@ -501,7 +519,13 @@ export function sourceConformance(label: string, setup: () => ConformanceFixture
             },
           ),
       };
-      const resolver = createResolver({ sources: [watched], fetchTimeoutMs: 500, startupTimeoutMs: 2_000, refreshMs: 3_600_000, jitter: 0 });
+      const resolver = createResolver({
+        sources: [watched],
+        fetchTimeoutMs: 500,
+        startupTimeoutMs: 2_000,
+        refreshMs: 3_600_000,
+        jitter: 0,
+      });
       resolvers.push(resolver);
       const handle = resolver.secret('S', 'KF_BUDGET');
       // Act
@@ -575,16 +599,32 @@ export function sourceConformance(label: string, setup: () => ConformanceFixture
       await resolver.ready();
       // Assess 1
       expect(handle.value).toBe(v1);
-      expect(handle.info).toMatchObject({ name: 'X', candidate: 'X_v1', source: fx.source.name, fingerprint: fingerprint(v1), status: 'ok' });
+      expect(handle.info).toMatchObject({
+        name: 'X',
+        candidate: 'X_v1',
+        source: fx.source.name,
+        fingerprint: fingerprint(v1),
+        status: 'ok',
+      });
       const firstFallback = events.find((e) => e.event === 'fallback')?.payload as Payload<'fallback'> | undefined;
       expect(firstFallback?.skipped).toEqual([{ candidate: 'X_v2', reason: 'not-found' }]);
       // Act 2
-      const rotate = await afterChange(resolver, 'rotate', (e) => e.current.fingerprint === fingerprint(v2), () => fx.seed('X_v2', v2));
+      const rotate = await afterChange(
+        resolver,
+        'rotate',
+        (e) => e.current.fingerprint === fingerprint(v2),
+        () => fx.seed('X_v2', v2),
+      );
       // Assess 2
       expect(handle.value).toBe(v2);
       expect(rotate.secret).toBe('X');
       expect(rotate.previous).toMatchObject({ candidate: 'X_v1', fingerprint: fingerprint(v1) });
-      expect(rotate.current).toMatchObject({ candidate: 'X_v2', source: fx.source.name, fingerprint: fingerprint(v2), status: 'ok' });
+      expect(rotate.current).toMatchObject({
+        candidate: 'X_v2',
+        source: fx.source.name,
+        fingerprint: fingerprint(v2),
+        status: 'ok',
+      });
       expect(isFingerprint(rotate.previous.fingerprint) && isFingerprint(rotate.current.fingerprint)).toBe(true);
       if (fx.capabilities.versions) {
         const direct = await fx.source.fetch({ name: 'X_v2' }, { signal: live() });

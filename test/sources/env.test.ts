@@ -1,11 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { trackResolvers } from '../helpers.js';
-import {
-  envSource,
-  fingerprint,
-  InvalidCandidateError,
-  memorySource,
-} from '../../src/index.js';
+import { envSource, fingerprint, InvalidCandidateError, memorySource } from '../../src/index.js';
 import { manualClock } from '../../src/testing/index.js';
 import { decode, recordEvents, sourceConformance } from './conformance.js';
 
@@ -51,7 +46,9 @@ describe('envSource', () => {
         // Prepare: env is the last resort behind a memory source, as the design suggests
         const resolver = resolverFor({ sources: [memorySource(), envSource({ env: {} })], clock: manualClock() });
         // Act
-        const error = thrownBy(() => resolver.secret('OPENAI_API_KEY', `OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1 ?? ${text}`));
+        const error = thrownBy(() =>
+          resolver.secret('OPENAI_API_KEY', `OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1 ?? ${text}`),
+        );
         // Assess
         expect(error).toBeInstanceOf(InvalidCandidateError);
         expect((error as InvalidCandidateError).text).toBe(text);
@@ -77,7 +74,8 @@ describe('envSource', () => {
 
     it('accepts ordinary names, lower case and leading underscores included', () => {
       const source = envSource({ env: {} });
-      for (const name of ['OPENAI_API_KEY', 'openai_api_key', '_PRIVATE', 'K1_v2']) expect(source.validate?.({ name })).toBeUndefined();
+      for (const name of ['OPENAI_API_KEY', 'openai_api_key', '_PRIVATE', 'K1_v2'])
+        expect(source.validate?.({ name })).toBeUndefined();
     });
   });
 
@@ -144,7 +142,10 @@ describe('envSource', () => {
 
     it('is case-sensitive (no Windows-style folding)', async () => {
       const source = envSource({ env: { KF_CASE: 'upper' } });
-      expect(await source.fetch({ name: 'kf_case' }, { signal: live() })).toEqual({ status: 'absent', reason: 'not-found' });
+      expect(await source.fetch({ name: 'kf_case' }, { signal: live() })).toEqual({
+        status: 'absent',
+        reason: 'not-found',
+      });
     });
 
     it('reports no version and has no watch', async () => {
@@ -183,7 +184,11 @@ describe('envSource', () => {
       await resolver.ready();
       // Assess
       expect(handle.value).toBe('sk-from-env'); // trimmed by the resolver
-      expect(handle.info).toMatchObject({ source: 'env', candidate: 'env:OPENAI_API_KEY', fingerprint: fingerprint('sk-from-env') });
+      expect(handle.info).toMatchObject({
+        source: 'env',
+        candidate: 'env:OPENAI_API_KEY',
+        fingerprint: fingerprint('sk-from-env'),
+      });
       expect(handle.info?.version).toBeUndefined();
       expect(events.find((e) => e.event === 'fallback')?.payload).toMatchObject({
         skipped: [

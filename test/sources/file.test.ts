@@ -209,20 +209,25 @@ describe('fileSource', () => {
       await resolver.ready();
       // Assess
       expect(handle.value).toBe('sk-older');
-      expect(events.find((e) => e.event === 'fallback')?.payload).toMatchObject({ skipped: [{ candidate: 'KEY_v2', reason: 'empty' }] });
+      expect(events.find((e) => e.event === 'fallback')?.payload).toMatchObject({
+        skipped: [{ candidate: 'KEY_v2', reason: 'empty' }],
+      });
     });
 
-    it.each(['EACCES', 'EPERM'])('a file the process may not read (%s) is absent with reason permission-denied', async (code) => {
-      // Prepare (as root, chmod cannot take read access away: the error is simulated at readFile)
-      await writeFile(join(dir, 'KEY'), 'sk-unreadable');
-      const source = fileSource({ dir });
-      hooks.failNextRead = code;
-      // Act
-      const result = await source.fetch({ name: 'KEY' }, { signal: live() });
-      // Assess
-      expect(hooks.failNextRead).toBeUndefined();
-      expect(result).toEqual({ status: 'absent', reason: 'permission-denied' });
-    });
+    it.each(['EACCES', 'EPERM'])(
+      'a file the process may not read (%s) is absent with reason permission-denied',
+      async (code) => {
+        // Prepare (as root, chmod cannot take read access away: the error is simulated at readFile)
+        await writeFile(join(dir, 'KEY'), 'sk-unreadable');
+        const source = fileSource({ dir });
+        hooks.failNextRead = code;
+        // Act
+        const result = await source.fetch({ name: 'KEY' }, { signal: live() });
+        // Assess
+        expect(hooks.failNextRead).toBeUndefined();
+        expect(result).toEqual({ status: 'absent', reason: 'permission-denied' });
+      },
+    );
 
     it('any other read error (EIO) makes the source unavailable: the walk stops, no fallback to v1', async () => {
       // Prepare
@@ -262,7 +267,11 @@ describe('fileSource', () => {
     it('with watch: false nothing is pushed; only a refresh picks a change up', async () => {
       // Prepare
       await writeFile(join(dir, 'KEY'), 'sk-before');
-      const resolver = resolverFor({ sources: [fileSource({ dir, watch: false })], clock: manualClock(), refreshMs: 3_600_000 });
+      const resolver = resolverFor({
+        sources: [fileSource({ dir, watch: false })],
+        clock: manualClock(),
+        refreshMs: 3_600_000,
+      });
       const handle = resolver.secret('KEY');
       await resolver.ready();
       // Act
@@ -304,7 +313,8 @@ describe('fileSource', () => {
 
     it('accepts names with dots, dashes and underscores inside (tls.crt, api-key, OPENAI_API_KEY)', () => {
       const source = fileSource({ dir: tmpdir() });
-      for (const name of ['tls.crt', 'api-key', 'OPENAI_API_KEY', 'key..v2', '_x']) expect(source.validate?.({ name }), name).toBeUndefined();
+      for (const name of ['tls.crt', 'api-key', 'OPENAI_API_KEY', 'key..v2', '_x'])
+        expect(source.validate?.({ name }), name).toBeUndefined();
     });
   });
 
@@ -364,9 +374,17 @@ describe('fileSource', () => {
       // Assess
       expect(handle.value).toBe(V2);
       expect(handle.info?.version).toBe('..2026_01_01_b');
-      expect(rotate.current).toMatchObject({ candidate: NAME, source: 'file', version: '..2026_01_01_b', status: 'ok' });
+      expect(rotate.current).toMatchObject({
+        candidate: NAME,
+        source: 'file',
+        version: '..2026_01_01_b',
+        status: 'ok',
+      });
       expect(rotate.previous.fingerprint).toBe(fingerprint(V1));
-      expectNoValues(events.map((e) => serialize(e.payload)), [V1, V2]);
+      expectNoValues(
+        events.map((e) => serialize(e.payload)),
+        [V1, V2],
+      );
     });
 
     it('the watch survives the swap: a second swap is picked up too', async () => {

@@ -25,7 +25,10 @@ afterAll(async () => {
 
 /** Removes every secret, so each test starts from an empty project. */
 async function emptyProject(): Promise<void> {
-  const [secrets] = await clients.grpc.listSecrets({ parent: `projects/${emulator.projectId}` }, { autoPaginate: true });
+  const [secrets] = await clients.grpc.listSecrets(
+    { parent: `projects/${emulator.projectId}` },
+    { autoPaginate: true },
+  );
   for (const secret of secrets) emulator.deleteSecret(String(secret.name).split('/').pop() as string);
   emulator.resetCalls();
 }
@@ -72,42 +75,48 @@ describe('gcpSecretManager: the chain rule end to end through the real client', 
     return { clock, resolver, events, period };
   }
 
-  it.each(['grpc', 'rest'] as const)('(%s) add v2 → rotate; disable v2 → back to v1; destroy all → revoked, fail closed; re-enable → served', async (mode) => {
-    await emptyProject();
-    const [one, two] = secretValues as [string, string];
-    emulator.addVersion('KEY_v1', one);
-    const { resolver, events, period } = rig(mode);
-    const key = resolver.secret('KEY', 'KEY_v2 ?? KEY_v1');
-    await resolver.ready();
-    expect(key.value).toBe(one);
-    expect(key.info).toMatchObject({ candidate: 'KEY_v1', source: 'gcp', version: '1' });
+  it.each(['grpc', 'rest'] as const)(
+    '(%s) add v2 → rotate; disable v2 → back to v1; destroy all → revoked, fail closed; re-enable → served',
+    async (mode) => {
+      await emptyProject();
+      const [one, two] = secretValues as [string, string];
+      emulator.addVersion('KEY_v1', one);
+      const { resolver, events, period } = rig(mode);
+      const key = resolver.secret('KEY', 'KEY_v2 ?? KEY_v1');
+      await resolver.ready();
+      expect(key.value).toBe(one);
+      expect(key.info).toMatchObject({ candidate: 'KEY_v1', source: 'gcp', version: '1' });
 
-    emulator.addVersion('KEY_v2', two);
-    await period();
-    await eventually(() => expect(key.value).toBe(two));
-    expect(only(events, 'rotate').at(-1)?.current).toMatchObject({ candidate: 'KEY_v2', fingerprint: fingerprint(two) });
+      emulator.addVersion('KEY_v2', two);
+      await period();
+      await eventually(() => expect(key.value).toBe(two));
+      expect(only(events, 'rotate').at(-1)?.current).toMatchObject({
+        candidate: 'KEY_v2',
+        fingerprint: fingerprint(two),
+      });
 
-    emulator.disableVersion('KEY_v2', '1');
-    await period();
-    await eventually(() => expect(key.value).toBe(one));
-    expect(only(events, 'fallback').at(-1)?.skipped).toEqual([{ candidate: 'KEY_v2', reason: 'disabled' }]);
+      emulator.disableVersion('KEY_v2', '1');
+      await period();
+      await eventually(() => expect(key.value).toBe(one));
+      expect(only(events, 'fallback').at(-1)?.skipped).toEqual([{ candidate: 'KEY_v2', reason: 'disabled' }]);
 
-    emulator.destroyVersion('KEY_v2', '1');
-    emulator.destroyVersion('KEY_v1', '1');
-    await period();
-    await eventually(() => expect(() => key.value).toThrow(SecretRevokedError));
-    expect(only(events, 'revoke')[0]?.skipped).toEqual([
-      { candidate: 'KEY_v2', reason: 'destroyed' },
-      { candidate: 'KEY_v1', reason: 'destroyed' },
-    ]);
+      emulator.destroyVersion('KEY_v2', '1');
+      emulator.destroyVersion('KEY_v1', '1');
+      await period();
+      await eventually(() => expect(() => key.value).toThrow(SecretRevokedError));
+      expect(only(events, 'revoke')[0]?.skipped).toEqual([
+        { candidate: 'KEY_v2', reason: 'destroyed' },
+        { candidate: 'KEY_v1', reason: 'destroyed' },
+      ]);
 
-    emulator.addVersion('KEY_v1', one); // a new version of v1: served again
-    await period();
-    await eventually(() => expect(key.value).toBe(one));
-    expect(key.info?.version).toBe('2');
-    const out = JSON.stringify(events);
-    for (const value of secretValues) expect(out).not.toContain(value);
-  });
+      emulator.addVersion('KEY_v1', one); // a new version of v1: served again
+      await period();
+      await eventually(() => expect(key.value).toBe(one));
+      expect(key.info?.version).toBe('2');
+      const out = JSON.stringify(events);
+      for (const value of secretValues) expect(out).not.toContain(value);
+    },
+  );
 
   it('UNAVAILABLE on v2 while v1 is fine: keeps serving v2, never falls back, recovers', async () => {
     await emptyProject();
@@ -179,7 +188,12 @@ describe('gcpSecretManager: the chain rule end to end through the real client', 
     emulator.setAlias('openai-key', 'previous', '2');
     const clock = manualClock();
     const resolvers = Array.from({ length: 3 }, () =>
-      resolverFor({ sources: [gcpSecretManager({ projectId: emulator.projectId, client: clients.grpc })], clock, refreshMs: 60_000, jitter: 0.2 }),
+      resolverFor({
+        sources: [gcpSecretManager({ projectId: emulator.projectId, client: clients.grpc })],
+        clock,
+        refreshMs: 60_000,
+        jitter: 0.2,
+      }),
     );
     const handles = resolvers.map((r) => r.secret('OPENAI', 'openai-key@current ?? openai-key@previous'));
     await Promise.all(resolvers.map((r) => r.ready()));
@@ -199,7 +213,12 @@ describe('gcpSecretManager: the chain rule end to end through the real client', 
     for (let s = 0; s < S; s++) emulator.addVersion(`S${s}`, `sm-value-${s}-abcdef`);
     const clock = manualClock();
     const resolvers = Array.from({ length: N }, () =>
-      resolverFor({ sources: [gcpSecretManager({ projectId: emulator.projectId, client: clients.grpc })], clock, refreshMs: 60_000, jitter: 0 }),
+      resolverFor({
+        sources: [gcpSecretManager({ projectId: emulator.projectId, client: clients.grpc })],
+        clock,
+        refreshMs: 60_000,
+        jitter: 0,
+      }),
     );
     for (const r of resolvers) for (let s = 0; s < S; s++) r.secret(`S${s}`);
     await Promise.all(resolvers.map((r) => r.ready()));
@@ -211,13 +230,17 @@ describe('gcpSecretManager: the chain rule end to end through the real client', 
       await settle(); // nothing more arrives
       expect(emulator.calls()).toBe(N * S);
     }
-    for (const method of ['GetSecret', 'GetSecretVersion', 'ListSecrets', 'ListSecretVersions']) expect(emulator.calls(method)).toBe(0);
+    for (const method of ['GetSecret', 'GetSecretVersion', 'ListSecrets', 'ListSecretVersions'])
+      expect(emulator.calls(method)).toBe(0);
   });
 
   it('reaches the emulator through SECRET_MANAGER_EMULATOR_HOST with no client given', async () => {
     await emptyProject();
     emulator.addVersion('KEY', secretValues[0] as string);
-    const source = gcpSecretManager({ projectId: emulator.projectId, env: { SECRET_MANAGER_EMULATOR_HOST: emulator.host } });
+    const source = gcpSecretManager({
+      projectId: emulator.projectId,
+      env: { SECRET_MANAGER_EMULATOR_HOST: emulator.host },
+    });
     const resolver = resolverFor({ sources: [source] });
     const key = resolver.secret('KEY');
     await resolver.ready();

@@ -33,7 +33,6 @@ const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolv
 describe('memorySource', () => {
   const resolverFor = trackResolvers();
 
-
   describe('versions', () => {
     it('set adds numbered versions: "1", "2", …; name@N asks for one; latest (or no version) is the newest', async () => {
       // Prepare
@@ -43,11 +42,30 @@ describe('memorySource', () => {
       const second = source.set('K', 'value-two');
       // Assess
       expect([first, second]).toEqual(['1', '2']);
-      expect(await source.fetch({ name: 'K', version: '1' }, { signal: live() })).toEqual({ status: 'found', value: 'value-one', version: '1' });
-      expect(await source.fetch({ name: 'K', version: '2' }, { signal: live() })).toEqual({ status: 'found', value: 'value-two', version: '2' });
-      expect(await source.fetch({ name: 'K' }, { signal: live() })).toEqual({ status: 'found', value: 'value-two', version: '2' });
-      expect(await source.fetch({ name: 'K', version: 'latest' }, { signal: live() })).toEqual({ status: 'found', value: 'value-two', version: '2' });
-      expect(await source.fetch({ name: 'K', version: '3' }, { signal: live() })).toEqual({ status: 'absent', reason: 'not-found' });
+      expect(await source.fetch({ name: 'K', version: '1' }, { signal: live() })).toEqual({
+        status: 'found',
+        value: 'value-one',
+        version: '1',
+      });
+      expect(await source.fetch({ name: 'K', version: '2' }, { signal: live() })).toEqual({
+        status: 'found',
+        value: 'value-two',
+        version: '2',
+      });
+      expect(await source.fetch({ name: 'K' }, { signal: live() })).toEqual({
+        status: 'found',
+        value: 'value-two',
+        version: '2',
+      });
+      expect(await source.fetch({ name: 'K', version: 'latest' }, { signal: live() })).toEqual({
+        status: 'found',
+        value: 'value-two',
+        version: '2',
+      });
+      expect(await source.fetch({ name: 'K', version: '3' }, { signal: live() })).toEqual({
+        status: 'absent',
+        reason: 'not-found',
+      });
     });
 
     it('initial values are version 1', async () => {
@@ -83,7 +101,8 @@ describe('memorySource', () => {
       // Prepare
       const source = memorySource();
       // Act + Assess
-      for (const version of [undefined, 'latest', '1', '42']) expect(source.validate?.({ name: 'K', version })).toBeUndefined();
+      for (const version of [undefined, 'latest', '1', '42'])
+        expect(source.validate?.({ name: 'K', version })).toBeUndefined();
       for (const version of ['0', '01', '-1', '1.0', 'current', 'LATEST']) {
         expect(source.validate?.({ name: 'K', version }), version).toContain(JSON.stringify(version));
       }
@@ -113,8 +132,15 @@ describe('memorySource', () => {
       // Act
       source.disable('K', '1');
       // Assess
-      expect(await source.fetch({ name: 'K', version: '1' }, { signal: live() })).toEqual({ status: 'absent', reason: 'disabled' });
-      expect(await source.fetch({ name: 'K' }, { signal: live() })).toEqual({ status: 'found', value: 'new-two', version: '2' });
+      expect(await source.fetch({ name: 'K', version: '1' }, { signal: live() })).toEqual({
+        status: 'absent',
+        reason: 'disabled',
+      });
+      expect(await source.fetch({ name: 'K' }, { signal: live() })).toEqual({
+        status: 'found',
+        value: 'new-two',
+        version: '2',
+      });
     });
 
     it('destroy → destroyed, for good: enable throws and the value never comes back', async () => {
@@ -126,7 +152,10 @@ describe('memorySource', () => {
       // Assess
       expect(destroyed).toEqual({ status: 'absent', reason: 'destroyed' });
       expect(() => source.enable('K')).toThrow(/destroyed/);
-      expect(await source.fetch({ name: 'K', version: '1' }, { signal: live() })).toEqual({ status: 'absent', reason: 'destroyed' });
+      expect(await source.fetch({ name: 'K', version: '1' }, { signal: live() })).toEqual({
+        status: 'absent',
+        reason: 'destroyed',
+      });
     });
 
     it('deny → permission-denied even though the name exists; deny(name, false) lifts it', async () => {
@@ -155,7 +184,10 @@ describe('memorySource', () => {
       source.delete('K');
       // Assess
       expect(await source.fetch({ name: 'K' }, { signal: live() })).toEqual({ status: 'absent', reason: 'not-found' });
-      expect(await source.fetch({ name: 'K', version: '1' }, { signal: live() })).toEqual({ status: 'absent', reason: 'not-found' });
+      expect(await source.fetch({ name: 'K', version: '1' }, { signal: live() })).toEqual({
+        status: 'absent',
+        reason: 'not-found',
+      });
     });
 
     it('a resolver reports each reason in its fallback event and falls through', async () => {
@@ -192,8 +224,15 @@ describe('memorySource', () => {
       source.disable('K');
       // Assess
       expect(await source.fetch({ name: 'K' }, { signal: live() })).toEqual({ status: 'absent', reason: 'disabled' });
-      expect(await source.fetch({ name: 'K', version: 'latest' }, { signal: live() })).toEqual({ status: 'absent', reason: 'disabled' });
-      expect(await source.fetch({ name: 'K', version: '1' }, { signal: live() })).toEqual({ status: 'found', value: 'older-one', version: '1' });
+      expect(await source.fetch({ name: 'K', version: 'latest' }, { signal: live() })).toEqual({
+        status: 'absent',
+        reason: 'disabled',
+      });
+      expect(await source.fetch({ name: 'K', version: '1' }, { signal: live() })).toEqual({
+        status: 'found',
+        value: 'older-one',
+        version: '1',
+      });
     });
 
     it('a resolver holding latest is revoked (fails closed) when the newest version is disabled, and recovers on enable', async () => {
@@ -394,7 +433,11 @@ describe('memorySource', () => {
       // Assess
       expect(other.name).toBe('vault');
       expect(handle.value).toBe('from-other');
-      expect(handle.info).toMatchObject({ source: 'vault', candidate: 'vault:K', fingerprint: fingerprint('from-other') });
+      expect(handle.info).toMatchObject({
+        source: 'vault',
+        candidate: 'vault:K',
+        fingerprint: fingerprint('from-other'),
+      });
     });
 
     it('set refuses a value that is not a string', () => {

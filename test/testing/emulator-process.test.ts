@@ -15,24 +15,44 @@ const fixture = join(import.meta.dirname, 'fixtures', 'emulator-process.ts');
 const home = mkdtempSync(join(tmpdir(), 'keyflip-emulator-home-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
-function run(mode: 'main' | 'control', extraEnv: Record<string, string> = {}): { result: Record<string, unknown>; stdout: string; stderr: string } {
+function run(
+  mode: 'main' | 'control',
+  extraEnv: Record<string, string> = {},
+): { result: Record<string, unknown>; stdout: string; stderr: string } {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (value === undefined || /^(GOOGLE_|GCE_|GCLOUD_|CLOUDSDK_|METADATA_SERVER_DETECTION$|NODE_OPTIONS$|.*_proxy$)/i.test(key)) continue;
+    if (
+      value === undefined ||
+      /^(GOOGLE_|GCE_|GCLOUD_|CLOUDSDK_|METADATA_SERVER_DETECTION$|NODE_OPTIONS$|.*_proxy$)/i.test(key)
+    )
+      continue;
     env[key] = value;
   }
   // No credentials anywhere: ADC would have to ask the metadata server, which the fixture counts.
   Object.assign(env, { HOME: home, USERPROFILE: home, CLOUDSDK_CONFIG: join(home, 'gcloud'), APPDATA: home }, extraEnv);
-  const child = spawnSync(process.execPath, ['--import', 'tsx', fixture, mode], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
+  const child = spawnSync(process.execPath, ['--import', 'tsx', fixture, mode], {
+    cwd: root,
+    env,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   expect(child.status, child.stderr).toBe(0);
   const lines = child.stdout.trim().split('\n');
-  return { result: JSON.parse(lines[lines.length - 1] as string) as Record<string, unknown>, stdout: child.stdout, stderr: child.stderr };
+  return {
+    result: JSON.parse(lines[lines.length - 1] as string) as Record<string, unknown>,
+    stdout: child.stdout,
+    stderr: child.stderr,
+  };
 }
 
 describe('the emulator in a fresh process', () => {
   it('loads gRPC only when started, shares the client’s grpc-js, never probes the metadata server, ignores proxies, prints nothing', () => {
     const deadProxy = 'http://127.0.0.1:9';
-    const { result, stdout, stderr } = run('main', { http_proxy: deadProxy, https_proxy: deadProxy, grpc_proxy: deadProxy });
+    const { result, stdout, stderr } = run('main', {
+      http_proxy: deadProxy,
+      https_proxy: deadProxy,
+      grpc_proxy: deadProxy,
+    });
     expect(result.heavyBeforeStart).toEqual([]); // importing keyflip/testing loaded none of it
     expect(result.grpcAfterStart).toBe(1);
     expect(result.grpcCopies).toBe(1); // the client, loaded afterwards, found the very same copy

@@ -18,10 +18,23 @@ const page = { ...o, autoPaginate: false } as const;
 const ETAG_MISMATCH =
   "The etag provided in the request does not match the resource's current etag. Please retry the whole read-modify-write with exponential backoff.";
 
-const S = { CANCELLED: 1, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6, PERMISSION_DENIED: 7, FAILED_PRECONDITION: 9, UNIMPLEMENTED: 12, UNAVAILABLE: 14 };
+const S = {
+  CANCELLED: 1,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  FAILED_PRECONDITION: 9,
+  UNIMPLEMENTED: 12,
+  UNAVAILABLE: 14,
+};
 
 function clientFor(emulator: SecretManagerEmulator, mode: Mode, extra: object = {}): SecretManagerServiceClient {
-  return new SecretManagerServiceClient({ ...(mode === 'grpc' ? emulator.clientOptions : emulator.restClientOptions), ...extra });
+  return new SecretManagerServiceClient({
+    ...(mode === 'grpc' ? emulator.clientOptions : emulator.restClientOptions),
+    ...extra,
+  });
 }
 
 interface RpcFailure {
@@ -53,7 +66,8 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
   /** A secret ID no other test uses. */
   const fresh = (): string => `${mode}-secret-${++n}`;
   const secretPath = (id: string, project = P): string => `projects/${project}/secrets/${id}`;
-  const versionPath = (id: string, version: string, project = P): string => `${secretPath(id, project)}/versions/${version}`;
+  const versionPath = (id: string, version: string, project = P): string =>
+    `${secretPath(id, project)}/versions/${version}`;
   const automatic = { replication: { automatic: {} } };
 
   beforeAll(async () => {
@@ -70,7 +84,12 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
     (await client.createSecret({ parent: `projects/${P}`, secretId: id, secret }, o))[0];
   const add = async (id: string, value: string | Uint8Array, dataCrc32c?: number | string) => {
     const data = typeof value === 'string' ? Buffer.from(value) : value;
-    return (await client.addSecretVersion({ parent: secretPath(id), payload: dataCrc32c === undefined ? { data } : { data, dataCrc32c } }, o))[0];
+    return (
+      await client.addSecretVersion(
+        { parent: secretPath(id), payload: dataCrc32c === undefined ? { data } : { data, dataCrc32c } },
+        o,
+      )
+    )[0];
   };
   const access = async (name: string) => (await client.accessSecretVersion({ name }, o))[0];
 
@@ -89,7 +108,12 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
     expect(byId).toEqual(created);
     expect(byNumber).toEqual(created);
 
-    expect(await failure(create(id), mode)).toEqual(expect.objectContaining({ code: S.ALREADY_EXISTS, text: `Secret [projects/${NUM}/secrets/${id}] already exists.` }));
+    expect(await failure(create(id), mode)).toEqual(
+      expect.objectContaining({
+        code: S.ALREADY_EXISTS,
+        text: `Secret [projects/${NUM}/secrets/${id}] already exists.`,
+      }),
+    );
     expect((await failure(create(fresh(), {}), mode)).code).toBe(S.INVALID_ARGUMENT); // a global secret needs replication
     expect((await failure(create('not ok!'), mode)).code).toBe(S.INVALID_ARGUMENT);
     const tooMany = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`l${i}`, 'v']));
@@ -138,7 +162,10 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
     await client.disableSecretVersion({ name: versionPath(id, '2') }, o);
 
     expect(await failure(access(versionPath(id, 'latest')), mode)).toEqual(
-      expect.objectContaining({ code: S.FAILED_PRECONDITION, text: `Secret Version [projects/${NUM}/secrets/${id}/versions/2] is in DISABLED state.` }),
+      expect.objectContaining({
+        code: S.FAILED_PRECONDITION,
+        text: `Secret Version [projects/${NUM}/secrets/${id}/versions/2] is in DISABLED state.`,
+      }),
     );
     expect(text((await access(versionPath(id, '1'))).payload?.data)).toBe('one');
     const [meta] = await client.getSecretVersion({ name: versionPath(id, 'latest') }, o);
@@ -147,7 +174,10 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
 
     await client.destroySecretVersion({ name: versionPath(id, '2') }, o);
     expect(await failure(access(versionPath(id, 'latest')), mode)).toEqual(
-      expect.objectContaining({ code: S.FAILED_PRECONDITION, text: `Secret Version [projects/${NUM}/secrets/${id}/versions/2] is in DESTROYED state.` }),
+      expect.objectContaining({
+        code: S.FAILED_PRECONDITION,
+        text: `Secret Version [projects/${NUM}/secrets/${id}/versions/2] is in DESTROYED state.`,
+      }),
     );
     const [destroyed] = await client.getSecretVersion({ name: versionPath(id, '2') }, o);
     expect(destroyed.state).toBe('DESTROYED');
@@ -156,16 +186,25 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
 
   it('NOT_FOUND for a missing secret, a secret with no versions, a missing version number or alias; INVALID_ARGUMENT for a malformed version', async () => {
     expect(await failure(access(versionPath('no-such-secret', 'latest')), mode)).toEqual(
-      expect.objectContaining({ code: S.NOT_FOUND, text: `Secret [projects/${NUM}/secrets/no-such-secret] not found or has no versions.` }),
+      expect.objectContaining({
+        code: S.NOT_FOUND,
+        text: `Secret [projects/${NUM}/secrets/no-such-secret] not found or has no versions.`,
+      }),
     );
     const id = fresh();
     await create(id);
     expect(await failure(access(versionPath(id, 'latest')), mode)).toEqual(
-      expect.objectContaining({ code: S.NOT_FOUND, text: `Secret [projects/${NUM}/secrets/${id}] not found or has no versions.` }),
+      expect.objectContaining({
+        code: S.NOT_FOUND,
+        text: `Secret [projects/${NUM}/secrets/${id}] not found or has no versions.`,
+      }),
     );
     await add(id, 'one');
     expect(await failure(access(versionPath(id, '7')), mode)).toEqual(
-      expect.objectContaining({ code: S.NOT_FOUND, text: `Secret Version [projects/${NUM}/secrets/${id}/versions/7] not found.` }),
+      expect.objectContaining({
+        code: S.NOT_FOUND,
+        text: `Secret Version [projects/${NUM}/secrets/${id}/versions/7] not found.`,
+      }),
     );
     expect((await failure(access(versionPath(id, 'nosuchalias')), mode)).code).toBe(S.NOT_FOUND);
     expect((await failure(client.getSecretVersion({ name: versionPath(id, '7') }, o), mode)).code).toBe(S.NOT_FOUND);
@@ -200,7 +239,9 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
     expect((await failure(client.disableSecretVersion({ name }, o), mode)).code).toBe(S.FAILED_PRECONDITION);
     expect((await failure(access(name), mode)).code).toBe(S.FAILED_PRECONDITION);
     // `latest` and aliases resolve in Get/Access only, not for state changes.
-    expect((await failure(client.disableSecretVersion({ name: versionPath(id, 'latest') }, o), mode)).code).toBe(S.INVALID_ARGUMENT);
+    expect((await failure(client.disableSecretVersion({ name: versionPath(id, 'latest') }, o), mode)).code).toBe(
+      S.INVALID_ARGUMENT,
+    );
   });
 
   it('UpdateSecret honours update_mask; its etag changes on update, not on AddSecretVersion', async () => {
@@ -210,18 +251,34 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
     const [afterAdd] = await client.getSecret({ name: secretPath(id) }, o);
     expect(afterAdd.etag).toBe(created.etag);
 
-    const [updated] = await client.updateSecret({ secret: { name: secretPath(id), labels: { b: '2' }, annotations: { other: 'y' } }, updateMask: { paths: ['labels'] } }, o);
+    const [updated] = await client.updateSecret(
+      {
+        secret: { name: secretPath(id), labels: { b: '2' }, annotations: { other: 'y' } },
+        updateMask: { paths: ['labels'] },
+      },
+      o,
+    );
     expect(updated.labels).toEqual({ b: '2' });
     expect(updated.annotations).toEqual({ note: 'x' }); // not in the mask: unchanged
     expect(updated.etag).not.toBe(created.etag);
     expect(updated.name).toBe(`projects/${NUM}/secrets/${id}`);
 
-    const [cleared] = await client.updateSecret({ secret: { name: secretPath(id) }, updateMask: { paths: ['annotations'] } }, o);
+    const [cleared] = await client.updateSecret(
+      { secret: { name: secretPath(id) }, updateMask: { paths: ['annotations'] } },
+      o,
+    );
     expect(cleared.annotations).toEqual({}); // in the mask and absent: cleared
     expect(cleared.labels).toEqual({ b: '2' });
 
     for (const paths of [[], ['bogus_field'], ['replication']]) {
-      expect((await failure(client.updateSecret({ secret: { name: secretPath(id), labels: { c: '3' } }, updateMask: { paths } }, o), mode)).code).toBe(S.INVALID_ARGUMENT);
+      expect(
+        (
+          await failure(
+            client.updateSecret({ secret: { name: secretPath(id), labels: { c: '3' } }, updateMask: { paths } }, o),
+            mode,
+          )
+        ).code,
+      ).toBe(S.INVALID_ARGUMENT);
     }
     const [unchanged] = await client.getSecret({ name: secretPath(id) }, o);
     expect(unchanged.labels).toEqual({ b: '2' });
@@ -231,24 +288,43 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
     const id = fresh();
     await create(id);
     for (const value of ['one', 'two', 'three']) await add(id, value);
-    const [secret] = await client.updateSecret({ secret: { name: secretPath(id), versionAliases: { current: 2, next: '3' } }, updateMask: { paths: ['version_aliases'] } }, o);
+    const [secret] = await client.updateSecret(
+      {
+        secret: { name: secretPath(id), versionAliases: { current: 2, next: '3' } },
+        updateMask: { paths: ['version_aliases'] },
+      },
+      o,
+    );
     expect(secret.versionAliases).toEqual({ current: '2', next: '3' });
 
     const current = await access(versionPath(id, 'current'));
     expect(current.name).toBe(`projects/${NUM}/secrets/${id}/versions/2`);
     expect(text(current.payload?.data)).toBe('two');
-    expect((await client.getSecretVersion({ name: versionPath(id, 'next') }, o))[0].name).toBe(`projects/${NUM}/secrets/${id}/versions/3`);
+    expect((await client.getSecretVersion({ name: versionPath(id, 'next') }, o))[0].name).toBe(
+      `projects/${NUM}/secrets/${id}/versions/3`,
+    );
 
-    await client.updateSecret({ secret: { name: secretPath(id), versionAliases: { current: 3 } }, updateMask: { paths: ['version_aliases'] } }, o);
+    await client.updateSecret(
+      { secret: { name: secretPath(id), versionAliases: { current: 3 } }, updateMask: { paths: ['version_aliases'] } },
+      o,
+    );
     expect(text((await access(versionPath(id, 'current'))).payload?.data)).toBe('three');
     expect((await failure(access(versionPath(id, 'next')), mode)).code).toBe(S.NOT_FOUND); // the mask replaced the whole map
 
     await client.disableSecretVersion({ name: versionPath(id, '3') }, o);
-    expect((await failure(access(versionPath(id, 'current')), mode)).text).toContain(`/secrets/${id}/versions/3] is in DISABLED state.`);
+    expect((await failure(access(versionPath(id, 'current')), mode)).text).toContain(
+      `/secrets/${id}/versions/3] is in DISABLED state.`,
+    );
 
     const fiftyOne = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`a${i}`, 1]));
     for (const versionAliases of [{ current: 9 }, { latest: 1 }, { NEW: 1 }, { '1abc': 1 }, fiftyOne]) {
-      const bad = await failure(client.updateSecret({ secret: { name: secretPath(id), versionAliases }, updateMask: { paths: ['version_aliases'] } }, o), mode);
+      const bad = await failure(
+        client.updateSecret(
+          { secret: { name: secretPath(id), versionAliases }, updateMask: { paths: ['version_aliases'] } },
+          o,
+        ),
+        mode,
+      );
       expect(bad.code).toBe(S.INVALID_ARGUMENT);
     }
   });
@@ -257,10 +333,22 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
     const id = fresh();
     const created = await create(id);
     const stale = '"00000000000001"';
-    expect(await failure(client.updateSecret({ secret: { name: secretPath(id), etag: stale, labels: { x: 'y' } }, updateMask: { paths: ['labels'] } }, o), mode)).toEqual(
-      expect.objectContaining({ code: S.FAILED_PRECONDITION, text: ETAG_MISMATCH }),
+    expect(
+      await failure(
+        client.updateSecret(
+          { secret: { name: secretPath(id), etag: stale, labels: { x: 'y' } }, updateMask: { paths: ['labels'] } },
+          o,
+        ),
+        mode,
+      ),
+    ).toEqual(expect.objectContaining({ code: S.FAILED_PRECONDITION, text: ETAG_MISMATCH }));
+    const [updated] = await client.updateSecret(
+      {
+        secret: { name: secretPath(id), etag: created.etag as string, labels: { x: 'y' } },
+        updateMask: { paths: ['labels'] },
+      },
+      o,
     );
-    const [updated] = await client.updateSecret({ secret: { name: secretPath(id), etag: created.etag as string, labels: { x: 'y' } }, updateMask: { paths: ['labels'] } }, o);
     expect(updated.labels).toEqual({ x: 'y' });
     expect(await failure(client.deleteSecret({ name: secretPath(id), etag: created.etag as string }, o), mode)).toEqual(
       expect.objectContaining({ code: S.FAILED_PRECONDITION, text: ETAG_MISMATCH }),
@@ -285,28 +373,49 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
     const suite = `list-${mode}`;
     const ids = [fresh(), fresh(), fresh()];
     for (const id of ids) await create(id, { ...automatic, labels: { suite } });
-    await client.createSecret({ parent: `projects/${P}/locations/europe-west1`, secretId: `${suite}-regional`, secret: { labels: { suite } } }, o);
+    await client.createSecret(
+      { parent: `projects/${P}/locations/europe-west1`, secretId: `${suite}-regional`, secret: { labels: { suite } } },
+      o,
+    );
 
     const [all] = await client.listSecrets({ parent: `projects/${P}`, filter: `labels.suite=${suite}` }, page);
     expect(all.map((s) => s.name)).toEqual([...ids].reverse().map((id) => `projects/${NUM}/secrets/${id}`));
 
-    const [first, next, raw] = await client.listSecrets({ parent: `projects/${P}`, filter: `labels.suite=${suite}`, pageSize: 2 }, page);
+    const [first, next, raw] = await client.listSecrets(
+      { parent: `projects/${P}`, filter: `labels.suite=${suite}`, pageSize: 2 },
+      page,
+    );
     expect(first.map((s) => s.name)).toEqual(all.slice(0, 2).map((s) => s.name));
     expect(raw?.totalSize).toBe(3);
     expect(next?.pageToken).toBeTruthy();
-    const [second, last] = await client.listSecrets({ parent: `projects/${P}`, filter: `labels.suite=${suite}`, pageSize: 2, pageToken: next?.pageToken as string }, page);
+    const [second, last] = await client.listSecrets(
+      { parent: `projects/${P}`, filter: `labels.suite=${suite}`, pageSize: 2, pageToken: next?.pageToken as string },
+      page,
+    );
     expect(second.map((s) => s.name)).toEqual(all.slice(2).map((s) => s.name));
     expect(last).toBeNull();
 
-    const [byName] = await client.listSecrets({ parent: `projects/${P}`, filter: `name:${ids[1]} AND labels.suite:*` }, page);
+    const [byName] = await client.listSecrets(
+      { parent: `projects/${P}`, filter: `name:${ids[1]} AND labels.suite:*` },
+      page,
+    );
     expect(byName.map((s) => s.name)).toEqual([`projects/${NUM}/secrets/${ids[1]}`]);
-    const [negated] = await client.listSecrets({ parent: `projects/${P}`, filter: `labels.suite=${suite} -name:${ids[1]}` }, page);
+    const [negated] = await client.listSecrets(
+      { parent: `projects/${P}`, filter: `labels.suite=${suite} -name:${ids[1]}` },
+      page,
+    );
     expect(negated).toHaveLength(2);
 
-    const [regional] = await client.listSecrets({ parent: `projects/${P}/locations/europe-west1`, filter: `labels.suite=${suite}` }, page);
+    const [regional] = await client.listSecrets(
+      { parent: `projects/${P}/locations/europe-west1`, filter: `labels.suite=${suite}` },
+      page,
+    );
     expect(regional.map((s) => s.name)).toEqual([`projects/${NUM}/locations/europe-west1/secrets/${suite}-regional`]);
 
-    expect((await failure(client.listSecrets({ parent: `projects/${P}`, filter: 'labels.a=1 OR labels.b=2' }, page), mode)).code).toBe(S.INVALID_ARGUMENT);
+    expect(
+      (await failure(client.listSecrets({ parent: `projects/${P}`, filter: 'labels.a=1 OR labels.b=2' }, page), mode))
+        .code,
+    ).toBe(S.INVALID_ARGUMENT);
   });
 
   it('ListSecretVersions: newest first, every state listed, a state filter, pagination', async () => {
@@ -326,11 +435,17 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
 
     const [firstPage, next] = await client.listSecretVersions({ parent: secretPath(id), pageSize: 2 }, page);
     expect(firstPage.map((v) => versionOf(v.name))).toEqual(['3', '2']);
-    const [secondPage] = await client.listSecretVersions({ parent: secretPath(id), pageSize: 2, pageToken: next?.pageToken as string }, page);
+    const [secondPage] = await client.listSecretVersions(
+      { parent: secretPath(id), pageSize: 2, pageToken: next?.pageToken as string },
+      page,
+    );
     expect(secondPage.map((v) => versionOf(v.name))).toEqual(['1']);
 
     expect(await failure(client.listSecretVersions({ parent: secretPath('no-such-secret') }, page), mode)).toEqual(
-      expect.objectContaining({ code: S.NOT_FOUND, text: `Secret [projects/${NUM}/secrets/no-such-secret] not found.` }),
+      expect.objectContaining({
+        code: S.NOT_FOUND,
+        text: `Secret [projects/${NUM}/secrets/no-such-secret] not found.`,
+      }),
     );
   });
 
@@ -353,7 +468,10 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
     await add(id, max);
     expect((await access(versionPath(id, 'latest'))).payload?.data?.length).toBe(65_536);
     expect(await failure(add(id, Buffer.alloc(65_537, 7)), mode)).toEqual(
-      expect.objectContaining({ code: S.INVALID_ARGUMENT, text: 'Secret payload data length must be at most [65536] bytes.' }),
+      expect.objectContaining({
+        code: S.INVALID_ARGUMENT,
+        text: 'Secret payload data length must be at most [65536] bytes.',
+      }),
     );
     const [versions] = await client.listSecretVersions({ parent: secretPath(id) }, page);
     expect(versions).toHaveLength(1);
@@ -377,7 +495,10 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
     const parent = `projects/${P}/locations/us-east1`;
     const [secret] = await client.createSecret({ parent, secretId: id, secret: {} }, o); // regional: no replication
     expect(secret.name).toBe(`projects/${NUM}/locations/us-east1/secrets/${id}`);
-    const [version] = await client.addSecretVersion({ parent: `${parent}/secrets/${id}`, payload: { data: Buffer.from('regional') } }, o);
+    const [version] = await client.addSecretVersion(
+      { parent: `${parent}/secrets/${id}`, payload: { data: Buffer.from('regional') } },
+      o,
+    );
     expect(version.name).toBe(`projects/${NUM}/locations/us-east1/secrets/${id}/versions/1`);
     const got = await access(`${parent}/secrets/${id}/versions/latest`);
     expect(got.name).toBe(`projects/${NUM}/locations/us-east1/secrets/${id}/versions/1`);
@@ -531,7 +652,13 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
                   total_timeout_millis: 5_000,
                 },
               },
-              methods: { AccessSecretVersion: { timeout_millis: 2_000, retry_codes_name: 'resource_exhausted_unavailable', retry_params_name: 'fast' } },
+              methods: {
+                AccessSecretVersion: {
+                  timeout_millis: 2_000,
+                  retry_codes_name: 'resource_exhausted_unavailable',
+                  retry_params_name: 'fast',
+                },
+              },
             },
           },
         },
@@ -635,7 +762,12 @@ function bindAndRelease(port: number, host = '127.0.0.1'): Promise<number> {
 describe('startSecretManagerEmulator options and arguments', () => {
   it('projectId, projectNumber, port and host are honoured; host and restUrl say where the servers are', async () => {
     const port = await bindAndRelease(0);
-    const emulator = await startSecretManagerEmulator({ projectId: 'my-project', projectNumber: '42', port, host: '127.0.0.1' });
+    const emulator = await startSecretManagerEmulator({
+      projectId: 'my-project',
+      projectNumber: '42',
+      port,
+      host: '127.0.0.1',
+    });
     const client = new SecretManagerServiceClient(emulator.clientOptions);
     try {
       expect(emulator.host).toBe(`127.0.0.1:${port}`);
@@ -651,7 +783,9 @@ describe('startSecretManagerEmulator options and arguments', () => {
       expect(((await health.json()) as { name: string }).name).toBe('projects/42/secrets/k/versions/1');
       const meta = `${emulator.restUrl}/v1/projects/my-project/secrets/k/versions/1`;
       expect(((await (await fetch(meta)).json()) as { state: unknown }).state).toBe('ENABLED');
-      expect(((await (await fetch(`${meta}?$alt=json%3Benum-encoding=int`)).json()) as { state: unknown }).state).toBe(1);
+      expect(((await (await fetch(`${meta}?$alt=json%3Benum-encoding=int`)).json()) as { state: unknown }).state).toBe(
+        1,
+      );
       const missing = await fetch(`${emulator.restUrl}/v1/nothing/here`);
       expect(missing.status).toBe(404);
       expect(((await missing.json()) as { error: { status: string } }).error.status).toBe('NOT_FOUND');
@@ -674,7 +808,9 @@ describe('startSecretManagerEmulator options and arguments', () => {
     ];
     try {
       const port = Number(first.host.split(':').pop());
-      await expect(startSecretManagerEmulator({ port })).rejects.toThrow(/cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
+      await expect(startSecretManagerEmulator({ port })).rejects.toThrow(
+        /cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/,
+      );
     } finally {
       for (const spy of spies) spy.mockRestore();
       await first.close();
@@ -703,8 +839,12 @@ describe('startSecretManagerEmulator options and arguments', () => {
     const emulator = await startSecretManagerEmulator();
     try {
       expect(emulator.clientOptions).not.toBe(emulator.clientOptions);
-      expect(emulator.clientOptions).toEqual(expect.objectContaining({ apiEndpoint: '127.0.0.1', port: Number(emulator.host.split(':')[1]) }));
-      expect(emulator.restClientOptions).toEqual(expect.objectContaining({ fallback: true, protocol: 'http', port: Number(new URL(emulator.restUrl).port) }));
+      expect(emulator.clientOptions).toEqual(
+        expect.objectContaining({ apiEndpoint: '127.0.0.1', port: Number(emulator.host.split(':')[1]) }),
+      );
+      expect(emulator.restClientOptions).toEqual(
+        expect.objectContaining({ fallback: true, protocol: 'http', port: Number(new URL(emulator.restUrl).port) }),
+      );
     } finally {
       await emulator.close();
     }

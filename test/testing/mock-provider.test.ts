@@ -26,13 +26,24 @@ function authHeaders(id: ProviderId, key: string | undefined): Record<string, st
   return { [p.header]: p.scheme ? `${p.scheme} ${key}` : key };
 }
 
-async function probe(mock: MockProvider, id: ProviderId, key: string | undefined): Promise<{ status: number; body: string }> {
+async function probe(
+  mock: MockProvider,
+  id: ProviderId,
+  key: string | undefined,
+): Promise<{ status: number; body: string }> {
   const p = providers[id];
-  const response = await fetch(joinUrl(mock.url, p.probe.path), { headers: { ...p.probe.headers, ...authHeaders(id, key) } });
+  const response = await fetch(joinUrl(mock.url, p.probe.path), {
+    headers: { ...p.probe.headers, ...authHeaders(id, key) },
+  });
   return { status: response.status, body: await response.text() };
 }
 
-async function chat(mock: MockProvider, id: ProviderId, key: string | undefined, body = '{"model":"m","messages":[]}'): Promise<{ status: number; json: Record<string, unknown> }> {
+async function chat(
+  mock: MockProvider,
+  id: ProviderId,
+  key: string | undefined,
+  body = '{"model":"m","messages":[]}',
+): Promise<{ status: number; json: Record<string, unknown> }> {
   const p = providers[id];
   const response = await fetch(joinUrl(mock.url, p.chat.path.replace('{model}', 'gemini-mock')), {
     method: 'POST',
@@ -54,23 +65,26 @@ const invalid: Record<ProviderId, [number, string]> = {
 };
 
 describe('startMockProvider', () => {
-  it.each(Object.keys(providers) as ProviderId[])('%s: answers the probe and chat for a live key, the real invalid-key body otherwise', async (id) => {
-    const mock = await start(id, [KEY_A]);
-    expect(mock.url.startsWith('http://127.0.0.1:')).toBe(true);
-    expect((await probe(mock, id, KEY_A)).status).toBe(200);
-    const ok = await chat(mock, id, KEY_A);
-    expect(ok.status).toBe(200);
-    expect(JSON.stringify(ok.json)).toContain('ok');
-    const [status, body] = invalid[id];
-    const wrong = await probe(mock, id, KEY_B);
-    expect([wrong.status, wrong.body.includes(body), wrong.body.includes(KEY_B)]).toEqual([status, true, false]);
-    const none = await probe(mock, id, undefined);
-    expect(none.status).toBe(status);
-    if (id === 'openai') expect(none.body).toContain("You didn't provide an API key");
-    expect(mock.requestsFor(KEY_A)).toBe(2);
-    expect(mock.requestsFor(KEY_B)).toBe(1);
-    expect(mock.requests).toBe(4);
-  });
+  it.each(Object.keys(providers) as ProviderId[])(
+    '%s: answers the probe and chat for a live key, the real invalid-key body otherwise',
+    async (id) => {
+      const mock = await start(id, [KEY_A]);
+      expect(mock.url.startsWith('http://127.0.0.1:')).toBe(true);
+      expect((await probe(mock, id, KEY_A)).status).toBe(200);
+      const ok = await chat(mock, id, KEY_A);
+      expect(ok.status).toBe(200);
+      expect(JSON.stringify(ok.json)).toContain('ok');
+      const [status, body] = invalid[id];
+      const wrong = await probe(mock, id, KEY_B);
+      expect([wrong.status, wrong.body.includes(body), wrong.body.includes(KEY_B)]).toEqual([status, true, false]);
+      const none = await probe(mock, id, undefined);
+      expect(none.status).toBe(status);
+      if (id === 'openai') expect(none.body).toContain("You didn't provide an API key");
+      expect(mock.requestsFor(KEY_A)).toBe(2);
+      expect(mock.requestsFor(KEY_B)).toBe(1);
+      expect(mock.requests).toBe(4);
+    },
+  );
 
   it('accept and revoke at run time', async () => {
     const mock = await start('openai');
@@ -101,7 +115,11 @@ describe('startMockProvider', () => {
   it('Anthropic accepts x-api-key or Authorization: Bearer; two different credentials are refused', async () => {
     const mock = await start('anthropic', [KEY_A]);
     const send = (headers: Record<string, string>) =>
-      fetch(`${mock.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"model":"m"}' }).then((r) => r.status);
+      fetch(`${mock.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: '{"model":"m"}',
+      }).then((r) => r.status);
     expect(await send({ 'x-api-key': KEY_A })).toBe(200);
     expect(await send({ authorization: `Bearer ${KEY_A}` })).toBe(200);
     expect(await send({ 'x-api-key': 'placeholder', authorization: `Bearer ${KEY_A}` })).toBe(401);
@@ -130,7 +148,11 @@ describe('startMockProvider', () => {
     const mock = await start('openai', [KEY_A]);
     mock.accept(KEY_B);
     await chat(mock, 'openai', KEY_A);
-    const shown = [inspect(mock, { showHidden: true, depth: 10, getters: true }), JSON.stringify(mock), String(mock)].join('\n');
+    const shown = [
+      inspect(mock, { showHidden: true, depth: 10, getters: true }),
+      JSON.stringify(mock),
+      String(mock),
+    ].join('\n');
     expect(shown).not.toContain(KEY_A);
     expect(shown).not.toContain(KEY_B);
     const url = mock.url;

@@ -25,14 +25,26 @@ export class Dispatcher {
       try {
         response = this.store.handle(method, request);
       } catch (error) {
-        return reply(error instanceof RpcError ? error : new RpcError(Code.INTERNAL, `Internal error in the keyflip emulator: ${String(error)}`));
+        return reply(
+          error instanceof RpcError
+            ? error
+            : new RpcError(Code.INTERNAL, `Internal error in the keyflip emulator: ${String(error)}`),
+        );
       }
       if (response === undefined) {
-        return reply(new RpcError(Code.UNIMPLEMENTED, `Method ${method} is not implemented by the keyflip Secret Manager emulator.`));
+        return reply(
+          new RpcError(
+            Code.UNIMPLEMENTED,
+            `Method ${method} is not implemented by the keyflip Secret Manager emulator.`,
+          ),
+        );
       }
       if (method === 'AccessSecretVersion' && this.faults.takeCorruption()) {
         const payload = response.payload as { dataCrc32c: string };
-        response = { ...response, payload: { ...payload, dataCrc32c: String((Number(payload.dataCrc32c) ^ 0x1) >>> 0) } };
+        response = {
+          ...response,
+          payload: { ...payload, dataCrc32c: String((Number(payload.dataCrc32c) ^ 0x1) >>> 0) },
+        };
       }
       reply(null, response);
     };

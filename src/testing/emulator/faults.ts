@@ -29,9 +29,12 @@ export class Faults {
   failNext(method: string, code: number, times = 1): void {
     this.check(method);
     if (!Number.isInteger(code) || code < Code.CANCELLED || code > Code.UNAUTHENTICATED) {
-      throw new RangeError(`failNext: code must be a gRPC status code from 1 (CANCELLED) to 16 (UNAUTHENTICATED), got ${String(code)}.`);
+      throw new RangeError(
+        `failNext: code must be a gRPC status code from 1 (CANCELLED) to 16 (UNAUTHENTICATED), got ${String(code)}.`,
+      );
     }
-    if (!Number.isInteger(times) || times < 1) throw new RangeError(`failNext: times must be a positive integer, got ${String(times)}.`);
+    if (!Number.isInteger(times) || times < 1)
+      throw new RangeError(`failNext: times must be a positive integer, got ${String(times)}.`);
     const queue = this.failures.get(method) ?? [];
     for (let i = 0; i < times; i++) queue.push(code);
     this.failures.set(method, queue);
@@ -39,14 +42,16 @@ export class Faults {
 
   /** Adds `ms` to every call (or to every call of `method`; the two add up). 0 removes it. */
   setLatency(ms: number, method?: string): void {
-    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`setLatency: ms must be a finite number >= 0, got ${String(ms)}.`);
+    if (!Number.isFinite(ms) || ms < 0)
+      throw new RangeError(`setLatency: ms must be a finite number >= 0, got ${String(ms)}.`);
     if (method === undefined) this.latencyAll = ms;
     else if (ms === 0) this.latencies.delete(this.check(method));
     else this.latencies.set(this.check(method), ms);
   }
 
   corruptNextChecksum(times = 1): void {
-    if (!Number.isInteger(times) || times < 1) throw new RangeError(`corruptNextChecksum: times must be a positive integer, got ${String(times)}.`);
+    if (!Number.isInteger(times) || times < 1)
+      throw new RangeError(`corruptNextChecksum: times must be a positive integer, got ${String(times)}.`);
     this.corrupt += times;
   }
 
@@ -71,7 +76,10 @@ export class Faults {
     if (queue && queue.length === 0) this.failures.delete(method);
     return {
       delayMs: this.latencyAll + (this.latencies.get(method) ?? 0),
-      failure: code === undefined ? undefined : { code, message: `Injected fault: ${codeName(code)} on ${method} (keyflip Secret Manager emulator).` },
+      failure:
+        code === undefined
+          ? undefined
+          : { code, message: `Injected fault: ${codeName(code)} on ${method} (keyflip Secret Manager emulator).` },
     };
   }
 

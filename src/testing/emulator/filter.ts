@@ -19,7 +19,10 @@ interface Term {
 const TERM = /^(-)?([A-Za-z_][A-Za-z0-9_.-]*)(:|=)("(?:[^"\\]|\\.)*"|[^\s"]+)$/;
 
 function invalid(filter: string, why: string): RpcError {
-  return new RpcError(Code.INVALID_ARGUMENT, `Invalid filter [${filter}]: ${why} (keyflip emulator supports field:value, field=value, - and NOT, joined by AND).`);
+  return new RpcError(
+    Code.INVALID_ARGUMENT,
+    `Invalid filter [${filter}]: ${why} (keyflip emulator supports field:value, field=value, - and NOT, joined by AND).`,
+  );
 }
 
 function tokens(filter: string): string[] {

@@ -16,13 +16,22 @@ function assertFree(host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new Error(`The Secret Manager emulator cannot listen on ${host}:${port}: ${error.code ?? error.message}`, { cause: error })),
+      reject(
+        new Error(`The Secret Manager emulator cannot listen on ${host}:${port}: ${error.code ?? error.message}`, {
+          cause: error,
+        }),
+      ),
     );
     probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
   });
 }
 
-export async function startGrpcSurface(deps: EmulatorDeps, dispatcher: Dispatcher, host: string, port: number): Promise<GrpcSurface> {
+export async function startGrpcSurface(
+  deps: EmulatorDeps,
+  dispatcher: Dispatcher,
+  host: string,
+  port: number,
+): Promise<GrpcSurface> {
   const server: GrpcServer = new deps.grpc.Server();
   const implementation: Record<string, (call: ServerUnaryCall, callback: SendUnaryData) => void> = {};
   for (const { name } of deps.methods) {
@@ -43,8 +52,10 @@ export async function startGrpcSurface(deps: EmulatorDeps, dispatcher: Dispatche
   server.addService(deps.service, implementation);
   if (port !== 0) await assertFree(host, port);
   const bound = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, deps.grpc.ServerCredentials.createInsecure(), (error, actual) =>
-      error ? reject(error) : resolve(actual),
+    server.bindAsync(
+      `${host.includes(':') ? `[${host}]` : host}:${port}`,
+      deps.grpc.ServerCredentials.createInsecure(),
+      (error, actual) => (error ? reject(error) : resolve(actual)),
     );
   });
   let closing: Promise<void> | undefined;

@@ -48,9 +48,16 @@ export interface SecretManagerEmulator {
   readonly restUrl: string;
 
   // Admin helpers: synchronous, in-process; no fault injection, not counted. They throw the error the RPC would answer.
-  createSecret(secretId: string, options?: { labels?: Record<string, string>; annotations?: Record<string, string>; location?: string }): void;
+  createSecret(
+    secretId: string,
+    options?: { labels?: Record<string, string>; annotations?: Record<string, string>; location?: string },
+  ): void;
   /** Adds a version (creating the secret if missing) and returns its number: "1", "2", … */
-  addVersion(secretId: string, value: string | Uint8Array, options?: { location?: string; state?: 'ENABLED' | 'DISABLED' }): string;
+  addVersion(
+    secretId: string,
+    value: string | Uint8Array,
+    options?: { location?: string; state?: 'ENABLED' | 'DISABLED' },
+  ): string;
   /** `version` is a number, `latest` or an alias. */
   disableVersion(secretId: string, version: string, options?: EmulatorLocationOptions): void;
   enableVersion(secretId: string, version: string, options?: EmulatorLocationOptions): void;
@@ -73,7 +80,8 @@ export interface SecretManagerEmulator {
   close(): Promise<void>;
 }
 
-const formatHost = (host: string, port: number): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+const formatHost = (host: string, port: number): string =>
+  host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 
 /** Where a client connects to reach a server listening on `host` (a wildcard address means loopback). */
 function connectHost(host: string): string {
@@ -94,13 +102,16 @@ function connectHost(host: string): string {
  * await client.close();
  * await emulator.close();
  */
-export async function startSecretManagerEmulator(options: SecretManagerEmulatorOptions = {}): Promise<SecretManagerEmulator> {
+export async function startSecretManagerEmulator(
+  options: SecretManagerEmulatorOptions = {},
+): Promise<SecretManagerEmulator> {
   const projectId = options.projectId ?? 'keyflip-test';
   const projectNumber = options.projectNumber ?? '123456789012';
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 0;
   if (!/^[^\s/]+$/.test(projectId)) throw new TypeError(`Invalid projectId '${projectId}'.`);
-  if (!/^[1-9]\d{0,19}$/.test(projectNumber)) throw new TypeError(`Invalid projectNumber '${projectNumber}': a decimal number.`);
+  if (!/^[1-9]\d{0,19}$/.test(projectNumber))
+    throw new TypeError(`Invalid projectNumber '${projectNumber}': a decimal number.`);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new RangeError(`Invalid port ${String(port)}.`);
 
   const deps = loadEmulatorDeps();

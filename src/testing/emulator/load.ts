@@ -29,7 +29,10 @@ export interface ServerUnaryCall {
 export type SendUnaryData = (error: { code: number; details: string } | null, value?: unknown) => void;
 
 export interface GrpcServer {
-  addService(service: ServiceDefinition, implementation: Record<string, (call: ServerUnaryCall, callback: SendUnaryData) => void>): void;
+  addService(
+    service: ServiceDefinition,
+    implementation: Record<string, (call: ServerUnaryCall, callback: SendUnaryData) => void>,
+  ): void;
   bindAsync(address: string, credentials: unknown, callback: (error: Error | null, port: number) => void): void;
   tryShutdown(callback: (error?: Error) => void): void;
   forceShutdown(): void;
@@ -130,27 +133,42 @@ export function loadEmulatorDeps(bases: readonly string[] = defaultResolveBases(
   try {
     const root = findPackageRoot(entry);
     const fromClient = createRequire(entry);
-    const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+    const version =
+      (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
     const fromGax = createRequire(fromClient.resolve('google-gax'));
     const grpc = fromGax('@grpc/grpc-js') as GrpcJs;
-    const protoLoader = fromGax('@grpc/proto-loader') as { fromJSON(json: unknown, options: Record<string, unknown>): Record<string, unknown> };
-    const protobuf = fromGax('protobufjs') as { Root: { fromJSON(json: unknown): { lookupType(name: string): ProtoType } } };
+    const protoLoader = fromGax('@grpc/proto-loader') as {
+      fromJSON(json: unknown, options: Record<string, unknown>): Record<string, unknown>;
+    };
+    const protobuf = fromGax('protobufjs') as {
+      Root: { fromJSON(json: unknown): { lookupType(name: string): ProtoType } };
+    };
     const serializer = fromGax('proto3-json-serializer') as Serializer;
     const protosJson = fromClient(join(root, 'build', 'protos', 'protos.json')) as unknown;
 
     // As the server decodes: camelCase, int64 as strings, enums by name, bytes as Buffers, and no
     // defaults, so that an absent proto3 `optional` (payload.data_crc32c) stays absent.
-    const packageDefinition = protoLoader.fromJSON(protosJson, { keepCase: false, longs: String, enums: String, defaults: false, oneofs: true });
+    const packageDefinition = protoLoader.fromJSON(protosJson, {
+      keepCase: false,
+      longs: String,
+      enums: String,
+      defaults: false,
+      oneofs: true,
+    });
     const service = packageDefinition[SERVICE] as ServiceDefinition | undefined;
     if (!service) throw new Error(`${SERVICE} is not in ${PACKAGE}'s protos.json`);
     const types = protobuf.Root.fromJSON(protosJson);
-    const serviceJson = lookupJson(protosJson, SERVICE) as { methods: Record<string, { requestType: string; responseType: string; parsedOptions?: Record<string, unknown>[] }> };
+    const serviceJson = lookupJson(protosJson, SERVICE) as {
+      methods: Record<string, { requestType: string; responseType: string; parsedOptions?: Record<string, unknown>[] }>;
+    };
     const methods: RpcMethod[] = Object.entries(serviceJson.methods).map(([name, m]) => ({
       name,
       definition: service[name] as MethodDefinition,
       requestType: types.lookupType(qualify(m.requestType)),
       responseType: types.lookupType(qualify(m.responseType)),
-      httpRules: (m.parsedOptions ?? []).map((o) => o['(google.api.http)']).filter((r): r is HttpRule => typeof r === 'object' && r !== null),
+      httpRules: (m.parsedOptions ?? [])
+        .map((o) => o['(google.api.http)'])
+        .filter((r): r is HttpRule => typeof r === 'object' && r !== null),
     }));
     let authLibrary: { PassThroughClient: new () => unknown } | undefined;
     const deps: EmulatorDeps = {
@@ -168,7 +186,10 @@ export function loadEmulatorDeps(bases: readonly string[] = defaultResolveBases(
     return deps;
   } catch (error) {
     if (error instanceof EmulatorDependencyError) throw error;
-    throw new EmulatorDependencyError(`Loading it from ${entry} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new EmulatorDependencyError(
+      `Loading it from ${entry} failed: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
   }
 }
 

@@ -20,7 +20,8 @@ const VERSION = /^projects\/([^/]+)(?:\/locations\/([^/]+))?\/secrets\/([^/]+)\/
 export const SECRET_ID = /^[A-Za-z0-9_-]{1,255}$/;
 const LOCATION = /^[a-z][a-z0-9-]{0,62}$/;
 
-export const invalidName = (): RpcError => new RpcError(Code.INVALID_ARGUMENT, 'Invalid resource field value in the request.');
+export const invalidName = (): RpcError =>
+  new RpcError(Code.INVALID_ARGUMENT, 'Invalid resource field value in the request.');
 
 function checked<T extends ParentRef>(ref: T): T {
   if (ref.location !== undefined && !LOCATION.test(ref.location)) throw invalidName();
@@ -56,5 +57,8 @@ export function secretName(projectNumber: string, location: string | undefined, 
 
 /** What production answers for a project the caller has no access to (here: any project but the emulator's). */
 export function permissionDenied(permission: string, resource: string): RpcError {
-  return new RpcError(Code.PERMISSION_DENIED, `Permission '${permission}' denied for resource '${resource}' (or it may not exist).`);
+  return new RpcError(
+    Code.PERMISSION_DENIED,
+    `Permission '${permission}' denied for resource '${resource}' (or it may not exist).`,
+  );
 }

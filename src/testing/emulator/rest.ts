@@ -28,7 +28,17 @@ interface Route {
 const VERBS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** System parameters every Google REST API accepts; they are not request fields. */
-const SYSTEM_PARAMS = new Set(['alt', 'prettyPrint', 'fields', 'key', 'access_token', 'callback', 'quotaUser', 'upload_protocol', 'uploadType']);
+const SYSTEM_PARAMS = new Set([
+  'alt',
+  'prettyPrint',
+  'fields',
+  'key',
+  'access_token',
+  'callback',
+  'quotaUser',
+  'upload_protocol',
+  'uploadType',
+]);
 const INTEGER_TYPES = new Set(['int32', 'uint32', 'sint32', 'fixed32', 'sfixed32', 'double', 'float']);
 
 const toCamel = (s: string): string => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
@@ -87,7 +97,10 @@ function setPath(target: Record<string, unknown>, dotted: string, value: unknown
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=UTF-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -112,14 +125,24 @@ function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
 export async function startRestSurface(deps: EmulatorDeps, dispatcher: Dispatcher, host: string): Promise<RestSurface> {
   const routes = routesOf(deps.methods);
 
-  const buildRequest = (route: Route, match: RegExpExecArray, query: URLSearchParams, body: Buffer): Record<string, unknown> => {
+  const buildRequest = (
+    route: Route,
+    match: RegExpExecArray,
+    query: URLSearchParams,
+    body: Buffer,
+  ): Record<string, unknown> => {
     const json: Record<string, unknown> = {};
     const fields = route.method.requestType.fields;
     for (const key of new Set(query.keys())) {
       if (key.startsWith('$') || SYSTEM_PARAMS.has(key)) continue;
       const values = query.getAll(key);
       const field = fields[toCamel(key)];
-      const convert = (v: string): unknown => (field && INTEGER_TYPES.has(field.type) && v.trim() !== '' && !Number.isNaN(Number(v)) ? Number(v) : field?.type === 'bool' ? v === 'true' : v);
+      const convert = (v: string): unknown =>
+        field && INTEGER_TYPES.has(field.type) && v.trim() !== '' && !Number.isNaN(Number(v))
+          ? Number(v)
+          : field?.type === 'bool'
+            ? v === 'true'
+            : v;
       setPath(json, key, field?.repeated ? values.map(convert) : convert(values[values.length - 1] as string));
     }
     if (route.body !== undefined && route.body !== '' && body.length > 0) {
@@ -127,11 +150,17 @@ export async function startRestSurface(deps: EmulatorDeps, dispatcher: Dispatche
       try {
         parsed = JSON.parse(body.toString('utf8'));
       } catch (error) {
-        throw new RpcError(Code.INVALID_ARGUMENT, `Invalid JSON payload received. ${error instanceof Error ? error.message : String(error)}`);
+        throw new RpcError(
+          Code.INVALID_ARGUMENT,
+          `Invalid JSON payload received. ${error instanceof Error ? error.message : String(error)}`,
+        );
       }
       if (route.body === '*') {
         if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-          throw new RpcError(Code.INVALID_ARGUMENT, 'Invalid JSON payload received. The request body must be a JSON object.');
+          throw new RpcError(
+            Code.INVALID_ARGUMENT,
+            'Invalid JSON payload received. The request body must be a JSON object.',
+          );
         }
         Object.assign(json, parsed);
       } else {
@@ -143,11 +172,17 @@ export async function startRestSurface(deps: EmulatorDeps, dispatcher: Dispatche
     try {
       message = deps.serializer.fromProto3JSON(route.method.requestType, json);
     } catch (error) {
-      throw new RpcError(Code.INVALID_ARGUMENT, `Invalid JSON payload received. ${error instanceof Error ? error.message : String(error)}`);
+      throw new RpcError(
+        Code.INVALID_ARGUMENT,
+        `Invalid JSON payload received. ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
-    if (message === null || message === undefined) throw new RpcError(Code.INVALID_ARGUMENT, 'Invalid JSON payload received.');
+    if (message === null || message === undefined)
+      throw new RpcError(Code.INVALID_ARGUMENT, 'Invalid JSON payload received.');
     const bytes = route.method.requestType.encode(message).finish();
-    return route.method.definition.requestDeserialize(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as Record<string, unknown>;
+    return route.method.definition.requestDeserialize(
+      Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    ) as Record<string, unknown>;
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -165,9 +200,14 @@ export async function startRestSurface(deps: EmulatorDeps, dispatcher: Dispatche
     }
     const body = await readBody(req);
     if (!route || !match) {
-      return sendError(res, Code.NOT_FOUND, `The requested URL ${url.pathname} was not found on this server (keyflip Secret Manager emulator).`);
+      return sendError(
+        res,
+        Code.NOT_FOUND,
+        `The requested URL ${url.pathname} was not found on this server (keyflip Secret Manager emulator).`,
+      );
     }
-    if (body === 'too-large') return sendError(res, Code.INVALID_ARGUMENT, `Request payload size exceeds the limit: ${MAX_BODY_BYTES} bytes.`);
+    if (body === 'too-large')
+      return sendError(res, Code.INVALID_ARGUMENT, `Request payload size exceeds the limit: ${MAX_BODY_BYTES} bytes.`);
     const numericEnums = /enum-encoding=int/.test(url.searchParams.get('$alt') ?? '');
     const request = buildRequest(route, match, url.searchParams, body);
     const rpc = route.method;

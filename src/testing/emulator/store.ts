@@ -68,9 +68,27 @@ interface SecretRecord {
 }
 
 /** Fields kept as given and echoed back unchanged. */
-const ECHOED = ['replication', 'topics', 'rotation', 'versionDestroyTtl', 'customerManagedEncryption', 'tags', 'secretType'] as const;
+const ECHOED = [
+  'replication',
+  'topics',
+  'rotation',
+  'versionDestroyTtl',
+  'customerManagedEncryption',
+  'tags',
+  'secretType',
+] as const;
 /** Fields UpdateSecret may change (camelCase; the mask may also name them in snake_case). */
-const UPDATABLE = new Set(['labels', 'annotations', 'versionAliases', 'topics', 'expireTime', 'ttl', 'rotation', 'versionDestroyTtl', 'customerManagedEncryption']);
+const UPDATABLE = new Set([
+  'labels',
+  'annotations',
+  'versionAliases',
+  'topics',
+  'expireTime',
+  'ttl',
+  'rotation',
+  'versionDestroyTtl',
+  'customerManagedEncryption',
+]);
 const IMMUTABLE = new Set(['name', 'replication', 'createTime', 'etag', 'tags', 'secretType', 'policyMember']);
 
 const LABEL_KEY = /^[\p{Ll}\p{Lo}][\p{Ll}\p{Lo}\p{N}_-]{0,62}$/u;
@@ -79,7 +97,8 @@ const ANNOTATION_KEY = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
 const ALIAS = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
 
 const ts = (ms: number): Timestamp => ({ seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 });
-const msOf = (d: DurationLike | undefined): number => (d ? Number(d.seconds ?? 0) * 1000 + Math.floor(Number(d.nanos ?? 0) / 1e6) : 0);
+const msOf = (d: DurationLike | undefined): number =>
+  d ? Number(d.seconds ?? 0) * 1000 + Math.floor(Number(d.nanos ?? 0) / 1e6) : 0;
 const toCamel = (path: string): string => path.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
@@ -98,8 +117,12 @@ function validateLabels(labels: Record<string, string>): void {
   const keys = Object.keys(labels);
   if (keys.length > MAX_LABELS) throw invalid(`A secret can have at most ${MAX_LABELS} labels.`);
   for (const key of keys) {
-    if (!LABEL_KEY.test(key)) throw invalid(`Invalid label key [${key}]: 1-63 lowercase letters, digits, '_' or '-', starting with a lowercase letter.`);
-    if (!LABEL_VALUE.test(labels[key] as string)) throw invalid(`Invalid value for label [${key}]: at most 63 lowercase letters, digits, '_' or '-'.`);
+    if (!LABEL_KEY.test(key))
+      throw invalid(
+        `Invalid label key [${key}]: 1-63 lowercase letters, digits, '_' or '-', starting with a lowercase letter.`,
+      );
+    if (!LABEL_VALUE.test(labels[key] as string))
+      throw invalid(`Invalid value for label [${key}]: at most 63 lowercase letters, digits, '_' or '-'.`);
   }
 }
 
@@ -173,7 +196,8 @@ export class SecretStore {
   }
 
   private checkProject(ref: ParentRef, permission: string, resource: string): void {
-    if (ref.project !== this.projectId && ref.project !== this.projectNumber) throw permissionDenied(permission, resource);
+    if (ref.project !== this.projectId && ref.project !== this.projectNumber)
+      throw permissionDenied(permission, resource);
   }
 
   /** Applies what time has done since the last look: expired secrets are gone, scheduled destructions happened. */
@@ -207,7 +231,11 @@ export class SecretStore {
   }
 
   /** Resolves `N`, `latest` (the newest version, whatever its state) or an alias. */
-  private versionFor(name: unknown, permission: string, allowAliases: boolean): { rec: SecretRecord; v: VersionRecord } {
+  private versionFor(
+    name: unknown,
+    permission: string,
+    allowAliases: boolean,
+  ): { rec: SecretRecord; v: VersionRecord } {
     const ref = parseVersion(name);
     this.checkProject(ref, permission, str(name));
     const key = secretName(this.projectNumber, ref.location, ref.secretId);
@@ -258,8 +286,12 @@ export class SecretStore {
     if (v.scheduledDestroyMs !== undefined) view.scheduledDestroyTime = ts(v.scheduledDestroyMs);
     const replication = rec.fields.replication;
     if (isObj(replication) && isObj(replication.userManaged)) {
-      const replicas = Array.isArray(replication.userManaged.replicas) ? (replication.userManaged.replicas as unknown[]) : [];
-      view.replicationStatus = { userManaged: { replicas: replicas.map((r) => ({ location: isObj(r) ? str(r.location) : '' })) } };
+      const replicas = Array.isArray(replication.userManaged.replicas)
+        ? (replication.userManaged.replicas as unknown[])
+        : [];
+      view.replicationStatus = {
+        userManaged: { replicas: replicas.map((r) => ({ location: isObj(r) ? str(r.location) : '' })) },
+      };
     } else if (isObj(replication) && isObj(replication.automatic)) {
       view.replicationStatus = { automatic: {} };
     }
@@ -283,7 +315,10 @@ export class SecretStore {
       if (!isObj(replication) || (!isObj(replication.automatic) && !isObj(replication.userManaged))) {
         throw invalid('Field [secret.replication] is required.');
       }
-      if (isObj(replication.userManaged) && !(Array.isArray(replication.userManaged.replicas) && replication.userManaged.replicas.length > 0)) {
+      if (
+        isObj(replication.userManaged) &&
+        !(Array.isArray(replication.userManaged.replicas) && replication.userManaged.replicas.length > 0)
+      ) {
         throw invalid('Field [secret.replication.user_managed.replicas] is required.');
       }
     }
@@ -322,7 +357,10 @@ export class SecretStore {
     if (!isObj(req.secret)) throw invalid('Field [secret] is required.');
     const secret = req.secret;
     const rec = this.secretFor(secret.name, 'secretmanager.secrets.update');
-    const mask = isObj(req.updateMask) && Array.isArray(req.updateMask.paths) ? (req.updateMask.paths as unknown[]).map(String) : [];
+    const mask =
+      isObj(req.updateMask) && Array.isArray(req.updateMask.paths)
+        ? (req.updateMask.paths as unknown[]).map(String)
+        : [];
     if (mask.length === 0) throw invalid('Field [update_mask] is required.');
     const etag = str(secret.etag);
     if (etag !== '' && etag !== rec.etag) throw new RpcError(Code.FAILED_PRECONDITION, ETAG_MISMATCH);
@@ -343,11 +381,15 @@ export class SecretStore {
       aliases = new Map();
       for (const [alias, target] of Object.entries(isObj(secret.versionAliases) ? secret.versionAliases : {})) {
         if (!ALIAS.test(alias) || /^(latest|new)$/i.test(alias)) {
-          throw invalid(`Invalid alias [${alias}]: 1-63 letters, digits, '_' or '-', starting with a letter; 'latest' and 'NEW' are reserved.`);
+          throw invalid(
+            `Invalid alias [${alias}]: 1-63 letters, digits, '_' or '-', starting with a letter; 'latest' and 'NEW' are reserved.`,
+          );
         }
         const id = Number(target);
         if (!Number.isInteger(id) || !rec.versions[id - 1]) {
-          throw invalid(`Alias [${alias}] refers to version [${String(target)}], which does not exist in secret [${rec.name}].`);
+          throw invalid(
+            `Alias [${alias}] refers to version [${String(target)}], which does not exist in secret [${rec.name}].`,
+          );
         }
         aliases.set(alias, id);
       }
@@ -419,12 +461,15 @@ export class SecretStore {
     const payload = req.payload;
     const raw = payload.data;
     const data = Buffer.isBuffer(raw) ? raw : raw instanceof Uint8Array ? Buffer.from(raw) : Buffer.alloc(0);
-    if (data.length > MAX_PAYLOAD_BYTES) throw invalid(`Secret payload data length must be at most [${MAX_PAYLOAD_BYTES}] bytes.`);
+    if (data.length > MAX_PAYLOAD_BYTES)
+      throw invalid(`Secret payload data length must be at most [${MAX_PAYLOAD_BYTES}] bytes.`);
     const crc = crc32c(data);
     const sent = payload.dataCrc32c; // proto3 `optional`: absent unless the client sent it
     const clientChecksum = sent !== undefined && sent !== null;
     if (clientChecksum && String(sent) !== String(crc)) {
-      throw invalid(`Checksum mismatch: payload.data_crc32c [${String(sent)}] is not the CRC32C of payload.data [${crc}].`);
+      throw invalid(
+        `Checksum mismatch: payload.data_crc32c [${String(sent)}] is not the CRC32C of payload.data [${crc}].`,
+      );
     }
     const v: VersionRecord = {
       id: rec.versions.length + 1,
@@ -447,7 +492,10 @@ export class SecretStore {
   private accessSecretVersion(req: Obj): Obj {
     const { rec, v } = this.versionFor(req.name, 'secretmanager.versions.access', true);
     if (v.state !== 'ENABLED') {
-      throw new RpcError(Code.FAILED_PRECONDITION, `Secret Version [${rec.name}/versions/${v.id}] is in ${v.state} state.`);
+      throw new RpcError(
+        Code.FAILED_PRECONDITION,
+        `Secret Version [${rec.name}/versions/${v.id}] is in ${v.state} state.`,
+      );
     }
     return { name: `${rec.name}/versions/${v.id}`, payload: { data: Buffer.from(v.data), dataCrc32c: String(v.crc) } };
   }
@@ -480,7 +528,10 @@ export class SecretStore {
     const etag = str(req.etag);
     if (etag !== '' && etag !== v.etag) throw new RpcError(Code.FAILED_PRECONDITION, ETAG_MISMATCH);
     if (v.state === 'DESTROYED') {
-      throw new RpcError(Code.FAILED_PRECONDITION, `Secret Version [${rec.name}/versions/${v.id}] is in DESTROYED state.`);
+      throw new RpcError(
+        Code.FAILED_PRECONDITION,
+        `Secret Version [${rec.name}/versions/${v.id}] is in DESTROYED state.`,
+      );
     }
     const now = this.now();
     const destroyTtl = msOf(isObj(rec.fields.versionDestroyTtl) ? rec.fields.versionDestroyTtl : undefined);
@@ -507,7 +558,10 @@ export class SecretStore {
     return parentName(this.projectNumber, location);
   }
 
-  adminCreateSecret(secretId: string, options: { labels?: Record<string, string>; annotations?: Record<string, string>; location?: string } = {}): void {
+  adminCreateSecret(
+    secretId: string,
+    options: { labels?: Record<string, string>; annotations?: Record<string, string>; location?: string } = {},
+  ): void {
     const secret: Obj = {};
     if (options.labels) secret.labels = options.labels;
     if (options.annotations) secret.annotations = options.annotations;
@@ -515,16 +569,22 @@ export class SecretStore {
     this.createSecret({ parent: this.parent(options.location), secretId, secret });
   }
 
-  adminAddVersion(secretId: string, value: string | Uint8Array, options: { location?: string; state?: 'ENABLED' | 'DISABLED' } = {}): string {
+  adminAddVersion(
+    secretId: string,
+    value: string | Uint8Array,
+    options: { location?: string; state?: 'ENABLED' | 'DISABLED' } = {},
+  ): string {
     if (options.state !== undefined && options.state !== 'ENABLED' && options.state !== 'DISABLED') {
       throw invalid(`Invalid state [${String(options.state)}]: ENABLED or DISABLED.`);
     }
     const name = secretName(this.projectNumber, options.location, secretId);
-    if (!this.live(name)) this.adminCreateSecret(secretId, options.location === undefined ? {} : { location: options.location });
+    if (!this.live(name))
+      this.adminCreateSecret(secretId, options.location === undefined ? {} : { location: options.location });
     const data = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
     const view = this.addSecretVersion({ parent: name, payload: { data } });
     const id = String(view.name).split('/').pop() as string;
-    if (options.state === 'DISABLED') this.transition({ name: `${name}/versions/${id}` }, 'DISABLED', 'secretmanager.versions.disable');
+    if (options.state === 'DISABLED')
+      this.transition({ name: `${name}/versions/${id}` }, 'DISABLED', 'secretmanager.versions.disable');
     return id;
   }
 
@@ -541,7 +601,8 @@ export class SecretStore {
     const aliases: Record<string, string> = Object.fromEntries([...rec.aliases].map(([a, id]) => [a, String(id)]));
     if (version === undefined) delete aliases[alias];
     else if (/^\d+$/.test(version)) aliases[alias] = version;
-    else aliases[alias] = String(this.versionFor(`${name}/versions/${version}`, 'secretmanager.versions.get', true).v.id);
+    else
+      aliases[alias] = String(this.versionFor(`${name}/versions/${version}`, 'secretmanager.versions.get', true).v.id);
     this.updateSecret({ secret: { name, versionAliases: aliases }, updateMask: { paths: ['version_aliases'] } });
   }
 
