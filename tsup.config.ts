@@ -19,7 +19,9 @@ export const entries = {
 export default defineConfig({
   entry: entries,
   format: ['esm', 'cjs'],
-  dts: true,
+  // `stripInternal`: a second fence behind the real privacy of `#fields` and private constructors — a
+  // declaration marked `@internal` never reaches the published `.d.ts` (test/dist/package.test.ts checks).
+  dts: { compilerOptions: { stripInternal: true } },
   clean: true,
   sourcemap: false,
   target: 'node20',

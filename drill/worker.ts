@@ -15,7 +15,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import OpenAI from 'openai';
 import { createResolver, envSource, fingerprint, type Resolver, type SecretHandle, type Source } from '../src/index.js';
-import { httpSink } from '../src/beacon/index.js';
+import { httpSink, usageBeacon } from '../src/beacon/index.js';
 import { authFetch, providers } from '../src/clients/index.js';
 import { gcpSecretManager } from '../src/sources/gcp.js';
 import type { Attempt, DrillMessage, RequestRecord, WalkRecord, WorkerConfig, WorkerMessage } from './protocol.js';
@@ -68,7 +68,13 @@ async function main(): Promise<void> {
     jitter: config.jitter,
     fetchTimeoutMs: 5_000,
     startupTimeoutMs: 120_000, // a fleet starting on two cores: the first fetch loads the Secret Manager SDK
-    beacon: { sink, service: config.service, intervalMs: config.beaconMs, instanceId, labels: { drill: config.mode } },
+    beacon: usageBeacon({
+      sink,
+      service: config.service,
+      intervalMs: config.beaconMs,
+      instanceId,
+      labels: { drill: config.mode },
+    }),
   });
   const key: SecretHandle<string> = resolver.secret(config.secret, config.chain);
   resolver.on('resolve', ({ info }) => {

@@ -15,7 +15,7 @@ export interface Candidate {
 
 const SOURCE_RE = /^[a-z][a-z0-9-]*$/;
 const NAME_RE = /^[A-Za-z0-9_.\-/]+$/;
-const VERSION_RE = /^[A-Za-z0-9_.\-]+$/;
+const VERSION_RE = /^[A-Za-z0-9_.-]+$/;
 
 /**
  * Parses a chain: `"A ?? B ?? C"` or `['A', 'B', 'C']`, each candidate `[source:]name[@version]`.

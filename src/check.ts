@@ -17,7 +17,8 @@ export function positiveMs(option: string, value: unknown, fallback: number, all
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || Number.isNaN(value) || value <= 0 || (!allowInfinity && !Number.isFinite(value))) {
     throw new ConfigurationError(
-      `\`${option}\` must be a positive number of milliseconds${allowInfinity ? ' (or Infinity)' : ''}, not ${describeValue(value)}`,
+      `\`${option}\` must be a positive number of milliseconds${allowInfinity ? ' (or Infinity)' : ''}, ` +
+        `not ${describeValue(value)}`,
     );
   }
   return value;

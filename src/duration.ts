@@ -2,6 +2,7 @@
  * Durations as the CLI and the collector's HTTP API write them: a number and a unit, `500ms`, `30s`,
  * `60m`, `1h`, `7d` (decimals allowed: `1.5h`). A bare number is refused: `60` could be seconds or minutes.
  */
+import { ConfigurationError } from './errors.js';
 
 const UNITS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const PATTERN = /^(\d{1,15}(?:\.\d{1,6})?)(ms|s|m|h|d)$/;
@@ -11,17 +12,17 @@ export const MAX_DURATION_MS = 10 * 365 * 86_400_000;
 
 /**
  * Parses `500ms`, `30s`, `60m`, `1h`, `7d` into milliseconds (rounded to a whole millisecond). Throws a
- * `RangeError` that says what is accepted; the message quotes the text only when it is short.
+ * `ConfigurationError` that says what is accepted; the message quotes the text only when it is short.
  */
 export function parseDuration(text: string): number {
   const match = PATTERN.exec(text.trim());
   if (match === null) {
-    throw new RangeError(
+    throw new ConfigurationError(
       `invalid duration ${quote(text)}: write a number and a unit, ms, s, m, h or d (500ms, 30s, 60m, 1h, 7d)`,
     );
   }
   const ms = Math.round(Number(match[1]) * UNITS[match[2] as keyof typeof UNITS]);
-  if (ms > MAX_DURATION_MS) throw new RangeError(`invalid duration ${quote(text)}: longer than 10 years`);
+  if (ms > MAX_DURATION_MS) throw new ConfigurationError(`invalid duration ${quote(text)}: longer than 10 years`);
   return ms;
 }
 

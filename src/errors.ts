@@ -98,7 +98,8 @@ export class SecretRevokedError extends KeyflipError {
   constructor(secret: string, skipped: readonly SkippedCandidate[]) {
     super(
       'SECRET_REVOKED',
-      `secret ${secret} was revoked: every candidate is now absent (${describeSkipped(skipped)}); the old value is no longer served`,
+      `secret ${secret} was revoked: every candidate is now absent (${describeSkipped(skipped)}); ` +
+        'the old value is no longer served',
       { secret },
     );
     this.skipped = skipped;

@@ -1,20 +1,18 @@
 import { LRUCache } from 'lru-cache';
 import { ConfigurationError, isKeyflipError, KeyflipError } from './errors.js';
-import { backoffMs } from './handle.js';
 import { inspectSymbol } from './redacted.js';
+import { nextWalkInMs } from './refresh-policy.js';
 import type { Slot } from './slot.js';
 import type { Clock } from './types.js';
 
-/** @internal How a family is built by the resolver. */
+/** How a family is built by the resolver. */
 export interface FamilyConfig<T> {
-  name: string;
-  chainFor: (id: string) => string | readonly string[];
-  clock: Clock;
-  max: number;
-  ttlMs: number;
-  refreshMs: number;
-  jitter: number;
-  maxStaleMs: number;
+  readonly name: string;
+  readonly clock: Clock;
+  readonly max: number;
+  readonly ttlMs: number;
+  readonly refreshMs: number;
+  readonly jitter: number;
   /** Parses and binds `chainFor(id)`; throws InvalidCandidateError. */
   createSlot(id: string): Slot<T>;
   /** A member was dropped (its values leave `redact`). */
@@ -22,26 +20,41 @@ export interface FamilyConfig<T> {
   isClosed(): boolean;
 }
 
+/** What the resolver keeps of a family: its public face, and its members' slots (for `redact`). */
+export interface FamilyControl<T> {
+  readonly family: SecretFamily<T>;
+  slots(): Slot<T>[];
+}
+
 /** What a family id may be: a plain token, so that it cannot change the chain it is put in. */
-const ID = /^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$/;
+const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/;
 
 interface Member<T> {
-  slot: Slot<T>;
+  readonly slot: Slot<T>;
   /** When the member is next re-fetched (ms since the epoch). */
   nextCheckAt: number;
 }
 
+/** Set once, by the class's static block: the only way to make a family (the constructor is private). */
+let newFamily: <T>(config: FamilyConfig<T>) => FamilyControl<T>;
+
 /**
- * Many secrets of one shape, such as end-user keys per tenant: resolved lazily on `get(id)`, held in an
- * LRU of at most `max` members, re-fetched after `ttlMs` while the held value keeps being served
- * (stale-while-revalidate), one fetch per id at a time.
+ * Many secrets of one shape, such as end-user keys per tenant, made by `resolver.family()`: resolved lazily
+ * on `get(id)`, held in an LRU of at most `max` members, re-fetched after `ttlMs` while the held value keeps
+ * being served (stale-while-revalidate), one fetch per id at a time.
  */
 export class SecretFamily<T = string> {
   readonly #config: FamilyConfig<T>;
   readonly #members: LRUCache<string, Member<T>>;
 
-  /** @internal Created by `resolver.family()`. */
-  constructor(config: FamilyConfig<T>) {
+  static {
+    newFamily = <U>(config: FamilyConfig<U>): FamilyControl<U> => {
+      const family = new SecretFamily<U>(config);
+      return { family, slots: () => [...family.#members.values()].map((m) => m.slot) };
+    };
+  }
+
+  private constructor(config: FamilyConfig<T>) {
     this.#config = config;
     this.#members = new LRUCache<string, Member<T>>({ max: Math.floor(config.max), dispose: () => config.onForget() });
   }
@@ -71,18 +84,9 @@ export class SecretFamily<T = string> {
     }
     const { slot } = member;
     const now = this.#config.clock.now();
-    if (
-      slot.servable &&
-      slot.status === 'stale' &&
-      slot.info &&
-      now - slot.info.refreshedAt > this.#config.maxStaleMs
-    ) {
-      slot.expire(this.#config.maxStaleMs);
-    }
     if (slot.servable) {
       if (now >= member.nextCheckAt) void this.#refresh(member);
-      slot.uses++;
-      return Promise.resolve(slot.value);
+      return Promise.resolve(slot.read());
     }
     if (slot.lastError && !slot.refreshing && now < member.nextCheckAt && slot.status !== 'stale') {
       return Promise.reject(slot.lastError);
@@ -90,8 +94,7 @@ export class SecretFamily<T = string> {
     return this.#refresh(member).then(() => {
       if (!slot.servable)
         throw slot.lastError ?? new KeyflipError('SOURCE_UNAVAILABLE', `family member ${slot.name} has no value`);
-      slot.uses++;
-      return slot.value;
+      return slot.read();
     });
   }
 
@@ -105,11 +108,6 @@ export class SecretFamily<T = string> {
   /** Forgets `id`: the next `get` fetches it again. */
   delete(id: string): void {
     this.#members.delete(id);
-  }
-
-  /** @internal The members' slots (for `redact`). */
-  slots(): Slot<unknown>[] {
-    return [...this.#members.values()].map((m) => m.slot as Slot<unknown>);
   }
 
   toString(): string {
@@ -130,7 +128,8 @@ export class SecretFamily<T = string> {
       // The id goes into a chain: anything but a plain token could inject candidates ("x ?? env:KEY").
       const shown = typeof id === 'string' ? JSON.stringify(id.length > 40 ? `${id.slice(0, 40)}…` : id) : typeof id;
       throw new ConfigurationError(
-        `family ${this.#config.name}: an id is 1 to 200 letters, digits, "_", "-" and ".", starting with a letter or digit; got ${shown}`,
+        `family ${this.#config.name}: an id is 1 to 200 letters, digits, "_", "-" and ".", ` +
+          `starting with a letter or digit; got ${shown}`,
       );
     }
     let member = this.#members.get(id);
@@ -145,10 +144,22 @@ export class SecretFamily<T = string> {
   async #refresh(member: Member<T>): Promise<KeyflipError | undefined> {
     const result = await member.slot.refresh();
     const { clock, ttlMs, refreshMs, jitter } = this.#config;
+    // A member is served for ttlMs as is (no jitter); after an unavailable outcome it backs off, at most
+    // the shorter of the refresh period and ttlMs.
     member.nextCheckAt =
       clock.now() +
-      (result.kind === 'unavailable' ? backoffMs(member.slot.failures, Math.min(refreshMs, ttlMs), jitter) : ttlMs);
+      nextWalkInMs(result.kind, member.slot.failures, {
+        periodMs: ttlMs,
+        backoffCapMs: Math.min(refreshMs, ttlMs),
+        jitter,
+        jitterPeriod: false,
+      });
     if (result.kind === 'ok') return undefined;
     return isKeyflipError(result.error) ? result.error : undefined;
   }
+}
+
+/** Makes a family and the resolver's handle on its members. For the resolver only (not exported by the package). */
+export function createFamily<T>(config: FamilyConfig<T>): FamilyControl<T> {
+  return newFamily(config);
 }

@@ -6,6 +6,7 @@ export { fingerprint, isFingerprint, DEFAULT_FINGERPRINT_KEY } from './fingerpri
 export {
   ABSENT_REASONS,
   ConfigurationError,
+  DependencyError,
   ERROR_CODES,
   IntegrityError,
   InvalidCandidateError,
@@ -49,12 +50,11 @@ export type {
 export { memorySource, type MemorySource, type MemorySourceOptions } from './sources/memory.js';
 export { envSource, type EnvSourceOptions } from './sources/env.js';
 export { fileSource, type FileSourceOptions } from './sources/file.js';
-export {
-  BEACON_SCHEMA,
-  type BeaconInstance,
-  type BeaconOptions,
-  type BeaconReport,
-  type BeaconSecret,
-  type BeaconSink,
-  type BeaconStats,
-} from './beacon/types.js';
+export type {
+  AttachedUsageReporter,
+  SecretChange,
+  SecretUsage,
+  UsageReporter,
+  UsageReporterHost,
+  UsageReporterStats,
+} from './usage-reporter.js';

@@ -1,7 +1,7 @@
 /**
  * The shapes of LLM provider API keys, as secret scanners (gitleaks, TruffleHog, GitHub secret scanning)
- * recognise them. Used by `resolver.redact()` (so this module stays a table of regular expressions and
- * imports nothing: the core entry must stay light) and by `keyflip scan`.
+ * recognise them. Used by `resolver.redact()` (through redaction.ts; so this module stays a table of regular
+ * expressions and imports nothing: the core entry must stay light) and by `keyflip scan`.
  */
 
 /** One provider key format. */
@@ -64,7 +64,8 @@ export const KEY_FORMATS: readonly KeyFormat[] = Object.freeze([
     label: '[redacted openai key]',
     description: 'sk-proj-, sk-svcacct-, sk-admin- or legacy sk-, with T3BlbkFJ inside',
     pattern: new RegExp(
-      `\\bsk-(?:(?:proj|svcacct|admin|service)-[A-Za-z0-9_-]{16,200}|[A-Za-z0-9]{16,64})T3BlbkFJ[A-Za-z0-9_-]{16,200}${END}`,
+      '\\bsk-(?:(?:proj|svcacct|admin|service)-[A-Za-z0-9_-]{16,200}|[A-Za-z0-9]{16,64})' +
+        `T3BlbkFJ[A-Za-z0-9_-]{16,200}${END}`,
       'g',
     ),
     mayContain: has('T3BlbkFJ'),
@@ -99,8 +100,11 @@ export const KEY_FORMATS: readonly KeyFormat[] = Object.freeze([
     label: '[redacted mistral key]',
     description: '32 letters and digits (mixed case) after the word "mistral" on the same line',
     // The token first (cheap), then the look-behind for the keyword, evaluated only on a 32-char token.
-    pattern:
-      /(?<![A-Za-z0-9])(?=[a-z0-9]*[A-Z])(?=[A-Z0-9]*[a-z])(?=[A-Za-z]*[0-9])[A-Za-z0-9]{32}(?![A-Za-z0-9])(?<=[Mm][Ii][Ss][Tt][Rr][Aa][Ll][^\r\n]{0,40}[A-Za-z0-9]{32})/g,
+    pattern: new RegExp(
+      '(?<![A-Za-z0-9])(?=[a-z0-9]*[A-Z])(?=[A-Z0-9]*[a-z])(?=[A-Za-z]*[0-9])[A-Za-z0-9]{32}(?![A-Za-z0-9])' +
+        '(?<=[Mm][Ii][Ss][Tt][Rr][Aa][Ll][^\\r\\n]{0,40}[A-Za-z0-9]{32})',
+      'g',
+    ),
     mayContain: (text) => MISTRAL_WORD.test(text),
   },
 ] satisfies KeyFormat[]);

@@ -1,7 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
-import { Beacon } from './beacon/beacon.js';
-import type { BeaconOptions, BeaconStats } from './beacon/types.js';
 import { parseChain } from './chain.js';
+import { fraction, positiveMs, wholeNumber } from './check.js';
 import { systemClock, unrefTimer } from './clock.js';
 import {
   ConfigurationError,
@@ -13,14 +12,21 @@ import {
   SourceUnavailableError,
 } from './errors.js';
 import type { EventName, ResolverEvents, SecretEvents } from './events.js';
-import { SecretFamily } from './family.js';
-import { redactProviderKeys } from './key-formats.js';
-import { fingerprint as fingerprintWith, DEFAULT_FINGERPRINT_KEY } from './fingerprint.js';
-import { SecretHandle, type Schedule } from './handle.js';
+import { createFamily, type FamilyControl, type SecretFamily } from './family.js';
+import { DEFAULT_FINGERPRINT_KEY, fingerprint as fingerprintWith } from './fingerprint.js';
+import { createHandle, type SecretHandle } from './handle.js';
 import { inspectSymbol } from './redacted.js';
-import { escapeRegExp } from './regexp.js';
-import { type BoundCandidate, Slot, type SlotContext } from './slot.js';
+import { createRedactor, type HeldValue } from './redaction.js';
+import { type LoopSchedule, RefreshLoop } from './refresh-loop.js';
+import { type BoundCandidate, Slot, type SlotContext, type SlotOptions } from './slot.js';
 import type { Clock, FamilyOptions, SecretInfo, SecretOptions, Source, SourceResult } from './types.js';
+import {
+  type AttachedUsageReporter,
+  attachUsageReporter,
+  type SecretUsage,
+  type UsageReporter,
+  type UsageReporterStats,
+} from './usage-reporter.js';
 
 /** Options of {@link createResolver}. */
 export interface ResolverOptions {
@@ -70,14 +76,16 @@ export interface ResolverOptions {
    */
   fingerprintKey?: string | Uint8Array | undefined;
   /**
-   * The usage beacon: report which fingerprint of each declared secret this process holds, and how often it
-   * read it, to one or more sinks (`logSink`, `httpSink` from `keyflip/beacon`; `otelSink` from `keyflip/otel`)
-   * every `intervalMs` (default 60 s, scaled by `jitter`), at once after every rotate and revoke, and on
-   * `close()`. `service` and `sink` are required. Reports hold fingerprints, never values; family members are
-   * not reported. A sink that throws, rejects or hangs never affects the app (see `beaconStats()`).
+   * The usage beacon: `usageBeacon({ service, sink, … })` from `keyflip/beacon` reports which fingerprint of
+   * each declared secret this process holds, and how often it read it, to one or more sinks (`logSink`,
+   * `httpSink` from `keyflip/beacon`; `otelSink` from `keyflip/otel`) every `intervalMs` (default 60 s, scaled
+   * by `jitter`), at once after every rotate and revoke, and on `close()`. Reports hold fingerprints, never
+   * values; family members are not reported. A sink that throws, rejects or hangs never affects the app (see
+   * `beaconStats()`). Any {@link UsageReporter} plugs in here. The options object this took before
+   * `usageBeacon()` existed is refused with a ConfigurationError that says how to migrate.
    * @default off
    */
-  beacon?: BeaconOptions | undefined;
+  beacon?: UsageReporter | undefined;
   /**
    * The clock timers and timestamps come from. Inject `manualClock()` from `keyflip/testing` in tests.
    * @default the system clock
@@ -85,8 +93,19 @@ export interface ResolverOptions {
   clock?: Clock | undefined;
 }
 
-/** Values shorter than this are not redacted: they would match ordinary text. */
-const MIN_REDACT_LENGTH = 4;
+/** A declared secret, as the resolver keeps it. */
+interface Declared {
+  readonly handle: SecretHandle<unknown>;
+  readonly slot: Slot<unknown>;
+  readonly loop: RefreshLoop<unknown>;
+  /** The chain as written back: `A ?? B`. */
+  readonly chain: string;
+  /** What a usage reporter sees of it. */
+  readonly usage: SecretUsage;
+}
+
+/** Set once, by the class's static block: `createResolver` is the only way to make one. */
+let newResolver: (options: ResolverOptions) => Resolver;
 
 /**
  * Resolves declared secrets from an ordered chain of candidates and keeps them fresh. Create one with
@@ -95,20 +114,24 @@ const MIN_REDACT_LENGTH = 4;
 export class Resolver extends EventEmitter<ResolverEvents> {
   readonly #sources = new Map<string, Source>();
   readonly #defaultSource: Source;
-  readonly #handles = new Map<string, { handle: SecretHandle<unknown>; chain: string }>();
-  readonly #families = new Map<string, SecretFamily<unknown>>();
+  readonly #declared = new Map<string, Declared>();
+  readonly #families = new Map<string, FamilyControl<unknown>>();
   readonly #inflight = new Map<string, Promise<SourceResult>>();
   readonly #controllers = new Set<AbortController>();
-  readonly #schedule: Schedule;
+  readonly #schedule: LoopSchedule;
+  readonly #maxStaleMs: number;
   readonly #fetchTimeoutMs: number;
   readonly #fallbackOnUnavailable: boolean;
   readonly #fingerprintKey: string | Uint8Array;
-  readonly #beacon: Beacon | undefined;
+  readonly #usage: AttachedUsageReporter | undefined;
   #redactor: ((text: string) => string) | undefined;
   #closed = false;
 
-  /** @internal Use {@link createResolver}. */
-  constructor(options: ResolverOptions) {
+  static {
+    newResolver = (options) => new Resolver(options);
+  }
+
+  private constructor(options: ResolverOptions) {
     super();
     if (typeof options !== 'object' || options === null)
       throw new ConfigurationError('createResolver() needs an options object with `sources`');
@@ -137,25 +160,22 @@ export class Resolver extends EventEmitter<ResolverEvents> {
     const clock = options.clock ?? systemClock;
     this.#schedule = {
       clock,
-      refreshMs: positive('refreshMs', options.refreshMs, 300_000),
+      refreshMs: positiveMs('refreshMs', options.refreshMs, 300_000),
       jitter: fraction('jitter', options.jitter, 0.2),
-      maxStaleMs: positive('maxStaleMs', options.maxStaleMs, Number.POSITIVE_INFINITY, true),
-      startupTimeoutMs: positive('startupTimeoutMs', options.startupTimeoutMs, 10_000),
+      startupTimeoutMs: positiveMs('startupTimeoutMs', options.startupTimeoutMs, 10_000),
     };
-    this.#fetchTimeoutMs = positive('fetchTimeoutMs', options.fetchTimeoutMs, 5_000);
+    this.#maxStaleMs = positiveMs('maxStaleMs', options.maxStaleMs, Number.POSITIVE_INFINITY, true);
+    this.#fetchTimeoutMs = positiveMs('fetchTimeoutMs', options.fetchTimeoutMs, 5_000);
     this.#fallbackOnUnavailable = options.fallbackOnUnavailable ?? false;
     this.#fingerprintKey = options.fingerprintKey ?? DEFAULT_FINGERPRINT_KEY;
-    if (options.beacon !== undefined) {
-      const handles = this.#handles;
-      this.#beacon = new Beacon(options.beacon, {
-        clock,
-        jitter: this.#schedule.jitter,
-        *secrets() {
-          for (const entry of handles.values()) yield entry.handle;
-        },
-      });
-      this.#beacon.start();
-    }
+    const declared = this.#declared;
+    this.#usage = attachUsageReporter(options.beacon, {
+      clock,
+      jitter: this.#schedule.jitter,
+      *secrets() {
+        for (const entry of declared.values()) yield entry.usage;
+      },
+    });
   }
 
   /**
@@ -173,7 +193,7 @@ export class Resolver extends EventEmitter<ResolverEvents> {
     assertName('secret', name);
     const candidates = this.#bind(chain ?? name);
     const chainText = candidates.map((c) => c.text).join(' ?? ');
-    const existing = this.#handles.get(name);
+    const existing = this.#declared.get(name);
     if (existing) {
       if (existing.chain !== chainText) {
         throw new ConfigurationError(`secret ${name} is already declared with the chain ${existing.chain}`);
@@ -185,18 +205,31 @@ export class Resolver extends EventEmitter<ResolverEvents> {
       }
       return existing.handle as SecretHandle<T>;
     }
-    const refreshMs = positive('refreshMs', options.refreshMs, this.#schedule.refreshMs);
-    const handle: SecretHandle<T> = new SecretHandle<T>(
-      new Slot<T>(
-        name,
-        candidates,
-        slotOptions(options),
-        this.#slotContext(name, () => handle),
-      ),
+    const refreshMs = positiveMs('refreshMs', options.refreshMs, this.#schedule.refreshMs);
+    const slot: Slot<T> = new Slot<T>(
+      name,
+      candidates,
+      slotOptions(options),
+      this.#slotContext(name, () => handle),
+    );
+    const loop = new RefreshLoop<T>(
+      slot,
       refreshMs === this.#schedule.refreshMs ? this.#schedule : { ...this.#schedule, refreshMs },
     );
-    this.#handles.set(name, { handle: handle as SecretHandle<unknown>, chain: chainText });
-    handle.start();
+    const handle: SecretHandle<T> = createHandle<T>(slot, loop);
+    this.#declared.set(name, {
+      handle: handle as SecretHandle<unknown>,
+      slot: slot as Slot<unknown>,
+      loop: loop as RefreshLoop<unknown>,
+      chain: chainText,
+      usage: {
+        get info() {
+          return slot.info;
+        },
+        takeUses: () => slot.takeUses(),
+      },
+    });
+    loop.start();
     return handle;
   }
 
@@ -214,15 +247,13 @@ export class Resolver extends EventEmitter<ResolverEvents> {
     if (typeof chainFor !== 'function')
       throw new ConfigurationError(`family ${name}: chainFor must be a function (id) => chain`);
     if (this.#families.has(name)) throw new ConfigurationError(`family ${name} is already declared`);
-    const family = new SecretFamily<T>({
+    const control = createFamily<T>({
       name,
-      chainFor,
       clock: this.#schedule.clock,
-      max: count('max', options.max, 10_000),
-      ttlMs: positive('ttlMs', options.ttlMs, this.#schedule.refreshMs),
+      max: wholeNumber('max', options.max, 10_000),
+      ttlMs: positiveMs('ttlMs', options.ttlMs, this.#schedule.refreshMs),
       refreshMs: this.#schedule.refreshMs,
       jitter: this.#schedule.jitter,
-      maxStaleMs: this.#schedule.maxStaleMs,
       createSlot: (id) =>
         new Slot<T>(
           `${name}[${id}]`,
@@ -235,8 +266,8 @@ export class Resolver extends EventEmitter<ResolverEvents> {
       },
       isClosed: () => this.#closed,
     });
-    this.#families.set(name, family as SecretFamily<unknown>);
-    return family;
+    this.#families.set(name, control as FamilyControl<unknown>);
+    return control.family;
   }
 
   /**
@@ -245,31 +276,31 @@ export class Resolver extends EventEmitter<ResolverEvents> {
    */
   async ready(): Promise<void> {
     this.#assertOpen();
-    await this.#all((handle) => handle.whenReady(true));
+    await this.#all((entry) => entry.loop.whenReady(true));
   }
 
   /** Refreshes one secret (by name) or all of them, now. */
   async refresh(name?: string): Promise<void> {
     this.#assertOpen();
     if (name !== undefined) {
-      const entry = this.#handles.get(name);
+      const entry = this.#declared.get(name);
       if (!entry) throw new ConfigurationError(`no secret named ${name} is declared`);
-      await entry.handle.refresh();
+      await entry.loop.refresh();
       return;
     }
-    await this.#all((handle) => handle.refresh().then(() => undefined));
+    await this.#all((entry) => entry.loop.refresh().then(() => undefined));
   }
 
   /** The provenance of every resolved declared secret. Never values. */
   snapshot(): SecretInfo[] {
     const infos: SecretInfo[] = [];
-    for (const { handle } of this.#handles.values()) if (handle.info) infos.push(handle.info);
+    for (const { slot } of this.#declared.values()) if (slot.info) infos.push(slot.info);
     return infos;
   }
 
-  /** The handles declared so far. */
+  /** The handles declared so far, in declaration order. */
   handles(): SecretHandle<unknown>[] {
-    return [...this.#handles.values()].map((e) => e.handle);
+    return [...this.#declared.values()].map((e) => e.handle);
   }
 
   /**
@@ -279,16 +310,16 @@ export class Resolver extends EventEmitter<ResolverEvents> {
    * characters are left.
    */
   redact(text: string): string {
-    this.#redactor ??= this.#buildRedactor();
-    return redactProviderKeys(this.#redactor(text));
+    this.#redactor ??= createRedactor(this.#heldValues(), (value) => fingerprintWith(value, this.#fingerprintKey));
+    return this.#redactor(text);
   }
 
   /**
    * What the usage beacon has done so far (reports built; deliveries sent, failed, dropped), or `undefined`
    * when no `beacon` is configured. Read-only; for health checks and tests.
    */
-  beaconStats(): BeaconStats | undefined {
-    return this.#beacon?.stats();
+  beaconStats(): UsageReporterStats | undefined {
+    return this.#usage?.stats();
   }
 
   /**
@@ -298,16 +329,16 @@ export class Resolver extends EventEmitter<ResolverEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const beaconClosed = this.#beacon?.close(); // builds the final report now, with every use counted so far
-    for (const { handle } of this.#handles.values()) handle.close();
+    const usageClosed = this.#usage?.close(); // the final report, built now with every use counted so far
+    for (const { loop } of this.#declared.values()) loop.close();
     for (const controller of this.#controllers)
       controller.abort(new ConfigurationError('the resolver closed', 'CLOSED'));
     this.#controllers.clear();
-    await Promise.allSettled([...[...this.#sources.values()].map(async (source) => source.close?.()), beaconClosed]);
+    await Promise.allSettled([...[...this.#sources.values()].map(async (source) => source.close?.()), usageClosed]);
   }
 
   override toString(): string {
-    return `[keyflip resolver: ${this.#handles.size} secrets, ${this.#families.size} families]`;
+    return `[keyflip resolver: ${this.#declared.size} secrets, ${this.#families.size} families]`;
   }
 
   toJSON(): { secrets: SecretInfo[] } {
@@ -318,28 +349,36 @@ export class Resolver extends EventEmitter<ResolverEvents> {
     return this.toString();
   }
 
-  async #all(each: (handle: SecretHandle<unknown>) => Promise<void>): Promise<void> {
-    const entries = [...this.#handles.entries()];
-    const results = await Promise.allSettled(entries.map(([, { handle }]) => each(handle)));
+  async #all(each: (entry: Declared) => Promise<void>): Promise<void> {
+    const entries = [...this.#declared.entries()];
+    const results = await Promise.allSettled(entries.map(([, entry]) => each(entry)));
     const failures: ReadyFailure[] = [];
     results.forEach((result, i) => {
       if (result.status === 'fulfilled') return;
-      const [name, { handle }] = entries[i] as (typeof entries)[number];
+      const [name, { slot }] = entries[i] as (typeof entries)[number];
       const error = isKeyflipError(result.reason)
         ? result.reason
         : new KeyflipError('SOURCE_UNAVAILABLE', `secret ${name} failed`, { cause: result.reason });
-      failures.push({ secret: name, candidates: handle.slot.candidates.map((c) => c.text), error });
+      failures.push({ secret: name, candidates: slot.candidates.map((c) => c.text), error });
     });
     if (failures.length > 0) throw new ReadyError(failures, entries.length);
+  }
+
+  /** Every value held now or before, by declared secrets and family members (for `redact`). */
+  *#heldValues(): Generator<HeldValue> {
+    const slots: Slot<unknown>[] = [...this.#declared.values()].map((e) => e.slot);
+    for (const control of this.#families.values()) slots.push(...control.slots());
+    for (const slot of slots) for (const value of slot.heldValues()) yield { secret: slot.name, value };
   }
 
   #bind(chain: string | readonly string[]): BoundCandidate[] {
     return parseChain(chain).map((candidate) => {
       const source = candidate.source === undefined ? this.#defaultSource : this.#sources.get(candidate.source);
       if (!source) {
+        const known = [...this.#sources.keys()].map((n) => JSON.stringify(n)).join(', ');
         throw new InvalidCandidateError(
           candidate.text,
-          `unknown source ${JSON.stringify(candidate.source)}; this resolver has ${[...this.#sources.keys()].map((n) => JSON.stringify(n)).join(', ')}`,
+          `unknown source ${JSON.stringify(candidate.source)}; this resolver has ${known}`,
         );
       }
       const problem = source.validate?.({ name: candidate.name, version: candidate.version });
@@ -355,10 +394,11 @@ export class Resolver extends EventEmitter<ResolverEvents> {
       fetch: (candidate) => this.#fetch(candidate),
       fingerprint: (raw) => fingerprintWith(raw, this.#fingerprintKey),
       fallbackOnUnavailable: this.#fallbackOnUnavailable,
+      maxStaleMs: this.#maxStaleMs,
       emit: (event, payload) => {
         if (this.#closed) return; // a fetch aborted by close() is not news
-        // A declared secret changed key: report at once (family members are not reported).
-        if (handle && (event === 'rotate' || event === 'revoke')) this.#beacon?.changed();
+        // A declared secret changed key: the usage reporter reports at once (family members are not reported).
+        if (handle && (event === 'rotate' || event === 'revoke')) this.#reportChange(name, event);
         if (handle) safeEmit(handle(), event, payload, name);
         safeEmit(this, event, payload, name);
       },
@@ -366,6 +406,14 @@ export class Resolver extends EventEmitter<ResolverEvents> {
         this.#redactor = undefined;
       },
     };
+  }
+
+  #reportChange(secret: string, kind: 'rotate' | 'revoke'): void {
+    try {
+      this.#usage?.changed({ secret, kind });
+    } catch {
+      // A usage reporter never affects the app.
+    }
   }
 
   /** One fetch per candidate at a time (shared by every secret that names it), within its budget. */
@@ -387,7 +435,8 @@ export class Resolver extends EventEmitter<ResolverEvents> {
     return new Promise<SourceResult>((resolve, reject) => {
       const timer = clock.setTimeout(() => {
         const error = new SourceUnavailableError(
-          `source ${source.name} did not answer for ${candidate.text} within fetchTimeoutMs (${this.#fetchTimeoutMs}ms); the fetch was aborted`,
+          `source ${source.name} did not answer for ${candidate.text} within fetchTimeoutMs ` +
+            `(${this.#fetchTimeoutMs}ms); the fetch was aborted`,
           { candidate: candidate.text, source: source.name },
         );
         controller.abort(error);
@@ -429,30 +478,6 @@ export class Resolver extends EventEmitter<ResolverEvents> {
     });
   }
 
-  #buildRedactor(): (text: string) => string {
-    const labels = new Map<string, string>();
-    const add = (name: string, raw: string | undefined): void => {
-      if (raw === undefined || raw.length < MIN_REDACT_LENGTH || labels.has(raw)) return;
-      labels.set(raw, `[keyflip ${name} ${fingerprintWith(raw, this.#fingerprintKey)}]`);
-    };
-    const slots: Slot<unknown>[] = [...this.#handles.values()].map((e) => e.handle.slot);
-    for (const family of this.#families.values()) slots.push(...family.slots());
-    for (const slot of slots) {
-      add(slot.name, slot.raw);
-      add(slot.name, slot.previousRaw);
-    }
-    if (labels.size === 0) return (text) => text;
-    const pattern = new RegExp(
-      [...labels.keys()]
-        .sort((a, b) => b.length - a.length)
-        .map(escapeRegExp)
-        .join('|'),
-      'g',
-    );
-    return (text) =>
-      typeof text === 'string' ? text.replace(pattern, (match) => labels.get(match) ?? '[keyflip redacted]') : text;
-  }
-
   #assertOpen(): void {
     if (this.#closed) throw new ConfigurationError('the resolver is closed', 'CLOSED');
   }
@@ -468,7 +493,7 @@ export class Resolver extends EventEmitter<ResolverEvents> {
  * openai.value; // the live key, kept fresh
  */
 export function createResolver(options: ResolverOptions): Resolver {
-  return new Resolver(options);
+  return newResolver(options);
 }
 
 function safeEmit<E extends EventName>(
@@ -503,11 +528,7 @@ function isSourceResult(result: unknown): result is SourceResult {
   return r.status === 'absent' && typeof r.reason === 'string';
 }
 
-function slotOptions<T>(options: SecretOptions<T>): {
-  parse: ((raw: string) => T) | undefined;
-  trim: boolean;
-  onRevoked: 'fail' | 'keep';
-} {
+function slotOptions<T>(options: SecretOptions<T>): SlotOptions<T> {
   if (typeof options !== 'object' || options === null) throw new ConfigurationError('secret options must be an object');
   if (options.parse !== undefined && typeof options.parse !== 'function')
     throw new ConfigurationError('`parse` must be a function (raw) => value');
@@ -523,28 +544,4 @@ function assertName(kind: string, name: unknown): asserts name is string {
       `a ${kind} name must be a non-empty string without surrounding white space, not ${JSON.stringify(name)}`,
     );
   }
-}
-
-function positive(option: string, value: number | undefined, fallback: number, allowInfinity = false): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0 || (!allowInfinity && !Number.isFinite(value))) {
-    throw new ConfigurationError(
-      `\`${option}\` must be a positive number of milliseconds${allowInfinity ? ' (or Infinity)' : ''}, not ${String(value)}`,
-    );
-  }
-  return value;
-}
-
-function count(option: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
-    throw new ConfigurationError(`\`${option}\` must be a whole number of at least 1, not ${String(value)}`);
-  return value;
-}
-
-function fraction(option: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !(value >= 0 && value <= 1))
-    throw new ConfigurationError(`\`${option}\` must be a number from 0 to 1, not ${String(value)}`);
-  return value;
 }

@@ -9,7 +9,7 @@ import {
   SourceUnavailableError,
 } from '../src/index.js';
 import { manualClock } from '../src/testing/index.js';
-import { absent, found, only, scriptedRig, trackResolvers } from './helpers.js';
+import { absent, found, only, scriptedRig, trackResolvers, usageProbe } from './helpers.js';
 
 const setup = scriptedRig();
 const resolverFor = trackResolvers();
@@ -185,7 +185,7 @@ describe('the chain rule', () => {
     expect(key.info?.status).toBe('ok');
   });
 
-  it('a walk torn by a rotation between two reads is walked again before failing closed: no revoke, the new key', async () => {
+  it('a walk torn by a rotation between two reads is walked again: no revoke, the new key', async () => {
     const { src, resolver, events, clock } = setup();
     src.answer('K_v2', found('value-two'));
     const key = resolver.secret('K', 'K_v3 ?? K_v2 ?? K_v1');
@@ -202,7 +202,7 @@ describe('the chain rule', () => {
     expect(only(events, 'rotate').map((e) => [e.previous.candidate, e.current.candidate])).toEqual([['K_v2', 'K_v3']]);
   });
 
-  it('a revocation is confirmed by a second walk, then fails closed; an already revoked secret is walked once', async () => {
+  it('a revocation is confirmed by a second walk, then fails closed; a revoked secret is walked once', async () => {
     const { src, resolver, events, clock } = setup();
     src.answer('K_v2', found('value-two'));
     resolver.secret('K', 'K_v2 ?? K_v1');
@@ -338,6 +338,23 @@ describe('ready() and value', () => {
     expect(await got).toBe('value-k');
   });
 
+  it('value and get() count one use each; a read that throws counts none', async () => {
+    const probe = usageProbe();
+    const { src, resolver } = setup({ beacon: probe.reporter });
+    let release: (() => void) | undefined;
+    src.answer('K', () => new Promise((resolve) => (release = () => resolve(found('value-k')))));
+    const key = resolver.secret('K');
+    const got = key.get();
+    expect(() => key.value).toThrow(NotReadyError);
+    release?.();
+    expect(await got).toBe('value-k');
+    expect(probe.takeUses('K')).toBe(1);
+    for (let i = 0; i < 5; i++) void key.value;
+    await key.get();
+    expect(probe.takeUses('K')).toBe(6);
+    expect(probe.takeUses('K')).toBe(0);
+  });
+
   it('declaring the same secret twice returns the same handle; a different chain is an error', () => {
     const { resolver } = setup();
     const a = resolver.secret('K', 'A ?? B');
@@ -379,7 +396,7 @@ describe('parse and trim', () => {
     expect(cfg.value.port).toBe(8080);
   });
 
-  it('a throwing parse is an error event, the last good parsed value stays, and the message withholds the value', async () => {
+  it('a throwing parse: an error event, the last good value stays, the message withholds the value', async () => {
     const { src, resolver, events, clock } = setup();
     src.answer('CFG', found('{"port": 8080}'));
     const cfg = resolver.secret('CFG', 'CFG', { parse: (raw) => JSON.parse(raw) as { port: number } });

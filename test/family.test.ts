@@ -99,6 +99,37 @@ describe('families', () => {
     await expect(keys.get('t2')).rejects.toBeInstanceOf(SourceUnavailableError);
   });
 
+  it('maxStaleMs bounds a member served stale exactly as it bounds a declared secret', async () => {
+    const { src, resolver, clock, events } = setup({ maxStaleMs: 10_000 });
+    src.answer('t1', found('value-1'));
+    src.answer('K', found('value-k'));
+    const keys = resolver.family('byok', (id) => id, { ttlMs: 1_000 });
+    const key = resolver.secret('K');
+    await resolver.ready();
+    await keys.get('t1');
+    src.answer('t1', 'throw');
+    src.answer('K', 'throw');
+    await expect(resolver.refresh('K')).rejects.toBeInstanceOf(SourceUnavailableError); // K is served stale
+    await clock.advance(1_000);
+    expect(await keys.get('t1')).toBe('value-1'); // due: served, refreshed in the background (fails: stale)
+    await clock.advance(8_999);
+    expect(await keys.get('t1')).toBe('value-1');
+    expect(key.value).toBe('value-k');
+    await clock.advance(1); // maxStaleMs after the last success, for both
+    await expect(keys.get('t1')).rejects.toThrow(/longer than maxStaleMs \(10000ms\)/);
+    expect(() => key.value).toThrow(/longer than maxStaleMs \(10000ms\)/);
+    const expired = only(events, 'error').filter((e) => /longer than maxStaleMs/.test(e.error.message));
+    expect(expired.map((e) => [e.secret, e.servingStale])).toEqual(
+      expect.arrayContaining([
+        ['byok[t1]', false],
+        ['K', false],
+      ]),
+    );
+    src.answer('t1', found('value-1'));
+    await clock.advance(60_000);
+    expect(await keys.get('t1')).toBe('value-1');
+  });
+
   it('a bad chain from chainFor rejects with InvalidCandidateError; a bad id is rejected', async () => {
     const { resolver } = setup();
     const keys = resolver.family('byok', (id) => `${id} ?? `);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createResolver, memorySource, type Source } from '../src/index.js';
+import { manualClock } from '../src/testing/index.js';
 
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown): void => {
@@ -18,8 +19,26 @@ const turns = async (n: number): Promise<void> => {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
 };
 
+/**
+ * A source whose fetches settle only when the test says so: `rejectAll()` rejects every fetch still pending,
+ * long after the resolver's budget aborted it (a late rejection nobody listens to any more).
+ */
+function lateSource(name: string): Source & { pending: number; rejectAll(): void } {
+  const rejections: ((error: Error) => void)[] = [];
+  return {
+    name,
+    get pending() {
+      return rejections.length;
+    },
+    fetch: () => new Promise<never>((_, reject) => void rejections.push(reject)),
+    rejectAll() {
+      for (const reject of rejections.splice(0)) reject(new Error('late reject after abort'));
+    },
+  };
+}
+
 describe('a misbehaving source never crashes the process', () => {
-  it('throwing, rejecting, hanging, garbage-returning and watch-throwing sources, throwing listeners, close mid-flight: no unhandled rejection', async () => {
+  it('misbehaving sources, throwing listeners, close mid-flight: no unhandled rejection', async () => {
     const syncThrow: Source = {
       name: 'sync',
       fetch: () => {
@@ -28,11 +47,7 @@ describe('a misbehaving source never crashes the process', () => {
     };
     const reject: Source = { name: 'reject', fetch: () => Promise.reject(new Error('rejected')) };
     const hang: Source = { name: 'hang', fetch: () => new Promise(() => {}) };
-    const lateReject: Source = {
-      name: 'late',
-      fetch: () =>
-        new Promise((_, rejectLater) => setTimeout(() => rejectLater(new Error('late reject after abort')), 60)),
-    };
+    const lateReject = lateSource('late');
     const garbage: Source = { name: 'garbage', fetch: async () => ({ status: 'maybe' }) as never };
     const badWatch: Source = {
       name: 'badwatch',
@@ -43,11 +58,13 @@ describe('a misbehaving source never crashes the process', () => {
       close: () => Promise.reject(new Error('close failed')),
     };
     const memory = memorySource({ OK: 'value-ok' });
+    const clock = manualClock();
     const resolver = createResolver({
       sources: [memory, syncThrow, reject, hang, lateReject, garbage, badWatch],
       refreshMs: 20,
       fetchTimeoutMs: 30,
       startupTimeoutMs: 200,
+      clock,
     });
     resolver.on('resolve', () => {
       throw new Error('listener throws');
@@ -59,17 +76,22 @@ describe('a misbehaving source never crashes the process', () => {
     resolver.secret('OK');
     const family = resolver.family('fam', (id) => `reject:${id}`);
     void family.get('t1').catch(() => undefined);
-    const ready = await resolver.ready().then(
+    const ready = resolver.ready().then(
       () => undefined,
       (e: unknown) => e as Error,
     );
-    expect(ready?.message).toMatch(/5 of 7 secrets/);
+    await clock.advance(200); // retries with backoff, fetch budgets that abort, then startupTimeoutMs
+    expect((await ready)?.message).toMatch(/5 of 7 secrets/);
+    // Let refreshes and aborts happen, then the late rejections of the fetches the budget aborted.
+    await clock.advance(150);
+    expect(lateReject.pending).toBeGreaterThan(1);
+    lateReject.rejectAll();
     await turns(5);
-    await new Promise((r) => setTimeout(r, 150)); // let refreshes, aborts and the late rejection happen
     const pending = resolver.secret('late2', 'late:Y').get();
+    expect(lateReject.pending).toBe(1);
     await resolver.close();
     await expect(pending).rejects.toThrow(/closed/);
-    await new Promise((r) => setTimeout(r, 100));
+    lateReject.rejectAll(); // the fetch close() aborted rejects late too
     await turns(5);
     expect(unhandled).toEqual([]);
   });

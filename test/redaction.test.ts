@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 describe('redaction', () => {
-  it('no value appears in events, errors, toString, JSON.stringify or util.inspect over a whole lifecycle', async () => {
+  it('no value in events, errors, toString, JSON.stringify or util.inspect over a whole lifecycle', async () => {
     const memory = memorySource({ K_v1: V1 });
     const clock = manualClock();
     const resolver = createResolver({ sources: [memory], clock, refreshMs: 1_000, jitter: 0, maxStaleMs: 5_000 });
@@ -102,7 +102,8 @@ describe('redaction', () => {
     await resolver.refresh('K');
     const line = `old=${V1} new=${V2} again=${V2} short=abc`;
     expect(resolver.redact(line)).toBe(
-      `old=[keyflip K ${fingerprint(V1)}] new=[keyflip K ${fingerprint(V2)}] again=[keyflip K ${fingerprint(V2)}] short=abc`,
+      `old=[keyflip K ${fingerprint(V1)}] new=[keyflip K ${fingerprint(V2)}] ` +
+        `again=[keyflip K ${fingerprint(V2)}] short=abc`,
     );
     expect(resolver.redact('nothing to hide')).toBe('nothing to hide');
   });

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { memorySource, SourceUnavailableError } from '../src/index.js';
-import { backoffMs } from '../src/handle.js';
+import { backoffMs, isPastStaleLimit, nextWalkInMs, staleUntil } from '../src/refresh-policy.js';
 import { manualClock } from '../src/testing/index.js';
 import { found, only, record, scriptedRig, scriptedSource, trackResolvers } from './helpers.js';
 
@@ -77,7 +77,7 @@ describe('hot refresh', () => {
     expect(infos[0]?.fingerprint).toBe(a.info?.fingerprint);
   });
 
-  it('refresh() answers from a walk that starts after the call: one already under way is waited for, then walked again', async () => {
+  it('refresh() answers from a walk started after the call: one under way is waited for first', async () => {
     const { src, resolver } = setup();
     let release: (() => void) | undefined;
     src.answer('A', found('old-value'));
@@ -127,6 +127,22 @@ describe('hot refresh', () => {
     expect(resolver.snapshot()[0]?.status).toBe('ok');
   });
 
+  it('refresh policy: a backoff after unavailable, else the period; a stale limit when maxStaleMs is finite', () => {
+    expect(nextWalkInMs('ok', 0, { periodMs: 1_000, jitter: 0 })).toBe(1_000);
+    expect(nextWalkInMs('absent', 3, { periodMs: 1_000, jitter: 0 })).toBe(1_000);
+    expect(nextWalkInMs('parse', 0, { periodMs: 1_000, jitter: 0 })).toBe(1_000);
+    expect(nextWalkInMs('unavailable', 1, { periodMs: 60_000, jitter: 0 })).toBe(1_000);
+    expect(nextWalkInMs('unavailable', 3, { periodMs: 60_000, jitter: 0 })).toBe(4_000);
+    expect(nextWalkInMs('unavailable', 9, { periodMs: 60_000, backoffCapMs: 5_000, jitter: 0 })).toBe(5_000);
+    expect(nextWalkInMs('ok', 0, { periodMs: 1_000, jitter: 0.5, jitterPeriod: false })).toBe(1_000);
+    const jittered = nextWalkInMs('ok', 0, { periodMs: 1_000, jitter: 0.5 });
+    expect(jittered).toBeGreaterThanOrEqual(500);
+    expect(jittered).toBeLessThanOrEqual(1_500);
+    expect(staleUntil(100, Number.POSITIVE_INFINITY)).toBe(Number.POSITIVE_INFINITY);
+    expect(staleUntil(100, 50)).toBe(150);
+    expect([isPastStaleLimit(149, 150), isPastStaleLimit(150, 150)]).toEqual([false, true]);
+  });
+
   it('a watch firing refreshes at once, not on the next period', async () => {
     const memory = memorySource({ K_v1: 'value-one' });
     const clock = manualClock();
@@ -151,7 +167,14 @@ describe('hot refresh', () => {
       if (calls === 2) return new Promise((resolve) => (release = () => resolve(found('value-old'))));
       return Promise.resolve(found(calls === 1 ? 'value-old' : 'value-new'));
     });
-    const watched = { ...src, fetch: src.fetch, watch: (_: unknown, cb: () => void) => (watchers.push(cb), () => {}) };
+    const watched = {
+      ...src,
+      fetch: src.fetch,
+      watch: (_: unknown, cb: () => void) => {
+        watchers.push(cb);
+        return () => {};
+      },
+    };
     const clock = manualClock();
     const resolver = resolverFor({ sources: [watched], clock, refreshMs: 3_600_000 });
     const key = resolver.secret('K');

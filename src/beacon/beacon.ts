@@ -1,13 +1,16 @@
 /**
- * The usage beacon engine: what a resolver runs when `beacon` is configured. It lives in the core (a
- * resolver needs it without importing a subpath) and uses only `node:os` and `node:crypto`; the sinks
- * that carry reports elsewhere are in `keyflip/beacon`.
+ * The usage beacon engine: `usageBeacon(options)` makes the usage reporter a resolver runs when given as
+ * `createResolver({ sources, beacon: usageBeacon({ sink, service }) })`. It plugs into the resolver through
+ * the core's `UsageReporter` interface (src/usage-reporter.ts) and uses only `node:os` and `node:crypto`; the
+ * sinks that carry reports elsewhere are in sinks.ts and otel.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { describeValue, isRecord } from '../check.js';
 import { jitterFactor, unrefTimer } from '../clock.js';
 import { ConfigurationError } from '../errors.js';
-import type { Clock, SecretInfo, TimerHandle } from '../types.js';
+import type { TimerHandle } from '../types.js';
+import type { AttachedUsageReporter, SecretChange, UsageReporter, UsageReporterHost } from '../usage-reporter.js';
 import {
   BEACON_SCHEMA,
   type BeaconInstance,
@@ -31,29 +34,14 @@ export const SEND_TIMEOUT_MS = 30_000;
 /** `close()` waits at most this long for sends in flight and the sinks' `close()`. */
 export const CLOSE_TIMEOUT_MS = 5_000;
 
-/** @internal What the beacon reads of one declared secret: a `SecretHandle` fits. */
-export interface BeaconTarget {
-  readonly info: SecretInfo | undefined;
-  /** The uses counted since the last call; resets the counter. */
-  takeUses(): number;
-}
-
-/** @internal What the beacon needs from its resolver. */
-export interface BeaconHost {
-  readonly clock: Clock;
-  /** The resolver's `jitter` (0..1). */
-  readonly jitter: number;
-  /** The declared secrets, in declaration order. Family members are not included. */
-  secrets(): Iterable<BeaconTarget>;
-}
-
-/** @internal Validated options. */
+/** Validated options. */
 interface Settings {
   readonly sinks: readonly BeaconSink[];
   readonly service: string;
   readonly environment: string | undefined;
   readonly intervalMs: number;
-  readonly instanceId: string;
+  /** `undefined`: a random UUID is drawn when the beacon is attached to a resolver. */
+  readonly instanceId: string | undefined;
   readonly labels: Readonly<Record<string, string>> | undefined;
 }
 
@@ -64,32 +52,35 @@ interface SinkState {
 }
 
 /**
- * Checks `ResolverOptions.beacon` and throws a `ConfigurationError` that names what is wrong.
- * @internal
+ * Checks the options of {@link usageBeacon} and throws a `ConfigurationError` that names what is wrong. The
+ * instance id is drawn when the beacon is attached (one per resolver), unless `instanceId` is given.
  */
-export function validateBeaconOptions(options: unknown): Settings {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+function validateBeaconOptions(options: unknown): Settings {
+  if (!isRecord(options)) {
     throw new ConfigurationError(
-      '`beacon` must be an object: { sink, service, environment?, intervalMs?, instanceId?, labels? }',
+      'usageBeacon(options): `beacon` options must be an object: ' +
+        '{ sink, service, environment?, intervalMs?, instanceId?, labels? }',
     );
   }
   const o = options as Partial<Record<keyof BeaconOptions, unknown>>;
   if (typeof o.service !== 'string' || o.service.trim() === '') {
     throw new ConfigurationError(
-      `\`beacon.service\` is required: a non-empty string naming the service this process belongs to (e.g. 'checkout-api'), not ${describe(o.service)}`,
+      '`beacon.service` is required: a non-empty string naming the service this process belongs to ' +
+        `(e.g. 'checkout-api'), not ${describeValue(o.service)}`,
     );
   }
   const list: unknown[] = Array.isArray(o.sink) ? [...(o.sink as unknown[])] : o.sink === undefined ? [] : [o.sink];
   if (list.length === 0) {
     throw new ConfigurationError(
-      '`beacon.sink` is required: a sink ({ send(report) }, e.g. logSink() or httpSink({ url }) from keyflip/beacon) or a non-empty array of sinks',
+      '`beacon.sink` is required: a sink ({ send(report) }, e.g. logSink() or httpSink({ url }) from ' +
+        'keyflip/beacon) or a non-empty array of sinks',
     );
   }
   list.forEach((sink, i) => {
     const where = Array.isArray(o.sink) ? `\`beacon.sink[${i}]\`` : '`beacon.sink`';
     if (typeof sink !== 'object' || sink === null)
       throw new ConfigurationError(
-        `${where} must be a sink object with a \`send(report)\` method, not ${describe(sink)}`,
+        `${where} must be a sink object with a \`send(report)\` method, not ${describeValue(sink)}`,
       );
     const s = sink as { send?: unknown; close?: unknown };
     if (typeof s.send !== 'function') throw new ConfigurationError(`${where} has no \`send(report)\` method`);
@@ -99,28 +90,29 @@ export function validateBeaconOptions(options: unknown): Settings {
   const intervalMs = o.intervalMs ?? DEFAULT_BEACON_INTERVAL_MS;
   if (typeof intervalMs !== 'number' || !Number.isFinite(intervalMs) || intervalMs < 1) {
     throw new ConfigurationError(
-      `\`beacon.intervalMs\` must be a finite number of milliseconds, at least 1, not ${describe(o.intervalMs)}`,
+      '`beacon.intervalMs` must be a finite number of milliseconds, at least 1, ' +
+        `not ${describeValue(o.intervalMs)}`,
     );
   }
   if (o.environment !== undefined && (typeof o.environment !== 'string' || o.environment === '')) {
     throw new ConfigurationError(
-      `\`beacon.environment\` must be a non-empty string when given, not ${describe(o.environment)}`,
+      `\`beacon.environment\` must be a non-empty string when given, not ${describeValue(o.environment)}`,
     );
   }
   if (o.instanceId !== undefined && (typeof o.instanceId !== 'string' || o.instanceId.trim() === '')) {
     throw new ConfigurationError(
-      `\`beacon.instanceId\` must be a non-empty string when given, not ${describe(o.instanceId)}`,
+      `\`beacon.instanceId\` must be a non-empty string when given, not ${describeValue(o.instanceId)}`,
     );
   }
   let labels: Record<string, string> | undefined;
   if (o.labels !== undefined) {
-    if (typeof o.labels !== 'object' || o.labels === null || Array.isArray(o.labels)) {
-      throw new ConfigurationError(`\`beacon.labels\` must be an object of strings, not ${describe(o.labels)}`);
+    if (!isRecord(o.labels)) {
+      throw new ConfigurationError(`\`beacon.labels\` must be an object of strings, not ${describeValue(o.labels)}`);
     }
     labels = Object.create(null) as Record<string, string>;
     for (const [key, value] of Object.entries(o.labels)) {
       if (typeof value !== 'string')
-        throw new ConfigurationError(`\`beacon.labels.${key}\` must be a string, not ${describe(value)}`);
+        throw new ConfigurationError(`\`beacon.labels.${key}\` must be a string, not ${describeValue(value)}`);
       labels[key] = value;
     }
     labels = Object.freeze({ ...labels });
@@ -130,9 +122,34 @@ export function validateBeaconOptions(options: unknown): Settings {
     service: o.service,
     environment: o.environment as string | undefined,
     intervalMs,
-    instanceId: (o.instanceId as string | undefined) ?? randomUUID(),
+    instanceId: o.instanceId as string | undefined,
     labels,
   };
+}
+
+/**
+ * The usage beacon, to plug into a resolver: `createResolver({ sources, beacon: usageBeacon({ sink, service }) })`.
+ * The options are checked at once (a `ConfigurationError` names what is wrong). The resolver attaches it when
+ * it is created; from then on it reports every `intervalMs` (scaled by the resolver's `jitter`), at once after
+ * every rotate or revoke of a declared secret, and on `resolver.close()`. Reports hold fingerprints, never
+ * values; family members are not reported. `resolver.beaconStats()` says what it has done.
+ *
+ * @example
+ * import { httpSink, usageBeacon } from 'keyflip/beacon';
+ * const resolver = createResolver({
+ *   sources: [envSource()],
+ *   beacon: usageBeacon({ service: 'checkout-api', sink: httpSink({ url: 'http://collector:4318' }) }),
+ * });
+ */
+export function usageBeacon(options: BeaconOptions): UsageReporter {
+  const settings = validateBeaconOptions(options);
+  return Object.freeze({
+    attach(host: UsageReporterHost): AttachedUsageReporter {
+      const beacon = new Beacon(settings, host);
+      beacon.start();
+      return beacon;
+    },
+  });
 }
 
 /**
@@ -153,11 +170,11 @@ export function validateBeaconOptions(options: unknown): Settings {
  *   unhandled rejection; a sink with {@link MAX_IN_FLIGHT_PER_SINK} sends in flight is skipped (counted as
  *   dropped) until one settles; a send still pending after {@link SEND_TIMEOUT_MS} counts as failed.
  *
- * @internal Created by the resolver from `ResolverOptions.beacon`.
+ * Made by {@link usageBeacon}'s `attach`, which the resolver calls once, when it is created.
  */
-export class Beacon {
+class Beacon implements AttachedUsageReporter {
   readonly #settings: Settings;
-  readonly #host: BeaconHost;
+  readonly #host: UsageReporterHost;
   readonly #sinks: readonly SinkState[];
   readonly #instance: BeaconInstance;
   /** lastUsedAt per `name\0fingerprint` of the last report. */
@@ -171,12 +188,12 @@ export class Beacon {
   #dropped = 0;
   #inFlight = 0;
 
-  constructor(options: BeaconOptions, host: BeaconHost) {
-    this.#settings = validateBeaconOptions(options);
+  constructor(settings: Settings, host: UsageReporterHost) {
+    this.#settings = settings;
     this.#host = host;
     this.#sinks = this.#settings.sinks.map((sink) => ({ sink, pending: new Set<Promise<void>>() }));
     this.#instance = Object.freeze({
-      id: this.#settings.instanceId,
+      id: this.#settings.instanceId ?? randomUUID(),
       host: safeHostname(),
       pid: process.pid,
       startedAt: host.clock.now(),
@@ -196,7 +213,7 @@ export class Beacon {
   }
 
   /** A declared secret rotated or was revoked: report at once (once per tick, however many changed). */
-  changed(): void {
+  changed(_change?: SecretChange): void {
     if (this.#closing !== undefined || this.#immediate !== undefined) return;
     this.#immediate = setImmediate(() => {
       this.#immediate = undefined;
@@ -374,12 +391,4 @@ function safeHostname(): string {
   } catch {
     return 'unknown';
   }
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return 'undefined (missing)';
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
-  if (Array.isArray(value)) return 'an array';
-  return `a ${typeof value}`;
 }

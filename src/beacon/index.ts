@@ -1,7 +1,8 @@
 /**
- * `keyflip/beacon`: the sinks of the usage beacon and the report's types. The beacon itself runs in the
- * core: `createResolver({ sources, beacon: { service, sink } })`.
+ * `keyflip/beacon`: the usage beacon, its sinks and the report's schema types. Plug the beacon into a resolver:
+ * `createResolver({ sources, beacon: usageBeacon({ service, sink: httpSink({ url }) }) })`.
  */
+export { usageBeacon } from './beacon.js';
 export {
   logSink,
   httpSink,

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Attributes, Counter, MeterProvider, ObservableCallback, ObservableGauge } from '@opentelemetry/api';
-import { ConfigurationError } from '../errors.js';
+import { DependencyError } from '../errors.js';
 import type { BeaconReport, BeaconSink } from './types.js';
 
 // Type-only imports above are erased: nothing of '@opentelemetry/api' is loaded unless `otelSink()` is called
@@ -15,7 +15,10 @@ const VERSION = typeof __KEYFLIP_VERSION__ === 'string' ? __KEYFLIP_VERSION__ : 
 export const OTEL_METER_NAME = 'keyflip';
 /** Counter: reads of a secret's value, per secret and fingerprint (`keyflip_secret_uses_total` in Prometheus). */
 export const OTEL_METRIC_USES = 'keyflip.secret.uses';
-/** Observable gauge: 1 per fingerprint an instance holds now, 0 for one it held before (`keyflip_secret_in_use` in Prometheus). */
+/**
+ * Observable gauge: 1 per fingerprint an instance holds now, 0 for one it held before (`keyflip_secret_in_use`
+ * in Prometheus).
+ */
 export const OTEL_METRIC_IN_USE = 'keyflip.secret.in_use';
 
 /** Options of {@link otelSink}. */
@@ -83,7 +86,10 @@ export function otelSink(options: OtelSinkOptions = {}): BeaconSink {
       if (closed) return;
       const { uses } = current();
       let points = series.get(report.instance.id);
-      if (!points) series.set(report.instance.id, (points = new Map()));
+      if (!points) {
+        points = new Map();
+        series.set(report.instance.id, points);
+      }
       for (const p of points.values()) p.held = false;
       for (const secret of report.secrets) {
         const attributes: Attributes = {
@@ -134,9 +140,12 @@ function loadApi(): OtelApi {
     const require = createRequire(typeof __filename === 'string' ? __filename : import.meta.url);
     return require(OTEL_API_PACKAGE) as OtelApi;
   } catch (cause) {
-    throw new ConfigurationError(
+    const why = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+    throw new DependencyError(
+      OTEL_API_PACKAGE,
       `keyflip/otel needs ${OTEL_API_PACKAGE} (version 1.4 or later): run \`npm install ${OTEL_API_PACKAGE}\` ` +
-        `and set up an OpenTelemetry MeterProvider, or pass \`meterProvider\` (${cause instanceof Error ? cause.message.split('\n')[0] : String(cause)})`,
+        `and set up an OpenTelemetry MeterProvider, or pass \`meterProvider\` (${why})`,
+      { cause },
     );
   }
 }

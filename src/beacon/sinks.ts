@@ -3,6 +3,7 @@
  * report; `httpSink` posts them to a collector (`keyflip collector`, `startCollectorServer`).
  */
 import { jitterFactor } from '../clock.js';
+import { describeValue, isRecord, positiveMs, wholeNumber } from '../check.js';
 import { ConfigurationError } from '../errors.js';
 import type { BeaconReport, BeaconSink } from './types.js';
 
@@ -22,11 +23,10 @@ export interface LogSinkOptions {
  * Logging, Loki, CloudWatch) carries the beacons without a collector. A report holds fingerprints, never
  * values. A `write` that throws is counted by the beacon (`resolver.beaconStats().failed`), never rethrown.
  *
- * @example createResolver({ sources, beacon: { service: 'checkout-api', sink: logSink() } })
+ * @example createResolver({ sources, beacon: usageBeacon({ service: 'checkout-api', sink: logSink() }) })
  */
 export function logSink(options: LogSinkOptions = {}): BeaconSink {
-  if (typeof options !== 'object' || options === null)
-    throw new ConfigurationError('logSink(options): options must be an object');
+  if (!isRecord(options)) throw new ConfigurationError('logSink(options): options must be an object');
   const write = options.write ?? ((line: string) => void process.stdout.write(`${line}\n`));
   if (typeof write !== 'function') throw new ConfigurationError('logSink: `write` must be a function (line) => void');
   return {
@@ -47,15 +47,30 @@ export interface HttpSinkOptions {
   url: string;
   /** Sent as `Authorization: Bearer <token>` (the collector's `KEYFLIP_COLLECTOR_TOKEN`). @default none */
   token?: string | undefined;
-  /** The budget of one request, in milliseconds; a request that outlives it is aborted and retried. @default 5_000 */
+  /**
+   * The budget of one request, in milliseconds; a request that outlives it is aborted and retried.
+   * @default 5_000
+   */
   timeoutMs?: number | undefined;
-  /** How many reports wait at most while the collector is slow or down; beyond it the oldest is dropped. @default 100 */
+  /**
+   * How many reports wait at most while the collector is slow or down; beyond it the oldest is dropped.
+   * @default 100
+   */
   maxQueue?: number | undefined;
-  /** Attempts per report, the first included: network errors, timeouts, 408, 429 and 5xx are retried. @default 4 */
+  /**
+   * Attempts per report, the first included: network errors, timeouts, 408, 429 and 5xx are retried.
+   * @default 4
+   */
   maxAttempts?: number | undefined;
-  /** The wait before the first retry, in milliseconds; it doubles per retry (±20 % jitter), up to 30 s. @default 500 */
+  /**
+   * The wait before the first retry, in milliseconds; it doubles per retry (±20 % jitter), up to 30 s.
+   * @default 500
+   */
   backoffMs?: number | undefined;
-  /** How long `close()` keeps delivering what is queued, in milliseconds; what is left is dropped. @default 3_000 */
+  /**
+   * How long `close()` keeps delivering what is queued, in milliseconds; what is left is dropped.
+   * @default 3_000
+   */
   closeTimeoutMs?: number | undefined;
   /** The `fetch` to use. @default the global `fetch` */
   fetch?: typeof fetch | undefined;
@@ -67,7 +82,10 @@ export interface HttpSinkStats {
   readonly sent: number;
   /** Reports given up on: a 4xx other than 408/429 (bad token, schema), or every attempt failed. */
   readonly failed: number;
-  /** Reports dropped unsent: the oldest when the queue was full, what was left when `close()` ran out of time, and any sent after `close()`. */
+  /**
+   * Reports dropped unsent: the oldest when the queue was full, what was left when `close()` ran out of time,
+   * and any sent after `close()`.
+   */
   readonly dropped: number;
   /** Retries made (attempts after the first). */
   readonly retries: number;
@@ -99,24 +117,24 @@ type Outcome =
  * prints nothing (neither the token nor a report); `stats()` says what happened.
  *
  * @example
- * beacon: { service: 'checkout-api', sink: httpSink({ url: 'http://collector:4318', token: process.env.KEYFLIP_COLLECTOR_TOKEN }) }
+ * const sink = httpSink({ url: 'http://collector:4318', token: process.env.KEYFLIP_COLLECTOR_TOKEN });
+ * createResolver({ sources, beacon: usageBeacon({ service: 'checkout-api', sink }) });
  */
 export function httpSink(options: HttpSinkOptions): HttpSink {
-  if (typeof options !== 'object' || options === null)
-    throw new ConfigurationError('httpSink(options) needs an options object with `url`');
+  if (!isRecord(options)) throw new ConfigurationError('httpSink(options) needs an options object with `url`');
   const endpoint = beaconsUrl(options.url);
   const token = options.token;
-  if (token !== undefined && (typeof token !== 'string' || token === '' || /[\u0000-\u001f\u007f]/.test(token))) {
+  if (token !== undefined && (typeof token !== 'string' || token === '' || CONTROL_CHARACTER.test(token))) {
     // The token is not quoted: it is a credential.
     throw new ConfigurationError(
       'httpSink: `token` must be a non-empty string without control characters (newlines included)',
     );
   }
-  const timeoutMs = positiveNumber('timeoutMs', options.timeoutMs, 5_000);
-  const maxQueue = wholeNumber('maxQueue', options.maxQueue, 100);
-  const maxAttempts = wholeNumber('maxAttempts', options.maxAttempts, 4);
-  const backoffMs = positiveNumber('backoffMs', options.backoffMs, 500);
-  const closeTimeoutMs = positiveNumber('closeTimeoutMs', options.closeTimeoutMs, 3_000);
+  const timeoutMs = positiveMs('httpSink: timeoutMs', options.timeoutMs, 5_000);
+  const maxQueue = wholeNumber('httpSink: maxQueue', options.maxQueue, 100);
+  const maxAttempts = wholeNumber('httpSink: maxAttempts', options.maxAttempts, 4);
+  const backoffMs = positiveMs('httpSink: backoffMs', options.backoffMs, 500);
+  const closeTimeoutMs = positiveMs('httpSink: closeTimeoutMs', options.closeTimeoutMs, 3_000);
   if (options.fetch !== undefined && typeof options.fetch !== 'function')
     throw new ConfigurationError('httpSink: `fetch` must be a function');
   const doFetch: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
@@ -259,11 +277,14 @@ export function httpSink(options: HttpSinkOptions): HttpSink {
   };
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is what this pattern is for
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
 /** `{url}/v1/beacons`, from the collector's base URL. */
 function beaconsUrl(url: unknown): string {
   if (typeof url !== 'string' || url === '') {
     throw new ConfigurationError(
-      `httpSink: \`url\` is required: the collector's base URL (http://host:port), not ${url === undefined ? 'undefined' : JSON.stringify(url)}`,
+      `httpSink: \`url\` is required: the collector's base URL (http://host:port), not ${describeValue(url)}`,
     );
   }
   let parsed: URL;
@@ -290,22 +311,4 @@ function retryAfterMs(header: string | null): number | undefined {
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1_000;
   const at = Date.parse(header);
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
-
-function positiveNumber(option: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new ConfigurationError(
-      `httpSink: \`${option}\` must be a positive number of milliseconds, not ${String(value)}`,
-    );
-  }
-  return value;
-}
-
-function wholeNumber(option: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new ConfigurationError(`httpSink: \`${option}\` must be a whole number of at least 1, not ${String(value)}`);
-  }
-  return value;
 }

@@ -1,4 +1,5 @@
 import type { SecretStatus } from '../types.js';
+import type { UsageReporterStats } from '../usage-reporter.js';
 
 /** The schema tag of every report. */
 export const BEACON_SCHEMA = 'keyflip.beacon/v1' as const;
@@ -54,7 +55,7 @@ export interface BeaconSink {
   close?(): Promise<void>;
 }
 
-/** Options of the usage beacon (`createResolver({ beacon })`). */
+/** Options of the usage beacon: `createResolver({ beacon: usageBeacon(options) })`. */
 export interface BeaconOptions {
   /** Where reports go. */
   sink: BeaconSink | readonly BeaconSink[];
@@ -81,7 +82,7 @@ export interface BeaconOptions {
  * What the beacon of one resolver has done so far (`resolver.beaconStats()`). Each report goes to every
  * sink, so `sent + failed + dropped` counts deliveries (reports × sinks), not reports.
  */
-export interface BeaconStats {
+export interface BeaconStats extends UsageReporterStats {
   /** Reports built (periodic, after a rotate or revoke, and the last one on `close()`). */
   readonly reports: number;
   /** Deliveries a sink accepted: `send` returned, or its promise resolved. */

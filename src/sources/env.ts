@@ -26,7 +26,7 @@ export function envSource(options: EnvSourceOptions = {}): Source {
     name: options.name ?? 'env',
     async fetch(ref: SourceRef): Promise<SourceResult> {
       const env = options.env ?? process.env;
-      const value = Object.prototype.hasOwnProperty.call(env, ref.name) ? env[ref.name] : undefined;
+      const value = Object.hasOwn(env, ref.name) ? env[ref.name] : undefined;
       if (value === undefined) return { status: 'absent', reason: 'not-found' };
       return { status: 'found', value };
     },

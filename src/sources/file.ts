@@ -1,6 +1,8 @@
 import { type FSWatcher, watch as watchDir } from 'node:fs';
 import { readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { describeValue, isRecord } from '../check.js';
+import { ConfigurationError } from '../errors.js';
 import type { FetchContext, Source, SourceRef, SourceResult } from '../types.js';
 
 /** Options of {@link fileSource}. */
@@ -19,7 +21,7 @@ export interface FileSourceOptions {
   watch?: boolean | undefined;
 }
 
-const FILE_NAME = /^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$/;
+const FILE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
 
 /**
  * Reads each candidate from the file of that name in `dir`. Made for Kubernetes Secret volumes and the
@@ -28,8 +30,9 @@ const FILE_NAME = /^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$/;
  * the version. A `subPath` mount is never updated by Kubernetes; mount the directory instead.
  */
 export function fileSource(options: FileSourceOptions): Source {
-  if (typeof options !== 'object' || options === null || typeof options.dir !== 'string' || options.dir === '') {
-    throw new TypeError('fileSource() needs `dir`: the directory that holds one file per secret');
+  if (!isRecord(options) || typeof options.dir !== 'string' || options.dir === '') {
+    const dir = isRecord(options) ? `, not ${describeValue(options.dir)}` : '';
+    throw new ConfigurationError(`fileSource() needs \`dir\`: the directory that holds one file per secret${dir}`);
   }
   const { dir } = options;
   const listeners = new Set<() => void>();

@@ -1,4 +1,5 @@
-import type { AbsentReason } from '../errors.js';
+import { describeValue } from '../check.js';
+import { type AbsentReason, ConfigurationError, SourceUnavailableError } from '../errors.js';
 import type { FetchContext, Source, SourceRef, SourceResult } from '../types.js';
 
 type VersionState = 'enabled' | 'disabled' | 'destroyed';
@@ -50,6 +51,7 @@ export interface MemorySource extends Source {
  * @example memorySource({ OPENAI_API_KEY_v1: 'sk-…' })
  */
 export function memorySource(initial: Record<string, string> = {}, options: MemorySourceOptions = {}): MemorySource {
+  const sourceName = options.name ?? 'memory';
   const store = new Map<string, StoredVersion[]>();
   const denied = new Set<string>();
   const watchers = new Map<string, Set<() => void>>();
@@ -63,16 +65,16 @@ export function memorySource(initial: Record<string, string> = {}, options: Memo
   };
   const pick = (name: string, version: string | undefined): StoredVersion => {
     const versions = store.get(name);
-    if (!versions || versions.length === 0) throw new Error(`memory source: no secret named ${name}`);
+    if (!versions || versions.length === 0) throw new ConfigurationError(`memory source: no secret named ${name}`);
     const index = version === undefined || version === 'latest' ? versions.length - 1 : Number(version) - 1;
     const found = versions[index];
-    if (!found) throw new Error(`memory source: secret ${name} has no version ${version}`);
+    if (!found) throw new ConfigurationError(`memory source: secret ${name} has no version ${version}`);
     return found;
   };
   const setState = (name: string, version: string | undefined, state: VersionState): void => {
     const stored = pick(name, version);
     if (stored.state === 'destroyed')
-      throw new Error(`memory source: version ${version ?? 'latest'} of ${name} is destroyed`);
+      throw new ConfigurationError(`memory source: version ${version ?? 'latest'} of ${name} is destroyed`);
     stored.state = state;
     if (state === 'destroyed') stored.value = '';
     notify(name);
@@ -81,16 +83,22 @@ export function memorySource(initial: Record<string, string> = {}, options: Memo
   for (const [name, value] of Object.entries(initial)) store.set(name, [{ value, state: 'enabled' }]);
 
   return {
-    name: options.name ?? 'memory',
+    name: sourceName,
     get fetches() {
       return fetches;
     },
     async fetch(ref: SourceRef, ctx: FetchContext): Promise<SourceResult> {
       fetches++;
-      if (outage === 'throw') throw new Error(`memory source ${options.name ?? 'memory'} is in a simulated outage`);
+      if (outage === 'throw') {
+        // Stands for a network failure: a source reports being unavailable by throwing.
+        throw new SourceUnavailableError(`memory source ${sourceName} is in a simulated outage`, {
+          source: sourceName,
+        });
+      }
       if (outage === 'hang') {
         return new Promise((_, reject) => {
-          const abort = (): void => reject(ctx.signal.reason ?? new Error('aborted'));
+          const abort = (): void =>
+            reject(ctx.signal.reason ?? new SourceUnavailableError('aborted', { source: sourceName }));
           if (ctx.signal.aborted) abort();
           else ctx.signal.addEventListener('abort', abort, { once: true });
         });
@@ -111,14 +119,25 @@ export function memorySource(initial: Record<string, string> = {}, options: Memo
     },
     watch(ref: SourceRef, onChange: () => void): () => void {
       let set = watchers.get(ref.name);
-      if (!set) watchers.set(ref.name, (set = new Set()));
-      set.add(onChange);
-      return () => set.delete(onChange);
+      if (!set) {
+        set = new Set();
+        watchers.set(ref.name, set);
+      }
+      const subscribed = set;
+      subscribed.add(onChange);
+      return () => subscribed.delete(onChange);
     },
     set(name: string, value: string): string {
-      if (typeof value !== 'string') throw new TypeError(`memory source: the value of ${name} must be a string`);
+      if (typeof value !== 'string') {
+        throw new ConfigurationError(
+          `memory source: the value of ${name} must be a string, not ${describeValue(value)}`,
+        );
+      }
       let versions = store.get(name);
-      if (!versions) store.set(name, (versions = []));
+      if (!versions) {
+        versions = [];
+        store.set(name, versions);
+      }
       versions.push({ value, state: 'enabled' });
       notify(name);
       return String(versions.length);

@@ -1,15 +1,21 @@
 import { hostname } from 'node:os';
 import { describe, expect, it, vi } from 'vitest';
 import {
-  BEACON_SCHEMA,
   ConfigurationError,
   fingerprint,
   memorySource,
+  type ResolverOptions,
+  type SecretChange,
+  type UsageReporter,
+  type UsageReporterHost,
+} from '../../src/index.js';
+import {
+  BEACON_SCHEMA,
   type BeaconOptions,
   type BeaconReport,
   type BeaconSink,
-  type ResolverOptions,
-} from '../../src/index.js';
+  usageBeacon,
+} from '../../src/beacon/index.js';
 import { CLOSE_TIMEOUT_MS, MAX_IN_FLIGHT_PER_SINK, SEND_TIMEOUT_MS } from '../../src/beacon/beacon.js';
 import { manualClock } from '../../src/testing/index.js';
 import { collectUnhandledRejections, trackResolvers } from '../helpers.js';
@@ -43,7 +49,7 @@ async function rig(beacon: Partial<BeaconOptions> = {}, options: Partial<Resolve
     clock,
     jitter: 0,
     refreshMs: 3_600_000,
-    beacon: { service: 'checkout-api', sink, intervalMs: 1_000, ...beacon },
+    beacon: usageBeacon({ service: 'checkout-api', sink, intervalMs: 1_000, ...beacon }),
     ...options,
   });
   const a = resolver.secret('A', 'A_v2 ?? A_v1');
@@ -105,7 +111,7 @@ describe('beacon: schedule', () => {
       sources: [memorySource({ K: 'value-k-1' })],
       clock,
       jitter: 0,
-      beacon: { service: 's', sink },
+      beacon: usageBeacon({ service: 's', sink }),
     });
     resolver.secret('K');
     await resolver.ready();
@@ -115,7 +121,7 @@ describe('beacon: schedule', () => {
     expect(sink.reports).toHaveLength(1);
   });
 
-  it('reports at once after a rotate, coalescing changes of the same tick, without waiting for the period', async () => {
+  it('reports at once after a rotate, coalescing changes of one tick, without waiting for the period', async () => {
     const { clock, start, memory, sink } = await rig();
     memory.set('A_v2', 'value-a-two');
     memory.set('B', 'value-b-two'); // two rotations in the same tick: one report
@@ -157,7 +163,7 @@ describe('beacon: schedule', () => {
     expect(sink.reports[0]?.secrets.map((s) => s.name)).toEqual(['A', 'B']);
   });
 
-  it('close() sends a final report with the uses counted so far, waits for the sinks, and nothing follows', async () => {
+  it('close() sends a final report with the uses counted so far, waits for the sinks; nothing follows', async () => {
     const { clock, start, sink, resolver, a } = await rig();
     let closed = false;
     sink.close = async () => {
@@ -187,7 +193,7 @@ describe('beacon: schedule', () => {
       sources: [memorySource({ K: 'v-k' })],
       clock,
       jitter: 0,
-      beacon: { service: 's', sink: keep() },
+      beacon: usageBeacon({ service: 's', sink: keep() }),
     });
     expect(clock.pending).toBe(1);
     expect(withBeacon.beaconStats()).toEqual({ reports: 0, sent: 0, failed: 0, dropped: 0, inFlight: 0 });
@@ -294,7 +300,7 @@ describe('beacon: contents', () => {
     expect(Object.isFrozen(one.reports[0]?.instance)).toBe(true);
   });
 
-  it('says who sent it: host, pid, startedAt, runtime, keyflip version, and a random id stable for the resolver', async () => {
+  it('says who sent it: host, pid, startedAt, runtime, keyflip version, a random id stable per resolver', async () => {
     const { clock, start, sink, memory } = await rig();
     await clock.advance(3_000);
     memory.set('A_v2', 'value-a-two');
@@ -321,7 +327,7 @@ describe('beacon: contents', () => {
 });
 
 describe('beacon: a sink never affects the app', () => {
-  it('a throwing, a rejecting and a never-resolving sink: values keep being served, other sinks get every report, failures are counted', async () => {
+  it('throwing, rejecting, hung sinks: values served, other sinks get every report, failures counted', async () => {
     const good = keep();
     const calls = { throwing: 0, rejecting: 0, hanging: 0 };
     const throwing: BeaconSink = {
@@ -434,6 +440,7 @@ describe('beacon: a sink never affects the app', () => {
     const badThen: BeaconSink = {
       send: () =>
         ({
+          // biome-ignore lint/suspicious/noThenProperty: a broken thenable is what this test hands the beacon
           then() {
             throw new Error('then throws');
           },
@@ -442,6 +449,7 @@ describe('beacon: a sink never affects the app', () => {
     const badGetter: BeaconSink = {
       send: () =>
         ({
+          // biome-ignore lint/suspicious/noThenProperty: a thenable whose `then` getter throws, on purpose
           get then(): never {
             throw new Error('getter throws');
           },
@@ -458,9 +466,9 @@ describe('beacon: a sink never affects the app', () => {
 describe('beacon: options are checked', () => {
   const sink = keep();
   const cases: [string, unknown, RegExp][] = [
-    ['not an object', 'yes', /`beacon` must be an object/],
+    ['not an object', 'yes', /usageBeacon\(options\): `beacon` options must be an object/],
     ['no service', { sink }, /`beacon\.service` is required/],
-    ['empty service', { sink, service: '  ' }, /`beacon\.service` is required.*not "  "/],
+    ['empty service', { sink, service: '  ' }, /`beacon\.service` is required.*not " {2}"/],
     ['no sink', { service: 's' }, /`beacon\.sink` is required/],
     ['empty sink list', { service: 's', sink: [] }, /`beacon\.sink` is required/],
     ['sink without send', { service: 's', sink: { write() {} } }, /`beacon\.sink` has no `send\(report\)` method/],
@@ -491,11 +499,93 @@ describe('beacon: options are checked', () => {
   for (const [what, beacon, message] of cases) {
     it(`${what}: ConfigurationError, and no timer started`, () => {
       const clock = manualClock();
-      expect(() => resolverFor({ sources: [memorySource()], clock, beacon: beacon as BeaconOptions })).toThrow(
-        ConfigurationError,
-      );
-      expect(() => resolverFor({ sources: [memorySource()], clock, beacon: beacon as BeaconOptions })).toThrow(message);
+      const withBeacon = () =>
+        resolverFor({ sources: [memorySource()], clock, beacon: usageBeacon(beacon as BeaconOptions) });
+      expect(withBeacon).toThrow(ConfigurationError);
+      expect(withBeacon).toThrow(message);
       expect(clock.pending).toBe(0);
     });
   }
+
+  it('a plain options object (the shape `beacon` took before usageBeacon) is refused with how to migrate', () => {
+    const clock = manualClock();
+    const old = { service: 's', sink: keep() } as unknown as UsageReporter;
+    const create = () => resolverFor({ sources: [memorySource()], clock, beacon: old });
+    expect(create).toThrow(ConfigurationError);
+    expect(create).toThrow(
+      '`beacon` takes a usage reporter, not an options object: wrap the same options in usageBeacon() (exported by ' +
+        "'keyflip/beacon'), `beacon: usageBeacon({ service, sink, … })` instead of `beacon: { service, sink, … }`",
+    );
+    expect(() => resolverFor({ sources: [memorySource()], clock, beacon: 7 as never })).toThrow(
+      /`beacon` must be a usage reporter: `beacon: usageBeacon\(\{ service, sink \}\)` from 'keyflip\/beacon'/,
+    );
+    expect(clock.pending).toBe(0);
+  });
+});
+
+describe('beacon: the usage reporter interface', () => {
+  it('a reporter sees declared secrets (provenance and uses, no values), their changes, and close', async () => {
+    const clock = manualClock();
+    const memory = memorySource({ A_v1: 'value-a-one' });
+    const seen: { host?: UsageReporterHost; changes: SecretChange[]; closed: number } = { changes: [], closed: 0 };
+    const stats = { reports: 1, sent: 2, failed: 3, dropped: 4, inFlight: 5 };
+    const reporter: UsageReporter = {
+      attach(host) {
+        seen.host = host;
+        return {
+          changed: (change) => void seen.changes.push(change),
+          stats: () => stats,
+          close: async () => void seen.closed++,
+        };
+      },
+    };
+    const resolver = resolverFor({ sources: [memory], clock, jitter: 0.3, beacon: reporter });
+    const a = resolver.secret('A', 'A_v2 ?? A_v1');
+    resolver.family('byok', (id) => id);
+    await resolver.ready();
+    void a.value;
+    void a.value;
+    const host = seen.host as UsageReporterHost;
+    expect(host.clock).toBe(clock);
+    expect(host.jitter).toBe(0.3);
+    const [usage, ...more] = [...host.secrets()];
+    expect(more).toEqual([]);
+    expect(usage?.info).toEqual(a.info);
+    expect(usage?.takeUses()).toBe(2);
+    expect(usage?.takeUses()).toBe(0);
+    expect(Object.keys(usage ?? {}).sort()).toEqual(['info', 'takeUses']);
+    memory.set('A_v2', 'value-a-two');
+    await clock.flush();
+    memory.disable('A_v2');
+    memory.disable('A_v1');
+    await clock.flush();
+    expect(seen.changes).toEqual([
+      { secret: 'A', kind: 'rotate' },
+      { secret: 'A', kind: 'revoke' },
+    ]);
+    expect(resolver.beaconStats()).toBe(stats);
+    await resolver.close();
+    expect(seen.closed).toBe(1);
+  });
+
+  it('a reporter whose changed() throws does not affect the app', async () => {
+    const memory = memorySource({ A_v1: 'value-a-one' });
+    const reporter: UsageReporter = {
+      attach: () => ({
+        changed() {
+          throw new Error('reporter bug');
+        },
+        stats: () => ({ reports: 0, sent: 0, failed: 0, dropped: 0, inFlight: 0 }),
+        close: async () => undefined,
+      }),
+    };
+    const clock = manualClock();
+    const resolver = resolverFor({ sources: [memory], clock, beacon: reporter });
+    const a = resolver.secret('A', 'A_v2 ?? A_v1');
+    await resolver.ready();
+    const rotated = new Promise((resolve) => a.once('rotate', resolve));
+    memory.set('A_v2', 'value-a-two');
+    await rotated;
+    expect(a.value).toBe('value-a-two');
+  });
 });

@@ -77,7 +77,7 @@ const byFingerprint = (points: Point[] | undefined): Record<string, unknown> =>
   );
 
 describe('otelSink', () => {
-  it('records keyflip.secret.uses (counter) and keyflip.secret.in_use (gauge) with the documented attributes', async () => {
+  it('records keyflip.secret.uses (counter) and keyflip.secret.in_use (gauge), documented attributes', async () => {
     const { provider, read } = rig();
     const sink = otelSink({ meterProvider: provider });
     await sink.send(
@@ -202,7 +202,8 @@ describe('otelSink', () => {
 
   it('without meterProvider, uses the global one, even when it is registered after the sink was made', async () => {
     const sink = otelSink();
-    await sink.send(report([secret({ name: 'K', fingerprint: 'kf_111111111111', uses: 1 })])); // no-op provider: dropped
+    // no-op provider: dropped
+    await sink.send(report([secret({ name: 'K', fingerprint: 'kf_111111111111', uses: 1 })]));
     const { provider, read } = rig();
     expect(metrics.setGlobalMeterProvider(provider)).toBe(true);
     await sink.send(report([secret({ name: 'K', fingerprint: 'kf_111111111111', uses: 2 })]));
@@ -213,7 +214,8 @@ describe('otelSink', () => {
   });
 
   it('observes at most 256 series per instance: the oldest retired ones are dropped, held ones never', async () => {
-    // A fake provider, to see what the sink itself observes (the SDK would keep exporting a dropped series' last value).
+    // A fake provider, to see what the sink itself observes (the SDK would keep exporting a dropped series' last
+    // value).
     let callback: ((result: { observe(value: number, attributes: Record<string, unknown>): void }) => void) | undefined;
     const meterProvider = {
       getMeter: () => ({
@@ -243,7 +245,7 @@ describe('otelSink', () => {
     expect(observed.map(([f]) => f)).toContain(fp(299));
   });
 
-  it('never exports a value: reports built from a real resolver, grepped in the exported data and the Prometheus text', async () => {
+  it('never exports a value: reports of a real resolver, grepped in exported data and Prometheus text', async () => {
     const values = { K_v1: 'sk-live-value-one-0123456789', K_v2: 'sk-live-value-two-9876543210' };
     const memory = memorySource({ K_v1: values.K_v1 });
     const resolver = createResolver({ sources: [memory] });
@@ -297,8 +299,11 @@ describe('otelSink', () => {
       writeFileSync(
         join(dir, 'run.mjs'),
         `import { otelSink } from './otel.mjs';
-         const provider = { getMeter: () => ({ createCounter: () => ({ add() {} }), createObservableGauge: () => ({ addCallback() {}, removeCallback() {} }) }) };
-         otelSink({ meterProvider: provider }).send({ service: 's', instance: { id: 'i', host: 'h', pid: 1 }, secrets: [] });
+         const gauge = { addCallback() {}, removeCallback() {} };
+         const meter = { createCounter: () => ({ add() {} }), createObservableGauge: () => gauge };
+         const provider = { getMeter: () => meter };
+         const report = { service: 's', instance: { id: 'i', host: 'h', pid: 1 }, secrets: [] };
+         otelSink({ meterProvider: provider }).send(report);
          console.log('injected ok');
          try { otelSink(); } catch (e) { console.log(e.name + ': ' + e.message); }`,
       );
@@ -306,7 +311,7 @@ describe('otelSink', () => {
       expect(run.stderr).toBe('');
       expect(run.stdout).toContain('injected ok');
       expect(run.stdout).toMatch(
-        /ConfigurationError: \[keyflip\] keyflip\/otel needs @opentelemetry\/api .*npm install @opentelemetry\/api.*meterProvider/,
+        /DependencyError: keyflip\/otel needs @opentelemetry\/api .*npm install @opentelemetry\/api.*meterProvider/,
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { httpSink, logSink } from '../../src/beacon/index.js';
-import { BEACON_SCHEMA, ConfigurationError, fingerprint, memorySource, type BeaconReport } from '../../src/index.js';
+import { BEACON_SCHEMA, type BeaconReport, httpSink, logSink, usageBeacon } from '../../src/beacon/index.js';
+import { ConfigurationError, fingerprint, memorySource } from '../../src/index.js';
 import { manualClock } from '../../src/testing/index.js';
 import { collectUnhandledRejections, trackResolvers } from '../helpers.js';
 
@@ -102,7 +102,11 @@ describe('logSink', () => {
       sources: [memorySource({ K_v1: 'value-log-1' })],
       clock,
       jitter: 0,
-      beacon: { service: 'log-svc', sink: logSink({ write: (line) => lines.push(line) }), intervalMs: 1_000 },
+      beacon: usageBeacon({
+        service: 'log-svc',
+        sink: logSink({ write: (line) => lines.push(line) }),
+        intervalMs: 1_000,
+      }),
     });
     const key = resolver.secret('K', 'K_v2 ?? K_v1');
     await resolver.ready();
@@ -140,7 +144,7 @@ describe('logSink', () => {
       sources: [memorySource({ K: 'value-k' })],
       clock,
       jitter: 0,
-      beacon: {
+      beacon: usageBeacon({
         service: 's',
         sink: logSink({
           write: () => {
@@ -148,7 +152,7 @@ describe('logSink', () => {
           },
         }),
         intervalMs: 1_000,
-      },
+      }),
     });
     const key = resolver.secret('K');
     await resolver.ready();
@@ -167,11 +171,11 @@ describe('httpSink against a real HTTP server', () => {
     const collector = await server();
     const resolver = resolverFor({
       sources: [memorySource({ K_v1: 'value-http-1' })],
-      beacon: {
+      beacon: usageBeacon({
         service: 'http-svc',
         environment: 'staging',
         sink: httpSink({ url: `${collector.url}/`, token: 'tok-123' }),
-      },
+      }),
     });
     const key = resolver.secret('K', 'K_v2 ?? K_v1');
     await resolver.ready();
@@ -348,8 +352,8 @@ describe('httpSink against a real HTTP server', () => {
     expect(() => httpSink({ url: 'not a url' })).toThrow(/`url` is not a URL/);
     expect(() => httpSink({ url: 'ftp://x' })).toThrow(/http: or https:/);
     expect(() => httpSink({ url: 'http://user:pw@x' })).toThrow(/credentials/);
-    expect(() => httpSink({ url: 'http://x', maxQueue: 0 })).toThrow(/`maxQueue`/);
-    expect(() => httpSink({ url: 'http://x', timeoutMs: -1 })).toThrow(/`timeoutMs`/);
+    expect(() => httpSink({ url: 'http://x', maxQueue: 0 })).toThrow(/`httpSink: maxQueue`/);
+    expect(() => httpSink({ url: 'http://x', timeoutMs: -1 })).toThrow(/`httpSink: timeoutMs`/);
     let message = '';
     try {
       httpSink({ url: 'http://x', token: 'secret-token\nX-Evil: 1' });

@@ -127,9 +127,18 @@ export function expectNoValues(haystacks: readonly string[], values: readonly st
   }
 }
 
-/** A source with the same fetch and validate but no watch: only polling can pick changes up. */
-function withoutWatch(source: Source): Source {
-  const stripped: Source = { name: source.name, fetch: (ref, ctx) => source.fetch(ref, ctx) };
+/**
+ * A source with the same fetch and validate but no watch: only polling can pick changes up. `onFetch` is
+ * called as each fetch starts (a resolver starts a due walk's first fetch synchronously, from its timer).
+ */
+function withoutWatch(source: Source, onFetch: () => void = () => undefined): Source {
+  const stripped: Source = {
+    name: source.name,
+    fetch: (ref, ctx) => {
+      onFetch();
+      return source.fetch(ref, ctx);
+    },
+  };
   if (source.validate) {
     const validate = source.validate.bind(source);
     return { ...stripped, validate };
@@ -138,8 +147,6 @@ function withoutWatch(source: Source): Source {
 }
 
 const live = (): AbortSignal => new AbortController().signal;
-/** Real time, for the few places that must show that nothing happens. Kept short. */
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Declares the conformance suite for one source.
@@ -238,7 +245,7 @@ export function sourceConformance(label: string, setup: () => ConformanceFixture
       expect(removed).toEqual({ status: 'absent', reason: 'not-found' });
     });
 
-    it('missing: a resolver reports a chain of missing names as SecretNotFoundError naming each candidate', async () => {
+    it('missing: a chain of missing names fails with SecretNotFoundError naming each candidate', async () => {
       // Prepare
       const resolver = resolverFor({ clock: manualClock() });
       resolver.secret('S', 'KF_MISSING ?? KF_ALSO_MISSING');
@@ -282,7 +289,7 @@ export function sourceConformance(label: string, setup: () => ConformanceFixture
       },
     );
 
-    it('absent states: a disabled (or removed) candidate is skipped with its reason, and the walk goes on', async () => {
+    it('absent states: a disabled (or removed) candidate is skipped with its reason; the walk goes on', async () => {
       // Prepare
       const disable = fx.capabilities.disable;
       const reason = disable ? 'disabled' : 'not-found';
@@ -304,7 +311,7 @@ export function sourceConformance(label: string, setup: () => ConformanceFixture
       expect(fallbackEvent?.skipped).toEqual([{ candidate: 'KF_A', reason }]);
     });
 
-    it('revocation: a held secret whose only candidate goes away is revoked, and served again when it comes back', async () => {
+    it('revocation: a held secret whose only candidate goes is revoked, and served again when it is back', async () => {
       // Prepare
       const first = unique('held');
       const back = unique('back');
@@ -361,7 +368,7 @@ export function sourceConformance(label: string, setup: () => ConformanceFixture
       }
     });
 
-    it('validate: accepts ordinary names; rejects the ones the source cannot hold, and secret() throws InvalidCandidateError at declaration', () => {
+    it('validate: accepts ordinary names, rejects what the source cannot hold; secret() throws at declaration', () => {
       // Prepare
       const invalid = fx.capabilities.invalid ?? [];
       const resolver = resolverFor({ clock: manualClock() });
@@ -393,7 +400,7 @@ export function sourceConformance(label: string, setup: () => ConformanceFixture
       expect(resolver.handles().map((h) => h.name)).toEqual(['OK']);
     });
 
-    it('watch: onChange is called after a change; the unsubscribe stops it without stopping other watchers', async () => {
+    it('watch: onChange is called after a change; unsubscribing stops it, not the other watchers', async () => {
       if (!fx.capabilities.watch) {
         expect(fx.source.watch, 'a source without the watch capability must not have watch()').toBeUndefined();
         return;
@@ -416,31 +423,36 @@ export function sourceConformance(label: string, setup: () => ConformanceFixture
         second++;
         signalSecond();
       });
+      // A source calls its watchers in the order they subscribed, in one pass per change; so once a watcher
+      // that subscribed later has been called, an unsubscribed one that was still called would have been
+      // called already. That call (not a pause) is the signal that a change was delivered.
+      let unwatchControl: () => void = () => undefined;
       try {
         // Act 1: a change reaches both watchers
         await fx.seed('KF_WATCH', unique('w1'));
         await within(firstCalled, 5_000, 'onChange after a change');
         // Act 2: the first unsubscribes; the next change reaches the second only
         unwatchFirst();
-        await pause(50); // lets notifications of the first change still in flight land
         const firstAfterUnsubscribe = first;
         const secondCalled = new Promise<void>((resolve) => (signalSecond = resolve));
         await fx.seed('KF_WATCH', unique('w2'));
         await within(secondCalled, 5_000, 'onChange of the remaining watcher');
-        await pause(150);
         // Assess
         expect(first).toBeGreaterThan(0);
         expect(first).toBe(firstAfterUnsubscribe);
-        // Act 3: the last unsubscribes; nothing more is called
+        // Act 3: the last unsubscribes; nothing more is called (a new watcher is, and shows the change went out)
         unwatchSecond();
-        await pause(50);
         const secondAfterUnsubscribe = second;
+        const controlCalled = new Promise<void>((resolve) => {
+          unwatchControl = watch.call(fx.source, { name: 'KF_WATCH' }, () => resolve());
+        });
         await fx.seed('KF_WATCH', unique('w3'));
-        await pause(150);
+        await within(controlCalled, 5_000, 'onChange of a watcher subscribed after the last one left');
         expect(second).toBe(secondAfterUnsubscribe);
       } finally {
         unwatchFirst();
         unwatchSecond();
+        unwatchControl();
       }
     });
 
@@ -454,11 +466,13 @@ export function sourceConformance(label: string, setup: () => ConformanceFixture
       const handle = resolver.secret('S', 'KF_PUSH');
       await resolver.ready();
       if (!fx.capabilities.watch) {
-        // Without watch, nothing but a refresh picks the change up.
+        // Without watch (the source has no `watch` method, checked above) and with time stopped, nothing can
+        // start a fetch: only a refresh picks the change up.
         await fx.seed('KF_PUSH', v2);
-        await pause(100);
         await clock.flush();
         expect(handle.value).toBe(v1);
+        await resolver.refresh('S');
+        expect(handle.value).toBe(v2);
         return;
       }
       const rotated = waitForEvent(resolver, 'rotate', (e) => e.current.fingerprint === fingerprint(v2));
@@ -491,30 +505,36 @@ export function sourceConformance(label: string, setup: () => ConformanceFixture
       );
       void pending.finally(() => (settled = true));
       if (fx.capabilities.stall) {
-        await pause(30);
+        await new Promise((resolve) => setImmediate(resolve)); // every promise callback queued so far has run
         expect(settled, 'a stalled fetch must wait for its signal').toBe(false);
       }
       controller.abort(reason);
       const outcome = await within(pending, 2_000, 'fetch aborted mid-flight');
+      // Rejecting with the abort's own reason proves the stalled fetch ended because of the abort, not before.
       if (fx.capabilities.stall) expect(outcome).toEqual({ error: reason });
     });
 
-    it('abort: within fetchTimeoutMs a healthy fetch resolves; a stalled one is aborted and reported unavailable', async () => {
+    it('abort: within fetchTimeoutMs a healthy fetch resolves; a stalled one is aborted, unavailable', async () => {
       // Prepare: a real clock and a short budget; the wrapper records how each fetch ended
       const value = unique('budget');
       await fx.seed('KF_BUDGET', value);
       const outcomes: string[] = [];
+      let outcomeSeen: () => void = () => undefined;
+      const record = (outcome: string): void => {
+        outcomes.push(outcome);
+        outcomeSeen();
+      };
       const inner = fx.source;
       const watched: Source = {
         name: inner.name,
         fetch: (ref, ctx) =>
           inner.fetch(ref, ctx).then(
             (result: SourceResult) => {
-              outcomes.push(result.status);
+              record(result.status);
               return result;
             },
             (error: unknown) => {
-              outcomes.push(ctx.signal.aborted ? 'aborted' : 'threw');
+              record(ctx.signal.aborted ? 'aborted' : 'threw');
               throw error;
             },
           ),
@@ -535,6 +555,7 @@ export function sourceConformance(label: string, setup: () => ConformanceFixture
       expect(outcomes).toEqual(['found']);
       if (!fx.capabilities.stall) return;
       // Act: the source stalls; the resolver's budget aborts the fetch
+      const secondOutcome = new Promise<void>((resolve) => (outcomeSeen = resolve));
       fx.capabilities.stall();
       const errors = recordEvents(resolver);
       const refreshed = await within(
@@ -550,13 +571,7 @@ export function sourceConformance(label: string, setup: () => ConformanceFixture
       expect(handle.value).toBe(value);
       expect(handle.info?.status).toBe('stale');
       expect(errors.some((e) => e.event === 'error' && (e.payload as Payload<'error'>).servingStale)).toBe(true);
-      await within(
-        (async () => {
-          while (outcomes.length < 2) await pause(5);
-        })(),
-        2_000,
-        'the stalled fetch to end after its abort',
-      );
+      await within(secondOutcome, 2_000, 'the stalled fetch to end after its abort');
       expect(outcomes).toEqual(['found', 'aborted']);
     });
 
@@ -566,26 +581,30 @@ export function sourceConformance(label: string, setup: () => ConformanceFixture
       const after = unique('poll-v2');
       await fx.seed('KF_POLL', before);
       const clock = manualClock();
-      const resolver = createResolver({ sources: [withoutWatch(fx.source)], refreshMs: 60_000, jitter: 0, clock });
+      let fetches = 0;
+      const source = withoutWatch(fx.source, () => fetches++);
+      const resolver = createResolver({ sources: [source], refreshMs: 60_000, jitter: 0, clock });
       resolvers.push(resolver);
       const handle = resolver.secret('S', 'KF_POLL');
       await resolver.ready();
       await fx.seed('KF_POLL', after);
-      // Act 1: not yet due
+      const fetchesAtReady = fetches;
+      // Act 1: not yet due (a due walk would have started its fetch inside advance(), synchronously)
       await clock.advance(59_000);
-      await pause(50);
-      await clock.flush();
+      const fetchesEarly = fetches;
       const early = handle.value;
       // Act 2: due
       const rotated = waitForEvent(resolver, 'rotate', (e) => e.current.fingerprint === fingerprint(after));
       await clock.advance(1_000);
       await rotated;
       // Assess
+      expect(fetchesEarly).toBe(fetchesAtReady);
       expect(early).toBe(before);
+      expect(fetches).toBe(fetchesAtReady + 1);
       expect(handle.value).toBe(after);
     });
 
-    it('end to end: X_v2 ?? X_v1 resolves to v1, then to v2 once seeded, with rotate carrying fingerprints, never values', async () => {
+    it('end to end: X_v2 ?? X_v1 is v1, then v2 once seeded; rotate carries fingerprints, never values', async () => {
       // Prepare
       const v1 = unique('e2e-v1');
       const v2 = unique('e2e-v2');

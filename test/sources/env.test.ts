@@ -88,8 +88,8 @@ describe('envSource', () => {
       const processOnly = await source.fetch({ name: 'KF_ONLY_IN_PROCESS' }, { signal: live() });
       const objectOnly = await source.fetch({ name: 'KF_ONLY_IN_OBJECT' }, { signal: live() });
       // Assess
-      expect(process.env['KF_ONLY_IN_PROCESS']).toBe('from-process-env');
-      expect(process.env['KF_ONLY_IN_OBJECT']).toBeUndefined();
+      expect(process.env.KF_ONLY_IN_PROCESS).toBe('from-process-env');
+      expect(process.env.KF_ONLY_IN_OBJECT).toBeUndefined();
       expect(processOnly).toEqual({ status: 'absent', reason: 'not-found' });
       expect(objectOnly.status === 'found' && decode(objectOnly.value)).toBe('from-object');
     });
@@ -121,7 +121,7 @@ describe('envSource', () => {
     it('works with an object without a prototype', async () => {
       // Prepare
       const env = Object.create(null) as Record<string, string>;
-      env['KF_BARE'] = 'bare-value';
+      env.KF_BARE = 'bare-value';
       const source = envSource({ env });
       // Act
       const result = await source.fetch({ name: 'KF_BARE' }, { signal: live() });
@@ -129,7 +129,7 @@ describe('envSource', () => {
       expect(result.status === 'found' && decode(result.value)).toBe('bare-value');
     });
 
-    it('a variable set to undefined is not-found; one set to "" is found empty (the resolver then skips it as empty)', async () => {
+    it('a variable set to undefined is not-found; one set to "" is found empty (then skipped as empty)', async () => {
       // Prepare
       const source = envSource({ env: { KF_UNDEFINED: undefined, KF_BLANK: '' } });
       // Act
@@ -205,7 +205,7 @@ describe('envSource', () => {
       const handle = resolver.secret('S', 'K');
       await resolver.ready();
       // Act
-      env['K'] = 'second-value';
+      env.K = 'second-value';
       await resolver.refresh('S');
       // Assess
       expect(handle.value).toBe('second-value');

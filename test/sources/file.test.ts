@@ -4,10 +4,12 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { trackResolvers } from '../helpers.js';
 import {
+  ConfigurationError,
   fileSource,
   fingerprint,
   InvalidCandidateError,
   type Resolver,
+  type Source,
   SourceUnavailableError,
 } from '../../src/index.js';
 import { manualClock } from '../../src/testing/index.js';
@@ -267,26 +269,42 @@ describe('fileSource', () => {
     it('with watch: false nothing is pushed; only a refresh picks a change up', async () => {
       // Prepare
       await writeFile(join(dir, 'KEY'), 'sk-before');
-      const resolver = resolverFor({
-        sources: [fileSource({ dir, watch: false })],
-        clock: manualClock(),
-        refreshMs: 3_600_000,
-      });
+      const unwatched = fileSource({ dir, watch: false });
+      let fetches = 0;
+      const counted: Source = {
+        ...unwatched,
+        fetch: (ref, ctx) => {
+          fetches++;
+          return unwatched.fetch(ref, ctx);
+        },
+      };
+      const resolver = resolverFor({ sources: [counted], clock: manualClock(), refreshMs: 3_600_000 });
       const handle = resolver.secret('KEY');
       await resolver.ready();
+      const fetchesBefore = fetches;
+      // A watching source on the same directory: its call proves the change's file-system event was delivered.
+      const control = fileSource({ dir });
+      const delivered = new Promise<void>((resolve) => control.watch?.({ name: 'KEY' }, resolve));
       // Act
       await writeFile(join(dir, 'KEY'), 'sk-after');
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      await delivered;
+      // Every watcher of the directory is called in the same poll phase; a setImmediate runs after it, so a
+      // push to the resolver would have started its fetch (synchronously, in the watch callback) by then.
+      await new Promise((resolve) => setImmediate(resolve));
       const pushed = handle.value;
+      const fetchesAfterChange = fetches;
+      await control.close?.();
       await resolver.refresh('KEY');
       // Assess
+      expect(fetchesAfterChange).toBe(fetchesBefore);
       expect(pushed).toBe('sk-before');
       expect(handle.value).toBe('sk-after');
     });
 
     it('needs a dir', () => {
-      expect(() => fileSource({ dir: '' })).toThrow(TypeError);
-      expect(() => fileSource(undefined as unknown as { dir: string })).toThrow(TypeError);
+      expect(() => fileSource({ dir: '' })).toThrow(ConfigurationError);
+      expect(() => fileSource({ dir: '' })).toThrow('fileSource() needs `dir`');
+      expect(() => fileSource(undefined as unknown as { dir: string })).toThrow(ConfigurationError);
     });
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { trackResolvers } from '../helpers.js';
 import {
+  ConfigurationError,
   fingerprint,
   InvalidCandidateError,
   memorySource,
@@ -34,7 +35,7 @@ describe('memorySource', () => {
   const resolverFor = trackResolvers();
 
   describe('versions', () => {
-    it('set adds numbered versions: "1", "2", …; name@N asks for one; latest (or no version) is the newest', async () => {
+    it('set adds versions "1", "2", …; name@N asks for one; latest (or no version) is the newest', async () => {
       // Prepare
       const source = memorySource();
       // Act
@@ -235,7 +236,7 @@ describe('memorySource', () => {
       });
     });
 
-    it('a resolver holding latest is revoked (fails closed) when the newest version is disabled, and recovers on enable', async () => {
+    it('on latest: revoked (fails closed) once the newest version is disabled; enabling it heals', async () => {
       // Prepare
       const source = memorySource({ K: 'older-one' });
       source.set('K', 'newest-two');
@@ -273,7 +274,7 @@ describe('memorySource', () => {
       expect(await source.fetch({ name: 'K' }, { signal: live() })).toMatchObject({ status: 'found', value: 'steady' });
     });
 
-    it("outage('throw') through a resolver: the walk stops (no fallback to v1), the last good value is served", async () => {
+    it("outage('throw') via a resolver: the walk stops (no fallback to v1), the last good value served", async () => {
       // Prepare
       const source = memorySource({ K_v1: 'v1-value', K_v2: 'v2-value' });
       const resolver = resolverFor({ sources: [source], clock: manualClock(), jitter: 0 });
@@ -442,7 +443,7 @@ describe('memorySource', () => {
 
     it('set refuses a value that is not a string', () => {
       const source = memorySource();
-      expect(() => source.set('K', 42 as unknown as string)).toThrow(TypeError);
+      expect(() => source.set('K', 42 as unknown as string)).toThrow(ConfigurationError);
     });
 
     it('the value comes back exactly as set', async () => {
