@@ -6,8 +6,21 @@
  * error could quote but `addVersion`, whose payload no error message includes).
  */
 import { crc32c } from '../crc32c.js';
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError, DependencyError } from '../errors.js';
 import { createSecretManagerClient } from '../sources/gcp-client.js';
+import {
+  GrpcCode,
+  grpcCodeOf,
+  isLocation,
+  isProject,
+  isSecretId,
+  parentName,
+  parseSecretName,
+  parseVersionName,
+  readPayload,
+  SECRET_ID_RULE,
+  secretName as nameOfSecret,
+} from '../sources/gcp-names.js';
 import { RotationError } from './errors.js';
 
 export type VersionState = 'ENABLED' | 'DISABLED' | 'DESTROYED';
@@ -101,12 +114,6 @@ export interface SecretAdminOptions {
   env?: Record<string, string | undefined> | undefined;
 }
 
-const SECRET_ID = /^[A-Za-z0-9_-]{1,255}$/;
-const LOCATION = /^[a-z][a-z0-9-]*$/;
-const PROJECT = /^[a-z0-9][a-z0-9-]{0,62}$/;
-/** gRPC status codes (REST reports the same numbers). */
-export const Code = { NOT_FOUND: 5, ALREADY_EXISTS: 6, FAILED_PRECONDITION: 9, ABORTED: 10 } as const;
-
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -123,40 +130,31 @@ function stringRecord(v: unknown): Record<string, string> {
   return out;
 }
 
-/** The numeric gRPC code of an error from the client, if it has one. */
-export function grpcCode(error: unknown): number | undefined {
-  const code = isObj(error) ? error.code : undefined;
-  return typeof code === 'number' ? code : undefined;
-}
-
 /** Opens the Secret Manager admin the rotation commands use. Loads the SDK only when no client is given. */
 export async function openSecretAdmin(options: SecretAdminOptions): Promise<SecretAdmin> {
   const { projectId, location } = options;
-  if (typeof projectId !== 'string' || !(PROJECT.test(projectId) || /^\d{1,20}$/.test(projectId))) {
+  if (typeof projectId !== 'string' || !isProject(projectId)) {
     throw new RotationError(
       'INVALID_INPUT',
       'the project must be a Google Cloud project id (lowercase letters, digits and "-") or number',
     );
   }
-  if (location !== undefined && !LOCATION.test(location)) {
+  if (location !== undefined && !isLocation(location)) {
     throw new RotationError('INVALID_INPUT', 'the location must be a region such as "europe-west1"');
   }
   const owns = options.client === undefined;
   const client = options.client ?? (await buildClient(options));
-  const parent = location === undefined ? `projects/${projectId}` : `projects/${projectId}/locations/${location}`;
+  const parent = parentName({ project: projectId, location });
   const callOptions = { retry: null, timeout: options.callTimeoutMs ?? 15_000 };
   const secretName = (id: string): string => {
-    if (!SECRET_ID.test(id))
+    if (!isSecretId(id))
       throw new RotationError(
         'INVALID_INPUT',
-        `${JSON.stringify(id.slice(0, 80))} is not a secret id (1 to 255 letters, digits, "_" and "-")`,
+        `${JSON.stringify(id.slice(0, 80))} is not a secret id (${SECRET_ID_RULE})`,
       );
-    return `${parent}/secrets/${id}`;
+    return nameOfSecret({ project: projectId, location, secretId: id });
   };
-  const idOf = (name: unknown): string =>
-    String(name ?? '')
-      .split('/')
-      .pop() ?? '';
+  const idOf = (name: unknown): string => parseSecretName(name)?.secretId ?? '';
 
   const call = async <T>(what: string, id: string, run: () => Promise<unknown>): Promise<T> => {
     try {
@@ -164,7 +162,7 @@ export async function openSecretAdmin(options: SecretAdminOptions): Promise<Secr
       return (Array.isArray(result) ? result[0] : result) as T;
     } catch (error) {
       if (error instanceof RotationError) throw error;
-      const code = grpcCode(error);
+      const code = grpcCodeOf(error);
       const detail = error instanceof Error ? error.message : String(error);
       throw new RotationError('BACKEND', `Secret Manager ${what} ${id} failed: ${detail}`, {
         cause: error,
@@ -188,11 +186,11 @@ export async function openSecretAdmin(options: SecretAdminOptions): Promise<Secr
   };
   const versionMeta = (raw: unknown): VersionMeta => {
     const v = isObj(raw) ? raw : {};
-    const parts = String(v.name ?? '').split('/');
+    const name = parseVersionName(v.name);
     const state = String(v.state ?? '');
     return {
-      secretId: parts[parts.length - 3] ?? '',
-      version: Number(parts[parts.length - 1]),
+      secretId: name?.secretId ?? '',
+      version: Number(name?.version ?? ''),
       state: state === 'ENABLED' || state === 'DISABLED' || state === 'DESTROYED' ? state : 'DESTROYED',
       createdAt: toMs(v.createTime),
       etag: String(v.etag ?? ''),
@@ -207,7 +205,7 @@ export async function openSecretAdmin(options: SecretAdminOptions): Promise<Secr
       try {
         return secretMeta(await call('GetSecret', id, () => client.getSecret({ name }, callOptions)));
       } catch (error) {
-        if (error instanceof RotationError && error.grpcCode === Code.NOT_FOUND) return undefined;
+        if (error instanceof RotationError && error.grpcCode === GrpcCode.NOT_FOUND) return undefined;
         throw error;
       }
     },
@@ -263,19 +261,11 @@ export async function openSecretAdmin(options: SecretAdminOptions): Promise<Secr
       const response = await call<Obj>('AccessSecretVersion', `${id}/versions/${version}`, () =>
         client.accessSecretVersion({ name: `${secretName(id)}/versions/${version}` }, callOptions),
       );
-      const payload = isObj(response?.payload) ? response.payload : {};
-      const raw = payload.data;
-      const data =
-        typeof raw === 'string'
-          ? Buffer.from(raw, 'base64')
-          : raw instanceof Uint8Array
-            ? Buffer.from(raw)
-            : Buffer.alloc(0);
-      const expected = payload.dataCrc32c;
-      if (expected !== undefined && expected !== null && expected !== '' && Number(expected) !== crc32c(data)) {
+      const { data, crc32cMatches } = readPayload(response?.payload);
+      if (!crc32cMatches) {
         throw new RotationError('BACKEND', `the data_crc32c of ${id}/versions/${version} does not match its payload`);
       }
-      return data.toString('utf8').trim();
+      return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8').trim();
     },
     async setState(id, version, state, etag) {
       const request: Obj = { name: `${secretName(id)}/versions/${version}` };
@@ -303,7 +293,9 @@ async function buildClient(options: SecretAdminOptions): Promise<SecretManagerAd
     return await createSecretManagerClient<SecretManagerAdminClientLike>(options, 'keyflip rotate');
   } catch (cause) {
     const message = cause instanceof Error ? cause.message : String(cause);
-    if (cause instanceof ConfigurationError) throw new RotationError('INVALID_INPUT', message, { cause });
+    if (cause instanceof ConfigurationError || cause instanceof DependencyError) {
+      throw new RotationError('INVALID_INPUT', message, { cause });
+    }
     throw new RotationError('BACKEND', `could not start the Secret Manager client: ${message}`, { cause });
   }
 }

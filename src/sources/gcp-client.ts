@@ -4,7 +4,7 @@
  * regional endpoint for a `location`, and starts the client inside a try.
  */
 import { createRequire } from 'node:module';
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError, DependencyError } from '../errors.js';
 
 /** The package loaded on first use. */
 export const GCP_SDK_PACKAGE = '@google-cloud/secret-manager';
@@ -16,8 +16,9 @@ export interface ClientBuildOptions {
 }
 
 /**
- * Loads the SDK and builds a started client. `who` names the caller in the error thrown when the SDK is
- * missing (`keyflip/gcp needs …`), `alternative` says what else would do (`, or pass \`client\``).
+ * Loads the SDK and builds a started client. `who` names the caller in the {@link DependencyError} thrown
+ * when the SDK is missing (`keyflip/gcp needs …`), `alternative` says what else would do
+ * (`, or pass \`client\``). A client that fails to start rejects with the client's own error.
  */
 export async function createSecretManagerClient<C extends { initialize?(): Promise<unknown>; close?(): Promise<void> }>(
   options: ClientBuildOptions,
@@ -28,8 +29,11 @@ export async function createSecretManagerClient<C extends { initialize?(): Promi
   try {
     sdk = (await import(GCP_SDK_PACKAGE)) as typeof sdk;
   } catch (cause) {
-    throw new ConfigurationError(
-      `${who} needs ${GCP_SDK_PACKAGE} (version 6 or 7): run \`npm install ${GCP_SDK_PACKAGE}\`${alternative} (${cause instanceof Error ? cause.message : String(cause)})`,
+    throw new DependencyError(
+      GCP_SDK_PACKAGE,
+      `${who} needs ${GCP_SDK_PACKAGE} (version 6 or 7): run \`npm install ${GCP_SDK_PACKAGE}\`${alternative} ` +
+        `(${describe(cause)})`,
+      { cause },
     );
   }
   const env = options.env ?? process.env;
@@ -85,8 +89,15 @@ function loadGax(): Gax {
     const fromSdk = createRequire(fromHere.resolve(GCP_SDK_PACKAGE));
     return fromSdk('google-gax') as Gax;
   } catch (cause) {
-    throw new ConfigurationError(
-      `keyflip/gcp needs ${GCP_SDK_PACKAGE} to reach an emulator: run \`npm install ${GCP_SDK_PACKAGE}\` (${cause instanceof Error ? cause.message : String(cause)})`,
+    throw new DependencyError(
+      GCP_SDK_PACKAGE,
+      `keyflip/gcp needs ${GCP_SDK_PACKAGE} to reach an emulator: run \`npm install ${GCP_SDK_PACKAGE}\` ` +
+        `(${describe(cause)})`,
+      { cause },
     );
   }
+}
+
+function describe(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
 }

@@ -1,7 +1,18 @@
-import { crc32c } from '../crc32c.js';
-import { createSecretManagerClient } from './gcp-client.js';
-import { ConfigurationError, IntegrityError } from '../errors.js';
+import { ConfigurationError, IntegrityError, SourceUnavailableError } from '../errors.js';
 import type { FetchContext, Source, SourceRef, SourceResult } from '../types.js';
+import { createSecretManagerClient } from './gcp-client.js';
+import {
+  GrpcCode,
+  grpcCodeOf,
+  isLocation,
+  isSecretId,
+  isVersionId,
+  parseVersionName,
+  readPayload,
+  SECRET_ID_RULE,
+  VERSION_RULE,
+  versionName,
+} from './gcp-names.js';
 
 /**
  * The part of `SecretManagerServiceClient` (from `@google-cloud/secret-manager`, v6 or v7) this source
@@ -57,13 +68,6 @@ export interface GcpSecretManagerOptions {
 
 export { emulatorClientOptions, GCP_SDK_PACKAGE } from './gcp-client.js';
 
-const SECRET_ID = /^[A-Za-z0-9_-]{1,255}$/;
-const VERSION = /^(?:[1-9][0-9]*|latest|[A-Za-z][A-Za-z0-9_-]{0,62})$/;
-const LOCATION = /^[a-z][a-z0-9-]*$/;
-
-/** gRPC status codes this source branches on (the REST transport reports the same numbers). */
-const Code = { NOT_FOUND: 5, PERMISSION_DENIED: 7, FAILED_PRECONDITION: 9 } as const;
-
 /**
  * Google Cloud Secret Manager. A candidate `name` reads `projects/P/secrets/name/versions/latest`;
  * `name@7` version 7; `name@current` the alias `current`. Polls with `AccessSecretVersion` only (its
@@ -84,15 +88,14 @@ export function gcpSecretManager(options: GcpSecretManagerOptions): Source {
   ) {
     throw new ConfigurationError('gcpSecretManager() needs `projectId`: the project that holds the secrets');
   }
-  if (options.location !== undefined && !LOCATION.test(options.location)) {
+  if (options.location !== undefined && !isLocation(options.location)) {
     throw new ConfigurationError(
-      `gcpSecretManager(): \`location\` must be a region such as "europe-west1", not ${JSON.stringify(options.location)}`,
+      'gcpSecretManager(): `location` must be a region such as "europe-west1", ' +
+        `not ${JSON.stringify(options.location)}`,
     );
   }
-  const parent =
-    options.location === undefined
-      ? `projects/${options.projectId}`
-      : `projects/${options.projectId}/locations/${options.location}`;
+  const parent = { project: options.projectId, location: options.location };
+  const sourceName = options.name ?? 'gcp';
   const ownsClient = options.client === undefined;
   let client: Promise<SecretManagerClientLike> | undefined = options.client
     ? Promise.resolve(options.client)
@@ -108,11 +111,11 @@ export function gcpSecretManager(options: GcpSecretManagerOptions): Source {
   };
 
   return {
-    name: options.name ?? 'gcp',
+    name: sourceName,
     async fetch(ref: SourceRef, ctx: FetchContext): Promise<SourceResult> {
       if (closed) throw new ConfigurationError('the gcp source is closed', 'CLOSED');
       const sm = await getClient();
-      const name = `${parent}/secrets/${ref.name}/versions/${ref.version ?? 'latest'}`;
+      const name = versionName({ ...parent, secretId: ref.name, version: ref.version ?? 'latest' });
       const timeout = options.callTimeoutMs ?? ctx.timeoutMs;
       let response: AccessResponse;
       try {
@@ -124,21 +127,22 @@ export function gcpSecretManager(options: GcpSecretManagerOptions): Source {
       } catch (error) {
         const absent = absentReason(error);
         if (absent) return { status: 'absent', reason: absent };
-        throw typeof error === 'string' ? new Error(error) : error; // the client rejects with a bare string after close()
+        // The client rejects with a bare string once closed ('The client has already been closed.').
+        if (typeof error === 'string') {
+          throw new SourceUnavailableError(`AccessSecretVersion ${name} failed: ${error}`, { source: sourceName });
+        }
+        throw error;
       }
-      const data = toBytes(response.payload?.data);
-      const expected = response.payload?.dataCrc32c;
-      if (expected !== undefined && expected !== null && expected !== '' && Number(expected) !== crc32c(data)) {
+      const { data, crc32cMatches } = readPayload(response.payload);
+      if (!crc32cMatches) {
         throw new IntegrityError(`the data_crc32c of ${name} does not match its payload; the value is not served`);
       }
-      const version = /\/versions\/([^/]+)$/.exec(response.name ?? '')?.[1];
+      const version = parseVersionName(response.name)?.version;
       return { status: 'found', value: data, ...(version === undefined ? {} : { version }) };
     },
     validate(ref: SourceRef): string | undefined {
-      if (!SECRET_ID.test(ref.name)) return 'a secret id is 1 to 255 letters, digits, "_" and "-"';
-      if (ref.version !== undefined && !VERSION.test(ref.version)) {
-        return 'a version is a number, "latest", or an alias (a letter, then letters, digits, "_" and "-", 63 at most)';
-      }
+      if (!isSecretId(ref.name)) return `a secret id is ${SECRET_ID_RULE}`;
+      if (ref.version !== undefined && !isVersionId(ref.version)) return `a version is ${VERSION_RULE}`;
       return undefined;
     },
     async close(): Promise<void> {
@@ -156,10 +160,10 @@ export function gcpSecretManager(options: GcpSecretManagerOptions): Source {
 }
 
 function absentReason(error: unknown): 'not-found' | 'disabled' | 'destroyed' | 'permission-denied' | undefined {
-  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
-  if (code === Code.NOT_FOUND) return 'not-found';
-  if (code === Code.PERMISSION_DENIED) return 'permission-denied';
-  if (code === Code.FAILED_PRECONDITION) {
+  const code = grpcCodeOf(error);
+  if (code === GrpcCode.NOT_FOUND) return 'not-found';
+  if (code === GrpcCode.PERMISSION_DENIED) return 'permission-denied';
+  if (code === GrpcCode.FAILED_PRECONDITION) {
     // The only FAILED_PRECONDITION an access can get is a version that is not ENABLED; the message names its state.
     // gRPC puts the text in `details` and `message`; REST in `message` only (its `details` is an array).
     const { details, message: text } = error as { details?: unknown; message?: unknown };
@@ -168,12 +172,6 @@ function absentReason(error: unknown): 'not-found' | 'disabled' | 'destroyed' | 
     if (/DISABLED/.test(message)) return 'disabled';
   }
   return undefined;
-}
-
-function toBytes(data: Uint8Array | string | null | undefined): Uint8Array {
-  if (data === undefined || data === null) return new Uint8Array(0);
-  if (typeof data === 'string') return new Uint8Array(Buffer.from(data, 'base64'));
-  return data;
 }
 
 /** Loads the SDK (once, on first fetch) and builds a started client. */

@@ -7,3 +7,4 @@ export {
   type EmulatorClientOptions,
   type EmulatorLocationOptions,
 } from './emulator/index.js';
+export { EmulatorAdminError } from './emulator/admin-error.js';

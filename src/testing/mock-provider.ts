@@ -1,7 +1,9 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { escapeRegExp } from '../regexp.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isRecord } from '../check.js';
+import { ConfigurationError } from '../errors.js';
+import { escapeRegExp } from '../regexp.js';
 import { type ProviderId, type ProviderPreset, resolvePreset } from '../clients/presets.js';
 
 /**
@@ -65,8 +67,7 @@ const MAX_BODY = 10 * 1024 * 1024;
  * const client = new OpenAI({ apiKey: 'unused', baseURL: mock.url, fetch: authFetch(key, providers.openai) });
  */
 export async function startMockProvider(options: MockProviderOptions): Promise<MockProvider> {
-  if (typeof options !== 'object' || options === null)
-    throw new TypeError('startMockProvider: options { preset, keys? } are required');
+  if (!isRecord(options)) throw new ConfigurationError('startMockProvider: options { preset, keys? } are required');
   const preset = resolvePreset(options.preset);
   const family = familyOf(preset);
   const hmacKey = randomBytes(32);
@@ -78,7 +79,7 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
 
   const checkKey = (key: unknown): string => {
     if (typeof key !== 'string' || key === '')
-      throw new TypeError('startMockProvider: a key must be a non-empty string');
+      throw new ConfigurationError('startMockProvider: a key must be a non-empty string');
     return key;
   };
   for (const key of options.keys ?? []) live.set(digest(checkKey(key)), 'alive');
@@ -172,9 +173,14 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
   server.on('clientError', (_error, socket) => socket.destroy());
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    // A host that is not an address of this machine: the `host` option cannot be used.
+    const failed = (cause: NodeJS.ErrnoException): void => {
+      const message = `startMockProvider: cannot listen on ${host}: ${cause.code ?? cause.message}`;
+      reject(new ConfigurationError(message, 'INVALID_OPTIONS', { cause }));
+    };
+    server.once('error', failed);
     server.listen(0, host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });
@@ -339,12 +345,14 @@ function invalidKey(family: Family, key: string | undefined, id: string): Answer
         body:
           key === undefined
             ? openaiStyleError(
-                "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                "You didn't provide an API key. You need to provide your API key in an Authorization header " +
+                  'using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).',
                 'invalid_request_error',
                 null,
               )
             : openaiStyleError(
-                `Incorrect API key provided: ${masked(key)}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+                `Incorrect API key provided: ${masked(key)}. ` +
+                  'You can find your API key at https://platform.openai.com/account/api-keys.',
                 'invalid_request_error',
                 'invalid_api_key',
               ),
@@ -357,7 +365,9 @@ function missingScopes(id: string): Answer {
     status: 401,
     headers: { 'x-request-id': `req_${id}` },
     body: openaiStyleError(
-      "You have insufficient permissions for this operation. Missing scopes: api.model.read. Check that you have the correct role in your organization (Reader, Writer, Owner) and project (Member, Owner), and if you're using a restricted API key, that it has the necessary scopes.",
+      'You have insufficient permissions for this operation. Missing scopes: api.model.read. ' +
+        'Check that you have the correct role in your organization (Reader, Writer, Owner) and project ' +
+        "(Member, Owner), and if you're using a restricted API key, that it has the necessary scopes.",
       'invalid_request_error',
       null,
     ),
@@ -493,7 +503,8 @@ function noQuota(family: Family, id: string): Answer {
         headers,
         body: anthropicError(
           'invalid_request_error',
-          'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
+          'Your credit balance is too low to access the Anthropic API. ' +
+            'Please go to Plans & Billing to upgrade or purchase credits.',
           id,
         ),
       };

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DependencyError } from '../../src/errors.js';
 import { EmulatorDependencyError, loadEmulatorDeps } from '../../src/testing/emulator/load.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -46,7 +47,7 @@ function run(
 }
 
 describe('the emulator in a fresh process', () => {
-  it('loads gRPC only when started, shares the client’s grpc-js, never probes the metadata server, ignores proxies, prints nothing', () => {
+  it('loads gRPC when started, shares the client’s grpc-js, no metadata probe, ignores proxies, prints nothing', () => {
     const deadProxy = 'http://127.0.0.1:9';
     const { result, stdout, stderr } = run('main', {
       http_proxy: deadProxy,
@@ -66,7 +67,7 @@ describe('the emulator in a fresh process', () => {
     expect(stderr).toBe('');
   });
 
-  it('control: a client built without the emulator’s auth options DOES probe the metadata server (so the check above can fail)', () => {
+  it('control: a client without the emulator’s auth options DOES probe the metadata server (so it can fail)', () => {
     const { result } = run('control');
     expect(result.served).toBe('value');
     expect(result.metadataHits).toBeGreaterThan(0);
@@ -76,5 +77,14 @@ describe('the emulator in a fresh process', () => {
     const nowhere = join(home, 'no-project', 'index.js');
     expect(() => loadEmulatorDeps([nowhere])).toThrow(EmulatorDependencyError);
     expect(() => loadEmulatorDeps([nowhere])).toThrow(/npm install --save-dev @google-cloud\/secret-manager/);
+    // one of the error family: a DependencyError naming the package
+    expect(() => loadEmulatorDeps([nowhere])).toThrow(DependencyError);
+    expect(() => loadEmulatorDeps([nowhere])).toThrow(
+      expect.objectContaining({
+        name: 'EmulatorDependencyError',
+        code: 'DEPENDENCY_MISSING',
+        packageName: '@google-cloud/secret-manager',
+      }),
+    );
   });
 });

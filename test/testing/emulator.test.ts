@@ -6,7 +6,8 @@ import { createServer as createNetServer } from 'node:net';
 import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { crc32c } from '../../src/crc32c.js';
-import { type SecretManagerEmulator, startSecretManagerEmulator } from '../../src/testing/index.js';
+import { ConfigurationError } from '../../src/errors.js';
+import { EmulatorAdminError, type SecretManagerEmulator, startSecretManagerEmulator } from '../../src/testing/index.js';
 
 type Mode = 'grpc' | 'rest';
 
@@ -16,7 +17,8 @@ const NUM = '123456789012';
 const o = { retry: null, timeout: 5_000 } as const;
 const page = { ...o, autoPaginate: false } as const;
 const ETAG_MISMATCH =
-  "The etag provided in the request does not match the resource's current etag. Please retry the whole read-modify-write with exponential backoff.";
+  "The etag provided in the request does not match the resource's current etag. " +
+  'Please retry the whole read-modify-write with exponential backoff.';
 
 const S = {
   CANCELLED: 1,
@@ -93,7 +95,7 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
   };
   const access = async (name: string) => (await client.accessSecretVersion({ name }, o))[0];
 
-  it('CreateSecret / GetSecret: the project NUMBER in names, labels, annotations and replication round-trip, a quoted etag', async () => {
+  it('CreateSecret / GetSecret: project NUMBER in names; labels, annotations, replication; quoted etag', async () => {
     const id = fresh();
     const created = await create(id, { ...automatic, labels: { team: 'core' }, annotations: { 'owner.io': 'ops' } });
     expect(created.name).toBe(`projects/${NUM}/secrets/${id}`);
@@ -114,7 +116,8 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
         text: `Secret [projects/${NUM}/secrets/${id}] already exists.`,
       }),
     );
-    expect((await failure(create(fresh(), {}), mode)).code).toBe(S.INVALID_ARGUMENT); // a global secret needs replication
+    // a global secret needs replication
+    expect((await failure(create(fresh(), {}), mode)).code).toBe(S.INVALID_ARGUMENT);
     expect((await failure(create('not ok!'), mode)).code).toBe(S.INVALID_ARGUMENT);
     const tooMany = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`l${i}`, 'v']));
     for (const secret of [
@@ -130,7 +133,7 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
     );
   });
 
-  it('AddSecretVersion / AccessSecretVersion: numbered versions, the bytes back, dataCrc32c a decimal string that matches', async () => {
+  it('Add / AccessSecretVersion: numbered versions, the bytes back, a matching decimal dataCrc32c', async () => {
     const id = fresh();
     await create(id);
     const binary = new Uint8Array([0, 255, 1, 254, 10, 13]);
@@ -154,7 +157,7 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
     expect(Number(latest.payload?.dataCrc32c)).toBe(crc32c(binary));
   });
 
-  it('`latest` is the newest version whatever its state: a disabled or destroyed newest version fails, with no fallback', async () => {
+  it('`latest` is the newest version whatever its state: a disabled or destroyed one fails, no fallback', async () => {
     const id = fresh();
     await create(id);
     await add(id, 'one');
@@ -184,7 +187,7 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
     expect(Number(destroyed.destroyTime?.seconds)).toBeGreaterThan(0);
   });
 
-  it('NOT_FOUND for a missing secret, a secret with no versions, a missing version number or alias; INVALID_ARGUMENT for a malformed version', async () => {
+  it('NOT_FOUND: no secret, no versions, no such version or alias; INVALID_ARGUMENT: a malformed version', async () => {
     expect(await failure(access(versionPath('no-such-secret', 'latest')), mode)).toEqual(
       expect.objectContaining({
         code: S.NOT_FOUND,
@@ -213,7 +216,7 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
     );
   });
 
-  it('Enable / Disable / Destroy: states, a new etag on every change (no-ops too), etag checks, DESTROYED is terminal', async () => {
+  it('Enable/Disable/Destroy: states, a new etag per change (no-ops too), etag checks; DESTROYED stays', async () => {
     const id = fresh();
     await create(id);
     const added = await add(id, 'one');
@@ -284,7 +287,7 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
     expect(unchanged.labels).toEqual({ b: '2' });
   });
 
-  it('aliases: versions/ALIAS resolves through version_aliases for Get and Access; bad aliases are refused', async () => {
+  it('aliases: versions/ALIAS resolves through version_aliases for Get and Access; bad ones are refused', async () => {
     const id = fresh();
     await create(id);
     for (const value of ['one', 'two', 'three']) await add(id, value);
@@ -309,7 +312,8 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
       o,
     );
     expect(text((await access(versionPath(id, 'current'))).payload?.data)).toBe('three');
-    expect((await failure(access(versionPath(id, 'next')), mode)).code).toBe(S.NOT_FOUND); // the mask replaced the whole map
+    // the mask replaced the whole map
+    expect((await failure(access(versionPath(id, 'next')), mode)).code).toBe(S.NOT_FOUND);
 
     await client.disableSecretVersion({ name: versionPath(id, '3') }, o);
     expect((await failure(access(versionPath(id, 'current')), mode)).text).toContain(
@@ -329,7 +333,7 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
     }
   });
 
-  it('etag mismatch on UpdateSecret and DeleteSecret is FAILED_PRECONDITION with production wording; the right etag succeeds', async () => {
+  it('etag mismatch on Update/DeleteSecret: FAILED_PRECONDITION, production wording; the right one works', async () => {
     const id = fresh();
     const created = await create(id);
     const stale = '"00000000000001"';
@@ -369,7 +373,7 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
     expect((await add(id, 'again')).name).toBe(`projects/${NUM}/secrets/${id}/versions/1`);
   });
 
-  it('ListSecrets: newest first, filters, pagination with a total size; regional secrets are listed apart', async () => {
+  it('ListSecrets: newest first, filters, pagination with a total size; regional secrets listed apart', async () => {
     const suite = `list-${mode}`;
     const ids = [fresh(), fresh(), fresh()];
     for (const id of ids) await create(id, { ...automatic, labels: { suite } });
@@ -449,7 +453,7 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
     );
   });
 
-  it('CRC32C is verified on add: a wrong data_crc32c is INVALID_ARGUMENT and adds nothing; the right one, as number or string, is accepted', async () => {
+  it('CRC32C on add: a wrong one is INVALID_ARGUMENT and adds nothing; right (number or string) works', async () => {
     const id = fresh();
     await create(id);
     const data = Buffer.from('checked value');
@@ -477,7 +481,7 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
     expect(versions).toHaveLength(1);
   });
 
-  it('requests by project ID or number reach the same secrets; another project is PERMISSION_DENIED, "(or it may not exist)"', async () => {
+  it('project ID or number: the same secrets; another project: PERMISSION_DENIED "(or it may not exist)"', async () => {
     const id = fresh();
     emulator.addVersion(id, 'value');
     expect((await access(versionPath(id, 'latest', P))).name).toBe(`projects/${NUM}/secrets/${id}/versions/1`);
@@ -485,7 +489,9 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
     expect(await failure(access(versionPath(id, 'latest', 'someone-else')), mode)).toEqual(
       expect.objectContaining({
         code: S.PERMISSION_DENIED,
-        text: `Permission 'secretmanager.versions.access' denied for resource 'projects/someone-else/secrets/${id}/versions/latest' (or it may not exist).`,
+        text:
+          "Permission 'secretmanager.versions.access' denied for resource " +
+          `'projects/someone-else/secrets/${id}/versions/latest' (or it may not exist).`,
       }),
     );
   });
@@ -503,7 +509,8 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
     const got = await access(`${parent}/secrets/${id}/versions/latest`);
     expect(got.name).toBe(`projects/${NUM}/locations/us-east1/secrets/${id}/versions/1`);
     expect(text(got.payload?.data)).toBe('regional');
-    expect((await failure(access(versionPath(id, 'latest')), mode)).code).toBe(S.NOT_FOUND); // the global one does not exist
+    // the global one does not exist
+    expect((await failure(access(versionPath(id, 'latest')), mode)).code).toBe(S.NOT_FOUND);
 
     emulator.addVersion(id, 'by admin', { location: 'us-east1' });
     emulator.setAlias(id, 'current', '1', { location: 'us-east1' });
@@ -513,14 +520,15 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
     expect((await failure(access(`${parent}/secrets/${id}/versions/latest`), mode)).code).toBe(S.FAILED_PRECONDITION);
   });
 
-  it('version_destroy_ttl delays destruction: DISABLED with a scheduled time, DESTROYED once it passes; enabling cancels it', async () => {
+  it('version_destroy_ttl: DISABLED with a scheduled time, DESTROYED once it passes; enabling cancels it', async () => {
     const id = fresh();
     await create(id, { ...automatic, versionDestroyTtl: { seconds: 86_400 } });
     await add(id, 'one');
     await add(id, 'two');
     const [pending] = await client.destroySecretVersion({ name: versionPath(id, '1') }, o);
     expect(pending.state).toBe('DISABLED');
-    expect(Math.abs(Number(pending.scheduledDestroyTime?.seconds) - (Date.now() / 1000 + 86_400))).toBeLessThan(60);
+    const scheduled = Number(pending.scheduledDestroyTime?.seconds);
+    expect(Math.abs(scheduled - (Date.now() / 1000 + 86_400))).toBeLessThan(60);
     expect((await failure(access(versionPath(id, '1')), mode)).text).toContain('is in DISABLED state.');
     await client.destroySecretVersion({ name: versionPath(id, '2') }, o);
     await client.enableSecretVersion({ name: versionPath(id, '2') }, o); // cancels the scheduled destruction
@@ -586,11 +594,22 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
     const [got] = await client.getSecret({ name: secretPath(other) }, o);
     expect(got.labels).toEqual({ kind: 'admin' });
     expect(got.annotations).toEqual({ why: 'test' });
-    expect(() => emulator.createSecret(other)).toThrow(expect.objectContaining({ code: S.ALREADY_EXISTS }));
+    // Where the RPC would fail, a helper throws an EmulatorAdminError (a ConfigurationError) with the RPC's status.
+    expect(() => emulator.createSecret(other)).toThrow(EmulatorAdminError);
+    expect(() => emulator.createSecret(other)).toThrow(ConfigurationError);
+    expect(() => emulator.createSecret(other)).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_OPTIONS',
+        grpcCode: S.ALREADY_EXISTS,
+        grpcStatus: 'ALREADY_EXISTS',
+        message: `Secret [projects/${NUM}/secrets/${other}] already exists.`,
+      }),
+    );
     expect(() => emulator.addVersion(other, Buffer.alloc(65_537))).toThrow(/65536/);
     emulator.deleteSecret(other);
     expect((await failure(client.getSecret({ name: secretPath(other) }, o), mode)).code).toBe(S.NOT_FOUND);
-    expect(() => emulator.deleteSecret(other)).toThrow(expect.objectContaining({ code: S.NOT_FOUND }));
+    expect(() => emulator.deleteSecret(other)).toThrow(expect.objectContaining({ grpcCode: S.NOT_FOUND }));
+    expect(() => emulator.createSecret('not ok!')).toThrow(expect.objectContaining({ grpcCode: S.INVALID_ARGUMENT }));
 
     expect(emulator.calls()).toBe(10); // the client's calls above, none of the admin helpers'
   });
@@ -618,7 +637,7 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
       await faulty.close();
     });
 
-    it('failNext: the next N calls of that method fail with the code (REST: the matching HTTP status), then calls succeed', async () => {
+    it('failNext: the next N calls of a method fail with the code (REST: its HTTP status), then succeed', async () => {
       faulty.failNext('AccessSecretVersion', S.UNAVAILABLE, 2);
       const first = await failure(c.accessSecretVersion({ name }, o), mode);
       expect(first.code).toBe(S.UNAVAILABLE);
@@ -636,7 +655,7 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
       expect(faulty.calls('AccessSecretVersion')).toBe(19);
     });
 
-    it("failNext(UNAVAILABLE, 2) with the client's own retry (fast test config): retried twice, then served", async () => {
+    it("failNext(UNAVAILABLE, 2) with the client's own retry (fast config): retried twice, then served", async () => {
       const fast = clientFor(faulty, mode, {
         clientConfig: {
           interfaces: {
@@ -673,22 +692,28 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
       }
     });
 
-    it('setLatency delays every call, or one method (the two add up); a deadline shorter than it is DEADLINE_EXCEEDED', async () => {
+    it('setLatency delays all calls or a method (the two add up); a shorter deadline: DEADLINE_EXCEEDED', async () => {
       await c.accessSecretVersion({ name }, o); // connection and stub set up
       const timed = async (call: () => Promise<unknown>): Promise<number> => {
         const start = performance.now();
         await call();
         return performance.now() - start;
       };
+      // A delay is measured from below only (a slow machine makes a call slower, never faster). A call that
+      // must NOT be delayed meets a latency of ten minutes: delayed, it would fail its 5 s deadline (`o`).
       faulty.setLatency(60, 'AccessSecretVersion');
       expect(await timed(() => c.accessSecretVersion({ name }, o))).toBeGreaterThanOrEqual(58);
-      expect(await timed(() => c.getSecretVersion({ name }, o))).toBeLessThan(50);
+      faulty.setLatency(600_000, 'AccessSecretVersion');
+      await c.getSecretVersion({ name }, o); // another method: not delayed
+      faulty.setLatency(60, 'AccessSecretVersion');
       faulty.setLatency(40);
       expect(await timed(() => c.getSecretVersion({ name }, o))).toBeGreaterThanOrEqual(38);
       expect(await timed(() => c.accessSecretVersion({ name }, o))).toBeGreaterThanOrEqual(98);
+      faulty.setLatency(600_000);
+      faulty.setLatency(600_000, 'AccessSecretVersion');
       faulty.setLatency(0);
       faulty.setLatency(0, 'AccessSecretVersion');
-      expect(await timed(() => c.accessSecretVersion({ name }, o))).toBeLessThan(50);
+      await c.accessSecretVersion({ name }, o); // both removed: not delayed
 
       faulty.setLatency(5_000, 'AccessSecretVersion');
       const start = performance.now();
@@ -697,7 +722,7 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
       expect(performance.now() - start).toBeLessThan(1_000);
     });
 
-    it('corruptNextChecksum: the next successful access answers a wrong data_crc32c; a failed call does not use it up', async () => {
+    it('corruptNextChecksum: the next successful access has a wrong data_crc32c; a failed one is not it', async () => {
       const right = String(crc32c(Buffer.from('value')));
       faulty.failNext('AccessSecretVersion', S.UNAVAILABLE);
       faulty.corruptNextChecksum(2);
@@ -710,7 +735,7 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
       expect((await c.accessSecretVersion({ name }, o))[0].payload?.dataCrc32c).toBe(right);
     });
 
-    it('calls(): per method over the wire, the total without one, failed calls included, admin helpers not; resetCalls()', async () => {
+    it('calls(): per method over the wire, or all; failed calls counted, admin helpers not; resetCalls()', async () => {
       expect(faulty.calls()).toBe(0);
       for (let i = 0; i < 3; i++) await c.accessSecretVersion({ name }, o);
       await c.getSecretVersion({ name }, o);
@@ -733,7 +758,8 @@ describe.each([['grpc'], ['rest']] as const)('the emulator over %s, through the 
       faulty.resetCalls();
       faulty.setLatency(30_000, 'AccessSecretVersion');
       const inFlight = failure(c.accessSecretVersion({ name }, { retry: null, timeout: 20_000 }), mode);
-      while (faulty.calls('AccessSecretVersion') === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+      // The call has reached the emulator (bounded: fails after 5 s).
+      await vi.waitFor(() => expect(faulty.calls('AccessSecretVersion')).toBe(1), { timeout: 5_000, interval: 2 });
       const start = performance.now();
       await faulty.close();
       await faulty.close(); // idempotent
@@ -793,16 +819,23 @@ describe('startSecretManagerEmulator options and arguments', () => {
       await client.close();
       await emulator.close();
     }
-    await expect(startSecretManagerEmulator({ port: -1 })).rejects.toThrow(RangeError);
-    await expect(startSecretManagerEmulator({ projectNumber: 'abc' })).rejects.toThrow(TypeError);
+    await expect(startSecretManagerEmulator({ port: -1 })).rejects.toThrow(ConfigurationError);
+    await expect(startSecretManagerEmulator({ port: -1 })).rejects.toThrow('Invalid port -1.');
+    await expect(startSecretManagerEmulator({ projectNumber: 'abc' })).rejects.toThrow(ConfigurationError);
+    await expect(startSecretManagerEmulator({ projectNumber: '0' })).rejects.toThrow(/Invalid projectNumber '0'/);
+    await expect(startSecretManagerEmulator({ projectId: 'a/b' })).rejects.toThrow(ConfigurationError);
   });
 
   it('a port in use is an error that says so, and nothing is printed', async () => {
     const first = await startSecretManagerEmulator();
     const printed: unknown[] = [];
+    const print = (chunk: unknown): boolean => {
+      printed.push(chunk);
+      return true;
+    };
     const spies = [
-      vi.spyOn(process.stderr, 'write').mockImplementation((chunk: unknown) => (printed.push(chunk), true)),
-      vi.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => (printed.push(chunk), true)),
+      vi.spyOn(process.stderr, 'write').mockImplementation(print),
+      vi.spyOn(process.stdout, 'write').mockImplementation(print),
       vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void printed.push(args)),
       vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void printed.push(args)),
     ];
@@ -811,6 +844,7 @@ describe('startSecretManagerEmulator options and arguments', () => {
       await expect(startSecretManagerEmulator({ port })).rejects.toThrow(
         /cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/,
       );
+      await expect(startSecretManagerEmulator({ port })).rejects.toThrow(ConfigurationError);
     } finally {
       for (const spy of spies) spy.mockRestore();
       await first.close();
@@ -822,13 +856,19 @@ describe('startSecretManagerEmulator options and arguments', () => {
     const emulator = await startSecretManagerEmulator();
     try {
       expect(() => emulator.failNext('accessSecretVersion', 14)).toThrow(/did you mean 'AccessSecretVersion'/);
-      expect(() => emulator.calls('Access')).toThrow(TypeError);
-      expect(() => emulator.setLatency(10, 'access')).toThrow(TypeError);
-      expect(() => emulator.failNext('AccessSecretVersion', 0)).toThrow(RangeError);
-      expect(() => emulator.failNext('AccessSecretVersion', 17)).toThrow(RangeError);
-      expect(() => emulator.failNext('AccessSecretVersion', 14, 0)).toThrow(RangeError);
-      expect(() => emulator.setLatency(-1)).toThrow(RangeError);
-      expect(() => emulator.corruptNextChecksum(0)).toThrow(RangeError);
+      expect(() => emulator.calls('Access')).toThrow(ConfigurationError);
+      expect(() => emulator.setLatency(10, 'access')).toThrow(ConfigurationError);
+      expect(() => emulator.failNext('AccessSecretVersion', 0)).toThrow(ConfigurationError);
+      expect(() => emulator.failNext('AccessSecretVersion', 17)).toThrow(ConfigurationError);
+      expect(() => emulator.failNext('AccessSecretVersion', 14, 0)).toThrow(ConfigurationError);
+      expect(() => emulator.setLatency(-1)).toThrow(ConfigurationError);
+      expect(() => emulator.corruptNextChecksum(0)).toThrow(ConfigurationError);
+      expect(() => emulator.failNext('AccessSecretVersion', 17)).toThrow(
+        'failNext: code must be a gRPC status code from 1 (CANCELLED) to 16 (UNAUTHENTICATED), got 17.',
+      );
+      for (const thrown of [() => emulator.calls('Access'), () => emulator.setLatency(-1)]) {
+        expect(thrown).toThrow(expect.objectContaining({ name: 'ConfigurationError', code: 'INVALID_OPTIONS' }));
+      }
       expect(emulator.calls('AccessSecretVersion')).toBe(0);
     } finally {
       await emulator.close();

@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { joinUrl } from '../../src/clients/presets.js';
 import { providers, type ProviderId } from '../../src/clients/index.js';
+import { ConfigurationError } from '../../src/errors.js';
 import { startMockProvider, type MockProvider } from '../../src/testing/index.js';
 
 const KEY_A = 'mock-test-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaa-1';
@@ -98,7 +99,7 @@ describe('startMockProvider', () => {
     expect(mock.requestsFor(KEY_A)).toBe(4);
   });
 
-  it('key states: rate-limited and no-quota give OpenAI’s 429 bodies; restricted fails only the model list', async () => {
+  it('key states: rate-limited, no-quota give OpenAI’s 429 bodies; restricted fails only the model list', async () => {
     const mock = await start('openai');
     mock.accept(KEY_A, 'rate-limited');
     const limited = await chat(mock, 'openai', KEY_A);
@@ -163,6 +164,16 @@ describe('startMockProvider', () => {
 
   it('rejects bad options', async () => {
     await expect(startMockProvider({ preset: 'nope' as ProviderId })).rejects.toThrow(/unknown provider/);
-    await expect(startMockProvider({ preset: providers.openai, keys: [''] })).rejects.toThrow(TypeError);
+    await expect(startMockProvider({ preset: providers.openai, keys: [''] })).rejects.toThrow(ConfigurationError);
+    await expect(startMockProvider({ preset: providers.openai, keys: [''] })).rejects.toThrow(
+      'startMockProvider: a key must be a non-empty string',
+    );
+    await expect(startMockProvider(null as never)).rejects.toThrow(ConfigurationError);
+    await expect(startMockProvider({ preset: providers.openai, host: '192.0.2.1' })).rejects.toThrow(
+      ConfigurationError,
+    );
+    const mock = await start('openai', []);
+    expect(() => mock.accept('')).toThrow(ConfigurationError);
+    expect(() => mock.requestsFor(42 as never)).toThrow(ConfigurationError);
   });
 });

@@ -1,5 +1,6 @@
+import { GrpcCode } from '../../sources/gcp-names.js';
 import type { Faults } from './faults.js';
-import { Code, RpcError } from './status.js';
+import { RpcError } from './status.js';
 import type { SecretStore } from './store.js';
 
 export type Reply = (error: RpcError | null, response?: Record<string, unknown>) => void;
@@ -20,24 +21,29 @@ export class Dispatcher {
   run(method: string, request: Record<string, unknown>, reply: Reply): () => void {
     const { delayMs, failure } = this.faults.arrive(method);
     const answer = (): void => {
-      if (failure) return reply(new RpcError(failure.code, failure.message));
+      if (failure) {
+        reply(new RpcError(failure.code, failure.message));
+        return;
+      }
       let response: Record<string, unknown> | undefined;
       try {
         response = this.store.handle(method, request);
       } catch (error) {
-        return reply(
+        reply(
           error instanceof RpcError
             ? error
-            : new RpcError(Code.INTERNAL, `Internal error in the keyflip emulator: ${String(error)}`),
+            : new RpcError(GrpcCode.INTERNAL, `Internal error in the keyflip emulator: ${String(error)}`),
         );
+        return;
       }
       if (response === undefined) {
-        return reply(
+        reply(
           new RpcError(
-            Code.UNIMPLEMENTED,
+            GrpcCode.UNIMPLEMENTED,
             `Method ${method} is not implemented by the keyflip Secret Manager emulator.`,
           ),
         );
+        return;
       }
       if (method === 'AccessSecretVersion' && this.faults.takeCorruption()) {
         const payload = response.payload as { dataCrc32c: string };

@@ -1,9 +1,10 @@
-import { Code, codeName } from './status.js';
+import { ConfigurationError } from '../../errors.js';
+import { GrpcCode, grpcCodeName } from '../../sources/gcp-names.js';
 
 /**
  * Fault injection and call counting, shared by the gRPC and the REST surface. Methods are named as
- * the proto names them ('AccessSecretVersion'); an unknown name throws, so a typo cannot make a test
- * pass by counting or failing nothing.
+ * the proto names them ('AccessSecretVersion'); an unknown name throws a `ConfigurationError`, so a typo
+ * cannot make a test pass by counting or failing nothing. Every bad argument throws one.
  */
 export class Faults {
   private readonly failures = new Map<string, number[]>();
@@ -18,8 +19,9 @@ export class Faults {
     if (typeof method !== 'string' || !this.methods.has(method)) {
       const guess = typeof method === 'string' ? `${method.charAt(0).toUpperCase()}${method.slice(1)}` : '';
       const hint = this.methods.has(guess) ? ` (did you mean '${guess}'?)` : '';
-      throw new TypeError(
-        `Unknown Secret Manager method '${String(method)}'${hint}: use the name the proto gives it, one of ${[...this.methods].join(', ')}.`,
+      throw new ConfigurationError(
+        `Unknown Secret Manager method '${String(method)}'${hint}: use the name the proto gives it, ` +
+          `one of ${[...this.methods].join(', ')}.`,
       );
     }
     return method;
@@ -28,13 +30,13 @@ export class Faults {
   /** The next `times` calls of `method` fail with status `code` (queued after any failures already set). */
   failNext(method: string, code: number, times = 1): void {
     this.check(method);
-    if (!Number.isInteger(code) || code < Code.CANCELLED || code > Code.UNAUTHENTICATED) {
-      throw new RangeError(
+    if (!Number.isInteger(code) || code < GrpcCode.CANCELLED || code > GrpcCode.UNAUTHENTICATED) {
+      throw new ConfigurationError(
         `failNext: code must be a gRPC status code from 1 (CANCELLED) to 16 (UNAUTHENTICATED), got ${String(code)}.`,
       );
     }
     if (!Number.isInteger(times) || times < 1)
-      throw new RangeError(`failNext: times must be a positive integer, got ${String(times)}.`);
+      throw new ConfigurationError(`failNext: times must be a positive integer, got ${String(times)}.`);
     const queue = this.failures.get(method) ?? [];
     for (let i = 0; i < times; i++) queue.push(code);
     this.failures.set(method, queue);
@@ -43,7 +45,7 @@ export class Faults {
   /** Adds `ms` to every call (or to every call of `method`; the two add up). 0 removes it. */
   setLatency(ms: number, method?: string): void {
     if (!Number.isFinite(ms) || ms < 0)
-      throw new RangeError(`setLatency: ms must be a finite number >= 0, got ${String(ms)}.`);
+      throw new ConfigurationError(`setLatency: ms must be a finite number >= 0, got ${String(ms)}.`);
     if (method === undefined) this.latencyAll = ms;
     else if (ms === 0) this.latencies.delete(this.check(method));
     else this.latencies.set(this.check(method), ms);
@@ -51,7 +53,7 @@ export class Faults {
 
   corruptNextChecksum(times = 1): void {
     if (!Number.isInteger(times) || times < 1)
-      throw new RangeError(`corruptNextChecksum: times must be a positive integer, got ${String(times)}.`);
+      throw new ConfigurationError(`corruptNextChecksum: times must be a positive integer, got ${String(times)}.`);
     this.corrupt += times;
   }
 
@@ -79,7 +81,7 @@ export class Faults {
       failure:
         code === undefined
           ? undefined
-          : { code, message: `Injected fault: ${codeName(code)} on ${method} (keyflip Secret Manager emulator).` },
+          : { code, message: `Injected fault: ${grpcCodeName(code)} on ${method} (keyflip Secret Manager emulator).` },
     };
   }
 

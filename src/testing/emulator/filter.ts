@@ -1,4 +1,5 @@
-import { Code, RpcError } from './status.js';
+import { GrpcCode } from '../../sources/gcp-names.js';
+import { RpcError } from './status.js';
 
 /**
  * The subset of Secret Manager's list filtering (https://cloud.google.com/secret-manager/docs/filtering)
@@ -20,8 +21,9 @@ const TERM = /^(-)?([A-Za-z_][A-Za-z0-9_.-]*)(:|=)("(?:[^"\\]|\\.)*"|[^\s"]+)$/;
 
 function invalid(filter: string, why: string): RpcError {
   return new RpcError(
-    Code.INVALID_ARGUMENT,
-    `Invalid filter [${filter}]: ${why} (keyflip emulator supports field:value, field=value, - and NOT, joined by AND).`,
+    GrpcCode.INVALID_ARGUMENT,
+    `Invalid filter [${filter}]: ${why} ` +
+      '(keyflip emulator supports field:value, field=value, - and NOT, joined by AND).',
   );
 }
 
@@ -33,7 +35,7 @@ function tokens(filter: string): string[] {
 }
 
 export function parseFilter(filter: string | undefined): Term[] {
-  if (!filter || !filter.trim()) return [];
+  if (!filter?.trim()) return [];
   const terms: Term[] = [];
   let negateNext = false;
   for (const token of tokens(filter)) {

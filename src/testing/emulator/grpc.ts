@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { cannotListen } from './cannot-listen.js';
 import type { Dispatcher } from './dispatch.js';
 import type { EmulatorDeps, GrpcServer, SendUnaryData, ServerUnaryCall } from './load.js';
 
@@ -15,13 +16,7 @@ export interface GrpcSurface {
 function assertFree(host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
-    probe.once('error', (error: NodeJS.ErrnoException) =>
-      reject(
-        new Error(`The Secret Manager emulator cannot listen on ${host}:${port}: ${error.code ?? error.message}`, {
-          cause: error,
-        }),
-      ),
-    );
+    probe.once('error', (error: NodeJS.ErrnoException) => reject(cannotListen(host, port, error)));
     probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
   });
 }
@@ -55,7 +50,7 @@ export async function startGrpcSurface(
     server.bindAsync(
       `${host.includes(':') ? `[${host}]` : host}:${port}`,
       deps.grpc.ServerCredentials.createInsecure(),
-      (error, actual) => (error ? reject(error) : resolve(actual)),
+      (error, actual) => (error ? reject(cannotListen(host, port, error)) : resolve(actual)),
     );
   });
   let closing: Promise<void> | undefined;

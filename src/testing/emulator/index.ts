@@ -1,3 +1,6 @@
+import { ConfigurationError } from '../../errors.js';
+import { isProjectNumber } from '../../sources/gcp-names.js';
+import { asAdminCall } from './admin-error.js';
 import { Dispatcher } from './dispatch.js';
 import { Faults } from './faults.js';
 import { startGrpcSurface, type GrpcSurface } from './grpc.js';
@@ -20,6 +23,7 @@ export interface SecretManagerEmulatorOptions {
  * Constructor options for `SecretManagerServiceClient`, typed loosely so that they are accepted as they
  * are (`new SecretManagerServiceClient(emulator.clientOptions)`) without keyflip depending on the SDK's types.
  */
+// biome-ignore lint/suspicious/noExplicitAny: `unknown` values would not be accepted as the SDK's ClientOptions
 export type EmulatorClientOptions = { readonly [option: string]: any };
 
 /** Where an admin helper acts: a regional secret when `location` is set. */
@@ -42,12 +46,16 @@ export interface SecretManagerEmulator {
    * ADC and no metadata-server lookup, proxies ignored. A fresh object on every read.
    */
   readonly clientOptions: EmulatorClientOptions;
-  /** The same for REST mode (`fallback: true`), served by the emulator's HTTP server. A fresh object on every read. */
+  /**
+   * The same for REST mode (`fallback: true`), served by the emulator's HTTP server. A fresh object on
+   * every read.
+   */
   readonly restClientOptions: EmulatorClientOptions;
   /** `http://host:port` of the REST server. */
   readonly restUrl: string;
 
-  // Admin helpers: synchronous, in-process; no fault injection, not counted. They throw the error the RPC would answer.
+  // Admin helpers: synchronous, in-process; no fault injection, not counted. Where the RPC would fail they throw
+  // an `EmulatorAdminError` (a `ConfigurationError`) with its message and its gRPC status in `grpcCode`.
   createSecret(
     secretId: string,
     options?: { labels?: Record<string, string>; annotations?: Record<string, string>; location?: string },
@@ -67,7 +75,10 @@ export interface SecretManagerEmulator {
   deleteSecret(secretId: string, options?: EmulatorLocationOptions): void;
 
   // Faults and counters, for calls over either transport.
-  /** The next `times` (default 1) calls of `method` ('AccessSecretVersion', as the proto names it) fail with gRPC status `code`; REST answers the matching HTTP error. */
+  /**
+   * The next `times` (default 1) calls of `method` ('AccessSecretVersion', as the proto names it) fail with
+   * gRPC status `code`; REST answers the matching HTTP error.
+   */
   failNext(method: string, code: number, times?: number): void;
   /** Adds `ms` to every call, or to every call of `method` (the two add up). `setLatency(0[, method])` removes it. */
   setLatency(ms: number, method?: string): void;
@@ -98,7 +109,8 @@ function connectHost(host: string): string {
  * const emulator = await startSecretManagerEmulator();
  * emulator.addVersion('openai-key', 'sk-test-1');
  * const client = new SecretManagerServiceClient(emulator.clientOptions);
- * const [res] = await client.accessSecretVersion({ name: `projects/${emulator.projectId}/secrets/openai-key/versions/latest` });
+ * const name = `projects/${emulator.projectId}/secrets/openai-key/versions/latest`;
+ * const [res] = await client.accessSecretVersion({ name });
  * await client.close();
  * await emulator.close();
  */
@@ -109,10 +121,16 @@ export async function startSecretManagerEmulator(
   const projectNumber = options.projectNumber ?? '123456789012';
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 0;
-  if (!/^[^\s/]+$/.test(projectId)) throw new TypeError(`Invalid projectId '${projectId}'.`);
-  if (!/^[1-9]\d{0,19}$/.test(projectNumber))
-    throw new TypeError(`Invalid projectNumber '${projectNumber}': a decimal number.`);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new RangeError(`Invalid port ${String(port)}.`);
+  // The project id may be anything a resource name can hold: tests may use ids production would refuse.
+  if (!/^[^\s/]+$/.test(projectId)) {
+    throw new ConfigurationError(`Invalid projectId '${projectId}'.`);
+  }
+  if (!isProjectNumber(projectNumber)) {
+    throw new ConfigurationError(`Invalid projectNumber '${projectNumber}': a decimal number.`);
+  }
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new ConfigurationError(`Invalid port ${String(port)}.`);
+  }
 
   const deps = loadEmulatorDeps();
   const store = new SecretStore(projectId, projectNumber);
@@ -159,13 +177,17 @@ export async function startSecretManagerEmulator(
         projectId,
       };
     },
-    createSecret: (secretId, opts) => store.adminCreateSecret(secretId, opts),
-    addVersion: (secretId, value, opts) => store.adminAddVersion(secretId, value, opts),
-    disableVersion: (secretId, version, opts) => store.adminSetState(secretId, version, 'DISABLED', opts?.location),
-    enableVersion: (secretId, version, opts) => store.adminSetState(secretId, version, 'ENABLED', opts?.location),
-    destroyVersion: (secretId, version, opts) => store.adminSetState(secretId, version, 'DESTROYED', opts?.location),
-    setAlias: (secretId, alias, version, opts) => store.adminSetAlias(secretId, alias, version, opts?.location),
-    deleteSecret: (secretId, opts) => store.adminDeleteSecret(secretId, opts?.location),
+    createSecret: (secretId, opts) => asAdminCall(() => store.adminCreateSecret(secretId, opts)),
+    addVersion: (secretId, value, opts) => asAdminCall(() => store.adminAddVersion(secretId, value, opts)),
+    disableVersion: (secretId, version, opts) =>
+      asAdminCall(() => store.adminSetState(secretId, version, 'DISABLED', opts?.location)),
+    enableVersion: (secretId, version, opts) =>
+      asAdminCall(() => store.adminSetState(secretId, version, 'ENABLED', opts?.location)),
+    destroyVersion: (secretId, version, opts) =>
+      asAdminCall(() => store.adminSetState(secretId, version, 'DESTROYED', opts?.location)),
+    setAlias: (secretId, alias, version, opts) =>
+      asAdminCall(() => store.adminSetAlias(secretId, alias, version, opts?.location)),
+    deleteSecret: (secretId, opts) => asAdminCall(() => store.adminDeleteSecret(secretId, opts?.location)),
     failNext: (method, code, times) => faults.failNext(method, code, times),
     setLatency: (ms, method) => faults.setLatency(ms, method),
     corruptNextChecksum: (times) => faults.corruptNextChecksum(times),

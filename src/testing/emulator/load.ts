@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { DependencyError } from '../../errors.js';
+import { GCP_SDK_PACKAGE } from '../../sources/gcp-client.js';
 
 /**
  * Lazy loading of what the emulator runs on, resolved FROM the installed `@google-cloud/secret-manager`
@@ -82,17 +84,21 @@ export interface EmulatorDeps {
 }
 
 const SERVICE = 'google.cloud.secretmanager.v1.SecretManagerService';
-const PACKAGE = '@google-cloud/secret-manager';
+const PACKAGE = GCP_SDK_PACKAGE;
 
-/** Thrown when `@google-cloud/secret-manager` (or what it brings) cannot be loaded. */
-export class EmulatorDependencyError extends Error {
-  constructor(detail: string, options?: { cause?: unknown }) {
+/**
+ * Thrown when `@google-cloud/secret-manager` (or what it brings) cannot be loaded: a `DependencyError`
+ * (`DEPENDENCY_MISSING`) whose `packageName` is that package.
+ */
+export class EmulatorDependencyError extends DependencyError {
+  override name = 'EmulatorDependencyError';
+  constructor(detail: string, options: { cause?: unknown } = {}) {
     super(
+      PACKAGE,
       `startSecretManagerEmulator() needs the package ${PACKAGE}: it serves that package's own protos, over the ` +
         `@grpc/grpc-js its client uses. Install it (npm install --save-dev ${PACKAGE}). ${detail}`,
       options,
     );
-    this.name = 'EmulatorDependencyError';
   }
 }
 

@@ -1,9 +1,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { escapeRegExp } from '../../regexp.js';
+import { cannotListen } from './cannot-listen.js';
 import type { Dispatcher } from './dispatch.js';
 import type { EmulatorDeps, HttpRule, RpcMethod } from './load.js';
-import { Code, codeName, httpStatusOf, RpcError } from './status.js';
+import { GrpcCode, grpcCodeName } from '../../sources/gcp-names.js';
+import { httpStatusOf, RpcError } from './status.js';
 
 /**
  * The REST surface, what the client speaks with `fallback: true`: the routes come from the
@@ -88,8 +90,12 @@ function setPath(target: Record<string, unknown>, dotted: string, value: unknown
   const parts = dotted.split('.').map(toCamel);
   let node = target;
   for (const part of parts.slice(0, -1)) {
-    const next = node[part];
-    node = (typeof next === 'object' && next !== null ? next : (node[part] = {})) as Record<string, unknown>;
+    let next = node[part];
+    if (typeof next !== 'object' || next === null) {
+      next = {};
+      node[part] = next;
+    }
+    node = next as Record<string, unknown>;
   }
   node[parts[parts.length - 1] as string] = value;
 }
@@ -106,7 +112,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 function sendError(res: ServerResponse, code: number, message: string): void {
   const status = httpStatusOf(code);
-  sendJson(res, status, { error: { code: status, message, status: codeName(code) } });
+  sendJson(res, status, { error: { code: status, message, status: grpcCodeName(code) } });
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
@@ -151,14 +157,14 @@ export async function startRestSurface(deps: EmulatorDeps, dispatcher: Dispatche
         parsed = JSON.parse(body.toString('utf8'));
       } catch (error) {
         throw new RpcError(
-          Code.INVALID_ARGUMENT,
+          GrpcCode.INVALID_ARGUMENT,
           `Invalid JSON payload received. ${error instanceof Error ? error.message : String(error)}`,
         );
       }
       if (route.body === '*') {
         if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
           throw new RpcError(
-            Code.INVALID_ARGUMENT,
+            GrpcCode.INVALID_ARGUMENT,
             'Invalid JSON payload received. The request body must be a JSON object.',
           );
         }
@@ -167,18 +173,20 @@ export async function startRestSurface(deps: EmulatorDeps, dispatcher: Dispatche
         setPath(json, route.body, parsed);
       }
     }
-    route.fields.forEach((field, i) => setPath(json, field, decodeURIComponent(match[i + 1] as string)));
+    route.fields.forEach((field, i) => {
+      setPath(json, field, decodeURIComponent(match[i + 1] as string));
+    });
     let message: unknown;
     try {
       message = deps.serializer.fromProto3JSON(route.method.requestType, json);
     } catch (error) {
       throw new RpcError(
-        Code.INVALID_ARGUMENT,
+        GrpcCode.INVALID_ARGUMENT,
         `Invalid JSON payload received. ${error instanceof Error ? error.message : String(error)}`,
       );
     }
     if (message === null || message === undefined)
-      throw new RpcError(Code.INVALID_ARGUMENT, 'Invalid JSON payload received.');
+      throw new RpcError(GrpcCode.INVALID_ARGUMENT, 'Invalid JSON payload received.');
     const bytes = route.method.requestType.encode(message).finish();
     return route.method.definition.requestDeserialize(
       Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
@@ -202,12 +210,16 @@ export async function startRestSurface(deps: EmulatorDeps, dispatcher: Dispatche
     if (!route || !match) {
       return sendError(
         res,
-        Code.NOT_FOUND,
+        GrpcCode.NOT_FOUND,
         `The requested URL ${url.pathname} was not found on this server (keyflip Secret Manager emulator).`,
       );
     }
     if (body === 'too-large')
-      return sendError(res, Code.INVALID_ARGUMENT, `Request payload size exceeds the limit: ${MAX_BODY_BYTES} bytes.`);
+      return sendError(
+        res,
+        GrpcCode.INVALID_ARGUMENT,
+        `Request payload size exceeds the limit: ${MAX_BODY_BYTES} bytes.`,
+      );
     const numericEnums = /enum-encoding=int/.test(url.searchParams.get('$alt') ?? '');
     const request = buildRequest(route, match, url.searchParams, body);
     const rpc = route.method;
@@ -219,7 +231,7 @@ export async function startRestSurface(deps: EmulatorDeps, dispatcher: Dispatche
         const message = rpc.responseType.decode(rpc.definition.responseSerialize(response));
         sendJson(res, 200, deps.serializer.toProto3JSON(message, { numericEnums }));
       } catch (e) {
-        sendError(res, Code.INTERNAL, `Internal error in the keyflip emulator: ${String(e)}`);
+        sendError(res, GrpcCode.INTERNAL, `Internal error in the keyflip emulator: ${String(e)}`);
       }
     });
     res.on('close', () => {
@@ -230,15 +242,16 @@ export async function startRestSurface(deps: EmulatorDeps, dispatcher: Dispatche
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       if (error instanceof RpcError) sendError(res, error.code, error.message);
-      else sendError(res, Code.INTERNAL, `Internal error in the keyflip emulator: ${String(error)}`);
+      else sendError(res, GrpcCode.INTERNAL, `Internal error in the keyflip emulator: ${String(error)}`);
     });
   });
   server.on('clientError', (_error, socket) => socket.destroy());
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (error: Error): void => reject(cannotListen(host, 0, error));
+    server.once('error', failed);
     server.listen(0, host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });

@@ -1,17 +1,20 @@
 import { crc32c } from '../../crc32c.js';
-import { matches, parseFilter } from './filter.js';
 import {
-  invalidName,
-  parentName,
-  parseParent,
-  parseSecret,
-  parseVersion,
-  permissionDenied,
-  SECRET_ID,
-  secretName,
+  GrpcCode,
+  isAlias,
+  isSecretId,
+  isSettableAlias,
   type ParentRef,
-} from './names.js';
-import { Code, ETAG_MISMATCH, RpcError } from './status.js';
+  parentName,
+  parseParentName,
+  parseSecretName,
+  parseVersionName,
+  hasCrc32c,
+  matchesCrc32c,
+  secretName,
+} from '../../sources/gcp-names.js';
+import { matches, parseFilter } from './filter.js';
+import { ETAG_MISMATCH, invalidName, permissionDenied, RpcError } from './status.js';
 
 /**
  * The in-memory Secret Manager: one project, global and regional secrets, their versions, and the
@@ -94,7 +97,6 @@ const IMMUTABLE = new Set(['name', 'replication', 'createTime', 'etag', 'tags', 
 const LABEL_KEY = /^[\p{Ll}\p{Lo}][\p{Ll}\p{Lo}\p{N}_-]{0,62}$/u;
 const LABEL_VALUE = /^[\p{Ll}\p{Lo}\p{N}_-]{0,63}$/u;
 const ANNOTATION_KEY = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
-const ALIAS = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
 
 const ts = (ms: number): Timestamp => ({ seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 });
 const msOf = (d: DurationLike | undefined): number =>
@@ -104,7 +106,13 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 function invalid(message: string): RpcError {
-  return new RpcError(Code.INVALID_ARGUMENT, message);
+  return new RpcError(GrpcCode.INVALID_ARGUMENT, message);
+}
+
+/** A parsed resource name, or the INVALID_ARGUMENT production answers for a malformed one. */
+function wellFormed<T>(ref: T | undefined): T {
+  if (ref === undefined) throw invalidName();
+  return ref;
 }
 
 function stringMap(v: unknown): Record<string, string> {
@@ -222,11 +230,11 @@ export class SecretStore {
   }
 
   private secretFor(name: unknown, permission: string): SecretRecord {
-    const ref = parseSecret(name);
+    const ref = wellFormed(parseSecretName(name));
     this.checkProject(ref, permission, str(name));
-    const key = secretName(this.projectNumber, ref.location, ref.secretId);
+    const key = this.secretKey(ref.secretId, ref.location);
     const rec = this.live(key);
-    if (!rec) throw new RpcError(Code.NOT_FOUND, `Secret [${key}] not found.`);
+    if (!rec) throw new RpcError(GrpcCode.NOT_FOUND, `Secret [${key}] not found.`);
     return rec;
   }
 
@@ -236,25 +244,25 @@ export class SecretStore {
     permission: string,
     allowAliases: boolean,
   ): { rec: SecretRecord; v: VersionRecord } {
-    const ref = parseVersion(name);
+    const ref = wellFormed(parseVersionName(name));
     this.checkProject(ref, permission, str(name));
-    const key = secretName(this.projectNumber, ref.location, ref.secretId);
+    const key = this.secretKey(ref.secretId, ref.location);
     const rec = this.live(key);
-    if (!rec) throw new RpcError(Code.NOT_FOUND, `Secret [${key}] not found or has no versions.`);
+    if (!rec) throw new RpcError(GrpcCode.NOT_FOUND, `Secret [${key}] not found or has no versions.`);
     const wanted = ref.version;
     let v: VersionRecord | undefined;
     if (/^\d+$/.test(wanted)) {
       v = rec.versions[Number(wanted) - 1];
-    } else if (!allowAliases || !ALIAS.test(wanted)) {
+    } else if (!allowAliases || !isAlias(wanted)) {
       throw invalidName();
     } else if (wanted === 'latest') {
       v = rec.versions[rec.versions.length - 1];
-      if (!v) throw new RpcError(Code.NOT_FOUND, `Secret [${key}] not found or has no versions.`);
+      if (!v) throw new RpcError(GrpcCode.NOT_FOUND, `Secret [${key}] not found or has no versions.`);
     } else {
       const id = rec.aliases.get(wanted);
       v = id === undefined ? undefined : rec.versions[id - 1];
     }
-    if (!v) throw new RpcError(Code.NOT_FOUND, `Secret Version [${key}/versions/${wanted}] not found.`);
+    if (!v) throw new RpcError(GrpcCode.NOT_FOUND, `Secret Version [${key}/versions/${wanted}] not found.`);
     return { rec, v };
   }
 
@@ -301,14 +309,14 @@ export class SecretStore {
   // ---- secrets -----------------------------------------------------------------------------------
 
   private createSecret(req: Obj): Obj {
-    const parent = parseParent(req.parent);
+    const parent = wellFormed(parseParentName(req.parent));
     const secretId = str(req.secretId);
     this.checkProject(parent, 'secretmanager.secrets.create', str(req.parent));
-    if (!SECRET_ID.test(secretId)) {
+    if (!isSecretId(secretId)) {
       throw invalid(`Invalid secret_id [${secretId}]: 1-255 characters of letters, digits, '_' or '-'.`);
     }
-    const name = secretName(this.projectNumber, parent.location, secretId);
-    if (this.live(name)) throw new RpcError(Code.ALREADY_EXISTS, `Secret [${name}] already exists.`);
+    const name = this.secretKey(secretId, parent.location);
+    if (this.live(name)) throw new RpcError(GrpcCode.ALREADY_EXISTS, `Secret [${name}] already exists.`);
     const secret = isObj(req.secret) ? req.secret : {};
     const replication = secret.replication;
     if (parent.location === undefined) {
@@ -363,7 +371,7 @@ export class SecretStore {
         : [];
     if (mask.length === 0) throw invalid('Field [update_mask] is required.');
     const etag = str(secret.etag);
-    if (etag !== '' && etag !== rec.etag) throw new RpcError(Code.FAILED_PRECONDITION, ETAG_MISMATCH);
+    if (etag !== '' && etag !== rec.etag) throw new RpcError(GrpcCode.FAILED_PRECONDITION, ETAG_MISMATCH);
 
     // Validate everything before changing anything.
     const fields = mask.map((path) => {
@@ -380,9 +388,10 @@ export class SecretStore {
     if (fields.includes('versionAliases')) {
       aliases = new Map();
       for (const [alias, target] of Object.entries(isObj(secret.versionAliases) ? secret.versionAliases : {})) {
-        if (!ALIAS.test(alias) || /^(latest|new)$/i.test(alias)) {
+        if (!isSettableAlias(alias)) {
           throw invalid(
-            `Invalid alias [${alias}]: 1-63 letters, digits, '_' or '-', starting with a letter; 'latest' and 'NEW' are reserved.`,
+            `Invalid alias [${alias}]: 1-63 letters, digits, '_' or '-', starting with a letter; ` +
+              `'latest' and 'NEW' are reserved.`,
           );
         }
         const id = Number(target);
@@ -418,15 +427,15 @@ export class SecretStore {
   private deleteSecret(req: Obj): Obj {
     const rec = this.secretFor(req.name, 'secretmanager.secrets.delete');
     const etag = str(req.etag);
-    if (etag !== '' && etag !== rec.etag) throw new RpcError(Code.FAILED_PRECONDITION, ETAG_MISMATCH);
+    if (etag !== '' && etag !== rec.etag) throw new RpcError(GrpcCode.FAILED_PRECONDITION, ETAG_MISMATCH);
     this.secrets.delete(rec.name);
     return {};
   }
 
   private listSecrets(req: Obj): Obj {
-    const parent = parseParent(req.parent);
+    const parent = wellFormed(parseParentName(req.parent));
     this.checkProject(parent, 'secretmanager.secrets.list', str(req.parent));
-    const prefix = `${parentName(this.projectNumber, parent.location)}/secrets/`;
+    const prefix = `${this.parent(parent.location)}/secrets/`;
     const filter = str(req.filter);
     const terms = parseFilter(filter);
     const all = [...this.secrets.keys()]
@@ -465,8 +474,8 @@ export class SecretStore {
       throw invalid(`Secret payload data length must be at most [${MAX_PAYLOAD_BYTES}] bytes.`);
     const crc = crc32c(data);
     const sent = payload.dataCrc32c; // proto3 `optional`: absent unless the client sent it
-    const clientChecksum = sent !== undefined && sent !== null;
-    if (clientChecksum && String(sent) !== String(crc)) {
+    const clientChecksum = hasCrc32c(sent);
+    if (!matchesCrc32c(data, sent)) {
       throw invalid(
         `Checksum mismatch: payload.data_crc32c [${String(sent)}] is not the CRC32C of payload.data [${crc}].`,
       );
@@ -493,7 +502,7 @@ export class SecretStore {
     const { rec, v } = this.versionFor(req.name, 'secretmanager.versions.access', true);
     if (v.state !== 'ENABLED') {
       throw new RpcError(
-        Code.FAILED_PRECONDITION,
+        GrpcCode.FAILED_PRECONDITION,
         `Secret Version [${rec.name}/versions/${v.id}] is in ${v.state} state.`,
       );
     }
@@ -526,10 +535,10 @@ export class SecretStore {
     // Only a version number names a version here: `latest` and aliases resolve in Get/Access only.
     const { rec, v } = this.versionFor(req.name, permission, false);
     const etag = str(req.etag);
-    if (etag !== '' && etag !== v.etag) throw new RpcError(Code.FAILED_PRECONDITION, ETAG_MISMATCH);
+    if (etag !== '' && etag !== v.etag) throw new RpcError(GrpcCode.FAILED_PRECONDITION, ETAG_MISMATCH);
     if (v.state === 'DESTROYED') {
       throw new RpcError(
-        Code.FAILED_PRECONDITION,
+        GrpcCode.FAILED_PRECONDITION,
         `Secret Version [${rec.name}/versions/${v.id}] is in DESTROYED state.`,
       );
     }
@@ -555,7 +564,12 @@ export class SecretStore {
   // ---- admin helpers (in-process; the emulator adds no faults and counts nothing for them) -------
 
   private parent(location: string | undefined): string {
-    return parentName(this.projectNumber, location);
+    return parentName({ project: this.projectNumber, location });
+  }
+
+  /** The name a secret is stored under (with the project number). */
+  private secretKey(secretId: string, location: string | undefined): string {
+    return secretName({ project: this.projectNumber, location, secretId });
   }
 
   adminCreateSecret(
@@ -577,7 +591,7 @@ export class SecretStore {
     if (options.state !== undefined && options.state !== 'ENABLED' && options.state !== 'DISABLED') {
       throw invalid(`Invalid state [${String(options.state)}]: ENABLED or DISABLED.`);
     }
-    const name = secretName(this.projectNumber, options.location, secretId);
+    const name = this.secretKey(secretId, options.location);
     if (!this.live(name))
       this.adminCreateSecret(secretId, options.location === undefined ? {} : { location: options.location });
     const data = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
@@ -590,13 +604,13 @@ export class SecretStore {
 
   /** Admin: `version` may be a number, `latest` or an alias. */
   adminSetState(secretId: string, version: string, to: VersionState, location?: string): void {
-    const name = secretName(this.projectNumber, location, secretId);
+    const name = this.secretKey(secretId, location);
     const { v } = this.versionFor(`${name}/versions/${version}`, 'secretmanager.versions.get', true);
     this.transition({ name: `${name}/versions/${v.id}` }, to, 'secretmanager.versions.enable');
   }
 
   adminSetAlias(secretId: string, alias: string, version: string | undefined, location?: string): void {
-    const name = secretName(this.projectNumber, location, secretId);
+    const name = this.secretKey(secretId, location);
     const rec = this.secretFor(name, 'secretmanager.secrets.update');
     const aliases: Record<string, string> = Object.fromEntries([...rec.aliases].map(([a, id]) => [a, String(id)]));
     if (version === undefined) delete aliases[alias];
@@ -607,6 +621,6 @@ export class SecretStore {
   }
 
   adminDeleteSecret(secretId: string, location?: string): void {
-    this.deleteSecret({ name: secretName(this.projectNumber, location, secretId) });
+    this.deleteSecret({ name: this.secretKey(secretId, location) });
   }
 }
