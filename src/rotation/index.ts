@@ -14,18 +14,20 @@ export {
   type VersionMeta,
   type VersionState,
 } from './admin.js';
-export { RotationError, type RotationErrorCode } from './errors.js';
-export { LAYOUTS, readRing, type KeyRing, type KeyRole, type Layout, type RotationKey } from './ring.js';
+export { RotationError, type RotationErrorCode, type RotationErrorOptions } from './errors.js';
+export { chooseLayout, LAYOUTS, recordedLayout, type Layout } from './layout.js';
+export { readRing, type KeyRing, type RotationKey, type StoppedSequence } from './key-ring.js';
+export type { KeyRole } from './key-roles.js';
 export { ANNOTATION, LABEL, type VersionRecords } from './records.js';
-export { nextStep } from './state.js';
-export { status, type StatusOptions } from './status.js';
-export { provision, type ProvisionOptions } from './provision.js';
-export { probe, type ProbeStagedOptions } from './probe.js';
-export { flip, type FlipOptions } from './flip.js';
-export { verify, type VerifyOldOptions } from './verify.js';
-export { revoke, type RevokeOptions } from './revoke.js';
-export { emergency, type EmergencyOptions } from './emergency.js';
-export { discard } from './discard.js';
+export { nextStep } from './next-step.js';
+export { status, type StatusOptions } from './rotation-status.js';
+export { provision, type ProvisionOptions } from './provision-next-key.js';
+export { probe, type ProbeStagedOptions } from './probe-staged-key.js';
+export { flip, type FlipOptions } from './flip-to-staged-key.js';
+export { verify, type VerifyOldOptions } from './verify-old-keys.js';
+export { revoke, type RevokeOptions } from './revoke-old-keys.js';
+export { emergency, type EmergencyOptions } from './emergency-rotation.js';
+export { discard } from './discard-staged-key.js';
 export {
   audit,
   auditByok,
@@ -35,14 +37,15 @@ export {
   type ByokAuditOptions,
   type ByokAuditResult,
   type ByokEntry,
-} from './audit.js';
-export type {
-  KeyVerification,
-  KeyView,
-  NextStep,
-  RefusalCode,
-  RotateCommand,
-  RotationContext,
-  RotationOutcome,
-  RotationResult,
+} from './key-age-audit.js';
+export {
+  ROTATE_COMMANDS,
+  type KeyVerification,
+  type KeyView,
+  type NextStep,
+  type RefusalCode,
+  type RotateCommand,
+  type RotationContext,
+  type RotationOutcome,
+  type RotationResult,
 } from './types.js';

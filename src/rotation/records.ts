@@ -3,6 +3,7 @@
  * and annotations (free text) recording which step ran when, per version. Fingerprints, times, provider
  * verdicts and reasons; never a value.
  */
+import { isRecord } from '../check.js';
 
 /** Labels keyflip sets (and `audit` filters on). */
 export const LABEL = {
@@ -105,9 +106,7 @@ function parseJson(text: string | undefined): Record<string, unknown> | undefine
   if (text === undefined) return undefined;
   try {
     const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
+    return isRecord(value) ? value : undefined;
   } catch {
     return undefined; // a record edited by hand into something else is ignored, not fatal
   }
@@ -149,7 +148,7 @@ export function readPending(annotations: Readonly<Record<string, string>>): Pend
   if (Array.isArray(record.disable)) {
     out.disable = [];
     for (const d of record.disable as unknown[]) {
-      if (typeof d !== 'object' || d === null || typeof (d as { key?: unknown }).key !== 'string') continue;
+      if (!isRecord(d) || typeof d.key !== 'string') continue;
       const { key, fingerprint } = d as { key: string; fingerprint?: unknown };
       out.disable.push(typeof fingerprint === 'string' ? { key, fingerprint } : { key });
     }

@@ -1,10 +1,15 @@
-import type { ProbeResult } from '../clients/probe.js';
-import type { UsageSource, SecretUsage } from '../collector/types.js';
-import type { VerifyResult } from '../collector/verify.js';
+/**
+ * The public shapes of the rotation commands: what every command works on (`RotationContext`) and what it
+ * answers (`RotationResult`, with each key as a `KeyView`). Types only, and the list of commands.
+ */
+import type { ProbeResult } from '../clients/index.js';
+import type { SecretUsage, UsageSource, VerifyResult } from '../collector/index.js';
 import type { SecretAdmin } from './admin.js';
+import type { KeyRole } from './key-roles.js';
+import type { Layout } from './layout.js';
 import type { VersionRecords } from './records.js';
-import type { KeyRole, Layout } from './ring.js';
 
+/** Every `keyflip rotate` command. */
 export const ROTATE_COMMANDS = [
   'status',
   'provision',

@@ -3,7 +3,7 @@
  * filter, rings that need attention) and `auditByok` (end-user keys of a family older than the policy).
  * Neither writes. Versions are created by the emulator on the real clock, so `now` is injected relative to it.
  */
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { audit, auditByok, emergency, flip, probe, provision, revoke, type Layout } from '../../src/rotation/index.js';
 import { KEYS, rotationRig, type World } from './rig.js';
 
@@ -37,12 +37,16 @@ async function rotatedRing(
   });
 }
 
-/** Waits (polling the real clock, no fixed sleep) until the emulator's next timestamp is later than `ms`. */
-async function after(ms: number): Promise<void> {
-  const deadline = Date.now() + 2_000;
-  while (Date.now() <= ms + 2) {
-    expect(Date.now()).toBeLessThan(deadline);
-    await new Promise((r) => setTimeout(r, 1));
+/**
+ * Runs `make` with the clock the emulator stamps versions with (`Date.now`) stepped to `ms`: the admin helpers
+ * are synchronous and in process, so nothing else runs while it is stepped, and no test waits for time to pass.
+ */
+function madeAt(ms: number, make: () => void): void {
+  const clock = vi.spyOn(Date, 'now').mockReturnValue(ms);
+  try {
+    make();
+  } finally {
+    clock.mockRestore();
   }
 }
 
@@ -65,7 +69,7 @@ describe('audit', () => {
     w.emulator.addVersion('UNMANAGED_KEY', KEYS.k1);
   }
 
-  it('over the policy vs within it, from the age of each live key; rings without a live key or in flight need attention', async () => {
+  it('over vs within the policy by live-key age; rings with no live key or in flight need attention', async () => {
     await fleet();
     const later = Date.now() + POLICY + DAY;
     const over = await w.noWrites(() => w.run(audit(w.admin, { maxAgeMs: POLICY, now: () => later })));
@@ -130,7 +134,7 @@ describe('audit', () => {
 });
 
 describe('auditByok', () => {
-  it('lists the end-user keys of a family older than the policy, with their owner id; newer ones, other families and disabled keys are not listed', async () => {
+  it('end-user keys of a family over the policy, with owner ids; no newer, other-family or disabled one', async () => {
     const family = { 'keyflip-family': 'openai-user' };
     const make = (
       id: string,
@@ -156,10 +160,11 @@ describe('auditByok', () => {
         ),
       )),
     );
-    await after(oldest);
-    // New keys: a new tenant, and a new version for one that rotated its key.
-    make('byok-hooli', KEYS.k2, family, { 'keyflip-id': 'tenant-hooli' });
-    w.emulator.addVersion('byok-rotated', KEYS.k4);
+    // New keys, a second later: a new tenant, and a new version for one that rotated its key.
+    madeAt(oldest + 1_000, () => {
+      make('byok-hooli', KEYS.k2, family, { 'keyflip-id': 'tenant-hooli' });
+      w.emulator.addVersion('byok-rotated', KEYS.k4);
+    });
     const newest = Math.min(
       ...(await Promise.all(
         ['byok-hooli', 'byok-rotated'].map(async (id) => (await w.admin.listVersions(id))[0]?.createdAt ?? 0),

@@ -241,7 +241,7 @@ describe.each(LAYOUTS)('interrupted commands with apps running (%s layout)', (la
     };
   }
 
-  it('provision stopped at DisableSecretVersion: status explains, the other commands wait, provision again finishes; or discard', async () => {
+  it('provision stopped at DisableSecretVersion: status says so, others wait, rerun finishes; or discard', async () => {
     const w = rig.world();
     const { name, ctx, apps, traffic, probeWith } = await setup(w);
     w.emulator.failNext('DisableSecretVersion', 14);
@@ -350,7 +350,7 @@ describe.each(LAYOUTS)('interrupted commands with apps running (%s layout)', (la
     expect(traffic.failed).toEqual([]);
   });
 
-  it('revoke stopped at its second write: recorded but still enabled; status says so; revoke again finishes', async () => {
+  it('revoke stopped at its second write: recorded, still enabled; status says so; revoke again finishes', async () => {
     const w = rig.world();
     const { name, ctx, apps, traffic, probeWith } = await setup(w);
     await w.clock.advance(MINUTE);

@@ -60,7 +60,8 @@ describe.each(LAYOUTS)('refusals (%s layout)', (layout) => {
     await w.clock.advance(WINDOW + MINUTE);
 
     const result = await refusedWithoutWrites(w, () => revoke(ctx, { windowMs: WINDOW }), 'not-verified');
-    const stale = apps[2]!;
+    const stale = apps[2];
+    if (!stale) throw new Error('three apps were started');
     for (const part of [stale.service, HOST, `pid ${process.pid}`, stale.instanceId])
       expect(result.message).toContain(part);
     for (const fresh of apps.slice(0, 2)) expect(result.message).not.toContain(fresh.instanceId);
@@ -170,7 +171,7 @@ describe.each(LAYOUTS)('refusals (%s layout)', (layout) => {
     expect(s.mock.requestsFor(KEYS.k2)).toBe(0); // nothing was sent to the provider
   });
 
-  it('provision twice: another key is refused staged-exists; the same key is already done; neither writes', async () => {
+  it('provision twice: another key is refused staged-exists; the same key is already done; no write', async () => {
     const s = await setup(layout);
     expect((await s.w.run(provision(s.ctx, KEYS.k2))).outcome).toBe('done');
     const again = await refusedWithoutWrites(s.w, () => provision(s.ctx, KEYS.k3), 'staged-exists');
@@ -200,7 +201,7 @@ describe.each(LAYOUTS)('refusals (%s layout)', (layout) => {
     expect(s.mock.requestsFor(KEYS.k3)).toBe(0);
   });
 
-  it('probe with a key that is not the staged one: refused fingerprint-mismatch; the provider is not asked', async () => {
+  it('probe with another key than the staged one: refused fingerprint-mismatch; provider not asked', async () => {
     const s = await setup(layout);
     expect((await s.w.run(provision(s.ctx, KEYS.k2))).outcome).toBe('done');
     const result = await refusedWithoutWrites(s.w, () => probe(s.ctx, KEYS.k3, s.probeWith), 'fingerprint-mismatch');

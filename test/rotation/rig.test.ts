@@ -4,7 +4,8 @@
  * refused without echoing the key.
  */
 import { describe, expect, it } from 'vitest';
-import { provision, revoke, flip, probe, openSecretAdmin, RotationError } from '../../src/rotation/index.js';
+import { ConfigurationError, isKeyflipError, KeyflipError } from '../../src/errors.js';
+import { flip, openSecretAdmin, probe, provision, revoke, RotationError, verify } from '../../src/rotation/index.js';
 import { KEYS, rotationRig, Witness } from './rig.js';
 
 const rig = rotationRig();
@@ -85,5 +86,22 @@ describe('inputs refused without echoing the key', () => {
     await w.rejects(provision(w.ctx('OPENAI_API_KEY_v2', 'suffix'), KEYS.k2), 'INVALID_INPUT');
     await w.rejects(openSecretAdmin({ projectId: 'Not A Project', clientOptions: {} }), 'INVALID_INPUT');
     expect(RotationError.name).toBe('RotationError');
+  });
+});
+
+describe('one error family', () => {
+  it('RotationError is a KeyflipError; a bad window is a ConfigurationError, thrown before any read', async () => {
+    const w = rig.world();
+    const error = await w.rejects(provision(w.ctx('has.dot', 'suffix'), KEYS.k2), 'INVALID_INPUT');
+    expect(isKeyflipError(error)).toBe(true);
+    expect(error).toBeInstanceOf(KeyflipError);
+    const calls = w.emulator.calls();
+    for (const windowMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, undefined]) {
+      const ctx = w.ctx('WINDOW_KEY', 'suffix');
+      const options = { windowMs } as { windowMs: number };
+      await expect(verify(ctx, options)).rejects.toBeInstanceOf(ConfigurationError);
+      await expect(revoke(ctx, options)).rejects.toBeInstanceOf(ConfigurationError);
+    }
+    expect(w.emulator.calls()).toBe(calls);
   });
 });

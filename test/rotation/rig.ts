@@ -8,6 +8,7 @@
 import { hostname } from 'node:os';
 import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { usageBeacon } from '../../src/beacon/index.js';
 import { authFetch, providers } from '../../src/clients/index.js';
 import { createCollector, type Collector, type UsageSource } from '../../src/collector/index.js';
 import { createResolver, fingerprint, type Resolver, type SecretHandle, type SecretInfo } from '../../src/index.js';
@@ -30,7 +31,7 @@ import {
   type MockProvider,
   type SecretManagerEmulator,
 } from '../../src/testing/index.js';
-import { collectUnhandledRejections, record, type Recorded } from '../helpers.js';
+import { collectUnhandledRejections, leaks, record, type Recorded } from '../helpers.js';
 
 /** Keys with the shape of real OpenAI keys, made up for these tests (valid nowhere). */
 export const KEYS = {
@@ -59,20 +60,6 @@ export const WRITE_METHODS = [
   'DestroySecretVersion',
 ] as const;
 export const HOST = hostname();
-
-/** Polls `assertion` until it passes or `ms` (real time) runs out; asserts state, never a duration. */
-export async function eventually(assertion: () => void | Promise<void>, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      await assertion();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  }
-}
 
 /** Collects everything a test printed or returned, to check that no key value is in any of it. */
 export class Witness {
@@ -132,11 +119,9 @@ export class Witness {
   /** Every text seen that holds a key value (there must be none). */
   leaks(): string[] {
     const all = [...this.texts, ...this.sources.map((read) => JSON.stringify(read()))];
-    const out: string[] = [];
-    for (const text of all)
-      for (const value of ALL_KEYS)
-        if (text.includes(value)) out.push(`${value.slice(0, 12)}… in ${text.slice(0, 200)}`);
-    return out;
+    return all.flatMap((text) =>
+      leaks(text, ALL_KEYS).map((value) => `${value.slice(0, 12)}… in ${text.slice(0, 200)}`),
+    );
   }
 
   get count(): number {
@@ -317,7 +302,12 @@ export function rotationRig(): { world(): World } {
               clock,
               refreshMs: 86_400_000, // the tests drive every refresh
               jitter: 0,
-              beacon: { service, instanceId, intervalMs: MINUTE, sink: { send: (report) => collector.ingest(report) } },
+              beacon: usageBeacon({
+                service,
+                instanceId,
+                intervalMs: MINUTE,
+                sink: { send: (report) => collector.ingest(report) },
+              }),
             });
             closers.push(() => resolver.close());
             const events = record(resolver);
@@ -334,10 +324,20 @@ export function rotationRig(): { world(): World } {
           const failed: string[] = [];
           const started = apps.map(() => 0);
           const finished = apps.map(() => 0);
+          // Rounds waiting for every app to finish a request numbered at least its target: signalled by the loops.
+          let rounds: { targets: readonly number[]; reached: () => void; stopped: (error: Error) => void }[] = [];
+          const signal = (): void => {
+            rounds = rounds.filter((round) => {
+              const reached = round.targets.every((target, i) => (finished[i] ?? 0) >= target);
+              if (reached) round.reached();
+              return !reached;
+            });
+          };
           const loops = apps.map(async (app, i) => {
             const send = authFetch(app.handle, providers.openai);
             while (!stopped) {
-              const n = ++started[i]!;
+              const n = (started[i] ?? 0) + 1;
+              started[i] = n;
               try {
                 const res = await send(`${mock.url}/chat/completions`, {
                   method: 'POST',
@@ -351,14 +351,20 @@ export function rotationRig(): { world(): World } {
                 failed.push(`${app.service}: ${error instanceof Error ? error.message : String(error)}`);
               }
               finished[i] = n;
-              await new Promise((r) => setTimeout(r, 10)); // a steady trickle; the commands run between requests
+              signal();
+              // A trickle, not a flood (one request per app per 10 ms at most): the commands run between requests.
+              // Nothing is asserted from its pace; `round()` waits for the requests themselves.
+              await new Promise((r) => setTimeout(r, 10));
             }
           });
           const all = Promise.all(loops);
-          closers.push(async () => {
+          const halt = async (): Promise<void> => {
             stopped = true;
             await all;
-          });
+            for (const round of rounds) round.stopped(new Error('the traffic stopped before the round completed'));
+            rounds = [];
+          };
+          closers.push(halt);
           return {
             get ok() {
               return ok;
@@ -366,13 +372,15 @@ export function rotationRig(): { world(): World } {
             get failed() {
               return failed;
             },
-            async round() {
+            round() {
+              if (stopped) return Promise.reject(new Error('the traffic has stopped'));
               const targets = started.map((s) => s + 1);
-              await eventually(() => expect(finished.every((f, i) => f >= (targets[i] as number))).toBe(true), 10_000);
+              return new Promise<void>((reached, rejected) => {
+                rounds.push({ targets, reached, stopped: rejected });
+              });
             },
             async stop() {
-              stopped = true;
-              await all;
+              await halt();
               witness.see(failed);
             },
           };
@@ -435,7 +443,9 @@ export function rotationRig(): { world(): World } {
             const handle = resolver.secret(name, chainFor(name, layout));
             await handle.get();
             witness.see(events);
-            return handle.info!;
+            const info = handle.info;
+            expect(info, `${name} resolved`).toBeDefined();
+            return info as SecretInfo;
           } finally {
             await resolver.close();
           }

@@ -6,8 +6,9 @@
 import type { SecretAdmin } from './admin.js';
 import { RotationError } from './errors.js';
 import { ANNOTATION, LABEL, LABEL_VALUE } from './records.js';
-import { LAYOUTS, readRing, type Layout } from './ring.js';
-import { nextStep } from './state.js';
+import { readRing } from './key-ring.js';
+import { LAYOUTS, type Layout } from './layout.js';
+import { nextStep } from './next-step.js';
 
 export interface AuditOptions {
   /** The policy: a live key older than this is over it, in ms. */

@@ -1,0 +1,248 @@
+import type { FingerprintUsage } from '../collector/index.js';
+import { checkValue } from './command-inputs.js';
+import { iso, nowOf } from './context.js';
+import { fingerprintOf, ringFingerprints } from './fingerprints.js';
+import { updateFresh } from './fresh-update.js';
+import type { KeyRing, RotationKey } from './key-ring.js';
+import { probeWithProvider, type ProbeStagedOptions } from './probe-staged-key.js';
+import { withPending, withRecord } from './records.js';
+import { alreadyDone, once, refuse, runStep } from './rotation-step.js';
+import { resumesOnlyItself, stageNewKey, stagingTarget } from './stage-new-key.js';
+import type { RotationContext, RotationResult } from './types.js';
+
+export interface EmergencyOptions {
+  /** Probe the new key first (a dead key stops here, before any write). Strongly advised. */
+  probe?: ProbeStagedOptions | undefined;
+  /** How often the apps refresh, in ms, for the "picks it up when" notes. @default 300_000 (the resolver's default) */
+  refreshMs?: number | undefined;
+}
+
+/**
+ * The emergency path (a leaked key): adds the new key and makes it live, then disables every other
+ * enabled key, at once, with no verify window. Refuses while a key is staged. Prints what will pick the
+ * new key up when: processes on their next refresh; `authFetch` users at once on their first 401, once
+ * the old key is revoked at the provider.
+ */
+export async function emergency(
+  ctx: RotationContext,
+  rawValue: string,
+  options: EmergencyOptions = {},
+): Promise<RotationResult> {
+  const value = checkValue(rawValue);
+  const { admin, name } = ctx;
+  const fp = fingerprintOf(ctx, value);
+  return runStep(ctx, 'emergency', (ring) => {
+    const { pending } = ring;
+    const fingerprints = once(() => ringFingerprints(ctx, ring));
+    const probed = once(async () => (options.probe ? probeWithProvider(value, options.probe) : undefined));
+    return {
+      gates: [
+        resumesOnlyItself(ring, 'emergency', fp),
+        () =>
+          !pending && ring.staged
+            ? refuse(
+                'staged-exists',
+                `${ring.staged.label} is staged: an emergency would leave two new keys; ` +
+                  'flip it (and revoke with --force) or rotate discard it first',
+              )
+            : undefined,
+        async () => {
+          const known = await fingerprints();
+          if (pending) return undefined;
+          const same = [...known].find(([, f]) => f === fp);
+          if (same && same[0].role === 'live' && ring.old.length === 0)
+            return alreadyDone(`${same[0].label} (${fp}) is already live and no other key is enabled: nothing to do`, {
+              fingerprints: known,
+            });
+          return same
+            ? refuse(
+                'same-key',
+                `this key (${fp}) is already ${same[0].label} (${same[0].role}): an emergency rotation needs a new key`,
+              )
+            : undefined;
+        },
+        async () => {
+          const answer = await probed();
+          return answer && !answer.ok
+            ? refuse(
+                'probe-failed',
+                `${answer.provider} does not accept the new key (${fp}): ${answer.reason} (HTTP ${answer.status}); ` +
+                  'nothing was changed',
+                { probe: answer },
+              )
+            : undefined;
+        },
+      ],
+      async plan(writes) {
+        const known = await fingerprints();
+        const probe = await probed();
+        const at = iso(nowOf(ctx));
+        const { layout } = ring;
+        const target = stagingTarget(ring, 'emergency');
+        const isNew = (k: RotationKey): boolean =>
+          pending?.key !== undefined && k.secretId === pending.key.secretId && k.version === pending.key.version;
+        const keyId = (k: RotationKey): string => `${k.secretId}/${k.version}`;
+        // A resumed run takes the previous live key and the keys to disable from the pending mark: the first run
+        // may already have made the new key live and disabled some of them.
+        const recorded = pending?.record;
+        const previousLive =
+          recorded?.from !== undefined
+            ? ring.keys.find((k) => k.n === recorded.from && !isNew(k))
+            : pending?.key && ring.live && isNew(ring.live)
+              ? undefined
+              : ring.live;
+        const listed = new Map((recorded?.disable ?? []).map((d) => [d.key, d.fingerprint]));
+        const toDisable = ring.keys.filter((k) => !isNew(k) && (k.state === 'ENABLED' || listed.has(keyId(k))));
+        const fingerprintOfKey = (k: RotationKey): string | undefined => known.get(k) ?? listed.get(keyId(k));
+        const from = previousLive ? { from: previousLive.n } : {};
+
+        const key = stageNewKey(admin, writes, {
+          command: 'emergency',
+          ring,
+          value,
+          fingerprint: fp,
+          target,
+          at,
+          markExtra: {
+            ...from,
+            disable: toDisable.map((k) => {
+              const f = fingerprintOfKey(k);
+              return f === undefined ? { key: keyId(k) } : { key: keyId(k), fingerprint: f };
+            }),
+          },
+          step: 'emergency',
+          environment: ring.environment,
+        });
+        if (pending?.key && pending.key.state !== 'ENABLED') {
+          const added = pending.key;
+          writes.add(`enable ${added.label}`, async () => {
+            await admin.setState(target, added.version, 'ENABLED');
+          });
+        }
+        const newRecords = (v: number, annotations: Readonly<Record<string, string>>): Record<string, string> => {
+          let next = withRecord(annotations, v, 'staged', { at, fingerprint: fp, emergency: true });
+          if (probe)
+            next = withRecord(next, v, 'probed', {
+              at,
+              provider: probe.provider,
+              ok: probe.ok,
+              reason: probe.reason,
+              status: probe.status,
+            });
+          return withRecord(next, v, 'flipped', { at, emergency: true, ...from });
+        };
+        if (layout === 'alias' && !(pending?.key && ring.secrets.get(name)?.aliases.current === pending.key.version)) {
+          writes.add(
+            `move ${name}@current to the new version` +
+              `${previousLive ? ` and @previous to version ${previousLive.version}` : ''}; record the flip`,
+            async () => {
+              await updateFresh(admin, name, (meta) => {
+                const aliases: Record<string, number> = { ...meta.aliases, current: key.version() };
+                if (previousLive) aliases.previous = previousLive.version;
+                return { aliases, annotations: newRecords(key.version(), meta.annotations) };
+              });
+            },
+          );
+        }
+        for (const old of toDisable) {
+          if (old.state !== 'ENABLED') continue; // disabled by the run that stopped
+          writes.add(`disable ${old.label} (${old.role}) now`, async () => {
+            await admin.setState(old.secretId, old.version, 'DISABLED');
+          });
+        }
+        const revokedRecord = { at, emergency: true };
+        // The target last: its write clears the pending mark, so a run stopped before it is finished by running
+        // it again.
+        for (const secretId of new Set([...toDisable.map((k) => k.secretId).filter((id) => id !== target), target])) {
+          const keys = toDisable.filter((k) => k.secretId === secretId);
+          const what = [
+            secretId === target ? 'the emergency flip' : '',
+            keys.length ? `revoked ${keys.map((k) => k.label).join(', ')}` : '',
+          ].filter(Boolean);
+          writes.add(
+            `record on ${secretId}: ${what.join(', ')}${secretId === target ? '; clear the pending mark' : ''}`,
+            async () => {
+              await updateFresh(admin, secretId, (meta) => {
+                let annotations: Record<string, string> = { ...meta.annotations };
+                if (secretId === target) {
+                  if (layout === 'suffix' && annotations[`keyflip-flipped-${key.version()}`] === undefined)
+                    annotations = newRecords(key.version(), annotations);
+                  annotations = withPending(annotations, undefined);
+                }
+                for (const k of keys) {
+                  const f = fingerprintOfKey(k);
+                  annotations = withRecord(
+                    annotations,
+                    k.version,
+                    'revoked',
+                    f === undefined ? revokedRecord : { ...revokedRecord, fingerprint: f },
+                  );
+                }
+                return { labels: { ...meta.labels, 'keyflip-step': 'revoked' }, annotations };
+              });
+            },
+          );
+        }
+        const disabled = toDisable.map((k) => k.label).join(', ');
+        return {
+          planned: `would make ${fp} live in ${target} and disable ${disabled || 'nothing'} at once`,
+          done: (after) =>
+            `${after.live?.label ?? target} (${fp}) is live; ${disabled || 'no other key'} disabled` +
+            `${pending ? ' (finished the emergency that had stopped part-way)' : ''}`,
+          extra: { notes: await pickUpNotes(ctx, ring, target, toDisable, known, options), probe },
+        };
+      },
+    };
+  });
+}
+
+/** What picks the new key up when; and, from the beacons, the instances that reported an old key lately. */
+async function pickUpNotes(
+  ctx: RotationContext,
+  ring: KeyRing,
+  target: string,
+  toDisable: readonly RotationKey[],
+  fingerprints: ReadonlyMap<RotationKey, string>,
+  options: EmergencyOptions,
+): Promise<string[]> {
+  const { name } = ring;
+  const refresh = options.refreshMs ?? 300_000;
+  const newLabel = ring.layout === 'alias' ? `${name}@current` : target;
+  const notes = [
+    `processes that read ${name} through keyflip switch to ${newLabel} on their next refresh: within their ` +
+      `refreshMs (${Math.round(refresh / 1000)} s by default) plus 20 % jitter, at once where the source watches`,
+    'processes whose calls go through authFetch switch at their first 401: revoke the old key at the provider ' +
+      'now, and each refreshes on its next request',
+    'processes that read the key once at start-up keep the old key until restarted',
+  ];
+  if (ring.layout === 'suffix')
+    notes.push(
+      `only apps whose chain names ${target} can use the new key; the others have no key once the old ones are ` +
+        'disabled',
+    );
+  if (ctx.usage && toDisable.length > 0) {
+    try {
+      const usage = await ctx.usage.usage(ctx.beaconName ?? name, { windowMs: 3_600_000 });
+      const oldFps = new Set(toDisable.map((k) => fingerprints.get(k)).filter(Boolean));
+      const holders = usage.fingerprints
+        .filter((f: FingerprintUsage) => oldFps.has(f.fingerprint))
+        .flatMap((f) => f.instances);
+      if (holders.length > 0) {
+        const named = holders
+          .slice(0, 10)
+          .map((i) => `${i.service} on ${i.host} pid ${i.pid}`)
+          .join(', ');
+        notes.push(
+          `${holders.length} instance(s) reported an old key in the last hour: ` +
+            `${named}${holders.length > 10 ? ', …' : ''}`,
+        );
+      }
+    } catch (error) {
+      notes.push(
+        `the beacons could not be read (${error instanceof Error ? error.message : String(error)}); ` +
+          'the rotation itself is not affected',
+      );
+    }
+  }
+  return notes;
+}

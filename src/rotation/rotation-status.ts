@@ -1,0 +1,56 @@
+import type { SecretUsage } from '../collector/index.js';
+import { ringFingerprints } from './fingerprints.js';
+import type { KeyRing } from './key-ring.js';
+import { answered, runStep } from './rotation-step.js';
+import type { RotationContext, RotationResult } from './types.js';
+
+export interface StatusOptions {
+  /** The window the beacons are read over, in ms. @default 3_600_000 */
+  windowMs?: number | undefined;
+}
+
+/**
+ * Where the rotation of `name` stands: every key with its role, state, fingerprint and recorded steps;
+ * with a usage source, how many instances reported each key; notes on anything left part-way; and the
+ * next step the playbook allows. Makes no write.
+ */
+export async function status(ctx: RotationContext, options: StatusOptions = {}): Promise<RotationResult> {
+  return runStep(ctx, 'status', (ring) => ({
+    async answer() {
+      const fingerprints = await ringFingerprints(ctx, ring);
+      const notes: string[] = [];
+      let usage: SecretUsage | undefined;
+      if (ctx.usage) {
+        const secret = ctx.beaconName ?? ctx.name;
+        try {
+          usage = await ctx.usage.usage(secret, { windowMs: options.windowMs ?? 3_600_000 });
+          const known = new Set(fingerprints.values());
+          for (const f of usage.fingerprints) {
+            if (!known.has(f.fingerprint))
+              notes.push(
+                `${f.instances.length} instance(s) reported ${f.fingerprint}, which is none of ${ctx.name}'s keys ` +
+                  '(another fingerprintKey, or a key from elsewhere: env, a file)',
+              );
+          }
+          if (usage.instancesSeen === 0)
+            notes.push(
+              `no instance reported ${secret} in the window: are the beacons on, and is this the name apps declare?`,
+            );
+        } catch (error) {
+          notes.push(`the beacons could not be read: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+      return answered(summary(ring), { fingerprints, usage, notes });
+    },
+  }));
+}
+
+/** One line: the live key, the staged one, the old ones still enabled. */
+function summary(ring: KeyRing): string {
+  const { name, live, staged, old } = ring;
+  if (ring.keys.length === 0) return `${name} has no key (${ring.layout} layout)`;
+  return (
+    `${name}: ${live ? `${live.label} is live` : 'no live key'}${staged ? `, ${staged.label} staged` : ''}` +
+    `${old.length ? `, ${old.map((k) => k.label).join(', ')} still enabled` : ''}`
+  );
+}
