@@ -1,13 +1,23 @@
 /**
  * `keyflip audit`: the schedule. Lists the live key of every secret `keyflip rotate` manages with its age
  * and exits 1 when one is older than the policy; with --byok, the end-user keys of a family older than
- * the policy. Parsing and output only; the audit is src/rotation/audit.ts. Makes no write.
+ * the policy. Parsing and output only; the audit is in src/rotation. Makes no write.
  */
 import { formatAge, formatDuration } from '../duration.js';
-import { openSecretAdmin, type SecretAdmin } from '../rotation/admin.js';
-import { audit, auditByok, type AuditResult, type ByokAuditResult } from '../rotation/audit.js';
-import { clean, columns, durationArg, parseArgs, projectOf, UsageError } from './args.js';
-import type { CliIo } from './main.js';
+import {
+  audit,
+  auditByok,
+  openSecretAdmin,
+  type AuditResult,
+  type ByokAuditResult,
+  type SecretAdmin,
+} from '../rotation/index.js';
+import { clean } from './clean.js';
+import type { CliIo } from './io.js';
+import { durationArg, projectOf } from './option-values.js';
+import { parseCommandLine, type OptionValues } from './parse-command-line.js';
+import { table } from './table.js';
+import { UsageError, usageFailure } from './usage-error.js';
 
 const HELP = `keyflip audit [--max-age 90d] [--environment E] [--project P] [--location L] [--json]
 keyflip audit --byok FAMILY [--max-age 90d] [--project P] [--location L] [--json]
@@ -24,49 +34,46 @@ keyflip audit --byok FAMILY [--max-age 90d] [--project P] [--location L] [--json
   Exit codes: 0 every key within the policy, 1 at least one over it, 2 bad usage or Secret Manager could not answer.
 `;
 
+const OPTIONS = {
+  'max-age': 'string',
+  environment: 'string',
+  byok: 'string',
+  project: 'string',
+  location: 'string',
+  json: 'boolean',
+} as const;
+
+/** Runs `keyflip audit`; returns the exit code. */
 export async function auditCommand(args: readonly string[], io: CliIo): Promise<number> {
   const env = io.env ?? process.env;
-  let parsed;
+  let values: OptionValues<typeof OPTIONS>;
   let maxAgeMs = 90 * 86_400_000;
   let projectId: string;
   try {
-    parsed = parseArgs(
-      args,
-      {
-        '--max-age': 'value',
-        '--environment': 'value',
-        '--byok': 'value',
-        '--project': 'value',
-        '--location': 'value',
-        '--json': 'flag',
-      },
-      0,
-    );
-    if (parsed.help) {
+    const line = parseCommandLine(args, OPTIONS, { max: 0 });
+    if (line.help) {
       io.stdout.write(HELP);
       return 0;
     }
-    const maxAge = parsed.values.get('--max-age');
-    if (maxAge !== undefined) maxAgeMs = durationArg('--max-age', maxAge);
-    if (parsed.values.has('--byok') && parsed.values.has('--environment'))
+    values = line.values;
+    if (values['max-age'] !== undefined) maxAgeMs = durationArg('--max-age', values['max-age']);
+    if (values.byok !== undefined && values.environment !== undefined)
       throw new UsageError('--byok and --environment do not go together');
-    projectId = projectOf(parsed.values, env);
+    projectId = projectOf(values.project, env);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    io.stderr.write(`keyflip audit: ${clean(error.message)}; see keyflip audit --help\n`);
-    return 2;
+    return usageFailure(io, 'audit', error.message);
   }
-  const json = parsed.flags.has('--json');
+  const json = values.json === true;
   let admin: SecretAdmin | undefined;
   try {
-    admin = await openSecretAdmin({ projectId, location: parsed.values.get('--location'), env });
-    const family = parsed.values.get('--byok');
-    if (family !== undefined) {
-      const result = await auditByok(admin, { family, maxAgeMs });
+    admin = await openSecretAdmin({ projectId, location: values.location, env });
+    if (values.byok !== undefined) {
+      const result = await auditByok(admin, { family: values.byok, maxAgeMs });
       io.stdout.write(json ? `${JSON.stringify(result)}\n` : renderByok(result));
       return result.ok ? 0 : 1;
     }
-    const result = await audit(admin, { maxAgeMs, environment: parsed.values.get('--environment') });
+    const result = await audit(admin, { maxAgeMs, environment: values.environment });
     io.stdout.write(json ? `${JSON.stringify(result)}\n` : renderAudit(result));
     return result.ok ? 0 : 1;
   } catch (error) {
@@ -79,7 +86,7 @@ export async function auditCommand(args: readonly string[], io: CliIo): Promise<
 
 function renderAudit(r: AuditResult): string {
   const policy = formatDuration(r.maxAgeMs);
-  if (r.entries.length === 0) return `OK: no secret is managed by keyflip rotate here (label keyflip-managed=true)\n`;
+  if (r.entries.length === 0) return 'OK: no secret is managed by keyflip rotate here (label keyflip-managed=true)\n';
   const rows = r.entries.map((e) => [
     clean(e.name),
     e.layout,
@@ -92,14 +99,16 @@ function renderAudit(r: AuditResult): string {
   const head = r.ok
     ? `OK: every live key is within ${policy}`
     : `NOT OK: ${r.over} live key${r.over === 1 ? ' is' : 's are'} older than ${policy}`;
-  return `${head}\n\n${columns(['SECRET', 'LAYOUT', 'ENV', 'LIVE KEY', 'AGE', 'POLICY', 'ATTENTION'], rows)}\n`;
+  return `${head}\n\n${table(['SECRET', 'LAYOUT', 'ENV', 'LIVE KEY', 'AGE', 'POLICY', 'ATTENTION'], rows)}\n`;
 }
 
 function renderByok(r: ByokAuditResult): string {
   const policy = formatDuration(r.maxAgeMs);
+  const family = clean(r.family);
   const head = r.ok
-    ? `OK: none of the ${r.checked} end-user key(s) of family ${clean(r.family)} is older than ${policy}`
-    : `NOT OK: ${r.over.length} of ${r.checked} end-user key(s) of family ${clean(r.family)} are older than ${policy}; remind their owners (keyflip never rotates them)`;
+    ? `OK: none of the ${r.checked} end-user key(s) of family ${family} is older than ${policy}`
+    : `NOT OK: ${r.over.length} of ${r.checked} end-user key(s) of family ${family} are older than ${policy}; ` +
+      'remind their owners (keyflip never rotates them)';
   if (r.over.length === 0) return `${head}\n`;
   const rows = r.over.map((e) => [
     clean(e.id),
@@ -107,5 +116,5 @@ function renderByok(r: ByokAuditResult): string {
     e.ageMs === undefined ? '-' : formatAge(e.ageMs),
     clean(e.keyCreatedAt ?? '-'),
   ]);
-  return `${head}\n\n${columns(['ID', 'SECRET', 'AGE', 'KEY CREATED'], rows)}\n`;
+  return `${head}\n\n${table(['ID', 'SECRET', 'AGE', 'KEY CREATED'], rows)}\n`;
 }

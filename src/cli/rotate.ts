@@ -1,31 +1,37 @@
 /**
  * `keyflip rotate <command> SECRET`: the rotation playbook as commands. Parsing and output only; every
- * decision is made in src/rotation.
+ * decision is made in src/rotation (the layout too: `chooseLayout`).
  */
-import { providers, type ProviderId } from '../clients/presets.js';
-import type { UsageSource } from '../collector/types.js';
-import { collectorUsageSource } from '../collector/verify.js';
-import { formatAge, formatDuration } from '../duration.js';
-import { openSecretAdmin, type SecretAdmin } from '../rotation/admin.js';
-import { discard } from '../rotation/discard.js';
-import { emergency } from '../rotation/emergency.js';
-import { RotationError } from '../rotation/errors.js';
-import { flip } from '../rotation/flip.js';
-import { probe } from '../rotation/probe.js';
-import { provision } from '../rotation/provision.js';
-import { revoke } from '../rotation/revoke.js';
-import { LAYOUTS, recordedLayout, type Layout } from '../rotation/ring.js';
-import { status } from '../rotation/status.js';
+import { providers, type ProviderId } from '../clients/index.js';
+import { collectorUsageSource, prometheusUsageSource, type UsageSource } from '../collector/index.js';
+import { ConfigurationError } from '../errors.js';
 import {
+  chooseLayout,
+  discard,
+  emergency,
+  flip,
+  LAYOUTS,
+  openSecretAdmin,
+  probe,
+  provision,
+  revoke,
   ROTATE_COMMANDS,
-  type KeyView,
+  RotationError,
+  status,
+  verify,
+  type Layout,
   type RotateCommand,
   type RotationContext,
   type RotationResult,
-} from '../rotation/types.js';
-import { verify } from '../rotation/verify.js';
-import { clean, columns, durationArg, parseArgs, projectOf, readValue, UsageError, type OptionSpec } from './args.js';
-import type { CliIo } from './main.js';
+  type SecretAdmin,
+} from '../rotation/index.js';
+import { clean } from './clean.js';
+import type { CliIo } from './io.js';
+import { collectorToken, durationArg, projectOf } from './option-values.js';
+import { parseCommandLine, type OptionValues } from './parse-command-line.js';
+import { readOptionFile, readValue } from './read-input.js';
+import { renderRotation } from './rotate-output.js';
+import { UsageError, usageFailure } from './usage-error.js';
 
 const COMMON = `Common options:
   --project P             the Google Cloud project (default: KEYFLIP_PROJECT, then GOOGLE_CLOUD_PROJECT)
@@ -67,7 +73,7 @@ Run keyflip rotate <command> --help for one command.
 ${COMMON}
 `;
 
-const COMMAND_HELP: Record<RotateCommand, string> = {
+const COMMAND_HELP: Readonly<Record<RotateCommand, string>> = {
   status: `keyflip rotate status SECRET [--collector URL | --prometheus URL] [--window 60m] [common options]
   Every key of SECRET (role, state, fingerprint, the steps recorded on it), the instances the beacons saw on
   each key in the window (with a backend), anything left part-way, and the next step. Makes no write.`,
@@ -94,7 +100,8 @@ const COMMAND_HELP: Record<RotateCommand, string> = {
   Disables every old key. Checks the beacons again at this moment and refuses (exit 1, naming the
   instances) unless verify passes for the whole window. --force skips the check; the reason is recorded on
   the secret. Never disables the live key; never destroys a version. Revoke the key at the provider too.`,
-  emergency: `keyflip rotate emergency SECRET [--provider P [--base-url URL]] [--refresh 5m] [--value-file F] [common options]   < new-key.txt
+  emergency: `keyflip rotate emergency SECRET [--provider P [--base-url URL]] [--refresh 5m] [--value-file F] \
+[common options]   < new-key.txt
   A leaked key: adds the new key and makes it live, then disables every other key, at once. Refuses while
   a key is staged. With --provider the new key is probed first (a dead one changes nothing). Prints what
   picks the new key up when (--refresh: the apps' refreshMs, default 5m) and, with a backend, who held the
@@ -104,47 +111,64 @@ const COMMAND_HELP: Record<RotateCommand, string> = {
   version is disabled (never destroyed) and recorded as discarded, so provision can stage another.`,
 };
 
-const SPEC: OptionSpec = {
-  '--project': 'value',
-  '--location': 'value',
-  '--layout': 'value',
-  '--beacon-name': 'value',
-  '--fingerprint-key-file': 'value',
-  '--json': 'flag',
-  '--dry-run': 'flag',
-  '--value-file': 'value',
-  '--environment': 'value',
-  '--provider': 'value',
-  '--base-url': 'value',
-  '--skip-probe': 'flag',
-  '--window': 'value',
-  '--collector': 'value',
-  '--prometheus': 'value',
-  '--force': 'flag',
-  '--reason': 'value',
-  '--refresh': 'value',
-};
+/** Every option of `keyflip rotate`; each command takes the common ones and its own ({@link COMMAND_OPTIONS}). */
+const OPTIONS = {
+  project: 'string',
+  location: 'string',
+  layout: 'string',
+  'beacon-name': 'string',
+  'fingerprint-key-file': 'string',
+  json: 'boolean',
+  'dry-run': 'boolean',
+  'value-file': 'string',
+  environment: 'string',
+  provider: 'string',
+  'base-url': 'string',
+  'skip-probe': 'boolean',
+  window: 'string',
+  collector: 'string',
+  prometheus: 'string',
+  force: 'boolean',
+  reason: 'string',
+  refresh: 'string',
+} as const;
+type RotateOption = keyof typeof OPTIONS;
+type RotateValues = OptionValues<typeof OPTIONS>;
+
+const COMMON_OPTIONS: readonly RotateOption[] = [
+  'project',
+  'location',
+  'layout',
+  'beacon-name',
+  'fingerprint-key-file',
+  'json',
+  'dry-run',
+];
 
 /** Which options each command takes, besides the common ones. */
-const ALLOWED: Record<RotateCommand, readonly string[]> = {
-  status: ['--collector', '--prometheus', '--window'],
-  provision: ['--value-file', '--environment'],
-  probe: ['--value-file', '--provider', '--base-url'],
-  flip: ['--skip-probe'],
-  verify: ['--window', '--collector', '--prometheus'],
-  revoke: ['--window', '--collector', '--prometheus', '--force', '--reason'],
-  emergency: ['--value-file', '--provider', '--base-url', '--refresh', '--collector', '--prometheus'],
+const COMMAND_OPTIONS: Readonly<Record<RotateCommand, readonly RotateOption[]>> = {
+  status: ['collector', 'prometheus', 'window'],
+  provision: ['value-file', 'environment'],
+  probe: ['value-file', 'provider', 'base-url'],
+  flip: ['skip-probe'],
+  verify: ['window', 'collector', 'prometheus'],
+  revoke: ['window', 'collector', 'prometheus', 'force', 'reason'],
+  emergency: ['value-file', 'provider', 'base-url', 'refresh', 'collector', 'prometheus'],
   discard: [],
 };
-const COMMON_OPTIONS = [
-  '--project',
-  '--location',
-  '--layout',
-  '--beacon-name',
-  '--fingerprint-key-file',
-  '--json',
-  '--dry-run',
-];
+const isCommand = (text: string): text is RotateCommand => (ROTATE_COMMANDS as readonly string[]).includes(text);
+
+const PROVIDER_IDS = Object.keys(providers).join(', ');
+
+/** A command's arguments, checked; everything but the Secret Manager connection and the layout. */
+interface RotateRequest {
+  values: RotateValues;
+  projectId: string;
+  layout: Layout | undefined;
+  windowMs: number | undefined;
+  refreshMs: number | undefined;
+  context: Omit<RotationContext, 'admin' | 'layout'>;
+}
 
 /** Runs `keyflip rotate …`; returns the exit code. */
 export async function rotateCommand(args: readonly string[], io: CliIo): Promise<number> {
@@ -153,116 +177,46 @@ export async function rotateCommand(args: readonly string[], io: CliIo): Promise
     io.stdout.write(HELP);
     return command === undefined ? 2 : 0;
   }
-  if (!(ROTATE_COMMANDS as readonly string[]).includes(command)) {
+  if (!isCommand(command)) {
     io.stderr.write(`keyflip rotate: unknown command (not shown); one of ${ROTATE_COMMANDS.join(', ')}\n`);
     return 2;
   }
-  const cmd = command as RotateCommand;
   const env = io.env ?? process.env;
-  let parsed;
-  let ctxBase: Omit<RotationContext, 'admin' | 'layout'>;
-  let layoutFlag: Layout | undefined;
-  let projectId: string;
-  let windowMs: number | undefined;
-  let refreshMs: number | undefined;
+  let request: RotateRequest | 'help';
   try {
-    parsed = parseArgs(rest, SPEC, 1);
-    if (parsed.help) {
-      io.stdout.write(`${COMMAND_HELP[cmd]}\n${COMMON}\n`);
-      return 0;
-    }
-    const allowed = new Set([...COMMON_OPTIONS, ...ALLOWED[cmd]]);
-    for (const name of [...parsed.values.keys(), ...parsed.flags])
-      if (!allowed.has(name)) throw new UsageError(`rotate ${cmd} does not take ${name}`);
-    const name = parsed.positionals[0];
-    if (name === undefined) throw new UsageError('SECRET is required: the name being rotated (OPENAI_API_KEY)');
-    projectId = projectOf(parsed.values, env);
-    const layout = parsed.values.get('--layout');
-    if (layout !== undefined && !(LAYOUTS as readonly string[]).includes(layout))
-      throw new UsageError('--layout is suffix or alias');
-    layoutFlag = layout as Layout | undefined;
-    const window = parsed.values.get('--window');
-    if (window !== undefined) windowMs = durationArg('--window', window);
-    if ((cmd === 'verify' || (cmd === 'revoke' && !parsed.flags.has('--force'))) && windowMs === undefined)
-      throw new UsageError(`rotate ${cmd} needs --window (60m: how long no process may have used the old key)`);
-    const refresh = parsed.values.get('--refresh');
-    if (refresh !== undefined) refreshMs = durationArg('--refresh', refresh);
-    if (parsed.flags.has('--force') !== parsed.values.has('--reason'))
-      throw new UsageError('--force and --reason "why" go together');
-    if (parsed.values.has('--base-url') && !parsed.values.has('--provider'))
-      throw new UsageError('--base-url needs --provider');
-    if (cmd === 'probe' && !parsed.values.has('--provider'))
-      throw new UsageError(`rotate probe needs --provider (${Object.keys(providers).join(', ')})`);
-    const provider = parsed.values.get('--provider');
-    if (provider !== undefined && !(provider in providers))
-      throw new UsageError(`--provider is one of ${Object.keys(providers).join(', ')}`);
-    const collector = parsed.values.get('--collector');
-    const prometheus = parsed.values.get('--prometheus');
-    if (collector !== undefined && prometheus !== undefined)
-      throw new UsageError('give one backend: --collector URL or --prometheus URL');
-    let usage: UsageSource | undefined;
-    if (collector !== undefined) {
-      const token = env.KEYFLIP_COLLECTOR_TOKEN?.trim();
-      usage = collectorUsageSource({ url: collector, token: token === '' ? undefined : token });
-    } else if (prometheus !== undefined) {
-      const { prometheusUsageSource } = await import('../collector/prometheus.js');
-      usage = prometheusUsageSource({ url: prometheus });
-    }
-    let fingerprintKey: string | undefined;
-    const keyFile = parsed.values.get('--fingerprint-key-file');
-    if (keyFile !== undefined) {
-      const { readFile } = await import('node:fs/promises');
-      try {
-        fingerprintKey = (await readFile(keyFile, 'utf8')).trim();
-      } catch (error) {
-        throw new UsageError(
-          `--fingerprint-key-file: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
-        );
-      }
-      if (fingerprintKey === '') throw new UsageError('--fingerprint-key-file: the file is empty');
-    }
-    ctxBase = {
-      name,
-      beaconName: parsed.values.get('--beacon-name'),
-      usage,
-      fingerprintKey,
-      dryRun: parsed.flags.has('--dry-run'),
-    };
+    request = await rotateRequest(command, rest, env);
   } catch (error) {
-    if (!(error instanceof UsageError) && !(error instanceof RangeError)) throw error;
-    io.stderr.write(`keyflip rotate ${cmd}: ${clean(error.message)}; see keyflip rotate ${cmd} --help\n`);
-    return 2;
+    if (!(error instanceof UsageError || error instanceof ConfigurationError)) throw error;
+    return usageFailure(io, `rotate ${command}`, error.message);
   }
-
-  const json = parsed.flags.has('--json');
+  if (request === 'help') {
+    io.stdout.write(`${COMMAND_HELP[command]}\n${COMMON}\n`);
+    return 0;
+  }
+  const { values, context, windowMs, refreshMs } = request;
+  const json = values.json === true;
   let admin: SecretAdmin | undefined;
   try {
     // The value first: a bad one should not cost a Secret Manager connection.
-    const needsValue = cmd === 'provision' || cmd === 'probe' || cmd === 'emergency';
-    const value = needsValue ? await readValue(io, parsed.values.get('--value-file')) : '';
-    admin = await openSecretAdmin({ projectId, location: parsed.values.get('--location'), env });
-    const recorded = await recordedLayout(admin, ctxBase.name);
-    if (layoutFlag !== undefined && recorded !== undefined && layoutFlag !== recorded) {
-      throw new UsageError(
-        `${ctxBase.name} is managed in the ${recorded} layout (its keyflip-layout label); --layout ${layoutFlag} does not match`,
-      );
-    }
-    const ctx: RotationContext = { ...ctxBase, admin, layout: layoutFlag ?? recorded ?? 'suffix' };
-    const provider = parsed.values.get('--provider') as ProviderId | undefined;
-    const probeOptions = provider ? { provider, baseUrl: parsed.values.get('--base-url') } : undefined;
+    const needsValue = command === 'provision' || command === 'probe' || command === 'emergency';
+    const value = needsValue ? await readValue(io, values['value-file']) : '';
+    admin = await openSecretAdmin({ projectId: request.projectId, location: values.location, env });
+    const ctx: RotationContext = { ...context, admin, layout: await chooseLayout(admin, context.name, request.layout) };
+    const provider = values.provider as ProviderId | undefined;
+    const probeOptions = provider ? { provider, baseUrl: values['base-url'] } : undefined;
     let outcome: RotationResult;
-    switch (cmd) {
+    switch (command) {
       case 'status':
         outcome = await status(ctx, { windowMs });
         break;
       case 'provision':
-        outcome = await provision(ctx, value, { environment: parsed.values.get('--environment') });
+        outcome = await provision(ctx, value, { environment: values.environment });
         break;
       case 'probe':
         outcome = await probe(ctx, value, probeOptions as NonNullable<typeof probeOptions>);
         break;
       case 'flip':
-        outcome = await flip(ctx, { skipProbe: parsed.flags.has('--skip-probe') });
+        outcome = await flip(ctx, { skipProbe: values['skip-probe'] === true });
         break;
       case 'verify':
         outcome = await verify(ctx, { windowMs: windowMs as number });
@@ -270,7 +224,7 @@ export async function rotateCommand(args: readonly string[], io: CliIo): Promise
       case 'revoke':
         outcome = await revoke(ctx, {
           windowMs: windowMs ?? 3_600_000,
-          force: parsed.flags.has('--force') ? { reason: parsed.values.get('--reason') as string } : undefined,
+          force: values.force === true ? { reason: values.reason as string } : undefined,
         });
         break;
       case 'emergency':
@@ -280,103 +234,84 @@ export async function rotateCommand(args: readonly string[], io: CliIo): Promise
         outcome = await discard(ctx);
         break;
     }
-    io.stdout.write(json ? `${JSON.stringify(outcome)}\n` : render(outcome, ctx));
+    io.stdout.write(json ? `${JSON.stringify(outcome)}\n` : renderRotation(outcome, ctx));
     return outcome.ok ? 0 : 1;
   } catch (error) {
-    const code = error instanceof RotationError && error.code === 'INTERRUPTED' ? 3 : 2;
     const message = error instanceof Error ? error.message : String(error);
-    if (json)
-      io.stdout.write(
-        `${JSON.stringify({ command: cmd, secret: ctxBase.name, ok: false, error: { code: error instanceof RotationError ? error.code : 'INVALID_INPUT', message } })}\n`,
-      );
-    io.stderr.write(`keyflip rotate ${cmd}: ${clean(message)}\n`);
-    return code;
+    if (json) {
+      const code = error instanceof RotationError ? error.code : 'INVALID_INPUT';
+      const failure = { command, secret: context.name, ok: false, error: { code, message } };
+      io.stdout.write(`${JSON.stringify(failure)}\n`);
+    }
+    io.stderr.write(`keyflip rotate ${command}: ${clean(message)}\n`);
+    return error instanceof RotationError && error.code === 'INTERRUPTED' ? 3 : 2;
   } finally {
     await admin?.close();
   }
 }
 
-/** The result for people. */
-export function render(r: RotationResult, ctx: Pick<RotationContext, 'name'>): string {
-  const lines: string[] = [];
-  const head =
-    r.outcome === 'refused'
-      ? `REFUSED (${r.refusal})`
-      : r.outcome === 'failed'
-        ? 'NOT OK'
-        : r.outcome === 'planned'
-          ? 'DRY RUN'
-          : r.outcome === 'already-done'
-            ? 'ALREADY DONE'
-            : 'OK';
-  lines.push(`${head}: ${clean(r.message)}`);
-  if (r.keys.length > 0) lines.push('', table(r.keys));
-  if (r.probe)
-    lines.push(
-      '',
-      `probe: ${r.probe.provider} answered ${r.probe.reason} (HTTP ${r.probe.status}${r.probe.detail ? `, ${clean(r.probe.detail)}` : ''})`,
-    );
-  for (const v of r.verifications ?? []) {
-    lines.push(
-      '',
-      `verify ${v.key} (${v.fingerprint}) over ${formatDuration(v.result.windowMs)}: ${v.result.ok && v.windowElapsed ? 'unused' : v.result.ok ? 'unused so far, window not elapsed' : clean(v.result.message)}`,
-    );
-    for (const o of v.result.offenders.slice(0, 20)) {
-      lines.push(
-        `  ${clean(o.service)}${o.environment ? `/${clean(o.environment)}` : ''}  ${clean(o.host)}  pid ${o.pid}  instance ${clean(o.id)}  last seen ${formatAge(v.result.at - o.lastSeen)} ago  uses ${o.uses}`,
-      );
-    }
-    if (v.result.offenders.length > 20) lines.push(`  … and ${v.result.offenders.length - 20} more`);
-  }
-  if (r.steps.length > 0) {
-    lines.push('', r.outcome === 'planned' ? 'Would write:' : 'Writes:');
-    for (const s of r.steps)
-      lines.push(`  ${s.done ? '✓' : r.outcome === 'planned' ? '·' : '✗'} ${clean(s.description)}`);
-  }
-  if (r.notes.length > 0) {
-    lines.push('', 'Notes:');
-    for (const n of r.notes) lines.push(`  - ${clean(n)}`);
-  }
-  if (r.next.command !== 'none')
-    lines.push(
-      '',
-      `Next: keyflip rotate ${r.next.command} ${ctx.name}${nextArgs(r.next.command)} — ${clean(r.next.why)}`,
-    );
-  return `${lines.join('\n')}\n`;
+/** Parses and checks a command's arguments; builds its usage source and reads its fingerprint key file. */
+async function rotateRequest(
+  command: RotateCommand,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv | Record<string, string | undefined>,
+): Promise<RotateRequest | 'help'> {
+  const { help, values, positionals } = parseCommandLine(args, OPTIONS, { max: 1 });
+  if (help) return 'help';
+  const allowed = new Set([...COMMON_OPTIONS, ...COMMAND_OPTIONS[command]]);
+  for (const option of Object.keys(values) as RotateOption[])
+    if (!allowed.has(option)) throw new UsageError(`rotate ${command} does not take --${option}`);
+  const [name] = positionals;
+  if (name === undefined) throw new UsageError('SECRET is required: the name being rotated (OPENAI_API_KEY)');
+  const projectId = projectOf(values.project, env);
+  const layout = values.layout;
+  if (layout !== undefined && !(LAYOUTS as readonly string[]).includes(layout))
+    throw new UsageError('--layout is suffix or alias');
+  const windowMs = values.window === undefined ? undefined : durationArg('--window', values.window);
+  if ((command === 'verify' || (command === 'revoke' && values.force !== true)) && windowMs === undefined)
+    throw new UsageError(`rotate ${command} needs --window (60m: how long no process may have used the old key)`);
+  const refreshMs = values.refresh === undefined ? undefined : durationArg('--refresh', values.refresh);
+  if ((values.force === true) !== (values.reason !== undefined))
+    throw new UsageError('--force and --reason "why" go together');
+  if (values['base-url'] !== undefined && values.provider === undefined)
+    throw new UsageError('--base-url needs --provider');
+  if (command === 'probe' && values.provider === undefined)
+    throw new UsageError(`rotate probe needs --provider (${PROVIDER_IDS})`);
+  if (values.provider !== undefined && !Object.hasOwn(providers, values.provider))
+    throw new UsageError(`--provider is one of ${PROVIDER_IDS}`);
+  return {
+    values,
+    projectId,
+    layout: layout as Layout | undefined,
+    windowMs,
+    refreshMs,
+    context: {
+      name,
+      beaconName: values['beacon-name'],
+      usage: usageSource(values, env),
+      fingerprintKey: await fingerprintKey(values['fingerprint-key-file']),
+      dryRun: values['dry-run'] === true,
+    },
+  };
 }
 
-function nextArgs(command: string): string {
-  if (command === 'provision' || command === 'emergency') return ' < new-key.txt';
-  if (command === 'probe') return ' --provider <id> < new-key.txt';
-  if (command === 'verify' || command === 'revoke') return ' --window 60m --collector <url>';
-  return '';
+/** The beacons' backend, if one is given. */
+function usageSource(
+  values: RotateValues,
+  env: NodeJS.ProcessEnv | Record<string, string | undefined>,
+): UsageSource | undefined {
+  const { collector, prometheus } = values;
+  if (collector !== undefined && prometheus !== undefined)
+    throw new UsageError('give one backend: --collector URL or --prometheus URL');
+  if (collector !== undefined) return collectorUsageSource({ url: collector, token: collectorToken(env) });
+  if (prometheus !== undefined) return prometheusUsageSource({ url: prometheus });
+  return undefined;
 }
 
-function table(keys: readonly KeyView[]): string {
-  const withInstances = keys.some((k) => k.instances !== undefined);
-  const header = [
-    'KEY',
-    'VERSION',
-    'STATE',
-    'ROLE',
-    'CREATED',
-    'FINGERPRINT',
-    ...(withInstances ? ['INSTANCES'] : []),
-    'LAST STEP',
-  ];
-  const rows = keys.map((k) => {
-    const steps = Object.entries(k.records) as [string, { at: string }][];
-    const last = steps.sort((a, b) => (a[1].at < b[1].at ? 1 : a[1].at > b[1].at ? -1 : 0))[0];
-    return [
-      clean(k.label),
-      String(k.version),
-      k.state,
-      k.role,
-      k.createdAt.replace(/\.\d{3}Z$/, 'Z'),
-      k.fingerprint ?? '-',
-      ...(withInstances ? [k.instances === undefined ? '-' : String(k.instances)] : []),
-      last ? `${last[0]} ${clean(last[1].at).replace(/\.\d{3}Z$/, 'Z')}` : '-',
-    ];
-  });
-  return columns(header, rows);
+/** The apps' fingerprintKey, from `--fingerprint-key-file`. */
+async function fingerprintKey(file: string | undefined): Promise<string | undefined> {
+  if (file === undefined) return undefined;
+  const key = (await readOptionFile('--fingerprint-key-file', file)).trim();
+  if (key === '') throw new UsageError('--fingerprint-key-file: the file is empty');
+  return key;
 }

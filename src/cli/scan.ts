@@ -1,13 +1,16 @@
 /**
- * `keyflip scan [paths…]`: finds LLM provider keys in files, for a pre-commit hook and CI. Prints where each
- * key is, its format and its fingerprint; never the key, and never a line of an allow-list file.
+ * `keyflip scan [paths…]`: finds LLM provider keys in files, for a pre-commit hook and CI. Parsing and output
+ * only; the walker is `scanPaths` (src/scan). Prints where each key is, its format and its fingerprint; never the
+ * key, and never a line of an allow-list file.
  */
-import { lstat, readdir, readFile, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { ConfigurationError } from '../errors.js';
 import { findProviderKeys } from '../key-formats.js';
-import { fingerprint, isFingerprint } from '../fingerprint.js';
-import { UsageError } from './args.js';
-import type { CliIo } from './main.js';
+import { IGNORE_FILE, loadAllowLists, scanPaths, type ScanResult } from '../scan/index.js';
+import { clean } from './clean.js';
+import type { CliIo } from './io.js';
+import { parseCommandLine } from './parse-command-line.js';
+import { readOptionFile } from './read-input.js';
+import { UsageError, usageFailure } from './usage-error.js';
 
 const HELP = `keyflip scan [paths…] [--allow FILE]… [--key-file FILE] [--json]
   Finds LLM provider keys (OpenAI, Anthropic, Groq, Gemini, Mistral, OpenRouter, Together) in files, for a
@@ -22,177 +25,54 @@ const HELP = `keyflip scan [paths…] [--allow FILE]… [--key-file FILE] [--jso
   Exit codes: 0 no key found, 1 keys found, 2 bad usage or an unreadable path or allow-list.
 `;
 
-/** Directories never walked into. */
-const SKIP_DIRS = new Set(['node_modules', '.git']);
-const MAX_FILE_BYTES = 10 * 1024 * 1024;
-/** A NUL byte in the first this many bytes makes a file binary (as git decides). */
-const BINARY_SNIFF_BYTES = 8_000;
-const IGNORE_FILE = '.keyflipignore';
-
-interface Finding {
-  file: string;
-  line: number;
-  column: number;
-  format: string;
-  provider: string;
-  fingerprint: string;
-}
+const OPTIONS = { allow: 'strings', 'key-file': 'string', json: 'boolean' } as const;
 
 /** Runs `keyflip scan`; returns the exit code. */
 export async function scanCommand(args: readonly string[], io: CliIo): Promise<number> {
-  const paths: string[] = [];
-  const allowFiles: string[] = [];
-  let keyFile: string | undefined;
-  let json = false;
-  let options = true;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (options && arg === '--') options = false;
-    else if (options && (arg === '--help' || arg === '-h')) {
+  let result: ScanResult;
+  let json: boolean;
+  try {
+    const line = parseCommandLine(args, OPTIONS, { max: Number.POSITIVE_INFINITY });
+    if (line.help) {
       io.stdout.write(HELP);
       return 0;
-    } else if (options && arg === '--json') json = true;
-    else if (options && (arg === '--allow' || arg === '--key-file')) {
-      const value = args[++i];
-      if (value === undefined) return usage(io, `${arg} needs a file`);
-      if (arg === '--allow') allowFiles.push(value);
-      else keyFile = value;
-    } else if (options && arg.startsWith('-') && arg !== '-') return usage(io, `unknown option ${JSON.stringify(arg)}`);
-    else paths.push(arg);
-  }
-  if (paths.length === 0) paths.push('.');
-
-  let key: string | undefined;
-  const allowed = new Set<string>();
-  try {
-    if (keyFile !== undefined) key = (await readText(keyFile, '--key-file')).trim();
-    for (const file of allowFiles) await readAllowList(file, allowed, true);
-    await readAllowList(IGNORE_FILE, allowed, false);
-    for (const path of paths) {
-      const info = await stat(path).catch(() => undefined);
-      if (info?.isDirectory()) await readAllowList(join(path, IGNORE_FILE), allowed, false);
     }
+    json = line.values.json === true;
+    const paths = line.positionals.length === 0 ? ['.'] : line.positionals;
+    // `keyflip scan <a key>` (to check a string) would print it back in "cannot read …": refused unshown.
+    const pasted = paths.findIndex((path) => findProviderKeys(path).length > 0);
+    if (pasted !== -1)
+      throw new UsageError(`path #${pasted + 1} looks like a key (not shown); scan takes files and directories`);
+    const keyFile = line.values['key-file'];
+    const fingerprintKey = keyFile === undefined ? undefined : (await readOptionFile('--key-file', keyFile)).trim();
+    const allow = await loadAllowLists(line.values.allow ?? [], paths);
+    result = await scanPaths(paths, { fingerprintKey, allow });
   } catch (error) {
-    if (error instanceof UsageError) return usage(io, error.message);
-    throw error;
+    if (!(error instanceof UsageError) && !(error instanceof ConfigurationError)) throw error;
+    return usageFailure(io, 'scan', error.message);
   }
-
-  const findings: Finding[] = [];
-  const skipped: { file: string; reason: string }[] = [];
-  let files = 0;
-  let allowedCount = 0;
-  const scanFile = async (file: string, size: number): Promise<void> => {
-    if (size > MAX_FILE_BYTES) {
-      skipped.push({ file, reason: 'larger than 10 MiB' });
-      return;
-    }
-    const bytes = await readFile(file);
-    if (bytes.subarray(0, BINARY_SNIFF_BYTES).includes(0)) {
-      skipped.push({ file, reason: 'binary' });
-      return;
-    }
-    files++;
-    const text = bytes.toString('utf8');
-    let line = 1;
-    let lineStart = 0;
-    let scanned = 0;
-    for (const match of findProviderKeys(text)) {
-      for (let i = text.indexOf('\n', scanned); i !== -1 && i < match.index; i = text.indexOf('\n', i + 1)) {
-        line++;
-        lineStart = i + 1;
-      }
-      scanned = match.index;
-      const fp = key === undefined ? fingerprint(match.value) : fingerprint(match.value, key);
-      if (allowed.has(fp)) {
-        allowedCount++;
-        continue;
-      }
-      findings.push({
-        file,
-        line,
-        column: match.index - lineStart + 1,
-        format: match.format.id,
-        provider: match.format.provider,
-        fingerprint: fp,
-      });
-    }
-  };
-  const walk = async (path: string, top: boolean): Promise<void> => {
-    const info = top ? await stat(path) : await lstat(path);
-    if (info.isSymbolicLink()) {
-      skipped.push({ file: path, reason: 'symbolic link' });
-      return;
-    }
-    if (info.isDirectory()) {
-      if (!top && SKIP_DIRS.has(basename(path))) return;
-      const entries = (await readdir(path)).sort();
-      for (const entry of entries) await walk(join(path, entry), false);
-      return;
-    }
-    if (info.isFile()) await scanFile(path, info.size);
-  };
-  for (const path of paths) {
-    try {
-      await walk(path, true);
-    } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      return usage(io, `cannot read ${path}${typeof code === 'string' ? ` (${code})` : ''}`);
-    }
-  }
-
+  const { findings, allowed, files, skipped } = result;
   if (json) {
-    io.stdout.write(`${JSON.stringify({ findings, allowed: allowedCount, files, skipped })}\n`);
+    io.stdout.write(`${JSON.stringify({ findings, allowed, files, skipped })}\n`);
   } else {
-    for (const f of findings) io.stdout.write(`${f.file}:${f.line}:${f.column}: ${f.format} key ${f.fingerprint}\n`);
-    const where = new Set(findings.map((f) => f.file)).size;
-    const extra = [`${files} file${files === 1 ? '' : 's'} scanned`];
-    if (skipped.length > 0) extra.push(`${skipped.length} skipped`);
-    if (allowedCount > 0) extra.push(`${allowedCount} allowed by fingerprint`);
-    io.stderr.write(
-      findings.length === 0
-        ? `keyflip scan: no provider key found (${extra.join(', ')})\n`
-        : `keyflip scan: ${findings.length} provider key${findings.length === 1 ? '' : 's'} found in ${where} file${where === 1 ? '' : 's'} (${extra.join(', ')}).\n` +
-            `  Remove each key (and revoke it: it may already have leaked); if one is not a real key (a test fixture),\n` +
-            `  add its fingerprint to ${IGNORE_FILE}.\n`,
-    );
+    for (const f of findings)
+      io.stdout.write(`${clean(f.file)}:${f.line}:${f.column}: ${f.format} key ${f.fingerprint}\n`);
+    io.stderr.write(summary(result));
   }
   return findings.length === 0 ? 0 : 1;
 }
 
-function usage(io: CliIo, message: string): number {
-  io.stderr.write(`keyflip scan: ${message}; see keyflip scan --help\n`);
-  return 2;
-}
-
-async function readText(file: string, what: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    throw new UsageError(`cannot read ${what} ${file}${typeof code === 'string' ? ` (${code})` : ''}`);
-  }
-}
-
-/**
- * Adds the fingerprints of an allow-list file. A line that is not a fingerprint is an error, reported by
- * line number only: it may be a key pasted by mistake.
- */
-async function readAllowList(file: string, into: Set<string>, required: boolean): Promise<void> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if (!required && (error as { code?: unknown }).code === 'ENOENT') return;
-    if (!required && (error as { code?: unknown }).code === 'EISDIR') return;
-    const code = (error as { code?: unknown }).code;
-    throw new UsageError(`cannot read the allow-list ${file}${typeof code === 'string' ? ` (${code})` : ''}`);
-  }
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const line = (raw.split('#')[0] ?? '').trim();
-    if (line === '') return;
-    const token = line.split(/\s+/)[0] ?? '';
-    if (!isFingerprint(token))
-      throw new UsageError(`${file}:${i + 1}: not a fingerprint (kf_ + 12 hex digits); the line is not shown`);
-    into.add(token);
-  });
+function summary({ findings, allowed, files, skipped }: ScanResult): string {
+  const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const extra = [`${plural(files, 'file')} scanned`];
+  if (skipped.length > 0) extra.push(`${skipped.length} skipped`);
+  if (allowed > 0) extra.push(`${allowed} allowed by fingerprint`);
+  if (findings.length === 0) return `keyflip scan: no provider key found (${extra.join(', ')})\n`;
+  const where = new Set(findings.map((f) => f.file)).size;
+  return (
+    `keyflip scan: ${plural(findings.length, 'provider key')} found in ${plural(where, 'file')} ` +
+    `(${extra.join(', ')}).\n` +
+    '  Remove each key (and revoke it: it may already have leaked); if one is not a real key (a test fixture),\n' +
+    `  add its fingerprint to ${IGNORE_FILE}.\n`
+  );
 }

@@ -4,12 +4,8 @@
  * beacons over HTTP. The last test runs the built-from-source CLI as a child process. No output may hold
  * a key.
  */
-import { spawn } from 'node:child_process';
-import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpSink } from '../../src/beacon/index.js';
-import { main } from '../../src/cli/main.js';
+import { httpSink, usageBeacon } from '../../src/beacon/index.js';
 import { providers } from '../../src/clients/index.js';
 import { authFetch } from '../../src/clients/auth-fetch.js';
 import { startCollectorServer, type CollectorServer } from '../../src/collector/index.js';
@@ -21,8 +17,9 @@ import {
   type MockProvider,
   type SecretManagerEmulator,
 } from '../../src/testing/index.js';
+import { leaks } from '../helpers.js';
+import { type CliRun, runCli, runInProcess } from '../support/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const KEYS = {
   v1: 'sk-rotcli-ONE-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
   v2: 'sk-rotcli-TWO-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb',
@@ -44,23 +41,16 @@ let collector: CollectorServer;
 const outputs: string[] = [];
 const resolvers: Resolver[] = [];
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun & { code: number };
 
+/** `keyflip ARGS…` in process, against the emulator; every output is kept for the leak check. */
 async function run(args: string[], stdin?: string, env: Record<string, string> = {}): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, {
-    stdin: Readable.from(stdin === undefined ? [] : [stdin]),
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
+  const result = await runInProcess(args, {
+    stdin,
     env: { SECRET_MANAGER_EMULATOR_HOST: emulator.host, KEYFLIP_PROJECT: emulator.projectId, ...env },
   });
-  outputs.push(stdout, stderr);
-  return { code, stdout, stderr };
+  outputs.push(result.stdout, result.stderr);
+  return result;
 }
 
 interface JsonResult {
@@ -95,17 +85,22 @@ async function eventually<T>(
   }
 }
 
-/** An app: resolves the chain from the emulator, refreshes every 150 ms, beacons every 100 ms, sends requests through authFetch. */
+/**
+ * An app: resolves the chain from the emulator, refreshes every 150 ms, beacons every 100 ms, sends requests
+ * through authFetch.
+ */
 async function app(service: string, chain: string) {
   const resolver = createResolver({
     sources: [gcpSecretManager({ projectId: emulator.projectId, clientOptions: emulator.clientOptions })],
     refreshMs: 150,
-    beacon: { service, sink: httpSink({ url: collector.url }), intervalMs: 100 },
+    beacon: usageBeacon({ service, sink: httpSink({ url: collector.url }), intervalMs: 100 }),
   });
   resolvers.push(resolver);
   const events: unknown[] = [];
   for (const event of ['resolve', 'rotate', 'fallback', 'error', 'revoke'] as const)
     resolver.on(event, (e: unknown) => events.push(e));
+  let resolves = 0;
+  resolver.on('resolve', () => resolves++);
   const key = resolver.secret('OPENAI_API_KEY', chain);
   await resolver.ready();
   const send = authFetch(key, providers.openai);
@@ -117,7 +112,7 @@ async function app(service: string, chain: string) {
       await res.arrayBuffer();
       if (res.ok) stats.ok++;
       else stats.failed++;
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 20)); // the app's pace; no assertion waits on it
     }
   })();
   return {
@@ -125,6 +120,8 @@ async function app(service: string, chain: string) {
     key,
     stats,
     events,
+    /** Successful resolutions so far: the first, then one per refresh. */
+    resolves: () => resolves,
     async stop() {
       stopped = true;
       await loop;
@@ -137,7 +134,7 @@ async function app(service: string, chain: string) {
 async function staleApp(value: string) {
   const resolver = createResolver({
     sources: [memorySource({ OPENAI_API_KEY: value })],
-    beacon: { service: 'stale-worker', sink: httpSink({ url: collector.url }), intervalMs: 100 },
+    beacon: usageBeacon({ service: 'stale-worker', sink: httpSink({ url: collector.url }), intervalMs: 100 }),
   });
   resolvers.push(resolver);
   const key = resolver.secret('OPENAI_API_KEY', 'OPENAI_API_KEY');
@@ -161,14 +158,16 @@ afterAll(async () => {
   await mock?.close();
   await emulator?.close();
   // Not one output of any command held a key.
-  const all = outputs.join('\n');
-  for (const value of Object.values(KEYS)) expect(all.includes(value)).toBe(false);
+  expect(leaks(outputs.join('\n'), Object.values(KEYS))).toEqual([]);
 });
 
 const candidate = (key: SecretHandle<string>): string | undefined => key.info?.candidate;
 
 describe('keyflip rotate, suffix layout: the whole playbook, with apps running', () => {
-  it('provision → probe → flip → verify (refused while a stale process beacons v1) → revoke; then an emergency to v3; zero failed requests', async () => {
+  const PLAYBOOK =
+    'provision → probe → flip → verify (refused while a stale process beacons v1) → revoke; ' +
+    'then an emergency to v3; zero failed requests';
+  it(PLAYBOOK, async () => {
     // The first key: staged, probed, flipped.
     expect((await run(['rotate', 'provision', 'OPENAI_API_KEY', '--environment', 'prod'], `${KEYS.v1}\n`)).code).toBe(
       0,
@@ -259,8 +258,15 @@ describe('keyflip rotate, suffix layout: the whole playbook, with apps running',
     ]);
     expect(json(revoked).keys[0]?.records.revoked).toMatchObject({ windowMs: 1000 });
     expect((await run(['rotate', 'revoke', 'OPENAI_API_KEY', ...args])).stdout).toMatch(/^ALREADY DONE/);
+    // Two more refreshes and ten more requests of every app, counted: not one request used v1.
     const v1After = mock.requestsFor(KEYS.v1);
-    await new Promise((r) => setTimeout(r, 300)); // several refreshes and requests of every app
+    const sent = (a: (typeof apps)[number]): number => a.stats.ok + a.stats.failed;
+    const since = apps.map((a) => ({ resolves: a.resolves(), sent: sent(a) }));
+    await eventually('two refreshes and ten requests of every app after the revoke', () =>
+      apps.every((a, i) => a.resolves() >= (since[i]?.resolves ?? 0) + 2 && sent(a) >= (since[i]?.sent ?? 0) + 10)
+        ? true
+        : undefined,
+    );
     expect(mock.requestsFor(KEYS.v1)).toBe(v1After);
     expect(apps.map((a) => a.stats.failed)).toEqual([0, 0]);
     expect(apps.every((a) => a.stats.ok > 0)).toBe(true);
@@ -295,8 +301,7 @@ describe('keyflip rotate, suffix layout: the whole playbook, with apps running',
     for (const a of apps) await a.stop();
     // A request in flight when v2 died is retried once with v3 by authFetch: none failed.
     expect(apps.map((a) => a.stats.failed)).toEqual([0, 0]);
-    const events = JSON.stringify(apps.flatMap((a) => a.events));
-    for (const value of Object.values(KEYS)) expect(events.includes(value)).toBe(false);
+    expect(leaks(JSON.stringify(apps.flatMap((a) => a.events)), Object.values(KEYS))).toEqual([]);
 
     // The schedule: audit sees the ring, live key v3, within 90 days; over a 1 ms policy.
     const audit = await run(['audit', '--json']);
@@ -317,11 +322,15 @@ describe('keyflip rotate, suffix layout: the whole playbook, with apps running',
 });
 
 describe('keyflip rotate, alias layout', () => {
-  it('provision → probe → flip moves current/previous; verify without beacons is not proof; revoke --force records its reason', async () => {
+  const PLAYBOOK =
+    'provision → probe → flip moves current/previous; verify without beacons is not proof; ' +
+    'revoke --force records its reason';
+  it(PLAYBOOK, async () => {
     const name = 'ANTHROPIC_KEY';
     expect((await run(['rotate', 'provision', name, '--layout', 'alias'], KEYS.a1)).code).toBe(0);
     expect((await run(['rotate', 'flip', name, '--skip-probe'])).code).toBe(0);
-    expect((await run(['rotate', 'provision', name], KEYS.a2)).code).toBe(0); // the layout is read from the secret's label now
+    // The layout is read from the secret's label now.
+    expect((await run(['rotate', 'provision', name], KEYS.a2)).code).toBe(0);
     expect((await run(['rotate', 'probe', name, '--provider', 'openai', '--base-url', mock.url], KEYS.a2)).code).toBe(
       0,
     );
@@ -372,7 +381,7 @@ describe('keyflip rotate, alias layout', () => {
 });
 
 describe('keyflip rotate: interrupted writes, dry runs, dead keys, bad usage', () => {
-  it('a provision stopped between two writes exits 3; status explains; the same command again finishes it', async () => {
+  it('a provision stopped between two writes exits 3; status explains; running it again finishes it', async () => {
     emulator.failNext('DisableSecretVersion', 14);
     const stopped = await run(['rotate', 'provision', 'CRASHY_KEY'], KEYS.c1);
     expect(stopped.code).toBe(3);
@@ -389,14 +398,18 @@ describe('keyflip rotate: interrupted writes, dry runs, dead keys, bad usage', (
     expect(resumed.code).toBe(0);
     expect(json(resumed).steps.map((s) => s.description)).toEqual([
       'disable that version at once: no process can read it until flip',
-      `record on CRASHY_KEY_v1: staged ${FP.c1} at ${json(resumed).keys[0]?.records.staged?.at}; clear the pending mark`,
+      `record on CRASHY_KEY_v1: staged ${FP.c1} at ${json(resumed).keys[0]?.records.staged?.at}; ` +
+        'clear the pending mark',
     ]);
     expect(json(resumed).keys.map((k) => [k.label, k.state, k.role])).toEqual([
       ['CRASHY_KEY_v1', 'DISABLED', 'staged'],
     ]);
   });
 
-  it('--dry-run lists the writes and makes none; a dead key fails its probe and flip refuses it; discard clears the way', async () => {
+  const DEAD_KEY =
+    '--dry-run lists the writes and makes none; a dead key fails its probe and flip refuses it; ' +
+    'discard clears the way';
+  it(DEAD_KEY, async () => {
     const writes = (): number[] =>
       ['CreateSecret', 'UpdateSecret', 'AddSecretVersion', 'EnableSecretVersion', 'DisableSecretVersion'].map((m) =>
         emulator.calls(m),
@@ -461,21 +474,11 @@ describe('keyflip rotate: interrupted writes, dry runs, dead keys, bad usage', (
 
 describe('keyflip rotate as a child process', () => {
   it('reads the key on stdin, talks to the emulator named by SECRET_MANAGER_EMULATOR_HOST, prints no key', async () => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/index.ts', 'rotate', 'provision', 'CHILD_KEY', '--json'],
-      {
-        cwd: root,
-        env: { ...process.env, SECRET_MANAGER_EMULATOR_HOST: emulator.host, KEYFLIP_PROJECT: emulator.projectId },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.stdin.end(`${KEYS.dead}\n`);
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const { code, stdout, stderr } = await runCli(['rotate', 'provision', 'CHILD_KEY', '--json'], {
+      env: { SECRET_MANAGER_EMULATOR_HOST: emulator.host, KEYFLIP_PROJECT: emulator.projectId },
+      stdin: `${KEYS.dead}\n`,
+      timeoutMs: 25_000,
+    });
     outputs.push(stdout, stderr);
     expect([code, stderr]).toEqual([0, '']);
     expect(JSON.parse(stdout)).toMatchObject({

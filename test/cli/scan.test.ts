@@ -1,15 +1,12 @@
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { fingerprint } from '../../src/index.js';
 import { SAMPLES } from '../clients/samples.js';
+import { leaks } from '../helpers.js';
+import { runCli, runInProcess } from '../support/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const ALL = Object.values(SAMPLES);
 
 let dirs: string[] = [];
@@ -18,18 +15,7 @@ afterEach(() => {
   dirs = [];
 });
 
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, {
-    stdin: Readable.from([]),
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-  });
-  return { code, stdout, stderr };
-}
-
-const leaks = (text: string): string[] => ALL.filter((k) => text.includes(k));
+const run = (args: string[]) => runInProcess(args);
 
 /** A small repository with keys in places that count and in places that do not. */
 function repo(): string {
@@ -59,7 +45,7 @@ describe('keyflip scan', () => {
       `${join(dir, 'src/config.ts')}:3:12: openai key ${fingerprint(SAMPLES.openai)}`,
     ]);
     expect(stderr).toContain('3 provider keys found in 2 files (3 files scanned, 1 skipped)');
-    expect(leaks(stdout + stderr)).toEqual([]);
+    expect(leaks(stdout + stderr, ALL)).toEqual([]);
   });
 
   it('--json: findings, counts and what was skipped (binary); node_modules and .git are not walked', async () => {
@@ -80,7 +66,7 @@ describe('keyflip scan', () => {
     ]);
     expect(out.files).toBe(3);
     expect(out.skipped).toEqual([{ file: join(dir, 'assets/blob.bin'), reason: 'binary' }]);
-    expect(leaks(stdout)).toEqual([]);
+    expect(leaks(stdout, ALL)).toEqual([]);
   });
 
   it('honours an allow-list (--allow FILE) and .keyflipignore; exit 0 when every finding is allowed', async () => {
@@ -102,14 +88,14 @@ describe('keyflip scan', () => {
     expect(clean.stderr).toContain('no provider key found');
   });
 
-  it('an allow-list line that is not a fingerprint is a usage error that does not echo the line (it may be a key)', async () => {
+  it('an allow-list line that is not a fingerprint: usage error, the line not echoed (it may be a key)', async () => {
     const dir = repo();
     const allow = join(dir, 'allow.txt');
     writeFileSync(allow, `${fingerprint(SAMPLES.groq)}\n${SAMPLES.openai}\n`);
     const { code, stdout, stderr } = await run(['scan', '--allow', allow, dir]);
     expect(code).toBe(2);
     expect(stderr).toContain('allow.txt:2: not a fingerprint');
-    expect(leaks(stdout + stderr)).toEqual([]);
+    expect(leaks(stdout + stderr, ALL)).toEqual([]);
   });
 
   it('--key-file: fingerprints with your fingerprintKey', async () => {
@@ -122,7 +108,10 @@ describe('keyflip scan', () => {
     );
   });
 
-  it('scans files named directly (as a pre-commit hook passes them); a clean one exits 0; symbolic links in a walk are skipped', async () => {
+  const NAMED =
+    'scans files named directly (as a pre-commit hook passes them); a clean one exits 0; ' +
+    'symbolic links in a walk are skipped';
+  it(NAMED, async () => {
     const dir = repo();
     expect((await run(['scan', join(dir, 'clean.txt')])).code).toBe(0);
     expect((await run(['scan', join(dir, 'clean.txt'), join(dir, 'docs/setup.md')])).code).toBe(1);
@@ -136,40 +125,39 @@ describe('keyflip scan', () => {
     ]);
   });
 
-  it('usage errors exit 2: an unknown option, a missing path, --allow without a file, an unreadable allow-list', async () => {
+  it('usage errors exit 2: unknown option, missing path, --allow without a file, unreadable allow-list', async () => {
     const dir = repo();
     for (const args of [
       ['--nope', dir],
       [join(dir, 'missing')],
       ['--allow'],
       ['--allow', join(dir, 'missing.txt'), dir],
+      ['--key-file', join(dir, 'missing.key'), dir],
     ]) {
       const { code, stderr } = await run(['scan', ...args]);
       expect(code, args.join(' ')).toBe(2);
       expect(stderr).toMatch(/^keyflip scan: /);
     }
+    // Neither an unknown option nor a key given where a path goes is printed back (it may be a key).
+    const unknown = await run(['scan', `--${SAMPLES.groq}`, dir]);
+    expect([unknown.code, unknown.stderr]).toEqual([
+      2,
+      'keyflip scan: unknown option #1 (not shown); see keyflip scan --help\n',
+    ]);
+    const pasted = await run(['scan', dir, SAMPLES.openai]);
+    expect([pasted.code, pasted.stderr]).toEqual([2, expect.stringContaining('path #2 looks like a key (not shown)')]);
+    expect(leaks(unknown.stderr + pasted.stderr, ALL)).toEqual([]);
     const help = await run(['scan', '--help']);
     expect([help.code, help.stdout.includes('keyflip scan [paths…]')]).toEqual([0, true]);
   });
 
-  it('the CLI as a process: exit code 1 on a finding, 0 when clean, nothing of the key printed', () => {
+  it('the CLI as a process: exit code 1 on a finding, 0 when clean, nothing of the key printed', async () => {
     const dir = repo();
-    const cli = (args: string[]) =>
-      spawnSync(
-        process.execPath,
-        [
-          '--import',
-          pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href,
-          join(root, 'src/cli/index.ts'),
-          'scan',
-          ...args,
-        ],
-        { cwd: dir, encoding: 'utf8' },
-      );
-    const found = cli(['src', 'docs']);
-    expect(found.status).toBe(1);
+    const cli = (args: string[]) => runCli(['scan', ...args], { cwd: dir });
+    const found = await cli(['src', 'docs']);
+    expect(found.code).toBe(1);
     expect(found.stdout).toContain(`src/config.ts:3:12: openai key ${fingerprint(SAMPLES.openai)}`);
-    expect(leaks(found.stdout + found.stderr)).toEqual([]);
-    expect(cli(['clean.txt']).status).toBe(0);
+    expect(leaks(found.stdout + found.stderr, ALL)).toEqual([]);
+    expect((await cli(['clean.txt'])).code).toBe(0);
   });
 });

@@ -3,18 +3,16 @@
  * (`node --import tsx src/cli/index.ts …`) against a collector fed by real resolvers whose beacons post
  * through `httpSink`. No output may hold a value.
  */
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpSink } from '../../src/beacon/index.js';
-import { main } from '../../src/cli/main.js';
+import { httpSink, usageBeacon } from '../../src/beacon/index.js';
 import { startCollectorServer, type CollectorServer } from '../../src/collector/index.js';
 import { createResolver, fingerprint, memorySource } from '../../src/index.js';
 import { SAMPLES } from '../clients/samples.js';
+import { leaks } from '../helpers.js';
+import { runCli, runInProcess, startCli } from '../support/cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const TOKEN = 'cli-verify-token-9f8e7d';
 const VALUES = {
   old: 'sk-cli-verify-OLD-key-aaaaaaaaaaaaaaaaaaaaaaaa',
@@ -22,44 +20,22 @@ const VALUES = {
   never: 'sk-cli-verify-NEVER-used-cccccccccccccccccccc',
 };
 const FP = { old: fingerprint(VALUES.old), new: fingerprint(VALUES.new), never: fingerprint(VALUES.never) };
-const leaks = (text: string): string[] => [...Object.values(VALUES), TOKEN].filter((v) => text.includes(v));
+/** What no output may hold. */
+const SECRETS = [...Object.values(VALUES), TOKEN];
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+/** The CLI as a child process; the collector lives in this process, so the wait must not block. */
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { env });
 
-/** The CLI as a child process; the collector lives in this process, so the wait must not block (no spawnSync). */
-function cli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 30_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], {
-      cwd: root,
-      env: { ...process.env, KEYFLIP_COLLECTOR_TOKEN: undefined, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`keyflip ${args.join(' ')}: no exit within ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** A process with a beacon: resolves `value` from versions of OPENAI_API_KEY, reads it `reads` times, then closes (the final report). */
+/**
+ * A process with a beacon: resolves `value` from versions of OPENAI_API_KEY, reads it `reads` times, then closes
+ * (the final report).
+ */
 async function instance(url: string, id: string, service: string, versions: string[], reads: number): Promise<void> {
   const memory = memorySource();
   for (const value of versions) memory.set('OPENAI_API_KEY', value);
   const resolver = createResolver({
     sources: [memory],
-    beacon: { service, environment: 'prod', instanceId: id, sink: httpSink({ url, token: TOKEN }) },
+    beacon: usageBeacon({ service, environment: 'prod', instanceId: id, sink: httpSink({ url, token: TOKEN }) }),
   });
   const key = resolver.secret('OPENAI_API_KEY', 'OPENAI_API_KEY');
   await resolver.ready();
@@ -69,17 +45,7 @@ async function instance(url: string, id: string, service: string, versions: stri
   await resolver.close();
 }
 
-async function inProcess(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, {
-    stdin: Readable.from([]),
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    env,
-  });
-  return { code, stdout, stderr };
-}
+const inProcess = (args: string[]) => runInProcess(args);
 
 let server: CollectorServer;
 beforeAll(async () => {
@@ -108,12 +74,13 @@ describe('keyflip verify (child process, against a collector fed by real beacons
     const rows = lines.slice(3, 5).join('\n');
     expect(rows).toMatch(
       new RegExp(
-        `checkout-api\\s+prod\\s+\\S+\\s+${process.pid}\\s+\\d{4}-\\d\\d-\\d\\dT[\\d:]+Z \\(\\d+s ago\\)\\s+3\\s+${FP.old} v1`,
+        `checkout-api\\s+prod\\s+\\S+\\s+${process.pid}\\s+` +
+          `\\d{4}-\\d\\d-\\d\\dT[\\d:]+Z \\(\\d+s ago\\)\\s+3\\s+${FP.old} v1`,
       ),
     );
     expect(rows).toMatch(new RegExp(`billing-worker\\s+prod\\s+\\S+\\s+${process.pid}\\s+.*\\s+0\\s+${FP.old} v1`));
     expect(run.stdout).toContain('still hold the retired key');
-    expect(leaks(run.stdout + run.stderr)).toEqual([]);
+    expect(leaks(run.stdout + run.stderr, SECRETS)).toEqual([]);
   });
 
   it('exit 0 for a fingerprint no instance reported, while instances reported the secret', async () => {
@@ -123,7 +90,7 @@ describe('keyflip verify (child process, against a collector fed by real beacons
       `OK: no instance reported OPENAI_API_KEY ${FP.never} in the last 1h (3 instances reported the secret)`,
     );
     expect(run.stdout).toContain(`In use: ${FP.new} (version 2) by 1 instance, ${FP.old} (version 1) by 2 instances.`);
-    expect(leaks(run.stdout + run.stderr)).toEqual([]);
+    expect(leaks(run.stdout + run.stderr, SECRETS)).toEqual([]);
   });
 
   it('exit 1 when no instance reported the secret at all: no beacons is not proof', async () => {
@@ -168,14 +135,15 @@ describe('keyflip verify (child process, against a collector fed by real beacons
     const two = await cli(['verify', 'OPENAI_API_KEY', '--retired', '3', '--collector', server.url, '--json'], env);
     expect(two.code).toBe(0);
     expect(JSON.parse(two.stdout)).toMatchObject({ ok: true, reason: 'clear' });
-    expect(leaks(run.stdout + run.stderr + two.stdout)).toEqual([]);
+    expect(leaks(run.stdout + run.stderr + two.stdout, SECRETS)).toEqual([]);
   });
 
-  it('exit 2 when the backend cannot answer: no token (401), a window beyond the retention, nothing listening', async () => {
+  it('exit 2 when the backend cannot answer: no token (401), a window over the retention, no listener', async () => {
     const noToken = await cli(['verify', 'OPENAI_API_KEY', '--retired', FP.old, '--collector', server.url]);
     expect(noToken.code).toBe(2);
     expect(noToken.stderr).toBe(
-      `keyflip verify: the collector at ${server.url} refused the request (401): set KEYFLIP_COLLECTOR_TOKEN to its token\n`,
+      `keyflip verify: the collector at ${server.url} refused the request (401): ` +
+        'set KEYFLIP_COLLECTOR_TOKEN to its token\n',
     );
     const tooLong = await cli(
       ['verify', 'OPENAI_API_KEY', '--retired', FP.old, '--window', '30d', '--collector', server.url],
@@ -192,7 +160,7 @@ describe('keyflip verify (child process, against a collector fed by real beacons
     expect(down.stderr).toBe(
       `keyflip verify: the collector at http://127.0.0.1:${port} is unreachable (ECONNREFUSED)\n`,
     );
-    expect(leaks(noToken.stderr + tooLong.stderr + down.stderr)).toEqual([]);
+    expect(leaks(noToken.stderr + tooLong.stderr + down.stderr, SECRETS)).toEqual([]);
   });
 });
 
@@ -267,29 +235,10 @@ function freePort(): Promise<number> {
 
 describe('keyflip collector (child process)', () => {
   it('prints its URL once, serves beacons and verify, and stops on SIGTERM (exit 0, port freed)', async () => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/index.ts', 'collector', '--port', '0', '--retention', '2h', '--json'],
-      {
-        cwd: root,
-        env: { ...process.env, KEYFLIP_COLLECTOR_TOKEN: TOKEN },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    const first = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no URL printed; stderr: ${stderr}`)), 20_000);
-      child.stdout.on('data', (c: Buffer) => {
-        stdout += c.toString();
-        if (stdout.includes('\n')) {
-          clearTimeout(timer);
-          resolve(stdout.split('\n')[0] as string);
-        }
-      });
+    const collector = startCli(['collector', '--port', '0', '--retention', '2h', '--json'], {
+      env: { KEYFLIP_COLLECTOR_TOKEN: TOKEN },
     });
+    const first = await collector.firstLine();
     const started = JSON.parse(first) as { url: string; token: boolean; retentionMs: number };
     expect(started).toMatchObject({ token: true, retentionMs: 7_200_000 });
     expect(started.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -303,15 +252,18 @@ describe('keyflip collector (child process)', () => {
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain('(1 instance reported the secret)');
 
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    collector.child.kill('SIGTERM');
+    const { code, stdout, stderr } = await collector.exited;
+    expect(code).toBe(0);
     expect(stdout.trim().split('\n')).toHaveLength(1); // the URL, once; nothing else
     expect(stderr).toBe('');
-    expect(leaks(stdout + stderr + ok.stdout + ok.stderr)).toEqual([]);
+    expect(leaks(stdout + stderr + ok.stdout + ok.stderr, SECRETS)).toEqual([]);
     await expect(fetch(`${started.url}/healthz`)).rejects.toThrow();
   });
 
-  it('refuses a non-loopback host without a token, bad options (exit 2); the sentence form says where the page is', async () => {
+  const REFUSES =
+    'refuses a non-loopback host without a token, bad options (exit 2); the sentence form says where the page is';
+  it(REFUSES, async () => {
     const open = await inProcess(['collector', '--host', '0.0.0.0', '--port', '0']);
     expect(open.code).toBe(2);
     expect(open.stderr).toBe(
@@ -349,7 +301,10 @@ describe('keyflip collector (child process)', () => {
     );
     expect(code).toBe(0);
     expect(stdout).toMatch(
-      /^keyflip collector listening on http:\/\/127\.0\.0\.1:\d+ \(retention 1d; token required; the page: http:\/\/127\.0\.0\.1:\d+\/#token=<KEYFLIP_COLLECTOR_TOKEN>\)\n$/,
+      new RegExp(
+        String.raw`^keyflip collector listening on http://127\.0\.0\.1:\d+ \(retention 1d; token required; ` +
+          String.raw`the page: http://127\.0\.0\.1:\d+/#token=<KEYFLIP_COLLECTOR_TOKEN>\)\n$`,
+      ),
     );
     expect(stdout).not.toContain(TOKEN);
   });

@@ -5,10 +5,8 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { startCollectorServer, type CollectorServer } from '../../src/collector/index.js';
 import {
   startMockProvider,
@@ -16,6 +14,7 @@ import {
   type MockProvider,
   type SecretManagerEmulator,
 } from '../../src/testing/index.js';
+import { runInProcess } from '../support/cli.js';
 
 const dir = fileURLToPath(new URL('../../examples/github-actions', import.meta.url));
 const KEY = 'sk-workflow-example-0123456789abcdefABCDEF';
@@ -74,12 +73,8 @@ it('every `npx keyflip …` line of the workflow examples is valid usage of the 
         command === 'rotate' && WRITES.has(sub ?? '')
           ? ['--dry-run', ...(sub === 'probe' ? ['--base-url', mock.url] : [])]
           : [];
-      let stdout = '';
-      let stderr = '';
-      const code = await main([...args, ...extra], {
-        stdin: Readable.from(stdin ? [KEY] : []),
-        stdout: { write: (t: string) => (stdout += t) },
-        stderr: { write: (t: string) => (stderr += t) },
+      const { code, stdout, stderr } = await runInProcess([...args, ...extra], {
+        stdin: stdin ? KEY : undefined,
         env: { SECRET_MANAGER_EMULATOR_HOST: emulator.host, KEYFLIP_PROJECT: emulator.projectId },
       });
       expect({ file, line, code, stderr }).toEqual({

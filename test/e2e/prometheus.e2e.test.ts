@@ -5,11 +5,8 @@
  * Four resolvers stand for four processes of a fleet (each with its own secret-manager view, so one can be
  * left behind): three rotate from v1 to v2, the "stale" one stays on v1.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,12 +18,13 @@ import {
   type Resolver,
   type SecretHandle,
 } from '../../src/index.js';
+import { usageBeacon } from '../../src/beacon/index.js';
 import { otelSink } from '../../src/beacon/otel.js';
 import { prometheusUsageSource } from '../../src/collector/prometheus.js';
 import type { SecretUsage } from '../../src/collector/types.js';
+import { runCli } from '../support/cli.js';
 import { startPrometheus, type PrometheusServer } from './prometheus.js';
 
-const root = resolve(import.meta.dirname, '../..');
 const SECRET = 'OPENAI_API_KEY';
 const V1 = 'sk-e2e-old-key-0123456789abcdef';
 const V2 = 'sk-e2e-new-key-fedcba9876543210';
@@ -63,7 +61,9 @@ async function until<T>(what: string, timeoutMs: number, check: () => Promise<T 
     }
     if (Date.now() > deadline) {
       throw new Error(
-        `${what}: not within ${timeoutMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})\n${prometheus?.logs().slice(-2000) ?? ''}`,
+        `${what}: not within ${timeoutMs} ms ` +
+          `(last: ${last instanceof Error ? last.message : JSON.stringify(last)})\n` +
+          (prometheus?.logs().slice(-2000) ?? ''),
       );
     }
     await sleep(250);
@@ -80,13 +80,13 @@ async function startProcess(id: string, service: string): Promise<Process> {
   const resolver = createResolver({
     sources: [memory],
     jitter: 0,
-    beacon: {
+    beacon: usageBeacon({
       sink: otelSink({ meterProvider: provider }),
       service,
       environment: 'e2e',
       instanceId: id,
       intervalMs: 300,
-    },
+    }),
   });
   const handle = resolver.secret(SECRET, `${SECRET}_v2 ?? ${SECRET}_v1`);
   await resolver.ready();
@@ -100,27 +100,8 @@ async function stopProcess(p: Process): Promise<void> {
   await p.resolver.close(); // the final report, then the sink's close(): its series read 0 from then on
 }
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', join(root, 'src/cli/index.ts'), ...args],
-      { cwd: root, timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        done({ code, stdout, stderr });
-      },
-    );
-  });
-}
-
-/** `keyflip verify … --prometheus` exists once another part of the project lands it. */
-const verifyCliExists =
-  existsSync(join(root, 'src/collector/verify.ts')) &&
-  /--prometheus/.test(
-    readFileSync(join(root, 'src/cli/main.ts'), 'utf8') +
-      (existsSync(join(root, 'src/cli/verify.ts')) ? readFileSync(join(root, 'src/cli/verify.ts'), 'utf8') : ''),
-  );
+/** The CLI as a child process (Prometheus answers slowly at first: a generous timeout). */
+const cli = (args: string[]) => runCli(args, { env: { NO_COLOR: '1' }, timeoutMs: 60_000 });
 
 beforeAll(async () => {
   exporter = new PrometheusExporter({ preventServerStart: true });
@@ -211,54 +192,51 @@ describe('beacons → OpenTelemetry → Prometheus → usage', () => {
     expect(raw).not.toContain(V2);
   });
 
-  it.skipIf(!verifyCliExists)(
-    '`keyflip verify --prometheus`: exit 1 naming the stale instance; exit 0 once it is gone for the whole window',
-    async () => {
-      const url = prometheus?.url ?? '';
-      const verify = (window: string, ...more: string[]) =>
-        cli(['verify', SECRET, '--retired', FP1, '--window', window, '--prometheus', url, ...more]);
+  const VERIFY_CLI =
+    '`keyflip verify --prometheus`: exit 1 naming the stale instance; exit 0 once it is gone for the whole window';
+  it(VERIFY_CLI, async () => {
+    const url = prometheus?.url ?? '';
+    const verify = (window: string, ...more: string[]) =>
+      cli(['verify', SECRET, '--retired', FP1, '--window', window, '--prometheus', url, ...more]);
 
-      // Five minutes back, everyone held v1 at some point: all four are named.
-      const history = await verify('5m', '--json');
-      expect(history.code, history.stderr).toBe(1);
-      const offenders = (JSON.parse(history.stdout) as { offenders: { id: string }[] }).offenders
-        .map((o) => o.id)
-        .sort();
-      expect(offenders).toEqual(['api-1', 'api-2', 'stale', 'worker-1']);
+    // Five minutes back, everyone held v1 at some point: all four are named.
+    const history = await verify('5m', '--json');
+    expect(history.code, history.stderr).toBe(1);
+    const offenders = (JSON.parse(history.stdout) as { offenders: { id: string }[] }).offenders.map((o) => o.id).sort();
+    expect(offenders).toEqual(['api-1', 'api-2', 'stale', 'worker-1']);
 
-      // Three seconds back (long after the flip), only the stale process holds it.
-      const now = await verify('3s');
-      expect(now.code, now.stderr).toBe(1);
-      expect(now.stdout).toMatch(/NOT OK: 1 instance/);
-      expect(now.stdout).toContain('legacy-cron');
-      expect(now.stdout).not.toMatch(/checkout-api|billing-worker/);
+    // Three seconds back (long after the flip), only the stale process holds it.
+    const now = await verify('3s');
+    expect(now.code, now.stderr).toBe(1);
+    expect(now.stdout).toMatch(/NOT OK: 1 instance/);
+    expect(now.stdout).toContain('legacy-cron');
+    expect(now.stdout).not.toMatch(/checkout-api|billing-worker/);
 
-      // The stale process goes away: its series read 0 from the next scrape, so a 3 s window is clean ~3 s later.
-      const staleProcess = fleet.find((p) => p.id === 'stale');
-      const stoppedAt = Date.now();
-      let closing: Promise<void> = Promise.resolve();
-      if (staleProcess) {
-        fleet.splice(fleet.indexOf(staleProcess), 1);
-        closing = stopProcess(staleProcess); // its sink is closed at once; the resolver may take longer
-      }
-      const passing = await until('verify to pass once stale is out of the window', 30_000, async () => {
-        const run = await verify('3s');
-        if (run.code === 0) return run;
-        if (run.code !== 1) throw new Error(`exit ${run.code}: ${run.stderr}`);
-        return undefined;
-      });
-      await closing;
-      expect(passing.stdout).toMatch(/^OK: /);
-      // Not before the window passed: its last sample at 1 was scraped at most a scrape (1 s) before the stop.
-      expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(2_000);
+    // The stale process goes away: its series read 0 from the next scrape, so a 3 s window is clean ~3 s later.
+    const staleProcess = fleet.find((p) => p.id === 'stale');
+    const stoppedAt = Date.now();
+    let closing: Promise<void> = Promise.resolve();
+    if (staleProcess) {
+      fleet.splice(fleet.indexOf(staleProcess), 1);
+      closing = stopProcess(staleProcess); // its sink is closed at once; the resolver may take longer
+    }
+    const passing = await until('verify to pass once stale is out of the window', 30_000, async () => {
+      const run = await verify('3s');
+      if (run.code === 0) return run;
+      if (run.code !== 1) throw new Error(`exit ${run.code}: ${run.stderr}`);
+      return undefined;
+    });
+    await closing;
+    expect(passing.stdout).toMatch(/^OK: /);
+    // Not before the window passed: its last sample at 1 was scraped at most a scrape (1 s) before the stop.
+    expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(2_000);
 
-      const json = await verify('3s', '--json');
-      expect(json.code).toBe(0);
-      expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, reason: 'clear', instancesSeen: 3, offenders: [] });
-      for (const out of [history, now, passing, json]) {
-        expect(out.stdout + out.stderr).not.toContain(V1);
-        expect(out.stdout + out.stderr).not.toContain(V2);
-      }
-    },
-  );
+    const json = await verify('3s', '--json');
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, reason: 'clear', instancesSeen: 3, offenders: [] });
+    for (const out of [history, now, passing, json]) {
+      expect(out.stdout + out.stderr).not.toContain(V1);
+      expect(out.stdout + out.stderr).not.toContain(V2);
+    }
+  });
 });

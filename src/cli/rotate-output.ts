@@ -1,0 +1,91 @@
+/** What `keyflip rotate` prints for people (`--json` prints the result as it is). */
+import { formatAge, formatDuration } from '../duration.js';
+import type { KeyView, RotationContext, RotationOutcome, RotationResult } from '../rotation/index.js';
+import { clean } from './clean.js';
+import { table } from './table.js';
+
+const HEADS: Record<RotationOutcome, string> = {
+  done: 'OK',
+  refused: 'REFUSED',
+  failed: 'NOT OK',
+  planned: 'DRY RUN',
+  'already-done': 'ALREADY DONE',
+};
+
+/** A rotation result as text: the outcome, the keys, the probe, the verifications, the writes, notes, next step. */
+export function renderRotation(r: RotationResult, ctx: Pick<RotationContext, 'name'>): string {
+  const head = r.outcome === 'refused' ? `${HEADS.refused} (${r.refusal})` : HEADS[r.outcome];
+  const lines: string[] = [`${head}: ${clean(r.message)}`];
+  if (r.keys.length > 0) lines.push('', keyTable(r.keys));
+  if (r.probe) {
+    const detail = r.probe.detail ? `, ${clean(r.probe.detail)}` : '';
+    lines.push('', `probe: ${r.probe.provider} answered ${r.probe.reason} (HTTP ${r.probe.status}${detail})`);
+  }
+  for (const v of r.verifications ?? []) {
+    const answer =
+      v.result.ok && v.windowElapsed
+        ? 'unused'
+        : v.result.ok
+          ? 'unused so far, window not elapsed'
+          : clean(v.result.message);
+    lines.push('', `verify ${v.key} (${v.fingerprint}) over ${formatDuration(v.result.windowMs)}: ${answer}`);
+    for (const o of v.result.offenders.slice(0, 20)) {
+      const service = `${clean(o.service)}${o.environment ? `/${clean(o.environment)}` : ''}`;
+      const seen = `last seen ${formatAge(v.result.at - o.lastSeen)} ago`;
+      lines.push(`  ${service}  ${clean(o.host)}  pid ${o.pid}  instance ${clean(o.id)}  ${seen}  uses ${o.uses}`);
+    }
+    if (v.result.offenders.length > 20) lines.push(`  … and ${v.result.offenders.length - 20} more`);
+  }
+  if (r.steps.length > 0) {
+    lines.push('', r.outcome === 'planned' ? 'Would write:' : 'Writes:');
+    for (const s of r.steps)
+      lines.push(`  ${s.done ? '✓' : r.outcome === 'planned' ? '·' : '✗'} ${clean(s.description)}`);
+  }
+  if (r.notes.length > 0) {
+    lines.push('', 'Notes:');
+    for (const n of r.notes) lines.push(`  - ${clean(n)}`);
+  }
+  if (r.next.command !== 'none') {
+    const next = `keyflip rotate ${r.next.command} ${ctx.name}${nextArgs(r.next.command)}`;
+    lines.push('', `Next: ${next} — ${clean(r.next.why)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function nextArgs(command: string): string {
+  if (command === 'provision' || command === 'emergency') return ' < new-key.txt';
+  if (command === 'probe') return ' --provider <id> < new-key.txt';
+  if (command === 'verify' || command === 'revoke') return ' --window 60m --collector <url>';
+  return '';
+}
+
+const withoutMillis = (iso: string): string => iso.replace(/\.\d{3}Z$/, 'Z');
+
+function keyTable(keys: readonly KeyView[]): string {
+  const withInstances = keys.some((k) => k.instances !== undefined);
+  const header = [
+    'KEY',
+    'VERSION',
+    'STATE',
+    'ROLE',
+    'CREATED',
+    'FINGERPRINT',
+    ...(withInstances ? ['INSTANCES'] : []),
+    'LAST STEP',
+  ];
+  const rows = keys.map((k) => {
+    const steps = Object.entries(k.records) as [string, { at: string }][];
+    const last = steps.sort((a, b) => (a[1].at < b[1].at ? 1 : a[1].at > b[1].at ? -1 : 0))[0];
+    return [
+      clean(k.label),
+      String(k.version),
+      k.state,
+      k.role,
+      withoutMillis(k.createdAt),
+      k.fingerprint ?? '-',
+      ...(withInstances ? [k.instances === undefined ? '-' : String(k.instances)] : []),
+      last ? `${last[0]} ${withoutMillis(clean(last[1].at))}` : '-',
+    ];
+  });
+  return table(header, rows);
+}
