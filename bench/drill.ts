@@ -65,7 +65,8 @@ function rows(r: DrillResult): Row[] {
   return [
     row(
       'requests sent / failed through the normal rotation (provision → probe → flip → verify → revoke)',
-      `${r.totals.sent.toLocaleString('en-US')} / ${normalFailed} (${r.totals.achievedRatePerWorker}/s per worker achieved)`,
+      `${r.totals.sent.toLocaleString('en-US')} / ${normalFailed} ` +
+        `(${r.totals.achievedRatePerWorker}/s per worker achieved)`,
       '0 failed',
       pass(r, 'normal-zero-failed'),
     ),
@@ -91,7 +92,8 @@ function rows(r: DrillResult): Row[] {
     ),
     row(
       'emergency → every live worker on v3 (p50 / max); failed requests',
-      `${spreadText(e.toV3Ms)}; ${e.failed} failed (${e.requestsAnswered401} answered 401, ${e.healedByRetry} healed by authFetch's retry)`,
+      `${spreadText(e.toV3Ms)}; ${e.failed} failed ` +
+        `(${e.requestsAnswered401} answered 401, ${e.healedByRetry} healed by authFetch's retry)`,
       'failed ⊆ in flight',
       pass(r, 'emergency-v3', 'emergency-failures'),
     ),
@@ -103,15 +105,20 @@ export async function drillBench(): Promise<BenchResult | undefined> {
   const found = drillResults();
   if (found.length === 0) return undefined;
   const notes: string[] = [
-    'Read from drill/results/ (the newest run of each configuration), written by `npm run drill`: a drill keeps the machine busy for minutes with up to 65 processes, so it runs on its own, not inside `npm run bench`.',
+    'Read from drill/results/ (the newest run of each configuration), written by `npm run drill`: a drill keeps ' +
+      'the machine busy for minutes with up to 65 processes, so it runs on its own, not inside `npm run bench`.',
   ];
   for (const { file, result: r } of found) {
     const o = r.options;
     const failedChecks = r.checks.filter((c) => !c.ok);
+    const failed = failedChecks.map((c) => `${c.id}${c.enforced ? '' : ', informs only'}: ${c.detail}`).join('; ');
     notes.push(
-      `drill ${o.workers}×${o.rate}/s, ${o.layout}: drill/results/${file}, ${r.startedAt.slice(0, 19).replace('T', ' ')} UTC, ${seconds(r.durationMs, 0)}; ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}; ` +
-        `refresh ${o.refreshMs} ms ± ${Math.round(o.jitter * 100)} %, beacon ${o.beaconMs} ms, window ${o.windowMs} ms, CLI via ${o.cli}; ` +
-        `${r.ok ? 'DRILL PASSED' : 'DRILL FAILED'}${failedChecks.length ? ` (${failedChecks.map((c) => `${c.id}${c.enforced ? '' : ', informs only'}: ${c.detail}`).join('; ')})` : ''}.`,
+      `drill ${o.workers}×${o.rate}/s, ${o.layout}: drill/results/${file}, ` +
+        `${r.startedAt.slice(0, 19).replace('T', ' ')} UTC, ${seconds(r.durationMs, 0)}; ` +
+        `${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}; ` +
+        `refresh ${o.refreshMs} ms ± ${Math.round(o.jitter * 100)} %, beacon ${o.beaconMs} ms, ` +
+        `window ${o.windowMs} ms, CLI via ${o.cli}; ` +
+        `${r.ok ? 'DRILL PASSED' : 'DRILL FAILED'}${failedChecks.length ? ` (${failed})` : ''}.`,
     );
   }
   return { rows: found.flatMap(({ result }) => rows(result)), notes };

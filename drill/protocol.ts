@@ -3,15 +3,24 @@
  * Fingerprints and numbers only: a worker never sends a key.
  */
 
-/** The worker's configuration, passed as JSON in `DRILL_WORKER_CONFIG` (never a key: the stale worker's comes in `OPENAI_API_KEY`). */
+/**
+ * The worker's configuration, passed as JSON in `DRILL_WORKER_CONFIG` (never a key: the stale worker's comes in
+ * `OPENAI_API_KEY`).
+ */
 export interface WorkerConfig {
-  /** `live`: reads the key through keyflip and Secret Manager, requests through authFetch. `stale`: reads `process.env` once. */
+  /**
+   * `live`: reads the key through keyflip and Secret Manager, requests through authFetch. `stale`: reads
+   * `process.env` once.
+   */
   readonly mode: 'live' | 'stale';
   /** 0, 1, …: the beacon's instance id is `drill-<mode>-<index>`. */
   readonly index: number;
   /** The secret as the apps declare it (`resolver.secret(NAME, chain)`). */
   readonly secret: string;
-  /** The chain (`OPENAI_API_KEY_v3 ?? OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1`, or `env:OPENAI_API_KEY` for the stale worker). */
+  /**
+   * The chain (`OPENAI_API_KEY_v3 ?? OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1`, or `env:OPENAI_API_KEY` for the
+   * stale worker).
+   */
   readonly chain: string;
   readonly projectId: string;
   /** The mock provider's base URL (the SDK's `baseURL`). */
@@ -64,7 +73,10 @@ export type WorkerMessage =
       skipped: number;
       /** Resolver `error` / `revoke` events since the last batch, by code. */
       errors: Record<string, number>;
-      /** Failed requests since the last batch by kind: the SDK error's class and its cause's code (`APIConnectionError ECONNRESET`). */
+      /**
+       * Failed requests since the last batch by kind: the SDK error's class and its cause's code
+       * (`APIConnectionError ECONNRESET`).
+       */
       failures: Record<string, number>;
     }
   | {
@@ -79,5 +91,8 @@ export type WorkerMessage =
     }
   | { type: 'fatal'; message: string };
 
-/** `start`: send traffic (the whole fleet is up); `stop`: finish the requests in flight, close (the last beacon goes), exit. */
+/**
+ * `start`: send traffic (the whole fleet is up); `stop`: finish the requests in flight, close (the last beacon
+ * goes), exit.
+ */
 export type DrillMessage = { type: 'start' } | { type: 'stop' };

@@ -5,28 +5,29 @@
  */
 export {
   createCollector,
-  CollectorInputError,
-  REPORT_LIMITS,
-  validateReport,
   type Collector,
-  type CollectorInstance,
-  type CollectorInstanceSecret,
   type CollectorOptions,
   type CollectorStats,
-  type ReportIssue,
 } from './collector.js';
+export { CollectorInputError, REPORT_LIMITS, validateReport, type ReportIssue } from './report.js';
 export { startCollectorServer, type CollectorServer, type CollectorServerOptions } from './server.js';
 export {
-  collectorUsageSource,
-  UsageSourceError,
   verifyRetired,
-  type CollectorUsageSourceOptions,
   type UsageAnswerer,
   type VerifyOffender,
   type VerifyOptions,
   type VerifyReason,
   type VerifyResult,
-} from './verify.js';
-export type { FingerprintUsage, SecretUsage, UsageInstance, UsageSource } from './types.js';
+} from './verify-retired.js';
+export { collectorUsageSource, type CollectorUsageSourceOptions } from './collector-usage-source.js';
+export { UsageSourceError } from './usage-source-error.js';
+export type {
+  CollectorInstance,
+  CollectorInstanceSecret,
+  FingerprintUsage,
+  SecretUsage,
+  UsageInstance,
+  UsageSource,
+} from './types.js';
 export { formatDuration, parseDuration } from '../duration.js';
 export { prometheusUsageSource, type PrometheusUsageSourceOptions } from './prometheus.js';

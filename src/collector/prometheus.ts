@@ -1,6 +1,7 @@
+import { isRecord, positiveMs } from '../check.js';
 import { ConfigurationError } from '../errors.js';
 import type { FingerprintUsage, SecretUsage, UsageInstance, UsageSource } from './types.js';
-import { UsageSourceError } from './verify.js';
+import { UsageSourceError } from './usage-source-error.js';
 
 /** Options of {@link prometheusUsageSource}. */
 export interface PrometheusUsageSourceOptions {
@@ -28,8 +29,15 @@ export interface PrometheusUsageSourceOptions {
 const SECRET_NAME = /^[A-Za-z0-9_.\-/[\]]{1,512}$/;
 const METRIC_NAME = /^[A-Za-z_:][A-Za-z0-9_:]*$/;
 /** The labels `otelSink`'s attributes become (`secret.name` → `secret_name`, …). */
-const HELD_BY =
-  'service_instance_id, service_name, deployment_environment, host_name, process_pid, secret_fingerprint, secret_version';
+const HELD_BY = [
+  'service_instance_id',
+  'service_name',
+  'deployment_environment',
+  'host_name',
+  'process_pid',
+  'secret_fingerprint',
+  'secret_version',
+].join(', ');
 const KEY_BY = 'service_instance_id, secret_fingerprint';
 /** Concurrent follow-up queries (see `lastSeen` below). */
 const FOLLOW_UP_CONCURRENCY = 4;
@@ -64,12 +72,7 @@ interface MatrixSeries {
 export function prometheusUsageSource(options: PrometheusUsageSourceOptions): UsageSource {
   const { endpoint, display, auth } = parseBaseUrl(options.url);
   const fetchImpl = options.fetch ?? globalThis.fetch;
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new ConfigurationError(
-      `prometheusUsageSource: timeoutMs must be a positive number, not ${String(timeoutMs)}`,
-    );
-  }
+  const timeoutMs = positiveMs('prometheusUsageSource: timeoutMs', options.timeoutMs, 10_000);
   const inUseMetric = metricName(options.metrics?.inUse ?? 'keyflip_secret_in_use');
   const usesMetric = metricName(options.metrics?.uses ?? 'keyflip_secret_uses_total');
   const headers: Record<string, string> = {
@@ -149,7 +152,8 @@ export function prometheusUsageSource(options: PrometheusUsageSourceOptions): Us
     async usage(secret: string, { windowMs }: { windowMs: number }): Promise<SecretUsage> {
       if (typeof secret !== 'string' || !SECRET_NAME.test(secret)) {
         throw new ConfigurationError(
-          `invalid secret name ${JSON.stringify(secret)}: a secret name for Prometheus has 1 to 512 of A-Z a-z 0-9 _ . - / [ ]`,
+          `invalid secret name ${JSON.stringify(secret)}: ` +
+            'a secret name for Prometheus has 1 to 512 of A-Z a-z 0-9 _ . - / [ ]',
         );
       }
       if (!Number.isFinite(windowMs) || windowMs < 1) {
@@ -167,7 +171,8 @@ export function prometheusUsageSource(options: PrometheusUsageSourceOptions): Us
         // Exact (no extrapolation): the counter now minus where it stood before the window; all of it for a
         // series that began within the window (a new instance or fingerprint).
         vector(
-          `max by (${KEY_BY}) ((last_over_time(${uses}[${window}]) - last_over_time(${uses}[${window}] offset ${window})) or last_over_time(${uses}[${window}]))`,
+          `max by (${KEY_BY}) ((last_over_time(${uses}[${window}]) - ` +
+            `last_over_time(${uses}[${window}] offset ${window})) or last_over_time(${uses}[${window}]))`,
           at,
         ),
       ]);
@@ -183,7 +188,12 @@ export function prometheusUsageSource(options: PrometheusUsageSourceOptions): Us
       // A series that ended between two steps of the subquery has no lastSeen: read its samples (rare).
       const missing = [...rows.entries()].filter(([k]) => !Number.isFinite(seen.get(k) ?? Number.NaN));
       await eachLimited(missing, FOLLOW_UP_CONCURRENCY, async ([k, metric]) => {
-        const exact = `${inUseMetric}{secret_name=${promString(secret)}, service_instance_id=${promString(metric.service_instance_id ?? '')}, secret_fingerprint=${promString(metric.secret_fingerprint ?? '')}}`;
+        const labels = [
+          `secret_name=${promString(secret)}`,
+          `service_instance_id=${promString(metric.service_instance_id ?? '')}`,
+          `secret_fingerprint=${promString(metric.secret_fingerprint ?? '')}`,
+        ];
+        const exact = `${inUseMetric}{${labels.join(', ')}}`;
         let last = Number.NaN;
         for (const series of await matrix(`${exact}[${window}]`, at)) {
           for (const [t, v] of series.values) {
@@ -201,7 +211,10 @@ export function prometheusUsageSource(options: PrometheusUsageSourceOptions): Us
         const id = m.service_instance_id ?? '';
         instanceIds.add(id);
         let entry = byFingerprint.get(fingerprint);
-        if (!entry) byFingerprint.set(fingerprint, (entry = { version: m.secret_version || undefined, instances: [] }));
+        if (!entry) {
+          entry = { version: m.secret_version || undefined, instances: [] };
+          byFingerprint.set(fingerprint, entry);
+        }
         const pid = Number.parseInt(m.process_pid ?? '', 10);
         const instance: UsageInstance = {
           id,
@@ -275,10 +288,8 @@ function parseBaseUrl(url: string): { endpoint: URL; display: string; auth: stri
     throw new ConfigurationError(`prometheusUsageSource: url must be an http(s) URL, not ${JSON.stringify(url)}`);
   }
   // fetch refuses URLs with credentials: they become a basic Authorization header.
-  const auth =
-    base.username || base.password
-      ? `Basic ${Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString('base64')}`
-      : undefined;
+  const credentials = `${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`;
+  const auth = base.username || base.password ? `Basic ${Buffer.from(credentials).toString('base64')}` : undefined;
   base.username = '';
   base.password = '';
   base.search = '';
@@ -303,10 +314,6 @@ function describe(cause: unknown): string {
   return [cause.message, code && !innerMessage?.includes(code) ? code : undefined, innerMessage]
     .filter(Boolean)
     .join(': ');
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 async function eachLimited<T>(items: readonly T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {

@@ -5,6 +5,8 @@
  * only those fields, so a `__proto__` or `constructor` key in a body has nothing to act on.
  */
 import { BEACON_SCHEMA, type BeaconInstance, type BeaconReport, type BeaconSecret } from '../beacon/types.js';
+import { isRecord } from '../check.js';
+import { KeyflipError } from '../errors.js';
 import { isFingerprint } from '../fingerprint.js';
 import type { SecretStatus } from '../types.js';
 
@@ -43,15 +45,15 @@ export interface ReportIssue {
  * A report (or a request to the collector) that does not pass the schema check. `code` is stable;
  * `issues` says which field is wrong and what is wrong with it (at most 10), never its content.
  */
-export class CollectorInputError extends Error {
+export class CollectorInputError extends KeyflipError {
   override name = 'CollectorInputError';
-  readonly code: 'INVALID_REPORT' | 'INVALID_QUERY';
+  declare readonly code: 'INVALID_REPORT' | 'INVALID_QUERY';
+  /** Which fields are wrong and how (at most 10). */
   readonly issues: readonly ReportIssue[];
 
   constructor(code: 'INVALID_REPORT' | 'INVALID_QUERY', issues: readonly ReportIssue[]) {
     const shown = issues.slice(0, MAX_ISSUES);
-    super(shown.map((i) => (i.path === '' ? i.problem : `${i.path}: ${i.problem}`)).join('; '));
-    this.code = code;
+    super(code, shown.map((i) => (i.path === '' ? i.problem : `${i.path}: ${i.problem}`)).join('; '));
     this.issues = shown;
   }
 }
@@ -59,6 +61,7 @@ export class CollectorInputError extends Error {
 const MAX_ISSUES = 10;
 const STATUSES: ReadonlySet<string> = new Set<SecretStatus>(['ok', 'stale', 'revoked']);
 /** C0 controls and DEL: refused in every string (they would reach terminals and logs). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is what this pattern is for
 const CONTROL = /[\u0000-\u001f\u007f]/;
 /** Times are ms since the epoch: finite, not negative, before the year 2500. */
 const MAX_TIME = 16_725_225_600_000;
@@ -76,19 +79,22 @@ export function describe(value: unknown): string {
   return `a ${typeof value}`;
 }
 
+/** ` out of …` after the description of a finite number that is not accepted; nothing for anything else. */
+const outOf = (value: unknown, what: string): string =>
+  typeof value === 'number' && Number.isFinite(value) ? ` out of ${what}` : '';
+
+/** A wrong value of a field that takes fixed strings: never quoted. */
+const otherThan = (value: unknown): string => (typeof value === 'string' ? 'another string' : describe(value));
+
 /** A key written into an error path: JSON-quoted, at most 32 characters of it. */
 function keyPath(key: string): string {
   const shown = key.length > 32 ? `${key.slice(0, 32)}…` : key;
   return `[${JSON.stringify(shown)}]`;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** An own property only: never one inherited from Object.prototype (`constructor`, `__proto__`). */
 function own(object: Record<string, unknown>, key: string): unknown {
-  return Object.prototype.hasOwnProperty.call(object, key) ? object[key] : undefined;
+  return Object.hasOwn(object, key) ? object[key] : undefined;
 }
 
 function str(issues: Issues, path: string, value: unknown, max: number, required: boolean): string | undefined {
@@ -123,7 +129,7 @@ function time(issues: Issues, path: string, value: unknown, required: boolean): 
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_TIME) {
     issues.push({
       path,
-      problem: `expected ms since the epoch (a finite number ≥ 0), got ${describe(value)}${typeof value === 'number' && Number.isFinite(value) ? ' out of range' : ''}`,
+      problem: `expected ms since the epoch (a finite number ≥ 0), got ${describe(value)}${outOf(value, 'range')}`,
     });
     return undefined;
   }
@@ -138,7 +144,7 @@ function int(issues: Issues, path: string, value: unknown, max: number): number 
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > max) {
     issues.push({
       path,
-      problem: `expected an integer from 0 to ${max}, got ${describe(value)}${typeof value === 'number' && Number.isFinite(value) ? ' out of range or not whole' : ''}`,
+      problem: `expected an integer from 0 to ${max}, got ${describe(value)}${outOf(value, 'range or not whole')}`,
     });
     return undefined;
   }
@@ -161,8 +167,18 @@ function instanceOf(issues: Issues, value: unknown): BeaconInstance | undefined 
   const startedAt = time(issues, 'instance.startedAt', own(value, 'startedAt'), true);
   const runtime = str(issues, 'instance.runtime', own(value, 'runtime'), c.runtime, true);
   const keyflip = str(issues, 'instance.keyflip', own(value, 'keyflip'), c.keyflip, true);
-  if (issues.length > before) return undefined;
-  return { id: id!, host: host!, pid: pid!, startedAt: startedAt!, runtime: runtime!, keyflip: keyflip! };
+  // Every field is required: each one missing pushed an issue.
+  if (
+    issues.length > before ||
+    id === undefined ||
+    host === undefined ||
+    pid === undefined ||
+    startedAt === undefined ||
+    runtime === undefined ||
+    keyflip === undefined
+  )
+    return undefined;
+  return { id, host, pid, startedAt, runtime, keyflip };
 }
 
 function secretOf(issues: Issues, value: unknown, i: number): BeaconSecret | undefined {
@@ -197,17 +213,25 @@ function secretOf(issues: Issues, value: unknown, i: number): BeaconSecret | und
       problem:
         status === undefined
           ? 'is required (ok, stale or revoked)'
-          : `expected ok, stale or revoked, got ${typeof status === 'string' ? 'another string' : describe(status)}`,
+          : `expected ok, stale or revoked, got ${otherThan(status)}`,
     });
   }
-  if (issues.length > before) return undefined;
+  if (
+    issues.length > before ||
+    name === undefined ||
+    candidate === undefined ||
+    source === undefined ||
+    loadedAt === undefined ||
+    uses === undefined
+  )
+    return undefined;
   const secret: { -readonly [K in keyof BeaconSecret]: BeaconSecret[K] } = {
-    name: name!,
-    candidate: candidate!,
-    source: source!,
+    name,
+    candidate,
+    source,
     fingerprint: fp as string,
-    loadedAt: loadedAt!,
-    uses: uses!,
+    loadedAt,
+    uses,
     status: status as SecretStatus,
   };
   if (version !== undefined && version !== '') secret.version = version;
@@ -260,7 +284,7 @@ export function validateReport(input: unknown): BeaconReport {
   if (schema !== BEACON_SCHEMA) {
     issues.push({
       path: 'schema',
-      problem: `expected "${BEACON_SCHEMA}", got ${schema === undefined ? 'nothing' : typeof schema === 'string' ? 'another string' : describe(schema)}`,
+      problem: `expected "${BEACON_SCHEMA}", got ${schema === undefined ? 'nothing' : otherThan(schema)}`,
     });
     // Not a beacon report at all: say so and stop there.
     throw new CollectorInputError('INVALID_REPORT', issues);
@@ -286,12 +310,14 @@ export function validateReport(input: unknown): BeaconReport {
       if (secret !== undefined) secrets.push(secret);
     }
   }
-  if (issues.length > 0) throw new CollectorInputError('INVALID_REPORT', issues);
+  // The required fields missing each pushed an issue: undefined here means issues to report.
+  if (issues.length > 0 || sentAt === undefined || service === undefined || instance === undefined)
+    throw new CollectorInputError('INVALID_REPORT', issues);
   const report: { -readonly [K in keyof BeaconReport]: BeaconReport[K] } = {
     schema: BEACON_SCHEMA,
-    sentAt: sentAt!,
-    service: service!,
-    instance: instance!,
+    sentAt,
+    service,
+    instance,
     secrets,
   };
   if (environment !== undefined) report.environment = environment;

@@ -18,9 +18,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { wholeNumber } from '../check.js';
 import { parseDuration } from '../duration.js';
-import { type Collector, CollectorInputError, createCollector } from './collector.js';
+import { ConfigurationError, KeyflipError } from '../errors.js';
+import { type Collector, createCollector } from './collector.js';
 import { COLLECTOR_PAGE } from './page.js';
+import { CollectorInputError } from './report.js';
 
 /** Options of {@link startCollectorServer}. */
 export interface CollectorServerOptions {
@@ -77,14 +80,16 @@ function jsonPosition(error: unknown): string {
   return match === null ? '' : ` (at character ${match[1]})`;
 }
 
-class HttpError extends Error {
+/** A request the server refuses: answered with `status` and `{ error: message, ...extra }`; never thrown out of it. */
+class HttpError extends KeyflipError {
+  override name = 'HttpError';
   constructor(
     readonly status: number,
     message: string,
     readonly extra: Record<string, unknown> = {},
     readonly headers: Record<string, string> = {},
   ) {
-    super(message);
+    super('HTTP_STATUS', message);
   }
 }
 
@@ -117,17 +122,15 @@ function instancesAnswer(collector: Collector, limitParam: string | null): Recor
  *
  * @example
  * const server = await startCollectorServer({ port: 7391, token: process.env.KEYFLIP_COLLECTOR_TOKEN });
- * // resolvers: beacon: { service: 'api', sink: httpSink({ url: server.url, token }) }
+ * // resolvers: beacon: usageBeacon({ service: 'api', sink: httpSink({ url: server.url, token }) })
  * await server.close();
  */
 export async function startCollectorServer(options: CollectorServerOptions = {}): Promise<CollectorServer> {
   const host = options.host ?? '127.0.0.1';
   const collector = options.collector ?? createCollector();
-  const maxBodyBytes = options.maxBodyBytes ?? 1_048_576;
-  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1)
-    throw new RangeError('startCollectorServer: maxBodyBytes must be a positive integer');
+  const maxBodyBytes = wholeNumber('startCollectorServer: maxBodyBytes', options.maxBodyBytes, 1_048_576);
   if (options.token !== undefined && options.token.length === 0)
-    throw new RangeError('startCollectorServer: token must not be empty (leave it out for no token)');
+    throw new ConfigurationError('startCollectorServer: token must not be empty (leave it out for no token)');
   const expected = options.token === undefined ? undefined : digest(options.token);
   /** Bound to loopback: refuse other Host names, so a web page cannot reach it through DNS rebinding. */
   const checkHost = isLoopback(host.toLowerCase());

@@ -1,3 +1,5 @@
+/** What the collector answers: who used which key of a secret (`usage`), and the instances it tracks. */
+
 /** One instance that reported a fingerprint within the window. */
 export interface UsageInstance {
   readonly id: string;
@@ -36,4 +38,45 @@ export interface SecretUsage {
 /** Anything that can answer the usage question: the collector (in process or over HTTP) or Prometheus. */
 export interface UsageSource {
   usage(secret: string, options: { windowMs: number }): Promise<SecretUsage>;
+}
+
+/** What the collector holds of one secret in one instance. */
+export interface CollectorInstanceSecret {
+  readonly name: string;
+  readonly fingerprint: string;
+  readonly version?: string | undefined;
+  readonly candidate: string;
+  readonly source: string;
+  readonly status: string;
+  readonly loadedAt: number;
+  readonly lastUsedAt?: number | undefined;
+  /** The last report (collector time) that listed this fingerprint. */
+  readonly lastSeen: number;
+  /** Uses summed over the retention. */
+  readonly uses: number;
+}
+
+/** One tracked instance, as `instances()` and `GET /v1/instances` give it. */
+export interface CollectorInstance {
+  readonly id: string;
+  readonly service: string;
+  readonly environment?: string | undefined;
+  readonly labels?: Readonly<Record<string, string>> | undefined;
+  readonly host: string;
+  readonly pid: number;
+  readonly startedAt: number;
+  readonly runtime: string;
+  readonly keyflip: string;
+  /** The first and the last report received (collector time). */
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+  /** The sender's own clock in its last report. */
+  readonly sentAt: number;
+  readonly reports: number;
+  /** The median gap between its recent reports; undefined until it has sent two. */
+  readonly intervalMs?: number | undefined;
+  /** Not reported for `staleFactor` × its interval. */
+  readonly stale: boolean;
+  /** Every fingerprint it listed within the retention, the most recently listed first. */
+  readonly secrets: readonly CollectorInstanceSecret[];
 }

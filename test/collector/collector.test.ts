@@ -1,18 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { CollectorInputError, createCollector, validateReport } from '../../src/collector/index.js';
-import { FP, report, testClock } from './reports.js';
+import { ConfigurationError, KeyflipError } from '../../src/index.js';
+import { manualClock } from '../../src/testing/index.js';
+import { FP, report } from './reports.js';
 
 const MIN = 60_000;
+// biome-ignore lint/suspicious/noExplicitAny: the schema cases write values of the wrong type into fields, on purpose
+type Loose = Record<string, any>;
 const HOUR = 60 * MIN;
 
 function setup(options: Parameters<typeof createCollector>[0] = {}) {
-  const clock = testClock();
+  const clock = manualClock();
   const collector = createCollector({ clock, ...options });
   return { clock, collector };
 }
 
 describe('createCollector: usage over a window', () => {
-  it('groups instances by fingerprint, sums uses of the reports within the window, gives lastSeen', () => {
+  it('groups instances by fingerprint, sums uses of the reports within the window, gives lastSeen', async () => {
     const { clock, collector } = setup();
     const t0 = clock.now();
     collector.ingest(
@@ -20,7 +24,7 @@ describe('createCollector: usage over a window', () => {
         { fingerprint: FP.old, version: '1', uses: 5 },
       ]),
     );
-    clock.advance(MIN);
+    await clock.advance(MIN);
     collector.ingest(
       report({ id: 'a', service: 'api', host: 'web-1', pid: 11, environment: 'prod' }, [
         { fingerprint: FP.old, version: '1', uses: 7 },
@@ -29,7 +33,7 @@ describe('createCollector: usage over a window', () => {
     collector.ingest(
       report({ id: 'b', service: 'worker', host: 'web-2', pid: 22 }, [{ fingerprint: FP.new, version: '2', uses: 3 }]),
     );
-    clock.advance(MIN);
+    await clock.advance(MIN);
 
     const usage = collector.usage('OPENAI_API_KEY', { windowMs: HOUR });
     expect(usage).toEqual({
@@ -68,10 +72,10 @@ describe('createCollector: usage over a window', () => {
     ).toBe(12);
   });
 
-  it('a fingerprint held with 0 uses still lists its instance; a rotated-away one leaves the window', () => {
+  it('a fingerprint held with 0 uses still lists its instance; a rotated-away one leaves the window', async () => {
     const { clock, collector } = setup();
     collector.ingest(report({ id: 'a' }, [{ fingerprint: FP.old, uses: 0 }]));
-    clock.advance(10 * MIN);
+    await clock.advance(10 * MIN);
     collector.ingest(report({ id: 'a' }, [{ fingerprint: FP.new, uses: 4 }])); // rotated
     let usage = collector.usage('OPENAI_API_KEY', { windowMs: 15 * MIN });
     expect(usage.fingerprints.map((f) => [f.fingerprint, f.instances.length, f.uses])).toEqual([
@@ -83,10 +87,10 @@ describe('createCollector: usage over a window', () => {
     expect(usage.instancesSeen).toBe(1);
   });
 
-  it('instancesSeen counts instances that reported the secret at all within the window, whatever the key', () => {
+  it('instancesSeen counts instances that reported the secret at all within the window, whatever the key', async () => {
     const { clock, collector } = setup();
     collector.ingest(report({ id: 'gone' }, [{ fingerprint: FP.old }]));
-    clock.advance(2 * HOUR);
+    await clock.advance(2 * HOUR);
     collector.ingest(report({ id: 'a' }, [{ fingerprint: FP.new }]));
     collector.ingest(report({ id: 'b' }, [{ fingerprint: FP.new }, { name: 'OTHER', fingerprint: FP.other }]));
     collector.ingest(report({ id: 'c' }, [{ name: 'OTHER', fingerprint: FP.other }]));
@@ -99,10 +103,10 @@ describe('createCollector: usage over a window', () => {
     expect(collector.secrets()).toEqual(['OPENAI_API_KEY', 'OTHER']);
   });
 
-  it('the version of a fingerprint is the most recently reported one', () => {
+  it('the version of a fingerprint is the most recently reported one', async () => {
     const { clock, collector } = setup();
     collector.ingest(report({ id: 'a' }, [{ fingerprint: FP.old, version: '1' }]));
-    clock.advance(1000);
+    await clock.advance(1000);
     collector.ingest(report({ id: 'b' }, [{ fingerprint: FP.old }]));
     expect(collector.usage('OPENAI_API_KEY', { windowMs: HOUR }).fingerprints[0]?.version).toBe('1');
     collector.ingest(report({ id: 'c' }, [{ fingerprint: FP.old, version: '3' }]));
@@ -136,11 +140,11 @@ describe('createCollector: usage over a window', () => {
     expect(() => collector.usage('K', { windowMs: Number.NaN })).toThrow(/window/);
   });
 
-  it('keeps many reports per entry bounded: sums stay exact for recent windows and err toward "in use" for old ones', () => {
+  it('bounds the reports kept per entry: exact for recent windows, erring toward "in use" for old ones', async () => {
     const { clock, collector } = setup();
     for (let i = 0; i < 500; i++) {
       collector.ingest(report({ id: 'a' }, [{ fingerprint: FP.old, uses: 1 }]));
-      clock.advance(MIN);
+      await clock.advance(MIN);
     }
     // Over the whole retention every use is there.
     expect(collector.usage('OPENAI_API_KEY', { windowMs: 24 * HOUR }).fingerprints[0]?.uses).toBe(500);
@@ -156,32 +160,32 @@ describe('createCollector: usage over a window', () => {
 });
 
 describe('createCollector: retention, pruning and caps', () => {
-  it('forgets what is older than the retention, instances and fingerprints alike', () => {
+  it('forgets what is older than the retention, instances and fingerprints alike', async () => {
     const { clock, collector } = setup({ retentionMs: HOUR });
     collector.ingest(report({ id: 'old' }, [{ fingerprint: FP.old, uses: 1 }]));
     collector.ingest(report({ id: 'live' }, [{ fingerprint: FP.old, uses: 1 }]));
-    clock.advance(40 * MIN);
+    await clock.advance(40 * MIN);
     collector.ingest(report({ id: 'live' }, [{ fingerprint: FP.new, uses: 1 }]));
     expect(collector.stats).toMatchObject({ instances: 2, entries: 3, secrets: 1 });
-    clock.advance(30 * MIN); // 70 min after the first reports
+    await clock.advance(30 * MIN); // 70 min after the first reports
     collector.ingest(report({ id: 'live' }, [{ fingerprint: FP.new, uses: 1 }])); // a sweep runs on ingest
     expect(collector.stats).toMatchObject({ instances: 1, entries: 1, secrets: 1, expired: 1 });
     expect(collector.instances().map((i) => [i.id, i.secrets.map((s) => s.fingerprint)])).toEqual([['live', [FP.new]]]);
     expect(collector.instances()[0]?.secrets[0]?.uses).toBe(2);
-    clock.advance(2 * HOUR);
+    await clock.advance(2 * HOUR);
     expect(collector.instances()).toEqual([]);
     collector.prune();
     expect(collector.stats).toMatchObject({ instances: 0, entries: 0, secrets: 0 });
   });
 
-  it('caps tracked instances: the one silent longest goes first, and comes back when it reports again', () => {
+  it('caps tracked instances: the one silent longest goes first, and comes back when it reports again', async () => {
     const { clock, collector } = setup({ maxInstances: 3 });
     for (const id of ['a', 'b', 'c']) {
       collector.ingest(report({ id }, [{ fingerprint: FP.old }]));
-      clock.advance(1000);
+      await clock.advance(1000);
     }
     collector.ingest(report({ id: 'a' }, [{ fingerprint: FP.old }])); // a reports again: b is now the silent longest
-    clock.advance(1000);
+    await clock.advance(1000);
     collector.ingest(report({ id: 'd' }, [{ fingerprint: FP.new }]));
     expect(collector.instances().map((i) => i.id)).toEqual(['d', 'a', 'c']);
     expect(collector.stats).toMatchObject({ instances: 3, evicted: 1, entries: 3 });
@@ -190,12 +194,12 @@ describe('createCollector: retention, pruning and caps', () => {
     expect(collector.instances().map((i) => i.id)).toEqual(['b', 'd', 'a']);
   });
 
-  it('caps fingerprints per (instance, secret): the one listed longest ago goes', () => {
+  it('caps fingerprints per (instance, secret): the one listed longest ago goes', async () => {
     const { clock, collector } = setup({ maxFingerprintsPerSecret: 2 });
     collector.ingest(report({ id: 'a' }, [{ fingerprint: FP.old }]));
-    clock.advance(1000);
+    await clock.advance(1000);
     collector.ingest(report({ id: 'a' }, [{ fingerprint: FP.new }]));
-    clock.advance(1000);
+    await clock.advance(1000);
     collector.ingest(report({ id: 'a' }, [{ fingerprint: FP.other }]));
     expect(collector.usage('OPENAI_API_KEY', { windowMs: HOUR }).fingerprints.map((f) => f.fingerprint)).toEqual([
       FP.other,
@@ -204,34 +208,38 @@ describe('createCollector: retention, pruning and caps', () => {
     expect(collector.stats.entries).toBe(2);
   });
 
-  it('rejects options that make no sense', () => {
+  it('rejects options that make no sense, with a ConfigurationError', () => {
     expect(() => createCollector({ retentionMs: 0 })).toThrow(/retentionMs/);
     expect(() => createCollector({ maxInstances: -1 })).toThrow(/maxInstances/);
     expect(() => createCollector({ retentionMs: Number.POSITIVE_INFINITY })).toThrow(/retentionMs/);
+    expect(() => createCollector({ maxFingerprintsPerSecret: 0 })).toThrow(/maxFingerprintsPerSecret/);
+    expect(() => createCollector({ staleFactor: Number.NaN })).toThrow(/staleFactor/);
+    expect(() => createCollector({ defaultIntervalMs: -5 })).toThrow(/defaultIntervalMs/);
+    expect(() => createCollector({ retentionMs: 0 })).toThrow(ConfigurationError);
   });
 });
 
 describe('createCollector: instances and staleness', () => {
-  it("estimates each instance's interval from its reports and marks it stale after 2× that", () => {
+  it("estimates each instance's interval from its reports and marks it stale after 2× that", async () => {
     const { clock, collector } = setup();
     for (let i = 0; i < 4; i++) {
       collector.ingest(report({ id: 'fast', labels: { region: 'eu' } }, [{ fingerprint: FP.new }]));
       if (i < 3) collector.ingest(report({ id: 'slow' }, [{ fingerprint: FP.old }]));
-      clock.advance(10_000);
+      await clock.advance(10_000);
     }
     let [fast, slow] = ['fast', 'slow'].map((id) => collector.instances().find((i) => i.id === id));
     expect(fast).toMatchObject({ intervalMs: 10_000, stale: false, reports: 4, labels: { region: 'eu' } });
     expect(slow).toMatchObject({ intervalMs: 10_000, stale: false, reports: 3 });
-    clock.advance(5_000); // slow has been silent 25 s > 2 × 10 s
+    await clock.advance(5_000); // slow has been silent 25 s > 2 × 10 s
     [fast, slow] = ['fast', 'slow'].map((id) => collector.instances().find((i) => i.id === id));
     expect(fast?.stale).toBe(false);
     expect(slow?.stale).toBe(true);
     // One report only: the default interval (60 s) applies.
     collector.ingest(report({ id: 'once' }, [{ fingerprint: FP.new }]));
-    clock.advance(100_000);
+    await clock.advance(100_000);
     expect(collector.instances().find((i) => i.id === 'once')).toMatchObject({ stale: false });
     expect(collector.instances().find((i) => i.id === 'once')?.intervalMs).toBeUndefined();
-    clock.advance(21_000);
+    await clock.advance(21_000);
     expect(collector.instances().find((i) => i.id === 'once')?.stale).toBe(true);
   });
 
@@ -246,8 +254,8 @@ describe('createCollector: instances and staleness', () => {
 
 describe('ingest: the schema check', () => {
   const valid = report({ id: 'a' }, [{ fingerprint: FP.old, uses: 1, version: '1' }]);
-  const mutate = (change: (r: Record<string, any>) => void): unknown => {
-    const copy = JSON.parse(JSON.stringify(valid)) as Record<string, any>;
+  const mutate = (change: (r: Loose) => void): unknown => {
+    const copy = JSON.parse(JSON.stringify(valid)) as Loose;
     change(copy);
     return copy;
   };
@@ -345,8 +353,11 @@ describe('ingest: the schema check', () => {
   it('counts what it refuses, and records nothing of it', () => {
     const { collector } = setup();
     expect(() => collector.ingest({ schema: 'keyflip.beacon/v1' })).toThrow(CollectorInputError);
-    expect(collector.stats).toMatchObject({ reports: 0, rejected: 1, instances: 0 });
+    // One error family: a KeyflipError with its stable code.
+    expect(() => collector.ingest(null)).toThrow(KeyflipError);
+    expect(() => collector.ingest([])).toThrow(expect.objectContaining({ code: 'INVALID_REPORT' }));
+    expect(collector.stats).toMatchObject({ reports: 0, rejected: 3, instances: 0 });
     collector.ingest(valid);
-    expect(collector.stats).toMatchObject({ reports: 1, rejected: 1, instances: 1 });
+    expect(collector.stats).toMatchObject({ reports: 1, rejected: 3, instances: 1 });
   });
 });

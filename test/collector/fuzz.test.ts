@@ -103,10 +103,13 @@ function junk(depth = 0): unknown {
   }
 }
 
-function validReport(): Record<string, any> {
+// biome-ignore lint/suspicious/noExplicitAny: the fuzz writes values of any type into any field, on purpose
+type Loose = Record<string, any>;
+
+function validReport(): Loose {
   return JSON.parse(
     JSON.stringify(report({ id: `fuzz-${int(50)}` }, [{ fingerprint: pick([FP.old, FP.new]), uses: int(10) }])),
-  ) as Record<string, any>;
+  ) as Loose;
 }
 
 /** A body as bytes, from one of several families. */
@@ -144,7 +147,7 @@ function body(): Buffer {
         (s: string) => s.replace('"instance":{', `"instance":{"${key}":${payload},`),
         (s: string) => s.replace('"secrets":[{', `"secrets":[{"${key}":${payload},`),
         (s: string) => s.replace('{', `{"labels":{"${key}":"x","constructor":"y"},`),
-        (s: string) => `{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}}}`,
+        () => `{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}}}`,
         (s: string) => s.replace('"secrets":[', `"secrets":[{"__proto__":{"uses":1},"constructor":{"name":"x"}},`),
       ];
       return Buffer.from(pick(spots)(r));
@@ -154,7 +157,7 @@ function body(): Buffer {
       const depth = 1_000 + int(60_000);
       const open = pick(['[', '{"a":']);
       const close = open === '[' ? ']' : '}';
-      return Buffer.from(open.repeat(depth) + '1' + close.repeat(int(2) === 0 ? depth : int(depth)));
+      return Buffer.from(`${open.repeat(depth)}1${close.repeat(int(2) === 0 ? depth : int(depth))}`);
     }
     case 6: {
       // a huge array (within or over the limit)
@@ -216,7 +219,8 @@ const RAW_REQUESTS = [
   'GET /v1/usage?secret=%E0%A4%A&window=%00 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer fuzz-token\r\n\r\n',
   'GET http://[::1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n',
   'GET //// HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer fuzz-token\r\n\r\n',
-  'POST /v1/beacons HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer fuzz-token\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
+  'POST /v1/beacons HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer fuzz-token\r\n' +
+    'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
   '\u0000\u0001\u0002\r\n\r\n',
 ];
 

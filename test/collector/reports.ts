@@ -2,8 +2,8 @@
 import type { BeaconReport } from '../../src/beacon/types.js';
 import { fingerprint } from '../../src/fingerprint.js';
 
-/** The values behind the fingerprints used in these tests: no output may ever contain one. */
-export const VALUES = {
+/** The values behind the fingerprints used in these tests (the collector only ever sees the fingerprints). */
+const VALUES = {
   old: 'sk-collector-test-OLD-0123456789abcdefABCDEF',
   new: 'sk-collector-test-NEW-fedcba9876543210FEDCBA',
   other: 'sk-collector-test-OTHER-55555555555555555555',
@@ -14,9 +14,6 @@ export const FP = {
   new: fingerprint(VALUES.new),
   other: fingerprint(VALUES.other),
 } as const;
-
-/** The values found in `text` (there must be none). */
-export const leaks = (text: string): string[] => Object.values(VALUES).filter((v) => text.includes(v));
 
 export interface HeldSecret {
   name?: string;
@@ -61,23 +58,5 @@ export function report(instance: InstanceShape, secrets: HeldSecret[], sentAt = 
       uses: s.uses ?? 0,
       status: s.status ?? 'ok',
     })),
-  };
-}
-
-/** A clock the test moves by hand. */
-export function testClock(start = 1_800_000_000_000): {
-  now(): number;
-  advance(ms: number): void;
-  set(ms: number): void;
-} {
-  let t = start;
-  return {
-    now: () => t,
-    advance: (ms) => {
-      t += ms;
-    },
-    set: (ms) => {
-      t = ms;
-    },
   };
 }

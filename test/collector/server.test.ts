@@ -2,6 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createCollector, startCollectorServer, type CollectorServer } from '../../src/collector/index.js';
+import { ConfigurationError } from '../../src/index.js';
 import { FP, report } from './reports.js';
 
 const TOKEN = 'collector-test-token-0123456789';
@@ -71,7 +72,7 @@ function raw(
 }
 
 describe('startCollectorServer', () => {
-  it('listens on 127.0.0.1 by default; POST /v1/beacons → 204, then GET /v1/usage and /v1/instances show it', async () => {
+  it('listens on 127.0.0.1 by default; POST /v1/beacons → 204, then /v1/usage and /v1/instances show it', async () => {
     const server = await start();
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const post = await fetch(`${server.url}/v1/beacons`, {
@@ -112,7 +113,7 @@ describe('startCollectorServer', () => {
     ).toBe(90_000);
   });
 
-  it('GET /v1/instances?limit=N: the stale ones first, then the most recent; total, stale and the secret names', async () => {
+  it('GET /v1/instances?limit=N: stale ones first, then the most recent; total, stale, the secret names', async () => {
     let now = 1_800_000_000_000;
     const collector = createCollector({ clock: { now: () => now } });
     const server = await start({ collector });
@@ -297,7 +298,8 @@ describe('startCollectorServer', () => {
         status: 400,
         body: {
           error:
-            'secrets[0].fingerprint: expected kf_ + 12 lowercase hex digits, got a string of 41 characters; secrets[0].uses: expected an integer from 0 to 9007199254740991, got a string of 4 characters',
+            'secrets[0].fingerprint: expected kf_ + 12 lowercase hex digits, got a string of 41 characters; ' +
+            'secrets[0].uses: expected an integer from 0 to 9007199254740991, got a string of 4 characters',
           code: 'INVALID_REPORT',
           issues: [
             {
@@ -315,7 +317,7 @@ describe('startCollectorServer', () => {
       expect(server.collector.stats).toMatchObject({ reports: 0, rejected: 1 });
     });
 
-    it('415 without a JSON content type (a cross-origin page cannot post without a preflight) or with a compressed body', async () => {
+    it('415 without a JSON content type (no cross-origin post without preflight) or a compressed body', async () => {
       const server = await start();
       const body = JSON.stringify(report({ id: 'a' }, [{ fingerprint: FP.old }]));
       expect(
@@ -428,6 +430,12 @@ describe('startCollectorServer', () => {
       probe.once('error', reject);
       probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
     });
+  });
+
+  it('refuses options that make no sense, with a ConfigurationError', async () => {
+    await expect(startCollectorServer({ maxBodyBytes: 0 })).rejects.toThrow(ConfigurationError);
+    await expect(startCollectorServer({ maxBodyBytes: 1.5 })).rejects.toThrow(/maxBodyBytes/);
+    await expect(startCollectorServer({ token: '' })).rejects.toThrow(ConfigurationError);
   });
 
   it('start fails cleanly when the port is taken', async () => {

@@ -8,13 +8,15 @@ import {
   type CollectorServer,
   type SecretUsage,
 } from '../../src/collector/index.js';
-import { FP, report, testClock } from './reports.js';
+import { ConfigurationError, KeyflipError } from '../../src/index.js';
+import { manualClock } from '../../src/testing/index.js';
+import { FP, report } from './reports.js';
 
 const HOUR = 3_600_000;
 
 describe('verifyRetired', () => {
   it('ok only when the secret was reported within the window and the retired fingerprint was not', async () => {
-    const clock = testClock();
+    const clock = manualClock();
     const collector = createCollector({ clock });
     const verify = (retired: string, windowMs = HOUR) =>
       verifyRetired({ source: collector, secret: 'OPENAI_API_KEY', retired, windowMs });
@@ -51,10 +53,10 @@ describe('verifyRetired', () => {
     expect(inUse.message).toBe(`1 instance reported OPENAI_API_KEY ${FP.old} in the last 1h`);
 
     // a moves to the new key; an hour and a bit later the old one is out of the window.
-    clock.advance(10 * 60_000);
+    await clock.advance(10 * 60_000);
     collector.ingest(report({ id: 'a' }, [{ fingerprint: FP.new, version: '2', uses: 1 }]));
     expect((await verify(FP.old)).reason).toBe('in-use');
-    clock.advance(HOUR - 10 * 60_000 + 1);
+    await clock.advance(HOUR - 10 * 60_000 + 1);
     collector.ingest(report({ id: 'b' }, [{ fingerprint: FP.new, version: '2' }]));
     const clear = await verify(FP.old);
     expect(clear).toMatchObject({ ok: true, reason: 'clear', instancesSeen: 2, offenders: [] });
@@ -106,6 +108,9 @@ describe('verifyRetired', () => {
     await expect(verifyRetired({ source, secret: 'K', retired: '', windowMs: HOUR })).rejects.toThrow(/retired/);
     await expect(verifyRetired({ source, secret: 'K', retired: FP.old, windowMs: 0 })).rejects.toThrow(/windowMs/);
     await expect(verifyRetired({ source, secret: '', retired: FP.old, windowMs: HOUR })).rejects.toThrow(/secret/);
+    await expect(verifyRetired({ source, secret: 'K', retired: '', windowMs: HOUR })).rejects.toThrow(
+      ConfigurationError,
+    );
   });
 
   it('works with any UsageSource (async)', async () => {
@@ -155,7 +160,7 @@ describe('collectorUsageSource', () => {
     });
   });
 
-  it("says why it cannot answer: 401, another status with the collector's error, unreachable, not a usage report", async () => {
+  it("says why it cannot answer: 401, another status with the collector's error, unreachable, bad answer", async () => {
     server = await startCollectorServer({ token: 'tok', collector: createCollector({ retentionMs: HOUR }) });
     const url = server.url;
     const code = async (p: Promise<unknown>): Promise<[string, string]> => {
@@ -163,6 +168,7 @@ describe('collectorUsageSource', () => {
         await p;
       } catch (error) {
         expect(error).toBeInstanceOf(UsageSourceError);
+        expect(error).toBeInstanceOf(KeyflipError);
         return [(error as UsageSourceError).code, (error as Error).message];
       }
       throw new Error('answered');
@@ -209,5 +215,7 @@ describe('collectorUsageSource', () => {
     expect(() => collectorUsageSource({ url: 'not a url' })).toThrow(/not a valid URL/);
     expect(() => collectorUsageSource({ url: 'ftp://x' })).toThrow(/http/);
     expect(() => collectorUsageSource({ url: 'http://user:pass@x' })).toThrow(/credentials/);
+    expect(() => collectorUsageSource({ url: 'ftp://x' })).toThrow(ConfigurationError);
+    expect(() => collectorUsageSource({ url: 'http://x', timeoutMs: 0 })).toThrow(/timeoutMs/);
   });
 });

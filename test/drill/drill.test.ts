@@ -32,7 +32,7 @@ function isRunning(pid: number): boolean {
 }
 
 describe('the rotation drill (4 worker processes, short periods)', () => {
-  it('rotates with zero failed requests, refuses while a stale process holds the old key, heals an emergency, leaks nothing', async () => {
+  it('rotates with no failed request, refuses while a stale process holds the key, heals, leaks nothing', async () => {
     const keys = { v1: key(), v2: key(), v3: key() };
     const output: string[] = [];
     const result = await runDrill({
@@ -83,7 +83,7 @@ describe('the rotation drill (4 worker processes, short periods)', () => {
     ok('emergency-v3');
     ok('emergency-failures');
     expect(result.emergency.workersHealedOn401 + result.emergency.workersSwitchedByRefresh).toBe(4);
-    // The two races the drill found (ISSUES_FOUND in drill/drill.ts), each recognised by its signature: a
+    // The two races the drill found (ISSUES_FOUND in drill/issues.ts), each recognised by its signature: a
     // chain walk torn by the emergency's writes failing closed; authFetch's forced refresh answering from a
     // refresh that began before the 401.
     ok('no-fail-closed');

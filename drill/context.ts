@@ -1,0 +1,179 @@
+/**
+ * What every phase of the drill shares: its settings and keys, the clock it reports in (ms since it
+ * started), the timeline and the named moments (marks) the figures are cut by, the transcript of everything
+ * any process printed (searched for the key values at the end), the child processes it started, and the
+ * waits that an abort (Ctrl-C) cuts short.
+ */
+import { randomBytes } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fingerprint } from '../src/index.js';
+import { SECRET } from './constants.js';
+import type { DrillKeys, DrillOptions, DrillSettings } from './settings.js';
+import { seconds } from './stats.js';
+
+/** Which key a fingerprint is. */
+export type KeyName = 'v1' | 'v2' | 'v3';
+
+/** The moments the drill marks as it goes; the request phases are cut by them. */
+export type Mark =
+  | 'ready'
+  | 'provision'
+  | 'flip'
+  | 'all-v2'
+  | 'stale-stopped'
+  | 'revoke'
+  | 'revoked'
+  | 'emergency'
+  | 'provider-revoke-v2'
+  | 'all-v3'
+  | 'stop';
+
+export interface DrillContext {
+  readonly settings: DrillSettings;
+  readonly keys: DrillKeys;
+  /** The keys' fingerprints: the only form in which the drill shows a key. */
+  readonly fp: Readonly<Record<KeyName, string>>;
+  /** The collector's token (random, for this run). */
+  readonly token: string;
+  /** The chain the live workers declare. */
+  readonly chain: string;
+  /** When the drill started (ms since the epoch). */
+  readonly start: number;
+  readonly signal: AbortSignal | undefined;
+  /** Every child process started (workers and commands), to check at the end that none is left. */
+  readonly pids: number[];
+  readonly timeline: { t: number; event: string }[];
+  /** Everything the drill and its children printed, searched for the key values at the end. */
+  readonly transcript: string[];
+  /** The environment every child starts from: no key of the caller's, no credentials, no test runner's loader. */
+  readonly baseEnv: NodeJS.ProcessEnv;
+  /** Which key a fingerprint is (`other` for none of the three). */
+  keyOf(fp: string): KeyName | 'other';
+  /** ms since the drill started. */
+  rel(at: number): number;
+  /** Adds a line to the timeline (at `at`, now by default), the transcript and the log. */
+  note(event: string, at?: number): void;
+  /** Records output of the drill's children. */
+  print(...texts: string[]): void;
+  /** Records a moment (now by default) and returns it. */
+  mark(name: Mark, at?: number): number;
+  /** When `name` was marked; +∞ when it was not (the drill stopped before). */
+  marked(name: Mark): number;
+  /** Waits `ms`; rejects at once on abort. */
+  sleep(ms: number): Promise<void>;
+  /** Polls `predicate` every `pollMs` until it holds (true) or `timeoutMs` passed (false); rejects on abort. */
+  waitFor(predicate: () => boolean, timeoutMs: number, pollMs?: number): Promise<boolean>;
+  /** Stops measuring the drill's own event-loop delay, and says what it was (ms). */
+  stopLoopDelay(): { p50: number; p99: number; max: number };
+}
+
+/** Starts the drill's clock and its records. Throws when the three keys are not distinct. */
+export function createDrillContext(settings: DrillSettings, options: DrillOptions): DrillContext {
+  const keys = options.keys ?? { v1: newKey(), v2: newKey(), v3: newKey() };
+  if (new Set([keys.v1, keys.v2, keys.v3]).size !== 3) throw new RangeError('the three keys must differ');
+  const signal = options.signal;
+  const say = options.log ?? ((): void => undefined);
+  const start = Date.now();
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+
+  const fp = { v1: fingerprint(keys.v1), v2: fingerprint(keys.v2), v3: fingerprint(keys.v3) };
+  const transcript: string[] = [];
+  const timeline: { t: number; event: string }[] = [];
+  const marks = new Map<Mark, number>();
+  const rel = (at: number): number => at - start;
+  const print = (...texts: string[]): void => {
+    for (const text of texts) {
+      transcript.push(text);
+      options.output?.(text);
+    }
+  };
+  const sleep = (ms: number): Promise<void> => abortableSleep(ms, signal);
+
+  return {
+    settings,
+    keys,
+    fp,
+    token: randomBytes(24).toString('hex'),
+    chain:
+      settings.layout === 'suffix'
+        ? `${SECRET}_v3 ?? ${SECRET}_v2 ?? ${SECRET}_v1`
+        : `${SECRET}@current ?? ${SECRET}@previous`,
+    start,
+    signal,
+    pids: [],
+    timeline,
+    transcript,
+    baseEnv: childEnv(process.env),
+    keyOf: (f) => (f === fp.v1 ? 'v1' : f === fp.v2 ? 'v2' : f === fp.v3 ? 'v3' : 'other'),
+    rel,
+    note(event, at = Date.now()) {
+      timeline.push({ t: rel(at), event });
+      const line = `${seconds(rel(at), 1).padStart(8)}  ${event}`;
+      print(line);
+      say(line);
+    },
+    print,
+    mark(name, at = Date.now()) {
+      marks.set(name, at);
+      return at;
+    },
+    marked: (name) => marks.get(name) ?? Number.POSITIVE_INFINITY,
+    sleep,
+    async waitFor(predicate, timeoutMs, pollMs = 25) {
+      signal?.throwIfAborted();
+      const deadline = Date.now() + timeoutMs;
+      while (!predicate()) {
+        if (Date.now() > deadline) return false;
+        await sleep(pollMs);
+      }
+      return true;
+    },
+    stopLoopDelay() {
+      loopDelay.disable();
+      return {
+        p50: Math.round(loopDelay.percentile(50) / 1e6),
+        p99: Math.round(loopDelay.percentile(99) / 1e6),
+        max: Math.round(loopDelay.max / 1e6),
+      };
+    },
+  };
+}
+
+/** An OpenAI-format key (`sk-proj-…T3BlbkFJ…`), random, for this run only. */
+function newKey(): string {
+  const part = (n: number): string => randomBytes(n).toString('base64url').replace(/[-_]/g, 'x');
+  return `sk-proj-${part(36)}T3BlbkFJ${part(36)}`;
+}
+
+/** `env` without a key of the caller's, credentials, or the loader options of a test runner. */
+function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (
+      v === undefined ||
+      k === 'OPENAI_API_KEY' ||
+      k === 'NODE_OPTIONS' ||
+      /^(GOOGLE_|KEYFLIP_|SECRET_MANAGER_|VITEST)/.test(k)
+    )
+      continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+/** Waits `ms`, or rejects at once when `signal` aborts. */
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

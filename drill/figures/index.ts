@@ -1,0 +1,31 @@
+/** Every figure of a drill, computed from its record once every process has stopped. */
+import type { DrillRecord } from '../record.js';
+import type { PhaseRow } from '../result.js';
+import { type EmergencyFigures, emergencyFigures } from './emergency.js';
+import { type FlipFigures, flipFigures } from './flip.js';
+import { requestPhases } from './phases.js';
+import { allRequests, type Sent } from './requests.js';
+import { type RetirementFigures, retirementFigures } from './retirement.js';
+import { type TotalsFigures, totalsFigures } from './totals.js';
+
+export interface Figures {
+  /** Every request of every worker. */
+  readonly all: readonly Sent[];
+  readonly phases: readonly PhaseRow[];
+  readonly flip: FlipFigures;
+  readonly retirement: RetirementFigures;
+  readonly emergency: EmergencyFigures;
+  readonly totals: TotalsFigures;
+}
+
+export function computeFigures(record: DrillRecord): Figures {
+  const all = allRequests(record.workers);
+  return {
+    all,
+    phases: requestPhases(record, all),
+    flip: flipFigures(record, all),
+    retirement: retirementFigures(record, all),
+    emergency: emergencyFigures(record, all),
+    totals: totalsFigures(record, all),
+  };
+}

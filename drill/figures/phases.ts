@@ -1,0 +1,54 @@
+/**
+ * The requests by phase of the playbook (by when they started), cut at the moments the drill marked: what
+ * was sent, how it ended, and which key each HTTP attempt carried.
+ */
+import type { Mark } from '../context.js';
+import type { DrillRecord } from '../record.js';
+import type { PhaseRow } from '../result.js';
+import { failedByStatus, type Sent } from './requests.js';
+
+/** Each phase: its name, and the marks it runs from and to (to the end of the drill for the last). */
+const PHASES: readonly [phase: string, from: Mark, to: Mark | undefined][] = [
+  ['v1 live (before the rotation)', 'ready', 'provision'],
+  ['provision + probe v2 (staged, disabled)', 'provision', 'flip'],
+  ['flip → every live worker on v2', 'flip', 'all-v2'],
+  ['window; verify + revoke refuse (stale worker runs)', 'all-v2', 'stale-stopped'],
+  ['stale worker gone; verify passes; revoke v1', 'stale-stopped', 'revoked'],
+  ['v2 only (v1 revoked in Secret Manager and at the provider)', 'revoked', 'emergency'],
+  ['emergency → every live worker on v3', 'emergency', 'all-v3'],
+  ['v3 only', 'all-v3', undefined],
+];
+
+/** The phases the drill reached, each with its requests' outcomes and keys. */
+export function requestPhases(record: DrillRecord, all: readonly Sent[]): PhaseRow[] {
+  const { drill } = record;
+  return PHASES.map(([phase, fromMark, toMark]) => {
+    const from = drill.marked(fromMark);
+    const to = toMark === undefined ? Number.POSITIVE_INFINITY : drill.marked(toMark);
+    return { phase, from, to };
+  })
+    .filter(({ from }) => Number.isFinite(from))
+    .map(({ phase, from, to }) => {
+      const rs = all.filter(({ r }) => r[1] >= from && r[1] < to).map(({ r }) => r);
+      const attempts = { v1: 0, v2: 0, v3: 0, other: 0 };
+      let answers401 = 0;
+      for (const r of rs) {
+        for (const a of r[4]) {
+          attempts[drill.keyOf(a[0])]++;
+          if (a[1] === 401) answers401++;
+        }
+      }
+      const failed = rs.filter((r) => r[3] !== 200).length;
+      return {
+        phase,
+        from: drill.rel(from),
+        to: Number.isFinite(to) ? drill.rel(to) : drill.rel(drill.marked('stop')),
+        sent: rs.length,
+        ok: rs.length - failed,
+        failed,
+        failedByStatus: failedByStatus(rs),
+        attempts,
+        answers401,
+      };
+    });
+}

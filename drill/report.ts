@@ -1,0 +1,236 @@
+/**
+ * The drill's report for a terminal: the timeline, the requests by phase, the summary of the properties
+ * with this run's figures against their targets, and every check. Markdown tables, so that a run can be
+ * pasted as it is.
+ */
+import type { Check, DrillResult } from './result.js';
+import { int, markdownTable, seconds, spreadText } from './stats.js';
+
+/** The phases as a markdown table: requests started in each phase, their outcomes, and the keys the provider saw. */
+export function phaseTable(r: DrillResult): string {
+  return markdownTable(
+    ['phase (requests by start time)', 'from', 'sent', 'ok', 'failed', 'on v1', 'on v2', 'on v3', '401s'],
+    r.phases.map((p) => [
+      p.phase,
+      `+${seconds(p.from, 1)}`,
+      int(p.sent),
+      int(p.ok),
+      p.failed === 0
+        ? '0'
+        : `${p.failed} (${Object.entries(p.failedByStatus)
+            .map(([s, n]) => `${n}×${s}`)
+            .join(', ')})`,
+      int(p.attempts.v1),
+      int(p.attempts.v2),
+      int(p.attempts.v3),
+      int(p.answers401),
+    ]),
+  );
+}
+
+/** The properties the drill shows, with the figures of this run, as a markdown table. */
+export function summaryTable(r: DrillResult): string {
+  const e = r.emergency;
+  const rows: string[][] = [
+    [
+      'requests sent (all workers, whole drill)',
+      `${int(r.totals.sent)} (${r.totals.achievedRatePerWorker}/s per worker)`,
+      '—',
+      r.totals.failed === 0 ? '0 failed' : `${r.totals.failed} failed`,
+    ],
+    [
+      'HTTP attempts reported by the workers / counted by the provider, less the 3 probes',
+      `${int(sum(r.totals.attemptsByKey))} / ${int(sum(r.totals.providerCounted) - 3)}`,
+      'equal',
+      verdict(r, 'exact-counts'),
+    ],
+    [
+      'failed requests through the normal rotation (provision → flip → verify → revoke)',
+      String(r.phases.slice(0, 6).reduce((n, p) => n + p.failed, 0)),
+      '0',
+      verdict(r, 'normal-zero-failed'),
+    ],
+    [
+      'flip → every live worker sent a request with v2 (p50 / max over workers)',
+      spreadText(r.flip.toV2Ms),
+      '—',
+      verdict(r, 'flip-first-refresh'),
+    ],
+    [
+      'flip → the refresh that switched each worker started (p50 / max)',
+      spreadText(r.flip.refreshStartMs),
+      `≤ ${seconds(r.flip.boundMs)}`,
+      verdict(r, 'flip-bound'),
+    ],
+    [
+      'live workers that switched on their first refresh after the flip',
+      `${r.flip.switchedOnFirstRefresh} / ${r.workers.live}`,
+      'all',
+      verdict(r, 'flip-first-refresh'),
+    ],
+    [
+      'verify while the stale worker runs',
+      r.refusals.verify.refused
+        ? `refused, named ${r.refusals.verify.offenders.map((x) => `${x.service} pid ${x.pid}`).join(', ')}`
+        : 'NOT refused',
+      'refuse, name it',
+      verdict(r, 'verify-refused'),
+    ],
+    [
+      'revoke while the stale worker runs',
+      r.refusals.revoke.refused ? `refused (${r.refusals.revoke.refusal}), v1 left enabled` : 'NOT refused',
+      'refuse',
+      verdict(r, 'revoke-refused'),
+    ],
+    [
+      'verify after the stale worker stopped (window elapsed)',
+      r.cleared.verifyExitCode === 0
+        ? `passed, ${seconds(r.cleared.afterStaleStopMs)} after it stopped`
+        : `exit ${r.cleared.verifyExitCode}`,
+      'pass',
+      verdict(r, 'verify-passed'),
+    ],
+    [
+      'requests on v1 after revoke (workers / provider)',
+      `${r.v1AfterRevoke.attempts} / ${r.v1AfterRevoke.providerRequests}`,
+      '0',
+      verdict(r, 'no-v1-after-revoke'),
+    ],
+    [
+      'emergency → every live worker sent a request with v3 (p50 / max)',
+      spreadText(e.toV3Ms),
+      '—',
+      verdict(r, 'emergency-v3'),
+    ],
+    [
+      'emergency: how each worker reached v3',
+      `${e.workersHealedOn401} at their first 401, ${e.workersSwitchedByRefresh} by refresh`,
+      'all',
+      verdict(r, 'emergency-v3'),
+    ],
+    [
+      'emergency: first 401 → the same request done with v3 (p50 / max)',
+      spreadText(e.healMs),
+      'one retry',
+      verdict(r, 'emergency-v3'),
+    ],
+    [
+      'emergency: requests answered 401 / healed by authFetch’s retry / failed',
+      `${e.requestsAnswered401} / ${e.healedByRetry} / ${e.failed}`,
+      'failed ⊆ in flight',
+      verdict(r, 'emergency-failures'),
+    ],
+    [
+      'requests that carried the staged key before the flip: issue 3 (workers)',
+      `${r.flip.stagedKeyBeforeFlip.requests} (${r.flip.stagedKeyBeforeFlip.workers})`,
+      '0',
+      verdict(r, 'staged-unseen'),
+    ],
+    [
+      'requests that failed closed while a key was live: issue 1 (workers)',
+      `${e.failedClosed.requests} (${e.failedClosed.workers})`,
+      '0',
+      verdict(r, 'no-fail-closed'),
+    ],
+    [
+      'requests that failed on a 401 after joining a stale refresh: issue 2 (workers)',
+      `${e.staleJoins.requests} (${e.staleJoins.workers})`,
+      '0',
+      verdict(r, 'no-stale-join'),
+    ],
+    ['key values in any output or in the JSON', String(r.leaks), '0', verdict(r, 'no-leak')],
+  ];
+  return markdownTable(['property', 'this run', 'target', 'result'], rows, ['l', 'r', 'r', 'r']);
+}
+
+const sum = (byKey: { v1: number; v2: number; v3: number }): number => byKey.v1 + byKey.v2 + byKey.v3;
+
+function verdict(r: DrillResult, id: string): string {
+  const c = r.checks.find((x) => x.id === id);
+  if (!c) return '—';
+  if (!c.enforced) return c.ok ? 'pass (info)' : 'over (info)';
+  return c.ok ? 'pass' : '**FAIL**';
+}
+
+/** The whole report for a terminal: timeline, phases, summary, checks. */
+export function report(r: DrillResult): string {
+  const lines = [
+    headline(r),
+    machineLine(r),
+    ...saturation(r),
+    '',
+    'Timeline',
+    ...r.timeline.map((t) => `${seconds(t.t, 1).padStart(8)}  ${t.event}`),
+    '',
+    'Requests by phase',
+    phaseTable(r),
+    '',
+    'Summary',
+    summaryTable(r),
+    '',
+    `Emergency: ${r.emergency.explanation}.`,
+    ...failures(r),
+    '',
+    'Checks',
+    ...r.checks.map(checkLine),
+    '',
+    r.ok ? 'DRILL PASSED' : 'DRILL FAILED',
+  ];
+  return lines.join('\n');
+}
+
+/** `  PASS  what — detail` (FAIL, or OVER for a check that informs only). */
+function checkLine(c: Check): string {
+  const verdict = c.ok ? 'PASS' : c.enforced ? 'FAIL' : 'OVER';
+  return `  ${verdict}  ${c.what}${c.enforced ? '' : ' (informs only)'} — ${c.detail}`;
+}
+
+/** What ran: the fleet and its settings. */
+function headline(r: DrillResult): string {
+  const o = r.options;
+  return (
+    `keyflip rotation drill — ${r.workers.live} live workers + ${r.workers.stale} stale, ${o.layout} layout, ` +
+    `${o.rate} requests/s each, refresh ${o.refreshMs} ms ± ${o.jitter * 100} %, beacon ${o.beaconMs} ms, ` +
+    `window ${o.windowMs} ms, CLI via ${o.cli}`
+  );
+}
+
+/** Where it ran, and how loaded the machine was: start-up, event-loop delays, latency, CPU per request. */
+function machineLine(r: DrillResult): string {
+  const { machine: m, totals: t, drillLoopDelayMs: d } = r;
+  return (
+    `${m.cpu}, ${m.cores} cores, Node ${m.node}; ${seconds(r.durationMs, 1)} in all; ` +
+    `workers ready in ${seconds(r.workers.allReadyMs, 1)} ` +
+    `(each ${spreadText(r.workers.startupMs)} p50/max from spawn to ready); ` +
+    `the drill's event-loop delay p50/p99/max ${d.p50}/${d.p99}/${d.max} ms, ` +
+    `the workers' p99/max ${t.workerLoopDelayMs.p99}/${t.workerLoopDelayMs.max} ms; ` +
+    `request latency p50/p99/max ${t.latencyMs.p50}/${t.latencyMs.p99}/${t.latencyMs.max} ms; ` +
+    `${t.workerCpuMsPerRequest} ms of CPU per request in a worker`
+  );
+}
+
+/** A warning when the fleet fell short of its rate by more than 10 %. */
+function saturation(r: DrillResult): string[] {
+  const t = r.totals;
+  if (t.achievedRatePerWorker >= 0.9 * r.options.rate) return [];
+  return [
+    `The machine was saturated: the fleet achieved ${t.achievedRatePerWorker} of ${r.options.rate} requests/s per ` +
+      `worker (slots skipped: ${int(t.skipped)}, ${t.workerCpuMsPerRequest} ms of CPU per request per worker); ` +
+      'durations measure the machine as much as keyflip.',
+  ];
+}
+
+/** The failed requests by kind, and the first of them. */
+function failures(r: DrillResult): string[] {
+  if (r.totals.failed === 0) return [];
+  const kinds = Object.entries(r.totals.failureKinds)
+    .map(([k, n]) => `${n} × ${k}`)
+    .join('; ');
+  return [
+    '',
+    `Failed requests by kind: ${kinds}`,
+    'First failures (worker, start → end in ms since the drill started, outcome, ' +
+      'attempts [key, status, start, end]):',
+    ...r.totals.failureSamples.map((f) => `  ${f.worker} ${f.t0} → ${f.t1} ${f.outcome} ${JSON.stringify(f.attempts)}`),
+  ];
+}

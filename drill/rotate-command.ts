@@ -1,0 +1,142 @@
+/**
+ * The operator's side of the drill: each `keyflip rotate COMMAND OPENAI_API_KEY … --json` runs as its own
+ * process, as an operator would run it, against the emulator and the collector. Its `--json` result is what
+ * the drill reads (the keys' states and records, the offenders it named).
+ */
+import { spawn } from 'node:child_process';
+import { PROJECT, ROOT, SECRET } from './constants.js';
+import type { DrillContext } from './context.js';
+import type { DrillServices } from './services.js';
+import { cliArgs } from './settings.js';
+import { seconds } from './stats.js';
+
+/** One `keyflip rotate` run. */
+export interface CommandRun {
+  /** The drill's step it belongs to (`set-up`, `rotation`, `verify (stale worker running)`, …). */
+  readonly step: string;
+  readonly command: string;
+  readonly exitCode: number | null;
+  readonly startedAt: number;
+  readonly endedAt: number;
+  /** The command's --json result, as it printed it. */
+  // biome-ignore lint/suspicious/noExplicitAny: the CLI's JSON, read field by field where the drill needs one
+  readonly json: Record<string, any> | undefined;
+}
+
+/** A command that has not ended after this long is killed. */
+const COMMAND_TIMEOUT_MS = 90_000;
+
+/**
+ * Runs `keyflip rotate COMMAND SECRET ARGS --project P --layout L --json`, with `stdin` (a key) on its
+ * standard input, and records it in `runs`. Rejects on abort (the command is killed).
+ */
+export async function runRotate(
+  drill: DrillContext,
+  services: DrillServices,
+  runs: CommandRun[],
+  step: string,
+  command: string,
+  args: readonly string[],
+  stdin?: string,
+): Promise<CommandRun> {
+  const { signal } = drill;
+  signal?.throwIfAborted();
+  const env = {
+    ...drill.baseEnv,
+    SECRET_MANAGER_EMULATOR_HOST: services.emulator.host,
+    KEYFLIP_COLLECTOR_TOKEN: drill.token,
+  };
+  const argv = [
+    ...cliArgs(drill.settings),
+    'rotate',
+    command,
+    SECRET,
+    ...args,
+    '--project',
+    PROJECT,
+    '--layout',
+    drill.settings.layout,
+    '--json',
+  ];
+  const startedAt = Date.now();
+  const child = spawn(process.execPath, argv, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  if (child.pid !== undefined) drill.pids.push(child.pid);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  child.stdin.on('error', () => undefined);
+  child.stdin.end(stdin ?? '');
+  const killer = setTimeout(() => child.kill('SIGKILL'), COMMAND_TIMEOUT_MS);
+  const onAbort = (): void => void child.kill('SIGKILL');
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const exitCode = await new Promise<number | null>((resolve) => {
+    child.on('error', () => resolve(null));
+    child.on('close', (code) => resolve(code));
+  });
+  clearTimeout(killer);
+  signal?.removeEventListener('abort', onAbort);
+  const endedAt = Date.now();
+  drill.print(stdout, stderr);
+  const json = lastJsonLine(stdout);
+  signal?.throwIfAborted();
+  const run: CommandRun = { step, command, exitCode, startedAt, endedAt, json };
+  runs.push(run);
+  drill.note(
+    `rotate ${command} → exit ${exitCode} ${outcomeOf(json)} in ${seconds(endedAt - startedAt)}${said(json, stderr)}`,
+    endedAt,
+  );
+  return run;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: see CommandRun.json
+function lastJsonLine(stdout: string): Record<string, any> | undefined {
+  try {
+    // biome-ignore lint/suspicious/noExplicitAny: see CommandRun.json
+    return JSON.parse(stdout.trim().split('\n').pop() ?? '') as Record<string, any>;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `done`, `failed (not-verified)`, an error code, or `no JSON`. */
+function outcomeOf(json: CommandRun['json']): string {
+  if (!json) return 'no JSON';
+  return `${json.outcome ?? json.error?.code ?? '?'}${json.refusal ? ` (${json.refusal})` : ''}`;
+}
+
+/** `: ` and the start of the command's message (or of its stderr), for the timeline. */
+function said(json: CommandRun['json'], stderr: string): string {
+  if (json?.message) return `: ${String(json.message).slice(0, 160)}`;
+  return stderr ? `: ${stderr.trim().slice(0, 160)}` : '';
+}
+
+/** The label of key `n` in the command's `keys` list, by layout. */
+function label(drill: DrillContext, n: 1 | 2 | 3): string {
+  return drill.settings.layout === 'suffix' ? `${SECRET}_v${n}` : `${SECRET}@${n}`;
+}
+
+/** The state (`ENABLED`, `DISABLED`, …) of key `n` after the command, as it reported it. */
+export function keyState(drill: DrillContext, run: CommandRun, n: 1 | 2 | 3): string | undefined {
+  const keys = run.json?.keys as { label: string; state: string }[] | undefined;
+  return keys?.find((k) => k.label === label(drill, n))?.state;
+}
+
+/** When key `n` was recorded as `step` (flipped), by the command's records. */
+export function recordAt(drill: DrillContext, run: CommandRun, n: 2 | 3, step: 'flipped'): number | undefined {
+  const keys = run.json?.keys as { label: string; records: Record<string, { at?: string }> }[] | undefined;
+  const at = keys?.find((k) => k.label === label(drill, n))?.records?.[step]?.at;
+  return at === undefined ? undefined : Date.parse(at);
+}
+
+/** The instances a verify (or a revoke's verification) named as still holding the retired key. */
+export function offendersOf(run: CommandRun): { service: string; pid: number; id: string }[] {
+  const verifications = (run.json?.verifications ?? []) as {
+    result: { offenders: { service: string; pid: number; id: string }[] };
+  }[];
+  return verifications.flatMap((v) => v.result.offenders.map((x) => ({ service: x.service, pid: x.pid, id: x.id })));
+}

@@ -1,0 +1,101 @@
+/** The drill's options, their defaults, and the checks that refuse a drill that cannot run. */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from './constants.js';
+
+export type Layout = 'suffix' | 'alias';
+
+/** The three keys of a drill: v1 is live at first, v2 replaces it, v3 is the emergency's. */
+export interface DrillKeys {
+  readonly v1: string;
+  readonly v2: string;
+  readonly v3: string;
+}
+
+export interface DrillOptions {
+  /** Live worker processes (the stale one comes on top). @default 16 */
+  workers?: number | undefined;
+  /** Requests per second per worker. @default 20 */
+  rate?: number | undefined;
+  /** @default 'suffix' */
+  layout?: Layout | undefined;
+  /** The workers' `refreshMs`. @default 2_000 */
+  refreshMs?: number | undefined;
+  /** The workers' `jitter`. @default 0.2 */
+  jitter?: number | undefined;
+  /** The beacon's `intervalMs`. @default 500 */
+  beaconMs?: number | undefined;
+  /** The verify / revoke `--window`. @default 3_000 */
+  windowMs?: number | undefined;
+  /**
+   * How long each steady phase lasts (v1 before the rotation, v2 before the emergency, v3 after it).
+   * @default 2_000
+   */
+  steadyMs?: number | undefined;
+  /**
+   * How the `keyflip rotate` commands run: `tsx` (`node --import tsx src/cli/index.ts`) or `dist`
+   * (`node dist/cli/index.js`, after `npm run build`). @default 'tsx'
+   */
+  cli?: 'tsx' | 'dist' | undefined;
+  /** Worker processes starting at once. @default 4 */
+  startConcurrency?: number | undefined;
+  /**
+   * Whether the time bound (the refresh that switched each worker to v2 started within refresh × (1 +
+   * jitter) + 250 ms of the flip) decides `ok`. The test turns it off: on a loaded CI machine it asserts
+   * properties, never durations. @default true
+   */
+  enforceTimeBounds?: boolean | undefined;
+  /** Progress lines, as they happen. @default none */
+  log?: ((line: string) => void) | undefined;
+  /**
+   * Everything any process printed (the commands' and workers' stdout and stderr) and every log line, as it
+   * comes.
+   */
+  output?: ((text: string) => void) | undefined;
+  /** The three keys (a test passes its own, to search the output for them). @default random keys in OpenAI's format */
+  keys?: DrillKeys | undefined;
+  /** Stops the drill early (Ctrl-C): the step under way is cut short, then everything is stopped as at the end. */
+  signal?: AbortSignal | undefined;
+}
+
+/** The options as the drill ran them: every one set. */
+export type DrillSettings = {
+  -readonly [K in Exclude<keyof DrillOptions, 'log' | 'output' | 'keys' | 'signal'>]-?: Exclude<
+    DrillOptions[K],
+    undefined
+  >;
+};
+
+/** The options with their defaults; throws when they make no sense, or `cli: 'dist'` has no build to run. */
+export function drillSettings(options: DrillOptions): DrillSettings {
+  const o: DrillSettings = {
+    workers: options.workers ?? 16,
+    rate: options.rate ?? 20,
+    layout: options.layout ?? 'suffix',
+    refreshMs: options.refreshMs ?? 2_000,
+    jitter: options.jitter ?? 0.2,
+    beaconMs: options.beaconMs ?? 500,
+    windowMs: options.windowMs ?? 3_000,
+    steadyMs: options.steadyMs ?? 2_000,
+    cli: options.cli ?? 'tsx',
+    startConcurrency: options.startConcurrency ?? 4,
+    enforceTimeBounds: options.enforceTimeBounds ?? true,
+  };
+  if (!Number.isInteger(o.workers) || o.workers < 1) throw new RangeError('workers must be a whole number ≥ 1');
+  if (!(o.rate > 0) || !(o.refreshMs > 0) || !(o.beaconMs > 0) || !(o.windowMs > 0) || !(o.steadyMs >= 0))
+    throw new RangeError('rate, refresh, beacon and window must be > 0');
+  if (o.layout !== 'suffix' && o.layout !== 'alias') throw new RangeError('layout is suffix or alias');
+  if (o.cli === 'dist') {
+    const built = join(ROOT, 'dist/cli/index.js');
+    if (!existsSync(built) || !readFileSync(built, 'utf8').includes('rotate'))
+      throw new Error('--cli dist needs a build that has `keyflip rotate`: run npm run build first');
+  }
+  return o;
+}
+
+/** The node arguments that run the keyflip CLI, before its own. */
+export function cliArgs(settings: DrillSettings): string[] {
+  return settings.cli === 'tsx'
+    ? ['--import', 'tsx', join(ROOT, 'src/cli/index.ts')]
+    : [join(ROOT, 'dist/cli/index.js')];
+}
