@@ -2,18 +2,31 @@
  * Benchmark 9: what the usage beacon costs on the hot path.
  *
  * 9a. `handle.value` on a resolver whose beacon reports every 5 ms (to a trivial in-file sink) vs the same
- *     read on a resolver without a beacon. A read counts one use either way (`slot.uses++`); the beacon only
- *     takes the counter when it builds a report, so the target is "within 10 %".
+ *     read on a resolver without a beacon. A read counts one use either way; the beacon only takes the
+ *     counter when it builds a report, so the target is "within 10 %".
  * 9b. The uses the beacon reported (summed over every report, the last one sent by `close()`) vs the reads
  *     made: none may be lost or counted twice while reports are taken between the rounds.
  *
- * Loads the built package (dist/index.js, through bench/keyflip.ts): the engine is in the core, so
- * `createResolver({ beacon })` is all it needs. Each loop is its own function, so each gets its own type
- * feedback; every iteration adds one char code of what it read to a sink, so no read can be removed.
+ * Loads the built package (dist/index.js, through bench/keyflip.ts) and the beacon from dist/beacon/index.js
+ * (from src/beacon when the build has no such entry): `createResolver({ beacon: usageBeacon(…) })`. Each loop
+ * is its own function, so each gets its own type feedback; every iteration adds one char code of what it read
+ * to a sink, so no read can be removed.
  */
-import type { BeaconReport, BeaconSink, SecretHandle } from '../src/index.js';
-import { type BenchResult, best, formatNs, formatRatio, interleave, median, type Row } from './lib.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { BeaconReport, BeaconSink } from '../src/beacon/index.js';
+import type { SecretHandle } from '../src/index.js';
+import { type BenchResult, best, formatNs, formatRatio, interleave, median, ROOT, type Row } from './lib.js';
 import type { Keyflip } from './keyflip.js';
+
+type Beacon = typeof import('../src/beacon/index.js');
+
+async function loadBeacon(): Promise<Beacon> {
+  const built = join(ROOT, 'dist/beacon/index.js');
+  if (existsSync(built)) return (await import(pathToFileURL(built).href)) as Beacon;
+  return import('../src/beacon/index.js');
+}
 
 const SECRET = 'sk-bench-beacon-0123456789abcdef0123456789';
 const N = 20_000_000;
@@ -38,6 +51,7 @@ function readWithBeacon(handle: SecretHandle<string>, n: number): number {
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export async function beaconBench(keyflip: Keyflip, sink: { value: number }): Promise<BenchResult> {
+  const { usageBeacon } = await loadBeacon();
   let reports = 0;
   let reportedUses = 0;
   const counting: BeaconSink = {
@@ -50,7 +64,7 @@ export async function beaconBench(keyflip: Keyflip, sink: { value: number }): Pr
   const off = keyflip.createResolver({ sources: [keyflip.memorySource({ BENCH_KEY_v1: SECRET })] });
   const on = keyflip.createResolver({
     sources: [keyflip.memorySource({ BENCH_KEY_v1: SECRET })],
-    beacon: { service: 'bench', sink: counting, intervalMs: INTERVAL_MS },
+    beacon: usageBeacon({ service: 'bench', sink: counting, intervalMs: INTERVAL_MS }),
   });
   const handleOff = off.secret('BENCH_KEY', 'BENCH_KEY_v2 ?? BENCH_KEY_v1');
   const handleOn = on.secret('BENCH_KEY', 'BENCH_KEY_v2 ?? BENCH_KEY_v1');
@@ -107,7 +121,9 @@ export async function beaconBench(keyflip: Keyflip, sink: { value: number }): Pr
   const spread = (s: { nsPerOp: number[] }): string =>
     `best ${formatNs(best(s.nsPerOp))}, median ${formatNs(median(s.nsPerOp))}`;
   const notes = [
-    `9: ${ROUNDS} interleaved rounds of ${N.toExponential(0).replace('+', '')} reads after ${WARMUP} warm-ups, one macrotask turn before each round (both loops) so the beacon's ${INTERVAL_MS} ms timer fires between rounds. ` +
+    `9: ${ROUNDS} interleaved rounds of ${N.toExponential(0).replace('+', '')} reads after ${WARMUP} warm-ups, ` +
+      `one macrotask turn before each round (both loops) ` +
+      `so the beacon's ${INTERVAL_MS} ms timer fires between rounds. ` +
       `Beacon on ${spread(series.on)}; off ${spread(series.off)}. Reports sent during the run: ${reports} ` +
       `(beacon stats: ${stats?.sent ?? 0} sent, ${stats?.failed ?? 0} failed, ${stats?.dropped ?? 0} dropped).`,
   ];

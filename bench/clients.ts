@@ -254,10 +254,21 @@ export async function clientsBench(keyflip: Keyflip, sink: { value: number }): P
     const spread = (s: { nsPerOp: number[] }): string =>
       `best ${formatNs(best(s.nsPerOp))}, median ${formatNs(median(s.nsPerOp))}`;
     const notes = [
-      `5–7: 'keyflip/clients' loaded from ${from}; the mock provider is \`startMockProvider\` (dist/testing) on 127.0.0.1, in a worker thread.`,
-      `5: ${TRIP_PAIRS.toLocaleString('en-US')} pairs of sequential requests (one through authFetch, one bare, alternating which goes first) after 500 warm-up pairs; each request has a fresh SDK-like \`Headers\` (12 headers, as the OpenAI SDK builds them) and is timed from the call to the end of its body; medians. Both kinds run in one process, so undici's request code sees both header shapes. authFetch best ${formatNs(best(trips.auth))}; bare best ${formatNs(best(trips.bare))}. Requests the mock counted on the key: ${requests.toLocaleString('en-US')}.`,
-      `6: ${direct.auth.nsPerOp.length} interleaved rounds of 2e5 calls after 3 warm-ups; the wrapped \`fetch\` is \`async () => readyResponse\`. authFetch ${spread(direct.auth)}; direct ${spread(direct.bare)}.`,
-      `7: ${red.clean.nsPerOp.length} interleaved rounds (2e5 clean lines, 1e5 lines with a key) after 3 warm-ups; the resolver holds one secret. clean ${spread(red.clean)}; with a key ${spread(red.key)}.`,
+      `5–7: 'keyflip/clients' loaded from ${from}; ` +
+        `the mock provider is \`startMockProvider\` (dist/testing) on 127.0.0.1, in a worker thread.`,
+      `5: ${TRIP_PAIRS.toLocaleString('en-US')} pairs of sequential requests (one through authFetch, one bare, ` +
+        `alternating which goes first) after 500 warm-up pairs; ` +
+        `each request has a fresh SDK-like \`Headers\` (12 headers, as the OpenAI SDK builds them) ` +
+        `and is timed from the call to the end of its body; medians. ` +
+        `Both kinds run in one process, so undici's request code sees both header shapes. ` +
+        `authFetch best ${formatNs(best(trips.auth))}; bare best ${formatNs(best(trips.bare))}. ` +
+        `Requests the mock counted on the key: ${requests.toLocaleString('en-US')}.`,
+      `6: ${direct.auth.nsPerOp.length} interleaved rounds of 2e5 calls after 3 warm-ups; ` +
+        `the wrapped \`fetch\` is \`async () => readyResponse\`. ` +
+        `authFetch ${spread(direct.auth)}; direct ${spread(direct.bare)}.`,
+      `7: ${red.clean.nsPerOp.length} interleaved rounds (2e5 clean lines, 1e5 lines with a key) after 3 warm-ups; ` +
+        `the resolver holds one secret. ` +
+        `clean ${spread(red.clean)}; with a key ${spread(red.key)}.`,
     ];
     return { rows, notes };
   } finally {

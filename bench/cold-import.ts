@@ -121,7 +121,9 @@ export function coldImport(): BenchResult {
       pass: null,
     },
     {
-      what: "4d. modules loaded by `import`/`require('keyflip')` whose path contains `@google-cloud` or `@opentelemetry`",
+      what:
+        "4d. modules loaded by `import`/`require('keyflip')` whose path contains " +
+        '`@google-cloud` or `@opentelemetry`',
       keyflip: `${offending.length} (of ${esmModules.length} ESM, ${cjsModules.length} CJS)`,
       baseline: '—',
       ratio: '—',
@@ -131,7 +133,8 @@ export function coldImport(): BenchResult {
   ];
   const notes = [
     `4: ${RUNS} interleaved runs of each child after one untimed run; wall time of spawnSync, median. ` +
-      `node -e 0 best ${formatMs(best(times.bare))}; ESM import best ${formatMs(best(times.esmImport))}; CJS require best ${formatMs(best(times.cjsRequire))}. ` +
+      `node -e 0 best ${formatMs(best(times.bare))}; ESM import best ${formatMs(best(times.esmImport))}; ` +
+      `CJS require best ${formatMs(best(times.cjsRequire))}. ` +
       `Packages loaded — ESM: ${packages(esmModules)}; CJS: ${packages(cjsModules)}.` +
       (offending.length > 0 ? ` Offending modules: ${offending.join(', ')}.` : ''),
   ];

@@ -75,10 +75,14 @@ export async function gcpBench(keyflip: Keyflip, sink: { value: number }): Promi
       const { gcpSecretManager } = await import('keyflip/gcp');
       const t1 = performance.now();
       const { createRequire } = await import('node:module');
-      const heavy = Object.keys(createRequire(import.meta.url).cache).filter((p) => /@google-cloud|google-gax|@grpc/.test(p)).length;
+      const heavy = Object.keys(createRequire(import.meta.url).cache)
+        .filter((p) => /@google-cloud|google-gax|@grpc/.test(p)).length;
       let t2 = t1;
       if (${fetch}) {
-        const source = gcpSecretManager({ projectId: '${emulator.projectId}', env: { SECRET_MANAGER_EMULATOR_HOST: '${emulator.host}' } });
+        const source = gcpSecretManager({
+          projectId: '${emulator.projectId}',
+          env: { SECRET_MANAGER_EMULATOR_HOST: '${emulator.host}' },
+        });
         const r = await source.fetch({ name: 'S1_v1' }, { signal: new AbortController().signal, timeoutMs: 10000 });
         if (r.status !== 'found') throw new Error('bench: not found');
         t2 = performance.now();
@@ -123,7 +127,9 @@ export async function gcpBench(keyflip: Keyflip, sink: { value: number }): Promi
         timeout: 5_000,
         signal: new AbortController().signal,
       } as never);
-      sink.value = (sink.value + (response.payload?.data as Uint8Array).length) | 0;
+      const data = response.payload?.data;
+      if (data === undefined || data === null) throw new Error('bench: AccessSecretVersion returned no payload');
+      sink.value = (sink.value + data.length) | 0;
       bareTimes.push(Number(nowNs() - start));
     };
     for (let i = 0; i < 200; i++) {
@@ -182,7 +188,9 @@ export async function gcpBench(keyflip: Keyflip, sink: { value: number }): Promi
         pass: null,
       },
       {
-        what: '8e. one refresh round trip through keyflip (`handle.refresh()`) vs a bare `accessSecretVersion`, emulator over gRPC',
+        what:
+          '8e. one refresh round trip through keyflip (`handle.refresh()`) vs a bare `accessSecretVersion`, ' +
+          'emulator over gRPC',
         keyflip: `${kfRt.toFixed(3)} ms`,
         baseline: `${bareRt.toFixed(3)} ms (bare call)`,
         ratio: formatRatio(kfRt / bareRt),
@@ -191,9 +199,12 @@ export async function gcpBench(keyflip: Keyflip, sink: { value: number }): Promi
       },
     ];
     const notes = [
-      `8a–b: ${S} secrets (1 on v2, ${S - 1} on their v1 fallback) over ${PERIODS} periods of a manual clock; ${accessCalls} AccessSecretVersion and ${otherCalls} other calls counted by the emulator.`,
-      `8c–d: ${RUNS} fresh processes each; import best ${formatMs(best(imports))}; first fetch best ${formatMs(best(firsts))}.`,
-      `8e: ${PAIRS} individually timed pairs after 200 warm-up pairs, the order alternating; medians. The bare call gets the same per-call options keyflip passes (no retry, a deadline, an AbortSignal).`,
+      `8a–b: ${S} secrets (1 on v2, ${S - 1} on their v1 fallback) over ${PERIODS} periods of a manual clock; ` +
+        `${accessCalls} AccessSecretVersion and ${otherCalls} other calls counted by the emulator.`,
+      `8c–d: ${RUNS} fresh processes each; import best ${formatMs(best(imports))}; ` +
+        `first fetch best ${formatMs(best(firsts))}.`,
+      `8e: ${PAIRS} individually timed pairs after 200 warm-up pairs, the order alternating; medians. ` +
+        `The bare call gets the same per-call options keyflip passes (no retry, a deadline, an AbortSignal).`,
     ];
     return { rows, notes };
   } finally {

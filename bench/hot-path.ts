@@ -1,7 +1,7 @@
 /**
  * Benchmarks 1 and 2: reading a resolved secret.
  *
- * 1. `handle.value` (a getter that also counts one use: `slot.uses++`) vs a plain object property read,
+ * 1. `handle.value` (a getter that also counts one use) vs a plain object property read,
  *    vs `process.env.X`, vs `get(name)` of the cache a developer would hand-roll (bench/naive-cache.ts:
  *    a `Map` of `{ value, fetchedAt }` and a `Date.now()` check against a TTL on every read).
  * 2. `await handle.get()` vs `await Promise.resolve(value)`.
@@ -11,7 +11,7 @@
  * own type feedback and is optimised on its own.
  */
 import type { SecretHandle } from '../src/index.js';
-import { type BenchResult, formatNs, formatRatio, interleave, median, best, type Row } from './lib.js';
+import { type BenchResult, formatNs, formatRatio, interleave, median, best, type Row, useCounter } from './lib.js';
 import type { Keyflip } from './keyflip.js';
 import * as naive from './naive-cache.js';
 
@@ -61,11 +61,12 @@ async function awaitPromiseResolve(value: string, n: number): Promise<number> {
 export async function hotPath(keyflip: Keyflip, sink: { value: number }): Promise<BenchResult> {
   process.env[ENV_NAME] = SECRET;
   const source = keyflip.memorySource({ BENCH_KEY_v1: SECRET });
-  const resolver = keyflip.createResolver({ sources: [source] });
+  const uses = useCounter();
+  const resolver = keyflip.createResolver({ sources: [source], beacon: uses.reporter });
   const handle = resolver.secret('BENCH_KEY', 'BENCH_KEY_v2 ?? BENCH_KEY_v1');
   await resolver.ready();
   if (handle.value !== SECRET) throw new Error('benchmark set-up: the handle does not serve the expected value');
-  handle.takeUses();
+  uses.take();
   const plain = { value: SECRET };
   await naive.loadSecrets(['BENCH_KEY'], async () => SECRET);
   if (naive.get('BENCH_KEY') !== SECRET)
@@ -83,7 +84,7 @@ export async function hotPath(keyflip: Keyflip, sink: { value: number }): Promis
     { rounds: 9, warmup: 3, warmupN: 200_000 },
     sink,
   );
-  const usesCounted = handle.takeUses();
+  const usesCounted = uses.take();
 
   const async = await interleave(
     {
@@ -93,7 +94,7 @@ export async function hotPath(keyflip: Keyflip, sink: { value: number }): Promis
     { rounds: 9, warmup: 3, warmupN: 100_000 },
     sink,
   );
-  const getUses = handle.takeUses();
+  const getUses = uses.take();
   await resolver.close();
   delete process.env[ENV_NAME];
 
@@ -122,7 +123,9 @@ export async function hotPath(keyflip: Keyflip, sink: { value: number }): Promis
       pass: env / value >= 20,
     },
     {
-      what: '1c. `handle.value` vs a hand-rolled cache: `get(name)` over a `Map` of `{ value, fetchedAt }`, `Date.now()` checked against a TTL on every read',
+      what:
+        '1c. `handle.value` vs a hand-rolled cache: `get(name)` over a `Map` of `{ value, fetchedAt }`, ' +
+        '`Date.now()` checked against a TTL on every read',
       keyflip: formatNs(value),
       baseline: `${formatNs(naiveNs)} (naive \`get(name)\`)`,
       ratio: formatRatio(value / naiveNs),
@@ -141,11 +144,17 @@ export async function hotPath(keyflip: Keyflip, sink: { value: number }): Promis
   const spread = (s: { nsPerOp: number[] }): string =>
     `best ${formatNs(best(s.nsPerOp))}, median ${formatNs(median(s.nsPerOp))}`;
   const notes = [
-    `1: ${sync.value.nsPerOp.length} interleaved rounds after 3 warm-ups; 2e7 iterations a round for \`handle.value\` and \`obj.value\`, 2e6 for the naive cache, 3e5 for \`process.env.X\`. ` +
-      `Each iteration adds one char code of what it read to a sink. handle.value ${spread(sync.value)}; obj.value ${spread(sync.plain)}; process.env.X ${spread(sync.env)}; naive get(name) ${spread(sync.naive)}. ` +
+    `1: ${sync.value.nsPerOp.length} interleaved rounds after 3 warm-ups; ` +
+      `2e7 iterations a round for \`handle.value\` and \`obj.value\`, ` +
+      `2e6 for the naive cache, 3e5 for \`process.env.X\`. ` +
+      `Each iteration adds one char code of what it read to a sink. ` +
+      `handle.value ${spread(sync.value)}; obj.value ${spread(sync.plain)}; ` +
+      `process.env.X ${spread(sync.env)}; naive get(name) ${spread(sync.naive)}. ` +
       `The naive cache is bench/naive-cache.ts (TTL 5 min, never reached here, so every read takes its hit path). ` +
       `Uses counted by the handle during the timed and warm-up loops: ${usesCounted.toLocaleString('en-US')}.`,
-    `2: ${async.get.nsPerOp.length} interleaved rounds of 1e6 awaits after 3 warm-ups. handle.get() ${spread(async.get)}; Promise.resolve ${spread(async.resolve)}. Uses counted: ${getUses.toLocaleString('en-US')}.`,
+    `2: ${async.get.nsPerOp.length} interleaved rounds of 1e6 awaits after 3 warm-ups. ` +
+      `handle.get() ${spread(async.get)}; Promise.resolve ${spread(async.resolve)}. ` +
+      `Uses counted: ${getUses.toLocaleString('en-US')}.`,
   ];
   return { rows, notes };
 }

@@ -65,8 +65,10 @@ export async function readyBench(keyflip: Keyflip, sink: { value: number }): Pro
       },
     ],
     notes: [
-      `3: ${ROUNDS} rounds after 1 warm-up; each round times createResolver + ${SECRETS} × secret() + ready(), then closes the resolver (untimed). ` +
-        `ready() best ${formatMs(best(readyMs))}, median ${formatMs(ready)}; one direct source.fetch() best ${formatMs(best(fetchMs))}, median ${formatMs(fetch)} ` +
+      `3: ${ROUNDS} rounds after 1 warm-up; ` +
+        `each round times createResolver + ${SECRETS} × secret() + ready(), then closes the resolver (untimed). ` +
+        `ready() best ${formatMs(best(readyMs))}, median ${formatMs(ready)}; ` +
+        `one direct source.fetch() best ${formatMs(best(fetchMs))}, median ${formatMs(fetch)} ` +
         `(nominal ${LATENCY_MS} ms; the ratio against the nominal latency is ${formatRatio(ready / LATENCY_MS)}).`,
     ],
   };

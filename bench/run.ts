@@ -13,7 +13,7 @@ import { drillBench } from './drill.js';
 import { gcpBench } from './gcp.js';
 import { hotPath } from './hot-path.js';
 import { ensureBuilt, loadKeyflip } from './keyflip.js';
-import { type BenchResult, machine, markdownTable, msSince, nowNs, ROOT } from './lib.js';
+import { type BenchResult, machine, markdownTable, msSince, nowNs, ROOT, type Row } from './lib.js';
 import { readyBench } from './ready.js';
 
 const started = nowNs();
@@ -51,15 +51,19 @@ const notes = results.flatMap((r) => r.notes);
 const missed = rows.filter((r) => r.pass === false);
 const table = markdownTable(rows);
 const totalS = msSince(started) / 1000;
+/** A row's number: the first word of `what`, without its trailing dot (`1c.` → `1c`). */
+const rowNumber = (row: Row): string | undefined => row.what.split(' ')[0]?.replace(/\.$/, '');
 const summary =
   missed.length === 0
     ? `All ${rows.filter((r) => r.pass !== null).length} targets met.`
-    : `**Missed ${missed.length} target${missed.length === 1 ? '' : 's'}:** ${missed.map((r) => r.what.split(' ')[0]?.replace(/\.$/, '')).join(', ')}.`;
+    : `**Missed ${missed.length} target${missed.length === 1 ? '' : 's'}:** ${missed.map(rowNumber).join(', ')}.`;
 
 const drill = await drillBench();
 const drillSection =
   drill === undefined
-    ? 'Rotation drill: no result yet. Run `npm run drill` (and `npm run drill -- --layout alias`, `npm run drill -- --workers 64`): it writes drill/results/, which `npm run bench` quotes.'
+    ? 'Rotation drill: no result yet. ' +
+      'Run `npm run drill` (and `npm run drill -- --layout alias`, `npm run drill -- --workers 64`): ' +
+      'it writes drill/results/, which `npm run bench` quotes.'
     : `From the drill's own summary (\`npm run drill\`), not measured by this run.
 
 ${markdownTable(drill.rows)}
@@ -117,8 +121,10 @@ const readmePath = join(ROOT, 'README.md');
 const readme = readFileSync(readmePath, 'utf8');
 const markers = /<!-- bench:start -->[\s\S]*?<!-- bench:end -->/;
 const block =
-  `<!-- bench:start -->\n${table}\n\n${summary} Measured in one run on ${host.cpu}, ${host.cores} cores, ${host.memoryGiB} GiB, ` +
-  `${host.os}, Node ${host.node}, ${host.date.slice(0, 10)}; the machine, how each row was measured and the rotation drill are in ` +
+  `<!-- bench:start -->\n${table}\n\n${summary} ` +
+  `Measured in one run on ${host.cpu}, ${host.cores} cores, ${host.memoryGiB} GiB, ` +
+  `${host.os}, Node ${host.node}, ${host.date.slice(0, 10)}; ` +
+  `the machine, how each row was measured and the rotation drill are in ` +
   `[BENCHMARKS.md](BENCHMARKS.md). Reproduce with \`npm run bench\`.\n<!-- bench:end -->`;
 if (markers.test(readme)) writeFileSync(readmePath, readme.replace(markers, block));
 else console.warn('README.md has no <!-- bench:start --> … <!-- bench:end --> block; only BENCHMARKS.md was written');

@@ -37,7 +37,7 @@ const FETCH_TIMEOUT_MS = 250;
 const EVENT_TIMEOUT_MS = 3_000;
 
 // ── output ──────────────────────────────────────────────────────────────────────────────────────────
-const useColor = process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined;
+const useColor = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
 const paint =
   (code: number) =>
   (text: string): string =>
@@ -206,12 +206,14 @@ async function main(): Promise<void> {
   say(bold('keyflip demo — rotating an API key in running processes'));
   say(`   secret   ${DEMO_SECRET} = ${CHAIN}`);
   say(
-    `   source   Google Cloud Secret Manager: the embedded emulator at ${emulator.host}, through the real client over gRPC`,
+    `   source   Google Cloud Secret Manager: the embedded emulator at ${emulator.host}, ` +
+      'through the real client over gRPC',
   );
   say(`   app      refreshes every ${REFRESH_MS.app} ms ± ${JITTER * 100}%`);
   say(`   worker   refreshes every ${REFRESH_MS.worker} ms ± ${JITTER * 100}%`);
   say(
-    `   keys     v1 = ${fingerprint(DEMO_VALUES[V1])}, v2 = ${fingerprint(DEMO_VALUES[V2])} (fingerprints: values are never printed)`,
+    `   keys     v1 = ${fingerprint(DEMO_VALUES[V1])}, v2 = ${fingerprint(DEMO_VALUES[V2])} ` +
+      '(fingerprints: values are never printed)',
   );
 
   step('Start with only v1', 'Playbook step 2: the code reads v2 ?? v1 before v2 even exists.');
@@ -315,7 +317,8 @@ async function main(): Promise<void> {
   say();
   say(
     dim(
-      `   Secret Manager saw ${access} AccessSecretVersion calls and ${other} other calls: keyflip polls with access only.`,
+      `   Secret Manager saw ${access} AccessSecretVersion calls and ${other} other calls: ` +
+        'keyflip polls with access only.',
     ),
   );
 

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createResolver, fileSource } from 'keyflip';
 
-const dir = process.env['SECRETS_DIR'] ?? (await fakeMount({ OPENAI_API_KEY_v1: 'sk-example-only-v1\n' }));
+const dir = process.env.SECRETS_DIR ?? (await fakeMount({ OPENAI_API_KEY_v1: 'sk-example-only-v1\n' }));
 
 const resolver = createResolver({
   // One file per key in `dir`. The source watches the directory (a `..data` swap replaces the files'
@@ -24,15 +24,15 @@ const resolver = createResolver({
 const openai = resolver.secret('OPENAI_API_KEY', 'OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1');
 
 resolver.on('rotate', ({ previous, current }) => {
-  console.log(
-    `rotated: ${previous.candidate} ${previous.fingerprint} → ${current.candidate} ${current.fingerprint} (mount ${current.version})`,
-  );
+  const from = `${previous.candidate} ${previous.fingerprint}`;
+  console.log(`rotated: ${from} → ${current.candidate} ${current.fingerprint} (mount ${current.version})`);
 });
 
 await resolver.ready();
-console.log(`serving ${openai.info?.candidate} ${openai.info?.fingerprint} (mount ${openai.info?.version})`); // the file's trailing newline is trimmed
+// The file's trailing newline is trimmed.
+console.log(`serving ${openai.info?.candidate} ${openai.info?.fingerprint} (mount ${openai.info?.version})`);
 
-if (process.env['SECRETS_DIR'] === undefined) {
+if (process.env.SECRETS_DIR === undefined) {
   // `kubectl apply` adds OPENAI_API_KEY_v2 to the Secret; the kubelet swaps `..data` a little later.
   let timer: NodeJS.Timeout | undefined;
   const rotated = new Promise<void>((resolve) => {
@@ -61,7 +61,8 @@ async function fakeMount(files: Record<string, string>): Promise<string> {
 
 async function updateMount(root: string, files: Record<string, string>): Promise<void> {
   const previous = await readlink(join(root, '..data')).catch(() => undefined);
-  const version = `..${new Date().toISOString().replace(/[-:]/g, '_').replace('T', '_').replace('Z', '')}${process.hrtime.bigint() % 1_000_000n}`;
+  const stamp = new Date().toISOString().replace(/[-:]/g, '_').replace('T', '_').replace('Z', '');
+  const version = `..${stamp}${process.hrtime.bigint() % 1_000_000n}`;
   await mkdir(join(root, version));
   for (const [name, value] of Object.entries(files)) await writeFile(join(root, version, name), value, { mode: 0o400 });
   await symlink(version, join(root, '..data_tmp'));

@@ -41,9 +41,8 @@ api.revoke(V1);
 
 // The next request gets a 401 on v1: authFetch refreshes the secret once, finds v2, and retries once.
 await ask();
-console.log(
-  `request 2 healed: sent with ${openaiKey.info?.fingerprint}; requests on v1: ${api.requestsFor(V1)}, on v2: ${api.requestsFor(V2)}`,
-);
+const requests = `requests on v1: ${api.requestsFor(V1)}, on v2: ${api.requestsFor(V2)}`;
+console.log(`request 2 healed: sent with ${openaiKey.info?.fingerprint}; ${requests}`);
 assert.equal(openaiKey.info?.fingerprint, fingerprint(V2));
 assert.equal(api.requestsFor(V2), 1);
 

@@ -40,9 +40,8 @@ api.accept(V2);
 store.set('MISTRAL_API_KEY_v2', V2);
 await resolver.refresh('MISTRAL_API_KEY');
 assert.equal(await chat(), 200);
-console.log(
-  `after the rotation: ${mistralKey.info?.candidate} ${mistralKey.info?.fingerprint}; calls on v2: ${api.requestsFor(V2)}`,
-);
+const serving = `${mistralKey.info?.candidate} ${mistralKey.info?.fingerprint}`;
+console.log(`after the rotation: ${serving}; calls on v2: ${api.requestsFor(V2)}`);
 
 await resolver.close();
 await api.close();

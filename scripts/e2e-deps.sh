@@ -12,7 +12,8 @@ missing=()
 
 fail() {
   echo "e2e-deps: could not install ${missing[*]}: $1" >&2
-  echo "e2e-deps: install the Debian packages '${missing[*]}' (apt-get install ${missing[*]}), then run npm run test:e2e again" >&2
+  echo "e2e-deps: install the Debian packages '${missing[*]}' (apt-get install ${missing[*]})," \
+    "then run npm run test:e2e again" >&2
   exit 1
 }
 

@@ -1,10 +1,15 @@
-import { isKeyflipError, KeyflipError } from '../errors.js';
-import type { SecretHandle } from '../handle.js';
+import { describeValue, isRecord } from '../check.js';
+import { ConfigurationError, isKeyflipError } from '../errors.js';
+import type { SecretHandle } from '../index.js';
+import { assertSecretHandle } from './handle-argument.js';
 import type { AuthHeader, DeadKeyRule, ProviderPreset } from './presets.js';
 
-/** A provider that is not a preset: its auth header, and optionally what a dead key looks like (default: 401). */
+/** A provider that is not a preset: its auth header, and optionally what a dead key looks like. */
 export interface CustomAuth extends AuthHeader {
-  /** Other auth headers the API accepts; set when the request carries them (see `ProviderPreset.alternates`). */
+  /**
+   * Other auth headers the API accepts; set when the request carries them (see `ProviderPreset.alternates`).
+   * @default []
+   */
   readonly alternates?: readonly AuthHeader[] | undefined;
   /** The answers that mean the key is dead. @default [{ status: 401 }] */
   readonly deadKey?: readonly DeadKeyRule[] | undefined;
@@ -56,7 +61,8 @@ const BAD_HEADER_VALUE = /[\0\r\n]/;
 
 /**
  * A `fetch` that sets the provider's auth header from the secret's current value on every request, for
- * LLM SDKs built with a custom `fetch` (`new OpenAI({ apiKey: 'unused', fetch: authFetch(key, providers.openai) })`).
+ * LLM SDKs built with a custom `fetch`:
+ * `new OpenAI({ apiKey: 'unused', fetch: authFetch(key, providers.openai) })`.
  *
  * - **Sets, never appends**, whatever shape the caller passes: `(url, init)` with a `Headers` object, a plain
  *   object or an array of pairs, or a `Request` with no init. Your `init` and `Headers` are not modified.
@@ -65,42 +71,44 @@ const BAD_HEADER_VALUE = /[\0\r\n]/;
  *   refresh of the secret (concurrent answers share it) and, if the key changed and the body can be sent again
  *   (no body, a string, bytes, `URLSearchParams`, `Blob`, `FormData`; not a stream), retries exactly once.
  *   Otherwise the dead-key response is returned as it came, so the SDK reports it. It never loops.
- * - Never logs, and its errors never hold the key.
+ * - Never logs, and its errors never hold the key. A bad argument throws a `ConfigurationError` at once; a
+ *   secret that cannot be served rejects the request with its keyflip error (`SecretRevokedError`, …); the
+ *   wrapped fetch's own errors (network, abort) pass through unchanged, as the SDK expects them.
  */
 export function authFetch(
   secret: SecretHandle<string>,
   provider: ProviderPreset | CustomAuth,
   options: AuthFetchOptions = {},
 ): typeof fetch {
-  if (
-    typeof secret !== 'object' ||
-    secret === null ||
-    typeof (secret as { refresh?: unknown }).refresh !== 'function'
-  ) {
-    throw new TypeError('keyflip authFetch: the first argument must be a secret handle (resolver.secret(…))');
-  }
+  assertSecretHandle('authFetch', secret);
   const auth = normalizeAuth(provider);
+  if (!isRecord(options)) throw new ConfigurationError('authFetch: options must be an object');
   const cooldownMs = options.refreshCooldownMs ?? 1_000;
-  if (typeof cooldownMs !== 'number' || !(cooldownMs >= 0))
-    throw new TypeError('keyflip authFetch: refreshCooldownMs must be a number ≥ 0');
+  if (typeof cooldownMs !== 'number' || !(cooldownMs >= 0)) {
+    throw new ConfigurationError(
+      `authFetch: refreshCooldownMs must be a number of milliseconds ≥ 0, not ${describeValue(cooldownMs)}`,
+    );
+  }
   const inner = options.fetch;
   if (inner !== undefined && typeof inner !== 'function')
-    throw new TypeError('keyflip authFetch: options.fetch must be a function');
+    throw new ConfigurationError(`authFetch: options.fetch must be a function, not ${describeValue(inner)}`);
   let checkedFp: string | undefined;
 
   /** The value as a header value; checked once per fingerprint (fetch's own error would quote it). */
   const keyOf = (value: unknown, fp: string | undefined): string => {
     if (fp === checkedFp && fp !== undefined) return value as string;
-    if (typeof value !== 'string')
-      throw new KeyflipError(
-        'INVALID_OPTIONS',
+    if (typeof value !== 'string') {
+      throw new ConfigurationError(
         `secret ${secret.name} does not hold a string; authFetch needs the key as a string`,
+        'INVALID_OPTIONS',
         { secret: secret.name },
       );
+    }
     if (value === '' || BAD_HEADER_VALUE.test(value)) {
-      throw new KeyflipError(
+      throw new ConfigurationError(
+        `secret ${secret.name} (${fp ?? 'unresolved'}) is empty or holds a line break or NUL, ` +
+          'so it cannot be sent in a header',
         'INVALID_OPTIONS',
-        `secret ${secret.name} (${fp ?? 'unresolved'}) is empty or holds a line break or NUL, so it cannot be sent in a header`,
         { secret: secret.name },
       );
     }
@@ -149,21 +157,28 @@ function readKey(secret: SecretHandle<string>): string | Promise<string> {
 
 /** One forced refresh per secret at a time; none for a fingerprint a forced refresh just confirmed. */
 function forceRefresh(secret: SecretHandle<string>, sentFp: string | undefined, cooldownMs: number): Promise<void> {
-  let state = states.get(secret);
-  if (!state) states.set(secret, (state = { inflight: undefined, checkedFp: undefined, checkedAt: 0 }));
+  const state = refreshStateOf(secret);
   if (state.inflight) return state.inflight;
   if (state.checkedFp === sentFp && Date.now() - state.checkedAt < cooldownMs) return Promise.resolve();
-  const s = state;
   const run = secret.refresh().then(
     () => undefined,
     () => undefined, // the resolver reports its own failures through its error event
   );
-  s.inflight = run.finally(() => {
-    s.inflight = undefined;
-    s.checkedFp = secret.info?.fingerprint;
-    s.checkedAt = Date.now();
+  state.inflight = run.finally(() => {
+    state.inflight = undefined;
+    state.checkedFp = secret.info?.fingerprint;
+    state.checkedAt = Date.now();
   });
-  return s.inflight;
+  return state.inflight;
+}
+
+function refreshStateOf(secret: SecretHandle<string>): RefreshState {
+  let state = states.get(secret);
+  if (state === undefined) {
+    state = { inflight: undefined, checkedFp: undefined, checkedAt: 0 };
+    states.set(secret, state);
+  }
+  return state;
 }
 
 async function matchesDead(response: Response, rules: readonly DeadKeyRule[]): Promise<boolean> {
@@ -211,23 +226,26 @@ function discard(response: Response): void {
 }
 
 function normalizeAuth(provider: ProviderPreset | CustomAuth): Auth {
-  if (
-    typeof provider !== 'object' ||
-    provider === null ||
-    typeof provider.header !== 'string' ||
-    provider.header.trim() === ''
-  ) {
-    throw new TypeError(
-      'keyflip authFetch: the provider must be a preset (providers.openai, …) or { header, scheme? }',
+  if (!isAuthHeader(provider)) {
+    throw new ConfigurationError(
+      'authFetch: the provider must be a preset (providers.openai, …) or { header, scheme? }',
     );
   }
+  const alternates = provider.alternates ?? [];
+  if (!Array.isArray(alternates) || !alternates.every(isAuthHeader)) {
+    throw new ConfigurationError("authFetch: the provider's alternates must be an array of { header, scheme? }");
+  }
+  const deadKey = provider.deadKey ?? [{ status: 401 }];
+  if (!Array.isArray(deadKey) || !deadKey.every(isDeadKeyRule)) {
+    throw new ConfigurationError("authFetch: the provider's deadKey must be an array of { status, bodyIncludes? }");
+  }
   const all: AuthHeader[] = [{ header: provider.header.toLowerCase(), scheme: provider.scheme }];
-  for (const alt of provider.alternates ?? []) {
+  for (const alt of alternates) {
     const header = alt.header.toLowerCase();
     if (!all.some((a) => a.header === header)) all.push({ header, scheme: alt.scheme });
   }
   const dead = new Map<number, DeadKeyRule[]>();
-  for (const rule of provider.deadKey ?? [{ status: 401 }]) {
+  for (const rule of deadKey) {
     const list = dead.get(rule.status) ?? [];
     list.push(rule);
     dead.set(rule.status, list);
@@ -238,6 +256,20 @@ function normalizeAuth(provider: ProviderPreset | CustomAuth): Auth {
     bits: new Map(all.map((a, i) => [a.header, 1 << i])),
     dead,
   };
+}
+
+/** An object with a non-empty string `header`: the shape a provider and each of its alternates must have. */
+function isAuthHeader(value: unknown): value is AuthHeader {
+  return isRecord(value) && typeof value.header === 'string' && value.header.trim() !== '';
+}
+
+/** `{ status, bodyIncludes? }` with a whole-number status. */
+function isDeadKeyRule(value: unknown): value is DeadKeyRule {
+  return (
+    isRecord(value) &&
+    Number.isInteger(value.status) &&
+    (value.bodyIncludes === undefined || typeof value.bodyIncludes === 'string')
+  );
 }
 
 /**

@@ -12,6 +12,7 @@ export {
   openai,
   openrouter,
   providers,
+  resolvePreset,
   together,
   type AuthHeader,
   type DeadKeyRule,

@@ -1,5 +1,7 @@
-import type { SecretHandle } from '../handle.js';
+import type { SecretHandle } from '../index.js';
+import { ConfigurationError } from '../errors.js';
 import { inspectSymbol, redactedLabel } from '../redacted.js';
+import { assertSecretHandle } from './handle-argument.js';
 
 /**
  * A client that follows the secret: a Proxy onto the client `build(key)` made for the current value, for
@@ -16,16 +18,14 @@ import { inspectSymbol, redactedLabel } from '../redacted.js';
  * - `JSON.stringify` and `util.inspect` of the proxy show `[keyflip client NAME kf_…]`, never the client (SDK
  *   clients hold the key as a property).
  * - When the secret cannot be served (revoked, not resolved yet), using the proxy throws that error.
+ * - A bad argument throws a `ConfigurationError` at once; a `build` that returns no object throws one on the use
+ *   that called it.
  */
 export function liveClient<C extends object>(secret: SecretHandle<string>, build: (key: string) => C): C {
-  if (
-    typeof secret !== 'object' ||
-    secret === null ||
-    typeof (secret as { refresh?: unknown }).refresh !== 'function'
-  ) {
-    throw new TypeError('keyflip liveClient: the first argument must be a secret handle (resolver.secret(…))');
+  assertSecretHandle('liveClient', secret);
+  if (typeof build !== 'function') {
+    throw new ConfigurationError('liveClient: build must be a function (key) => client');
   }
-  if (typeof build !== 'function') throw new TypeError('keyflip liveClient: build must be a function (key) => client');
 
   let client: C | undefined;
   let builtFor: string | undefined;
@@ -38,7 +38,7 @@ export function liveClient<C extends object>(secret: SecretHandle<string>, build
     if (client === undefined || fp !== builtFor) {
       const next = build(key);
       if ((typeof next !== 'object' && typeof next !== 'function') || next === null) {
-        throw new TypeError('keyflip liveClient: build(key) must return an object');
+        throw new ConfigurationError('liveClient: build(key) must return an object');
       }
       client = next;
       builtFor = fp;
@@ -65,9 +65,11 @@ export function liveClient<C extends object>(secret: SecretHandle<string>, build
       const value: unknown = Reflect.get(target, prop, target);
       if (typeof value !== 'function') return value;
       const fn = value as (...args: unknown[]) => unknown;
-      let b = bound.get(fn);
-      if (!b) bound.set(fn, (b = fn.bind(target)));
-      return b;
+      const known = bound.get(fn);
+      if (known) return known;
+      const method = fn.bind(target);
+      bound.set(fn, method);
+      return method;
     },
     set(_target, prop, value) {
       const target = current();

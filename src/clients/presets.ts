@@ -2,6 +2,8 @@
  * What keyflip knows about each LLM provider's API: where it lives, how it takes a key, the cheapest
  * authenticated request (the probe), and what a dead key looks like. Plain data; no SDK is imported.
  */
+import { describeValue, isRecord } from '../check.js';
+import { ConfigurationError } from '../errors.js';
 
 /** An auth header: its name and, when the value is `SCHEME key`, the scheme. */
 export interface AuthHeader {
@@ -47,7 +49,7 @@ export interface ProviderPreset extends AuthHeader {
     /** Headers the request needs besides the key (`anthropic-version`). */
     readonly headers?: Readonly<Record<string, string>> | undefined;
   };
-  /** The chat endpoint (relative to `baseUrl`; `{model}` stands for a model name), which the mock provider answers. */
+  /** The chat endpoint (relative to `baseUrl`; `{model}` stands for a model name); the mock provider answers it. */
   readonly chat: { readonly method: 'POST'; readonly path: string };
   /** The answers that mean the key is dead: `authFetch` refreshes the secret on them. */
   readonly deadKey: readonly DeadKeyRule[];
@@ -188,18 +190,22 @@ export const providers: Readonly<Record<ProviderId, ProviderPreset>> = Object.fr
   together,
 });
 
-/** A preset by id, or the preset itself. Throws a TypeError naming the known ids for an unknown one. */
+/**
+ * A preset by id, or the preset itself. Throws a `ConfigurationError` naming the known ids for an unknown one
+ * (a long string, perhaps a key passed in the wrong place, is described by its length, never quoted).
+ */
 export function resolvePreset(preset: ProviderPreset | ProviderId): ProviderPreset {
   if (typeof preset === 'string') {
-    const found = (providers as Record<string, ProviderPreset | undefined>)[preset];
-    if (!found)
-      throw new TypeError(
-        `keyflip: unknown provider ${JSON.stringify(preset)}; known: ${Object.keys(providers).join(', ')}`,
+    const found = Object.hasOwn(providers, preset) ? providers[preset] : undefined;
+    if (!found) {
+      throw new ConfigurationError(
+        `unknown provider ${describeValue(preset)}; known: ${Object.keys(providers).join(', ')}`,
       );
+    }
     return found;
   }
-  if (typeof preset !== 'object' || preset === null || typeof preset.header !== 'string') {
-    throw new TypeError('keyflip: expected a provider preset (providers.openai, …) or { header, scheme? }');
+  if (!isRecord(preset) || typeof preset.header !== 'string') {
+    throw new ConfigurationError('expected a provider preset (providers.openai, …) or { header, scheme? }');
   }
   return preset;
 }

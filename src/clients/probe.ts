@@ -1,3 +1,5 @@
+import { isRecord, positiveMs } from '../check.js';
+import { ConfigurationError } from '../errors.js';
 import { joinUrl, type ProviderId, type ProviderPreset, resolvePreset } from './presets.js';
 
 /** What a probe found out about a key. */
@@ -13,7 +15,8 @@ export interface ProbeResult {
   /** The HTTP status; 0 when no answer came (network error, timeout). */
   status: number;
   /**
-   * - `alive`: authenticated (2xx, or OpenAI's 401 "Missing scopes": a restricted key, `detail: 'missing-scopes'`)
+   * - `alive`: authenticated (2xx, or OpenAI's 401 "Missing scopes": a restricted key,
+   *   `detail: 'missing-scopes'`)
    * - `invalid`: the key is unknown, revoked or malformed (401; Gemini 400 `API_KEY_INVALID`)
    * - `forbidden`: known but not allowed (403: a permission, a region, Gemini's "reported as leaked")
    * - `rate-limited`: 429 for requests or tokens per period
@@ -23,7 +26,7 @@ export interface ProbeResult {
    *   nothing about the key (see `status`)
    */
   reason: ProbeReason;
-  /** The provider's error code or type when it gave one (`invalid_api_key`, `API_KEY_INVALID`), never its message. */
+  /** The provider's error code or type when it gave one (`invalid_api_key`, `API_KEY_INVALID`); never its message. */
   detail?: string;
 }
 
@@ -33,7 +36,7 @@ export interface ProbeOptions {
   baseUrl?: string | undefined;
   /** @default globalThis.fetch */
   fetch?: typeof fetch | undefined;
-  /** @default 10_000 */
+  /** How long to wait for the answer (milliseconds); then the probe answers `unreachable`. @default 10_000 */
   timeoutMs?: number | undefined;
   /** Aborts the probe (it then answers `unreachable`). */
   signal?: AbortSignal | undefined;
@@ -45,7 +48,8 @@ const MAX_BODY = 64 * 1024;
 /**
  * Checks a key with the provider's cheapest authenticated request (a model list or key info: no tokens
  * billed). Never throws for an answer or a network failure: those become a {@link ProbeResult}. The key is
- * sent only to the provider and appears in nothing this returns.
+ * sent only to the provider and appears in nothing this returns. A bad argument (an unknown provider, a key
+ * that cannot be a header value, a bad option) rejects with a `ConfigurationError` that does not quote the key.
  *
  * @example await probeKey(providers.openai, newKey) // { ok: true, status: 200, reason: 'alive' }
  */
@@ -56,12 +60,21 @@ export async function probeKey(
 ): Promise<ProbeResult> {
   const preset = resolvePreset(provider);
   if (typeof key !== 'string' || key === '' || /[\0\r\n]/.test(key)) {
-    throw new TypeError('keyflip probeKey: the key must be a non-empty string without line breaks');
+    throw new ConfigurationError('probeKey: the key must be a non-empty string without line breaks');
   }
-  const url = joinUrl(options.baseUrl ?? preset.baseUrl, preset.probe.path);
+  if (!isRecord(options)) throw new ConfigurationError('probeKey: options must be an object');
+  // null is taken as "not given", as before.
+  const baseUrl = options.baseUrl ?? preset.baseUrl;
+  if (typeof baseUrl !== 'string') throw new ConfigurationError('probeKey: baseUrl must be a string');
   const fetchImpl = options.fetch ?? globalThis.fetch;
-  const timeout = AbortSignal.timeout(options.timeoutMs ?? 10_000);
-  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  if (typeof fetchImpl !== 'function') throw new ConfigurationError('probeKey: fetch must be a function');
+  const callerSignal = options.signal ?? undefined;
+  if (callerSignal !== undefined && !(callerSignal instanceof AbortSignal))
+    throw new ConfigurationError('probeKey: signal must be an AbortSignal');
+  const timeoutMs = positiveMs('probeKey: timeoutMs', options.timeoutMs ?? undefined, 10_000);
+  const url = joinUrl(baseUrl, preset.probe.path);
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout;
   const headers: Record<string, string> = { accept: 'application/json', ...preset.probe.headers };
   headers[preset.header] = preset.scheme ? `${preset.scheme} ${key}` : key;
   let response: Response;
@@ -72,7 +85,7 @@ export async function probeKey(
   }
   const body = await readCapped(response);
   const result = classify(preset, response.status, body);
-  if (result.detail !== undefined && result.detail.includes(key)) delete result.detail; // a server echoing the key
+  if (result.detail?.includes(key)) delete result.detail; // a server echoing the key
   return result;
 }
 

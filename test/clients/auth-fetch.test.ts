@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ConfigurationError,
   createResolver,
   isKeyflipError,
   memorySource,
@@ -121,7 +122,7 @@ describe('authFetch sets the auth header, whatever shape the request has', () =>
     if (input instanceof Request) expect(leaked([...input.headers].join('\n'))).toEqual([]);
   });
 
-  it('Anthropic: replaces the header the SDK sent (Bearer for SDK ≥ 1.0, x-api-key for the raw API), adds x-api-key when none', async () => {
+  it('Anthropic: sets the header sent (SDK ≥ 1.0: Bearer; raw API: x-api-key), x-api-key when none', async () => {
     const { key } = await rig();
     const t = transport();
     const f = authFetch(key, providers.anthropic, { fetch: t.fetch });
@@ -155,12 +156,12 @@ describe('authFetch sets the auth header, whatever shape the request has', () =>
   });
 
   it('counts one use per request, like handle.value', async () => {
-    const { key } = await rig();
+    const { key, uses } = await rig();
     const t = transport();
     const f = authFetch(key, providers.openai, { fetch: t.fetch });
-    key.slot.uses = 0;
+    uses(); // from here on
     for (let i = 0; i < 7; i++) await f(URL_);
-    expect(key.slot.uses).toBe(7);
+    expect(uses()).toBe(7);
   });
 
   it('follows a rotation: the request after it carries the new key', async () => {
@@ -178,7 +179,13 @@ describe('authFetch sets the auth header, whatever shape the request has', () =>
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const memory = memorySource({ K: KEYS.v1 });
-    const slow: Source = { name: 'slow', fetch: async (ref, ctx) => (await gate, memory.fetch(ref, ctx)) };
+    const slow: Source = {
+      name: 'slow',
+      fetch: async (ref, ctx) => {
+        await gate;
+        return memory.fetch(ref, ctx);
+      },
+    };
     const resolver = createResolver({ sources: [slow] });
     try {
       const key = resolver.secret('K');
@@ -206,7 +213,7 @@ describe('authFetch sets the auth header, whatever shape the request has', () =>
     expect(leaked(dump(r.events))).toEqual([]);
   });
 
-  it('a value that cannot be a header value (a line break inside) fails with an error that does not quote it', async () => {
+  it('a value that cannot be a header value (a line break inside) fails with an error not quoting it', async () => {
     const bad = `${KEYS.v1}\nX-Injected: 1`;
     const { key } = await rig({ initial: { K_v1: bad } });
     const t = transport();
@@ -216,11 +223,20 @@ describe('authFetch sets the auth header, whatever shape the request has', () =>
     expect(leaked(dump(error), [KEYS.v1, bad])).toEqual([]);
   });
 
-  it('rejects what is not a secret handle or a provider', async () => {
+  it('rejects what is not a secret handle or a provider with a ConfigurationError', async () => {
     const { key } = await rig();
-    expect(() => authFetch({} as never, providers.openai)).toThrow(TypeError);
-    expect(() => authFetch(key, {} as never)).toThrow(TypeError);
-    expect(() => authFetch(key, providers.openai, { refreshCooldownMs: -1 })).toThrow(TypeError);
+    expect(() => authFetch({} as never, providers.openai)).toThrow(ConfigurationError);
+    expect(() => authFetch({} as never, providers.openai)).toThrow(
+      'authFetch: the first argument must be a secret handle (resolver.secret(…))',
+    );
+    expect(() => authFetch(key, {} as never)).toThrow(ConfigurationError);
+    expect(() => authFetch(key, providers.openai, { refreshCooldownMs: -1 })).toThrow(ConfigurationError);
+    expect(() => authFetch(key, providers.openai, { fetch: 'x' as never })).toThrow(ConfigurationError);
+    expect(() => authFetch(key, providers.openai, null as never)).toThrow(ConfigurationError);
+    expect(() => authFetch(key, { header: 'x-key', alternates: [{}] } as never)).toThrow(ConfigurationError);
+    expect(() => authFetch(key, { header: 'x-key', deadKey: [{ status: '401' }] } as never)).toThrow(
+      ConfigurationError,
+    );
   });
 });
 
@@ -265,7 +281,7 @@ describe('authFetch on a dead key', () => {
     },
   );
 
-  it('a ReadableStream body is not retried: the 401 reaches the caller; the refresh still happens, so the next request heals', async () => {
+  it('a ReadableStream body is not retried (the caller gets the 401), but the next request heals', async () => {
     const r = await rig();
     r.memory.set('K_v2', KEYS.v2);
     const t = transport([KEYS.v2]);
@@ -326,7 +342,7 @@ describe('authFetch on a dead key', () => {
     expect(r.fetches() - before).toBe(2); // one walk: K_v2 absent, K_v1 found
   });
 
-  it('after a forced refresh confirmed the dead key, more dead answers for it do not refresh again within the cooldown', async () => {
+  it('once a forced refresh confirmed the dead key, more dead answers wait out the cooldown', async () => {
     const r = await rig();
     const t = transport([]);
     const slowToRetry = authFetch(r.key, providers.openai, { fetch: t.fetch, refreshCooldownMs: 3_600_000 });
@@ -358,7 +374,21 @@ describe('authFetch on a dead key', () => {
       memory.set('K_v2', KEYS.v2);
       gate = new Promise<void>((resolve) => (release = resolve));
       const provider = await mock({ preset: providers.openai, keys: [KEYS.v2] });
-      const f = authFetch(key, providers.openai);
+      // The network (global fetch), with a signal once all 20 first attempts have had their dead-key answer.
+      let deadAnswers = 0;
+      let allDead = (): void => undefined;
+      const allDeadSeen = new Promise<void>((resolve) => {
+        allDead = resolve;
+      });
+      const network: typeof fetch = async (input, init) => {
+        const response = await fetch(input, init);
+        if (response.status === 401) {
+          deadAnswers++;
+          if (deadAnswers === 20) allDead();
+        }
+        return response;
+      };
+      const f = authFetch(key, providers.openai, { fetch: network });
       const before = fetches;
       const calls = Array.from({ length: 20 }, () =>
         f(`${provider.url}/chat/completions`, {
@@ -367,9 +397,8 @@ describe('authFetch on a dead key', () => {
           headers: { 'content-type': 'application/json' },
         }),
       );
-      // Let every first attempt reach the provider and fail before the refresh may finish.
-      for (let i = 0; i < 2_000 && provider.requestsFor(KEYS.v1) < 20; i++)
-        await new Promise((resolve) => setTimeout(resolve, 1));
+      // Every first attempt fails on the old key while the refresh is held at the gate; then it may finish.
+      await allDeadSeen;
       expect(provider.requestsFor(KEYS.v1)).toBe(20);
       release();
       const responses = await Promise.all(calls);

@@ -59,7 +59,7 @@ describe('provider key formats', () => {
 });
 
 describe('resolver.redact with provider formats', () => {
-  it('replaces held values with [keyflip NAME kf_…] first, then any provider-format key with [redacted … key]', async () => {
+  it('replaces held values with [keyflip NAME kf_…] first, then other keys with [redacted … key]', async () => {
     const held = SAMPLES.openai;
     const memory = memorySource({ OPENAI_API_KEY: held });
     const resolver = createResolver({ sources: [memory] });
@@ -69,7 +69,8 @@ describe('resolver.redact with provider formats', () => {
       const line = `calling with ${held}; a teammate pasted ${SAMPLES.groq} and ${SAMPLES['openai-legacy']}`;
       const out = resolver.redact(line);
       expect(out).toBe(
-        `calling with [keyflip OPENAI_API_KEY ${fingerprint(held)}]; a teammate pasted [redacted groq key] and [redacted openai key]`,
+        `calling with [keyflip OPENAI_API_KEY ${fingerprint(held)}]; ` +
+          'a teammate pasted [redacted groq key] and [redacted openai key]',
       );
       expect(resolver.redact('nothing here')).toBe('nothing here');
     } finally {

@@ -1,7 +1,13 @@
 import { inspect } from 'node:util';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import { NotReadyError, SecretRevokedError, createResolver, memorySource } from '../../src/index.js';
+import {
+  ConfigurationError,
+  NotReadyError,
+  SecretRevokedError,
+  createResolver,
+  memorySource,
+} from '../../src/index.js';
 import { liveClient, providers } from '../../src/clients/index.js';
 import { clientRig, dump, KEYS, leaked } from './rig.js';
 
@@ -17,10 +23,9 @@ class FakeClient {
     FakeClient.built++;
     this.#key = key;
     this.apiKey = key;
-    const client = this;
     this.chat = {
       completions: {
-        client,
+        client: this,
         create(this: { client: FakeClient }): string {
           return this.client.whoami();
         },
@@ -53,7 +58,7 @@ describe('liveClient', () => {
     expect(builds).toEqual([KEYS.v1, KEYS.v2]);
   });
 
-  it('keeps `this` right: private fields, top-level methods, nested namespaces, method identity, instanceof', async () => {
+  it('keeps `this` right: private fields, methods, nested namespaces, method identity, instanceof', async () => {
     const { key } = await rig();
     const client = liveClient(key, (k) => new FakeClient(k));
     expect(client.whoami()).toBe(KEYS.v1);
@@ -68,12 +73,12 @@ describe('liveClient', () => {
   });
 
   it('counts one use per property read on the proxy', async () => {
-    const { key } = await rig();
+    const { key, uses } = await rig();
     const client = liveClient(key, (k) => new FakeClient(k));
-    key.slot.uses = 0;
+    uses(); // from here on
     client.chat.completions.create();
     client.whoami();
-    expect(key.slot.uses).toBe(2);
+    expect(uses()).toBe(2);
   });
 
   it('JSON.stringify, util.inspect and String show a label, not the client (which holds the key)', async () => {
@@ -114,7 +119,7 @@ describe('liveClient', () => {
     }
   });
 
-  it('new OpenAI({ apiKey }): 1 000 calls across a rotation, one rebuild, none fails, none uses the revoked key after the rebuild', async () => {
+  it('new OpenAI({ apiKey }): 1 000 calls over a rotation, one rebuild, no failure, no revoked key', async () => {
     const r = await rig({ push: true });
     const provider = await mock({ preset: providers.openai, keys: [KEYS.v1, KEYS.v2] });
     let builds = 0;
@@ -153,11 +158,25 @@ describe('liveClient', () => {
     expect(leaked(dump(provider) + dump(r.events) + JSON.stringify(client) + inspect(client))).toEqual([]);
   });
 
-  it('rejects a bad handle or builder, and a builder that returns no object', async () => {
+  it('rejects a bad handle or builder, and a builder that returns no object, with a ConfigurationError', async () => {
     const { key } = await rig();
-    expect(() => liveClient({} as never, () => ({}))).toThrow(TypeError);
-    expect(() => liveClient(key, 'x' as never)).toThrow(TypeError);
+    expect(() => liveClient({} as never, () => ({}))).toThrow(ConfigurationError);
+    expect(() => liveClient({} as never, () => ({}))).toThrow(
+      'liveClient: the first argument must be a secret handle (resolver.secret(…))',
+    );
+    expect(() => liveClient(key, 'x' as never)).toThrow(ConfigurationError);
     const broken = liveClient(key, () => null as unknown as object);
-    expect(() => (broken as { x?: unknown }).x).toThrow(TypeError);
+    expect(() => (broken as { x?: unknown }).x).toThrow(ConfigurationError);
+    // A builder that returns the key itself: the error does not quote it.
+    const echo = liveClient(key, (k) => k as unknown as object);
+    const error = (() => {
+      try {
+        return (echo as { x?: unknown }).x;
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(leaked(dump(error))).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@ import { joinUrl, resolvePreset } from '../../src/clients/presets.js';
 const ids = Object.keys(providers) as ProviderId[];
 
 describe('provider presets', () => {
-  it('cover the seven providers, each with an https base URL, a lower-case header, a GET probe and a chat endpoint', () => {
+  it('cover seven providers, each with an https base URL, a lower-case header, a GET probe, a chat path', () => {
     expect(ids.sort()).toEqual(['anthropic', 'gemini', 'groq', 'mistral', 'openai', 'openrouter', 'together']);
     for (const id of ids) {
       const p = providers[id];
@@ -20,7 +20,7 @@ describe('provider presets', () => {
     }
   });
 
-  it('say how a dead key looks: 401, except Gemini (400 API_KEY_INVALID, 401, 403); OpenRouter 402 is not a dead key', () => {
+  it('say how a dead key looks: 401 (Gemini: 400 API_KEY_INVALID, 401, 403); OpenRouter 402 is not', () => {
     const dead = Object.fromEntries(
       ids.map((id) => [
         id,
@@ -42,7 +42,11 @@ describe('provider presets', () => {
     const shape = Object.fromEntries(
       ids.map((id) => [
         id,
-        `${providers[id].header} ${providers[id].scheme ?? '-'} ${joinUrl(providers[id].baseUrl, providers[id].probe.path)}`,
+        [
+          providers[id].header,
+          providers[id].scheme ?? '-',
+          joinUrl(providers[id].baseUrl, providers[id].probe.path),
+        ].join(' '),
       ]),
     );
     expect(shape).toEqual({

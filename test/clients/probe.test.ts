@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { ConfigurationError } from '../../src/index.js';
 import { probeKey, providers, type ProbeReason, type ProviderId } from '../../src/clients/index.js';
 import type { MockKeyState } from '../../src/testing/index.js';
 import { clientRig, dump, KEYS, leaked } from './rig.js';
@@ -90,7 +91,7 @@ describe('probeKey against the mock provider', () => {
     expect(leaked(dump(results))).toEqual([]);
   });
 
-  it('details: OpenAI invalid_api_key and missing-scopes, Gemini API_KEY_INVALID, OpenAI insufficient_quota', async () => {
+  it('details: OpenAI invalid_api_key, missing-scopes and insufficient_quota; Gemini API_KEY_INVALID', async () => {
     const openai = await mock({ preset: providers.openai, keys: [] });
     expect((await probeKey(providers.openai, KEYS.v1, { baseUrl: openai.url })).detail).toBe('invalid_api_key');
     openai.accept(KEYS.v1, 'restricted');
@@ -101,7 +102,7 @@ describe('probeKey against the mock provider', () => {
     expect((await probeKey(providers.gemini, KEYS.v1, { baseUrl: gemini.url })).detail).toBe('API_KEY_INVALID');
   });
 
-  it('the probe is the preset’s request: OpenRouter GET /key, Anthropic with anthropic-version, Gemini x-goog-api-key', async () => {
+  it('probes with the preset’s request: OpenRouter /key, Anthropic’s version, Gemini x-goog-api-key', async () => {
     const seen: { url: string; headers: Record<string, string> }[] = [];
     const fetch = (async (url: string | URL | Request, init?: RequestInit) => {
       seen.push({ url: String(url), headers: Object.fromEntries(new Headers(init?.headers)) });
@@ -144,16 +145,24 @@ describe('probeKey against the mock provider', () => {
     expect(aborted.reason).toBe('unreachable');
   });
 
-  it('a detail that would echo the key is dropped; a bad key or preset throws a TypeError without the key', async () => {
+  it('drops a detail that echoes the key; bad arguments: ConfigurationError without the key', async () => {
     const fetch = (async () =>
       new Response(JSON.stringify({ error: { code: KEYS.v2 } }), {
         status: 401,
       })) as unknown as typeof globalThis.fetch;
     const result = await probeKey(providers.openai, KEYS.v2, { fetch });
     expect(result).toEqual({ ok: false, status: 401, reason: 'invalid' });
-    await expect(probeKey(providers.openai, `${KEYS.v1}\n`)).rejects.toThrow(TypeError);
+    await expect(probeKey(providers.openai, `${KEYS.v1}\n`)).rejects.toThrow(ConfigurationError);
     const error = await probeKey(providers.openai, `${KEYS.v1}\n`).catch((e: unknown) => e);
     expect(leaked(dump(error))).toEqual([]);
+    await expect(probeKey('nope' as ProviderId, KEYS.v1)).rejects.toThrow(ConfigurationError);
     await expect(probeKey('nope' as ProviderId, KEYS.v1)).rejects.toThrow(/unknown provider/);
+    // The key given where the provider goes: named by its length, never quoted.
+    const swapped = await probeKey(KEYS.v1 as ProviderId, 'x').catch((e: unknown) => e);
+    expect(swapped).toBeInstanceOf(ConfigurationError);
+    expect(leaked(dump(swapped))).toEqual([]);
+    for (const options of [{ timeoutMs: 0 }, { fetch: 'x' }, { baseUrl: 1 }, { signal: {} }]) {
+      await expect(probeKey(providers.openai, KEYS.v1, options as never)).rejects.toThrow(ConfigurationError);
+    }
   });
 });

@@ -7,6 +7,8 @@ import {
   type Resolver,
   type SecretHandle,
   type Source,
+  type UsageReporter,
+  type UsageReporterHost,
 } from '../../src/index.js';
 import {
   manualClock,
@@ -34,6 +36,8 @@ export interface Rig {
   fetches(): number;
   /** How many refreshes (walks that ended in a value) the resolver did for K. */
   resolves(): number;
+  /** The reads of K counted since the last call (what the usage beacon would report); resets the counter. */
+  uses(): number;
   events: Recorded[];
   clock: ReturnType<typeof manualClock>;
 }
@@ -71,7 +75,14 @@ export function clientRig(): {
       const source: Source = push
         ? { ...polled, watch: (ref, onChange) => (memory.watch as NonNullable<Source['watch']>)(ref, onChange) }
         : polled;
-      const resolver = createResolver({ sources: [source], clock, refreshMs: 3_600_000, jitter: 0 });
+      const counter = useCounter();
+      const resolver = createResolver({
+        sources: [source],
+        clock,
+        refreshMs: 3_600_000,
+        jitter: 0,
+        beacon: counter.reporter,
+      });
       resolvers.push(resolver);
       const events = record(resolver);
       const key = resolver.secret('K', 'K_v2 ?? K_v1');
@@ -84,12 +95,38 @@ export function clientRig(): {
         events,
         fetches: () => fetches,
         resolves: () => events.filter((e) => e.event === 'resolve').length,
+        uses: counter.take,
       };
     },
     async mock(options) {
       const mock = await startMockProvider(options);
       mocks.push(mock);
       return mock;
+    },
+  };
+}
+
+/**
+ * A usage reporter that only reads the resolver's use counters, as the usage beacon does: how a test counts
+ * the uses of a secret through the public plug-in interface (the counters themselves are private).
+ */
+function useCounter(): { reporter: UsageReporter; take(): number } {
+  let host: UsageReporterHost | undefined;
+  return {
+    reporter: {
+      attach(attached) {
+        host = attached;
+        return {
+          changed: () => undefined,
+          stats: () => ({ reports: 0, sent: 0, failed: 0, dropped: 0, inFlight: 0 }),
+          close: async () => undefined,
+        };
+      },
+    },
+    take() {
+      let uses = 0;
+      for (const secret of host?.secrets() ?? []) uses += secret.takeUses();
+      return uses;
     },
   };
 }

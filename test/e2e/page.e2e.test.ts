@@ -7,7 +7,7 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCollector, startCollectorServer, type CollectorServer } from '../../src/collector/index.js';
 import { fingerprint } from '../../src/index.js';
@@ -29,6 +29,12 @@ const HOSTILE = '<img src=x onerror="window.__xss=1">';
  * functions run in the page, where a string expression would be refused by the page's CSP, rightly).
  */
 type Dom = { document: { querySelector(selector: string): { getAttribute(name: string): string | null } | null } };
+
+/**
+ * The text a reader sees in an element: Playwright's `innerText()` (rendered text; hidden parts left out).
+ */
+// biome-ignore lint/performance/useDomNodeTextContent: a Playwright locator, not a DOM node; rendered text is asserted
+const shown = (locator: Locator): Promise<string> => locator.innerText();
 
 let server: CollectorServer;
 let browser: Browser;
@@ -161,23 +167,23 @@ describe('the collector page in headless Chromium', () => {
     expect(await old.getAttribute('data-instances')).toBe('1');
     expect(await old.getAttribute('data-stale')).toBe('1');
     expect(await old.getAttribute('data-held-now')).toBe('1');
-    expect(await fresh.innerText()).toContain(FP.new);
-    expect(await fresh.innerText()).toContain('1 instance');
-    expect(await old.innerText()).toContain('1 stale');
-    expect(await card.innerText()).toContain('2 keys in use');
-    expect(await card.innerText()).toContain('2 instances reported it in the last 1h');
-    expect(await page.locator('[data-secret="DATABASE_URL"]').innerText()).toContain('1 key in use');
+    expect(await shown(fresh)).toContain(FP.new);
+    expect(await shown(fresh)).toContain('1 instance');
+    expect(await shown(old)).toContain('1 stale');
+    expect(await shown(card)).toContain('2 keys in use');
+    expect(await shown(card)).toContain('2 instances reported it in the last 1h');
+    expect(await shown(page.locator('[data-secret="DATABASE_URL"]'))).toContain('1 key in use');
 
     const staleRow = page.locator('tr[data-instance="billing-2b1d"]');
     const liveRow = page.locator('tr[data-instance="checkout-7f9c"]');
     expect(await staleRow.getAttribute('data-stale')).toBe('true');
     expect(await liveRow.getAttribute('data-stale')).toBe('false');
-    expect(await staleRow.innerText()).toMatch(/stale[\s\S]*billing-worker[\s\S]*web-2[\s\S]*pid 5151/);
-    expect(await liveRow.innerText()).toMatch(/live[\s\S]*checkout-api/);
+    expect(await shown(staleRow)).toMatch(/stale[\s\S]*billing-worker[\s\S]*web-2[\s\S]*pid 5151/);
+    expect(await shown(liveRow)).toMatch(/live[\s\S]*checkout-api/);
     expect(await page.locator('[data-stale-count]').getAttribute('data-stale-count')).toBe('1');
 
     // What came from a report is text: the hostile environment is shown, not run.
-    expect(await staleRow.innerText()).toContain(HOSTILE);
+    expect(await shown(staleRow)).toContain(HOSTILE);
     expect(await page.evaluate('typeof window.__xss')).toBe('undefined');
 
     await shot('collector');
@@ -195,7 +201,7 @@ describe('the collector page in headless Chromium', () => {
       FP.new,
       { timeout: 15_000, polling: 200 },
     );
-    expect(await fresh.innerText()).toContain('2 instances');
+    expect(await shown(fresh)).toContain('2 instances');
     await page.waitForFunction(
       () =>
         (globalThis as unknown as Dom).document
@@ -208,12 +214,12 @@ describe('the collector page in headless Chromium', () => {
     const old = page.locator(`[data-secret="OPENAI_API_KEY"] tr[data-fingerprint="${FP.old}"]`);
     expect(await old.getAttribute('data-stale')).toBe('0');
     expect(await old.getAttribute('data-held-now')).toBe('0');
-    expect(await old.innerText()).toContain('not held any more');
+    expect(await shown(old)).toContain('not held any more');
     expect(requests.length).toBeGreaterThan(before);
     await shot('collector-updated');
   });
 
-  it('every request went to the collector, with the token on data routes; nothing logged; no value anywhere', async () => {
+  it('every request went to the collector, the token on data routes; nothing logged; no value anywhere', async () => {
     const origin = server.url;
     expect(requests.every((r) => r.split(' ')[1]?.startsWith(origin))).toBe(true);
     expect(requests.filter((r) => r.includes('/v1/') && r.endsWith('no-auth'))).toEqual([]);
