@@ -44,7 +44,13 @@ module.exports = {
     only('clients', layer('clients'), [CORE]),
     only('providers', layer('providers'), [CORE]),
     only('scan', layer('scan'), [CORE]),
-    only('rotation', layer('rotation'), [CORE, layer('providers'), layer('collector'), layer('clients'), '^src/beacon/types\\.ts$']),
+    only('rotation', layer('rotation'), [
+      CORE,
+      layer('providers'),
+      layer('collector'),
+      layer('clients'),
+      '^src/beacon/types\\.ts$',
+    ]),
     only('cli', layer('cli'), [
       CORE,
       layer('rotation'),

@@ -4,7 +4,8 @@ import { reporters } from './vitest.shared.js';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['test/dist/**', 'test/e2e/**', 'node_modules/**'], // e2e: `npm run test:e2e` (vitest.e2e.config.ts)
+    // dist: after the build in `npm test`; e2e: `npm run test:e2e`; the drill: `npm run test:drill`.
+    exclude: ['test/dist/**', 'test/e2e/**', 'test/drill/**', 'node_modules/**'],
     testTimeout: 20_000,
     reporters: reporters('unit'),
   },
