@@ -11,7 +11,8 @@
  * own type feedback and is optimised on its own.
  */
 import type { SecretHandle } from '../src/index.js';
-import { type BenchResult, formatNs, formatRatio, interleave, median, best, type Row, useCounter } from './lib.js';
+import { type BenchResult, formatNs, formatRatio, interleave, median, best, type Row } from './lib.js';
+import { usageCounter } from '../src/testing/usage-counter.js';
 import type { Keyflip } from './keyflip.js';
 import * as naive from './naive-cache.js';
 
@@ -61,7 +62,7 @@ async function awaitPromiseResolve(value: string, n: number): Promise<number> {
 export async function hotPath(keyflip: Keyflip, sink: { value: number }): Promise<BenchResult> {
   process.env[ENV_NAME] = SECRET;
   const source = keyflip.memorySource({ BENCH_KEY_v1: SECRET });
-  const uses = useCounter();
+  const uses = usageCounter();
   const resolver = keyflip.createResolver({ sources: [source], beacon: uses.reporter });
   const handle = resolver.secret('BENCH_KEY', 'BENCH_KEY_v2 ?? BENCH_KEY_v1');
   await resolver.ready();

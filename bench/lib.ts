@@ -6,37 +6,9 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { cpus, platform, arch, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { UsageReporter, UsageReporterHost } from '../src/index.js';
 
 /** The repository root (bench/..). */
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-/**
- * A usage reporter that only reads a resolver's use counters, as the usage beacon does (through the public
- * plug-in interface: `createResolver({ beacon: counter.reporter })`). It never reports and adds nothing to
- * a read: every read counts one use with or without a reporter.
- */
-export function useCounter(): { reporter: UsageReporter; take(): number } {
-  let host: UsageReporterHost | undefined;
-  return {
-    reporter: {
-      attach(attached) {
-        host = attached;
-        return {
-          changed: () => undefined,
-          stats: () => ({ reports: 0, sent: 0, failed: 0, dropped: 0, inFlight: 0 }),
-          close: async () => undefined,
-        };
-      },
-    },
-    /** The uses of every declared secret counted since the last call; resets the counters. */
-    take() {
-      let uses = 0;
-      for (const secret of host?.secrets() ?? []) uses += secret.takeUses();
-      return uses;
-    },
-  };
-}
 
 /** Nanoseconds from a monotonic clock. */
 export function nowNs(): bigint {

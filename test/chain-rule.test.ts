@@ -9,7 +9,8 @@ import {
   SourceUnavailableError,
 } from '../src/index.js';
 import { manualClock } from '../src/testing/index.js';
-import { absent, found, only, scriptedRig, trackResolvers, usageProbe } from './helpers.js';
+import { absent, found, only, scriptedRig, trackResolvers } from './helpers.js';
+import { usageCounter } from '../src/testing/index.js';
 
 const setup = scriptedRig();
 const resolverFor = trackResolvers();
@@ -339,7 +340,7 @@ describe('ready() and value', () => {
   });
 
   it('value and get() count one use each; a read that throws counts none', async () => {
-    const probe = usageProbe();
+    const probe = usageCounter();
     const { src, resolver } = setup({ beacon: probe.reporter });
     let release: (() => void) | undefined;
     src.answer('K', () => new Promise((resolve) => (release = () => resolve(found('value-k')))));
@@ -348,11 +349,11 @@ describe('ready() and value', () => {
     expect(() => key.value).toThrow(NotReadyError);
     release?.();
     expect(await got).toBe('value-k');
-    expect(probe.takeUses('K')).toBe(1);
+    expect(probe.take('K')).toBe(1);
     for (let i = 0; i < 5; i++) void key.value;
     await key.get();
-    expect(probe.takeUses('K')).toBe(6);
-    expect(probe.takeUses('K')).toBe(0);
+    expect(probe.take('K')).toBe(6);
+    expect(probe.take('K')).toBe(0);
   });
 
   it('declaring the same secret twice returns the same handle; a different chain is an error', () => {

@@ -1,30 +1,24 @@
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import {
-  createResolver,
-  type Resolver,
-  type ResolverOptions,
-  type SecretUsage,
-  type UsageReporter,
-} from '../src/index.js';
+import { createResolver, type Resolver, type ResolverOptions } from '../src/index.js';
 import { manualClock } from '../src/testing/index.js';
-import type { EventName, SecretEvents } from '../src/events.js';
+import type { EventName, ResolverEvents } from '../src/events.js';
 import type { FetchContext, Source, SourceRef, SourceResult } from '../src/types.js';
 
-export type Recorded = { [E in EventName]: { event: E; payload: SecretEvents[E][0] } }[EventName];
+export type Recorded = { [E in EventName]: { event: E; payload: ResolverEvents[E][0] } }[EventName];
 
 /** Records every event a resolver emits, in order. */
 export function record(resolver: Resolver): Recorded[] {
   const events: Recorded[] = [];
   for (const event of ['resolve', 'rotate', 'fallback', 'error', 'revoke'] as const) {
-    resolver.on(event, (payload: SecretEvents[typeof event][0]) => {
+    resolver.on(event, (payload: ResolverEvents[typeof event][0]) => {
       events.push({ event, payload } as Recorded);
     });
   }
   return events;
 }
 
-export function only<E extends EventName>(events: Recorded[], event: E): SecretEvents[E][0][] {
-  return events.filter((e) => e.event === event).map((e) => e.payload as SecretEvents[E][0]);
+export function only<E extends EventName>(events: Recorded[], event: E): ResolverEvents[E][0][] {
+  return events.filter((e) => e.event === event).map((e) => e.payload as ResolverEvents[E][0]);
 }
 
 type Answer = SourceResult | 'throw' | 'hang' | (() => Promise<SourceResult>);
@@ -126,29 +120,4 @@ export function collectUnhandledRejections(): unknown[] {
     process.off('unhandledRejection', onUnhandled);
   });
   return unhandled;
-}
-
-/**
- * A usage reporter (the interface `usageBeacon()` implements) that reports nothing and lets a test take the
- * uses counted for each declared secret: pass `reporter` as the resolver's `beacon`, then `takeUses(name)`
- * returns the reads since the last call, as the beacon would report them.
- */
-export function usageProbe(): { reporter: UsageReporter; takeUses(name: string): number } {
-  let secrets: () => Iterable<SecretUsage> = () => [];
-  return {
-    reporter: {
-      attach(host) {
-        secrets = () => host.secrets();
-        return {
-          changed() {},
-          stats: () => ({ reports: 0, sent: 0, failed: 0, dropped: 0, inFlight: 0 }),
-          close: async () => undefined,
-        };
-      },
-    },
-    takeUses(name) {
-      for (const secret of secrets()) if (secret.info?.name === name) return secret.takeUses();
-      throw new Error(`usageProbe: no resolved declared secret named ${name}`);
-    },
-  };
 }

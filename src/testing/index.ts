@@ -8,3 +8,4 @@ export {
   type EmulatorLocationOptions,
 } from './emulator/index.js';
 export { EmulatorAdminError } from './emulator/admin-error.js';
+export { usageCounter, type UsageCounter } from './usage-counter.js';

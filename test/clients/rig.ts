@@ -7,12 +7,11 @@ import {
   type Resolver,
   type SecretHandle,
   type Source,
-  type UsageReporter,
-  type UsageReporterHost,
 } from '../../src/index.js';
 import {
   manualClock,
   startMockProvider,
+  usageCounter,
   type MockProvider,
   type MockProviderOptions,
 } from '../../src/testing/index.js';
@@ -75,7 +74,7 @@ export function clientRig(): {
       const source: Source = push
         ? { ...polled, watch: (ref, onChange) => (memory.watch as NonNullable<Source['watch']>)(ref, onChange) }
         : polled;
-      const counter = useCounter();
+      const counter = usageCounter();
       const resolver = createResolver({
         sources: [source],
         clock,
@@ -102,31 +101,6 @@ export function clientRig(): {
       const mock = await startMockProvider(options);
       mocks.push(mock);
       return mock;
-    },
-  };
-}
-
-/**
- * A usage reporter that only reads the resolver's use counters, as the usage beacon does: how a test counts
- * the uses of a secret through the public plug-in interface (the counters themselves are private).
- */
-function useCounter(): { reporter: UsageReporter; take(): number } {
-  let host: UsageReporterHost | undefined;
-  return {
-    reporter: {
-      attach(attached) {
-        host = attached;
-        return {
-          changed: () => undefined,
-          stats: () => ({ reports: 0, sent: 0, failed: 0, dropped: 0, inFlight: 0 }),
-          close: async () => undefined,
-        };
-      },
-    },
-    take() {
-      let uses = 0;
-      for (const secret of host?.secrets() ?? []) uses += secret.takeUses();
-      return uses;
     },
   };
 }
