@@ -26,6 +26,21 @@ export const ERROR_CODES = [
   'UNAUTHORIZED',
   'HTTP_STATUS',
   'BAD_RESPONSE',
+  /** The collector could not save its state file (`openCollector`; `close()` rejects with it). */
+  'STATE_FILE',
+  // beacon (`BeaconDeliveryError`, emitted in a resolver `error` event once per change of a sink's state)
+  /** The collector refused the beacon's token (401, 403): a wrong or missing `token`. */
+  'BEACON_UNAUTHORIZED',
+  /** The collector refused a report whole (400, 413, another 4xx): the report or the URL is wrong. */
+  'BEACON_REJECTED',
+  /** The collector refused a report for now (429: its instance cap or memory budget), after every retry. */
+  'BEACON_REFUSED',
+  /** The collector could not be reached or did not answer (network, timeout, 408, 5xx), after every retry. */
+  'BEACON_UNREACHABLE',
+  /** Another sink's `send` threw, rejected or did not settle within 30 s. */
+  'BEACON_SINK_FAILED',
+  /** A report left out secrets whose fields do not fit `BEACON_LIMITS` (or beyond its 1 000 secrets). */
+  'BEACON_SECRET_OMITTED',
   // rotation (`RotationError`)
   'INVALID_INPUT',
   'BACKEND',

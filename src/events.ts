@@ -44,8 +44,29 @@ export interface SecretEvents {
   revoke: [event: RevokeEvent];
 }
 
-/** The events a resolver emits: every secret's events, plus the same for family members. */
-export type ResolverEvents = SecretEvents;
+/**
+ * An `error` of the resolver itself, about no one secret: the usage beacon's (`ResolverOptions.beacon`) — a sink
+ * that cannot deliver reports, or secrets left out of them — told once per change of state, never per report.
+ * Tell it from an {@link ErrorEvent} by `secret`, which is undefined here.
+ */
+export interface ResolverErrorEvent {
+  /** Undefined: the error is about no one secret. */
+  readonly secret?: undefined;
+  /** What raised it: `'beacon'`, the usage reporter plugged in as `ResolverOptions.beacon`. */
+  readonly component: 'beacon';
+  /** A `KeyflipError` with a `BEACON_*` code (a `BeaconDeliveryError` from `keyflip/beacon`). */
+  readonly error: KeyflipError;
+  /** Always false: no secret's value is concerned. */
+  readonly servingStale: false;
+}
+
+/**
+ * The events a resolver emits: every secret's events, plus the same for family members; its `error` event also
+ * carries the resolver's own errors ({@link ResolverErrorEvent}, `secret` undefined).
+ */
+export interface ResolverEvents extends Omit<SecretEvents, 'error'> {
+  error: [event: ErrorEvent | ResolverErrorEvent];
+}
 
 /** The name of an event. */
 export type EventName = keyof SecretEvents;

@@ -28,6 +28,7 @@ export type {
   ErrorEvent,
   FallbackEvent,
   ResolveEvent,
+  ResolverErrorEvent,
   ResolverEvents,
   RevokeEvent,
   RotateEvent,

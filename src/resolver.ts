@@ -11,7 +11,7 @@ import {
   type ReadyFailure,
   SourceUnavailableError,
 } from './errors.js';
-import type { EventName, ResolverEvents, SecretEvents } from './events.js';
+import type { EventName, ResolverErrorEvent, ResolverEvents, SecretEvents } from './events.js';
 import { createFamily, type FamilyControl, type SecretFamily } from './family.js';
 import { DEFAULT_FINGERPRINT_KEY, fingerprint as fingerprintWith } from './fingerprint.js';
 import { createHandle, type SecretHandle } from './handle.js';
@@ -124,6 +124,10 @@ export class Resolver extends EventEmitter<ResolverEvents> {
   readonly #fallbackOnUnavailable: boolean;
   readonly #fingerprintKey: string | Uint8Array;
   readonly #usage: AttachedUsageReporter | undefined;
+  /** Declared secrets the usage reporter was told resolved (`load`), once each. */
+  readonly #loaded = new Set<string>();
+  /** The usage reporter's `close()` settled: its errors are not news any more. */
+  #usageClosed = false;
   #redactor: ((text: string) => string) | undefined;
   #closed = false;
 
@@ -175,6 +179,7 @@ export class Resolver extends EventEmitter<ResolverEvents> {
       *secrets() {
         for (const entry of declared.values()) yield entry.usage;
       },
+      reportError: (error) => this.#reportError(error),
     });
   }
 
@@ -316,7 +321,8 @@ export class Resolver extends EventEmitter<ResolverEvents> {
 
   /**
    * What the usage beacon has done so far (reports built; deliveries sent, failed, dropped), or `undefined`
-   * when no `beacon` is configured. Read-only; for health checks and tests.
+   * when no `beacon` is configured. Read-only; for health checks and tests. A sink that starts failing is also
+   * told as an `error` event (`component: 'beacon'`, no `secret`), once per change of its state.
    */
   beaconStats(): UsageReporterStats | undefined {
     return this.#usage?.stats();
@@ -329,7 +335,14 @@ export class Resolver extends EventEmitter<ResolverEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const usageClosed = this.#usage?.close(); // the final report, built now with every use counted so far
+    // The final report, built now with every use counted so far; its delivery failing is still news until then.
+    const usage = this.#usage;
+    const usageClosed =
+      usage === undefined
+        ? undefined
+        : Promise.resolve(usage.close()).finally(() => {
+            this.#usageClosed = true;
+          });
     for (const { loop } of this.#declared.values()) loop.close();
     for (const controller of this.#controllers)
       controller.abort(new ConfigurationError('the resolver closed', 'CLOSED'));
@@ -397,8 +410,12 @@ export class Resolver extends EventEmitter<ResolverEvents> {
       maxStaleMs: this.#maxStaleMs,
       emit: (event, payload) => {
         if (this.#closed) return; // a fetch aborted by close() is not news
-        // A declared secret changed key: the usage reporter reports at once (family members are not reported).
+        // A declared secret loaded or changed key: the usage reporter reports at once (not family members).
         if (handle && (event === 'rotate' || event === 'revoke')) this.#reportChange(name, event);
+        if (handle && event === 'resolve' && !this.#loaded.has(name)) {
+          this.#loaded.add(name);
+          this.#reportChange(name, 'load');
+        }
         if (handle) safeEmit(handle(), event, payload, name);
         safeEmit(this, event, payload, name);
       },
@@ -408,11 +425,22 @@ export class Resolver extends EventEmitter<ResolverEvents> {
     };
   }
 
-  #reportChange(secret: string, kind: 'rotate' | 'revoke'): void {
+  #reportChange(secret: string, kind: 'load' | 'rotate' | 'revoke'): void {
     try {
       this.#usage?.changed({ secret, kind });
     } catch {
       // A usage reporter never affects the app.
+    }
+  }
+
+  /** The usage reporter's `error`: emitted on the resolver with no `secret` (see {@link ResolverErrorEvent}). */
+  #reportError(error: KeyflipError): void {
+    if (this.#usageClosed || !isKeyflipError(error)) return;
+    const event: ResolverErrorEvent = { component: 'beacon', error, servingStale: false };
+    try {
+      this.emit('error', event);
+    } catch {
+      // A throwing error listener: nothing more to tell, and the reporter must not notice.
     }
   }
 

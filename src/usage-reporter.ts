@@ -2,10 +2,11 @@
  * The plug-in interface through which a usage reporter (the usage beacon of `keyflip/beacon`) watches a
  * resolver: `createResolver({ sources, beacon: usageBeacon({ sink, service }) })`. The core defines it and
  * knows nothing of beacons, sinks or reports; the resolver gives the reporter a read-only view of its
- * declared secrets (provenance and use counters, never values), tells it about rotations, revocations and
- * `close()`, and passes its statistics through `resolver.beaconStats()`.
+ * declared secrets (provenance and use counters, never values), tells it about first loads, rotations,
+ * revocations and `close()`, emits the reporter's errors as its own `error` events (`reportError`), and passes
+ * its statistics through `resolver.beaconStats()`.
  */
-import { ConfigurationError } from './errors.js';
+import { ConfigurationError, type KeyflipError } from './errors.js';
 import type { Clock, SecretInfo } from './types.js';
 
 /** One declared secret as a usage reporter sees it: its provenance and its use counter. Never the value. */
@@ -24,13 +25,24 @@ export interface UsageReporterHost {
   readonly jitter: number;
   /** The declared secrets, in declaration order. Family members are not included (end-user keys). */
   secrets(): Iterable<SecretUsage>;
+  /**
+   * Emits `error` on the resolver: `{ component: 'beacon', error, servingStale: false }` with no `secret` (a
+   * `ResolverErrorEvent`). For what the app must know (reports that cannot be delivered, secrets left out of
+   * them): call it once per change of state, never per report. `error` names no value and no credential.
+   * Never throws (a listener that throws is ignored), and does nothing once the resolver is closed and the
+   * reporter's `close()` has settled.
+   */
+  reportError(error: KeyflipError): void;
 }
 
-/** A declared secret started serving another value (`rotate`) or stopped serving one (`revoke`). */
+/**
+ * A declared secret started serving its first value (`load`: its first resolution, so a new process can be
+ * reported at once), another value (`rotate`), or stopped serving one (`revoke`).
+ */
 export interface SecretChange {
   /** The secret's name. */
   readonly secret: string;
-  readonly kind: 'rotate' | 'revoke';
+  readonly kind: 'load' | 'rotate' | 'revoke';
 }
 
 /**
@@ -52,7 +64,10 @@ export interface UsageReporterStats {
 
 /** A usage reporter attached to one resolver, for the resolver's life. */
 export interface AttachedUsageReporter {
-  /** A declared secret rotated or was revoked (family members are not reported). Must not throw. */
+  /**
+   * A declared secret resolved for the first time, rotated or was revoked (family members are not reported).
+   * Must not throw.
+   */
   changed(change: SecretChange): void;
   /** What it has done so far. */
   stats(): UsageReporterStats;

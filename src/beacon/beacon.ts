@@ -2,16 +2,19 @@
  * The usage beacon engine: `usageBeacon(options)` makes the usage reporter a resolver runs when given as
  * `createResolver({ sources, beacon: usageBeacon({ sink, service }) })`. It plugs into the resolver through
  * the core's `UsageReporter` interface (src/usage-reporter.ts) and uses only `node:os` and `node:crypto`; the
- * sinks that carry reports elsewhere are in sinks.ts and otel.ts.
+ * sinks that carry reports elsewhere are in sinks.ts and otel.ts, the option checks in options.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { describeValue, isRecord } from '../check.js';
 import { jitterFactor, unrefTimer } from '../clock.js';
-import { ConfigurationError } from '../errors.js';
+import { isKeyflipError, type KeyflipError, type KeyflipErrorCode } from '../errors.js';
 import type { TimerHandle } from '../types.js';
 import type { AttachedUsageReporter, SecretChange, UsageReporter, UsageReporterHost } from '../usage-reporter.js';
+import { BeaconDeliveryError, BeaconOmissionError, type OmittedSecret } from './errors.js';
+import { fitted, misfit } from './fields.js';
+import { type BeaconSettings, validateBeaconOptions } from './options.js';
 import {
+  BEACON_LIMITS,
   BEACON_SCHEMA,
   type BeaconInstance,
   type BeaconOptions,
@@ -21,12 +24,12 @@ import {
   type BeaconStats,
 } from './types.js';
 
+export { DEFAULT_BEACON_INTERVAL_MS } from './options.js';
+
 declare const __KEYFLIP_VERSION__: string | undefined;
 /** The keyflip version, injected by tsup at build time (`0.0.0-dev` when running from the sources). */
 export const KEYFLIP_VERSION: string = typeof __KEYFLIP_VERSION__ === 'string' ? __KEYFLIP_VERSION__ : '0.0.0-dev';
 
-/** @default `BeaconOptions.intervalMs` */
-export const DEFAULT_BEACON_INTERVAL_MS = 60_000;
 /** A sink with this many sends still in flight gets no more reports until one settles (they are counted as dropped). */
 export const MAX_IN_FLIGHT_PER_SINK = 4;
 /** A send whose promise has not settled after this long counts as failed and frees its place. */
@@ -34,105 +37,29 @@ export const SEND_TIMEOUT_MS = 30_000;
 /** `close()` waits at most this long for sends in flight and the sinks' `close()`. */
 export const CLOSE_TIMEOUT_MS = 5_000;
 
-/** Validated options. */
-interface Settings {
-  readonly sinks: readonly BeaconSink[];
-  readonly service: string;
-  readonly environment: string | undefined;
-  readonly intervalMs: number;
-  /** `undefined`: a random UUID is drawn when the beacon is attached to a resolver. */
-  readonly instanceId: string | undefined;
-  readonly labels: Readonly<Record<string, string>> | undefined;
-}
-
 interface SinkState {
   readonly sink: BeaconSink;
+  /** How events name it: its `name`, or `sink[i]`. */
+  readonly label: string;
+  /** See `BeaconSink.settlesItself`: no send timeout, no limit of sends in flight. */
+  readonly settlesItself: boolean;
   /** Sends in flight (their settlement, which never rejects). */
   readonly pending: Set<Promise<void>>;
+  /** The failure the app was last told of; undefined while the sink delivers (or before its first send). */
+  failing: KeyflipErrorCode | undefined;
 }
 
-/**
- * Checks the options of {@link usageBeacon} and throws a `ConfigurationError` that names what is wrong. The
- * instance id is drawn when the beacon is attached (one per resolver), unless `instanceId` is given.
- */
-function validateBeaconOptions(options: unknown): Settings {
-  if (!isRecord(options)) {
-    throw new ConfigurationError(
-      'usageBeacon(options): `beacon` options must be an object: ' +
-        '{ sink, service, environment?, intervalMs?, instanceId?, labels? }',
-    );
-  }
-  const o = options as Partial<Record<keyof BeaconOptions, unknown>>;
-  if (typeof o.service !== 'string' || o.service.trim() === '') {
-    throw new ConfigurationError(
-      '`beacon.service` is required: a non-empty string naming the service this process belongs to ' +
-        `(e.g. 'checkout-api'), not ${describeValue(o.service)}`,
-    );
-  }
-  const list: unknown[] = Array.isArray(o.sink) ? [...(o.sink as unknown[])] : o.sink === undefined ? [] : [o.sink];
-  if (list.length === 0) {
-    throw new ConfigurationError(
-      '`beacon.sink` is required: a sink ({ send(report) }, e.g. logSink() or httpSink({ url }) from ' +
-        'keyflip/beacon) or a non-empty array of sinks',
-    );
-  }
-  list.forEach((sink, i) => {
-    const where = Array.isArray(o.sink) ? `\`beacon.sink[${i}]\`` : '`beacon.sink`';
-    if (typeof sink !== 'object' || sink === null)
-      throw new ConfigurationError(
-        `${where} must be a sink object with a \`send(report)\` method, not ${describeValue(sink)}`,
-      );
-    const s = sink as { send?: unknown; close?: unknown };
-    if (typeof s.send !== 'function') throw new ConfigurationError(`${where} has no \`send(report)\` method`);
-    if (s.close !== undefined && typeof s.close !== 'function')
-      throw new ConfigurationError(`${where}.close must be a function when given`);
-  });
-  const intervalMs = o.intervalMs ?? DEFAULT_BEACON_INTERVAL_MS;
-  if (typeof intervalMs !== 'number' || !Number.isFinite(intervalMs) || intervalMs < 1) {
-    throw new ConfigurationError(
-      '`beacon.intervalMs` must be a finite number of milliseconds, at least 1, ' +
-        `not ${describeValue(o.intervalMs)}`,
-    );
-  }
-  if (o.environment !== undefined && (typeof o.environment !== 'string' || o.environment === '')) {
-    throw new ConfigurationError(
-      `\`beacon.environment\` must be a non-empty string when given, not ${describeValue(o.environment)}`,
-    );
-  }
-  if (o.instanceId !== undefined && (typeof o.instanceId !== 'string' || o.instanceId.trim() === '')) {
-    throw new ConfigurationError(
-      `\`beacon.instanceId\` must be a non-empty string when given, not ${describeValue(o.instanceId)}`,
-    );
-  }
-  let labels: Record<string, string> | undefined;
-  if (o.labels !== undefined) {
-    if (!isRecord(o.labels)) {
-      throw new ConfigurationError(`\`beacon.labels\` must be an object of strings, not ${describeValue(o.labels)}`);
-    }
-    labels = Object.create(null) as Record<string, string>;
-    for (const [key, value] of Object.entries(o.labels)) {
-      if (typeof value !== 'string')
-        throw new ConfigurationError(`\`beacon.labels.${key}\` must be a string, not ${describeValue(value)}`);
-      labels[key] = value;
-    }
-    labels = Object.freeze({ ...labels });
-  }
-  return {
-    sinks: list as BeaconSink[],
-    service: o.service,
-    environment: o.environment as string | undefined,
-    intervalMs,
-    instanceId: o.instanceId as string | undefined,
-    labels,
-  };
-}
+/** How a delivery ended, when it did not end well. */
+type Failure = { readonly how: 'threw' | 'rejected'; readonly reason: unknown } | { readonly how: 'timeout' };
 
 /**
  * The usage beacon, to plug into a resolver: `createResolver({ sources, beacon: usageBeacon({ sink, service }) })`.
- * The options are checked at once (a `ConfigurationError` names what is wrong). The resolver attaches it when
- * it is created; from then on it reports every `intervalMs` (scaled by the resolver's `jitter`), at once after
- * every rotate or revoke of a declared secret, and on `resolver.close()`. Reports hold fingerprints, never
- * values; family members are not reported. `resolver.beaconStats()` says what it has done.
+ * The options are checked at once, their lengths included (a `ConfigurationError` names the field and the limit,
+ * so the collector never refuses a report for them). The resolver attaches it when it is created; from then on it
+ * reports as soon as a declared secret first resolves, every `intervalMs` (scaled by the resolver's `jitter`), at
+ * once after every rotate or revoke of a declared secret, and on `resolver.close()`. Reports hold fingerprints,
+ * never values; family members are not reported. `resolver.beaconStats()` says what it has done; a sink that
+ * starts failing, or secrets left out of reports, make the resolver emit `error` (once per change of state).
  *
  * @example
  * import { httpSink, usageBeacon } from 'keyflip/beacon';
@@ -153,13 +80,22 @@ export function usageBeacon(options: BeaconOptions): UsageReporter {
 }
 
 /**
- * The usage beacon of one resolver. Every `intervalMs` (scaled by the resolver's `jitter`), at once after
- * a rotate or revoke of a declared secret (coalesced: several in the same tick make one report), and on
- * `close()`, it builds one `keyflip.beacon/v1` report and hands the same frozen report to every sink.
+ * The usage beacon of one resolver. As soon as a declared secret first resolves, every `intervalMs` (scaled by
+ * the resolver's `jitter`), at once after a rotate or revoke of a declared secret (coalesced: several in the same
+ * tick make one report), and on `close()`, it builds one `keyflip.beacon/v1` report and hands the same frozen
+ * report to every sink.
  *
  * - A report lists every **declared** secret that has been resolved: its provenance (fingerprint, never
  *   the value) and the uses counted since the previous report. **Family members are not reported**: they
  *   are end-user keys, many and LRU-bounded, and their owners' usage is not a fleet's rotation concern.
+ * - Every report declares `intervalMs`, the configured period before jitter.
+ * - **Nothing the collector would refuse.** A secret whose name, candidate or source does not fit
+ *   `BEACON_LIMITS` is left out (the collector would refuse the whole report with it, hiding every other
+ *   secret), and so are the secrets beyond `BEACON_LIMITS.secrets`; a version that does not fit is left out of
+ *   its secret (then verifiable by fingerprint only). Not truncated: a cut name would be another secret's name.
+ *   The app is told by one `error` event (`BEACON_SECRET_OMITTED`) each time the set of such secrets changes.
+ *   The host name and runtime are fitted (control characters replaced, cut to their limit): they describe the
+ *   process, the instance id identifies it.
  * - Uses are taken from the handles' counters when the report is built. A sink that fails to accept a
  *   report does not get those uses again: each report is one delivery per sink, and the counters are
  *   shared by every sink, so a failed delivery is counted in `stats()` and the uses it carried are lost
@@ -168,37 +104,53 @@ export function usageBeacon(options: BeaconOptions): UsageReporter {
  *   after it): the previous report, at most one interval old, already listed the old fingerprint as held.
  * - A sink never affects the app: a throw or a rejection is caught and counted, never printed and never an
  *   unhandled rejection; a sink with {@link MAX_IN_FLIGHT_PER_SINK} sends in flight is skipped (counted as
- *   dropped) until one settles; a send still pending after {@link SEND_TIMEOUT_MS} counts as failed.
+ *   dropped) until one settles; a send still pending after {@link SEND_TIMEOUT_MS} counts as failed (neither
+ *   applies to a sink that `settlesItself`, such as `httpSink`).
+ * - **A failing sink is told, once per change of state.** The first failure of a sink that delivered (or had
+ *   not tried yet), and a failure of another kind (another code) than the last one told, make the resolver
+ *   emit `error` with a `BeaconDeliveryError`; failures of the same kind that follow are only counted. A
+ *   delivery that succeeds makes the sink healthy again, silently (it is not an error); its next failure is
+ *   told again. A drop is not a change of state.
  *
  * Made by {@link usageBeacon}'s `attach`, which the resolver calls once, when it is created.
  */
 class Beacon implements AttachedUsageReporter {
-  readonly #settings: Settings;
+  readonly #settings: BeaconSettings;
   readonly #host: UsageReporterHost;
   readonly #sinks: readonly SinkState[];
   readonly #instance: BeaconInstance;
   /** lastUsedAt per `name\0fingerprint` of the last report. */
   #lastUsedAt = new Map<string, number>();
+  /** Which secrets the last report left out or cut, as a key: the app is told when it changes. */
+  #omissions = '';
   #timer: TimerHandle | undefined;
   #immediate: ReturnType<typeof setImmediate> | undefined;
   #closing: Promise<void> | undefined;
+  /** `close()` settled: nothing is told any more. */
+  #closed = false;
   #reports = 0;
   #sent = 0;
   #failed = 0;
   #dropped = 0;
   #inFlight = 0;
 
-  constructor(settings: Settings, host: UsageReporterHost) {
+  constructor(settings: BeaconSettings, host: UsageReporterHost) {
     this.#settings = settings;
     this.#host = host;
-    this.#sinks = this.#settings.sinks.map((sink) => ({ sink, pending: new Set<Promise<void>>() }));
+    this.#sinks = settings.sinks.map((sink, i) => ({
+      sink,
+      label: typeof sink.name === 'string' && sink.name !== '' ? sink.name : `sink[${i}]`,
+      settlesItself: sink.settlesItself === true,
+      pending: new Set<Promise<void>>(),
+      failing: undefined,
+    }));
     this.#instance = Object.freeze({
-      id: this.#settings.instanceId ?? randomUUID(),
-      host: safeHostname(),
+      id: settings.instanceId ?? randomUUID(),
+      host: fitted(safeHostname(), 'host'),
       pid: process.pid,
       startedAt: host.clock.now(),
-      runtime: `node ${process.version}`,
-      keyflip: KEYFLIP_VERSION,
+      runtime: fitted(`node ${process.version}`, 'runtime'),
+      keyflip: fitted(KEYFLIP_VERSION, 'keyflip'),
     });
   }
 
@@ -212,7 +164,10 @@ class Beacon implements AttachedUsageReporter {
     this.#scheduleNext();
   }
 
-  /** A declared secret rotated or was revoked: report at once (once per tick, however many changed). */
+  /**
+   * A declared secret resolved for the first time, rotated or was revoked: report at once (once per tick, however
+   * many changed). The first `load` is what makes a new process visible without waiting for a period.
+   */
   changed(_change?: SecretChange): void {
     if (this.#closing !== undefined || this.#immediate !== undefined) return;
     this.#immediate = setImmediate(() => {
@@ -244,7 +199,9 @@ class Beacon implements AttachedUsageReporter {
     if (this.#immediate !== undefined) clearImmediate(this.#immediate);
     this.#immediate = undefined;
     this.#report(); // before #closing is set: the final report is built now, with the uses counted so far
-    this.#closing = this.#finish();
+    this.#closing = this.#finish().finally(() => {
+      this.#closed = true;
+    });
     return this.#closing;
   }
 
@@ -252,12 +209,11 @@ class Beacon implements AttachedUsageReporter {
     const { clock } = this.#host;
     const drained = Promise.all(
       this.#sinks.map(async (state) => {
-        await Promise.all([...state.pending]);
-        if (typeof state.sink.close !== 'function') return;
-        try {
-          await state.sink.close();
-        } catch {
-          this.#failed++;
+        // A sink that settles its sends itself delivers its queue in its close(): call it now, not after.
+        if (state.settlesItself) await Promise.all([this.#closeSink(state), ...state.pending]);
+        else {
+          await Promise.all([...state.pending]);
+          await this.#closeSink(state);
         }
       }),
     );
@@ -268,6 +224,15 @@ class Beacon implements AttachedUsageReporter {
     });
     await Promise.race([drained, bound]);
     clock.clearTimeout(timer);
+  }
+
+  async #closeSink(state: SinkState): Promise<void> {
+    if (typeof state.sink.close !== 'function') return;
+    try {
+      await state.sink.close();
+    } catch {
+      this.#failed++;
+    }
   }
 
   #scheduleNext(): void {
@@ -299,30 +264,48 @@ class Beacon implements AttachedUsageReporter {
   #build(): BeaconReport {
     const sentAt = this.#host.clock.now();
     const secrets: BeaconSecret[] = [];
+    const omitted: OmittedSecret[] = [];
     const lastUsed = new Map<string, number>();
     for (const target of this.#host.secrets()) {
       const info = target.info;
       if (info === undefined) continue; // not resolved yet: nothing held, and no use can have been counted
+      const secret = info.name.slice(0, BEACON_LIMITS.chars.name);
+      const unfit = unfitField(info.name, info.candidate, info.source);
+      if (unfit !== undefined) {
+        omitted.push({ secret, ...unfit, effect: 'left-out' });
+        continue;
+      }
+      if (secrets.length >= BEACON_LIMITS.secrets) {
+        const problem = `comes after the ${BEACON_LIMITS.secrets} secrets a report may list (BEACON_LIMITS.secrets)`;
+        omitted.push({ secret, field: 'secrets', problem, effect: 'left-out' });
+        continue;
+      }
+      const versionProblem = info.version === undefined ? undefined : misfit(info.version, 'version');
+      if (versionProblem !== undefined) {
+        omitted.push({ secret, field: 'version', problem: versionProblem, effect: 'no-version' });
+      }
+      const version = versionProblem === undefined ? info.version : undefined;
       const uses = target.takeUses();
       const key = `${info.name}\u0000${info.fingerprint}`;
       const lastUsedAt = uses > 0 ? sentAt : this.#lastUsedAt.get(key);
       if (lastUsedAt !== undefined) lastUsed.set(key, lastUsedAt);
       // Field by field: nothing of SecretInfo beyond the schema leaves, and never a value.
-      const secret: BeaconSecret = {
+      const entry: BeaconSecret = {
         name: info.name,
         candidate: info.candidate,
         source: info.source,
-        ...(info.version === undefined ? {} : { version: info.version }),
+        ...(version === undefined ? {} : { version }),
         fingerprint: info.fingerprint,
         loadedAt: info.loadedAt,
         ...(lastUsedAt === undefined ? {} : { lastUsedAt }),
         uses,
         status: info.status,
       };
-      secrets.push(Object.freeze(secret));
+      secrets.push(Object.freeze(entry));
     }
     this.#lastUsedAt = lastUsed;
-    const { service, environment, labels } = this.#settings;
+    this.#noteOmissions(omitted);
+    const { service, environment, labels, intervalMs } = this.#settings;
     return Object.freeze({
       schema: BEACON_SCHEMA,
       sentAt,
@@ -330,12 +313,21 @@ class Beacon implements AttachedUsageReporter {
       ...(environment === undefined ? {} : { environment }),
       ...(labels === undefined ? {} : { labels }),
       instance: this.#instance,
+      intervalMs,
       secrets: Object.freeze(secrets),
     });
   }
 
+  /** Tells the app when the set of secrets left out of (or cut in) reports changes to a non-empty one. */
+  #noteOmissions(omitted: readonly OmittedSecret[]): void {
+    const key = omitted.map((o) => `${o.field}\u0000${o.effect}\u0000${o.secret}`).join('\u0001');
+    if (key === this.#omissions) return;
+    this.#omissions = key;
+    if (omitted.length > 0) this.#tell(new BeaconOmissionError(omitted));
+  }
+
   #deliver(state: SinkState, report: BeaconReport): void {
-    if (state.pending.size >= MAX_IN_FLIGHT_PER_SINK) {
+    if (!state.settlesItself && state.pending.size >= MAX_IN_FLIGHT_PER_SINK) {
       this.#dropped++;
       return;
     }
@@ -344,37 +336,121 @@ class Beacon implements AttachedUsageReporter {
     try {
       result = state.sink.send(report);
       async = isThenable(result); // inside the try: a `then` getter may throw too
-    } catch {
-      this.#failed++;
+    } catch (reason) {
+      this.#failure(state, { how: 'threw', reason });
       return;
     }
     if (!async) {
-      this.#sent++;
+      this.#success(state);
       return;
     }
     const { clock } = this.#host;
     let settled = false;
     let timer: TimerHandle | undefined;
     let tracked: Promise<void> | undefined;
-    const settle = (ok: boolean): void => {
+    const settle = (failure: Failure | undefined): void => {
       if (settled) return;
       settled = true;
       if (timer !== undefined) clock.clearTimeout(timer);
       if (tracked !== undefined) state.pending.delete(tracked);
       this.#inFlight--;
-      if (ok) this.#sent++;
-      else this.#failed++;
+      if (failure === undefined) this.#success(state);
+      else this.#failure(state, failure);
     };
     this.#inFlight++;
     // Promise.resolve adopts any thenable; a `then` that throws becomes a rejection, handled here.
     tracked = Promise.resolve(result).then(
-      () => settle(true),
-      () => settle(false),
+      () => settle(undefined),
+      (reason: unknown) => settle({ how: 'rejected', reason }),
     );
     state.pending.add(tracked);
-    timer = clock.setTimeout(() => settle(false), SEND_TIMEOUT_MS);
+    if (state.settlesItself) return;
+    timer = clock.setTimeout(() => settle({ how: 'timeout' }), SEND_TIMEOUT_MS);
     unrefTimer(timer);
   }
+
+  #success(state: SinkState): void {
+    this.#sent++;
+    state.failing = undefined; // healthy again: its next failure is news
+  }
+
+  #failure(state: SinkState, failure: Failure): void {
+    if (failure.how !== 'timeout' && isDrop(failure.reason)) {
+      this.#dropped++;
+      return;
+    }
+    this.#failed++;
+    const error = deliveryError(state.label, failure);
+    if (state.failing === error.code) return; // the same failure as the one told: counted, not told again
+    state.failing = error.code;
+    this.#tell(error);
+  }
+
+  /** Emits `error` on the resolver; never throws, and tells nothing once `close()` has settled. */
+  #tell(error: KeyflipError): void {
+    if (this.#closed) return;
+    try {
+      this.#host.reportError(error);
+    } catch {
+      // A usage reporter never affects the app.
+    }
+  }
+}
+
+/** The first of name, candidate and source that the collector would refuse, and why. */
+function unfitField(
+  name: string,
+  candidate: string,
+  source: string,
+): Pick<OmittedSecret, 'field' | 'problem'> | undefined {
+  const checks = [
+    ['name', name, 'name'],
+    ['candidate', candidate, 'candidate'],
+    ['source', source, 'source'],
+  ] as const;
+  for (const [field, value, limit] of checks) {
+    const problem = misfit(value, limit);
+    if (problem !== undefined) return { field, problem };
+  }
+  return undefined;
+}
+
+/**
+ * What the app is told of a failed delivery: the sink's own error when it carries a `BEACON_*` code (httpSink's,
+ * which names the collector's URL and status), else a `BEACON_SINK_FAILED` naming the sink and how it failed.
+ */
+function deliveryError(label: string, failure: Failure): KeyflipError {
+  if (failure.how !== 'timeout' && isBeaconError(failure.reason)) return failure.reason;
+  if (failure.how === 'timeout') {
+    return new BeaconDeliveryError(
+      'BEACON_SINK_FAILED',
+      `usage beacon: ${label}: a send did not settle within ${SEND_TIMEOUT_MS} ms; reports to this sink are not ` +
+        'delivered',
+      { sink: label },
+    );
+  }
+  // The sink's own error is attached as the cause, not quoted: the beacon handed it fingerprints only.
+  return new BeaconDeliveryError(
+    'BEACON_SINK_FAILED',
+    `usage beacon: ${label}: its send ${failure.how} ${kindOf(failure.reason)}; reports to this sink are not ` +
+      'delivered',
+    { sink: label, cause: failure.reason },
+  );
+}
+
+function isBeaconError(reason: unknown): reason is KeyflipError {
+  return isKeyflipError(reason) && reason.code.startsWith('BEACON_') && reason.code !== 'BEACON_SECRET_OMITTED';
+}
+
+/** A sink's rejection for a report it dropped unsent (`BeaconDeliveryError.outcome === 'dropped'`). */
+function isDrop(reason: unknown): boolean {
+  return isBeaconError(reason) && (reason as { outcome?: unknown }).outcome === 'dropped';
+}
+
+/** `an Error`, `a TypeError`, `a string`: what was thrown, never its message. */
+function kindOf(reason: unknown): string {
+  const kind = reason instanceof Error ? reason.constructor.name || 'Error' : typeof reason;
+  return `${/^[aeiou]/i.test(kind) ? 'an' : 'a'} ${kind}`;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

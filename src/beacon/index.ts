@@ -4,6 +4,13 @@
  */
 export { usageBeacon } from './beacon.js';
 export {
+  BeaconDeliveryError,
+  type BeaconDeliveryCode,
+  type BeaconDeliveryErrorOptions,
+  BeaconOmissionError,
+  type OmittedSecret,
+} from './errors.js';
+export {
   logSink,
   httpSink,
   type LogSinkOptions,
@@ -12,6 +19,7 @@ export {
   type HttpSinkStats,
 } from './sinks.js';
 export {
+  BEACON_LIMITS,
   BEACON_SCHEMA,
   type BeaconInstance,
   type BeaconOptions,

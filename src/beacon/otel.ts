@@ -82,6 +82,7 @@ export function otelSink(options: OtelSinkOptions = {}): BeaconSink {
   }
 
   return {
+    name: 'otelSink',
     send(report: BeaconReport): void {
       if (closed) return;
       const { uses } = current();

@@ -2,9 +2,11 @@
  * Beacon sinks: where the reports of `createResolver({ beacon })` go. `logSink` prints one JSON line per
  * report; `httpSink` posts them to a collector (`keyflip collector`, `startCollectorServer`).
  */
-import { jitterFactor } from '../clock.js';
 import { describeValue, isRecord, positiveMs, wholeNumber } from '../check.js';
+import { jitterFactor } from '../clock.js';
 import { ConfigurationError } from '../errors.js';
+import { type BeaconDeliveryCode, BeaconDeliveryError } from './errors.js';
+import { CONTROL_CHARACTER } from './fields.js';
 import type { BeaconReport, BeaconSink } from './types.js';
 
 // ---- logSink -------------------------------------------------------------------------------------------
@@ -30,6 +32,7 @@ export function logSink(options: LogSinkOptions = {}): BeaconSink {
   const write = options.write ?? ((line: string) => void process.stdout.write(`${line}\n`));
   if (typeof write !== 'function') throw new ConfigurationError('logSink: `write` must be a function (line) => void');
   return {
+    name: 'logSink',
     send(report: BeaconReport): void {
       write(JSON.stringify(report));
     },
@@ -95,26 +98,54 @@ export interface HttpSinkStats {
 
 /** A {@link BeaconSink} that posts to a collector, with its own delivery statistics. */
 export interface HttpSink extends BeaconSink {
-  send(report: BeaconReport): void;
+  /**
+   * Queues the report (the app never waits on the network) and returns its delivery: resolves when the collector
+   * accepted it (2xx), rejects with a {@link BeaconDeliveryError} when it was given up on (`outcome: 'failed'`,
+   * the code says why) or dropped unsent (`outcome: 'dropped'`). The promise is already handled: ignoring it
+   * never makes an unhandled rejection.
+   */
+  send(report: BeaconReport): Promise<void>;
   /** Delivers what is queued, within `closeTimeoutMs`; then drops the rest. Never rejects. */
   close(): Promise<void>;
   stats(): HttpSinkStats;
+  /** `httpSink`. */
+  readonly name: string;
+  /** True: every `send` settles by itself (see {@link BeaconSink.settlesItself}). */
+  readonly settlesItself: true;
 }
 
 const MAX_BACKOFF_MS = 30_000;
+/** The longest part of a collector's error answer quoted in a {@link BeaconDeliveryError} message. */
+const MAX_QUOTED = 200;
 
+/** The end of one attempt. */
 type Outcome =
   | { readonly kind: 'ok' }
-  | { readonly kind: 'fatal' }
-  | { readonly kind: 'retry'; readonly afterMs?: number | undefined };
+  | { readonly kind: 'fatal'; readonly status: number; readonly detail: string | undefined }
+  | { readonly kind: 'retry'; readonly status?: number | undefined; readonly afterMs?: number | undefined }
+  | { readonly kind: 'retry'; readonly network: string };
+
+interface Queued {
+  readonly report: BeaconReport;
+  resolve(): void;
+  reject(error: BeaconDeliveryError): void;
+}
 
 /**
  * A sink that POSTs each report as JSON to `{url}/v1/beacons`, with `Authorization: Bearer <token>` when a
- * token is given. `send` only queues (the app never waits on the network); one request at a time drains the
- * queue, each within `timeoutMs`, retried on network errors, timeouts, 408, 429 (honouring `Retry-After`)
- * and 5xx with jittered exponential backoff up to `maxAttempts`. The queue holds at most `maxQueue` reports:
- * when full, the oldest is dropped and counted. Nothing it does rejects or throws into the app, and it
+ * token is given. `send` only queues (the app never waits on the network) and returns the report's delivery;
+ * one request at a time drains the queue, each within `timeoutMs`, retried on network errors, timeouts, 408, 429
+ * (honouring `Retry-After`) and 5xx with jittered exponential backoff up to `maxAttempts`. The queue holds at most
+ * `maxQueue` reports: when full, the oldest is dropped and counted. Nothing it does throws into the app, and it
  * prints nothing (neither the token nor a report); `stats()` says what happened.
+ *
+ * A report given up on rejects its `send` promise with a {@link BeaconDeliveryError}: `BEACON_UNAUTHORIZED`
+ * (401, 403: the token), `BEACON_REJECTED` (another 4xx: the report or the URL), `BEACON_REFUSED` (429 after every
+ * attempt: the collector's instance cap or memory budget), `BEACON_UNREACHABLE` (network errors, timeouts, 408 or
+ * 5xx after every attempt). Its message names the URL (without credentials or query) and the status, and quotes
+ * the collector's `error` (at most 200 characters, the token masked); never the token, never a report.
+ * Through `usageBeacon`, the resolver emits it as an `error` event once per change of state, and
+ * `resolver.beaconStats()` counts exactly what `stats()` counts.
  *
  * @example
  * const sink = httpSink({ url: 'http://collector:4318', token: process.env.KEYFLIP_COLLECTOR_TOKEN });
@@ -123,6 +154,7 @@ type Outcome =
 export function httpSink(options: HttpSinkOptions): HttpSink {
   if (!isRecord(options)) throw new ConfigurationError('httpSink(options) needs an options object with `url`');
   const endpoint = beaconsUrl(options.url);
+  const shownUrl = withoutQuery(endpoint);
   const token = options.token;
   if (token !== undefined && (typeof token !== 'string' || token === '' || CONTROL_CHARACTER.test(token))) {
     // The token is not quoted: it is a credential.
@@ -140,8 +172,15 @@ export function httpSink(options: HttpSinkOptions): HttpSink {
   const doFetch: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token !== undefined) headers.authorization = `Bearer ${token}`;
+  /** Text from the collector, made safe to quote: no control characters, the token masked, short. */
+  const quoted = (text: string): string => {
+    const masked = token === undefined ? text : text.split(token).join('[token]');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing control characters is what this is for
+    const clean = masked.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+    return clean.length > MAX_QUOTED ? `${clean.slice(0, MAX_QUOTED)}…` : clean;
+  };
 
-  const queue: BeaconReport[] = [];
+  const queue: Queued[] = [];
   let draining: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
   /** close() ran out of time: abort the request in flight, stop waiting, drop the rest. */
@@ -153,35 +192,88 @@ export function httpSink(options: HttpSinkOptions): HttpSink {
   let dropped = 0;
   let retries = 0;
 
+  const error = (code: BeaconDeliveryCode, message: string, status?: number, outcome?: 'dropped') =>
+    new BeaconDeliveryError(code, `httpSink: ${message}`, { sink: 'httpSink', url: shownUrl, status, outcome });
+
+  function drop(item: Queued, reason: string): void {
+    dropped++;
+    item.reject(
+      error('BEACON_UNREACHABLE', `a report to ${shownUrl} was dropped unsent: ${reason}`, undefined, 'dropped'),
+    );
+  }
+
   async function post(body: string): Promise<Outcome> {
     const controller = new AbortController();
     inFlight = controller;
+    // A fetch that ignores its signal still ends the attempt: the abort rejects this race.
+    const aborted = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener('abort', () => reject(new Error('timeout')), { once: true });
+    });
+    aborted.catch(() => undefined);
     const timer = setTimeout(() => controller.abort(), timeoutMs);
     timer.unref();
     try {
-      const response = await doFetch(endpoint, {
-        method: 'POST',
-        headers,
-        body,
-        signal: controller.signal,
-        redirect: 'error',
-      });
+      const response = await Promise.race([
+        doFetch(endpoint, { method: 'POST', headers, body, signal: controller.signal, redirect: 'error' }),
+        aborted,
+      ]);
+      let text = '';
       try {
-        await response.arrayBuffer(); // read the (small) answer so the connection can be reused
+        text = await Promise.race([response.text(), aborted]); // read the (small) answer: the connection is reused
       } catch {
         // an answer cut short still has its status
       }
       if (response.ok) return { kind: 'ok' };
       if (response.status === 408 || response.status === 429 || response.status >= 500) {
-        return { kind: 'retry', afterMs: retryAfterMs(response.headers.get('retry-after')) };
+        return { kind: 'retry', status: response.status, afterMs: retryAfterMs(response.headers.get('retry-after')) };
       }
-      return { kind: 'fatal' };
-    } catch {
-      return { kind: 'retry' }; // network error, timeout, or abort
+      return { kind: 'fatal', status: response.status, detail: collectorError(text) };
+    } catch (cause) {
+      // network error, timeout, or abort: say which without quoting anything
+      const network = expired
+        ? 'cut short by close()'
+        : controller.signal.aborted
+          ? `no answer within ${timeoutMs} ms`
+          : why(cause);
+      return { kind: 'retry', network };
     } finally {
       clearTimeout(timer);
       inFlight = undefined;
     }
+  }
+
+  /** The BeaconDeliveryError for a report given up on after `attempts` attempts ending with `last`. */
+  function givenUp(last: Exclude<Outcome, { kind: 'ok' }>, attempts: number): BeaconDeliveryError {
+    const tries = `after ${attempts} attempt${attempts === 1 ? '' : 's'}`;
+    if (last.kind === 'fatal') {
+      const said = last.detail === undefined ? '' : `: ${quoted(last.detail)}`;
+      if (last.status === 401 || last.status === 403) {
+        return error(
+          'BEACON_UNAUTHORIZED',
+          `the collector at ${shownUrl} answered ${last.status}${said}: the token is wrong or missing ` +
+            "(httpSink `token`, the collector's KEYFLIP_COLLECTOR_TOKEN); no report is delivered",
+          last.status,
+        );
+      }
+      return error(
+        'BEACON_REJECTED',
+        `the collector at ${shownUrl} refused a report with ${last.status}${said}; check the collector URL and ` +
+          'that both ends run compatible keyflip versions',
+        last.status,
+      );
+    }
+    if ('network' in last) {
+      return error('BEACON_UNREACHABLE', `the collector at ${shownUrl} could not be reached ${tries}: ${last.network}`);
+    }
+    if (last.status === 429) {
+      return error(
+        'BEACON_REFUSED',
+        `the collector at ${shownUrl} answered 429 ${tries}: it refuses new instances for now (its instance cap or ` +
+          'memory budget); this process is not recorded',
+        429,
+      );
+    }
+    return error('BEACON_UNREACHABLE', `the collector at ${shownUrl} answered ${last.status} ${tries}`, last.status);
   }
 
   function pause(ms: number): Promise<void> {
@@ -198,59 +290,74 @@ export function httpSink(options: HttpSinkOptions): HttpSink {
     });
   }
 
-  async function deliver(report: BeaconReport): Promise<void> {
-    const body = JSON.stringify(report);
+  async function deliver(item: Queued): Promise<void> {
+    const body = JSON.stringify(item.report);
     for (let attempt = 1; ; attempt++) {
       const outcome = await post(body);
       if (outcome.kind === 'ok') {
         sent++;
+        item.resolve();
         return;
       }
       if (outcome.kind === 'fatal' || attempt >= maxAttempts || expired) {
         failed++;
+        item.reject(givenUp(outcome, attempt));
         return;
       }
       retries++;
       const backoff = Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** (attempt - 1)) * jitterFactor(0.2);
-      await pause(Math.min(MAX_BACKOFF_MS, Math.max(backoff, outcome.afterMs ?? 0)));
+      const afterMs = 'afterMs' in outcome ? outcome.afterMs : undefined;
+      await pause(Math.min(MAX_BACKOFF_MS, Math.max(backoff, afterMs ?? 0)));
       if (expired) {
         failed++;
+        item.reject(givenUp(outcome, attempt));
         return;
       }
     }
   }
 
   async function drain(): Promise<void> {
-    for (let report = queue.shift(); report !== undefined; report = queue.shift()) {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
       if (expired) {
-        dropped += 1 + queue.length;
-        queue.length = 0;
+        drop(item, 'close() ran out of time');
+        for (const rest of queue.splice(0)) drop(rest, 'close() ran out of time');
         return;
       }
       try {
-        await deliver(report);
+        await deliver(item);
       } catch {
         failed++; // only a bug gets here; the queue goes on
+        item.reject(error('BEACON_SINK_FAILED', `a report to ${shownUrl} could not be posted`));
       }
     }
   }
 
   return {
-    send(report: BeaconReport): void {
+    name: 'httpSink',
+    settlesItself: true,
+    send(report: BeaconReport): Promise<void> {
+      let item: Queued | undefined;
+      const delivery = new Promise<void>((resolve, reject) => {
+        item = { report, resolve, reject };
+      });
+      delivery.catch(() => undefined); // handled: a caller that ignores it never sees an unhandled rejection
+      const queued = item as Queued;
       if (closing !== undefined && expired) {
-        dropped++;
-        return;
+        drop(queued, 'the sink is closed');
+        return delivery;
       }
       if (queue.length >= maxQueue) {
-        queue.shift();
-        dropped++;
+        const oldest = queue.shift();
+        if (oldest !== undefined)
+          drop(oldest, `the queue was full (maxQueue ${maxQueue}) while the collector was slow`);
       }
-      queue.push(report);
+      queue.push(queued);
       draining ??= drain()
         .catch(() => undefined)
         .finally(() => {
           draining = undefined;
         });
+      return delivery;
     },
     close(): Promise<void> {
       closing ??= (async () => {
@@ -262,10 +369,7 @@ export function httpSink(options: HttpSinkOptions): HttpSink {
         timer.unref();
         // A report queued while the last drain was finishing starts a new one: wait until none is left.
         while (draining !== undefined) await draining;
-        if (queue.length > 0) {
-          dropped += queue.length;
-          queue.length = 0;
-        }
+        for (const rest of queue.splice(0)) drop(rest, 'close() ran out of time');
         expired = true; // later sends are dropped
         clearTimeout(timer);
       })();
@@ -276,9 +380,6 @@ export function httpSink(options: HttpSinkOptions): HttpSink {
     },
   };
 }
-
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is what this pattern is for
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 
 /** `{url}/v1/beacons`, from the collector's base URL. */
 function beaconsUrl(url: unknown): string {
@@ -302,6 +403,34 @@ function beaconsUrl(url: unknown): string {
   parsed.pathname = `${parsed.pathname.replace(/\/+$/, '')}/v1/beacons`;
   parsed.hash = '';
   return parsed.href;
+}
+
+/** The URL as events show it: without query or fragment (a query may carry a credential). */
+function withoutQuery(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.origin}${parsed.pathname}`;
+}
+
+/** The collector's `{ "error": "…" }` answer, when it gave one (it says which field is wrong, never a value). */
+function collectorError(text: string): string | undefined {
+  try {
+    const body: unknown = JSON.parse(text);
+    return isRecord(body) && typeof body.error === 'string' && body.error !== '' ? body.error : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why a fetch failed, as a system error code (`ECONNREFUSED`), never a message that could quote a URL. */
+function why(cause: unknown): string {
+  for (let c: unknown = cause, depth = 0; isRecordLike(c) && depth < 4; c = c.cause, depth++) {
+    if (typeof c.code === 'string' && /^[A-Z][A-Z0-9_]{1,40}$/.test(c.code)) return c.code;
+  }
+  return 'network error';
+}
+
+function isRecordLike(value: unknown): value is { code?: unknown; cause?: unknown } {
+  return typeof value === 'object' && value !== null;
 }
 
 /** `Retry-After` in seconds or as an HTTP date, in milliseconds; undefined when absent or unreadable. */

@@ -4,6 +4,36 @@ import type { UsageReporterStats } from '../usage-reporter.js';
 /** The schema tag of every report. */
 export const BEACON_SCHEMA = 'keyflip.beacon/v1' as const;
 
+/**
+ * The bounds of a report, shared by both ends: the collector refuses a report outside them whole (400), and
+ * `usageBeacon()` refuses, when it is created, options that would produce one (a `ConfigurationError` naming the
+ * field and the limit), so no process can be invisible because of its own configuration.
+ */
+export const BEACON_LIMITS = {
+  /** Secrets listed in one report. */
+  secrets: 1_000,
+  /** Labels of one report. */
+  labels: 32,
+  /** The shortest and the longest `intervalMs` a report may declare, ms (1 s to 1 day). */
+  intervalMs: { min: 1_000, max: 86_400_000 },
+  /** Characters of each string field, by field. */
+  chars: {
+    service: 256,
+    environment: 128,
+    /** Room for a Kubernetes pod name (253) or an ECS task ARN. */
+    id: 256,
+    host: 255,
+    runtime: 100,
+    keyflip: 50,
+    name: 256,
+    candidate: 512,
+    source: 100,
+    version: 128,
+    labelKey: 100,
+    labelValue: 256,
+  },
+} as const;
+
 /** Who sent a report: one process. */
 export interface BeaconInstance {
   /**
@@ -45,36 +75,66 @@ export interface BeaconReport {
   readonly environment?: string | undefined;
   readonly labels?: Readonly<Record<string, string>> | undefined;
   readonly instance: BeaconInstance;
+  /**
+   * The sender's beacon period, ms (`BeaconOptions.intervalMs`, before jitter): the longest a collector may go
+   * without hearing from it while it runs. The evidence model needs it (a window shorter than two intervals proves
+   * nothing). Absent in reports of keyflip before 0.2; a collector then uses the interval it observed.
+   */
+  readonly intervalMs?: number | undefined;
   readonly secrets: readonly BeaconSecret[];
 }
 
-/** Where reports go. `send` may be sync or async; it must not throw (a throw is counted and dropped). */
+/**
+ * Where reports go. `send` may be sync or async. It returns (or its promise resolves) when the sink has taken the
+ * report; a throw or a rejection is counted as a failed delivery, and the first of a run of failures is told to
+ * the app as the resolver's `error` event (see `BeaconDeliveryError`). Reject with a `KeyflipError` carrying a
+ * `BEACON_*` code to say how it failed; anything else counts as `BEACON_SINK_FAILED`.
+ */
 export interface BeaconSink {
   send(report: BeaconReport): void | Promise<void>;
   /** Flushes what is queued and releases resources. */
   close?(): Promise<void>;
+  /**
+   * How the resolver's `error` events name this sink (`httpSink`, `logSink`, …). Never a credential.
+   * @default `sink[i]`, its place in `BeaconOptions.sink`
+   */
+  readonly name?: string | undefined;
+  /**
+   * True for a sink whose `send` promise settles by itself, in a bounded time, once the report is delivered
+   * (resolves), given up on (rejects) or dropped (rejects with `outcome: 'dropped'`), and that bounds its own
+   * queue (`httpSink`). The beacon then applies neither its 30 s send timeout nor its limit of 4 sends in flight,
+   * and `beaconStats()` counts exactly what the sink counts; its `close()` is called at once on `resolver.close()`.
+   * @default false
+   */
+  readonly settlesItself?: boolean | undefined;
 }
 
 /** Options of the usage beacon: `createResolver({ beacon: usageBeacon(options) })`. */
 export interface BeaconOptions {
   /** Where reports go. */
   sink: BeaconSink | readonly BeaconSink[];
-  /** The service this process belongs to (`checkout-api`). */
+  /** The service this process belongs to (`checkout-api`): at most 256 characters, no control character. */
   service: string;
-  /** `prod`, `staging`, … */
+  /** `prod`, `staging`, …: at most 128 characters, no control character. @default none */
   environment?: string | undefined;
   /**
-   * How often a report is sent, in milliseconds (jittered by the resolver's `jitter`). A report is also
-   * sent at once after every rotate and revoke, and on `close()`.
+   * How often a report is sent, in milliseconds (jittered by the resolver's `jitter`): a whole number from
+   * 1_000 to 86_400_000 (`BEACON_LIMITS.intervalMs`). Every report declares it as `intervalMs`, so a collector
+   * knows how long it may go without hearing from this process. A report is also sent at once when a declared
+   * secret first resolves (a new process is visible at once), after every rotate and revoke, and on `close()`.
    * @default 60_000
    */
   intervalMs?: number | undefined;
   /**
-   * The instance id (a pod name, a task ARN, …).
+   * The instance id (a pod name, a task ARN, …): at most 256 characters, no control character.
    * @default a random UUID, stable for the life of the resolver
    */
   instanceId?: string | undefined;
-  /** Extra labels sent with every report (region, version, …). */
+  /**
+   * Extra labels sent with every report (region, version, …): at most 32, names of 1 to 100 characters, values of
+   * at most 256, no control character (`BEACON_LIMITS`).
+   * @default none
+   */
   labels?: Readonly<Record<string, string>> | undefined;
 }
 
@@ -85,14 +145,20 @@ export interface BeaconOptions {
 export interface BeaconStats extends UsageReporterStats {
   /** Reports built (periodic, after a rotate or revoke, and the last one on `close()`). */
   readonly reports: number;
-  /** Deliveries a sink accepted: `send` returned, or its promise resolved. */
+  /**
+   * Deliveries a sink accepted: `send` returned, or its promise resolved (for `httpSink`: the collector answered
+   * 2xx, so this equals the sink's own `stats().sent`).
+   */
   readonly sent: number;
   /**
    * Deliveries that failed: `send` threw, its promise rejected, or it did not settle within 30 s; also a
-   * sink's `close()` that threw or rejected.
+   * sink's `close()` that threw or rejected. For `httpSink`, the reports it gave up on (its `stats().failed`).
    */
   readonly failed: number;
-  /** Deliveries skipped because the sink already had 4 sends in flight (a slow or hung sink). */
+  /**
+   * Deliveries skipped because the sink already had 4 sends in flight (a slow or hung sink), or that the sink
+   * dropped unsent (`httpSink`: its full queue, or what its `close()` had no time for).
+   */
   readonly dropped: number;
   /** Sends whose promise has not settled yet, over all sinks. */
   readonly inFlight: number;

@@ -4,6 +4,7 @@ import {
   ConfigurationError,
   fingerprint,
   memorySource,
+  type ResolverErrorEvent,
   type ResolverOptions,
   type SecretChange,
   type UsageReporter,
@@ -11,6 +12,7 @@ import {
 } from '../../src/index.js';
 import {
   BEACON_SCHEMA,
+  BeaconDeliveryError,
   type BeaconOptions,
   type BeaconReport,
   type BeaconSink,
@@ -37,7 +39,9 @@ function keep(): BeaconSink & { reports: BeaconReport[] } {
 
 /**
  * A resolver on a manual clock with a memory source holding A_v1 and B, secrets A (`A_v2 ?? A_v1`) and B
- * declared and resolved, and a beacon every second (no jitter unless given) into a keeping sink.
+ * declared and resolved, and a beacon every second (no jitter unless given) into a keeping sink. The report
+ * sent at once when they resolved is taken out of the keeping sink: `first` (undefined with other sinks). `errors`
+ * records the resolver's own `error` events (the beacon's).
  */
 async function rig(beacon: Partial<BeaconOptions> = {}, options: Partial<ResolverOptions> = {}) {
   const clock = manualClock();
@@ -52,17 +56,27 @@ async function rig(beacon: Partial<BeaconOptions> = {}, options: Partial<Resolve
     beacon: usageBeacon({ service: 'checkout-api', sink, intervalMs: 1_000, ...beacon }),
     ...options,
   });
+  /** The resolver's own `error` events (the beacon's), in order. */
+  const errors: ResolverErrorEvent[] = [];
+  resolver.on('error', (event) => {
+    if (event.secret === undefined) errors.push(event);
+  });
   const a = resolver.secret('A', 'A_v2 ?? A_v1');
   const b = resolver.secret('B');
   await resolver.ready();
-  return { clock, start, memory, sink, resolver, a, b };
+  await clock.flush(); // the report of the first resolution, sent at once
+  const [first, ...more] = sink.reports.splice(0);
+  expect(more).toEqual([]);
+  return { clock, start, memory, sink, resolver, a, b, first, errors };
 }
 
 const entry = (report: BeaconReport | undefined, name: string) => report?.secrets.find((s) => s.name === name);
 
 describe('beacon: schedule', () => {
-  it('sends one report every intervalMs, on the resolver clock', async () => {
-    const { clock, start, sink } = await rig();
+  it('reports as soon as the declared secrets resolve, then every intervalMs, on the resolver clock', async () => {
+    const { clock, start, sink, first } = await rig();
+    expect(first?.sentAt).toBe(start); // not one interval later: a new process is visible at once
+    expect(first?.secrets.map((s) => s.name)).toEqual(['A', 'B']);
     await clock.advance(999);
     expect(sink.reports).toHaveLength(0);
     await clock.advance(1);
@@ -104,7 +118,7 @@ describe('beacon: schedule', () => {
     }
   });
 
-  it('defaults to one report a minute', async () => {
+  it('defaults to one report a minute, and says so in every report', async () => {
     const clock = manualClock();
     const sink = keep();
     const resolver = resolverFor({
@@ -115,10 +129,46 @@ describe('beacon: schedule', () => {
     });
     resolver.secret('K');
     await resolver.ready();
+    await clock.flush();
+    expect(sink.reports).toHaveLength(1); // the first resolution's
     await clock.advance(59_999);
-    expect(sink.reports).toHaveLength(0);
-    await clock.advance(1);
     expect(sink.reports).toHaveLength(1);
+    await clock.advance(1);
+    expect(sink.reports).toHaveLength(2);
+    expect(sink.reports.map((r) => r.intervalMs)).toEqual([60_000, 60_000]);
+  });
+
+  it('the first report waits for the first resolution, however long it takes, not for the period', async () => {
+    const clock = manualClock();
+    const start = clock.now();
+    const sink = keep();
+    const memory = memorySource({ LATE: 'value-late-1', LATER: 'value-later-1' });
+    const resolver = resolverFor({
+      sources: [memory],
+      clock,
+      jitter: 0,
+      beacon: usageBeacon({ service: 's', sink, intervalMs: 10_000 }),
+    });
+    await clock.advance(3_000);
+    expect(sink.reports).toEqual([]); // nothing resolved yet: nothing to show
+    resolver.secret('LATE');
+    await resolver.ready();
+    await clock.flush();
+    expect(sink.reports.map((r) => [r.sentAt - start, r.secrets.map((s) => s.name)])).toEqual([[3_000, ['LATE']]]);
+    await clock.advance(2_000);
+    resolver.secret('LATER'); // declared later: its first resolution is reported at once too
+    await resolver.ready();
+    await clock.flush();
+    expect(sink.reports.map((r) => [r.sentAt - start, r.secrets.map((s) => s.name)])).toEqual([
+      [3_000, ['LATE']],
+      [5_000, ['LATE', 'LATER']],
+    ]);
+    await resolver.refresh(); // a refresh that changes nothing is not news
+    await clock.flush();
+    expect(sink.reports).toHaveLength(2);
+    await clock.advance(5_000); // the period runs from the resolver's creation, as before
+    expect(sink.reports.map((r) => r.sentAt - start)).toEqual([3_000, 5_000, 10_000]);
+    expect(sink.reports.every((r) => r.intervalMs === 10_000)).toBe(true);
   });
 
   it('reports at once after a rotate, coalescing changes of one tick, without waiting for the period', async () => {
@@ -209,6 +259,7 @@ describe('beacon: contents', () => {
     expect(Object.keys(report).sort()).toEqual([
       'environment',
       'instance',
+      'intervalMs',
       'labels',
       'schema',
       'secrets',
@@ -221,6 +272,7 @@ describe('beacon: contents', () => {
       service: 'checkout-api',
       environment: 'prod',
       labels: { region: 'eu-west1' },
+      intervalMs: 1_000,
     });
     expect(report.secrets).toEqual([
       {
@@ -252,6 +304,7 @@ describe('beacon: contents', () => {
     await clock.advance(1_000);
     expect(Object.keys(sink.reports[0] as object).sort()).toEqual([
       'instance',
+      'intervalMs',
       'schema',
       'secrets',
       'sentAt',
@@ -337,6 +390,7 @@ describe('beacon: a sink never affects the app', () => {
       },
     };
     const rejecting: BeaconSink = {
+      name: 'rejecting-sink',
       send() {
         calls.rejecting++;
         return Promise.reject(new Error('sink rejected'));
@@ -350,27 +404,39 @@ describe('beacon: a sink never affects the app', () => {
       },
       close: () => new Promise<void>(() => {}),
     };
-    const { clock, resolver, a, memory } = await rig({ sink: [throwing, rejecting, hanging, good] });
+    const { clock, resolver, a, memory, errors } = await rig({ sink: [throwing, rejecting, hanging, good] });
+    // The report of the first resolution went out at once; then six periods.
     for (let round = 0; round < 6; round++) {
       expect(a.value).toBe('value-a-one');
       await clock.advance(1_000);
     }
-    expect(good.reports).toHaveLength(6);
-    expect(calls).toEqual({ throwing: 6, rejecting: 6, hanging: MAX_IN_FLIGHT_PER_SINK });
+    expect(good.reports).toHaveLength(7);
+    expect(calls).toEqual({ throwing: 7, rejecting: 7, hanging: MAX_IN_FLIGHT_PER_SINK });
     expect(resolver.beaconStats()).toEqual({
-      reports: 6,
-      sent: 6,
-      failed: 12,
-      dropped: 6 - MAX_IN_FLIGHT_PER_SINK,
+      reports: 7,
+      sent: 7,
+      failed: 14,
+      dropped: 7 - MAX_IN_FLIGHT_PER_SINK,
       inFlight: MAX_IN_FLIGHT_PER_SINK,
     });
+    // Told once per failing sink, not once per report; named by place or by name; nothing quoted.
+    expect(errors.map((e) => [e.error.code, (e.error as BeaconDeliveryError).sink, e.component])).toEqual([
+      ['BEACON_SINK_FAILED', 'sink[0]', 'beacon'],
+      ['BEACON_SINK_FAILED', 'rejecting-sink', 'beacon'],
+    ]);
+    expect(errors[0]?.error.message).toBe(
+      'usage beacon: sink[0]: its send threw an Error; reports to this sink are not delivered',
+    );
+    expect(errors[1]?.error.message).toMatch(/^usage beacon: rejecting-sink: its send rejected an Error;/);
+    expect(errors.map((e) => e.error.message).join('\n')).not.toMatch(/exploded|sink rejected/);
+    expect(errors.every((e) => e.secret === undefined && e.servingStale === false)).toBe(true);
 
     // The app keeps working: a rotation is served and reported.
     memory.set('A_v2', 'value-a-two');
     await clock.flush();
     expect(a.value).toBe('value-a-two');
-    expect(good.reports).toHaveLength(7);
-    expect(entry(good.reports[6], 'A')).toMatchObject({ fingerprint: fingerprint('value-a-two'), uses: 0 });
+    expect(good.reports).toHaveLength(8);
+    expect(entry(good.reports[7], 'A')).toMatchObject({ fingerprint: fingerprint('value-a-two'), uses: 0 });
 
     // close() is bounded although one sink never settles nor closes.
     let closed = false;
@@ -382,12 +448,13 @@ describe('beacon: a sink never affects the app', () => {
     await clock.advance(1);
     await closing;
     expect(closed).toBe(true);
-    expect(good.reports).toHaveLength(8); // the final one
+    expect(good.reports).toHaveLength(9); // the final one
     const stats = resolver.beaconStats();
-    expect(stats?.reports).toBe(8);
-    expect(stats?.failed).toBe(8 + 8 + 1); // throwing, rejecting, and the rejecting sink's close()
-    expect(stats?.dropped).toBe(4); // the hanging sink's 5th to 8th reports
-    expect(stats?.sent).toBe(8); // the good sink's
+    expect(stats?.reports).toBe(9);
+    expect(stats?.failed).toBe(9 + 9 + 1); // throwing, rejecting, and the rejecting sink's close()
+    expect(stats?.dropped).toBe(5); // the hanging sink's 5th to 9th reports
+    expect(stats?.sent).toBe(9); // the good sink's
+    expect(errors).toHaveLength(2); // still once per sink
     expect(unhandled).toEqual([]);
   });
 
@@ -400,19 +467,25 @@ describe('beacon: a sink never affects the app', () => {
         return new Promise<void>((resolve) => settle.push(resolve));
       },
     };
-    const { clock, resolver } = await rig({ sink: slow, intervalMs: 5_000 });
-    await clock.advance(20_000); // reports at 5, 10, 15, 20 s: all in flight
+    const { clock, resolver, errors } = await rig({ sink: slow, intervalMs: 5_000 });
+    // The first resolution's report at 0 s, then reports at 5, 10, 15 s: all in flight
+    await clock.advance(15_000);
     expect(resolver.beaconStats()).toEqual({ reports: 4, sent: 0, failed: 0, dropped: 0, inFlight: 4 });
-    await clock.advance(10_000); // 25 and 30 s: no place, dropped
+    await clock.advance(10_000); // 20 and 25 s: no place, dropped
     expect(resolver.beaconStats()).toEqual({ reports: 6, sent: 0, failed: 0, dropped: 2, inFlight: 4 });
     expect(calls).toBe(4);
-    await clock.advance(5_000); // 35 s: the send of 5 s times out, which frees a place for this one
+    expect(errors).toEqual([]); // slow is not failing
+    await clock.advance(5_000); // 30 s: the send of 0 s times out, which frees a place for this one
     expect(resolver.beaconStats()).toEqual({ reports: 7, sent: 0, failed: 1, dropped: 2, inFlight: 4 });
     expect(calls).toBe(5);
+    expect(errors.map((e) => e.error.message)).toEqual([
+      'usage beacon: sink[0]: a send did not settle within 30000 ms; reports to this sink are not delivered',
+    ]);
     for (const resolve of settle) resolve(); // a late settlement of the timed-out send is not counted again
     await clock.flush();
     expect(resolver.beaconStats()).toEqual({ reports: 7, sent: 4, failed: 1, dropped: 2, inFlight: 0 });
     expect(SEND_TIMEOUT_MS).toBe(30_000);
+    expect(errors).toHaveLength(1); // recovering is not an error
     const closing = resolver.close(); // its final send never settles either: close() is bounded
     await clock.advance(CLOSE_TIMEOUT_MS);
     await closing;
@@ -432,8 +505,8 @@ describe('beacon: a sink never affects the app', () => {
     const { clock, resolver } = await rig({ sink: slow });
     await clock.advance(1_000);
     await resolver.close();
-    expect(done).toBe(2);
-    expect(resolver.beaconStats()).toMatchObject({ reports: 2, sent: 2, failed: 0, inFlight: 0 });
+    expect(done).toBe(3); // the first resolution's, the period's, the final one
+    expect(resolver.beaconStats()).toMatchObject({ reports: 3, sent: 3, failed: 0, inFlight: 0 });
   });
 
   it('a sink returning a thenable whose then throws, or a getter that throws: counted, never thrown', async () => {
@@ -455,11 +528,44 @@ describe('beacon: a sink never affects the app', () => {
           },
         }) as unknown as Promise<void>,
     };
-    const { clock, resolver, a } = await rig({ sink: [badThen, badGetter] });
+    const { clock, resolver, a, errors } = await rig({ sink: [badThen, badGetter] });
     await clock.advance(1_000);
     expect(a.value).toBe('value-a-one');
-    expect(resolver.beaconStats()).toMatchObject({ reports: 1, sent: 0, failed: 2, inFlight: 0 });
+    expect(resolver.beaconStats()).toMatchObject({ reports: 2, sent: 0, failed: 4, inFlight: 0 });
+    // The getter throws at once; the thenable's rejection comes a tick later.
+    expect(errors.map((e) => e.error.message)).toEqual([
+      'usage beacon: sink[1]: its send threw an Error; reports to this sink are not delivered',
+      'usage beacon: sink[0]: its send rejected an Error; reports to this sink are not delivered',
+    ]);
     expect(unhandled).toEqual([]);
+  });
+
+  it('a sink that rejects with a BEACON_* KeyflipError is told with its code; a drop is no failure', async () => {
+    let mode: 'refused' | 'dropped' | 'ok' = 'refused';
+    const sink: BeaconSink = {
+      name: 'queue-sink',
+      async send() {
+        if (mode === 'ok') return;
+        throw new BeaconDeliveryError(
+          'BEACON_REFUSED',
+          mode === 'refused' ? 'queue-sink: the far end is full' : 'queue-sink: dropped',
+          { sink: 'queue-sink', outcome: mode === 'dropped' ? 'dropped' : 'failed' },
+        );
+      },
+    };
+    const { clock, resolver, errors } = await rig({ sink });
+    await clock.advance(2_000);
+    expect(errors.map((e) => [e.error.code, e.error.message])).toEqual([
+      ['BEACON_REFUSED', 'queue-sink: the far end is full'],
+    ]);
+    mode = 'dropped';
+    await clock.advance(2_000);
+    mode = 'ok';
+    await clock.advance(1_000);
+    expect(resolver.beaconStats()).toMatchObject({ reports: 6, sent: 1, failed: 3, dropped: 2 });
+    mode = 'refused';
+    await clock.advance(1_000);
+    expect(errors.map((e) => e.error.code)).toEqual(['BEACON_REFUSED', 'BEACON_REFUSED']); // failing again: told
   });
 });
 
@@ -482,16 +588,22 @@ describe('beacon: options are checked', () => {
     [
       'zero interval',
       { service: 's', sink, intervalMs: 0 },
-      /`beacon\.intervalMs` must be a finite number of milliseconds, at least 1, not 0/,
+      /^usageBeacon: intervalMs is 0; the collector accepts 1000 to 86400000 ms \(BEACON_LIMITS\.intervalMs\)$/,
     ],
-    ['negative interval', { service: 's', sink, intervalMs: -5 }, /`beacon\.intervalMs`.*not -5/],
-    ['NaN interval', { service: 's', sink, intervalMs: Number.NaN }, /`beacon\.intervalMs`.*not NaN/],
+    ['negative interval', { service: 's', sink, intervalMs: -5 }, /usageBeacon: intervalMs is -5;/],
+    [
+      'NaN interval',
+      { service: 's', sink, intervalMs: Number.NaN },
+      /`beacon\.intervalMs` must be a whole number of milliseconds from 1000 to 86400000, not NaN/,
+    ],
     [
       'infinite interval',
       { service: 's', sink, intervalMs: Number.POSITIVE_INFINITY },
       /`beacon\.intervalMs`.*not Infinity/,
     ],
+    ['fractional interval', { service: 's', sink, intervalMs: 1_500.5 }, /`beacon\.intervalMs`.*not 1500\.5/],
     ['string interval', { service: 's', sink, intervalMs: '60s' }, /`beacon\.intervalMs`.*not "60s"/],
+    ['sink name not a string', { service: 's', sink: { send() {}, name: 3 } }, /`beacon\.sink`\.name must be a string/],
     ['empty instanceId', { service: 's', sink, instanceId: '' }, /`beacon\.instanceId`/],
     ['labels not strings', { service: 's', sink, labels: { region: 3 } }, /`beacon\.labels\.region` must be a string/],
     ['environment not a string', { service: 's', sink, environment: 7 }, /`beacon\.environment`/],
@@ -560,6 +672,7 @@ describe('beacon: the usage reporter interface', () => {
     memory.disable('A_v1');
     await clock.flush();
     expect(seen.changes).toEqual([
+      { secret: 'A', kind: 'load' }, // its first resolution, once
       { secret: 'A', kind: 'rotate' },
       { secret: 'A', kind: 'revoke' },
     ]);

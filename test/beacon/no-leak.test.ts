@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type BeaconReport, type BeaconSink, httpSink, logSink, usageBeacon } from '../../src/beacon/index.js';
 import { fingerprint, memorySource } from '../../src/index.js';
 import { manualClock } from '../../src/testing/index.js';
@@ -116,5 +116,83 @@ describe('no value in any report or sink output', () => {
     // The trimmed, raw and parsed forms of the JSON secret, and the tenant's key (a family member is never reported).
     expect(everything).not.toContain('LeakCheck');
     expect(everything).not.toContain('tenant');
+  });
+});
+
+describe('no value and no token in any beacon error event', () => {
+  it('greps every error event (serialized with cause and stack, and inspected) for each value and token', async () => {
+    const TOKEN = 'tok-LeakCheck-collector-4f0c1d';
+    /** A collector that refuses everything: 401 echoing the credential it got, or 400. */
+    const refusing = async (status: number) => {
+      const http = createServer((req, res) => {
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(status, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: `refused ${req.headers.authorization ?? ''} for ${req.url}` }));
+        });
+      });
+      await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+      return { url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`, http };
+    };
+    const unauthorized = await refusing(401);
+    const rejecting = await refusing(400);
+    const dead = await refusing(200);
+    await new Promise<void>((resolve) => dead.http.close(() => resolve()));
+
+    const clock = manualClock();
+    const memory = memorySource({ OPENAI_API_KEY_v1: VALUES.openaiV1, TOKEN: VALUES.revoked });
+    const options = { token: TOKEN, backoffMs: 1, maxAttempts: 2, closeTimeoutMs: 2_000 };
+    const resolver = resolverFor({
+      sources: [memory],
+      clock,
+      jitter: 0,
+      beacon: usageBeacon({
+        service: 'leak-check',
+        sink: [
+          httpSink({ url: `${unauthorized.url}/?token=${TOKEN}`, ...options }),
+          httpSink({ url: rejecting.url, ...options }),
+          httpSink({ url: dead.url, ...options }),
+          logSink({
+            write: () => {
+              throw new Error('disk full');
+            },
+          }),
+        ],
+        intervalMs: 1_000,
+      }),
+    });
+    const events: unknown[] = [];
+    resolver.on('error', (event) => void events.push(event));
+    const openai = resolver.secret('OPENAI_API_KEY', 'OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1');
+    resolver.secret(`TOKEN_${'X'.repeat(300)}`, 'TOKEN'); // left out of reports: told too
+    await resolver.ready();
+    void openai.value;
+    await clock.flush();
+    await vi.waitFor(() => expect(resolver.beaconStats()?.inFlight).toBe(0), { timeout: 10_000, interval: 2 });
+    await clock.advance(1_000);
+    memory.set('OPENAI_API_KEY_v2', VALUES.openaiV2);
+    await clock.flush();
+    await resolver.close();
+    await Promise.all([unauthorized, rejecting].map(({ http }) => new Promise((resolve) => http.close(resolve))));
+
+    const codes = new Set(events.map((e) => (e as { error: { code: string } }).error.code));
+    expect(codes).toEqual(
+      new Set([
+        'BEACON_UNAUTHORIZED',
+        'BEACON_REJECTED',
+        'BEACON_UNREACHABLE',
+        'BEACON_SINK_FAILED',
+        'BEACON_SECRET_OMITTED',
+      ]),
+    );
+    expect(events).toHaveLength(5); // once each, although every report failed
+    const serialized = events.map((event) =>
+      JSON.stringify(event, (_key, v: unknown) =>
+        v instanceof Error ? { ...v, name: v.name, message: v.message, stack: v.stack, cause: v.cause } : v,
+      ),
+    );
+    const everything = [...serialized, ...events.map((e) => inspect(e, { depth: null, showHidden: true }))].join('\n');
+    expect(leaks(everything, [...Object.values(VALUES).flatMap(forms), ...forms(TOKEN)])).toEqual([]);
+    expect(everything).not.toContain('LeakCheck');
   });
 });

@@ -2,7 +2,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { BEACON_SCHEMA, type BeaconReport, httpSink, logSink, usageBeacon } from '../../src/beacon/index.js';
-import { ConfigurationError, fingerprint, memorySource } from '../../src/index.js';
+import {
+  ConfigurationError,
+  fingerprint,
+  memorySource,
+  type Resolver,
+  type ResolverErrorEvent,
+} from '../../src/index.js';
 import { manualClock } from '../../src/testing/index.js';
 import { collectUnhandledRejections, trackResolvers } from '../helpers.js';
 
@@ -89,6 +95,15 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
+/** The resolver's own `error` events (the beacon's), in order. */
+function beaconErrors(resolver: Resolver): ResolverErrorEvent[] {
+  const errors: ResolverErrorEvent[] = [];
+  resolver.on('error', (event) => {
+    if (event.secret === undefined) errors.push(event);
+  });
+  return errors;
+}
+
 const json = (res: ServerResponse, status: number, headers: Record<string, string> = {}): void => {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify({ status }));
@@ -110,9 +125,10 @@ describe('logSink', () => {
     });
     const key = resolver.secret('K', 'K_v2 ?? K_v1');
     await resolver.ready();
+    await clock.flush(); // the first resolution's report, at once
     void key.value;
     await clock.advance(2_000);
-    expect(lines).toHaveLength(2);
+    expect(lines).toHaveLength(3);
     for (const line of lines) {
       expect(line).not.toContain('\n');
       const parsed = JSON.parse(line) as BeaconReport;
@@ -120,7 +136,7 @@ describe('logSink', () => {
       expect(parsed.service).toBe('log-svc');
       expect(parsed.secrets[0]?.fingerprint).toBe(fingerprint('value-log-1'));
     }
-    expect((JSON.parse(lines[0] as string) as BeaconReport).secrets[0]?.uses).toBe(1);
+    expect(lines.map((line) => (JSON.parse(line) as BeaconReport).secrets[0]?.uses)).toEqual([0, 1, 0]);
   });
 
   it('writes to stdout by default, one line each', () => {
@@ -154,11 +170,17 @@ describe('logSink', () => {
         intervalMs: 1_000,
       }),
     });
+    const errors = beaconErrors(resolver);
     const key = resolver.secret('K');
     await resolver.ready();
     await clock.advance(3_000);
     expect(key.value).toBe('value-k');
-    expect(resolver.beaconStats()).toMatchObject({ reports: 3, failed: 3, sent: 0 });
+    expect(resolver.beaconStats()).toMatchObject({ reports: 4, failed: 4, sent: 0 });
+    // Told once, naming the sink, not quoting what it threw (attached as the cause).
+    expect(errors.map((e) => [e.error.code, e.error.message])).toEqual([
+      ['BEACON_SINK_FAILED', 'usage beacon: logSink: its send threw an Error; reports to this sink are not delivered'],
+    ]);
+    expect(errors[0]?.error.cause).toMatchObject({ message: 'disk full' });
   });
 
   it('checks its options', () => {
@@ -179,16 +201,27 @@ describe('httpSink against a real HTTP server', () => {
     });
     const key = resolver.secret('K', 'K_v2 ?? K_v1');
     await resolver.ready();
+    await collector.requests(1); // the first resolution's report, at once
     for (let i = 0; i < 5; i++) void key.value;
     await resolver.close(); // the final report, flushed by the sink's close()
-    expect(collector.received).toHaveLength(1);
-    const [request] = collector.received;
+    expect(collector.received).toHaveLength(2);
+    expect((JSON.parse(collector.received[0]?.body ?? '') as BeaconReport).secrets[0]?.uses).toBe(0);
+    const request = collector.received[1];
     expect(request?.method).toBe('POST');
     expect(request?.url).toBe('/v1/beacons');
     expect(request?.headers.authorization).toBe('Bearer tok-123');
     expect(request?.headers['content-type']).toBe('application/json');
     const body = JSON.parse(request?.body ?? '') as BeaconReport;
-    expect(Object.keys(body).sort()).toEqual(['environment', 'instance', 'schema', 'secrets', 'sentAt', 'service']);
+    expect(Object.keys(body).sort()).toEqual([
+      'environment',
+      'instance',
+      'intervalMs',
+      'schema',
+      'secrets',
+      'sentAt',
+      'service',
+    ]);
+    expect(body.intervalMs).toBe(60_000);
     expect(body).toMatchObject({
       schema: 'keyflip.beacon/v1',
       service: 'http-svc',
@@ -232,17 +265,28 @@ describe('httpSink against a real HTTP server', () => {
   it('retries after 500s with exponential backoff, then delivers the same body', async () => {
     const collector = await server((_, res, index) => json(res, index < 2 ? 500 : 202));
     const sink = httpSink({ url: collector.url, backoffMs: 20 });
-    sink.send(report(7));
-    await collector.requests(3);
-    await sink.close();
+    // The waits the sink schedules (its request budget, 5 s, aside), with the ±20 % jitter at its middle.
+    const timers = vi.spyOn(globalThis, 'setTimeout');
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0.5);
+    let scheduled: unknown[] = [];
+    try {
+      await sink.send(report(7));
+      await collector.requests(3);
+      await sink.close();
+      scheduled = timers.mock.calls.map((call) => call[1]);
+    } finally {
+      random.mockRestore();
+      timers.mockRestore();
+    }
     expect(sink.stats()).toEqual({ sent: 1, failed: 0, dropped: 0, retries: 2, queued: 0 });
     const [first, second, third] = collector.received as [Received, Received, Received];
     expect(new Set([first.body, second.body, third.body]).size).toBe(1);
     expect((JSON.parse(third.body) as BeaconReport).sentAt).toBe(7);
-    // waits of 20 ms then 40 ms, each ±20 %
+    // waits of 20 ms then 40 ms (each ±20 %, here at the middle), and never less in real time
+    const waits = scheduled.filter((ms) => typeof ms === 'number' && ms < 1_000); // not the 5 s and 3 s budgets
+    expect(waits).toEqual([20, 40]);
     expect(second.at - first.at).toBeGreaterThanOrEqual(15);
     expect(third.at - second.at).toBeGreaterThanOrEqual(31);
-    expect(third.at - second.at).toBeGreaterThan((second.at - first.at) * 1.2);
   });
 
   it('gives up after maxAttempts, and at once on a 4xx that a retry cannot fix', async () => {
