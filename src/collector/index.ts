@@ -6,9 +6,16 @@
 export {
   createCollector,
   type Collector,
+  type CollectorClock,
   type CollectorOptions,
   type CollectorStats,
+  type IngestRefusal,
+  type IngestResult,
+  type RefusalReason,
+  type StateFileStats,
 } from './collector.js';
+export { DEFAULT_MAX_BYTES, type CollectorLimitOptions } from './limits.js';
+export { openCollector, type OpenCollectorOptions } from './open-collector.js';
 export { CollectorInputError, REPORT_LIMITS, validateReport, type ReportIssue } from './report.js';
 export { startCollectorServer, type CollectorServer, type CollectorServerOptions } from './server.js';
 export {
@@ -19,13 +26,18 @@ export {
   type VerifyReason,
   type VerifyResult,
 } from './verify-retired.js';
+export { MISSING_CODES, type MissingCode, type MissingEvidence } from './missing-evidence.js';
+export { parseRetired, type RetiredKey } from './retired-key.js';
 export { collectorUsageSource, type CollectorUsageSourceOptions } from './collector-usage-source.js';
 export { UsageSourceError } from './usage-source-error.js';
 export type {
   CollectorInstance,
   CollectorInstanceSecret,
+  DropReason,
+  DroppedEvidence,
   FingerprintUsage,
   SecretUsage,
+  UsageCoverage,
   UsageInstance,
   UsageSource,
 } from './types.js';

@@ -1,38 +1,33 @@
 /**
- * The instances the collector tracks, in the order of their last report (least recent first), so that
- * both ways an instance goes are cheap: beyond `maxInstances` the one silent longest is evicted (a live
- * process reports again within its interval and comes back; a dead one does not), and past the retention
- * the silent ones expire from the front.
+ * The instances the collector tracks, in the order of their last report (least recent first), so that the
+ * silent ones expire cheaply from the front once they outlive the retention. An instance is never evicted to
+ * make room: every instance tracked reported within the retention, so within some window `usage()` may be asked
+ * about; the collector refuses a new instance instead (see collector.ts), and records the refusal.
  */
 import type { BeaconReport } from '../beacon/types.js';
+import { identityBytes, type MemoryBudget } from './memory-budget.js';
 import type { InstanceRecord } from './records.js';
 
 /** Gaps between reports kept per instance to estimate its interval. */
-const GAPS = 7;
+export const GAPS = 7;
 
 /** The tracked instances, least recently reporting first; `onDrop` hears of each one dropped. */
 export class InstanceRegistry {
   /** In order of their last report, least recent first (re-inserted on each report). */
   readonly #instances = new Map<string, InstanceRecord>();
-  readonly #maxInstances: number;
-  /** Called for each instance dropped (evicted or expired), after it left the registry. */
+  readonly #budget: MemoryBudget;
+  /** Called for each instance dropped (expired), after it left the registry and before its bytes are released. */
   readonly #onDrop: (instance: InstanceRecord) => void;
-  #evicted = 0;
   #expired = 0;
 
-  constructor(maxInstances: number, onDrop: (instance: InstanceRecord) => void) {
-    this.#maxInstances = maxInstances;
+  constructor(budget: MemoryBudget, onDrop: (instance: InstanceRecord) => void) {
+    this.#budget = budget;
     this.#onDrop = onDrop;
   }
 
   /** Instances tracked now. */
   get size(): number {
     return this.#instances.size;
-  }
-
-  /** Instances dropped because of `maxInstances`. */
-  get evicted(): number {
-    return this.#evicted;
   }
 
   /** Instances dropped because they outlived the retention. */
@@ -45,13 +40,25 @@ export class InstanceRegistry {
     return this.#instances.values();
   }
 
+  /** The instance with this id, when it is tracked. */
+  get(id: string): InstanceRecord | undefined {
+    return this.#instances.get(id);
+  }
+
+  /** The instance silent longest, when there is one. */
+  oldest(): InstanceRecord | undefined {
+    return this.#instances.values().next().value;
+  }
+
   /**
    * The instance that sent `report`, created or updated from it and moved to the most recent end. The same
    * id may come back as a restarted process (a configured `instanceId`): the latest report's identity wins.
+   * Its identity's estimated bytes are charged to the budget (what it holds is charged by the secret index).
    */
   touch(report: BeaconReport, now: number): InstanceRecord {
     const identity = report.instance;
     let instance = this.#instances.get(identity.id);
+    let before = 0;
     if (instance === undefined) {
       instance = {
         id: identity.id,
@@ -68,9 +75,12 @@ export class InstanceRegistry {
         sentAt: report.sentAt,
         reports: 0,
         gaps: [],
+        declaredIntervalMs: report.intervalMs,
+        bytes: 0,
         secrets: new Map(),
       };
     } else {
+      before = identityBytes(instance);
       this.#instances.delete(identity.id);
       const gap = now - instance.lastSeen;
       if (gap > 0) {
@@ -87,32 +97,31 @@ export class InstanceRegistry {
       instance.keyflip = identity.keyflip;
       instance.lastSeen = now;
       instance.sentAt = report.sentAt;
+      instance.declaredIntervalMs = report.intervalMs;
     }
     instance.reports++;
     this.#instances.set(identity.id, instance);
+    this.#budget.charge(instance, identityBytes(instance) - before);
     return instance;
   }
 
-  /** Evicts the instances silent longest until at most `maxInstances` are left. */
-  evictOverflow(): void {
-    while (this.#instances.size > this.#maxInstances) {
-      this.#drop(this.#instances.values().next().value as InstanceRecord);
-      this.#evicted++;
-    }
+  /**
+   * Tracks an instance read back from a state file (its `bytes` already charged by the caller), at the most
+   * recent end: adopt them least recently reporting first.
+   */
+  adopt(instance: InstanceRecord): void {
+    this.#instances.set(instance.id, instance);
   }
 
   /** Expires every instance whose last report came before `cutoff`. */
   expireBefore(cutoff: number): void {
     for (const instance of this.#instances.values()) {
       if (instance.lastSeen >= cutoff) break;
-      this.#drop(instance);
+      this.#instances.delete(instance.id);
+      this.#onDrop(instance);
+      this.#budget.release(instance);
       this.#expired++;
     }
-  }
-
-  #drop(instance: InstanceRecord): void {
-    this.#instances.delete(instance.id);
-    this.#onDrop(instance);
   }
 }
 
@@ -125,4 +134,12 @@ export function intervalOf(instance: InstanceRecord): number | undefined {
   return sorted.length % 2 === 1
     ? (sorted[mid] as number)
     : Math.round(((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2);
+}
+
+/**
+ * An instance's beacon interval, ms: the one its latest report declared, else (a sender before keyflip 0.2) the
+ * median gap between its reports once it has sent two; undefined when neither is known.
+ */
+export function beaconIntervalOf(instance: InstanceRecord): number | undefined {
+  return instance.declaredIntervalMs ?? intervalOf(instance);
 }

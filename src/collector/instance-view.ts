@@ -1,9 +1,9 @@
 /**
  * The instances as `instances()` and `GET /v1/instances` show them: each with what it listed within the
- * retention, its estimated report interval, and whether it is stale (silent for `staleFactor` × that
- * interval, or × `defaultIntervalMs` until it has sent two reports).
+ * retention, its estimated report interval (and the one it declared), and whether it is stale (silent for
+ * `staleFactor` × its interval — the declared one, else the estimated one, else `defaultIntervalMs`).
  */
-import { type InstanceRegistry, intervalOf } from './instance-registry.js';
+import { beaconIntervalOf, type InstanceRegistry, intervalOf } from './instance-registry.js';
 import type { InstanceRecord } from './records.js';
 import type { CollectorInstance, CollectorInstanceSecret } from './types.js';
 import { sumSince } from './use-samples.js';
@@ -49,12 +49,13 @@ function instanceView(
     lastSeen: instance.lastSeen,
     sentAt: instance.sentAt,
     reports: instance.reports,
-    stale: now - instance.lastSeen > staleFactor * (intervalMs ?? defaultIntervalMs),
+    stale: now - instance.lastSeen > staleFactor * (beaconIntervalOf(instance) ?? defaultIntervalMs),
     secrets: heldSince(instance, cutoff),
   };
   if (instance.environment !== undefined) item.environment = instance.environment;
   if (instance.labels !== undefined) item.labels = instance.labels;
   if (intervalMs !== undefined) item.intervalMs = intervalMs;
+  if (instance.declaredIntervalMs !== undefined) item.declaredIntervalMs = instance.declaredIntervalMs;
   return item;
 }
 

@@ -1,7 +1,8 @@
 /**
  * What the collector keeps in memory, in three levels: an instance (one process), what it holds of one
  * secret, and each fingerprint of that secret it listed within the retention. Mutable on purpose: a report
- * updates the records in place (the collector's memory per instance is measured). Times are the collector's.
+ * updates the records in place (the collector's memory per instance is measured, and estimated by
+ * memory-budget.ts). Times are the collector's.
  */
 import type { UseSamples } from './use-samples.js';
 
@@ -43,8 +44,12 @@ export interface InstanceRecord {
   /** The sender's own clock in its last report. */
   sentAt: number;
   reports: number;
-  /** The last gaps between its reports, oldest first (its interval is their median). */
+  /** The last gaps between its reports, oldest first (its observed interval is their median). */
   gaps: number[];
+  /** The beacon interval its latest report declared, ms (`BeaconReport.intervalMs`); undefined when none. */
+  declaredIntervalMs: number | undefined;
+  /** The estimated bytes this instance holds, everything it listed included (see memory-budget.ts). */
+  bytes: number;
   /** What it holds, by secret name. */
   readonly secrets: Map<string, SecretRecord>;
 }

@@ -4,35 +4,20 @@
  * only the fields it knows (no recursion into what a sender made up), and returns a fresh object holding
  * only those fields, so a `__proto__` or `constructor` key in a body has nothing to act on.
  */
-import { BEACON_SCHEMA, type BeaconInstance, type BeaconReport, type BeaconSecret } from '../beacon/types.js';
+import {
+  BEACON_LIMITS,
+  BEACON_SCHEMA,
+  type BeaconInstance,
+  type BeaconReport,
+  type BeaconSecret,
+} from '../beacon/types.js';
 import { isRecord } from '../check.js';
 import { KeyflipError } from '../errors.js';
 import { isFingerprint } from '../fingerprint.js';
 import type { SecretStatus } from '../types.js';
 
-/** The bounds of a report the collector accepts. A report outside them is refused whole (400). */
-export const REPORT_LIMITS = {
-  /** Secrets listed in one report. */
-  secrets: 1_000,
-  /** Labels of one report. */
-  labels: 32,
-  /** Characters of each string field, by field. */
-  chars: {
-    service: 256,
-    environment: 128,
-    /** Room for a Kubernetes pod name (253) or an ECS task ARN. */
-    id: 256,
-    host: 255,
-    runtime: 100,
-    keyflip: 50,
-    name: 256,
-    candidate: 512,
-    source: 100,
-    version: 128,
-    labelKey: 100,
-    labelValue: 256,
-  },
-} as const;
+/** The bounds of a report the collector accepts: the beacon's {@link BEACON_LIMITS}. A report outside them: 400. */
+export const REPORT_LIMITS = BEACON_LIMITS;
 
 /** Where a report was wrong and how; never what it held. */
 export interface ReportIssue {
@@ -145,6 +130,20 @@ function int(issues: Issues, path: string, value: unknown, max: number): number 
     issues.push({
       path,
       problem: `expected an integer from 0 to ${max}, got ${describe(value)}${outOf(value, 'range or not whole')}`,
+    });
+    return undefined;
+  }
+  return value;
+}
+
+/** The declared beacon interval: absent in reports before keyflip 0.2, else ms within `REPORT_LIMITS.intervalMs`. */
+function intervalOf(issues: Issues, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const { min, max } = REPORT_LIMITS.intervalMs;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    issues.push({
+      path: 'intervalMs',
+      problem: `expected a number of ms from ${min} to ${max}, got ${describe(value)}${outOf(value, 'range')}`,
     });
     return undefined;
   }
@@ -295,6 +294,7 @@ export function validateReport(input: unknown): BeaconReport {
   const environment = str(issues, 'environment', own(input, 'environment'), c.environment, false);
   const labels = labelsOf(issues, own(input, 'labels'));
   const instance = instanceOf(issues, own(input, 'instance'));
+  const intervalMs = intervalOf(issues, own(input, 'intervalMs'));
   const list = own(input, 'secrets');
   const secrets: BeaconSecret[] = [];
   if (!Array.isArray(list)) {
@@ -322,5 +322,6 @@ export function validateReport(input: unknown): BeaconReport {
   };
   if (environment !== undefined) report.environment = environment;
   if (labels !== undefined) report.labels = labels;
+  if (intervalMs !== undefined) report.intervalMs = intervalMs;
   return report;
 }

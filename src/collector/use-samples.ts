@@ -9,6 +9,14 @@
 /** Use samples kept per series; beyond, two old ones are merged for each new one. */
 export const SAMPLE_CAP = 64;
 
+/**
+ * `a + b` for counts of uses, saturating at `Number.MAX_SAFE_INTEGER`: a sum of reported uses never exceeds it
+ * (beyond it a double is no longer exact) and never wraps. Every sum of uses in the collector goes through it.
+ */
+export function addUses(a: number, b: number): number {
+  return Math.min(a + b, Number.MAX_SAFE_INTEGER);
+}
+
 /** The fields of a series, held by its entry. */
 export interface UseSamples {
   /**
@@ -28,7 +36,7 @@ export function addSample(state: UseSamples, at: number, uses: number): void {
   let s = state.samples;
   const n = state.n;
   if (s !== undefined && n > 0 && s[2 * n - 2] === at) {
-    s[2 * n - 1] = (s[2 * n - 1] as number) + uses;
+    s[2 * n - 1] = addUses(s[2 * n - 1] as number, uses);
     return;
   }
   if (s === undefined) {
@@ -68,18 +76,18 @@ function mergeOnePair(s: Float64Array, n: number, now: number, since: number): v
       best = i;
     }
   }
-  s[2 * best + 3] = (s[2 * best + 1] as number) + (s[2 * best + 3] as number);
+  s[2 * best + 3] = addUses(s[2 * best + 1] as number, s[2 * best + 3] as number);
   s.copyWithin(2 * best, 2 * best + 2, 2 * n);
 }
 
-/** Uses of the samples at or after `cutoff`. */
+/** Uses of the samples at or after `cutoff` (saturating at `Number.MAX_SAFE_INTEGER`). */
 export function sumSince(state: UseSamples, cutoff: number): number {
   const s = state.samples;
   if (s === undefined) return 0;
   let sum = 0;
   for (let i = state.n - 1; i >= 0; i--) {
     if ((s[2 * i] as number) < cutoff) break;
-    sum += s[2 * i + 1] as number;
+    sum = addUses(sum, s[2 * i + 1] as number);
   }
   return sum;
 }
@@ -99,4 +107,29 @@ export function trimBefore(state: UseSamples, cutoff: number): void {
   }
   s.copyWithin(0, 2 * first, 2 * state.n);
   state.n -= first;
+}
+
+/** The samples as a flat list of `[time, uses, time, uses, …]`, oldest first (for the state file). */
+export function samplePairs(state: UseSamples): number[] {
+  const s = state.samples;
+  return s === undefined ? [] : Array.from(s.subarray(0, 2 * state.n));
+}
+
+/**
+ * Sets the samples from a flat list of pairs (see {@link samplePairs}), oldest first, at most
+ * {@link SAMPLE_CAP} of them; `since` is where the first one's span starts.
+ */
+export function restoreSamples(state: UseSamples, pairs: readonly number[], since: number): void {
+  const n = pairs.length >> 1;
+  state.since = since;
+  state.n = n;
+  if (n === 0) {
+    state.samples = undefined;
+    return;
+  }
+  let size = 8;
+  while (size < 2 * n) size *= 2;
+  const s = new Float64Array(size);
+  s.set(pairs.slice(0, 2 * n));
+  state.samples = s;
 }

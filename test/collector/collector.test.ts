@@ -41,6 +41,8 @@ describe('createCollector: usage over a window', () => {
       windowMs: HOUR,
       at: t0 + 2 * MIN,
       instancesSeen: 2,
+      // Observed since its start, nothing dropped; a's interval is observed (two reports), b's unknown (one).
+      coverage: { observedSince: t0, dropped: [], maxIntervalMs: MIN, gaps: [] },
       fingerprints: [
         // Both last reported at t0+1m: the tie is broken by fingerprint.
         ...[
@@ -50,7 +52,19 @@ describe('createCollector: usage over a window', () => {
             uses: 12,
             lastSeen: t0 + MIN,
             instances: [
-              { id: 'a', service: 'api', environment: 'prod', host: 'web-1', pid: 11, lastSeen: t0 + MIN, uses: 12 },
+              {
+                id: 'a',
+                service: 'api',
+                environment: 'prod',
+                host: 'web-1',
+                pid: 11,
+                lastSeen: t0 + MIN,
+                uses: 12,
+                current: true,
+                firstSeen: t0,
+                intervalMs: MIN,
+                candidate: 'OPENAI_API_KEY_v1',
+              },
             ],
           },
           {
@@ -58,7 +72,19 @@ describe('createCollector: usage over a window', () => {
             version: '2',
             uses: 3,
             lastSeen: t0 + MIN,
-            instances: [{ id: 'b', service: 'worker', host: 'web-2', pid: 22, lastSeen: t0 + MIN, uses: 3 }],
+            instances: [
+              {
+                id: 'b',
+                service: 'worker',
+                host: 'web-2',
+                pid: 22,
+                lastSeen: t0 + MIN,
+                uses: 3,
+                current: true,
+                firstSeen: t0 + MIN,
+                candidate: 'OPENAI_API_KEY_v2',
+              },
+            ],
           },
         ].sort((x, y) => (x.fingerprint < y.fingerprint ? -1 : 1)),
       ],
@@ -178,20 +204,36 @@ describe('createCollector: retention, pruning and caps', () => {
     expect(collector.stats).toMatchObject({ instances: 0, entries: 0, secrets: 0 });
   });
 
-  it('caps tracked instances: the one silent longest goes first, and comes back when it reports again', async () => {
-    const { clock, collector } = setup({ maxInstances: 3 });
+  it('caps tracked instances: a new one is refused (never one evicted), recorded; room once one expires', async () => {
+    const { clock, collector } = setup({ maxInstances: 3, retentionMs: HOUR });
     for (const id of ['a', 'b', 'c']) {
-      collector.ingest(report({ id }, [{ fingerprint: FP.old }]));
+      expect(collector.ingest(report({ id }, [{ fingerprint: FP.old }]))).toEqual({ accepted: true });
       await clock.advance(1000);
     }
     collector.ingest(report({ id: 'a' }, [{ fingerprint: FP.old }])); // a reports again: b is now the silent longest
     await clock.advance(1000);
-    collector.ingest(report({ id: 'd' }, [{ fingerprint: FP.new }]));
-    expect(collector.instances().map((i) => i.id)).toEqual(['d', 'a', 'c']);
-    expect(collector.stats).toMatchObject({ instances: 3, evicted: 1, entries: 3 });
-    expect(collector.usage('OPENAI_API_KEY', { windowMs: HOUR }).instancesSeen).toBe(3);
-    collector.ingest(report({ id: 'b' }, [{ fingerprint: FP.old }]));
-    expect(collector.instances().map((i) => i.id)).toEqual(['b', 'd', 'a']);
+    const refusedAt = clock.now();
+    const refusal = collector.ingest(report({ id: 'd' }, [{ fingerprint: FP.new }]));
+    expect(refusal).toMatchObject({ accepted: false, reason: 'instance-cap' });
+    expect(refusal.accepted === false && refusal.message).toMatch(/maximum of 3 instances \(maxInstances\)/);
+    // Room comes back when b (last reported 3 s ago) has been silent for the retention, at the next sweep (≤ 60 s).
+    expect(refusal.accepted === false && refusal.retryAfterMs).toBe(HOUR - 3_000 + 60_000);
+    // Nobody was evicted: b, silent longest, still holds its key in every window.
+    expect(collector.instances().map((i) => i.id)).toEqual(['a', 'c', 'b']);
+    expect(collector.stats).toMatchObject({ instances: 3, evicted: 0, entries: 3, refused: 1, reports: 4 });
+    const usage = collector.usage('OPENAI_API_KEY', { windowMs: HOUR });
+    expect(usage.instancesSeen).toBe(3);
+    expect(usage.coverage?.dropped).toEqual([{ reason: 'instance-cap', from: refusedAt, to: refusedAt, count: 1 }]);
+    // An instance already tracked is not refused.
+    expect(collector.ingest(report({ id: 'b' }, [{ fingerprint: FP.old }]))).toEqual({ accepted: true });
+    expect(collector.instances().map((i) => i.id)).toEqual(['b', 'a', 'c']);
+    // Once c outlives the retention, d gets its place (a, silent for longer than the retention too, expired and came
+    // back as a new instance).
+    await clock.advance(HOUR);
+    collector.ingest(report({ id: 'a' }, [{ fingerprint: FP.old }]));
+    expect(collector.ingest(report({ id: 'd' }, [{ fingerprint: FP.new }]))).toEqual({ accepted: true });
+    expect(collector.instances().map((i) => i.id)).toEqual(['d', 'a', 'b']);
+    expect(collector.stats).toMatchObject({ instances: 3, expired: 2, evicted: 0 });
   });
 
   it('caps fingerprints per (instance, secret): the one listed longest ago goes', async () => {
@@ -201,11 +243,14 @@ describe('createCollector: retention, pruning and caps', () => {
     collector.ingest(report({ id: 'a' }, [{ fingerprint: FP.new }]));
     await clock.advance(1000);
     collector.ingest(report({ id: 'a' }, [{ fingerprint: FP.other }]));
-    expect(collector.usage('OPENAI_API_KEY', { windowMs: HOUR }).fingerprints.map((f) => f.fingerprint)).toEqual([
-      FP.other,
-      FP.new,
-    ]);
+    const usage = collector.usage('OPENAI_API_KEY', { windowMs: HOUR });
+    expect(usage.fingerprints.map((f) => f.fingerprint)).toEqual([FP.other, FP.new]);
     expect(collector.stats.entries).toBe(2);
+    // What the cap shed is recorded as dropped evidence for that secret only.
+    const at = clock.now();
+    expect(usage.coverage?.dropped).toEqual([{ reason: 'fingerprint-cap', from: at, to: at, count: 1 }]);
+    expect(collector.usage('OTHER', { windowMs: HOUR }).coverage?.dropped).toEqual([]);
+    expect(collector.stats).toMatchObject({ dropped: 1, droppedBy: { 'fingerprint-cap': 1 } });
   });
 
   it('rejects options that make no sense, with a ConfigurationError', () => {
@@ -215,6 +260,8 @@ describe('createCollector: retention, pruning and caps', () => {
     expect(() => createCollector({ maxFingerprintsPerSecret: 0 })).toThrow(/maxFingerprintsPerSecret/);
     expect(() => createCollector({ staleFactor: Number.NaN })).toThrow(/staleFactor/);
     expect(() => createCollector({ defaultIntervalMs: -5 })).toThrow(/defaultIntervalMs/);
+    expect(() => createCollector({ maxBytes: 1_000 })).toThrow(/maxBytes.*at least 65536/);
+    expect(() => createCollector({ maxSecretsPerInstance: 0 })).toThrow(/maxSecretsPerInstance/);
     expect(() => createCollector({ retentionMs: 0 })).toThrow(ConfigurationError);
   });
 });

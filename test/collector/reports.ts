@@ -30,6 +30,8 @@ export interface InstanceShape {
   host?: string;
   pid?: number;
   labels?: Record<string, string>;
+  /** The beacon interval the report declares, ms (none: a sender before keyflip 0.2). */
+  intervalMs?: number;
 }
 
 /** A valid `keyflip.beacon/v1` report of one instance holding `secrets`. */
@@ -40,6 +42,7 @@ export function report(instance: InstanceShape, secrets: HeldSecret[], sentAt = 
     service: instance.service ?? 'checkout-api',
     ...(instance.environment === undefined ? {} : { environment: instance.environment }),
     ...(instance.labels === undefined ? {} : { labels: instance.labels }),
+    ...(instance.intervalMs === undefined ? {} : { intervalMs: instance.intervalMs }),
     instance: {
       id: instance.id,
       host: instance.host ?? `host-${instance.id}`,
