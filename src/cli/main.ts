@@ -14,12 +14,12 @@ Usage:
   keyflip fingerprint [--key-file FILE] [--json]   value on stdin → its fingerprint (kf_…)
   keyflip scan [paths…] [--allow FILE] [--json]   provider-format keys in files (pre-commit, CI); prints \
 fingerprints, never keys
-  keyflip collector [--port N] [--host H] [--retention 24h]
+  keyflip collector [--port N] [--host H] [--retention 24h] [--state FILE]
                                                   runs the collector (beacons in, usage out, a page at /); \
 token from KEYFLIP_COLLECTOR_TOKEN
-  keyflip verify SECRET --retired FP|VERSION [--window 60m] (--collector URL | --prometheus URL) [--json]
-                                                  exit 0 only when no instance used the retired key in the window \
-AND beacons were seen
+  keyflip verify SECRET --retired FP|NAME@VERSION [--window 60m] (--collector URL | --prometheus URL) [--json]
+                                                  exit 0 only when the evidence proves no instance held the \
+retired key in the window; 1 in use; 4 cannot prove
   keyflip rotate status|provision|probe|flip|verify|revoke|emergency|discard SECRET [--project P] \
 [--layout suffix|alias] …
                                                   the rotation playbook on Secret Manager, with safety gates \
@@ -30,7 +30,8 @@ AND beacons were seen
   keyflip --help | --version
 
 Exit codes: 0 success, 1 the command's check failed (or a safety gate refused), 2 bad usage or input (or a backend
-that cannot answer), 3 (rotate) stopped part-way between two writes: the same command again continues.
+that cannot answer), 3 (rotate) stopped part-way between two writes: the same command again continues,
+4 (verify, rotate verify|revoke) cannot prove the old key unused: evidence is missing (the output says what to do).
 Each command has --help.
 Values are read from stdin or a file, never from argv, and never printed.
 `;

@@ -1,13 +1,17 @@
-import { isRecord, positiveMs } from '../check.js';
+import { positiveMs } from '../check.js';
 import { ConfigurationError } from '../errors.js';
+import { prometheusApi, promString } from './prometheus-api.js';
+import { prometheusCoverage } from './prometheus-coverage.js';
 import type { FingerprintUsage, SecretUsage, UsageInstance, UsageSource } from './types.js';
-import { UsageSourceError } from './usage-source-error.js';
+
+export { promString } from './prometheus-api.js';
 
 /** Options of {@link prometheusUsageSource}. */
 export interface PrometheusUsageSourceOptions {
   /**
    * The base URL of a Prometheus-compatible HTTP API (Prometheus, Thanos, Mimir, VictoriaMetrics, …):
-   * `http://prometheus:9090`, or with a path prefix (`https://host/prometheus`); queries go to `{url}/api/v1/query`.
+   * `http://prometheus:9090`, or with a path prefix (`https://host/prometheus`); queries go to `{url}/api/v1/query`
+   * and `{url}/api/v1/query_range`.
    * Credentials in the URL (`https://user:pass@host`) are sent as HTTP basic auth.
    */
   url: string;
@@ -42,19 +46,10 @@ const KEY_BY = 'service_instance_id, secret_fingerprint';
 /** Concurrent follow-up queries (see `lastSeen` below). */
 const FOLLOW_UP_CONCURRENCY = 4;
 
-interface VectorSample {
-  metric: Record<string, string>;
-  value: [number, string];
-}
-interface MatrixSeries {
-  metric: Record<string, string>;
-  values: [number, string][];
-}
-
 /**
  * Answers "which processes held which key of SECRET in the last window?" from the metrics {@link otelSink}
- * writes, with PromQL over a Prometheus-compatible HTTP API (`/api/v1/query`). `keyflip verify --prometheus URL`
- * uses it.
+ * writes, with PromQL over a Prometheus-compatible HTTP API (`/api/v1/query`, `/api/v1/query_range`).
+ * `keyflip verify --prometheus URL` uses it.
  *
  * - An instance held a fingerprint within the window when its `keyflip_secret_in_use` series was above 0 in any
  *   sample of the window: `max_over_time(keyflip_secret_in_use{secret_name="S"}[w]) > 0`.
@@ -64,89 +59,27 @@ interface MatrixSeries {
  *   that began within the window), exact to the scrape.
  * - `host` and `pid` come from the gauge's `host.name`/`process.pid` attributes ('' and 0 when absent).
  * - `instancesSeen` counts the instances that held any fingerprint of the secret within the window.
+ * - `current` and `firstSeen` are left out (Prometheus cannot tell them apart from a scrape gap).
+ * - `coverage` (what Prometheus can vouch for, see prometheus-coverage.ts): `maxIntervalMs` is the scrape interval
+ *   measured from the secret's samples; `observedSince` the first scrape step from which the secret's series have
+ *   no gap of more than two steps within [at − window − interval, at] (a range query on `/api/v1/query_range`);
+ *   every gap, and a retention shorter than the window (from `/api/v1/status/runtimeinfo` when the server has it),
+ *   is listed in `gaps`; `dropped` is empty.
  *
  * Failures reject with a {@link UsageSourceError} (`UNREACHABLE` for a network error or a timeout, `UNAUTHORIZED`,
  * `HTTP_STATUS`, `BAD_RESPONSE`) whose message names the URL, the HTTP status, Prometheus's own error and the
  * query; a secret name outside `A-Z a-z 0-9 _ . - / [ ]` or a bad window is a `ConfigurationError`.
  */
 export function prometheusUsageSource(options: PrometheusUsageSourceOptions): UsageSource {
-  const { endpoint, display, auth } = parseBaseUrl(options.url);
-  const fetchImpl = options.fetch ?? globalThis.fetch;
-  const timeoutMs = positiveMs('prometheusUsageSource: timeoutMs', options.timeoutMs, 10_000);
+  const api = prometheusApi({
+    url: options.url,
+    fetch: options.fetch ?? globalThis.fetch,
+    timeoutMs: positiveMs('prometheusUsageSource: timeoutMs', options.timeoutMs, 10_000),
+    headers: options.headers,
+  });
   const inUseMetric = metricName(options.metrics?.inUse ?? 'keyflip_secret_in_use');
   const usesMetric = metricName(options.metrics?.uses ?? 'keyflip_secret_uses_total');
-  const headers: Record<string, string> = {
-    accept: 'application/json',
-    'content-type': 'application/x-www-form-urlencoded',
-    ...(auth ? { authorization: auth } : {}),
-    ...options.headers,
-  };
-
-  async function query(promql: string, time: number): Promise<{ resultType: string; result: unknown[] }> {
-    const body = new URLSearchParams({ query: promql, time: (time / 1000).toFixed(3) });
-    let response: Response;
-    let text: string;
-    try {
-      response = await fetchImpl(endpoint, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
-      text = await response.text();
-    } catch (cause) {
-      const timedOut = cause instanceof Error && (cause.name === 'TimeoutError' || cause.name === 'AbortError');
-      throw new UsageSourceError(
-        'UNREACHABLE',
-        timedOut
-          ? `Prometheus at ${display} did not answer within ${timeoutMs} ms`
-          : `Prometheus at ${display} is unreachable: ${describe(cause)}`,
-      );
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    const answer = isRecord(parsed) ? parsed : undefined;
-    if (!response.ok || answer?.status !== 'success') {
-      const reason =
-        answer && typeof answer.error === 'string'
-          ? `${typeof answer.errorType === 'string' ? `${answer.errorType}: ` : ''}${answer.error}`
-          : answer
-            ? 'status is not "success"'
-            : `not a Prometheus API answer: ${JSON.stringify(text.slice(0, 120))}`;
-      const code =
-        response.status === 401 || response.status === 403
-          ? 'UNAUTHORIZED'
-          : response.ok
-            ? 'BAD_RESPONSE'
-            : 'HTTP_STATUS';
-      throw new UsageSourceError(
-        code,
-        `Prometheus at ${display} answered HTTP ${response.status} to ${promql}: ${reason}`,
-        response.status,
-      );
-    }
-    const data = answer.data;
-    if (!isRecord(data) || typeof data.resultType !== 'string' || !Array.isArray(data.result)) {
-      throw new UsageSourceError(
-        'BAD_RESPONSE',
-        `Prometheus at ${display} answered without data.resultType/data.result to ${promql}`,
-      );
-    }
-    return { resultType: data.resultType, result: data.result };
-  }
-
-  async function vector(promql: string, time: number): Promise<VectorSample[]> {
-    const { resultType, result } = await query(promql, time);
-    if (resultType !== 'vector') throw unexpected(display, promql, 'vector', resultType);
-    return result.filter(
-      (r): r is VectorSample => isRecord(r) && isRecord(r.metric) && Array.isArray(r.value) && r.value.length === 2,
-    );
-  }
-
-  async function matrix(promql: string, time: number): Promise<MatrixSeries[]> {
-    const { resultType, result } = await query(promql, time);
-    if (resultType !== 'matrix') throw unexpected(display, promql, 'matrix', resultType);
-    return result.filter((r): r is MatrixSeries => isRecord(r) && isRecord(r.metric) && Array.isArray(r.values));
-  }
+  const { vector, matrix } = api;
 
   return {
     async usage(secret: string, { windowMs }: { windowMs: number }): Promise<SecretUsage> {
@@ -165,7 +98,7 @@ export function prometheusUsageSource(options: PrometheusUsageSourceOptions): Us
       const selector = `${inUseMetric}{secret_name=${promString(secret)}}`;
       const uses = `${usesMetric}{secret_name=${promString(secret)}}`;
 
-      const [heldRows, seenRows, useRows] = await Promise.all([
+      const [heldRows, seenRows, useRows, coverage] = await Promise.all([
         vector(`max by (${HELD_BY}) (max_over_time(${selector}[${window}])) > 0`, at),
         vector(`max by (${KEY_BY}) (max_over_time(timestamp(${selector} > 0)[${window}:${step}]))`, at),
         // Exact (no extrapolation): the counter now minus where it stood before the window; all of it for a
@@ -175,6 +108,7 @@ export function prometheusUsageSource(options: PrometheusUsageSourceOptions): Us
             `last_over_time(${uses}[${window}] offset ${window})) or last_over_time(${uses}[${window}]))`,
           at,
         ),
+        prometheusCoverage(api, { secret, selector, at, windowMs }),
       ]);
 
       const seen = new Map(seenRows.map((r) => [key(r.metric), Math.round(number(r.value[1]) * 1000)]));
@@ -241,26 +175,9 @@ export function prometheusUsageSource(options: PrometheusUsageSourceOptions): Us
         };
       });
       fingerprints.sort((a, b) => b.lastSeen - a.lastSeen || a.fingerprint.localeCompare(b.fingerprint));
-      return { secret, windowMs, at, instancesSeen: instanceIds.size, fingerprints };
+      return { secret, windowMs, at, instancesSeen: instanceIds.size, fingerprints, coverage };
     },
   };
-}
-
-/** A PromQL double-quoted string literal (Go escapes), safe for any label value. */
-export function promString(value: string): string {
-  let out = '"';
-  for (const ch of value) {
-    const code = ch.codePointAt(0) ?? 0;
-    if (ch === '\\') out += '\\\\';
-    else if (ch === '"') out += '\\"';
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\r') out += '\\r';
-    else if (ch === '\t') out += '\\t';
-    else if (code < 0x20 || code === 0x7f || (code >= 0xd800 && code <= 0xdfff))
-      out += `\\u${code.toString(16).padStart(4, '0')}`;
-    else out += ch;
-  }
-  return `${out}"`;
 }
 
 function key(metric: Record<string, string>): string {
@@ -275,45 +192,6 @@ function metricName(name: string): string {
   if (!METRIC_NAME.test(name))
     throw new ConfigurationError(`prometheusUsageSource: ${JSON.stringify(name)} is not a Prometheus metric name`);
   return name;
-}
-
-function parseBaseUrl(url: string): { endpoint: URL; display: string; auth: string | undefined } {
-  let base: URL;
-  try {
-    base = new URL(url);
-  } catch {
-    throw new ConfigurationError(`prometheusUsageSource: url must be an http(s) URL, not ${JSON.stringify(url)}`);
-  }
-  if (base.protocol !== 'http:' && base.protocol !== 'https:') {
-    throw new ConfigurationError(`prometheusUsageSource: url must be an http(s) URL, not ${JSON.stringify(url)}`);
-  }
-  // fetch refuses URLs with credentials: they become a basic Authorization header.
-  const credentials = `${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`;
-  const auth = base.username || base.password ? `Basic ${Buffer.from(credentials).toString('base64')}` : undefined;
-  base.username = '';
-  base.password = '';
-  base.search = '';
-  base.hash = '';
-  if (!base.pathname.endsWith('/')) base.pathname += '/';
-  const display = base.href.replace(/\/$/, '');
-  return { endpoint: new URL('api/v1/query', base), display, auth };
-}
-
-function unexpected(display: string, promql: string, want: string, got: string): UsageSourceError {
-  return new UsageSourceError(
-    'BAD_RESPONSE',
-    `Prometheus at ${display} answered a ${got}, not a ${want}, to ${promql}`,
-  );
-}
-
-function describe(cause: unknown): string {
-  if (!(cause instanceof Error)) return String(cause);
-  const inner = (cause as { cause?: unknown }).cause;
-  const code = isRecord(inner) && typeof inner.code === 'string' ? inner.code : undefined;
-  const innerMessage = inner instanceof Error ? inner.message : undefined;
-  return [cause.message, code && !innerMessage?.includes(code) ? code : undefined, innerMessage]
-    .filter(Boolean)
-    .join(': ');
 }
 
 async function eachLimited<T>(items: readonly T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {

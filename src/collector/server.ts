@@ -1,8 +1,8 @@
 /**
  * The collector over HTTP (node:http, no framework):
  *
- *   POST /v1/beacons                       a `keyflip.beacon/v1` report (JSON) → 204
- *   GET  /v1/usage?secret=NAME&window=60m  → SecretUsage
+ *   POST /v1/beacons                       a `keyflip.beacon/v1` report (JSON) → 204, or 429 when refused
+ *   GET  /v1/usage?secret=NAME&window=60m  → SecretUsage (with its `coverage`)
  *   GET  /v1/instances[?limit=N]           → { at, retentionMs, total, stale, secrets, instances }
  *   GET  /healthz                          → { ok: true }            (never needs the token)
  *   GET  /                                 → the page                (static, holds no data: see below)
@@ -13,7 +13,13 @@
  *
  * No request, however malformed, crashes it or makes it print anything: a body over the limit is refused
  * (413) without being read whole, a body that is not UTF-8 JSON or not a report gets 400 saying what is
- * wrong (never quoting it), and anything unexpected is a 500 that leaves the server running.
+ * wrong (never quoting it), and anything unexpected is a 500 that leaves the server running. A refusal sent
+ * before the body was read (401, 403, 415, …) goes out at once, and a body up to the limit is then read and
+ * discarded, so the client sees the answer rather than a reset connection.
+ *
+ * Idle or slow connections cannot stall it: headers must arrive within {@link SERVER_TIMEOUTS}, a whole
+ * request within its `requestTimeoutMs`, and the open connections are capped (`maxConnections`) by closing
+ * the oldest connection that serves no request, so a flood of idle connections never locks a beacon out.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -22,6 +28,8 @@ import { wholeNumber } from '../check.js';
 import { parseDuration } from '../duration.js';
 import { ConfigurationError, KeyflipError } from '../errors.js';
 import { type Collector, createCollector } from './collector.js';
+import { capConnections } from './connection-cap.js';
+import { allowedHostNames, hostAllowed, isLoopback } from './host-check.js';
 import { COLLECTOR_PAGE } from './page.js';
 import { CollectorInputError } from './report.js';
 
@@ -37,7 +45,44 @@ export interface CollectorServerOptions {
   collector?: Collector | undefined;
   /** The largest request body accepted (413 beyond). @default 1_048_576 (1 MiB) */
   maxBodyBytes?: number | undefined;
+  /**
+   * Host names (or addresses) besides loopback that a request's `Host` header may name, without a port: the
+   * name a reverse proxy forwards, or `host.docker.internal`. Bound to loopback, the server answers only Host
+   * names that are loopback literals (127.0.0.0/8 dotted quads, `[::1]`), `localhost` and these (403 otherwise,
+   * against DNS rebinding); bound elsewhere, it checks the Host header only when this is given.
+   * @default [] (loopback names only)
+   */
+  allowedHosts?: readonly string[] | undefined;
+  /**
+   * Open connections at most (a whole number). Beyond it, the oldest connection that serves no request (idle,
+   * still sending its headers, or being refused) is closed to make room; only when every one serves a request
+   * is the new one refused. Keep it below the process's file descriptor limit (`ulimit -n`).
+   * @default 512
+   */
+  maxConnections?: number | undefined;
 }
+
+/**
+ * The server's timeouts, ms, each with why:
+ * - `headersTimeoutMs` 10 s: a beacon or `verify` sends its headers at once; a connection still without complete
+ *   headers after 10 s is closed (408), so idle connections cannot pile up.
+ * - `requestTimeoutMs` 30 s: a whole request, body included (1 MiB in 30 s is ~35 KiB/s, far below any link).
+ * - `keepAliveTimeoutMs` 5 s: how long an idle kept-alive connection stays open after a response (Node's default;
+ *   beacons come once a minute, so a longer one would mostly keep idle sockets).
+ * - `checkEveryMs` 1 s: how often Node looks for connections past these timeouts (with its default, 30 s, an idle
+ *   connection could live up to 30 s past its headers timeout).
+ * - `drainMs` 10 s: the longest a refused request's body is read and discarded before the connection is closed.
+ */
+export const SERVER_TIMEOUTS = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  checkEveryMs: 1_000,
+  drainMs: 10_000,
+} as const;
+
+/** The default of `maxConnections`: well below the usual 1 024 file descriptors of a process. */
+const DEFAULT_MAX_CONNECTIONS = 512;
 
 export interface CollectorServer {
   /** `http://127.0.0.1:PORT`, no trailing slash: the `url` of `httpSink` and of `keyflip verify --collector`. */
@@ -53,22 +98,6 @@ const JSON_HEADERS = {
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
 };
-const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
-
-/** True for a loopback address or name (127.0.0.0/8, ::1, localhost). */
-export function isLoopback(host: string): boolean {
-  return LOOPBACK_NAMES.has(host) || host.startsWith('127.') || host.endsWith('.localhost');
-}
-
-/** The hostname part of a Host header (`127.0.0.1:8080`, `[::1]:8080`, `localhost`). */
-function hostnameOf(header: string): string {
-  if (header.startsWith('[')) {
-    const end = header.indexOf(']');
-    return end === -1 ? header : header.slice(0, end + 1);
-  }
-  const colon = header.lastIndexOf(':');
-  return (colon === -1 ? header : header.slice(0, colon)).toLowerCase();
-}
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
@@ -132,8 +161,14 @@ export async function startCollectorServer(options: CollectorServerOptions = {})
   if (options.token !== undefined && options.token.length === 0)
     throw new ConfigurationError('startCollectorServer: token must not be empty (leave it out for no token)');
   const expected = options.token === undefined ? undefined : digest(options.token);
-  /** Bound to loopback: refuse other Host names, so a web page cannot reach it through DNS rebinding. */
-  const checkHost = isLoopback(host.toLowerCase());
+  const allowedHosts = allowedHostNames('startCollectorServer: allowedHosts', options.allowedHosts);
+  const maxConnections = wholeNumber(
+    'startCollectorServer: maxConnections',
+    options.maxConnections,
+    DEFAULT_MAX_CONNECTIONS,
+  );
+  /** Bound to loopback (or told which names): refuse other Host names, so no web page reaches it by DNS rebinding. */
+  const checkHost = isLoopback(host) || allowedHosts.size > 0;
 
   const authorized = (req: IncomingMessage): boolean => {
     if (expected === undefined) return true;
@@ -158,13 +193,19 @@ export async function startCollectorServer(options: CollectorServerOptions = {})
     res.end(text);
   };
 
-  /** Answers and drops the connection without reading the rest of the request body. */
+  /**
+   * Answers a request whose body is not wanted, and closes its connection. The whole answer is written at once,
+   * before the body is read; then, with `drain`, a body of at most `maxBodyBytes` that arrives within
+   * `SERVER_TIMEOUTS.drainMs` is read and discarded before the connection closes, so the client reads the answer
+   * rather than a reset. A larger or slower body (or without `drain`) has the connection closed at once.
+   */
   const refuseBody = (
     req: IncomingMessage,
     res: ServerResponse,
     status: number,
     body: unknown,
     headers: Record<string, string> = {},
+    drain = true,
   ): void => {
     if (res.headersSent) {
       req.destroy();
@@ -177,7 +218,27 @@ export async function startCollectorServer(options: CollectorServerOptions = {})
       'content-length': Buffer.byteLength(text),
       connection: 'close',
     });
-    res.end(text, () => req.destroy());
+    if (req.complete) {
+      res.end(text);
+      return;
+    }
+    if (!drain || Number(req.headers['content-length'] ?? 0) > maxBodyBytes) {
+      res.end(text, () => req.destroy());
+      return;
+    }
+    res.write(text);
+    let size = 0;
+    const timer = setTimeout(() => req.destroy(), SERVER_TIMEOUTS.drainMs);
+    timer.unref();
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBodyBytes) req.destroy();
+    });
+    req.on('end', () => {
+      clearTimeout(timer);
+      res.end();
+    });
+    req.on('close', () => clearTimeout(timer));
   };
 
   const readBody = (req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> =>
@@ -198,7 +259,7 @@ export async function startCollectorServer(options: CollectorServerOptions = {})
         if (size > maxBodyBytes) {
           done = true;
           chunks.length = 0;
-          refuseBody(req, res, 413, tooLarge);
+          refuseBody(req, res, 413, tooLarge, {}, false);
           resolve(undefined);
           return;
         }
@@ -243,7 +304,18 @@ export async function startCollectorServer(options: CollectorServerOptions = {})
     } catch (error) {
       throw new HttpError(400, `the body is not valid JSON${jsonPosition(error)}`);
     }
-    collector.ingest(parsed);
+    const result = collector.ingest(parsed);
+    if (!result.accepted) {
+      // Refused for now (instance cap, memory budget): the collector recorded the refusal as dropped evidence.
+      const retryAfterMs = Number.isFinite(result.retryAfterMs) ? Math.max(0, result.retryAfterMs) : 60_000;
+      send(
+        res,
+        429,
+        { error: `report refused for now (${result.reason})`, reason: result.reason, message: result.message },
+        { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
+      );
+      return;
+    }
     send(res, 204, undefined);
   };
 
@@ -261,14 +333,13 @@ export async function startCollectorServer(options: CollectorServerOptions = {})
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (checkHost) {
-      const hostHeader = req.headers.host;
-      if (typeof hostHeader !== 'string' || !isLoopback(hostnameOf(hostHeader))) {
-        refuseBody(req, res, 403, {
-          error: 'this collector listens on loopback; the Host header must name it (127.0.0.1, localhost)',
-        });
-        return;
-      }
+    if (checkHost && !hostAllowed(req.headers.host, allowedHosts)) {
+      refuseBody(req, res, 403, {
+        error:
+          'the Host header must name this collector: 127.0.0.1, localhost, [::1] or a name it was given ' +
+          '(allowedHosts, keyflip collector --allow-host)',
+      });
+      return;
     }
     let url: URL;
     try {
@@ -305,6 +376,7 @@ export async function startCollectorServer(options: CollectorServerOptions = {})
       );
       return;
     }
+    connections.serving(res);
     if (path === '/v1/beacons') {
       if (method !== 'POST') throw new HttpError(405, 'POST /v1/beacons', {}, { allow: 'POST' });
       await ingest(req, res);
@@ -324,7 +396,12 @@ export async function startCollectorServer(options: CollectorServerOptions = {})
   };
 
   const server = createServer(
-    { requestTimeout: 30_000, headersTimeout: 15_000, keepAliveTimeout: 5_000 },
+    {
+      headersTimeout: SERVER_TIMEOUTS.headersTimeoutMs,
+      requestTimeout: SERVER_TIMEOUTS.requestTimeoutMs,
+      keepAliveTimeout: SERVER_TIMEOUTS.keepAliveTimeoutMs,
+      connectionsCheckingInterval: SERVER_TIMEOUTS.checkEveryMs,
+    },
     (req, res) => {
       req.on('error', () => undefined);
       res.on('error', () => undefined);
@@ -353,9 +430,12 @@ export async function startCollectorServer(options: CollectorServerOptions = {})
       socket.destroy();
       return;
     }
-    socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    // Headers (or a whole request) that did not arrive within SERVER_TIMEOUTS: 408; anything else malformed: 400.
+    const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
   server.on('error', () => undefined);
+  const connections = capConnections(server, maxConnections);
 
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error): void => reject(error);

@@ -4,16 +4,27 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../src/index.js';
 import { UsageSourceError } from '../../src/collector/usage-source-error.js';
 import { prometheusUsageSource, promString } from '../../src/collector/prometheus.js';
+import { retentionOf } from '../../src/collector/prometheus-api.js';
+import { scrapeGaps } from '../../src/collector/prometheus-coverage.js';
 
 interface Received {
   method: string;
   path: string;
   query: string;
   time: number;
+  params: URLSearchParams;
   headers: IncomingMessage['headers'];
 }
 
 type Answer = { status?: number; body: unknown; raw?: boolean; hang?: boolean };
+
+/** What the fake answers to the coverage queries (the scrape interval, the presence range query, the retention). */
+interface CoverageAnswers {
+  interval?: (query: string) => Answer;
+  presence?: (query: string, params: URLSearchParams) => Answer;
+  /** `storageRetention` of `/api/v1/status/runtimeinfo`; undefined: 404 (a server that does not have it). */
+  retention?: string;
+}
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -23,8 +34,14 @@ afterEach(async () => {
   }
 });
 
-/** A fake Prometheus: `answer` gets each PromQL query and says what to reply. */
-async function fakePrometheus(answer: (query: string) => Answer): Promise<{ url: string; received: Received[] }> {
+/**
+ * A fake Prometheus: `answer` gets each PromQL query of the usage and says what to reply; the coverage queries
+ * are answered by `coverage` (by default: no interval, no series, no runtimeinfo).
+ */
+async function fakePrometheus(
+  answer: (query: string) => Answer,
+  coverage: CoverageAnswers = {},
+): Promise<{ url: string; received: Received[] }> {
   const received: Received[] = [];
   const server = createServer((req, res) => {
     let body = '';
@@ -38,9 +55,22 @@ async function fakePrometheus(answer: (query: string) => Answer): Promise<{ url:
         path: url.pathname,
         query,
         time: Number(params.get('time')),
+        params,
         headers: req.headers,
       });
-      const a = answer(query);
+      let a: Answer;
+      if (url.pathname.endsWith('/api/v1/status/runtimeinfo')) {
+        a =
+          coverage.retention === undefined
+            ? { status: 404, raw: true, body: 'not found' }
+            : { body: { status: 'success', data: { storageRetention: coverage.retention } } };
+      } else if (url.pathname.endsWith('/api/v1/query_range')) {
+        a = coverage.presence?.(query, params) ?? matrix([]);
+      } else if (kind(query) === 'interval') {
+        a = coverage.interval?.(query) ?? empty();
+      } else {
+        a = answer(query);
+      }
       if (a.hang) return; // never answers
       res.writeHead(a.status ?? 200, { 'content-type': a.raw ? 'text/html' : 'application/json' });
       res.end(a.raw ? String(a.body) : JSON.stringify(a.body));
@@ -59,9 +89,14 @@ const vector = (result: { metric: Record<string, string>; value: number | string
   },
 });
 const empty = (): Answer => vector([]);
+const matrix = (result: { metric: Record<string, string>; values: [number, string][] }[]): Answer => ({
+  body: { status: 'success', data: { resultType: 'matrix', result } },
+});
 
-/** Which of the three queries (or the follow-up) this is. */
-function kind(query: string): 'held' | 'seen' | 'uses' | 'raw' {
+/** Which of the three queries (or the follow-up, or the coverage's) this is. */
+function kind(query: string): 'held' | 'seen' | 'uses' | 'raw' | 'interval' | 'presence' {
+  if (query.includes('timestamp(') && query.includes(' offset ')) return 'interval';
+  if (query.startsWith('count by')) return 'presence';
   if (query.includes('timestamp(')) return 'seen';
   if (query.includes('keyflip_secret_uses_total')) return 'uses';
   if (query.startsWith('max by')) return 'held';
@@ -104,10 +139,22 @@ describe('prometheusUsageSource: the queries', () => {
       at: usage.at,
       instancesSeen: 0,
       fingerprints: [],
+      // Nothing to measure a scrape interval from: no coverage, said in gaps.
+      coverage: {
+        observedSince: undefined,
+        dropped: [],
+        maxIntervalMs: undefined,
+        gaps: [expect.stringMatching(/no two recent samples of any series of OPENAI_API_KEY/)],
+      },
     });
     expect(usage.at).toBeGreaterThanOrEqual(before);
-    expect(fake.received).toHaveLength(3);
-    for (const r of fake.received) {
+    // The three usage queries and the scrape interval's (instant), and the retention (GET runtimeinfo).
+    const queries = fake.received.filter((r) => r.path === '/api/v1/query');
+    expect(queries.map((r) => kind(r.query)).sort()).toEqual(['held', 'interval', 'seen', 'uses']);
+    expect(fake.received.filter((r) => r.path !== '/api/v1/query')).toMatchObject([
+      { method: 'GET', path: '/api/v1/status/runtimeinfo' },
+    ]);
+    for (const r of queries) {
       expect(r).toMatchObject({ method: 'POST', path: '/api/v1/query' });
       expect(r.headers['content-type']).toBe('application/x-www-form-urlencoded');
       expect(r.time).toBeCloseTo(usage.at / 1000, 3);
@@ -146,8 +193,11 @@ describe('prometheusUsageSource: the queries', () => {
       headers: { 'x-scope-orgid': 'tenant-1' },
       metrics: { inUse: 'app_keyflip_secret_in_use', uses: 'app_keyflip_secret_uses_total' },
     }).usage('K', { windowMs: 60_000 });
+    expect(fake.received.map((r) => r.path).sort()).toEqual([
+      ...Array<string>(4).fill('/prometheus/api/v1/query'),
+      '/prometheus/api/v1/status/runtimeinfo',
+    ]);
     for (const r of fake.received) {
-      expect(r.path).toBe('/prometheus/api/v1/query');
       expect(r.headers.authorization).toBe(`Basic ${Buffer.from('user:p@ss').toString('base64')}`);
       expect(r.headers['x-scope-orgid']).toBe('tenant-1');
     }
@@ -275,10 +325,12 @@ describe('prometheusUsageSource: the answer', () => {
               },
             },
           };
+        default:
+          throw new Error(`unexpected ${query}`);
       }
     });
     const usage = await prometheusUsageSource({ url: fake.url }).usage('K', { windowMs: 7 * 86_400_000 });
-    const raw = fake.received.filter((r) => kind(r.query) === 'raw');
+    const raw = fake.received.filter((r) => r.path === '/api/v1/query' && kind(r.query) === 'raw');
     expect(raw.map((r) => r.query)).toEqual([
       'keyflip_secret_in_use{secret_name="K", service_instance_id="gone\\"\\\\odd", ' +
         'secret_fingerprint="kf_111111111111"}[604800000ms]',
@@ -290,13 +342,181 @@ describe('prometheusUsageSource: the answer', () => {
   });
 });
 
+/** A presence answer: a point at every step of the range query for each group, but where `missing(k)` says. */
+function presence(
+  params: URLSearchParams,
+  groups: { metric: Record<string, string>; missing?: (k: number, steps: number) => boolean }[],
+): Answer {
+  const [start, end, step] = ['start', 'end', 'step'].map((name) => Number(params.get(name))) as [
+    number,
+    number,
+    number,
+  ];
+  const steps = Math.round((end - start) / step);
+  return matrix(
+    groups.map((g) => ({
+      metric: g.metric,
+      values: Array.from({ length: steps + 1 }, (_, k) => k)
+        .filter((k) => !g.missing?.(k, steps))
+        .map((k): [number, string] => [start + k * step, '2']),
+    })),
+  );
+}
+
+describe('prometheusUsageSource: coverage', () => {
+  const api1 = { job: 'keyflip', instance: '10.0.0.1:9464', service_instance_id: 'api-1' };
+  const api2 = { job: 'keyflip', instance: '10.0.0.2:9464', service_instance_id: 'api-2' };
+  /** The interval query's answer: one row per group, the interval measured in seconds. */
+  const intervals =
+    (...seconds: number[]) =>
+    (): Answer =>
+      vector(seconds.map((value, i) => ({ metric: { ...api1, service_instance_id: `api-${i}` }, value })));
+  const rangeQuery = (received: Received[]): Received | undefined =>
+    received.find((r) => r.path === '/api/v1/query_range');
+  const selector = 'keyflip_secret_in_use{secret_name="K"}';
+
+  it('full coverage: the largest scrape interval, observedSince at the start of the range, no gaps', async () => {
+    const fake = await fakePrometheus(() => empty(), {
+      interval: intervals(1, 0.5),
+      presence: (_, params) => presence(params, [{ metric: api1 }, { metric: api2 }]),
+      retention: '15d',
+    });
+    const usage = await prometheusUsageSource({ url: fake.url }).usage('K', { windowMs: 60_000 });
+    // 61 steps of 1 s back from `at`: the window plus one interval.
+    expect(usage.coverage).toEqual({ observedSince: usage.at - 61_000, dropped: [], maxIntervalMs: 1_000, gaps: [] });
+    const interval = fake.received.find((r) => kind(r.query) === 'interval');
+    const measured = (ms: number): string =>
+      `(timestamp(${selector}) - timestamp(${selector} offset ${ms}ms)) / count_over_time(${selector}[${ms}ms])`;
+    expect(interval?.query).toBe(
+      `max by (job, instance, service_instance_id) (${measured(2_000)} or ${measured(10_000)} or ` +
+        `${measured(60_000)} or ${measured(300_000)})`,
+    );
+    const range = rangeQuery(fake.received);
+    expect(range?.query).toBe(`count by (job, instance, service_instance_id) (count_over_time(${selector}[2000ms]))`);
+    expect(range?.method).toBe('POST');
+    expect(range?.params.get('step')).toBe('1.000');
+    expect(Number(range?.params.get('end'))).toBeCloseTo(usage.at / 1000, 3);
+    expect(Number(range?.params.get('start'))).toBeCloseTo((usage.at - 61_000) / 1000, 3);
+  });
+
+  it('a scrape gap of one instance, and one of every series: both listed, observedSince after the last', async () => {
+    const fake = await fakePrometheus(() => empty(), {
+      interval: intervals(1),
+      presence: (_, params) =>
+        presence(params, [
+          { metric: api1, missing: (k) => (k >= 20 && k <= 25) || (k >= 40 && k <= 42) },
+          { metric: api2, missing: (k) => k >= 40 && k <= 42 },
+        ]),
+    });
+    const usage = await prometheusUsageSource({ url: fake.url }).usage('K', { windowMs: 60_000 });
+    const start = usage.at - 61_000;
+    const at = (k: number): string => new Date(start + k * 1_000).toISOString();
+    expect(usage.coverage).toEqual({
+      observedSince: start + 43_000,
+      dropped: [],
+      maxIntervalMs: 1_000,
+      gaps: [
+        `Prometheus has no sample of K from instance "api-1" between ${at(19)} and ${at(26)} ` +
+          '(a scrape gap: more than 2 × the 1s step)',
+        `Prometheus has no sample of any series of K between ${at(39)} and ${at(43)} ` +
+          '(a scrape gap: more than 2 × the 1s step)',
+      ],
+    });
+  });
+
+  it('series that begin within the range: observedSince at the first; a short retention is a gap', async () => {
+    const fake = await fakePrometheus(() => empty(), {
+      interval: intervals(1),
+      presence: (_, params) => presence(params, [{ metric: api1, missing: (k) => k < 30 }]),
+      retention: '30s',
+    });
+    const usage = await prometheusUsageSource({ url: fake.url }).usage('K', { windowMs: 60_000 });
+    expect(usage.coverage).toEqual({
+      observedSince: usage.at - 61_000 + 30_000,
+      dropped: [],
+      maxIntervalMs: 1_000,
+      gaps: [
+        'Prometheus keeps 30s of samples (its retention), less than the window plus one scrape interval: it cannot ' +
+          'vouch for the whole window; use a shorter window or keep samples longer',
+      ],
+    });
+    // A retention that covers the window is no gap (and a compound or size-bound one is read too).
+    for (const retention of ['1h', '1m1s', '2h or 10GiB']) {
+      const covered = await fakePrometheus(() => empty(), {
+        interval: intervals(1),
+        presence: (_, params) => presence(params, [{ metric: api1 }]),
+        retention,
+      });
+      const answer = await prometheusUsageSource({ url: covered.url }).usage('K', { windowMs: 60_000 });
+      expect(answer.coverage?.gaps, retention).toEqual([]);
+    }
+  });
+
+  it('nothing scraped at the end of the range: no observedSince, and gaps says so', async () => {
+    const fake = await fakePrometheus(() => empty(), {
+      interval: intervals(1),
+      presence: (_, params) => presence(params, [{ metric: api1, missing: (k, steps) => k > steps - 5 }]),
+    });
+    const usage = await prometheusUsageSource({ url: fake.url }).usage('K', { windowMs: 60_000 });
+    expect(usage.coverage).toMatchObject({ observedSince: undefined, maxIntervalMs: 1_000 });
+    expect(usage.coverage?.gaps).toEqual([expect.stringMatching(/^Prometheus has no sample of K since .*now$/)]);
+  });
+
+  it('a long window or a large fleet: a coarser step, at most 10 000 points per series', async () => {
+    let groups = 1;
+    const fake = await fakePrometheus(() => empty(), {
+      interval: () => intervals(...Array<number>(groups).fill(1))(),
+      presence: (_, params) => presence(params, [{ metric: api1 }]),
+    });
+    const source = prometheusUsageSource({ url: fake.url });
+    const month = await source.usage('K', { windowMs: 30 * 86_400_000 });
+    expect(rangeQuery(fake.received)?.params.get('step')).toBe('259.201'); // (30 d + 1 s) / 10 000, rounded up
+    expect(month.coverage).toMatchObject({ maxIntervalMs: 1_000, gaps: [] });
+    expect(month.coverage?.observedSince).toBeLessThanOrEqual(month.at - 30 * 86_400_000 - 1_000);
+    fake.received.length = 0;
+    groups = 500;
+    await source.usage('K', { windowMs: 3_600_000 });
+    // 500 series of (1 h + 1 s) at 1 s would be 1.8 M points: 1 M at most.
+    expect(rangeQuery(fake.received)?.params.get('step')).toBe('1.801');
+  });
+
+  it('retentionOf reads the time part of storageRetention', () => {
+    expect(retentionOf('15d')).toBe(15 * 86_400_000);
+    expect(retentionOf('1h30m')).toBe(5_400_000);
+    expect(retentionOf('2w')).toBe(14 * 86_400_000);
+    expect(retentionOf('500ms')).toBe(500);
+    expect(retentionOf('10GiB or 1y')).toBe(365 * 86_400_000);
+    expect(retentionOf('10GiB')).toBeUndefined();
+    expect(retentionOf('')).toBeUndefined();
+  });
+
+  it('scrapeGaps: a gap of one group inside a gap of every series is listed once', () => {
+    const values = (ks: number[]): [number, string][] => ks.map((k) => [k, '1']);
+    const found = scrapeGaps(
+      [
+        { metric: { service_instance_id: 'a' }, values: values([0, 1, 2, 6, 7, 8]) },
+        { metric: { service_instance_id: 'b' }, values: values([0, 1, 2, 6, 7, 8]) },
+      ],
+      0,
+      1_000,
+      8,
+    );
+    expect(found).toEqual({
+      gaps: [{ from: 2_000, to: 6_000, who: undefined }],
+      observedSince: 6_000,
+      lastSample: 8_000,
+    });
+  });
+});
+
 describe('prometheusUsageSource: names and escaping', () => {
   it('accepts secret names of letters, digits and _ . - / [ ], quoted as PromQL strings', async () => {
     const fake = await fakePrometheus(() => empty());
     const source = prometheusUsageSource({ url: fake.url });
     for (const name of ['OPENAI_API_KEY', 'team/openai.key-2', 'byok[tenant_7]']) {
       await source.usage(name, { windowMs: 1_000 });
-      expect(fake.received.at(-1)?.query).toContain(`{secret_name="${name}"}`);
+      const queries = fake.received.filter((r) => r.path === '/api/v1/query').slice(-4);
+      for (const r of queries) expect(r.query).toContain(`{secret_name="${name}"}`);
     }
   });
 

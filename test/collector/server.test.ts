@@ -1,7 +1,13 @@
 import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createCollector, startCollectorServer, type CollectorServer } from '../../src/collector/index.js';
+import {
+  type Collector,
+  createCollector,
+  startCollectorServer,
+  type CollectorServer,
+} from '../../src/collector/index.js';
+import { hostHeaderName, isLoopback } from '../../src/collector/host-check.js';
 import { ConfigurationError } from '../../src/index.js';
 import { FP, report } from './reports.js';
 
@@ -68,6 +74,43 @@ function raw(
     );
     req.on('error', reject);
     req.end(options.body);
+  });
+}
+
+/**
+ * A raw TCP connection to the server, once connected. With `allowHalfOpen` it keeps sending after the server
+ * closed its side, as a client still uploading a body does (and then sees a reset if the server stopped reading).
+ */
+function socketTo(server: CollectorServer, allowHalfOpen = false): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port: server.port, host: '127.0.0.1', allowHalfOpen }, () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/** Everything a raw socket receives until the server closes it; `error` is the socket's error, if any. */
+function received(socket: Socket): Promise<{ text: string; error: Error | undefined }> {
+  return new Promise((resolve) => {
+    let text = '';
+    let error: Error | undefined;
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+    socket.on('error', (e) => (error = e));
+    socket.on('close', () => resolve({ text, error }));
+  });
+}
+
+/** Resolves once `socket` has received `pattern`. */
+function receivedSoFar(socket: Socket, pattern: RegExp): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    const on = (chunk: Buffer): void => {
+      text += chunk.toString('utf8');
+      if (pattern.test(text)) {
+        socket.off('data', on);
+        resolve(text);
+      }
+    };
+    socket.on('data', on);
   });
 }
 
@@ -395,6 +438,84 @@ describe('startCollectorServer', () => {
       expect((await raw(server.url, { path: '/v1/instances', headers: { host: `[::1]:${port}` } })).status).toBe(200);
     });
 
+    it('only loopback literals and localhost pass, with or without the port: not 127.attacker.example', async () => {
+      const server = await start();
+      const status = async (host: string): Promise<number> =>
+        (await raw(server.url, { path: '/healthz', headers: { host } })).status;
+      const port = server.port;
+      for (const host of [
+        `127.attacker.example:${port}`,
+        '127.attacker.example',
+        `127.0.0.1.attacker.example:${port}`,
+        `localhost.attacker.example:${port}`,
+        `evil.localhost:${port}`,
+        `127.0.0.256:${port}`,
+        `[::ffff:127.0.0.1]:${port}`,
+        `localhost:${port}x`,
+        'localhost:',
+        `0.0.0.0:${port}`,
+      ]) {
+        expect(await status(host), host).toBe(403);
+      }
+      for (const host of [
+        `127.0.0.1:${port}`,
+        '127.0.0.1',
+        `127.255.0.7:${port}`,
+        'localhost',
+        `LOCALHOST:${port}`,
+        `[::1]:${port}`,
+        '[::1]',
+      ]) {
+        expect(await status(host), host).toBe(200);
+      }
+      // An HTTP/1.0 request may leave Host out: refused too, with the reason.
+      const socket = await socketTo(server);
+      const answer = received(socket);
+      socket.write('GET /healthz HTTP/1.0\r\n\r\n');
+      const { text } = await answer;
+      expect(text).toMatch(/^HTTP\/1\.1 403 /);
+      expect(text).toContain('the Host header must name this collector');
+    });
+
+    it('names the operator allows (allowedHosts) pass too, in any case, with or without the port', async () => {
+      const server = await start({ allowedHosts: ['Collector.Internal', '[fd00::1]', '10.0.0.5'] });
+      const status = async (host: string): Promise<number> =>
+        (await raw(server.url, { path: '/healthz', headers: { host } })).status;
+      for (const host of ['collector.internal', 'COLLECTOR.internal:7391', '[fd00::1]:80', '10.0.0.5', '127.0.0.1'])
+        expect(await status(host), host).toBe(200);
+      for (const host of ['other.internal', 'collector.internal.attacker.example', '[fd00::2]', '10.0.0.6'])
+        expect(await status(host), host).toBe(403);
+      // Bound to another address, Host is checked only when allowedHosts is given.
+      const open = await start({ host: '0.0.0.0', token: TOKEN });
+      expect(
+        (await raw(open.url.replace('0.0.0.0', '127.0.0.1'), { path: '/healthz', headers: { host: 'a.b' } })).status,
+      ).toBe(200);
+      const checked = await start({ host: '0.0.0.0', token: TOKEN, allowedHosts: ['collector.internal'] });
+      const checkedUrl = checked.url.replace('0.0.0.0', '127.0.0.1');
+      expect((await raw(checkedUrl, { path: '/healthz', headers: { host: 'a.b' } })).status).toBe(403);
+      expect((await raw(checkedUrl, { path: '/healthz', headers: { host: 'collector.internal' } })).status).toBe(200);
+    });
+
+    it('isLoopback and hostHeaderName: what counts as loopback, and how a Host header is read', () => {
+      for (const host of ['127.0.0.1', '127.1.2.3', '127.255.255.255', '::1', '[::1]', 'localhost', 'LocalHost'])
+        expect(isLoopback(host), host).toBe(true);
+      for (const host of [
+        '127.attacker.example',
+        '127.0.0.256',
+        '127.0.0',
+        'foo.localhost',
+        '0.0.0.0',
+        '::',
+        '128.0.0.1',
+      ])
+        expect(isLoopback(host), host).toBe(false);
+      expect(hostHeaderName('127.0.0.1:7391')).toBe('127.0.0.1');
+      expect(hostHeaderName('[::1]:7391')).toBe('[::1]');
+      expect(hostHeaderName('Example.COM')).toBe('example.com');
+      for (const header of ['', ':80', '::1', '[::1', '[::1]x', 'a:b', 'a:123456', 'a b', 'a_b.example'])
+        expect(hostHeaderName(header), header).toBeUndefined();
+    });
+
     it('GET / is the page: self-contained, with a CSP that allows nothing external', async () => {
       const server = await start({ token: TOKEN });
       const res = await fetch(`${server.url}/`);
@@ -436,6 +557,184 @@ describe('startCollectorServer', () => {
     await expect(startCollectorServer({ maxBodyBytes: 0 })).rejects.toThrow(ConfigurationError);
     await expect(startCollectorServer({ maxBodyBytes: 1.5 })).rejects.toThrow(/maxBodyBytes/);
     await expect(startCollectorServer({ token: '' })).rejects.toThrow(ConfigurationError);
+    await expect(startCollectorServer({ maxConnections: 0 })).rejects.toThrow(/maxConnections/);
+    for (const allowedHosts of [['collector.internal:80'], [''], ['a b'], ['*.example'], [7]]) {
+      await expect(
+        startCollectorServer({ allowedHosts: allowedHosts as string[] }),
+        JSON.stringify(allowedHosts),
+      ).rejects.toThrow(/allowedHosts\[0\]/);
+    }
+    await expect(startCollectorServer({ allowedHosts: 'a' as unknown as string[] })).rejects.toThrow(
+      ConfigurationError,
+    );
+  });
+
+  describe('idle and slow connections', () => {
+    const CAP = 64;
+    let idle: Socket[] = [];
+    afterEach(() => {
+      for (const socket of idle) socket.destroy();
+      idle = [];
+    });
+
+    /** Opens `count` connections that send nothing, or only part of their headers. */
+    async function flood(server: CollectorServer, count: number): Promise<void> {
+      for (let i = 0; i < count; i++) {
+        const socket = await socketTo(server);
+        socket.on('error', () => undefined);
+        if (i % 2 === 1) socket.write(`POST /v1/beacons HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n`);
+        idle.push(socket);
+      }
+    }
+
+    const post = (server: CollectorServer, id: string): Promise<Response> =>
+      fetch(`${server.url}/v1/beacons`, {
+        method: 'POST',
+        headers: { ...json, ...auth },
+        body: JSON.stringify(report({ id }, [{ fingerprint: FP.new }])),
+      });
+
+    it('the cap + 50 idle or header-less connections: a beacon and /healthz are still answered', async () => {
+      const server = await start({ token: TOKEN, maxConnections: CAP });
+      await flood(server, CAP + 50);
+      expect((await post(server, 'after-the-flood')).status).toBe(204);
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${server.url}/v1/usage?secret=OPENAI_API_KEY`, { headers: auth })).status).toBe(200);
+      expect(server.collector.stats.reports).toBe(1);
+      // The oldest idle ones were closed to make room: never more than the cap open at once.
+      const closed = idle.filter((socket) => socket.destroyed || socket.readableEnded).length;
+      expect(closed).toBeGreaterThanOrEqual(50);
+    }, 60_000);
+
+    it('a request being served is not closed to make room: its body still arrives after a flood', async () => {
+      const server = await start({ token: TOKEN, maxConnections: CAP });
+      const body = Buffer.from(JSON.stringify(report({ id: 'slow-sender' }, [{ fingerprint: FP.old }])));
+      const socket = await socketTo(server);
+      const answer = received(socket);
+      socket.write(
+        `POST /v1/beacons HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\n` +
+          `Authorization: Bearer ${TOKEN}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+      );
+      socket.write(body.subarray(0, 10));
+      // The server has read those headers (and marked the request as served) once a later request is answered.
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      await flood(server, CAP + 50);
+      socket.end(body.subarray(10));
+      const { text, error } = await answer;
+      expect(error).toBeUndefined();
+      expect(text).toMatch(/^HTTP\/1\.1 204 /);
+      expect(server.collector.stats.reports).toBe(1);
+    }, 60_000);
+  });
+
+  describe('refused while the body is still arriving', () => {
+    it('a POST without a valid token gets its 401 at once; a small body sent later is drained, no reset', async () => {
+      const server = await start({ token: TOKEN });
+      const body = JSON.stringify(report({ id: 'no-token' }, [{ fingerprint: FP.old }]));
+      for (const authorization of ['', `Authorization: Bearer wrong\r\n`]) {
+        const socket = await socketTo(server, true);
+        const all = received(socket);
+        socket.write(
+          `POST /v1/beacons HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\n` +
+            `${authorization}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n`,
+        );
+        // The answer comes before any of the body was sent.
+        const early = await receivedSoFar(socket, /\r\n\r\n\{[^}]*\}/);
+        expect(early).toMatch(/^HTTP\/1\.1 401 /);
+        expect(early.toLowerCase()).toContain('www-authenticate: bearer realm="keyflip-collector"');
+        expect(early).toMatch(/"error":"unauthorized: /);
+        // Then the body, in two parts: read and discarded, and the connection closes cleanly (no reset).
+        socket.write(body.slice(0, 20));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        socket.end(body.slice(20));
+        const { text, error } = await all;
+        expect(error).toBeUndefined();
+        expect(text).toBe(early);
+      }
+      expect(server.collector.stats.reports).toBe(0);
+    });
+
+    it('a body larger than the limit behind a 401 is not read: the connection is closed', async () => {
+      const server = await start({ token: TOKEN, maxBodyBytes: 1_000 });
+      const socket = await socketTo(server);
+      const all = received(socket);
+      socket.on('error', () => undefined);
+      socket.write(
+        `POST /v1/beacons HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\n` +
+          'Transfer-Encoding: chunked\r\n\r\n',
+      );
+      expect(await receivedSoFar(socket, /\r\n\r\n\{[^}]*\}/)).toMatch(/^HTTP\/1\.1 401 /);
+      // 4 KiB in chunks: past the limit, the server closes the connection without waiting for the end.
+      for (let i = 0; i < 4 && !socket.destroyed; i++) socket.write(`400\r\n${'x'.repeat(1_024)}\r\n`);
+      const { text } = await all;
+      expect(text).toMatch(/^HTTP\/1\.1 401 /);
+      expect(server.collector.stats.reports).toBe(0);
+    });
+  });
+
+  describe('refused reports (429)', () => {
+    it('a new instance beyond maxInstances: 429, reason and Retry-After; /healthz and /v1/usage answer', async () => {
+      const server = await start({ token: TOKEN, collector: createCollector({ maxInstances: 1 }) });
+      const post = (id: string): Promise<Response> =>
+        fetch(`${server.url}/v1/beacons`, {
+          method: 'POST',
+          headers: { ...json, ...auth },
+          body: JSON.stringify(report({ id }, [{ fingerprint: FP.old }])),
+        });
+      expect((await post('first')).status).toBe(204);
+      for (const id of ['second', 'third']) {
+        const refused = await post(id);
+        expect(refused.status).toBe(429);
+        expect(refused.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+        expect(refused.headers.get('content-type')).toBe('application/json; charset=utf-8');
+        expect(await refused.json()).toEqual({
+          error: 'report refused for now (instance-cap)',
+          reason: 'instance-cap',
+          message: expect.stringContaining('maxInstances'),
+        });
+      }
+      expect((await post('first')).status).toBe(204); // an instance it tracks is still heard
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      const usage = await fetch(`${server.url}/v1/usage?secret=OPENAI_API_KEY&window=1h`, { headers: auth });
+      expect(usage.status).toBe(200);
+      // The answer is collector.usage()'s, coverage included: the refusals are dropped evidence.
+      expect(await usage.json()).toMatchObject({
+        instancesSeen: 1,
+        coverage: {
+          observedSince: expect.any(Number),
+          dropped: [expect.objectContaining({ reason: 'instance-cap', count: 2 })],
+          gaps: [],
+        },
+      });
+    });
+
+    it('Retry-After is the retryAfterMs of the refusal in whole seconds, rounded up (at least 1)', async () => {
+      const real = createCollector();
+      for (const [retryAfterMs, header] of [
+        [1_500, '2'],
+        [0, '1'],
+        [60_000, '60'],
+        [Number.NaN, '60'],
+      ] as const) {
+        const collector: Collector = {
+          ...real,
+          ingest: () => ({ accepted: false, reason: 'memory-budget', retryAfterMs, message: 'over the budget' }),
+        };
+        const server = await start({ collector });
+        const res = await fetch(`${server.url}/v1/beacons`, {
+          method: 'POST',
+          headers: json,
+          body: JSON.stringify(report({ id: 'x' }, [{ fingerprint: FP.old }])),
+        });
+        expect(res.status).toBe(429);
+        expect(res.headers.get('retry-after'), String(retryAfterMs)).toBe(header);
+        expect(await res.json()).toEqual({
+          error: 'report refused for now (memory-budget)',
+          reason: 'memory-budget',
+          message: 'over the budget',
+        });
+      }
+    });
   });
 
   it('start fails cleanly when the port is taken', async () => {

@@ -85,7 +85,7 @@ async function startProcess(id: string, service: string): Promise<Process> {
       service,
       environment: 'e2e',
       instanceId: id,
-      intervalMs: 300,
+      intervalMs: 1_000, // BEACON_LIMITS.intervalMs.min: usageBeacon() refuses less
     }),
   });
   const handle = resolver.secret(SECRET, `${SECRET}_v2 ?? ${SECRET}_v1`);
@@ -184,6 +184,16 @@ describe('beacons → OpenTelemetry → Prometheus → usage', () => {
       [FP1]: ['api-1', 'api-2', 'stale', 'worker-1'],
       [FP2]: ['api-1', 'api-2', 'worker-1'],
     });
+
+    // Coverage, from the real Prometheus: the scrape interval measured from the samples (1 s configured) ...
+    const hour = await source.usage(SECRET, { windowMs: 3_600_000 });
+    expect(hour.coverage?.maxIntervalMs).toBeGreaterThanOrEqual(1_000);
+    expect(hour.coverage?.maxIntervalMs).toBeLessThan(2_000);
+    expect(hour.coverage?.dropped).toEqual([]);
+    // ... and what it cannot vouch for: it started minutes ago, so the series begin within the hour, and it
+    // keeps 1h of samples (its retention), less than the window plus one interval.
+    expect(hour.coverage?.observedSince).toBeGreaterThan(hour.at - 3_600_000);
+    expect(hour.coverage?.gaps).toContainEqual(expect.stringMatching(/^Prometheus keeps 1h of samples/));
 
     // No value anywhere in what Prometheus holds.
     const raw = JSON.stringify(await prometheus?.query('{__name__=~"keyflip_.*"}'));
