@@ -1,8 +1,10 @@
 /** What `keyflip rotate` prints for people (`--json` prints the result as it is). */
 import { formatAge, formatDuration } from '../duration.js';
-import type { KeyView, RotationContext, RotationOutcome, RotationResult } from '../rotation/index.js';
+import type { VerifyOffender } from '../collector/index.js';
+import type { KeyVerification, KeyView, RotationContext, RotationOutcome, RotationResult } from '../rotation/index.js';
 import { clean } from './clean.js';
 import { table } from './table.js';
+import { missingLines } from './verify-output.js';
 
 const HEADS: Record<RotationOutcome, string> = {
   done: 'OK',
@@ -21,21 +23,7 @@ export function renderRotation(r: RotationResult, ctx: Pick<RotationContext, 'na
     const detail = r.probe.detail ? `, ${clean(r.probe.detail)}` : '';
     lines.push('', `probe: ${r.probe.provider} answered ${r.probe.reason} (HTTP ${r.probe.status}${detail})`);
   }
-  for (const v of r.verifications ?? []) {
-    const answer =
-      v.result.ok && v.windowElapsed
-        ? 'unused'
-        : v.result.ok
-          ? 'unused so far, window not elapsed'
-          : clean(v.result.message);
-    lines.push('', `verify ${v.key} (${v.fingerprint}) over ${formatDuration(v.result.windowMs)}: ${answer}`);
-    for (const o of v.result.offenders.slice(0, 20)) {
-      const service = `${clean(o.service)}${o.environment ? `/${clean(o.environment)}` : ''}`;
-      const seen = `last seen ${formatAge(v.result.at - o.lastSeen)} ago`;
-      lines.push(`  ${service}  ${clean(o.host)}  pid ${o.pid}  instance ${clean(o.id)}  ${seen}  uses ${o.uses}`);
-    }
-    if (v.result.offenders.length > 20) lines.push(`  … and ${v.result.offenders.length - 20} more`);
-  }
+  for (const v of r.verifications ?? []) lines.push('', ...verificationLines(v));
   if (r.steps.length > 0) {
     lines.push('', r.outcome === 'planned' ? 'Would write:' : 'Writes:');
     for (const s of r.steps)
@@ -50,6 +38,43 @@ export function renderRotation(r: RotationResult, ctx: Pick<RotationContext, 'na
     lines.push('', `Next: ${next} — ${clean(r.next.why)}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * One old key's verification: its answer, then the instances still holding it, those that held it earlier and
+ * rotated since (with when), and each piece of missing evidence with what to do.
+ */
+function verificationLines(v: KeyVerification): string[] {
+  const { result } = v;
+  const answer =
+    result.ok && v.windowElapsed
+      ? 'unused'
+      : result.ok
+        ? 'unused so far, window not elapsed'
+        : `${result.reason === 'in-use' ? 'in use' : 'cannot prove'}: ${clean(result.message)}`;
+  const lines = [`verify ${v.key} (${v.fingerprint}) over ${formatDuration(result.windowMs)}: ${answer}`];
+  const group = (title: string, offenders: readonly VerifyOffender[], seen: string): void => {
+    if (offenders.length === 0) return;
+    lines.push(`  ${title}:`);
+    for (const o of offenders.slice(0, 20)) {
+      const service = `${clean(o.service)}${o.environment ? `/${clean(o.environment)}` : ''}`;
+      const when = `${seen} ${formatAge(result.at - o.lastSeen)} ago`;
+      lines.push(`    ${service}  ${clean(o.host)}  pid ${o.pid}  instance ${clean(o.id)}  ${when}  uses ${o.uses}`);
+    }
+    if (offenders.length > 20) lines.push(`    … and ${offenders.length - 20} more`);
+  };
+  if (result.reason === 'in-use') {
+    group('still holding it', result.holding, 'last seen');
+    group('held it earlier, rotated since', result.heldEarlier, 'last held');
+  } else {
+    group('may hold it (a key of unknown version)', result.offenders, 'last seen');
+  }
+  if (result.reason === 'in-use' && result.missing.length > 0) {
+    lines.push('  once they have rotated, a clear answer still needs:', ...missingLines(result.missing, '    '));
+  } else if (!result.ok) {
+    lines.push(...missingLines(result.missing, '  '));
+  }
+  return lines;
 }
 
 function nextArgs(command: string): string {

@@ -3,7 +3,7 @@
  * decision is made in src/rotation (the layout too: `chooseLayout`).
  */
 import { providers, type ProviderId } from '../clients/index.js';
-import { collectorUsageSource, prometheusUsageSource, type UsageSource } from '../collector/index.js';
+import { collectorUsageSource, type UsageSource } from '../collector/index.js';
 import { ConfigurationError } from '../errors.js';
 import {
   chooseLayout,
@@ -32,6 +32,7 @@ import { parseCommandLine, type OptionValues } from './parse-command-line.js';
 import { readOptionFile, readValue } from './read-input.js';
 import { renderRotation } from './rotate-output.js';
 import { UsageError, usageFailure } from './usage-error.js';
+import { prometheusSource } from './verify.js';
 
 const COMMON = `Common options:
   --project P             the Google Cloud project (default: KEYFLIP_PROJECT, then GOOGLE_CLOUD_PROJECT)
@@ -45,8 +46,10 @@ const COMMON = `Common options:
 SECRET_MANAGER_EMULATOR_HOST=host:port sends every call to an emulator. KEYFLIP_COLLECTOR_TOKEN is the
 collector's token. Keys are read from stdin or --value-file, never from argv, and never printed.
 Exit codes: 0 done (or already done, or planned by --dry-run); 1 refused by a safety gate, or the check
-failed (a dead key, a key still in use); 2 bad usage, bad input, or Secret Manager / the beacons could not
-answer; 3 stopped part-way between two writes: rotate status explains, the same command again continues.`;
+failed (a dead key, a key still in use, the window not elapsed since the flip); 2 bad usage, bad input, or
+Secret Manager / the beacons could not answer; 3 stopped part-way between two writes: rotate status explains,
+the same command again continues; 4 (verify, revoke) cannot prove the old key unused: evidence is missing
+(refusal evidence-incomplete; the output says what, and what to do). The evidence model: docs/evidence.md.`;
 
 const HELP = `keyflip rotate <command> SECRET [options] — the rotation playbook, with safety gates
 
@@ -61,9 +64,9 @@ Commands, in playbook order:
   flip       SECRET [--skip-probe]
              make the staged key live. Refuses unless it was probed alive
   verify     SECRET --window 60m (--collector URL | --prometheus URL)
-             no process used the old key(s) for the whole window since the flip
+             the evidence proves no process used the old key(s) for the whole window since the flip
   revoke     SECRET --window 60m (--collector URL | --prometheus URL)  |  --force --reason "why"
-             disable the old key(s). Checks again now and refuses unless verify passes; --force is recorded
+             disable the old key(s). Checks again now and refuses unless verify is clear; --force is recorded
   emergency  SECRET [--provider P [--base-url URL]] [--refresh 5m] < new-key.txt
              stage, make live and disable every other key at once; says what picks the new key up when
   discard    SECRET
@@ -93,13 +96,18 @@ const COMMAND_HELP: Readonly<Record<RotateCommand, string>> = {
   alive; --skip-probe flips anyway and records that it did. Running it again changes nothing.`,
   verify: `keyflip rotate verify SECRET --window 60m (--collector URL | --prometheus URL) [common options]
   For every old key (enabled, not live): its fingerprint, then keyflip verify over the window. Passes only
-  when the live key has been live for the whole window, beacons were seen, and no instance reported an old
-  key; otherwise names the instances still on one. Exit 1 when not yet.`,
+  when every old key is clear (the evidence covers the whole window and no instance reported it) and the live
+  key has been live for the whole window. Otherwise: exit 1 naming the instances still holding an old key, or
+  that held it earlier and rotated since (refusal not-verified), or while the window has not elapsed since the
+  flip (window-not-elapsed); exit 4 when no instance shows it but the evidence cannot prove it
+  (evidence-incomplete: each "cannot prove" line says what is missing and what to do).`,
   revoke: `keyflip rotate revoke SECRET --window 60m (--collector URL | --prometheus URL) [common options]
   keyflip rotate revoke SECRET --force --reason "why" [common options]
-  Disables every old key. Checks the beacons again at this moment and refuses (exit 1, naming the
-  instances) unless verify passes for the whole window. --force skips the check; the reason is recorded on
-  the secret. Never disables the live key; never destroys a version. Revoke the key at the provider too.`,
+  Disables every old key. Checks the beacons again at this moment and proceeds only when verify is clear for
+  the whole window: refused with exit 1 when an old key is in use (naming the instances) or the window has
+  not elapsed since the flip, exit 4 when the evidence cannot prove it (evidence-incomplete: what is missing,
+  what to do). --force skips the check; the reason is recorded on the secret. Never disables the live key;
+  never destroys a version. Revoke the key at the provider too.`,
   emergency: `keyflip rotate emergency SECRET [--provider P [--base-url URL]] [--refresh 5m] [--value-file F] \
 [common options]   < new-key.txt
   A leaked key: adds the new key and makes it live, then disables every other key, at once. Refuses while
@@ -235,7 +243,7 @@ export async function rotateCommand(args: readonly string[], io: CliIo): Promise
         break;
     }
     io.stdout.write(json ? `${JSON.stringify(outcome)}\n` : renderRotation(outcome, ctx));
-    return outcome.ok ? 0 : 1;
+    return outcome.ok ? 0 : outcome.refusal === 'evidence-incomplete' ? 4 : 1;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     if (json) {
@@ -304,7 +312,7 @@ function usageSource(
   if (collector !== undefined && prometheus !== undefined)
     throw new UsageError('give one backend: --collector URL or --prometheus URL');
   if (collector !== undefined) return collectorUsageSource({ url: collector, token: collectorToken(env) });
-  if (prometheus !== undefined) return prometheusUsageSource({ url: prometheus });
+  if (prometheus !== undefined) return prometheusSource(prometheus);
   return undefined;
 }
 

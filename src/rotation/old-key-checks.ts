@@ -2,13 +2,13 @@
  * The check behind `verify` and `revoke`: for each old key (enabled, not live), did any process use it in
  * the window, by the beacons; and has the live key been live for the whole window.
  */
-import { verifyRetired } from '../collector/index.js';
+import { verifyRetired, type VerifyOffender, type VerifyReason } from '../collector/index.js';
 import { formatAge, formatDuration } from '../duration.js';
 import { ConfigurationError } from '../errors.js';
 import { iso, nowOf } from './context.js';
 import { keyFingerprint } from './fingerprints.js';
 import type { KeyRing } from './key-ring.js';
-import type { KeyVerification, RotationContext } from './types.js';
+import type { KeyVerification, RefusalCode, RotationContext } from './types.js';
 
 /**
  * When the live key went live: its flip record, or (a key made live outside keyflip) its creation. The
@@ -44,6 +44,37 @@ export async function checkOldKeys(ctx: RotationContext, ring: KeyRing, windowMs
   return out;
 }
 
+/** `service/env on host pid N (instance ID)`, for at most five offenders, then how many more. */
+function who(offenders: readonly VerifyOffender[], at: number, lastHeld: boolean): string {
+  const named = offenders.slice(0, 5).map((o) => {
+    const held = lastHeld ? `, last held ${formatAge(at - o.lastSeen)} ago` : '';
+    const service = `${o.service}${o.environment ? `/${o.environment}` : ''}`;
+    return `${service} on ${o.host} pid ${o.pid} (instance ${o.id}${held})`;
+  });
+  return `${named.join(', ')}${offenders.length > 5 ? ` and ${offenders.length - 5} more` : ''}`;
+}
+
+/**
+ * What the checks of the old keys answer together: `in-use` when any key is in use (positive evidence wins),
+ * else `cannot-prove` when any cannot be proved, else `clear`.
+ */
+export function checksVerdict(checks: readonly KeyVerification[]): VerifyReason {
+  if (checks.some((c) => c.result.reason === 'in-use')) return 'in-use';
+  return checks.some((c) => c.result.reason === 'cannot-prove') ? 'cannot-prove' : 'clear';
+}
+
+/**
+ * Why the checks do not allow a revoke, as a refusal code: `not-verified` (an old key in use),
+ * `evidence-incomplete` (none in use, and the evidence cannot prove it for one), `window-not-elapsed` (every old
+ * key clear, the live key not live for the whole window yet); `undefined` when they allow it.
+ */
+export function verificationRefusal(checks: readonly KeyVerification[]): RefusalCode | undefined {
+  const verdict = checksVerdict(checks);
+  if (verdict === 'in-use') return 'not-verified';
+  if (verdict === 'cannot-prove') return 'evidence-incomplete';
+  return checks.every((c) => c.windowElapsed) ? undefined : 'window-not-elapsed';
+}
+
 /** Why the verifications do not allow a revoke, for people; `undefined` when they do. */
 export function verificationProblem(
   ring: KeyRing,
@@ -54,19 +85,16 @@ export function verificationProblem(
   const window = formatDuration(windowMs);
   const problems: string[] = [];
   for (const c of checks) {
-    if (!c.result.ok) {
-      const who = c.result.offenders
-        .slice(0, 5)
-        .map(
-          (o) => `${o.service}${o.environment ? `/${o.environment}` : ''} on ${o.host} pid ${o.pid} (instance ${o.id})`,
-        )
-        .join(', ');
-      const more = c.result.offenders.length > 5 ? ` and ${c.result.offenders.length - 5} more` : '';
-      problems.push(
-        c.result.reason === 'in-use'
-          ? `${c.key} (${c.fingerprint}) is still used: ${who}${more}`
-          : `${c.key} (${c.fingerprint}): ${c.result.message}`,
-      );
+    const { result } = c;
+    if (result.reason === 'in-use') {
+      const parts: string[] = [];
+      if (result.holding.length > 0) parts.push(who(result.holding, result.at, false));
+      if (result.heldEarlier.length > 0)
+        parts.push(`held earlier and rotated since: ${who(result.heldEarlier, result.at, true)}`);
+      problems.push(`${c.key} (${c.fingerprint}) is still used: ${parts.join('; ')}`);
+    } else if (result.reason === 'cannot-prove') {
+      const todo = result.missing.map((m) => m.action);
+      problems.push(`${c.key} (${c.fingerprint}): ${result.message}${todo[0] === undefined ? '' : `; ${todo[0]}`}`);
     } else if (!c.windowElapsed) {
       problems.push(
         `${ring.live?.label} went live ${formatAge(now - c.liveSince)} ago, less than the ${window} window: ` +

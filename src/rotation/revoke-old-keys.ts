@@ -4,7 +4,7 @@ import { iso, nowOf } from './context.js';
 import { keyFingerprint } from './fingerprints.js';
 import { updateFresh } from './fresh-update.js';
 import type { RotationKey } from './key-ring.js';
-import { checkOldKeys, verificationProblem } from './old-key-checks.js';
+import { checkOldKeys, verificationProblem, verificationRefusal } from './old-key-checks.js';
 import { LABEL, withRecord, type RevokedRecord } from './records.js';
 import { alreadyDone, noStoppedSequence, once, refuse, runStep } from './rotation-step.js';
 import type { RotationContext, RotationResult } from './types.js';
@@ -17,9 +17,10 @@ export interface RevokeOptions {
 }
 
 /**
- * Step 5: disables every old key (enabled, not live). Refuses unless, checked again at this moment, no
- * process used any of them for the whole window and the live key has been live that long — or `force`,
- * whose reason is recorded. Never disables the live key; never destroys a version.
+ * Step 5: disables every old key (enabled, not live). Refuses unless, checked again at this moment, every old key
+ * is `clear` (proved unused for the whole window: `not-verified` when one is in use, `evidence-incomplete` when the
+ * evidence cannot prove it) and the live key has been live that long (`window-not-elapsed`) — or `force`, whose
+ * reason is recorded. Never disables the live key; never destroys a version.
  */
 export async function revoke(ctx: RotationContext, options: RevokeOptions): Promise<RotationResult> {
   const { admin, name } = ctx;
@@ -58,7 +59,7 @@ export async function revoke(ctx: RotationContext, options: RevokeOptions): Prom
           const checks = await verifications();
           const problem = checks && verificationProblem(ring, checks, windowMs, now);
           if (!checks || !problem) return undefined;
-          const code = checks.every((c) => c.result.ok) ? 'window-not-elapsed' : 'not-verified';
+          const code = verificationRefusal(checks) ?? 'not-verified';
           return refuse(code, `revoke refused: ${problem}`, { verifications: checks });
         },
       ],

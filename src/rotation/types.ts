@@ -63,7 +63,10 @@ export type RefusalCode =
   | 'same-key'
   | 'no-live-key'
   | 'window-not-elapsed'
+  /** verify/revoke: an old key is in use (the beacons show it). The CLI exits 1. */
   | 'not-verified'
+  /** verify/revoke: no old key shows in use, but the evidence cannot prove it (`missing` says why). Exit 4. */
+  | 'evidence-incomplete'
   | 'no-usage-source'
   | 'layout-mismatch';
 
@@ -108,6 +111,10 @@ export interface RotationResult {
   readonly ok: boolean;
   /** One or two sentences for people. */
   readonly message: string;
+  /**
+   * `refused`: the gate that refused. A `failed` verify carries why it did not pass too: `not-verified`,
+   * `evidence-incomplete` or `window-not-elapsed`.
+   */
   readonly refusal?: RefusalCode | undefined;
   /** The writes, in order: made (`done: true`) or planned. */
   readonly steps: readonly { readonly description: string; readonly done: boolean }[];

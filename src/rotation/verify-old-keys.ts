@@ -2,7 +2,7 @@ import { formatDuration } from '../duration.js';
 import { checkWindowMs } from './command-inputs.js';
 import { iso, nowOf } from './context.js';
 import { updateFresh } from './fresh-update.js';
-import { checkOldKeys, verificationProblem } from './old-key-checks.js';
+import { checkOldKeys, verificationProblem, verificationRefusal } from './old-key-checks.js';
 import { LABEL, withRecord } from './records.js';
 import { alreadyDone, noStoppedSequence, refuse, runStep } from './rotation-step.js';
 import type { RotationContext, RotationResult } from './types.js';
@@ -15,7 +15,10 @@ export interface VerifyOldOptions {
 /**
  * Step 4: "verify zero traffic on the old key". For each old key (enabled, not live): its fingerprint
  * (read from Secret Manager), then `verifyRetired` over the window; and the live key must have been live
- * for the whole window. Records the answer on each old key.
+ * for the whole window. Records the answer on each old key. Passes only when every old key is `clear`; when it
+ * does not, the result is `failed` with `refusal` saying why: `not-verified` (a key in use), `evidence-incomplete`
+ * (none in use, but the evidence cannot prove it: each verification's `missing` says what to do) or
+ * `window-not-elapsed`.
  */
 export async function verify(ctx: RotationContext, options: VerifyOldOptions): Promise<RotationResult> {
   const { admin, name } = ctx;
@@ -37,6 +40,7 @@ export async function verify(ctx: RotationContext, options: VerifyOldOptions): P
       const checks = await checkOldKeys(ctx, ring, windowMs);
       const now = nowOf(ctx);
       const problem = verificationProblem(ring, checks, windowMs, now);
+      const refusal = verificationRefusal(checks);
       const at = iso(now);
       for (const c of checks) {
         const key = ring.old.find((k) => k.label === c.key);
@@ -69,7 +73,7 @@ export async function verify(ctx: RotationContext, options: VerifyOldOptions): P
         planned: `${message} (dry run: not recorded)`,
         done: () => message,
         failed: problem !== undefined,
-        extra: { verifications: checks },
+        extra: refusal === undefined ? { verifications: checks } : { verifications: checks, refusal },
       };
     },
   }));

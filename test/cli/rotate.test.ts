@@ -42,6 +42,8 @@ const outputs: string[] = [];
 const resolvers: Resolver[] = [];
 
 type Run = CliRun & { code: number };
+/** The apps' beacon interval: the shortest a beacon may declare (BEACON_LIMITS.intervalMs.min). */
+const BEACON_MS = 1_000;
 
 /** `keyflip ARGS…` in process, against the emulator; every output is kept for the leak check. */
 async function run(args: string[], stdin?: string, env: Record<string, string> = {}): Promise<Run> {
@@ -86,14 +88,15 @@ async function eventually<T>(
 }
 
 /**
- * An app: resolves the chain from the emulator, refreshes every 150 ms, beacons every 100 ms, sends requests
+ * An app: resolves the chain from the emulator, refreshes every 150 ms, beacons every second (the shortest interval
+ * a beacon may declare), sends requests
  * through authFetch.
  */
 async function app(service: string, chain: string) {
   const resolver = createResolver({
     sources: [gcpSecretManager({ projectId: emulator.projectId, clientOptions: emulator.clientOptions })],
     refreshMs: 150,
-    beacon: usageBeacon({ service, sink: httpSink({ url: collector.url }), intervalMs: 100 }),
+    beacon: usageBeacon({ service, sink: httpSink({ url: collector.url }), intervalMs: BEACON_MS }),
   });
   resolvers.push(resolver);
   const events: unknown[] = [];
@@ -134,7 +137,7 @@ async function app(service: string, chain: string) {
 async function staleApp(value: string) {
   const resolver = createResolver({
     sources: [memorySource({ OPENAI_API_KEY: value })],
-    beacon: usageBeacon({ service: 'stale-worker', sink: httpSink({ url: collector.url }), intervalMs: 100 }),
+    beacon: usageBeacon({ service: 'stale-worker', sink: httpSink({ url: collector.url }), intervalMs: BEACON_MS }),
   });
   resolvers.push(resolver);
   const key = resolver.secret('OPENAI_API_KEY', 'OPENAI_API_KEY');
@@ -225,7 +228,8 @@ describe('keyflip rotate, suffix layout: the whole playbook, with apps running',
     );
 
     // 4. Verify refuses while the stale process beacons v1, and names it; so does revoke.
-    const args = ['--window', '1s', '--collector', collector.url];
+    // The shortest window the evidence can back: twice the beacons' interval.
+    const args = ['--window', '2s', '--collector', collector.url];
     const blocked = await eventually('verify to see the apps on v2 and the stale process on v1', async () => {
       const r = await run(['rotate', 'verify', 'OPENAI_API_KEY', ...args, '--json']);
       const offenders = json(r).verifications?.[0]?.result.offenders ?? [];
@@ -256,7 +260,7 @@ describe('keyflip rotate, suffix layout: the whole playbook, with apps running',
       ['OPENAI_API_KEY_v1', 'DISABLED', 'revoked'],
       ['OPENAI_API_KEY_v2', 'ENABLED', 'live'],
     ]);
-    expect(json(revoked).keys[0]?.records.revoked).toMatchObject({ windowMs: 1000 });
+    expect(json(revoked).keys[0]?.records.revoked).toMatchObject({ windowMs: 2000 });
     expect((await run(['rotate', 'revoke', 'OPENAI_API_KEY', ...args])).stdout).toMatch(/^ALREADY DONE/);
     // Two more refreshes and ten more requests of every app, counted: not one request used v1.
     const v1After = mock.requestsFor(KEYS.v1);
@@ -355,8 +359,38 @@ describe('keyflip rotate, alias layout', () => {
       '--beacon-name',
       'NOBODY_DECLARES_THIS',
     ]);
-    expect(noBeacons.code).toBe(1);
+    expect(noBeacons.code).toBe(4);
+    expect(noBeacons.stdout).toMatch(/^NOT OK: not yet: ANTHROPIC_KEY@1 \(kf_[0-9a-f]{12}\): no instance shows/);
     expect(noBeacons.stdout).toContain('no beacons is not proof of zero traffic');
+    expect(noBeacons.stdout).toContain('\n  cannot prove: no instance reported NOBODY_DECLARES_THIS in the last 1s');
+    expect(noBeacons.stdout).toContain('\n    → check that the services run with a beacon');
+    const noBeaconsJson = await run([
+      'rotate',
+      'verify',
+      name,
+      '--window',
+      '1s',
+      '--collector',
+      collector.url,
+      '--beacon-name',
+      'NOBODY_DECLARES_THIS',
+      '--json',
+    ]);
+    expect(noBeaconsJson.code).toBe(4);
+    expect(json(noBeaconsJson)).toMatchObject({ outcome: 'failed', refusal: 'evidence-incomplete' });
+    const revokeNoBeacons = await run([
+      'rotate',
+      'revoke',
+      name,
+      '--window',
+      '1s',
+      '--collector',
+      collector.url,
+      '--beacon-name',
+      'NOBODY_DECLARES_THIS',
+    ]);
+    expect(revokeNoBeacons.code).toBe(4);
+    expect(revokeNoBeacons.stdout).toMatch(/^REFUSED \(evidence-incomplete\): revoke refused: ANTHROPIC_KEY@1 /);
     const noReason = await run(['rotate', 'revoke', name, '--force']);
     expect(noReason.code).toBe(2);
     const keyInReason = await run(['rotate', 'revoke', name, '--force', '--reason', `rotating ${KEYS.dead}`]);

@@ -28,13 +28,18 @@ const rig = rotationRig();
 /** The time every command of these tests runs at (its records carry it), so two runs leave identical records. */
 const T0 = Math.floor(Date.now() / 1000) * 1000 + 30 * 86_400_000;
 
-/** A collector that saw one instance holding `key` of `secret` (and nothing else) at T0. */
+/**
+ * A collector that has observed the fleet since long before T0 and saw one instance holding `key` of `secret`
+ * (and nothing else), reporting every minute, the last time at T0: the evidence proves the old keys unused.
+ */
 function cleanUsage(secret: string, key: string): UsageSource {
-  const collector = createCollector({ clock: { now: () => T0 } });
-  collector.ingest({
-    schema: 'keyflip.beacon/v1',
-    sentAt: T0,
+  let now = T0 - 3 * WINDOW;
+  const collector = createCollector({ clock: { now: () => now } });
+  const beacon = (sentAt: number) => ({
+    schema: 'keyflip.beacon/v1' as const,
+    sentAt,
     service: 'checkout',
+    intervalMs: MINUTE,
     instance: {
       id: 'checkout-1',
       host: HOST,
@@ -51,10 +56,12 @@ function cleanUsage(secret: string, key: string): UsageSource {
         fingerprint: fp(key),
         loadedAt: T0 - WINDOW,
         uses: 3,
-        status: 'ok',
+        status: 'ok' as const,
       },
     ],
   });
+  for (now = T0 - 2 * MINUTE; now <= T0; now += MINUTE) collector.ingest(beacon(now));
+  now = T0;
   return { usage: async (s, o) => collector.usage(s, o) };
 }
 

@@ -88,6 +88,7 @@ describe.each(LAYOUTS)('refusals (%s layout)', (layout) => {
   it('revoke before the window has passed since the flip: refused, even when the beacons are clean', async () => {
     const s = await setup(layout);
     const { w, ctx } = s;
+    await w.clock.advance(WINDOW + MINUTE); // the collector has observed the fleet for longer than the window
     await staged(s, KEYS.k2);
     expect((await w.run(flip(ctx))).outcome).toBe('done');
     const flippedAt = w.clock.now();

@@ -306,7 +306,11 @@ export function rotationRig(): { world(): World } {
                 service,
                 instanceId,
                 intervalMs: MINUTE,
-                sink: { send: (report) => collector.ingest(report) },
+                sink: {
+                  send: (report) => {
+                    collector.ingest(report);
+                  },
+                },
               }),
             });
             closers.push(() => resolver.close());
