@@ -10,13 +10,18 @@
  * 10d. Memory per tracked instance: heap used after 10 000 instances × 2 secrets × 70 reports, minus before,
  *      ÷ 10 000, in a fresh `node --expose-gc` process (so both ends are measured after a full GC).
  * 10e. (info) JSON.parse + ingest of the same reports from their JSON text: the in-process share of 10b.
+ * 10f. RSS of a collector process (`keyflip collector`, default settings) under a flood of maximum-size reports
+ *      (~0.9 MiB, 1 000 secrets each) from fresh instance ids: up to 3 000 reports within 30 s from two worker
+ *      threads (test/evidence/support/flood.ts), its VmRSS read from /proc every 100 ms, /healthz asked every
+ *      250 ms. Run it alone: `npx tsx bench/collector.ts flood` (`flood tsx` for the sources instead of dist/).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { flood } from '../test/evidence/support/flood.js';
 import { type BenchResult, median, nowNs, ROOT, type Row } from './lib.js';
 
 type CollectorModule = typeof import('../src/collector/index.js');
@@ -240,6 +245,7 @@ export async function collectorBench(sink: { value: number }, built: string = BU
   const usageMs = usageTime(mod, sink);
   const http = await httpRate(built, sink);
   const memory = memoryPerInstance(built);
+  const flooded = await floodRss();
   const rows: Row[] = [
     {
       what: '10a. `collector.ingest(report)` in process (10 000 instances tracked, 2 secrets per report)',
@@ -281,6 +287,7 @@ export async function collectorBench(sink: { value: number }, built: string = BU
       target: '—',
       pass: null,
     },
+    floodRow(flooded),
   ];
   const answered =
     http.errors > 0 ? `; **${http.errors} requests were not answered 204**` : '; every request answered 204';
@@ -297,10 +304,174 @@ export async function collectorBench(sink: { value: number }, built: string = BU
         'median of 25 calls after 5.',
       `10d. ${memory.note}; heap used after − before, ÷ 10,000 instances (each: 2 secrets, 70 reports with ` +
         "uses > 0, so each fingerprint's use samples are at their cap of 64).",
+      floodNote(flooded),
     ],
   };
 }
 
 function bodies0Size(): number {
   return JSON.stringify(reportOf(0, 0)).length;
+}
+
+// ---- 10f: RSS under a flood ---------------------------------------------------------------------------
+
+const MiB = 1_048_576;
+/** The RSS the collector must stay under at its default settings, whatever valid reports arrive. */
+const RSS_TARGET = 512 * MiB;
+
+/** What a flood did to a collector process. */
+export interface FloodRss {
+  /** The peak VmRSS seen, bytes. */
+  readonly maxRss: number;
+  readonly sent: number;
+  readonly accepted: number;
+  readonly refused: number;
+  /** Answers other than 204 and 429, and requests that got none. */
+  readonly other: number;
+  /** Whether every /healthz asked during the flood answered 200 (within 10 s). */
+  readonly healthy: boolean;
+  readonly probes: number;
+  /** The process was killed because its RSS went over `abortAboveBytes` (the figure is then a floor). */
+  readonly killed: boolean;
+  /** The process died by itself during the flood. */
+  readonly died: boolean;
+  readonly bodyBytes: number;
+  readonly seconds: number;
+}
+
+/** VmRSS of a process, bytes (0 when it is gone). */
+function rssOf(pid: number): number {
+  try {
+    const kib = /^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kib === undefined ? 0 : Number(kib) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * 10f: starts `keyflip collector --port 0 --json` (from dist/, or the sources with `cli: 'tsx'`) at its default
+ * settings, floods it with up to 3 000 maximum-size reports within 30 s, and reads its peak RSS. A collector
+ * whose RSS passes `abortAboveBytes` (a collector without a memory budget) is killed there, to spare the machine.
+ */
+export async function floodRss(
+  options: { cli?: 'dist' | 'tsx'; abortAboveBytes?: number; reports?: number; withinMs?: number } = {},
+): Promise<FloodRss> {
+  const entry =
+    options.cli === 'tsx' ? ['--import', 'tsx', join(ROOT, 'src/cli/index.ts')] : [join(ROOT, 'dist/cli/index.js')];
+  const token = 'bench-flood-token';
+  const child = spawn(process.execPath, [...entry, 'collector', '--port', '0', '--json'], {
+    cwd: ROOT,
+    env: { ...process.env, KEYFLIP_COLLECTOR_TOKEN: token },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  let died = false;
+  let killed = false;
+  let stopping = false;
+  void exited.then(() => {
+    died = !killed && !stopping;
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const end = out.indexOf('\n');
+      if (end !== -1) resolve((JSON.parse(out.slice(0, end)) as { url: string }).url);
+    });
+    void exited.then(() => reject(new Error('benchmark 10f: the collector exited before it listened')));
+  });
+  const pid = child.pid as number;
+  const abortAbove = options.abortAboveBytes ?? 2_048 * MiB;
+  let maxRss = rssOf(pid);
+  const sampler = setInterval(() => {
+    const rss = rssOf(pid);
+    maxRss = Math.max(maxRss, rss);
+    if (rss > abortAbove && !killed) {
+      killed = true;
+      child.kill('SIGKILL');
+    }
+  }, 100);
+  let flooding = true;
+  let probes = 0;
+  let healthy = true;
+  const probing = (async () => {
+    while (flooding) {
+      try {
+        const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(10_000) });
+        await response.arrayBuffer();
+        if (response.status !== 200) healthy = false;
+      } catch {
+        healthy = false;
+      }
+      probes++;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  })();
+  const start = nowNs();
+  const result = await flood({
+    url,
+    token,
+    reports: options.reports ?? 3_000,
+    withinMs: options.withinMs ?? 30_000,
+    shape: 'max',
+    threads: 2,
+    concurrency: 2,
+  }).finally(() => {
+    flooding = false;
+  });
+  const seconds = Number(nowNs() - start) / 1e9;
+  await probing;
+  clearInterval(sampler);
+  maxRss = Math.max(maxRss, rssOf(pid));
+  stopping = true;
+  if (!died && !killed) child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+  const accepted = result.byStatus['204'] ?? 0;
+  const refused = result.byStatus['429'] ?? 0;
+  return {
+    maxRss,
+    sent: result.sent,
+    accepted,
+    refused,
+    other: result.sent - accepted - refused,
+    healthy: healthy && !died && !killed,
+    probes,
+    killed,
+    died,
+    bodyBytes: result.bodyBytes,
+    seconds,
+  };
+}
+
+function floodRow(f: FloodRss): Row {
+  const fate = f.killed ? ' (killed: over the limit)' : f.died ? ' (the collector died)' : '';
+  return {
+    what: '10f. collector RSS under a flood of max-size reports (~0.9 MiB, 1 000 secrets, fresh instance ids)',
+    keyflip: `${(f.maxRss / MiB).toFixed(0)} MiB peak${fate}`,
+    baseline: '—',
+    ratio: '—',
+    target: '< 512 MiB, answering throughout',
+    pass: f.maxRss < RSS_TARGET && f.healthy && f.other === 0,
+  };
+}
+
+function floodNote(f: FloodRss): string {
+  return (
+    `10f. \`keyflip collector\` (default settings) as its own process; ${f.sent} reports of ` +
+    `${(f.bodyBytes / MiB).toFixed(2)} MiB from fresh instance ids in ${f.seconds.toFixed(1)} s (two worker ` +
+    `threads, two requests in flight each, at most 3 000 within 30 s): ${f.accepted} accepted, ${f.refused} ` +
+    `refused (429), ${f.other} otherwise; /healthz answered ${f.healthy ? 'every one' : 'NOT every one'} of ` +
+    `${f.probes} probes; VmRSS sampled every 100 ms.`
+  );
+}
+
+// `npx tsx bench/collector.ts flood [tsx]`: row 10f alone (it writes nothing).
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === 'flood') {
+  const f = await floodRss({ cli: process.argv[3] === 'tsx' ? 'tsx' : 'dist' });
+  const row = floodRow(f);
+  console.log(`${row.what}: ${row.keyflip}; target ${row.target}: ${row.pass ? 'met' : 'MISSED'}`);
+  console.log(floodNote(f));
 }

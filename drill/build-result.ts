@@ -55,6 +55,7 @@ export function buildResult(record: DrillRecord): DrillResult {
     timeline: drill.timeline,
     flip: figures.flip.summary,
     refusals: figures.retirement.refusals,
+    restart: figures.retirement.restart,
     cleared: figures.retirement.cleared,
     v1AfterRevoke: figures.retirement.v1AfterRevoke,
     emergency: figures.emergency.summary,

@@ -127,10 +127,13 @@ function rotationChecks(record: DrillRecord, figures: Figures): Check[] {
   ];
 }
 
-/** Retiring v1: refused (naming the stale worker) while it ran, then verified and revoked; v1 unused after. */
+/**
+ * Retiring v1: refused (naming the stale worker) while it ran; after the collector's restart, "cannot prove"
+ * until it had observed the window again; then verified and revoked; v1 unused after.
+ */
 function retirementChecks(record: DrillRecord, figures: Figures): Check[] {
   const { drill, seen, stale } = record;
-  const { verifyOffenders, refusals, cleared, v1AfterRevoke } = figures.retirement;
+  const { verifyOffenders, refusals, cleared, v1AfterRevoke, restart } = figures.retirement;
   const { verifyRefused, revokeRefused, verifyPassed, revoke } = seen;
   const named = verifyOffenders.map((x) => `${x.service} pid ${x.pid}`).join(', ');
   const v1After = (run: typeof revoke): string => (run ? (keyState(drill, run, 1) ?? 'undefined') : '?');
@@ -155,10 +158,28 @@ function retirementChecks(record: DrillRecord, figures: Figures): Check[] {
         `names the stale worker: ${namesStale(record, revokeRefused)}; v1 ${v1After(revokeRefused)}`,
     ),
     check(
+      'restart-cannot-prove',
+      'after a collector restart (state file kept), every verify answered before the collector had observed the ' +
+        'window plus one beacon interval again said "cannot prove" (exit 4, evidence-incomplete), never "clear"',
+      restart !== undefined &&
+        restart.blindVerifies > 0 &&
+        restart.blindExitCodes.every((code) => code === 4) &&
+        restart.blindRefusals.every((refusal) => refusal === 'evidence-incomplete'),
+      restart === undefined
+        ? 'the drill stopped before the restart'
+        : `${plural(restart.restarts, 'restart')}; ${plural(restart.blindVerifies, 'verify run')} within ` +
+            `${seconds(restart.coverageBackMs)} of a restart: ` +
+            `exit ${restart.blindExitCodes.join(', ') || '—'} (${restart.blindRefusals.join(', ') || '—'}; ` +
+            `missing: ${restart.missing.join(', ') || '—'}); verify passed ` +
+            `${restart.passedAfterMs === null ? 'never' : `${seconds(restart.passedAfterMs)} after the restart`}`,
+    ),
+    check(
       'verify-passed',
-      'once the stale worker was gone and the window had passed, verify passed',
+      'once the stale worker was gone, the window had passed and the restarted collector had observed it again, ' +
+        'verify passed',
       exitOf(verifyPassed) === 0,
-      `exit ${exitOf(verifyPassed)} after ${seen.verifyAttempts} attempt(s), ` +
+      `exit ${exitOf(verifyPassed)} after ${seen.verifyAttempts} attempt(s) ` +
+        `(${seen.cannotProve.length} answered cannot prove), ` +
         `${seconds(cleared.afterStaleStopMs)} after the stale worker stopped`,
     ),
     check(

@@ -21,6 +21,7 @@ export type Mark =
   | 'flip'
   | 'all-v2'
   | 'stale-stopped'
+  | 'collector-restart'
   | 'revoke'
   | 'revoked'
   | 'emergency'

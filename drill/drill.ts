@@ -13,7 +13,9 @@
  * - provision v2 → probe → flip: zero failed requests; every live worker on v2 on its first refresh after
  *   the flip (within one refresh period plus jitter);
  * - verify and revoke refuse while the stale worker runs, and name it; once it is gone and the window has
- *   passed, verify passes and revoke disables v1; zero requests on v1 after that;
+ *   passed, the collector restarts (from its state file): verify answers "cannot prove" (exit 4) until the
+ *   collector has observed the window plus one beacon interval again, then passes, and revoke disables v1; zero
+ *   requests on v1 after that;
  * - an emergency rotation to v3 under load (`rotate emergency`, then v2 revoked at the provider): every
  *   worker on v3, at its first 401 (authFetch refreshes and retries once) or its next refresh; failures
  *   limited to requests in flight at the revocation, counted exactly.

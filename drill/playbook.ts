@@ -1,14 +1,15 @@
 /**
  * The playbook as the drill runs it, one function per step, in order: v1 set up live, the fleet started,
  * the rotation to v2 (provision → probe → flip), verify and revoke refused while the stale worker holds v1,
- * v1 retired once it is gone, and the emergency rotation to v3 under load. Each step runs the `keyflip
+ * v1 retired once it is gone (after a collector restart: verify cannot prove anything until the collector has
+ * observed the window again), and the emergency rotation to v3 under load. Each step runs the `keyflip
  * rotate` commands an operator would, waits on observed state (never on a fixed delay alone), marks its
  * moments and records what it saw in {@link Observations}, which the figures and checks read afterwards.
  */
 import type { DrillContext } from './context.js';
 import type { Fleet } from './fleet.js';
-import { type CommandRun, recordAt, runRotate } from './rotate-command.js';
-import { type DrillServices, holders } from './services.js';
+import { answeredAt, type CommandRun, recordAt, runRotate } from './rotate-command.js';
+import { type DrillServices, holders, restartCollector } from './services.js';
 import { seconds } from './stats.js';
 
 /** What the playbook's steps saw, for the figures and checks. */
@@ -21,7 +22,14 @@ export interface Observations {
   /** verify and revoke while the stale worker runs (both must refuse). */
   verifyRefused: CommandRun | undefined;
   revokeRefused: CommandRun | undefined;
-  /** verify once the stale worker is gone, and how many attempts it took (at most 5). */
+  /**
+   * When the collector was restarted (listening again), once the stale worker was gone: once, or again (at most
+   * {@link MAX_RESTARTS} in all) when no verify answered before the collector had caught up.
+   */
+  collectorRestarts: number[];
+  /** The verify runs after the restart that answered "cannot prove" (exit 4), in order. */
+  cannotProve: CommandRun[];
+  /** verify once the stale worker is gone (the last run), and how many runs it took (exit 4 included). */
   verifyPassed: CommandRun | undefined;
   verifyAttempts: number;
   revoke: CommandRun | undefined;
@@ -49,6 +57,8 @@ export function noObservations(): Observations {
     flip: undefined,
     verifyRefused: undefined,
     revokeRefused: undefined,
+    collectorRestarts: [],
+    cannotProve: [],
     verifyPassed: undefined,
     verifyAttempts: 0,
     revoke: undefined,
@@ -148,8 +158,10 @@ export async function refuseWhileStale(p: Playbook): Promise<void> {
 }
 
 /**
- * v1 retired: the stale worker stops; once the window has passed without it, verify passes (a few
- * attempts, a beacon interval apart), revoke disables v1, and v1 is revoked at the provider too.
+ * v1 retired: the stale worker stops; once the window has passed without it, the collector restarts (from its
+ * state file, on the same port). Verify must answer "cannot prove" (exit 4) until the restarted collector has
+ * observed the window plus one beacon interval, then pass (a few attempts, a beacon interval apart); revoke
+ * disables v1, and v1 is revoked at the provider too.
  */
 export async function retireV1(p: Playbook): Promise<void> {
   const { drill, services, fleet } = p;
@@ -168,13 +180,18 @@ export async function retireV1(p: Playbook): Promise<void> {
     o.windowMs + 30_000,
     50,
   );
-  for (p.seen.verifyAttempts = 1; p.seen.verifyAttempts <= 5; p.seen.verifyAttempts++) {
-    const run = await rotate(p, 'verify (stale worker gone)', 'verify', windowArgs(p));
-    p.seen.verifyPassed = run;
-    if (run.exitCode === 0 || run.exitCode === 2) break;
-    await drill.sleep(o.beaconMs);
+  // Where verify would pass, the collector restarts: until it has observed the window again, it cannot prove.
+  drill.mark('collector-restart');
+  for (let restarts = 1; ; restarts++) {
+    const restartedAt = await restartCollector(drill, services);
+    p.seen.collectorRestarts.push(restartedAt);
+    const caughtUpAt = restartedAt + o.windowMs + o.beaconMs;
+    const shown = await verifyUntilClear(p, caughtUpAt);
+    // A machine so loaded that the first verify answered after the collector had caught up showed nothing:
+    // restart again (the verify that passed was right to pass: the collector had observed the whole window).
+    if (shown || p.seen.verifyPassed?.exitCode !== 0 || restarts >= MAX_RESTARTS) break;
+    drill.note('no verify answered before the restarted collector caught up (a slow machine): restarting it again');
   }
-  p.seen.verifyAttempts = Math.min(p.seen.verifyAttempts, 5);
   drill.mark('revoke');
   p.seen.providerV1BeforeRevoke = services.mock.requestsFor(drill.keys.v1);
   p.seen.revoke = await rotate(p, 'revoke', 'revoke', windowArgs(p));
@@ -183,6 +200,32 @@ export async function retireV1(p: Playbook): Promise<void> {
     drill.note('v1 revoked at the provider too (mock.revoke): a request still carrying it would get a 401');
   }
   drill.mark('revoked');
+}
+
+/** Restarts of the collector at most, to show verify answering "cannot prove" on a slow machine. */
+const MAX_RESTARTS = 3;
+
+/**
+ * Runs verify a beacon interval apart until it passes (or fails otherwise 5 times, or still cannot prove 30 s
+ * after `caughtUpAt`); says whether one answered "cannot prove" before `caughtUpAt`, when the restarted collector
+ * had observed the window plus one beacon interval.
+ */
+async function verifyUntilClear(p: Playbook, caughtUpAt: number): Promise<boolean> {
+  const o = p.drill.settings;
+  let shown = false;
+  let others = 0;
+  for (;;) {
+    const run = await rotate(p, 'verify (stale worker gone)', 'verify', windowArgs(p));
+    p.seen.verifyAttempts++;
+    p.seen.verifyPassed = run;
+    if (run.exitCode === 4) {
+      p.seen.cannotProve.push(run);
+      if ((answeredAt(run) ?? run.endedAt) < caughtUpAt) shown = true;
+    } else others++;
+    if (run.exitCode === 0 || run.exitCode === 2) return shown;
+    if (run.exitCode === 4 ? Date.now() > caughtUpAt + 30_000 : others >= 5) return shown;
+    await p.drill.sleep(o.beaconMs);
+  }
 }
 
 /**

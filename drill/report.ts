@@ -83,7 +83,16 @@ export function summaryTable(r: DrillResult): string {
       verdict(r, 'revoke-refused'),
     ],
     [
-      'verify after the stale worker stopped (window elapsed)',
+      'verify after a collector restart (state file kept), before it observed window + 1 beacon interval again',
+      r.restart === undefined
+        ? 'not reached'
+        : `${r.restart.blindExitCodes.every((c) => c === 4) ? 'cannot prove' : 'NOT cannot prove'} ` +
+          `(exit ${r.restart.blindExitCodes.join(', ') || '—'}; missing: ${r.restart.missing.join(', ') || '—'})`,
+      'exit 4, never 0',
+      verdict(r, 'restart-cannot-prove'),
+    ],
+    [
+      'verify after the stale worker stopped (window elapsed, collector caught up)',
       r.cleared.verifyExitCode === 0
         ? `passed, ${seconds(r.cleared.afterStaleStopMs)} after it stopped`
         : `exit ${r.cleared.verifyExitCode}`,

@@ -123,6 +123,30 @@ export interface DrillResult {
       v1StillEnabled: boolean;
     };
   };
+  /**
+   * The collector's restart once the stale worker was gone: the verifies answered before it had observed the
+   * window plus one beacon interval again ("blind"), which must all be "cannot prove" (exit 4,
+   * evidence-incomplete), and when verify passed. Undefined when the drill stopped before the restart.
+   */
+  readonly restart:
+    | {
+        /** When the restarted collector listened (the first time), ms since the drill started. */
+        at: number;
+        /** Restarts: one, or more when no verify answered before the collector caught up (a slow machine). */
+        restarts: number;
+        /** The window plus one beacon interval, ms: how long after the restart nothing can be proved. */
+        coverageBackMs: number;
+        blindVerifies: number;
+        blindExitCodes: (number | null)[];
+        blindRefusals: (string | null)[];
+        /** What the blind verifies said was missing (`dropped`, `coverage`, …). */
+        missing: string[];
+        /** Verifies after the restart that answered exit 4, blind or not. */
+        cannotProve: number;
+        /** The latest restart → the answer of the verify that passed, ms (null: none passed). */
+        passedAfterMs: number | null;
+      }
+    | undefined;
   readonly cleared: {
     verifyExitCode: number | null;
     verifyAttempts: number;

@@ -140,3 +140,15 @@ export function offendersOf(run: CommandRun): { service: string; pid: number; id
   }[];
   return verifications.flatMap((v) => v.result.offenders.map((x) => ({ service: x.service, pid: x.pid, id: x.id })));
 }
+
+/** When a verify's usage source answered (ms since the epoch): its first verification's `at`. */
+export function answeredAt(run: CommandRun): number | undefined {
+  const at = (run.json?.verifications as { result?: { at?: unknown } }[] | undefined)?.[0]?.result?.at;
+  return typeof at === 'number' ? at : undefined;
+}
+
+/** The `missing` codes of a verify's verifications (what the evidence lacked), each once. */
+export function missingOf(run: CommandRun): string[] {
+  const verifications = (run.json?.verifications ?? []) as { result?: { missing?: { code: string }[] } }[];
+  return [...new Set(verifications.flatMap((v) => (v.result?.missing ?? []).map((m) => m.code)))];
+}

@@ -1,10 +1,15 @@
 /**
  * The services the fleet talks to, all in the drill's process on 127.0.0.1: the Secret Manager emulator
  * (gRPC), the mock provider (the openai preset, accepting v1 at first) and the collector (HTTP, with the
- * drill's token). They stand in for Google's and OpenAI's infrastructure and the operator's collector.
+ * drill's token, and a state file as `keyflip collector --state` keeps). They stand in for Google's and OpenAI's
+ * infrastructure and the operator's collector, which the drill restarts once (on the same port, from its state
+ * file) to show that verify cannot prove anything until the collector has observed the window again.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { providers } from '../src/clients/index.js';
-import { createCollector, startCollectorServer, type CollectorServer } from '../src/collector/index.js';
+import { type CollectorServer, openCollector, startCollectorServer } from '../src/collector/index.js';
 import {
   type MockProvider,
   type SecretManagerEmulator,
@@ -13,11 +18,29 @@ import {
 } from '../src/testing/index.js';
 import { PROJECT, SECRET } from './constants.js';
 import type { DrillContext } from './context.js';
+import { seconds } from './stats.js';
 
 export interface DrillServices {
   readonly emulator: SecretManagerEmulator;
   readonly mock: MockProvider;
-  readonly collector: CollectorServer;
+  /** The collector now: {@link restartCollector} replaces it (same port, same state file). */
+  collector: CollectorServer;
+  /** The collector's state file (in a directory of its own, removed by {@link closeServices}). */
+  readonly statePath: string;
+}
+
+/** The collector's retention: longer than any window of the drill. */
+const RETENTION_MS = 3_600_000;
+
+/** The collector, from its state file (created on the first start), serving on `port` (0: any free port). */
+async function openCollectorServer(drill: DrillContext, statePath: string, port: number): Promise<CollectorServer> {
+  const collector = await openCollector({ retentionMs: RETENTION_MS, statePath });
+  try {
+    return await startCollectorServer({ collector, port, token: drill.token });
+  } catch (error) {
+    await collector.close();
+    throw error;
+  }
 }
 
 /**
@@ -32,12 +55,10 @@ export async function startServices(
   started({ emulator });
   const mock = await startMockProvider({ preset: providers.openai, keys: [drill.keys.v1] });
   started({ emulator, mock });
-  const collector = await startCollectorServer({
-    collector: createCollector({ retentionMs: 3_600_000 }),
-    port: 0,
-    token: drill.token,
-  });
-  started({ emulator, mock, collector });
+  const statePath = join(mkdtempSync(join(tmpdir(), 'keyflip-drill-')), 'collector.state');
+  started({ emulator, mock, statePath });
+  const collector = await openCollectorServer(drill, statePath, 0);
+  started({ emulator, mock, statePath, collector });
   drill.note(
     `services up on 127.0.0.1: Secret Manager emulator ${emulator.host} (gRPC), ` +
       `mock provider (openai) ${mock.url}, collector ${collector.url}`,
@@ -47,12 +68,38 @@ export async function startServices(
     `keys (fingerprints): v1 ${fp.v1}, v2 ${fp.v2}, v3 ${fp.v3}; layout ${drill.settings.layout}; ` +
       `apps declare \`${drill.chain}\``,
   );
-  return { emulator, mock, collector };
+  return { emulator, mock, collector, statePath };
 }
 
-/** Closes whatever of the services is running; never throws. */
+/**
+ * Restarts the collector as an operator's restart would: stops it (its last save), then starts it again from its
+ * state file on the same port, so the workers' beacons reach it at the same URL. Resolves with the moment the new
+ * collector listens. The evidence it saved is kept; the time it was down is evidence it did not see.
+ */
+export async function restartCollector(drill: DrillContext, services: DrillServices): Promise<number> {
+  const old = services.collector;
+  await old.close();
+  await old.collector.close();
+  const stoppedAt = Date.now();
+  services.collector = await openCollectorServer(drill, services.statePath, old.port);
+  const restartedAt = Date.now();
+  drill.note(
+    `collector restarted on the same port from its state file (down ${seconds(restartedAt - stoppedAt)}): it ` +
+      'remembers who held which key, and the time it was down is evidence it did not see',
+    restartedAt,
+  );
+  return restartedAt;
+}
+
+/** Closes whatever of the services is running, and removes the collector's state file; never throws. */
 export async function closeServices(services: Partial<DrillServices>): Promise<void> {
-  await Promise.allSettled([services.mock?.close(), services.collector?.close(), services.emulator?.close()]);
+  const collector = services.collector;
+  await Promise.allSettled([
+    services.mock?.close(),
+    collector?.close().then(() => collector.collector.close()),
+    services.emulator?.close(),
+  ]);
+  if (services.statePath !== undefined) rmSync(dirname(services.statePath), { recursive: true, force: true });
 }
 
 /** The instances the collector saw holding `key` within the window, now. */

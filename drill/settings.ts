@@ -1,6 +1,7 @@
 /** The drill's options, their defaults, and the checks that refuse a drill that cannot run. */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { BEACON_LIMITS } from '../src/beacon/index.js';
 import { ROOT } from './constants.js';
 
 export type Layout = 'suffix' | 'alias';
@@ -23,9 +24,13 @@ export interface DrillOptions {
   refreshMs?: number | undefined;
   /** The workers' `jitter`. @default 0.2 */
   jitter?: number | undefined;
-  /** The beacon's `intervalMs`. @default 500 */
+  /** The beacon's `intervalMs`, at least `BEACON_LIMITS.intervalMs.min` (1 s). @default 1_000 */
   beaconMs?: number | undefined;
-  /** The verify / revoke `--window`. @default 3_000 */
+  /**
+   * The verify / revoke `--window`, at least twice `beaconMs` (a shorter window proves nothing: verify would
+   * answer "cannot prove"). After the collector's restart verify cannot prove anything for the window plus one
+   * beacon interval: the first `rotate verify` must answer within that, to show it. @default 5_000
+   */
   windowMs?: number | undefined;
   /**
    * How long each steady phase lasts (v1 before the rotation, v2 before the emergency, v3 after it).
@@ -74,8 +79,8 @@ export function drillSettings(options: DrillOptions): DrillSettings {
     layout: options.layout ?? 'suffix',
     refreshMs: options.refreshMs ?? 2_000,
     jitter: options.jitter ?? 0.2,
-    beaconMs: options.beaconMs ?? 500,
-    windowMs: options.windowMs ?? 3_000,
+    beaconMs: options.beaconMs ?? 1_000,
+    windowMs: options.windowMs ?? 5_000,
     steadyMs: options.steadyMs ?? 2_000,
     cli: options.cli ?? 'tsx',
     startConcurrency: options.startConcurrency ?? 4,
@@ -84,6 +89,10 @@ export function drillSettings(options: DrillOptions): DrillSettings {
   if (!Number.isInteger(o.workers) || o.workers < 1) throw new RangeError('workers must be a whole number ≥ 1');
   if (!(o.rate > 0) || !(o.refreshMs > 0) || !(o.beaconMs > 0) || !(o.windowMs > 0) || !(o.steadyMs >= 0))
     throw new RangeError('rate, refresh, beacon and window must be > 0');
+  if (o.beaconMs < BEACON_LIMITS.intervalMs.min)
+    throw new RangeError(`beacon must be at least ${BEACON_LIMITS.intervalMs.min} ms (BEACON_LIMITS.intervalMs)`);
+  if (o.windowMs < 2 * o.beaconMs)
+    throw new RangeError('window must be at least twice the beacon interval: a shorter one proves nothing');
   if (o.layout !== 'suffix' && o.layout !== 'alias') throw new RangeError('layout is suffix or alias');
   if (o.cli === 'dist') {
     const built = join(ROOT, 'dist/cli/index.js');

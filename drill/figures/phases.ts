@@ -13,7 +13,7 @@ const PHASES: readonly [phase: string, from: Mark, to: Mark | undefined][] = [
   ['provision + probe v2 (staged, disabled)', 'provision', 'flip'],
   ['flip → every live worker on v2', 'flip', 'all-v2'],
   ['window; verify + revoke refuse (stale worker runs)', 'all-v2', 'stale-stopped'],
-  ['stale worker gone; verify passes; revoke v1', 'stale-stopped', 'revoked'],
+  ['stale worker gone; collector restart; verify cannot prove, then passes; revoke v1', 'stale-stopped', 'revoked'],
   ['v2 only (v1 revoked in Secret Manager and at the provider)', 'revoked', 'emergency'],
   ['emergency → every live worker on v3', 'emergency', 'all-v3'],
   ['v3 only', 'all-v3', undefined],

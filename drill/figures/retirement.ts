@@ -1,16 +1,17 @@
 /**
- * Retiring v1: verify and revoke refused while the stale worker ran (and named it, and no one else), passed
- * once it was gone, and no request carried v1 after revoke — by the workers' reports and by the provider's
- * own count.
+ * Retiring v1: verify and revoke refused while the stale worker ran (and named it, and no one else); after the
+ * collector's restart, verify answered "cannot prove" until the collector had observed the window again, then
+ * passed; and no request carried v1 after revoke — by the workers' reports and by the provider's own count.
  */
 import { STALE_SERVICE } from '../constants.js';
 import type { DrillRecord } from '../record.js';
 import type { DrillResult } from '../result.js';
-import { type CommandRun, keyState, offendersOf } from '../rotate-command.js';
+import { answeredAt, type CommandRun, keyState, missingOf, offendersOf } from '../rotate-command.js';
 import type { Sent } from './requests.js';
 
 export interface RetirementFigures {
   readonly refusals: DrillResult['refusals'];
+  readonly restart: DrillResult['restart'];
   readonly cleared: DrillResult['cleared'];
   readonly v1AfterRevoke: DrillResult['v1AfterRevoke'];
   /** The offenders the refused verify named (service, pid and instance id). */
@@ -28,6 +29,42 @@ export function namesStale(record: DrillRecord, run: CommandRun | undefined): bo
     !!stale &&
     offendersOf(run).some((x) => x.pid === stale.pid && x.service === STALE_SERVICE && x.id === stale.instanceId)
   );
+}
+
+/**
+ * The verifies after the collector's restarts: those that answered before the collector had observed the window
+ * plus one beacon interval since its latest restart ("blind": cannot prove is the only right answer), how they
+ * answered, and when verify passed.
+ */
+function restartFigures(record: DrillRecord): DrillResult['restart'] {
+  const { drill, seen } = record;
+  const o = drill.settings;
+  const restarts = seen.collectorRestarts;
+  const first = restarts[0];
+  if (first === undefined) return undefined;
+  const blindMs = o.windowMs + o.beaconMs;
+  /** The latest restart before `at`. */
+  const restartBefore = (at: number): number | undefined => restarts.filter((r) => r <= at).at(-1);
+  const after = seen.commands.filter((c) => c.command === 'verify' && c.startedAt >= first);
+  const blind = after.filter((c) => {
+    const at = answeredAt(c) ?? c.endedAt;
+    const restart = restartBefore(at);
+    return restart !== undefined && at < restart + blindMs;
+  });
+  const passed = seen.verifyPassed?.exitCode === 0 ? seen.verifyPassed : undefined;
+  const passedAt = passed ? (answeredAt(passed) ?? passed.endedAt) : undefined;
+  const passedRestart = passedAt === undefined ? undefined : restartBefore(passedAt);
+  return {
+    at: drill.rel(first),
+    restarts: restarts.length,
+    coverageBackMs: blindMs,
+    blindVerifies: blind.length,
+    blindExitCodes: blind.map((c) => c.exitCode),
+    blindRefusals: blind.map((c) => c.json?.refusal ?? null),
+    missing: [...new Set(blind.flatMap(missingOf))],
+    cannotProve: seen.cannotProve.length,
+    passedAfterMs: passedAt === undefined || passedRestart === undefined ? null : passedAt - passedRestart,
+  };
 }
 
 export function retirementFigures(record: DrillRecord, all: readonly Sent[]): RetirementFigures {
@@ -58,6 +95,7 @@ export function retirementFigures(record: DrillRecord, all: readonly Sent[]): Re
         v1StillEnabled,
       },
     },
+    restart: restartFigures(record),
     cleared: {
       verifyExitCode: exitOf(verifyPassed),
       verifyAttempts: seen.verifyAttempts,

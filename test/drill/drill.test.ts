@@ -1,7 +1,7 @@
 /**
  * The rotation drill, small: 4 worker processes (plus the stale one) on the real openai SDK, the Secret
  * Manager emulator over gRPC, the collector over HTTP and `keyflip rotate` run as processes, with short
- * periods (refresh 1 s, beacon 250 ms, window 2 s). It asserts the properties `npm run drill` shows — never
+ * periods (refresh 1 s, beacon 1 s, window 6 s). It asserts the properties `npm run drill` shows — never
  * durations: every wait in the drill is bounded and polls state, and the time bound of the flip is
  * reported, not asserted (`enforceTimeBounds: false`). A change in any module that breaks rotation safety
  * (the chain rule, refresh, authFetch, the beacon, the collector, the rotate commands) fails here.
@@ -39,8 +39,8 @@ describe('the rotation drill (4 worker processes, short periods)', () => {
       workers: 4,
       rate: 20,
       refreshMs: 1_000,
-      beaconMs: 250,
-      windowMs: 2_000,
+      beaconMs: 1_000,
+      windowMs: 6_000,
       steadyMs: 500,
       enforceTimeBounds: false,
       keys,
@@ -71,7 +71,9 @@ describe('the rotation drill (4 worker processes, short periods)', () => {
     ok('revoke-refused');
     expect(result.refusals.revoke.refusal).toBe('not-verified');
 
-    // Once it is gone and the window has passed: verify passes, revoke disables v1, and v1 carries nothing.
+    // Once it is gone and the window has passed, the collector restarts: verify cannot prove (exit 4) until the
+    // collector has observed the window again; then verify passes, revoke disables v1, and v1 carries nothing.
+    ok('restart-cannot-prove');
     ok('verify-passed');
     ok('revoke-done');
     ok('no-v1-after-revoke');
