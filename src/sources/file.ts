@@ -1,9 +1,11 @@
 import { type FSWatcher, watch as watchDir } from 'node:fs';
-import { readFile, readlink } from 'node:fs/promises';
+import { readlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describeValue, isRecord } from '../check.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { describeValue, isRecord, positiveMs, wholeNumber } from '../check.js';
 import { ConfigurationError } from '../errors.js';
 import type { FetchContext, Source, SourceRef, SourceResult } from '../types.js';
+import { assertUtf8, readSecretFile, type SecretFileRead } from './file-read.js';
 
 /** Options of {@link fileSource}. */
 export interface FileSourceOptions {
@@ -19,7 +21,27 @@ export interface FileSourceOptions {
    * @default true
    */
   watch?: boolean | undefined;
+  /**
+   * How long, in milliseconds, a file that reads empty (or changed while it was read) is given to settle before it
+   * is read again. An in-place edit (`echo "$NEW" > KEY_v2`: truncate, then write) is briefly empty; without a second
+   * read the resolver would skip the candidate as `empty` and fall back to an older key. A file still empty after
+   * the settle, with no change event in between, counts as empty (so reading an empty file takes this much longer).
+   * A writer that pauses longer than this between truncating and writing looks like one that emptied the file:
+   * write atomically (write a sibling, then rename) where you can.
+   * @default 100
+   */
+  settleMs?: number | undefined;
+  /**
+   * The largest file read, in bytes; a larger one makes the source unavailable for that candidate (an error naming
+   * the file, never its content) instead of filling memory. Only regular files are read: a FIFO, a device or a
+   * socket in the directory is refused the same way, without blocking.
+   * @default 65_536 (64 KiB, Secret Manager's own payload limit)
+   */
+  maxBytes?: number | undefined;
 }
+
+/** How many times a suspect read (empty, or changed while read) is retried after a settle delay. */
+const MAX_SETTLES = 5;
 
 const FILE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
 
@@ -35,13 +57,38 @@ export function fileSource(options: FileSourceOptions): Source {
     throw new ConfigurationError(`fileSource() needs \`dir\`: the directory that holds one file per secret${dir}`);
   }
   const { dir } = options;
+  const name = options.name ?? 'file';
+  const settleMs = positiveMs('fileSource: settleMs', options.settleMs, 100);
+  const maxBytes = wholeNumber('fileSource: maxBytes', options.maxBytes, 65_536);
   const listeners = new Set<() => void>();
   let watcher: FSWatcher | undefined;
+  /** How many change events the directory's watcher has seen. */
+  let changes = 0;
+
+  /**
+   * Reads a file. One that reads empty, or changed while it was read, is read again after `settleMs`: an in-place
+   * edit (truncate, then write) is briefly empty, and its change event may arrive only after the read. Empty counts
+   * as empty once two reads `settleMs` apart both find it empty with no change event in between.
+   */
+  const readSettled = async (file: string, signal: AbortSignal): Promise<SecretFileRead> => {
+    /** The `changes` count when the previous read, which found the file empty, started. */
+    let emptySince: number | undefined;
+    for (let settles = 0; ; settles++) {
+      const seen = changes;
+      const read = await readSecretFile(join(dir, file), file, { maxBytes, signal, source: name });
+      if (read.kind !== 'file') return read;
+      const blank = !read.changed && isBlank(read.bytes);
+      if (!(read.changed || blank) || (blank && emptySince === changes) || settles === MAX_SETTLES) return read;
+      emptySince = blank ? seen : undefined;
+      await delay(settleMs, undefined, { signal, ref: false });
+    }
+  };
 
   const startWatching = (): void => {
     if (watcher || options.watch === false) return;
     try {
       watcher = watchDir(dir, { persistent: false }, () => {
+        changes++;
         for (const listener of [...listeners]) listener();
       });
       watcher.on('error', () => {
@@ -55,7 +102,7 @@ export function fileSource(options: FileSourceOptions): Source {
   };
 
   return {
-    name: options.name ?? 'file',
+    name,
     async fetch(ref: SourceRef, ctx: FetchContext): Promise<SourceResult> {
       // A watcher that could not start (no directory yet) or died is tried again on each poll.
       if (listeners.size > 0 && !watcher) startWatching();
@@ -63,23 +110,12 @@ export function fileSource(options: FileSourceOptions): Source {
       // with the new version, so the read is repeated until both agree.
       for (let attempt = 1; ; attempt++) {
         const before = await mountVersion(dir);
-        let value: Buffer;
-        try {
-          value = await readFile(join(dir, ref.name), { signal: ctx.signal });
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code;
-          if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR')
-            return { status: 'absent', reason: 'not-found' };
-          if (code === 'EACCES' || code === 'EPERM') return { status: 'absent', reason: 'permission-denied' };
-          throw error;
-        }
+        const read = await readSettled(ref.name, ctx.signal);
+        if (read.kind === 'absent') return { status: 'absent', reason: read.reason };
         const after = await mountVersion(dir);
         if (before === after || attempt === 3) {
-          return {
-            status: 'found',
-            value: new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
-            ...(after === undefined ? {} : { version: after }),
-          };
+          assertUtf8(read.bytes, ref.name, name);
+          return { status: 'found', value: read.bytes, ...(after === undefined ? {} : { version: after }) };
         }
       }
     },
@@ -108,6 +144,13 @@ export function fileSource(options: FileSourceOptions): Source {
       watcher = undefined;
     },
   };
+}
+
+const lenient = new TextDecoder();
+
+/** Nothing but white space: what the resolver would skip as `empty`. */
+function isBlank(bytes: Uint8Array): boolean {
+  return lenient.decode(bytes).trim() === '';
 }
 
 /** The target of a Kubernetes mount's `..data` symlink (`..2026_11_26_12_00_00.123456789`), if there is one. */

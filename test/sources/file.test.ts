@@ -1,4 +1,8 @@
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { lookup } from 'node:dns/promises';
+import { closeSync, constants, openSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, truncate, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -16,31 +20,38 @@ import { manualClock } from '../../src/testing/index.js';
 import { decode, expectNoValues, recordEvents, serialize, sourceConformance, waitForEvent } from './conformance.js';
 
 /**
- * A hook run once right after the next `readFile` of the source returns, to interleave a mount swap
- * with a fetch deterministically. Off unless a test sets it: readFile passes through unchanged.
+ * A hook run once right after the source has read the next file (when it closes it), to interleave a mount swap
+ * or an in-place edit with a fetch deterministically. Off unless a test sets it: `open` passes through unchanged.
  */
 const hooks = vi.hoisted(() => ({
   afterNextRead: undefined as (() => Promise<void>) | undefined,
-  /** Makes the next `readFile` fail with this error code (EACCES as a non-root reader sees it, EIO). */
+  /** Makes the next `open` fail with this error code (EACCES as a non-root reader sees it, EIO). */
   failNextRead: undefined as string | undefined,
+  /** How many files the source has read (opened). */
+  reads: 0,
 }));
 vi.mock('node:fs/promises', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:fs/promises')>();
-  const readFile = async (...args: unknown[]): Promise<unknown> => {
+  const open = async (...args: Parameters<typeof actual.open>): Promise<Awaited<ReturnType<typeof actual.open>>> => {
+    hooks.reads++;
     const code = hooks.failNextRead;
     if (code) {
       hooks.failNextRead = undefined;
       throw Object.assign(new Error(`${code}: simulated, open '${String(args[0])}'`), { code });
     }
-    const result = await (actual.readFile as (...a: unknown[]) => Promise<unknown>)(...args);
-    const hook = hooks.afterNextRead;
-    if (hook) {
-      hooks.afterNextRead = undefined;
-      await hook();
-    }
-    return result;
+    const handle = await actual.open(...args);
+    const close = handle.close.bind(handle);
+    handle.close = async () => {
+      await close();
+      const hook = hooks.afterNextRead;
+      if (hook) {
+        hooks.afterNextRead = undefined;
+        await hook();
+      }
+    };
+    return handle;
   };
-  return { ...actual, readFile, default: { ...actual, readFile } };
+  return { ...actual, open, default: { ...actual, open } };
 });
 
 const tempRoots: string[] = [];
@@ -128,7 +139,39 @@ sourceConformance('fileSource (Kubernetes ..data layout)', async () => {
   };
 });
 
+/** The part of a `rotate` payload these tests read. */
+type RotateLike = { current: { candidate: string } };
+
 const live = (): AbortSignal => new AbortController().signal;
+
+/** Settles with `'hung'` if `work` has not settled within 10 s: tells a blocked thread pool from a working one. */
+async function completes(work: Promise<unknown>): Promise<'done' | 'hung'> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<'hung'>((resolve) => {
+    timer = setTimeout(() => resolve('hung'), 10_000);
+  });
+  try {
+    return await Promise.race([work.then(() => 'done' as const), hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Opens and closes the FIFO's write end until no reader waits, waking every read blocked in `open` (only code before
+ * the fix blocks there; each wake may let a queued read block anew, so this repeats until none is left).
+ */
+async function releaseFifo(fifo: string): Promise<void> {
+  for (let idle = 0; idle < 3; ) {
+    try {
+      closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+      idle = 0;
+    } catch {
+      idle++; // ENXIO: no reader is waiting right now
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 describe('fileSource', () => {
   const resolverFor = trackResolvers();
@@ -136,6 +179,7 @@ describe('fileSource', () => {
   afterEach(async () => {
     hooks.afterNextRead = undefined;
     hooks.failNextRead = undefined;
+    hooks.reads = 0;
     await removeTempRoots();
   });
 
@@ -333,6 +377,224 @@ describe('fileSource', () => {
       const source = fileSource({ dir: tmpdir() });
       for (const name of ['tls.crt', 'api-key', 'OPENAI_API_KEY', 'key..v2', '_x'])
         expect(source.validate?.({ name }), name).toBeUndefined();
+    });
+  });
+
+  describe('in-place edits (truncate, then write)', () => {
+    let dir: string;
+    beforeEach(async () => {
+      dir = await tempRoot();
+    });
+
+    it('a file read empty right after a change is read again after settleMs: the edit is seen, not ""', async () => {
+      // Prepare
+      await writeFile(join(dir, 'KEY'), 'sk-before-edit\n');
+      const source = fileSource({ dir, settleMs: 20 });
+      let fired!: () => void;
+      const changed = new Promise<void>((resolve) => {
+        fired = resolve;
+      });
+      source.watch?.({ name: 'KEY' }, () => fired());
+      // Act: truncate, let the watch fire, then the writer's write lands right after the source's first read
+      await truncate(join(dir, 'KEY'));
+      await changed;
+      hooks.reads = 0;
+      hooks.afterNextRead = () => writeFile(join(dir, 'KEY'), 'sk-after-edit\n');
+      const result = await source.fetch({ name: 'KEY' }, { signal: live() });
+      await source.close?.();
+      // Assess
+      expect(hooks.afterNextRead).toBeUndefined(); // the write did land between two reads
+      expect(hooks.reads).toBeGreaterThanOrEqual(2);
+      expect(result.status === 'found' && decode(result.value)).toBe('sk-after-edit\n');
+    });
+
+    it('a file that stays empty counts as empty after the settle (the read is not repeated forever)', async () => {
+      // Prepare
+      await writeFile(join(dir, 'KEY'), '');
+      const source = fileSource({ dir, settleMs: 5 });
+      hooks.reads = 0;
+      // Act
+      const result = await source.fetch({ name: 'KEY' }, { signal: live() });
+      // Assess
+      expect(result.status === 'found' && decode(result.value)).toBe('');
+      expect(hooks.reads).toBeLessThanOrEqual(6);
+    });
+
+    it('through a watching resolver, a truncate-then-write of v2 never falls back to v1', async () => {
+      // Prepare
+      await writeFile(join(dir, 'KEY_v2'), 'sk-v2-before\n');
+      await writeFile(join(dir, 'KEY_v1'), 'sk-v1-older\n');
+      const resolver = resolverFor({ sources: [fileSource({ dir })], refreshMs: 3_600_000, jitter: 0 });
+      const handle = resolver.secret('KEY', 'KEY_v2 ?? KEY_v1');
+      await resolver.ready();
+      const events = recordEvents(resolver);
+      const rotated = waitForEvent(resolver, 'rotate', (e) => e.current.fingerprint === fingerprint('sk-v2-after'));
+      // Act: the truncate's change event starts a fetch that reads "", and the write lands right after that read
+      hooks.afterNextRead = () => writeFile(join(dir, 'KEY_v2'), 'sk-v2-after\n');
+      await truncate(join(dir, 'KEY_v2'));
+      await rotated;
+      // Assess
+      expect(hooks.afterNextRead).toBeUndefined();
+      expect(handle.value).toBe('sk-v2-after');
+      expect(events.filter((e) => e.event === 'fallback')).toEqual([]);
+      expect(
+        events.filter((e) => e.event === 'rotate').map((e) => (e.payload as RotateLike).current.candidate),
+      ).toEqual(['KEY_v2']);
+    });
+
+    it('100 real in-place edits (truncate, then write) with a watching resolver: no read falls back', async () => {
+      // Prepare
+      await writeFile(join(dir, 'KEY_v2'), 'sk-v2-edit-start\n');
+      await writeFile(join(dir, 'KEY_v1'), 'sk-v1-older\n');
+      const resolver = resolverFor({ sources: [fileSource({ dir })], refreshMs: 3_600_000, jitter: 0 });
+      const handle = resolver.secret('KEY', 'KEY_v2 ?? KEY_v1');
+      await resolver.ready();
+      const events = recordEvents(resolver);
+      const seen: string[] = [];
+      // Act
+      for (let i = 0; i < 100; i++) {
+        const value = `sk-v2-edit-${i}`;
+        const rotated = waitForEvent(resolver, 'rotate', (e) => e.current.fingerprint === fingerprint(value));
+        await writeFile(join(dir, 'KEY_v2'), `${value}\n`);
+        await rotated;
+        seen.push(handle.value);
+      }
+      // Assess
+      expect(events.filter((e) => e.event === 'fallback')).toEqual([]);
+      const candidates = new Set(
+        events.filter((e) => e.event === 'rotate').map((e) => (e.payload as RotateLike).current.candidate),
+      );
+      expect([...candidates]).toEqual(['KEY_v2']);
+      expect(seen).not.toContain('sk-v1-older');
+      expect(handle.info?.candidate).toBe('KEY_v2');
+    }, 60_000);
+
+    it('settleMs must be a positive number of milliseconds', () => {
+      for (const settleMs of [0, -1, Number.NaN, '100'])
+        expect(() => fileSource({ dir, settleMs: settleMs as number }), String(settleMs)).toThrow(ConfigurationError);
+      expect(() => fileSource({ dir, settleMs: 0 })).toThrow('settleMs');
+    });
+  });
+
+  describe('only regular files, at most maxBytes, UTF-8', () => {
+    let dir: string;
+    beforeEach(async () => {
+      dir = await tempRoot();
+    });
+
+    it('a FIFO is refused without blocking the thread pool: fs and DNS work, before and after close()', async () => {
+      // Prepare
+      const fifo = join(dir, 'KEY');
+      execFileSync('mkfifo', [fifo]);
+      const source = fileSource({ dir });
+      try {
+        // Act: more reads than libuv has threads (4 by default)
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: 8 }, () => completes(source.fetch({ name: 'KEY' }, { signal: live() }))),
+        );
+        const fsCall = await completes(stat(dir));
+        const dnsCall = await completes(lookup('localhost'));
+        await source.close?.();
+        const fsAfterClose = await completes(stat(dir));
+        const dnsAfterClose = await completes(lookup('localhost'));
+        // Assess
+        expect([fsCall, dnsCall, fsAfterClose, dnsAfterClose]).toEqual(['done', 'done', 'done', 'done']);
+        for (const outcome of outcomes) {
+          expect(outcome.status).toBe('rejected');
+          if (outcome.status !== 'rejected') continue;
+          expect(outcome.reason).toBeInstanceOf(SourceUnavailableError);
+          expect((outcome.reason as Error).message).toMatch(/"KEY" is not a regular file \(a FIFO\)/);
+        }
+      } finally {
+        await releaseFifo(fifo);
+      }
+    }, 60_000);
+
+    it('a FIFO candidate makes the secret unavailable: no fallback to v1', async () => {
+      // Prepare
+      await writeFile(join(dir, 'KEY_v1'), 'sk-v1-older');
+      execFileSync('mkfifo', [join(dir, 'KEY_v2')]);
+      const resolver = resolverFor({ sources: [fileSource({ dir, watch: false })], clock: manualClock() });
+      resolver.secret('KEY', 'KEY_v2 ?? KEY_v1');
+      try {
+        // Act
+        const refreshed = resolver.refresh('KEY');
+        // Assess
+        await expect(refreshed).rejects.toBeInstanceOf(SourceUnavailableError);
+      } finally {
+        await releaseFifo(join(dir, 'KEY_v2'));
+      }
+    });
+
+    it('/dev/zero (a symlink to a device) is refused with an error naming the file', async () => {
+      // Prepare
+      await symlink('/dev/zero', join(dir, 'KEY'));
+      const source = fileSource({ dir });
+      // Act
+      const fetched = source.fetch({ name: 'KEY' }, { signal: live() });
+      // Assess
+      await expect(fetched).rejects.toBeInstanceOf(SourceUnavailableError);
+      await expect(fetched).rejects.toThrow('file: the file "KEY" is not a regular file (a character device)');
+    });
+
+    it('a Unix socket is refused with an error naming the file', async () => {
+      // Prepare
+      const server = createServer();
+      await new Promise<void>((resolve) => server.listen(join(dir, 'KEY'), resolve));
+      const source = fileSource({ dir });
+      try {
+        // Act
+        const fetched = source.fetch({ name: 'KEY' }, { signal: live() });
+        // Assess
+        await expect(fetched).rejects.toThrow(/"KEY" is not a regular file/);
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    });
+
+    it('a 300 MB file is refused by the default 64 KiB limit, without reading it', async () => {
+      // Prepare (sparse: no disk used)
+      await writeFile(join(dir, 'KEY'), 'sk-huge-');
+      await truncate(join(dir, 'KEY'), 300 * 1024 * 1024);
+      const source = fileSource({ dir });
+      // Act
+      const fetched = source.fetch({ name: 'KEY' }, { signal: live() });
+      // Assess
+      await expect(fetched).rejects.toBeInstanceOf(SourceUnavailableError);
+      await expect(fetched).rejects.toThrow('file: the file "KEY" is larger than maxBytes (65536 bytes)');
+    });
+
+    it('maxBytes is configurable: a file of exactly maxBytes is read, one byte more is refused', async () => {
+      // Prepare
+      await writeFile(join(dir, 'FITS'), 'sk-12345');
+      await writeFile(join(dir, 'OVER'), 'sk-123456');
+      const source = fileSource({ dir, maxBytes: 8 });
+      // Act
+      const fits = await source.fetch({ name: 'FITS' }, { signal: live() });
+      const over = await source.fetch({ name: 'OVER' }, { signal: live() }).catch((error: unknown) => error);
+      // Assess
+      expect(fits.status === 'found' && decode(fits.value)).toBe('sk-12345');
+      expect(over).toBeInstanceOf(SourceUnavailableError);
+      expect((over as Error).message).toBe('file: the file "OVER" is larger than maxBytes (8 bytes); it is not read');
+      expect(serialize(over)).not.toContain('sk-123456');
+      for (const maxBytes of [0, 1.5, -1, '64'])
+        expect(() => fileSource({ dir, maxBytes: maxBytes as number }), String(maxBytes)).toThrow(ConfigurationError);
+    });
+
+    it('invalid UTF-8 is an error naming the file, not replacement characters', async () => {
+      // Prepare
+      await writeFile(join(dir, 'KEY'), Buffer.from([0x73, 0x6b, 0x2d, 0xff, 0xfe, 0x41]));
+      await writeFile(join(dir, 'KEY_v1'), 'sk-v1-older');
+      const source = fileSource({ dir, watch: false });
+      const resolver = resolverFor({ sources: [source], clock: manualClock() });
+      resolver.secret('S', 'KEY ?? KEY_v1');
+      // Act
+      const fetched = await source.fetch({ name: 'KEY' }, { signal: live() }).catch((error: unknown) => error);
+      const refreshed = resolver.refresh('S');
+      // Assess
+      expect(fetched).toBeInstanceOf(SourceUnavailableError);
+      expect((fetched as Error).message).toBe('file: the file "KEY" is not valid UTF-8');
+      await expect(refreshed).rejects.toBeInstanceOf(SourceUnavailableError);
     });
   });
 
