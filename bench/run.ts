@@ -15,6 +15,7 @@ import { hotPath } from './hot-path.js';
 import { ensureBuilt, loadKeyflip } from './keyflip.js';
 import { type BenchResult, machine, markdownTable, msSince, nowNs, ROOT, type Row } from './lib.js';
 import { readyBench } from './ready.js';
+import { redactBench } from './redact.js';
 
 const started = nowNs();
 const host = machine();
@@ -35,6 +36,7 @@ await step('1–2. hot path (handle.value, handle.get())', () => hotPath(keyflip
 await step('3. ready() on 50 slow secrets', () => readyBench(keyflip, sink));
 await step('4. cold import in fresh processes', () => coldImport());
 await step('5–7. clients: authFetch round trip and overhead, redact per KiB', () => clientsBench(keyflip, sink));
+await step('7c–7d. redact with 10 000 held values, and adding one', () => redactBench(keyflip, sink));
 await step('8. Secret Manager: calls per refresh, cold import, round trip vs a bare call', () =>
   gcpBench(keyflip, sink),
 );

@@ -2,7 +2,7 @@ import { describeValue, isRecord } from '../check.js';
 import { ConfigurationError, isKeyflipError } from '../errors.js';
 import type { SecretHandle } from '../index.js';
 import { assertSecretHandle } from './handle-argument.js';
-import type { AuthHeader, DeadKeyRule, ProviderPreset } from './presets.js';
+import { type AuthHeader, type DeadKeyRule, type ProviderId, type ProviderPreset, resolvePreset } from './presets.js';
 
 /** A provider that is not a preset: its auth header, and optionally what a dead key looks like. */
 export interface CustomAuth extends AuthHeader {
@@ -71,13 +71,18 @@ const BAD_HEADER_VALUE = /[\0\r\n]/;
  *   refresh of the secret (concurrent answers share it) and, if the key changed and the body can be sent again
  *   (no body, a string, bytes, `URLSearchParams`, `Blob`, `FormData`; not a stream), retries exactly once.
  *   Otherwise the dead-key response is returned as it came, so the SDK reports it. It never loops.
+ * - **Never sends the key to another origin**: a redirect to the request's own origin (scheme, host, port) is
+ *   followed here, with the auth header set again on each hop (at most 20 hops, as `fetch` does); a redirect to
+ *   any other origin is returned to the caller as it came (status 3xx and its `location`), unfollowed. A caller's
+ *   own `redirect: 'manual'` or `'error'` is passed to `fetch` unchanged.
+ * - `provider` is a preset (`providers.openai`), a preset id (`'openai'`) or a custom `{ header, scheme? }`.
  * - Never logs, and its errors never hold the key. A bad argument throws a `ConfigurationError` at once; a
  *   secret that cannot be served rejects the request with its keyflip error (`SecretRevokedError`, …); the
  *   wrapped fetch's own errors (network, abort) pass through unchanged, as the SDK expects them.
  */
 export function authFetch(
   secret: SecretHandle<string>,
-  provider: ProviderPreset | CustomAuth,
+  provider: ProviderPreset | ProviderId | CustomAuth,
   options: AuthFetchOptions = {},
 ): typeof fetch {
   assertSecretHandle('authFetch', secret);
@@ -116,10 +121,8 @@ export function authFetch(
     return value;
   };
 
-  const send = (input: FetchInput, init: FetchInit | undefined, key: string): Promise<Response> => {
-    const fetchImpl = inner ?? globalThis.fetch;
-    return fetchImpl(input, withAuth(input, init, auth, key));
-  };
+  const send = (input: FetchInput, init: FetchInit | undefined, key: string): Promise<Response> =>
+    sendFollowingSameOrigin((inner as typeof fetch | undefined) ?? globalThis.fetch, input, init, auth, key);
 
   return async function keyflipAuthFetch(input: FetchInput, init?: FetchInit): Promise<Response> {
     const read = readKey(secret);
@@ -225,7 +228,8 @@ function discard(response: Response): void {
   response.body?.cancel().catch(() => undefined);
 }
 
-function normalizeAuth(provider: ProviderPreset | CustomAuth): Auth {
+function normalizeAuth(given: ProviderPreset | ProviderId | CustomAuth): Auth {
+  const provider = typeof given === 'string' ? resolvePreset(given) : given;
   if (!isAuthHeader(provider)) {
     throw new ConfigurationError(
       'authFetch: the provider must be a preset (providers.openai, …) or { header, scheme? }',
@@ -327,4 +331,101 @@ function copyEntry(this: Copy, value: string, name: string): void {
   const bit = this.bits.get(name);
   if (bit === undefined) this.out[name] = value;
   else this.present |= bit;
+}
+
+/** Statuses `fetch` follows as redirects. */
+const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+/** The most redirects followed for one request, as `fetch` does. */
+const MAX_REDIRECTS = 20;
+/** Headers that describe a body: dropped with the body when a redirect turns the request into a GET. */
+const BODY_HEADERS: ReadonlySet<string> = new Set([
+  'content-encoding',
+  'content-language',
+  'content-location',
+  'content-type',
+  'content-length',
+]);
+
+/**
+ * Sends the request with the auth headers set, with `redirect: 'manual'`; follows a redirect only to the
+ * request's own origin (setting the headers again), and returns one to any other origin unfollowed, so the key
+ * never reaches another origin. A caller's explicit `'manual'` or `'error'` is left to `fetch`.
+ */
+async function sendFollowingSameOrigin(
+  fetchImpl: typeof fetch,
+  input: FetchInput,
+  init: FetchInit | undefined,
+  auth: Auth,
+  key: string,
+): Promise<Response> {
+  const mode = init?.redirect ?? (isRequest(input) ? input.redirect : 'follow');
+  if (mode !== 'follow') return fetchImpl(input, withAuth(input, init, auth, key));
+  let currentInput = input;
+  let currentInit: FetchInit | undefined = init;
+  let origin: string | undefined; // parsed on the first redirect only: most requests have none
+  for (let hop = 0; ; hop++) {
+    const sent = withAuth(currentInput, currentInit, auth, key); // a new object: ours to change
+    sent.redirect = 'manual';
+    const response = await fetchImpl(currentInput, sent);
+    if (!REDIRECT_STATUSES.has(response.status) || hop >= MAX_REDIRECTS) return response;
+    origin ??= originOf(input);
+    if (origin === undefined) return response;
+    const next = nextHop(response, currentInput, currentInit, origin);
+    if (next === undefined) return response;
+    discard(response);
+    currentInput = next.url;
+    currentInit = next.init;
+  }
+}
+
+/** The origin of the request's URL, or `undefined` when it has none that can be parsed. */
+function originOf(input: FetchInput): string | undefined {
+  try {
+    return new URL(isRequest(input) ? input.url : String(input)).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where a redirect leads, when it is to `origin` and can be followed (its body, if kept, can be sent again):
+ * the next URL and the init for it (method and body as `fetch` would change them). `undefined` otherwise.
+ */
+function nextHop(
+  response: Response,
+  input: FetchInput,
+  init: FetchInit | undefined,
+  origin: string,
+): { url: string; init: FetchInit } | undefined {
+  const location = response.headers.get('location');
+  if (location === null) return undefined;
+  let url: URL;
+  try {
+    url = new URL(location, isRequest(input) ? input.url : String(input));
+  } catch {
+    return undefined;
+  }
+  if (url.origin !== origin) return undefined; // another origin: the caller decides, the key stays here
+  const request = isRequest(input) ? input : undefined;
+  const method = (init?.method ?? request?.method ?? 'GET').toUpperCase();
+  const headers = init?.headers ?? request?.headers;
+  const base: FetchInit = {
+    ...(request === undefined ? {} : { method: request.method, signal: request.signal }),
+    ...init,
+    ...(headers === undefined ? {} : { headers }),
+  };
+  const toGet =
+    (response.status === 303 && method !== 'GET' && method !== 'HEAD') ||
+    ((response.status === 301 || response.status === 302) && method === 'POST');
+  if (toGet) {
+    return { url: url.href, init: { ...base, method: 'GET', body: null, headers: withoutBodyHeaders(base.headers) } };
+  }
+  if (!canResend(input, init)) return undefined; // a stream body was consumed: the caller gets the redirect
+  const body = init?.body !== undefined ? init.body : null;
+  return { url: url.href, init: { ...base, body } };
+}
+
+/** The headers without those that describe a body, as a list of pairs. */
+function withoutBodyHeaders(headers: HeadersSource): [string, string][] {
+  return [...new Headers(headers ?? undefined)].filter(([name]) => !BODY_HEADERS.has(name));
 }

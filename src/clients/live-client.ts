@@ -16,7 +16,9 @@ import { assertSecretHandle } from './handle-argument.js';
  *   `const completions = client.chat.completions` would stay on the client of the day.
  * - A client already handed out is left alone: calls in flight on it finish with the key it was built with.
  * - `JSON.stringify` and `util.inspect` of the proxy show `[keyflip client NAME kf_…]`, never the client (SDK
- *   clients hold the key as a property).
+ *   clients hold the key as a property). No property of the proxy is enumerable, so `Object.entries`,
+ *   `Object.keys`, `{ ...client }`, `Object.assign` and `for…in` see none; a property read by name
+ *   (`client.baseURL`) still returns the client's.
  * - When the secret cannot be served (revoked, not resolved yet), using the proxy throws that error.
  * - A bad argument throws a `ConfigurationError` at once; a `build` that returns no object throws one on the use
  *   that called it.
@@ -82,12 +84,14 @@ export function liveClient<C extends object>(secret: SecretHandle<string>, build
       return Reflect.deleteProperty(current(), prop);
     },
     ownKeys() {
-      return Reflect.ownKeys(current());
+      return Reflect.ownKeys(current()); // the names only: no property is enumerable (below)
     },
     getOwnPropertyDescriptor(_target, prop) {
       const descriptor = Reflect.getOwnPropertyDescriptor(current(), prop);
-      // The proxy's own target is an empty object: a property it lacks must be reported configurable.
-      return descriptor === undefined ? undefined : { ...descriptor, configurable: true };
+      // Never enumerable, so `Object.entries`, `Object.keys`, spread, `Object.assign` and `for…in` copy nothing
+      // (SDK clients hold the key as a property: `apiKey`, `_options`). The proxy's own target is an empty
+      // object: a property it lacks must be reported configurable.
+      return descriptor === undefined ? undefined : { ...descriptor, enumerable: false, configurable: true };
     },
     defineProperty(_target, prop, descriptor) {
       return Reflect.defineProperty(current(), prop, descriptor);

@@ -69,7 +69,9 @@ describe('liveClient', () => {
     expect(client.whoami).toBe(client.whoami);
     expect(client instanceof FakeClient).toBe(true);
     expect('chat' in client).toBe(true);
-    expect(Object.keys(client)).toEqual(['apiKey', 'chat']);
+    // The client's own names, none enumerable (an enumerable `apiKey` would leak through entries and spread).
+    expect(Reflect.ownKeys(client)).toEqual(['apiKey', 'chat']);
+    expect(Object.keys(client)).toEqual([]);
   });
 
   it('counts one use per property read on the proxy', async () => {
@@ -93,6 +95,30 @@ describe('liveClient', () => {
     ];
     for (const text of shown) expect(text).toContain(`[keyflip client K ${key.info?.fingerprint}]`);
     expect(leaked(shown.join('\n'))).toEqual([]);
+  });
+
+  it('Object.entries, Object.keys, spread, Object.assign and for…in see no property (it holds the key)', async () => {
+    const { key } = await rig();
+    const client = liveClient(key, (k) => new FakeClient(k));
+    client.whoami();
+    const forIn: string[] = [];
+    for (const name in client) forIn.push(name);
+    const copies: unknown[] = [
+      Object.entries(client),
+      Object.keys(client),
+      Object.values(client),
+      { ...client },
+      Object.assign({}, client),
+      Object.fromEntries(Object.entries(client)),
+      forIn,
+    ];
+    expect(copies).toEqual([[], [], [], {}, {}, {}, []]);
+    expect(leaked(dump(copies))).toEqual([]);
+    // Read by name, the client's properties are still there; `in` and the names are unchanged.
+    expect(client.apiKey).toBe(KEYS.v1);
+    expect('chat' in client).toBe(true);
+    expect(Reflect.ownKeys(client)).toEqual(['apiKey', 'chat']);
+    expect(Object.getOwnPropertyDescriptor(client, 'chat')?.enumerable).toBe(false);
   });
 
   it('a revoked secret makes the proxy throw SecretRevokedError; an unresolved one NotReadyError', async () => {
