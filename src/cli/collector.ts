@@ -16,6 +16,7 @@ import { formatDuration } from '../duration.js';
 import { clean } from './clean.js';
 import type { CliIo } from './io.js';
 import { collectorToken, durationArg, integerArg, parseDurationArg } from './option-values.js';
+import { refuseKey } from './shown.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { UsageError, usageFailure } from './usage-error.js';
 
@@ -116,6 +117,7 @@ function collectorRequest(args: readonly string[]): CollectorRequest | 'help' {
   if (values['max-bytes'] !== undefined) request.maxBytes = sizeArg('--max-bytes', values['max-bytes']);
   if (values.host !== undefined) {
     if (!/^[A-Za-z0-9.:-]{1,253}$/.test(values.host)) throw new UsageError('--host needs a host name or an address');
+    refuseKey(values.host, '--host');
     request.host = values.host;
   }
   if (values.retention !== undefined) {

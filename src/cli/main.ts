@@ -5,6 +5,7 @@ import { fingerprintCommand } from './fingerprint.js';
 import type { CliIo } from './io.js';
 import { rotateCommand } from './rotate.js';
 import { scanCommand } from './scan.js';
+import { fenced } from './shown.js';
 import { verifyCommand } from './verify.js';
 
 // Lines ending in a backslash go on in the next source line: the help prints them as one line.
@@ -49,7 +50,9 @@ declare const __KEYFLIP_VERSION__: string | undefined;
 const VERSION = typeof __KEYFLIP_VERSION__ === 'string' ? __KEYFLIP_VERSION__ : '0.0.0-dev';
 
 /** Runs the CLI and returns the exit code. */
-export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+export async function main(argv: readonly string[], given: CliIo): Promise<number> {
+  // Every line written, by every command, passes the provider-format redaction: a key never goes out.
+  const io = fenced(given);
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     io.stdout.write(HELP);

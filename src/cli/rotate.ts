@@ -31,6 +31,7 @@ import { collectorToken, durationArg, projectOf } from './option-values.js';
 import { parseCommandLine, type OptionValues } from './parse-command-line.js';
 import { readOptionFile, readValue } from './read-input.js';
 import { renderRotation } from './rotate-output.js';
+import { httpUrlArg, refuseKey } from './shown.js';
 import { UsageError, usageFailure } from './usage-error.js';
 import { prometheusSource } from './verify.js';
 
@@ -271,6 +272,7 @@ async function rotateRequest(
     if (!allowed.has(option)) throw new UsageError(`rotate ${command} does not take --${option}`);
   const [name] = positionals;
   if (name === undefined) throw new UsageError('SECRET is required: the name being rotated (OPENAI_API_KEY)');
+  refuseKey(name, 'SECRET');
   const projectId = projectOf(values.project, env);
   const layout = values.layout;
   if (layout !== undefined && !(LAYOUTS as readonly string[]).includes(layout))
@@ -311,8 +313,9 @@ function usageSource(
   const { collector, prometheus } = values;
   if (collector !== undefined && prometheus !== undefined)
     throw new UsageError('give one backend: --collector URL or --prometheus URL');
-  if (collector !== undefined) return collectorUsageSource({ url: collector, token: collectorToken(env) });
-  if (prometheus !== undefined) return prometheusSource(prometheus);
+  if (collector !== undefined)
+    return collectorUsageSource({ url: httpUrlArg('--collector', collector), token: collectorToken(env) });
+  if (prometheus !== undefined) return prometheusSource(httpUrlArg('--prometheus', prometheus));
   return undefined;
 }
 

@@ -4,12 +4,12 @@
  * key, and never a line of an allow-list file.
  */
 import { ConfigurationError } from '../errors.js';
-import { findProviderKeys } from '../key-formats.js';
 import { IGNORE_FILE, loadAllowLists, scanPaths, type ScanResult } from '../scan/index.js';
 import { clean } from './clean.js';
 import type { CliIo } from './io.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { readOptionFile } from './read-input.js';
+import { looksLikeKey } from './shown.js';
 import { UsageError, usageFailure } from './usage-error.js';
 
 const HELP = `keyflip scan [paths…] [--allow FILE]… [--key-file FILE] [--json]
@@ -40,7 +40,7 @@ export async function scanCommand(args: readonly string[], io: CliIo): Promise<n
     json = line.values.json === true;
     const paths = line.positionals.length === 0 ? ['.'] : line.positionals;
     // `keyflip scan <a key>` (to check a string) would print it back in "cannot read …": refused unshown.
-    const pasted = paths.findIndex((path) => findProviderKeys(path).length > 0);
+    const pasted = paths.findIndex(looksLikeKey);
     if (pasted !== -1)
       throw new UsageError(`path #${pasted + 1} looks like a key (not shown); scan takes files and directories`);
     const keyFile = line.values['key-file'];

@@ -17,6 +17,7 @@ import { clean } from './clean.js';
 import type { CliIo } from './io.js';
 import { collectorToken, parseDurationArg } from './option-values.js';
 import { parseCommandLine } from './parse-command-line.js';
+import { httpUrlArg, refuseKey } from './shown.js';
 import { UsageError, usageFailure } from './usage-error.js';
 import { evidenceSections, verifyExitCode } from './verify-output.js';
 
@@ -125,6 +126,7 @@ function verifyRequest(args: readonly string[]): VerifyRequest | 'help' {
   const [secret] = positionals;
   const { retired, collector, prometheus } = values;
   if (secret === undefined) throw new UsageError('SECRET is required (the logical name, OPENAI_API_KEY)');
+  refuseKey(secret, 'SECRET');
   if (!SECRET_NAME.test(secret))
     throw new UsageError('SECRET is not a secret name (letters, digits, _ . - / [ ]; at most 256)');
   if (retired === undefined)
@@ -132,6 +134,8 @@ function verifyRequest(args: readonly string[]): VerifyRequest | 'help' {
   checkRetired(secret, retired);
   if ((collector === undefined) === (prometheus === undefined))
     throw new UsageError('give one backend: --collector URL or --prometheus URL');
+  if (collector !== undefined) httpUrlArg('--collector', collector);
+  if (prometheus !== undefined) httpUrlArg('--prometheus', prometheus);
   return { secret, retired, window: values.window ?? '60m', collector, prometheus, json: values.json === true };
 }
 

@@ -1,4 +1,10 @@
-import { ConfigurationError, IntegrityError, SourceUnavailableError } from '../errors.js';
+import {
+  ConfigurationError,
+  DependencyError,
+  IntegrityError,
+  type KeyflipError,
+  SourceUnavailableError,
+} from '../errors.js';
 import type { FetchContext, Source, SourceRef, SourceResult } from '../types.js';
 import { createSecretManagerClient } from './gcp-client.js';
 import {
@@ -76,8 +82,15 @@ export { emulatorClientOptions, GCP_SDK_PACKAGE } from './gcp-client.js';
  *
  * NOT_FOUND is absent `not-found`; FAILED_PRECONDITION on a disabled or destroyed version is absent
  * `disabled` / `destroyed`; PERMISSION_DENIED is absent `permission-denied` (Secret Manager answers it for
- * a secret that does not exist when the caller has per-secret grants). Everything else — UNAVAILABLE,
+ * a secret that does not exist when the caller has per-secret grants; an app needs
+ * `roles/secretmanager.secretAccessor` on each secret it reads). Everything else — UNAVAILABLE,
  * DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, INTERNAL, network errors, a checksum mismatch — is unavailable.
+ *
+ * Permanent failures, which only a change of configuration fixes, are thrown as such (the resolver fails
+ * `ready()` at once instead of retrying): the SDK missing is a `DependencyError` (`npm install
+ * @google-cloud/secret-manager`); no usable credentials (UNAUTHENTICATED, or none found) a `ConfigurationError`
+ * saying how to set them; INVALID_ARGUMENT (a project that does not exist, a malformed name) a
+ * `ConfigurationError` naming the project id to check.
  */
 export function gcpSecretManager(options: GcpSecretManagerOptions): Source {
   if (
@@ -114,8 +127,13 @@ export function gcpSecretManager(options: GcpSecretManagerOptions): Source {
     name: sourceName,
     async fetch(ref: SourceRef, ctx: FetchContext): Promise<SourceResult> {
       if (closed) throw new ConfigurationError('the gcp source is closed', 'CLOSED');
-      const sm = await getClient();
       const name = versionName({ ...parent, secretId: ref.name, version: ref.version ?? 'latest' });
+      let sm: SecretManagerClientLike;
+      try {
+        sm = await getClient();
+      } catch (error) {
+        throw permanentError(error, name, parent.project) ?? error;
+      }
       const timeout = options.callTimeoutMs ?? ctx.timeoutMs;
       let response: AccessResponse;
       try {
@@ -126,7 +144,16 @@ export function gcpSecretManager(options: GcpSecretManagerOptions): Source {
         response = result[0];
       } catch (error) {
         const absent = absentReason(error);
+        if (absent === 'permission-denied') {
+          return {
+            status: 'absent',
+            reason: absent,
+            detail: `${name}: the app needs roles/secretmanager.secretAccessor on this secret (or it does not exist)`,
+          };
+        }
         if (absent) return { status: 'absent', reason: absent };
+        const permanent = permanentError(error, name, parent.project);
+        if (permanent) throw permanent;
         // The client rejects with a bare string once closed ('The client has already been closed.').
         if (typeof error === 'string') {
           throw new SourceUnavailableError(`AccessSecretVersion ${name} failed: ${error}`, { source: sourceName });
@@ -172,6 +199,54 @@ function absentReason(error: unknown): 'not-found' | 'disabled' | 'destroyed' | 
     if (/DISABLED/.test(message)) return 'disabled';
   }
   return undefined;
+}
+
+/** What to do when the client has no usable credentials. */
+const SET_CREDENTIALS =
+  'set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, run `gcloud auth application-default login` ' +
+  '(on a workstation), or run with an attached service account / Workload Identity (GKE, Cloud Run); or pass `client`';
+
+/** How google-auth-library says it found no credentials, or cannot read the ones it was pointed at. */
+const NO_CREDENTIALS = [
+  /Could not load the default credentials|Unable to detect a Project Id/i,
+  /GOOGLE_APPLICATION_CREDENTIALS|credential file/i,
+];
+
+/**
+ * The error of a call that will fail the same way until someone changes the configuration (permanent: the
+ * resolver fails `ready()` at once and stops the backoff retries), or `undefined` for a transient one. A
+ * {@link DependencyError} (the SDK missing) is passed on as is.
+ */
+function permanentError(error: unknown, name: string, project: string): KeyflipError | undefined {
+  if (error instanceof DependencyError || error instanceof ConfigurationError) return error;
+  const code = grpcCodeOf(error);
+  const detail = describeCause(error);
+  if (code === GrpcCode.UNAUTHENTICATED || (code === undefined && NO_CREDENTIALS.some((text) => text.test(detail)))) {
+    return new ConfigurationError(
+      `keyflip/gcp has no usable Google Cloud credentials for Secret Manager (${detail}): ${SET_CREDENTIALS}`,
+      'INVALID_OPTIONS',
+      { cause: error },
+    );
+  }
+  if (code === GrpcCode.INVALID_ARGUMENT) {
+    return new ConfigurationError(
+      `AccessSecretVersion ${name} failed with INVALID_ARGUMENT (${detail}): check the project id ` +
+        `${JSON.stringify(project)} (the project must exist; write its id or number) and the secret's name`,
+      'INVALID_OPTIONS',
+      { cause: error },
+    );
+  }
+  return undefined;
+}
+
+function describeCause(error: unknown): string {
+  const { details, message } = (typeof error === 'object' && error !== null ? error : {}) as {
+    details?: unknown;
+    message?: unknown;
+  };
+  if (typeof details === 'string' && details !== '') return details;
+  if (typeof message === 'string') return message;
+  return typeof error === 'string' ? error : 'no detail';
 }
 
 /** Loads the SDK (once, on first fetch) and builds a started client. */

@@ -320,7 +320,10 @@ describe('keyflip verify: usage (exit 2, nothing echoed)', () => {
         /--retired names a version of another secret \(not shown\): qualify the version by K itself, K_v1@1/,
       ],
       [['verify', 'K', '--retired', 'K_vx@1', '--collector', 'http://a'], /--retired names a version of another/],
-      [['verify', 'K', '--retired', FP.old, '--collector', 'not a url'], /url is not a valid URL/],
+      [
+        ['verify', 'K', '--retired', FP.old, '--collector', 'not a url'],
+        /--collector needs an http\(s\) URL \(not shown\)/,
+      ],
       [['verify', 'K', '--retired', FP.old, '--bogus'], /unknown option #4 \(not shown\)/],
       [['verify', 'K', '--retired'], /--retired needs a value/],
     ];

@@ -2,6 +2,7 @@ import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   ConfigurationError,
+  createResolver,
   fingerprint,
   IntegrityError,
   ReadyError,
@@ -346,3 +347,120 @@ describe('gcpSecretManager: a client that cannot start, or is closed', () => {
 async function eventually(assertion: () => void): Promise<void> {
   await vi.waitFor(assertion, { timeout: 5_000, interval: 5 });
 }
+
+describe('gcpSecretManager: permanent configuration errors are thrown as such', () => {
+  const signal = new AbortController().signal;
+  const INVALID_ARGUMENT = 3;
+  const PERMISSION_DENIED = 7;
+  const UNAUTHENTICATED = 16;
+  const source = () => gcpSecretManager({ projectId: emulator.projectId, client: clients.grpc });
+
+  it('INVALID_ARGUMENT (a project that does not exist): a ConfigurationError naming the project id', async () => {
+    emulator.failNext('AccessSecretVersion', INVALID_ARGUMENT, 1);
+    const error = await source()
+      .fetch({ name: 'KEY' }, { signal })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error).toMatchObject({ code: 'INVALID_OPTIONS' });
+    expect((error as Error).message).toContain(`check the project id "${emulator.projectId}"`);
+    expect((error as Error).message).toContain(`projects/${emulator.projectId}/secrets/KEY/versions/latest`);
+  });
+
+  it('UNAUTHENTICATED: a ConfigurationError saying how to set credentials', async () => {
+    emulator.failNext('AccessSecretVersion', UNAUTHENTICATED, 1);
+    const error = await source()
+      .fetch({ name: 'KEY' }, { signal })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    const { message } = error as Error;
+    expect(message).toContain('GOOGLE_APPLICATION_CREDENTIALS');
+    expect(message).toContain('gcloud auth application-default login');
+    expect(message).toContain('Workload Identity');
+  });
+
+  it('no credentials found (google-auth-library has no gRPC code): a ConfigurationError', async () => {
+    const noCredentials = new Error(
+      'Could not load the default credentials. Browse to https://cloud.google.com/docs/authentication/getting-started',
+    );
+    const client = { accessSecretVersion: () => Promise.reject(noCredentials) };
+    const error = await gcpSecretManager({ projectId: 'p', client })
+      .fetch({ name: 'KEY' }, { signal })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error).toMatchObject({ cause: noCredentials });
+    expect((error as Error).message).toMatch(/GOOGLE_APPLICATION_CREDENTIALS.*gcloud auth application-default login/);
+  });
+
+  it('PERMISSION_DENIED stays absent (chain rule), naming the role; UNAVAILABLE stays transient', async () => {
+    emulator.failNext('AccessSecretVersion', PERMISSION_DENIED, 1);
+    expect(await source().fetch({ name: 'KEY' }, { signal })).toEqual({
+      status: 'absent',
+      reason: 'permission-denied',
+      detail: expect.stringMatching(
+        /^projects\/[^/]+\/secrets\/KEY\/versions\/latest: the app needs roles\/secretmanager\.secretAccessor/,
+      ),
+    });
+    // The hint reaches the error a user sees when nothing else is found.
+    emulator.failNext('AccessSecretVersion', PERMISSION_DENIED, 1);
+    const resolver = createResolver({ sources: [source()], startupTimeoutMs: 5_000 });
+    try {
+      const failure = await resolver
+        .secret('KEY', 'KEY')
+        .get()
+        .catch((e: unknown) => e);
+      expect((failure as Error).message).toMatch(/KEY permission-denied \(.*roles\/secretmanager\.secretAccessor/);
+    } finally {
+      await resolver.close();
+    }
+    emulator.failNext('AccessSecretVersion', UNAVAILABLE, 1);
+    const error = await source()
+      .fetch({ name: 'KEY' }, { signal })
+      .catch((e: unknown) => e);
+    expect(error).not.toBeInstanceOf(ConfigurationError);
+    expect(grpcCode(error)).toBe(UNAVAILABLE);
+  });
+
+  it('the SDK cannot be loaded: a DependencyError with the npm install line', async () => {
+    vi.resetModules();
+    vi.doMock('@google-cloud/secret-manager', () => {
+      throw new Error("Cannot find module '@google-cloud/secret-manager'");
+    });
+    try {
+      const fresh = await import('../../src/sources/gcp.js');
+      const errors = await import('../../src/errors.js');
+      const error = await fresh
+        .gcpSecretManager({ projectId: 'p', env: {} })
+        .fetch({ name: 'KEY' }, { signal })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(errors.DependencyError);
+      expect(error).toMatchObject({ code: 'DEPENDENCY_MISSING', packageName: '@google-cloud/secret-manager' });
+      expect((error as Error).message).toContain('npm install @google-cloud/secret-manager');
+    } finally {
+      vi.doUnmock('@google-cloud/secret-manager');
+      vi.resetModules();
+    }
+  });
+});
+
+function grpcCode(error: unknown): unknown {
+  return (error as { code?: unknown }).code;
+}
+
+describe('gcpSecretManager: a permanent error fails ready() at once', () => {
+  const resolverFor = trackResolvers();
+
+  it('INVALID_ARGUMENT: ready() rejects with the ConfigurationError, with no wait and one error event', async () => {
+    const clock = manualClock();
+    const source = gcpSecretManager({ projectId: emulator.projectId, client: clients.grpc });
+    const resolver = resolverFor({ sources: [source], clock });
+    const events = record(resolver);
+    emulator.failNext('AccessSecretVersion', 3, 1);
+    resolver.secret('KEY');
+    const error = await resolver.ready().catch((e: unknown) => e); // the clock never moves: no startupTimeoutMs
+    expect(error).toBeInstanceOf(ReadyError);
+    const [failure] = (error as ReadyError).failures;
+    expect(failure?.error).toBeInstanceOf(ConfigurationError);
+    expect(failure?.error.message).toContain(`check the project id "${emulator.projectId}"`);
+    expect(only(events, 'error')).toHaveLength(1);
+  });
+});
