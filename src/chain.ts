@@ -24,9 +24,30 @@ const VERSION_RE = /^[A-Za-z0-9_.-]+$/;
  * @example parseChain('OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1 ?? env:OPENAI_API_KEY')
  */
 export function parseChain(chain: string | readonly string[]): Candidate[] {
+  try {
+    return parseChainUnchecked(chain);
+  } catch (error) {
+    if (error instanceof InvalidCandidateError) throw error;
+    // A Proxy or an element whose reads throw: still the one error a bad chain gets, with the cause attached.
+    throw new InvalidCandidateError(describeChain(chain), 'the chain could not be read', { cause: error });
+  }
+}
+
+/** `|` is never part of a candidate: a chain joined with `||` or `|` (an "or" elsewhere) gets this hint. */
+const OR_HINT = 'candidates are joined with "??", not "||" or "|": write A ?? B, use "??"';
+
+/** What a chain that is not a string is, for a message; never throws. */
+function describeChain(chain: unknown): string {
+  if (typeof chain === 'string') return chain;
+  if (Array.isArray(chain)) return '(an array)';
+  return chain === null ? '(null)' : `(a ${typeof chain})`;
+}
+
+function parseChainUnchecked(chain: string | readonly string[]): Candidate[] {
   if (typeof chain === 'string') {
     const parts = chain.split('??');
     if (chain.trim() === '') throw new InvalidCandidateError(chain, 'the chain is empty');
+    if (chain.includes('|')) throw new InvalidCandidateError(chain, OR_HINT);
     return parts.map((part, i) => {
       if (part.trim() === '') {
         const where =
@@ -41,11 +62,12 @@ export function parseChain(chain: string | readonly string[]): Candidate[] {
     });
   }
   if (!Array.isArray(chain)) {
-    throw new InvalidCandidateError(String(chain), 'a chain is a string "A ?? B" or an array of candidates');
+    throw new InvalidCandidateError(describeChain(chain), 'a chain is a string "A ?? B" or an array of candidates');
   }
   if (chain.length === 0) throw new InvalidCandidateError('[]', 'the chain is empty');
   return chain.map((part: unknown) => {
-    if (typeof part !== 'string') throw new InvalidCandidateError(String(part), 'a candidate must be a string');
+    if (typeof part !== 'string') throw new InvalidCandidateError(describeChain(part), 'a candidate must be a string');
+    if (part.includes('|')) throw new InvalidCandidateError(part, OR_HINT);
     if (part.includes('??'))
       throw new InvalidCandidateError(
         part,
@@ -148,7 +170,11 @@ export async function walkChain<C extends Candidate>(
       }
       return { kind: 'found', candidate, raw, version: result.version, skipped };
     }
-    skipped.push({ candidate: candidate.text, reason: result.reason });
+    skipped.push(
+      result.detail === undefined
+        ? { candidate: candidate.text, reason: result.reason }
+        : { candidate: candidate.text, reason: result.reason, detail: result.detail },
+    );
   }
   if (firstUnavailable) return { kind: 'unavailable', ...firstUnavailable, skipped };
   return { kind: 'absent', skipped };

@@ -10,8 +10,15 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * A positive number of milliseconds, or `fallback` when `value` is undefined. `Infinity` only with
- * `allowInfinity`. `option` is how the caller names it in the message (`refreshMs`, `createCollector: retentionMs`).
+ * The longest delay a Node timer takes, in milliseconds (2³¹−1, about 24.8 days). A longer one fires after 1 ms
+ * with a `TimeoutOverflowWarning`, so {@link positiveMs} refuses durations above it.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * A positive number of milliseconds, at most {@link MAX_TIMER_MS}, or `fallback` when `value` is undefined.
+ * `Infinity` only with `allowInfinity`. `option` is how the caller names it in the message (`refreshMs`,
+ * `createCollector: retentionMs`).
  */
 export function positiveMs(option: string, value: unknown, fallback: number, allowInfinity = false): number {
   if (value === undefined) return fallback;
@@ -21,8 +28,39 @@ export function positiveMs(option: string, value: unknown, fallback: number, all
         `not ${describeValue(value)}`,
     );
   }
+  if (value > MAX_TIMER_MS && Number.isFinite(value)) {
+    throw new ConfigurationError(
+      `\`${option}\` must be at most ${MAX_TIMER_MS} milliseconds (about 24.8 days, the longest timer Node ` +
+        `keeps)${allowInfinity ? ' or Infinity' : ''}, not ${describeValue(value)}`,
+    );
+  }
   return value;
 }
+
+/**
+ * A positive span of time in milliseconds that is never given to a timer — a window looked back over, a retention,
+ * how long a stale value may be served (checked on read) — at most {@link MAX_SPAN_MS} (10 years), or `fallback`
+ * when `value` is undefined. `Infinity` only with `allowInfinity`. Use {@link positiveMs} for anything a timer waits.
+ */
+export function positiveSpanMs(option: string, value: unknown, fallback: number, allowInfinity = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0 || (!allowInfinity && !Number.isFinite(value))) {
+    throw new ConfigurationError(
+      `\`${option}\` must be a positive number of milliseconds${allowInfinity ? ' (or Infinity)' : ''}, ` +
+        `not ${describeValue(value)}`,
+    );
+  }
+  if (value > MAX_SPAN_MS && Number.isFinite(value)) {
+    throw new ConfigurationError(
+      `\`${option}\` must be at most ${MAX_SPAN_MS} milliseconds (10 years)${allowInfinity ? ' or Infinity' : ''}, ` +
+        `not ${describeValue(value)}`,
+    );
+  }
+  return value;
+}
+
+/** The longest span {@link positiveSpanMs} accepts: 10 years, in milliseconds (as `parseDuration`). */
+export const MAX_SPAN_MS = 10 * 365 * 86_400_000;
 
 /** A whole number of at least `min` (default 1), or `fallback` when `value` is undefined. */
 export function wholeNumber(option: string, value: unknown, fallback: number, min = 1): number {

@@ -2,6 +2,7 @@
  * The keyflip error hierarchy. Every error has a stable `code`, a `name` equal to its class name, and a
  * message that names the secret and its candidates but never a value.
  */
+import { redactProviderKeys } from './key-formats.js';
 
 /** Every code a {@link KeyflipError} can carry. */
 export const ERROR_CODES = [
@@ -60,6 +61,11 @@ export interface KeyflipErrorOptions {
   secret?: string | undefined;
   /** The underlying error. */
   cause?: unknown;
+  /**
+   * The failure will not go away by retrying (see {@link KeyflipError.permanent}).
+   * @default false (true for ConfigurationError and DependencyError)
+   */
+  permanent?: boolean | undefined;
 }
 
 /** The base class of every error keyflip throws or emits. */
@@ -69,11 +75,25 @@ export class KeyflipError extends Error {
   readonly code: KeyflipErrorCode;
   /** The logical secret this error is about, when there is one. */
   readonly secret: string | undefined;
+  readonly #permanent: boolean;
 
   constructor(code: KeyflipErrorCode, message: string, options: KeyflipErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // A key pasted where a name goes (a secret, a candidate) is never quoted back: the last fence of every message.
+    super(redactProviderKeys(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.secret = options.secret;
+    this.#permanent = options.permanent === true;
+  }
+
+  /**
+   * True when retrying cannot help until someone changes something (a missing package, missing credentials,
+   * a wrong argument or project). A source that fails with a permanent error fails `ready()` at once with it,
+   * is reported in one `error` event, and is tried again only on the normal refresh period, never on the
+   * backoff schedule. True for {@link ConfigurationError} and {@link DependencyError}; a subclass may override it.
+   * @default false
+   */
+  get permanent(): boolean {
+    return this.#permanent;
   }
 
   /** @internal brand that survives two copies of the package (ESM and CJS). */
@@ -208,7 +228,7 @@ export class ConfigurationError extends KeyflipError {
     code: 'INVALID_OPTIONS' | 'CLOSED' = 'INVALID_OPTIONS',
     options: KeyflipErrorOptions = {},
   ) {
-    super(code, message, options);
+    super(code, message, { permanent: true, ...options });
   }
 }
 
@@ -218,7 +238,7 @@ export class DependencyError extends KeyflipError {
   /** The package that could not be loaded. */
   readonly packageName: string;
   constructor(packageName: string, message: string, options: KeyflipErrorOptions = {}) {
-    super('DEPENDENCY_MISSING', message, options);
+    super('DEPENDENCY_MISSING', message, { permanent: true, ...options });
     this.packageName = packageName;
   }
 }
@@ -237,6 +257,8 @@ export interface SkippedCandidate {
   candidate: string;
   /** Why it was skipped. `unavailable` only appears with `fallbackOnUnavailable`. */
   reason: SkipReason;
+  /** What the source says to do about it (an absent result's `detail`), when it said something. */
+  detail?: string | undefined;
 }
 
 /** Every reason a source can give for a candidate being absent. */
@@ -248,5 +270,5 @@ export type SkipReason = AbsentReason | 'unavailable';
 
 function describeSkipped(skipped: readonly SkippedCandidate[]): string {
   if (skipped.length === 0) return 'no candidates';
-  return skipped.map((s) => `${s.candidate} ${s.reason}`).join(', ');
+  return skipped.map((s) => `${s.candidate} ${s.reason}${s.detail === undefined ? '' : ` (${s.detail})`}`).join(', ');
 }

@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { keepAlive } from './clock.js';
 import { ConfigurationError, isKeyflipError, KeyflipError } from './errors.js';
 import { inspectSymbol } from './redacted.js';
 import { nextWalkInMs } from './refresh-policy.js';
@@ -16,7 +17,7 @@ export interface FamilyConfig<T> {
   /** Parses and binds `chainFor(id)`; throws InvalidCandidateError. */
   createSlot(id: string): Slot<T>;
   /** A member was dropped (its values leave `redact`). */
-  onForget(): void;
+  onForget(slot: Slot<T>): void;
   isClosed(): boolean;
 }
 
@@ -56,7 +57,10 @@ export class SecretFamily<T = string> {
 
   private constructor(config: FamilyConfig<T>) {
     this.#config = config;
-    this.#members = new LRUCache<string, Member<T>>({ max: Math.floor(config.max), dispose: () => config.onForget() });
+    this.#members = new LRUCache<string, Member<T>>({
+      max: Math.floor(config.max),
+      dispose: (member) => config.onForget(member.slot),
+    });
   }
 
   /** The family's name. */
@@ -91,7 +95,7 @@ export class SecretFamily<T = string> {
     if (slot.lastError && !slot.refreshing && now < member.nextCheckAt && slot.status !== 'stale') {
       return Promise.reject(slot.lastError);
     }
-    return this.#refresh(member).then(() => {
+    return keepAlive(this.#refresh(member)).then(() => {
       if (!slot.servable)
         throw slot.lastError ?? new KeyflipError('SOURCE_UNAVAILABLE', `family member ${slot.name} has no value`);
       return slot.read();
@@ -101,7 +105,7 @@ export class SecretFamily<T = string> {
   /** Re-fetches `id` now. Rejects when that fails. */
   async refresh(id: string): Promise<void> {
     const member = this.#member(id);
-    const result = await this.#refresh(member);
+    const result = await keepAlive(this.#refresh(member));
     if (result !== undefined) throw result;
   }
 

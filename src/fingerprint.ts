@@ -9,7 +9,9 @@ export const DEFAULT_FINGERPRINT_KEY = 'keyflip.fingerprint/v1';
 
 /**
  * The only form in which a value ever leaves the process: `kf_` + the first 12 lowercase hex chars of
- * HMAC-SHA256(key, value). One-way, and keyed so that a low-entropy value cannot be looked up in a table.
+ * HMAC-SHA256(key, value). One-way. With your own secret `key`, a low-entropy value cannot be looked up; with the
+ * default key (public), a value that can be guessed (a PIN, a short password) can be recovered from its
+ * fingerprint by trying candidates — use your own key for such values. Real API keys are safe either way.
  *
  * @example fingerprint('sk-live-123') // 'kf_…'
  */

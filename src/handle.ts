@@ -1,4 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
+import { keepAlive } from './clock.js';
 import type { SecretEvents } from './events.js';
 import { inspectSymbol, redactedLabel } from './redacted.js';
 import type { RefreshLoop } from './refresh-loop.js';
@@ -45,7 +46,7 @@ export class SecretHandle<T = string> extends EventEmitter<SecretEvents> {
   get(): Promise<T> {
     const slot = this.#slot;
     if (slot.servable) return Promise.resolve(slot.read());
-    return this.#loop.whenReady(false).then(() => slot.read());
+    return keepAlive(this.#loop.whenReady(false)).then(() => slot.read());
   }
 
   /** The provenance of the value served (no value), or `undefined` before the first resolution. */
@@ -59,7 +60,7 @@ export class SecretHandle<T = string> extends EventEmitter<SecretEvents> {
    * waited for, then a new one runs; calls made in the same tick share one walk. Rejects when it fails.
    */
   refresh(): Promise<SecretInfo> {
-    return this.#loop.refresh();
+    return keepAlive(this.#loop.refresh());
   }
 
   override toString(): string {

@@ -2,6 +2,7 @@ export { createResolver, Resolver, type ResolverOptions } from './resolver.js';
 export { SecretHandle } from './handle.js';
 export { SecretFamily } from './family.js';
 export { parseChain, type Candidate } from './chain.js';
+export { MAX_TIMER_MS } from './check.js';
 export { fingerprint, isFingerprint, DEFAULT_FINGERPRINT_KEY } from './fingerprint.js';
 export {
   ABSENT_REASONS,

@@ -13,12 +13,16 @@
  *   moment, with no timer per secret.
  */
 import { type Candidate, type WalkOutcome, walkChain } from './chain.js';
+import { MAX_TIMER_MS } from './check.js';
 import { jitterFactor } from './clock.js';
 import { SourceUnavailableError } from './errors.js';
 import type { SourceResult } from './types.js';
 
-/** How one refresh of a secret ended (see `RefreshResult` in slot.ts). */
-export type RefreshKind = 'ok' | 'absent' | 'unavailable' | 'parse';
+/**
+ * How one refresh of a secret ended (see `RefreshResult` in slot.ts). `permanent` is a source failing with an
+ * error whose `permanent` is true: retried on the period, never on the backoff schedule.
+ */
+export type RefreshKind = 'ok' | 'absent' | 'unavailable' | 'permanent' | 'parse';
 
 /** What {@link walkForRefresh} needs besides the chain. */
 export interface RefreshWalkOptions {
@@ -77,8 +81,14 @@ export interface WalkSchedule {
  * failure: the sources answered, so polling them faster would not help).
  */
 export function nextWalkInMs(kind: RefreshKind, failures: number, schedule: WalkSchedule): number {
-  if (kind === 'unavailable') return backoffMs(failures, schedule.backoffCapMs ?? schedule.periodMs, schedule.jitter);
-  return schedule.jitterPeriod === false ? schedule.periodMs : schedule.periodMs * jitterFactor(schedule.jitter);
+  const wait =
+    kind === 'unavailable'
+      ? backoffMs(failures, schedule.backoffCapMs ?? schedule.periodMs, schedule.jitter)
+      : schedule.jitterPeriod === false
+        ? schedule.periodMs
+        : schedule.periodMs * jitterFactor(schedule.jitter);
+  // A period near the longest timer, scaled up by the jitter, must not overflow it (Node would fire at once).
+  return Math.min(wait, MAX_TIMER_MS);
 }
 
 /**

@@ -1,8 +1,10 @@
 import { EventEmitter } from 'eventemitter3';
 import { parseChain } from './chain.js';
-import { fraction, positiveMs, wholeNumber } from './check.js';
-import { systemClock, unrefTimer } from './clock.js';
+import { describeValue, fraction, positiveMs, positiveSpanMs, wholeNumber } from './check.js';
+import { keepAlive, systemClock, unrefTimer } from './clock.js';
 import {
+  ABSENT_REASONS,
+  type AbsentReason,
   ConfigurationError,
   InvalidCandidateError,
   isKeyflipError,
@@ -16,7 +18,7 @@ import { createFamily, type FamilyControl, type SecretFamily } from './family.js
 import { DEFAULT_FINGERPRINT_KEY, fingerprint as fingerprintWith } from './fingerprint.js';
 import { createHandle, type SecretHandle } from './handle.js';
 import { inspectSymbol } from './redacted.js';
-import { createRedactor, type HeldValue } from './redaction.js';
+import { HeldValues } from './redaction.js';
 import { type LoopSchedule, RefreshLoop } from './refresh-loop.js';
 import { type BoundCandidate, Slot, type SlotContext, type SlotOptions } from './slot.js';
 import type { Clock, FamilyOptions, SecretInfo, SecretOptions, Source, SourceResult } from './types.js';
@@ -37,6 +39,7 @@ export interface ResolverOptions {
   sources: readonly Source[];
   /**
    * How often every declared secret is re-fetched, in milliseconds (scaled by `jitter`).
+   * At most `MAX_TIMER_MS` (2³¹−1, about 24.8 days).
    * @default 300_000 (5 minutes)
    */
   refreshMs?: number | undefined;
@@ -48,19 +51,23 @@ export interface ResolverOptions {
   jitter?: number | undefined;
   /**
    * How long a last good value is still served while its sources fail, in milliseconds, counted from
-   * the last successful refresh. After that `value` throws `SourceUnavailableError`.
+   * the last successful refresh. After that `value` throws `SourceUnavailableError`. At most `MAX_TIMER_MS`
+   * (2³¹−1, about 24.8 days), or Infinity.
    * @default Infinity
    */
   maxStaleMs?: number | undefined;
   /**
    * How long `ready()` (and `get()` before the first resolution) waits for an unavailable source to
-   * answer, in milliseconds, retrying with backoff meanwhile.
+   * answer, in milliseconds, retrying with backoff meanwhile (a permanent error, such as a missing package or
+   * credentials, fails it at once).
+   * At most `MAX_TIMER_MS` (2³¹−1, about 24.8 days).
    * @default 10_000
    */
   startupTimeoutMs?: number | undefined;
   /**
    * The budget of one fetch from a source, in milliseconds. A fetch that outlives it is aborted through
    * its `AbortSignal` and counts as unavailable.
+   * At most `MAX_TIMER_MS` (2³¹−1, about 24.8 days).
    * @default 5_000
    */
   fetchTimeoutMs?: number | undefined;
@@ -72,6 +79,13 @@ export interface ResolverOptions {
   fallbackOnUnavailable?: boolean | undefined;
   /**
    * The HMAC key of fingerprints. Every process that must agree on fingerprints needs the same key.
+   *
+   * The default key is public (it is in this package), so a fingerprint made with it is only as hard to reverse as
+   * the value is to guess: a real API key (over 100 bits of randomness) is safe, but a low-entropy secret — a 6-digit
+   * PIN, a short password, a small set of known values — can be recovered from its `kf_` fingerprint in seconds by
+   * trying every candidate. Set a random key of your own (32 bytes, the same in every process and in
+   * `keyflip fingerprint --key-file`) for such secrets, or for fingerprints that must not be linkable across
+   * organisations.
    * @default a fixed library key, so a fleet agrees out of the box
    */
   fingerprintKey?: string | Uint8Array | undefined;
@@ -128,7 +142,8 @@ export class Resolver extends EventEmitter<ResolverEvents> {
   readonly #loaded = new Set<string>();
   /** The usage reporter's `close()` settled: its errors are not news any more. */
   #usageClosed = false;
-  #redactor: ((text: string) => string) | undefined;
+  /** Every value held now or before, by declared secrets and family members, indexed for `redact`. */
+  readonly #held = new HeldValues((value) => fingerprintWith(value, this.#fingerprintKey));
   #closed = false;
 
   static {
@@ -168,7 +183,7 @@ export class Resolver extends EventEmitter<ResolverEvents> {
       jitter: fraction('jitter', options.jitter, 0.2),
       startupTimeoutMs: positiveMs('startupTimeoutMs', options.startupTimeoutMs, 10_000),
     };
-    this.#maxStaleMs = positiveMs('maxStaleMs', options.maxStaleMs, Number.POSITIVE_INFINITY, true);
+    this.#maxStaleMs = positiveSpanMs('maxStaleMs', options.maxStaleMs, Number.POSITIVE_INFINITY, true);
     this.#fetchTimeoutMs = positiveMs('fetchTimeoutMs', options.fetchTimeoutMs, 5_000);
     this.#fallbackOnUnavailable = options.fallbackOnUnavailable ?? false;
     this.#fingerprintKey = options.fingerprintKey ?? DEFAULT_FINGERPRINT_KEY;
@@ -266,8 +281,8 @@ export class Resolver extends EventEmitter<ResolverEvents> {
           slotOptions(options),
           this.#slotContext(`${name}[${id}]`),
         ),
-      onForget: () => {
-        this.#redactor = undefined;
+      onForget: (slot) => {
+        this.#held.release(slot);
       },
       isClosed: () => this.#closed,
     });
@@ -281,7 +296,7 @@ export class Resolver extends EventEmitter<ResolverEvents> {
    */
   async ready(): Promise<void> {
     this.#assertOpen();
-    await this.#all((entry) => entry.loop.whenReady(true));
+    await keepAlive(this.#all((entry) => entry.loop.whenReady(true)));
   }
 
   /** Refreshes one secret (by name) or all of them, now. */
@@ -290,10 +305,10 @@ export class Resolver extends EventEmitter<ResolverEvents> {
     if (name !== undefined) {
       const entry = this.#declared.get(name);
       if (!entry) throw new ConfigurationError(`no secret named ${name} is declared`);
-      await entry.loop.refresh();
+      await keepAlive(entry.loop.refresh());
       return;
     }
-    await this.#all((entry) => entry.loop.refresh().then(() => undefined));
+    await keepAlive(this.#all((entry) => entry.loop.refresh().then(() => undefined)));
   }
 
   /** The provenance of every resolved declared secret. Never values. */
@@ -315,8 +330,7 @@ export class Resolver extends EventEmitter<ResolverEvents> {
    * characters are left.
    */
   redact(text: string): string {
-    this.#redactor ??= createRedactor(this.#heldValues(), (value) => fingerprintWith(value, this.#fingerprintKey));
-    return this.#redactor(text);
+    return this.#held.redact(text);
   }
 
   /**
@@ -377,13 +391,6 @@ export class Resolver extends EventEmitter<ResolverEvents> {
     if (failures.length > 0) throw new ReadyError(failures, entries.length);
   }
 
-  /** Every value held now or before, by declared secrets and family members (for `redact`). */
-  *#heldValues(): Generator<HeldValue> {
-    const slots: Slot<unknown>[] = [...this.#declared.values()].map((e) => e.slot);
-    for (const control of this.#families.values()) slots.push(...control.slots());
-    for (const slot of slots) for (const value of slot.heldValues()) yield { secret: slot.name, value };
-  }
-
   #bind(chain: string | readonly string[]): BoundCandidate[] {
     return parseChain(chain).map((candidate) => {
       const source = candidate.source === undefined ? this.#defaultSource : this.#sources.get(candidate.source);
@@ -419,8 +426,8 @@ export class Resolver extends EventEmitter<ResolverEvents> {
         if (handle) safeEmit(handle(), event, payload, name);
         safeEmit(this, event, payload, name);
       },
-      remember: () => {
-        this.#redactor = undefined;
+      remember: (slot) => {
+        this.#held.hold(slot);
       },
     };
   }
@@ -461,7 +468,18 @@ export class Resolver extends EventEmitter<ResolverEvents> {
     const controller = new AbortController();
     this.#controllers.add(controller);
     return new Promise<SourceResult>((resolve, reject) => {
+      // Settles once: by the source, or by the timeout. A fetch abandoned at its timeout is released at once
+      // (its controller leaves the set), so a source that never settles costs nothing per timed-out fetch.
+      let settled = false;
+      const settle = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        clock.clearTimeout(timer);
+        this.#controllers.delete(controller);
+        return true;
+      };
       const timer = clock.setTimeout(() => {
+        if (!settle()) return;
         const error = new SourceUnavailableError(
           `source ${source.name} did not answer for ${candidate.text} within fetchTimeoutMs ` +
             `(${this.#fetchTimeoutMs}ms); the fetch was aborted`,
@@ -471,11 +489,7 @@ export class Resolver extends EventEmitter<ResolverEvents> {
         reject(error);
       }, this.#fetchTimeoutMs);
       unrefTimer(timer);
-      const done = (): void => {
-        clock.clearTimeout(timer);
-        this.#controllers.delete(controller);
-      };
-      let pending: Promise<SourceResult>;
+      let pending: Promise<unknown>;
       try {
         pending = Promise.resolve(
           source.fetch(
@@ -488,19 +502,26 @@ export class Resolver extends EventEmitter<ResolverEvents> {
       }
       pending.then(
         (result) => {
-          done();
-          if (isSourceResult(result)) resolve(result);
-          else
-            reject(
-              new SourceUnavailableError(
-                `source ${source.name} returned something that is neither found nor absent for ${candidate.text}`,
-                { candidate: candidate.text, source: source.name },
-              ),
+          if (!settle()) return;
+          // A result it cannot read is unavailable for this fetch; whatever happens, the fetch settles.
+          let read: SourceResult | SourceUnavailableError;
+          try {
+            read = readSourceResult(result, source.name, candidate.text);
+          } catch (error) {
+            read = new SourceUnavailableError(
+              `source ${source.name} returned an unreadable result for ${candidate.text}`,
+              {
+                candidate: candidate.text,
+                source: source.name,
+                cause: error,
+              },
             );
+          }
+          if (read instanceof SourceUnavailableError) reject(read);
+          else resolve(read);
         },
         (error: unknown) => {
-          done();
-          reject(error);
+          if (settle()) reject(error);
         },
       );
     });
@@ -549,11 +570,63 @@ function safeEmit<E extends EventName>(
   }
 }
 
-function isSourceResult(result: unknown): result is SourceResult {
-  if (typeof result !== 'object' || result === null) return false;
-  const r = result as { status?: unknown; value?: unknown; reason?: unknown };
-  if (r.status === 'found') return typeof r.value === 'string' || r.value instanceof Uint8Array;
-  return r.status === 'absent' && typeof r.reason === 'string';
+const ABSENT = new Set<string>(ABSENT_REASONS);
+
+/**
+ * A source's answer, read once into a plain result (the value checked is the value served), or the
+ * SourceUnavailableError it is when it cannot be read: not an object, a getter or a Proxy that throws, a
+ * `found` without a string or bytes, an absent reason outside ABSENT_REASONS. Never throws; never quotes
+ * what the source returned (it may hold the value).
+ */
+function readSourceResult(result: unknown, source: string, candidate: string): SourceResult | SourceUnavailableError {
+  const violation = (what: string, cause?: unknown): SourceUnavailableError =>
+    new SourceUnavailableError(
+      `source ${source} broke the source contract for ${candidate}: ${what}; ` +
+        'treated as unavailable (a source returns { status: "found", value } or { status: "absent", reason })',
+      { candidate, source, cause },
+    );
+  if (typeof result !== 'object' || result === null)
+    return violation(`it returned ${result === null ? 'null' : `a ${typeof result}`}`);
+  try {
+    const r = result as { status?: unknown; value?: unknown; reason?: unknown; version?: unknown; detail?: unknown };
+    const status = r.status;
+    if (status === 'found') {
+      const value = r.value;
+      if (typeof value !== 'string' && !(value instanceof Uint8Array))
+        return violation('a found result whose value is neither a string nor a Uint8Array');
+      const version = r.version;
+      if (version !== undefined && typeof version !== 'string')
+        return violation('a found result whose version is not a string');
+      return version === undefined ? { status, value } : { status, value, version };
+    }
+    if (status === 'absent') {
+      const reason = r.reason;
+      if (typeof reason !== 'string' || !ABSENT.has(reason)) {
+        return violation(
+          `an absent result with the reason ${describeReason(reason)}, which is not one of ` +
+            ABSENT_REASONS.join(', '),
+        );
+      }
+      const detail = r.detail;
+      return typeof detail === 'string' && detail !== ''
+        ? { status, reason: reason as AbsentReason, detail: detail.slice(0, MAX_DETAIL_CHARS) }
+        : { status, reason: reason as AbsentReason };
+    }
+    return violation('a result that is neither found nor absent');
+  } catch (error) {
+    const thrown = error instanceof Error ? error.name : typeof error;
+    return violation(`reading its result threw a ${thrown}`, error);
+  }
+}
+
+/** The longest `detail` of an absent result kept (a source's hint for people). */
+const MAX_DETAIL_CHARS = 300;
+
+/** An unknown absent reason as a message shows it: a short word as written, anything else by type. */
+function describeReason(reason: unknown): string {
+  return typeof reason === 'string' && /^[A-Za-z_-]{1,24}$/.test(reason)
+    ? JSON.stringify(reason)
+    : describeValue(reason);
 }
 
 function slotOptions<T>(options: SecretOptions<T>): SlotOptions<T> {

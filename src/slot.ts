@@ -11,6 +11,7 @@ import {
   SourceUnavailableError,
 } from './errors.js';
 import type { EventName, SecretEvents } from './events.js';
+import type { ValueHolder } from './redaction.js';
 import { isPastStaleLimit, type RefreshKind, staleLimitError, staleUntil, walkForRefresh } from './refresh-policy.js';
 import type { SecretInfo, Source, SourceResult } from './types.js';
 
@@ -29,8 +30,8 @@ export interface SlotContext {
   readonly maxStaleMs: number;
   /** Emits on the resolver (and on the secret's handle, for a declared secret). Never throws. */
   emit<E extends EventName>(event: E, payload: SecretEvents[E][0]): void;
-  /** A value is now held (for `redact`). */
-  remember(): void;
+  /** A value is now held (for `redact`): the slot's `heldValues()` changed. */
+  remember(slot: ValueHolder): void;
 }
 
 /** How one refresh ended. */
@@ -225,7 +226,7 @@ export class Slot<T> {
       this.#previousRaw = this.#raw;
       this.#raw = raw;
       this.#value = parsed;
-      this.#ctx.remember();
+      this.#ctx.remember(this);
     }
     this.#info = info;
     this.#serve(true);
@@ -269,6 +270,7 @@ export class Slot<T> {
   }
 
   #unavailable(candidate: BoundCandidate | undefined, cause: unknown): RefreshResult {
+    if (isKeyflipError(cause) && cause.permanent) return this.#permanent(cause);
     this.#failures++;
     const error =
       cause instanceof IntegrityError || (isKeyflipError(cause) && cause.code === 'INTEGRITY')
@@ -292,6 +294,28 @@ export class Slot<T> {
     }
     this.#ctx.emit('error', { secret: this.name, error, servingStale: this.servable });
     return { kind: 'unavailable', error };
+  }
+
+  /**
+   * A source failed with an error that retrying cannot fix (a missing package, credentials, a wrong project):
+   * that error itself is the secret's error, a first resolution fails at once, and the `error` event is
+   * emitted when it starts or changes, not on every retry. A last good value is served stale as for any
+   * failure.
+   */
+  #permanent(error: KeyflipError): RefreshResult {
+    const previous = this.#lastError;
+    const repeated = previous?.permanent === true && previous.code === error.code && previous.message === error.message;
+    const servable = this.servable;
+    this.#lastError =
+      this.#status === 'stale' && !servable ? staleLimitError(this.name, this.#ctx.maxStaleMs, error) : error;
+    if (this.#info && this.#status === 'ok') {
+      this.#status = 'stale';
+      this.#info = { ...this.#info, status: 'stale' };
+      this.#serve(true, staleUntil(this.#info.refreshedAt, this.#ctx.maxStaleMs));
+    }
+    if (this.#status === 'pending') this.#status = 'failed';
+    if (!repeated) this.#ctx.emit('error', { secret: this.name, error, servingStale: this.servable });
+    return { kind: 'permanent', error };
   }
 }
 

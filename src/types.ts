@@ -24,10 +24,19 @@ export interface FoundResult {
   readonly version?: string | undefined;
 }
 
-/** The source answered definitively that it holds nothing usable here: the chain goes on. */
+/**
+ * The source answered definitively that it holds nothing usable here: the chain goes on. Only the reasons of
+ * `ABSENT_REASONS` count; any other `reason` breaks the contract and the fetch counts as unavailable.
+ */
 export interface AbsentResult {
   readonly status: 'absent';
   readonly reason: AbsentReason;
+  /**
+   * What to do about it, for people (at most 300 characters, never a value): the gcp source says which role the
+   * app lacks on which secret for `permission-denied`. Shown in `SecretNotFoundError`/`SecretRevokedError` messages
+   * and the `fallback` event's skips.
+   */
+  readonly detail?: string | undefined;
 }
 
 /** A source's answer. Being *unavailable* is not an answer: the source throws (or rejects) instead. */
@@ -42,7 +51,10 @@ export interface Source {
   readonly name: string;
   /**
    * Fetch one candidate. Return `found` or `absent`; throw when the source cannot answer (the
-   * chain rule then stops the walk and serves the last good value). Honour `ctx.signal`.
+   * chain rule then stops the walk and serves the last good value). Honour `ctx.signal`. The result is read
+   * once; one the resolver cannot read (not an object, a getter that throws) counts as unavailable. Throw an
+   * error whose `permanent` is true (a `ConfigurationError`, a `DependencyError`) when retrying cannot help:
+   * `ready()` then fails at once and the source is tried again only every refresh period.
    */
   fetch(ref: SourceRef, ctx: FetchContext): Promise<SourceResult>;
   /**
@@ -105,6 +117,7 @@ export interface SecretOptions<T> {
   trim?: boolean | undefined;
   /**
    * This secret's refresh period in milliseconds, instead of the resolver's.
+   * At most `MAX_TIMER_MS` (2³¹−1, about 24.8 days).
    * @default the resolver's `refreshMs`
    */
   refreshMs?: number | undefined;
@@ -126,6 +139,7 @@ export interface FamilyOptions<T> extends Omit<SecretOptions<T>, 'refreshMs'> {
   /**
    * How long a member is served before it is re-fetched, in milliseconds. After that the next `get`
    * still answers at once with the held value and refreshes it in the background.
+   * At most `MAX_TIMER_MS` (2³¹−1, about 24.8 days).
    * @default the resolver's `refreshMs`
    */
   ttlMs?: number | undefined;

@@ -7,7 +7,7 @@
  * `maxBytes` is refused (and the refusal is recorded as dropped evidence for every secret); what is shed
  * beyond `maxSecretsPerInstance` or `maxFingerprintsPerSecret` is recorded as dropped for that secret.
  */
-import { describeValue, positiveMs, wholeNumber } from '../check.js';
+import { describeValue, positiveMs, positiveSpanMs, wholeNumber } from '../check.js';
 import { ConfigurationError } from '../errors.js';
 import { BEACON_LIMITS } from '../beacon/types.js';
 
@@ -97,7 +97,7 @@ export const DEFAULT_MAX_BYTES = 96 * MIB;
  * 96 MiB of estimated state, stale after 2 × the interval, 60 s assumed interval.
  */
 export function collectorLimits(options: CollectorLimitOptions): CollectorLimits {
-  const retentionMs = positiveMs('createCollector: retentionMs', options.retentionMs, DAY);
+  const retentionMs = positiveSpanMs('createCollector: retentionMs', options.retentionMs, DAY);
   return {
     retentionMs,
     maxInstances: wholeNumber('createCollector: maxInstances', options.maxInstances, 50_000),

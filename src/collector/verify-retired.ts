@@ -5,7 +5,7 @@
  * `in-use` (names who: still holding it, or held it earlier and rotated since) or `cannot-prove` (says what evidence
  * is missing and what to do). Only `clear` lets `revoke` proceed.
  */
-import { positiveMs } from '../check.js';
+import { positiveSpanMs } from '../check.js';
 import { formatDuration } from '../duration.js';
 import { ConfigurationError } from '../errors.js';
 import {
@@ -110,7 +110,7 @@ export async function verifyRetired(options: VerifyOptions): Promise<VerifyResul
     throw new ConfigurationError('verifyRetired: retired must be a fingerprint (kf_…) or a qualified version (NAME@1)');
   const key = parseRetired(retired, secret, 'verifyRetired: retired');
   if (windowMs === undefined) throw new ConfigurationError('verifyRetired: windowMs is required (ms)');
-  positiveMs('verifyRetired: windowMs', windowMs, 0);
+  positiveSpanMs('verifyRetired: windowMs', windowMs, 0);
   const usage = await source.usage(secret, { windowMs });
 
   const match = matchRetired(usage, key);

@@ -3,7 +3,7 @@
  * environment label, the reason for a forced revoke. A bad one is `INVALID_INPUT`, and its message never
  * quotes the key.
  */
-import { positiveMs } from '../check.js';
+import { positiveSpanMs } from '../check.js';
 import { ConfigurationError } from '../errors.js';
 import { findProviderKeys } from '../key-formats.js';
 import { RotationError } from './errors.js';
@@ -70,5 +70,5 @@ export function checkWindowMs(command: string, windowMs: unknown): number {
   const option = `${command}: windowMs`;
   if (windowMs === undefined)
     throw new ConfigurationError(`\`${option}\` is required: a positive number of milliseconds`);
-  return positiveMs(option, windowMs, 0);
+  return positiveSpanMs(option, windowMs, 0);
 }

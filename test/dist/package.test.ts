@@ -95,6 +95,7 @@ describe('the built package', () => {
     };
     walk(join(root, 'dist/index.js'));
     // No node:os: the beacon engine (the only user of hostname()) is in 'keyflip/beacon', not in the core.
+    // node:timers/promises: the file source's settle wait (an unref'd, abortable delay).
     expect([...bare].sort()).toEqual([
       'eventemitter3',
       'lru-cache',
@@ -102,6 +103,7 @@ describe('the built package', () => {
       'node:fs',
       'node:fs/promises',
       'node:path',
+      'node:timers/promises',
     ]);
   });
 
