@@ -64,6 +64,8 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     const started = await startServices(drill, (part) => {
       services = part;
     });
+    // One object from here on: a collector restart replaces `started.collector`, and the close must see it.
+    services = started;
     fleet = new Fleet(drill, started);
     const playbook: Playbook = { drill, services: started, fleet, seen };
     await setUpV1(playbook);

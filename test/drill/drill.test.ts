@@ -31,10 +31,16 @@ function isRunning(pid: number): boolean {
   }
 }
 
+/** How many servers this process has listening. */
+function listening(): number {
+  return process.getActiveResourcesInfo().filter((kind) => kind === 'TCPServerWrap').length;
+}
+
 describe('the rotation drill (4 worker processes, short periods)', () => {
   it('rotates with no failed request, refuses while a stale process holds the key, heals, leaks nothing', async () => {
     const keys = { v1: key(), v2: key(), v3: key() };
     const output: string[] = [];
+    const serversBefore = listening();
     const result = await runDrill({
       workers: 4,
       rate: 20,
@@ -106,6 +112,9 @@ describe('the rotation drill (4 worker processes, short periods)', () => {
     // Every child process is gone; nothing rejected unhandled.
     expect(result.pids.length).toBeGreaterThanOrEqual(5 + 11);
     expect(result.pids.filter(isRunning)).toEqual([]);
+    // Every server it started is closed, the collector it restarted included (`npm run drill` hung after it
+    // passed when the restarted collector was left listening).
+    expect(listening()).toBe(serversBefore);
     expect(
       result.ok,
       result.checks
