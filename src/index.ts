@@ -49,6 +49,16 @@ export type {
   SourceResult,
   TimerHandle,
 } from './types.js';
+export {
+  LOG_LEVELS,
+  LOG_STYLES,
+  logEvents,
+  type EventLogger,
+  type LogEventsOptions,
+  type LogFields,
+  type LogLevel,
+  type LogStyle,
+} from './log-events.js';
 export { memorySource, type MemorySource, type MemorySourceOptions } from './sources/memory.js';
 export { envSource, type EnvSourceOptions } from './sources/env.js';
 export { fileSource, type FileSourceOptions } from './sources/file.js';

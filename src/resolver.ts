@@ -51,8 +51,8 @@ export interface ResolverOptions {
   jitter?: number | undefined;
   /**
    * How long a last good value is still served while its sources fail, in milliseconds, counted from
-   * the last successful refresh. After that `value` throws `SourceUnavailableError`. At most `MAX_TIMER_MS`
-   * (2³¹−1, about 24.8 days), or Infinity.
+   * the last successful refresh. After that `value` throws `SourceUnavailableError`. At most 10 years
+   * (it is a span checked on every read, not a timer), or Infinity.
    * @default Infinity
    */
   maxStaleMs?: number | undefined;

@@ -37,7 +37,7 @@ const HELP = `keyflip collector [--port N] [--host H] [--retention 24h] [--state
   --max-instances N  instances tracked at once; a new one beyond is refused (429) and verify cannot prove
                      anything while the refusal is in its window (default 50000)
   --max-bytes SIZE   the estimated memory the collector's state may take, bytes or with KiB/MiB/GiB; reports
-                     beyond are refused (429) the same way (default 192MiB)
+                     beyond are refused (429) the same way (default 96MiB)
   --allow-host NAME  a Host name besides loopback that requests may use (a proxy's name), repeatable; bound to
                      loopback, any other Host is refused (403) against DNS rebinding
   --json             print {"url":…,"token":true|false,…} on start instead of a sentence

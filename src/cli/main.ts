@@ -1,6 +1,7 @@
 /** The `keyflip` command: dispatches to each command's module. */
 import { auditCommand } from './audit.js';
 import { collectorCommand } from './collector.js';
+import { emulatorCommand } from './emulator.js';
 import { fingerprintCommand } from './fingerprint.js';
 import type { CliIo } from './io.js';
 import { rotateCommand } from './rotate.js';
@@ -28,6 +29,9 @@ retired key in the window; 1 in use; 4 cannot prove
   keyflip audit [--max-age 90d] [--environment E] [--byok FAMILY] [--project P]
                                                   exit 1 when a managed secret's live key is older than the policy \
 (scheduled jobs)
+  keyflip emulator [--port N] [--host H] [--project ID] [--seed FILE]
+                                                  a local Secret Manager emulator for developing an app; prints \
+the SECRET_MANAGER_EMULATOR_HOST line to export
   keyflip --help | --version
 
 Exit codes: 0 success, 1 the command's check failed (or a safety gate refused), 2 bad usage or input (or a backend
@@ -44,6 +48,7 @@ const COMMANDS: Readonly<Record<string, (args: readonly string[], io: CliIo) => 
   verify: verifyCommand,
   rotate: rotateCommand,
   audit: auditCommand,
+  emulator: (args, io) => emulatorCommand(args, io),
 };
 
 declare const __KEYFLIP_VERSION__: string | undefined;
