@@ -1,351 +1,350 @@
 /**
- * keyflip demo: the blue/green key-rotation playbook, live, on Google Cloud Secret Manager — the embedded
- * emulator (`startSecretManagerEmulator` from keyflip/testing), reached by the real
- * `@google-cloud/secret-manager` client over real gRPC on 127.0.0.1. Nothing leaves the machine.
+ * keyflip demo: the whole rotation loop, live, in one process, with nothing leaving the machine.
  *
  *   npm run demo
  *
- * Two processes resolve OPENAI_API_KEY as `OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1` (one secret per key
- * version, the suffix layout), each refreshing on its own jittered period. An operator then provisions
- * v2, disables it, slows Secret Manager past the fetch budget, revokes everything and recovers. The demo
- * prints what keyflip reports through its events: candidates, versions, fingerprints and statuses —
- * never a value. keyflip itself prints nothing.
+ * - Google Cloud Secret Manager is the embedded emulator (`startSecretManagerEmulator` from keyflip/testing),
+ *   reached by the real `@google-cloud/secret-manager` client over real gRPC on 127.0.0.1.
+ * - Two apps (two resolvers, `web` and `worker`) resolve OPENAI_API_KEY as `OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1`
+ *   (the suffix layout: one secret per key) and run the usage beacon, which reports to a collector served over HTTP
+ *   (`startCollectorServer` from keyflip/collector).
+ * - The operator runs the playbook with keyflip/rotation, the functions `keyflip rotate …` runs: provision v2,
+ *   probe it against a mock of the OpenAI API, flip, verify (refused while the worker still holds v1, naming it),
+ *   let the worker refresh, verify again (passes), revoke v1 — and nobody is disturbed.
+ *
+ * The window is 2 s over beacons every 1 s so that the demo takes seconds; production uses a 1 h window over 60 s
+ * beacons (docs/evidence.md). Every line is printed by the demo from what the library returned or emitted
+ * (keyflip itself prints nothing), and no value is ever printed: keys show as their fingerprints.
  */
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createResolver,
   fingerprint,
-  isKeyflipError,
-  SourceUnavailableError,
   type Resolver,
   type ResolverEvents,
   type SecretHandle,
   type SecretInfo,
 } from 'keyflip';
+import { httpSink, usageBeacon } from 'keyflip/beacon';
+import { collectorUsageSource, createCollector, formatDuration, startCollectorServer } from 'keyflip/collector';
 import { gcpSecretManager } from 'keyflip/gcp';
-import { startSecretManagerEmulator } from 'keyflip/testing';
+import {
+  flip,
+  openSecretAdmin,
+  probe,
+  provision,
+  type RotationContext,
+  type RotationResult,
+  revoke,
+  type SecretAdmin,
+  verify,
+} from 'keyflip/rotation';
+import { startMockProvider, startSecretManagerEmulator } from 'keyflip/testing';
+import {
+  bold,
+  cyan,
+  dim,
+  green,
+  keyName,
+  leakedValues,
+  note,
+  red,
+  say,
+  sayWrapped,
+  shownKey,
+  since,
+  step,
+  summary,
+} from './demo-output.js';
 import { DEMO_SECRET, DEMO_VALUES } from './demo-values.js';
 
-const V1 = 'OPENAI_API_KEY_v1';
-const V2 = 'OPENAI_API_KEY_v2';
+const V1 = `${DEMO_SECRET}_v1` as const;
+const V2 = `${DEMO_SECRET}_v2` as const;
 const CHAIN = `${V2} ?? ${V1}`;
-const REFRESH_MS = { app: 400, worker: 700 } as const;
-const JITTER = 0.2;
-/** The budget of one Secret Manager call: slower answers count as an outage. */
-const FETCH_TIMEOUT_MS = 250;
-/** How long the demo waits for an expected event before it gives up (and exits 1). */
-const EVENT_TIMEOUT_MS = 3_000;
+/** Each app's beacon period: the shortest the collector accepts (production: the default, 60 s). */
+const BEACON_MS = 1_000;
+/** The verify window: two beacon intervals, the shortest that proves anything (production: 1 h). */
+const WINDOW_MS = 2 * BEACON_MS;
+/** `web` refreshes every second; `worker` keeps the library's default, 5 minutes: it is the straggler. */
+const REFRESH_MS = { web: 1_000, worker: 300_000 } as const;
+/** How long the demo waits for something it expects before it gives up (and exits 1). */
+const PATIENCE_MS = 5_000;
 
-// ── output ──────────────────────────────────────────────────────────────────────────────────────────
-const useColor = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
-const paint =
-  (code: number) =>
-  (text: string): string =>
-    useColor ? `\x1b[${code}m${text}\x1b[0m` : text;
-const dim = paint(2);
-const bold = paint(1);
-const colors: Record<keyof ResolverEvents, (text: string) => string> = {
-  resolve: paint(36),
-  rotate: paint(32),
-  fallback: paint(33),
-  error: paint(31),
-  revoke: paint(35),
-};
+// ── the services: Secret Manager, the collector, the provider ────────────────────────────────────────────────────
+const emulator = await startSecretManagerEmulator({ projectId: 'demo-project' });
+const emulatorEnv = { SECRET_MANAGER_EMULATOR_HOST: emulator.host };
+/** The collector's bearer token, shared by the beacons and verify (`KEYFLIP_COLLECTOR_TOKEN` for the CLI). */
+const token = randomBytes(16).toString('hex');
+const collector = createCollector();
+const server = await startCollectorServer({ collector, token });
+const openai = await startMockProvider({ preset: 'openai', keys: [DEMO_VALUES[V2]] });
+/** The operator's Secret Manager admin, opened in step 2: the apps' first call loads the SDK, as in a real app. */
+let admin: SecretAdmin | undefined;
 
-/** Everything printed, kept to check at the end that no value ever appeared. */
-const printed: string[] = [];
-function say(text = ''): void {
-  printed.push(text);
-  process.stdout.write(`${text}\n`);
-}
+// ── the two apps ─────────────────────────────────────────────────────────────────────────────────────────────────
+type AppName = keyof typeof REFRESH_MS;
+type EventName = keyof ResolverEvents;
 
-/** Which key a fingerprint belongs to, for the reader's convenience (the demo knows its own keys). */
-const KEY_OF = new Map<string, string>([
-  [fingerprint(DEMO_VALUES[V1]), 'v1'],
-  [fingerprint(DEMO_VALUES[V2]), 'v2'],
-]);
-
-const started = performance.now();
-let stepStarted = started;
-let steps = 0;
-const counts: Record<keyof ResolverEvents, number> = { resolve: 0, rotate: 0, fallback: 0, error: 0, revoke: 0 };
-
-function step(title: string, ...notes: string[]): void {
-  steps++;
-  say();
-  say(bold(`── ${steps}. ${title} `.padEnd(78, '─')));
-  for (const note of notes) say(dim(`   ${note}`));
-  stepStarted = performance.now();
-}
-
-function operator(action: string): void {
-  say(`   ${bold('operator')}  ${action}`);
-  stepStarted = performance.now();
-}
-
-function elapsed(): number {
-  return Math.round(performance.now() - stepStarted);
-}
-
-// ── the two processes ───────────────────────────────────────────────────────────────────────────────
-interface Proc {
-  readonly label: string;
+interface App {
+  readonly name: AppName;
+  readonly id: string;
   readonly resolver: Resolver;
   readonly key: SecretHandle<string>;
-  /** The status this process last reported, to print `resolve` only when it means something. */
-  status: 'ok' | 'stale' | 'revoked' | undefined;
-  /** The fingerprint it last served, to tell a refresh that changed something from one that did not. */
-  serving: string | undefined;
-  /** Whether the latest walk changed what is served or how it stands. */
-  changed: boolean;
+  /** Events emitted so far, by name (`resolve` on every refresh, `fallback` on each that skips v2). */
+  readonly events: Record<EventName, number>;
 }
 
-const emulator = await startSecretManagerEmulator({ projectId: 'demo-project' });
+/** Every app started, to close them all however the demo ends. */
+const apps: App[] = [];
 
-function startProcess(label: keyof typeof REFRESH_MS): Proc {
-  // Each process has its own Secret Manager source; SECRET_MANAGER_EMULATOR_HOST points it at the emulator.
-  const source = gcpSecretManager({
-    projectId: emulator.projectId,
-    env: { SECRET_MANAGER_EMULATOR_HOST: emulator.host },
-  });
+/** An app as you would write it: a resolver on Secret Manager, with the usage beacon reporting to the collector. */
+function startApp(name: AppName): App {
+  const id = `${name}-1`;
   const resolver = createResolver({
-    sources: [source],
-    refreshMs: REFRESH_MS[label],
-    jitter: JITTER,
-    fetchTimeoutMs: FETCH_TIMEOUT_MS,
+    sources: [gcpSecretManager({ projectId: emulator.projectId, env: emulatorEnv })],
+    refreshMs: REFRESH_MS[name],
+    beacon: usageBeacon({
+      service: name,
+      instanceId: id,
+      intervalMs: BEACON_MS,
+      sink: httpSink({ url: server.url, token }),
+    }),
   });
-  const proc: Proc = {
-    label,
+  const app: App = {
+    name,
+    id,
     resolver,
     key: resolver.secret(DEMO_SECRET, CHAIN),
-    status: undefined,
-    serving: undefined,
-    changed: false,
+    events: { resolve: 0, rotate: 0, fallback: 0, revoke: 0, error: 0 },
   };
-  narrate(proc);
-  return proc;
+  apps.push(app);
+  for (const event of Object.keys(app.events) as EventName[]) resolver.on(event, () => app.events[event]++);
+  // What the demo narrates: a change of key, and anything that goes wrong (there should be none).
+  const shownInfo = (info: SecretInfo): string => `${info.candidate} ${shownKey(info.fingerprint)}`;
+  resolver.on('rotate', ({ previous, current }) =>
+    emitted(app, 'rotate', `${shownInfo(previous)} → ${shownInfo(current)}`),
+  );
+  resolver.on('revoke', ({ skipped }) =>
+    emitted(app, 'revoke', `${skipped.map((s) => `${s.candidate} ${s.reason}`).join(', ')}: fails closed`),
+  );
+  resolver.on('error', ({ error }) => emitted(app, 'error', `${error.code}: ${error.message}`));
+  return app;
 }
 
-const provenance = (info: SecretInfo): string => `${info.candidate} ${info.fingerprint}`;
-
-function line(proc: Proc, event: keyof ResolverEvents, detail: string): void {
-  counts[event]++;
-  const at = dim(`+${elapsed()}ms`.padStart(8));
-  say(`${at}  ${proc.label.padEnd(6)}  ${colors[event](event.padEnd(8))}  ${detail}`);
+function emitted(app: App, event: EventName, detail: string): void {
+  const paint = event === 'rotate' ? cyan : red;
+  say(`     ${dim(since().padStart(7))}  ${app.name.padEnd(6)}  ${paint(event.padEnd(6))}  ${detail}`);
 }
 
-/** Subscribes to the resolver's events and prints them: the only output of the demo. */
-function narrate(proc: Proc): void {
-  const { resolver } = proc;
-  // Every periodic refresh emits `resolve`, and `fallback` too while a higher candidate is skipped: the
-  // demo prints them only when something changed (a first load, a recovery, another key).
-  resolver.on('resolve', ({ info }) => {
-    proc.changed = proc.status !== 'ok' || proc.serving !== info.fingerprint;
-    if (proc.status !== 'ok')
-      line(proc, 'resolve', `${proc.status === undefined ? 'serving' : 'recovered, serving'} ${provenance(info)}`);
-    proc.status = 'ok';
-    proc.serving = info.fingerprint;
-  });
-  resolver.on('fallback', ({ skipped, current }) => {
-    if (!proc.changed) return;
-    const skips = skipped.map((s) => `${s.candidate} (${s.reason})`).join(', ');
-    line(proc, 'fallback', `skipped ${skips} → ${current.candidate}`);
-  });
-  resolver.on('rotate', ({ previous, current }) => {
-    line(proc, 'rotate', `${provenance(previous)} → ${provenance(current)}`);
-  });
-  resolver.on('error', ({ error, servingStale }) => {
-    const where = error instanceof SourceUnavailableError && error.candidate ? ` at ${error.candidate}` : '';
-    line(
-      proc,
-      'error',
-      `${error.code}${where} → ${servingStale ? 'still serving the last good value (stale)' : 'nothing to serve'}`,
-    );
-    proc.status = 'stale';
-  });
-  resolver.on('revoke', ({ skipped }) => {
-    const skips = skipped.map((s) => `${s.candidate} ${s.reason}`).join(', ');
-    line(proc, 'revoke', `${skips} → fail closed`);
-    proc.status = 'revoked';
-  });
+/** What the app's hot path reads (a synchronous `.value`), shown as its fingerprint, and where it came from. */
+function serves(app: App): void {
+  const fp = fingerprint(app.key.value);
+  const info = app.key.info;
+  const from = info ? ` from ${info.source}:${info.candidate} version ${info.version ?? '-'}, ${info.status}` : '';
+  say(`   ${bold(app.name.padEnd(6))}  serves ${shownKey(fp)}${dim(from)}`);
 }
 
-/** Resolves with the time since the step's action when `proc` next emits `event`; rejects after a while. */
-function next(proc: Proc, event: keyof ResolverEvents): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      resolve(elapsed());
-    };
-    const timer = setTimeout(() => {
-      proc.resolver.off(event, done);
-      reject(new Error(`${proc.label} did not emit ${event} within ${EVENT_TIMEOUT_MS} ms`));
-    }, EVENT_TIMEOUT_MS);
-    proc.resolver.once(event, done);
-  });
+// ── the collector's view ─────────────────────────────────────────────────────────────────────────────────────────
+/** The fingerprint each instance's latest report lists, by the collector's usage answer over the window. */
+function holding(): Map<string, string> {
+  const held = new Map<string, string>();
+  for (const f of collector.usage(DEMO_SECRET, { windowMs: WINDOW_MS }).fingerprints)
+    for (const instance of f.instances) if (instance.current) held.set(instance.id, f.fingerprint);
+  return held;
 }
 
-/** What the app's hot path sees: a synchronous `.value` read, shown as the fingerprint of what it got. */
-function reads(proc: Proc): void {
-  const who = `${proc.label} reads`.padEnd(12);
-  try {
-    const got = fingerprint(proc.key.value);
-    const info = proc.key.info;
-    const from = info
-      ? `from ${info.source}:${info.candidate} version ${info.version ?? '-'}, status ${info.status}`
-      : '';
-    say(`   ${bold(who)}  ${DEMO_SECRET} → ${got} (${KEY_OF.get(got) ?? 'unknown'}) ${dim(from)}`);
-  } catch (error) {
-    if (!isKeyflipError(error)) throw error;
-    say(`   ${bold(who)}  ${DEMO_SECRET} → throws ${error.name} (${error.code}): no key is served`);
+/** Waits until the collector has the latest reports of both apps holding these keys, then prints what it holds. */
+async function collectorShows(expected: Record<AppName, string>): Promise<void> {
+  const apps = Object.keys(expected) as AppName[];
+  await until('the collector to show the apps on their keys', () =>
+    apps.every((name) => holding().get(`${name}-1`) === expected[name]),
+  );
+  const held = holding();
+  const shown = apps.map((name) => `${name}-1 holds ${keyName(held.get(`${name}-1`))}`).join(' · ');
+  say(`   ${bold('collector')}  ${shown} ${dim(`(${collector.stats.reports} reports so far)`)}`);
+}
+
+/** When an instance last reported the fingerprint `fp` (collector time), or undefined. */
+function lastReported(fp: string): number | undefined {
+  return collector.usage(DEMO_SECRET, { windowMs: WINDOW_MS }).fingerprints.find((f) => f.fingerprint === fp)?.lastSeen;
+}
+
+// ── the operator ─────────────────────────────────────────────────────────────────────────────────────────────────
+/** One `keyflip rotate` command's answer: its outcome, why it refused when it did, and its message. */
+function operator(result: RotationResult, message = result.message): void {
+  const mark = result.ok ? green('✔') : red('✘');
+  const outcome = `${result.outcome}${result.refusal ? ` (${result.refusal})` : ''}`;
+  sayWrapped(`   ${mark} ${bold(`rotate ${result.command}`.padEnd(17))}`, `${outcome}: ${message}`);
+}
+
+/** A refused or failed verify, trimmed: the verdict, then who holds the old key and who held it. Never a value. */
+function verdict(result: RotationResult): void {
+  for (const check of result.verifications ?? []) {
+    // The usage verdict when it is what refused; otherwise the rotation's reason (v2 not live for the window yet).
+    operator(result, check.result.ok ? result.message : check.result.message);
+    for (const o of check.result.holding)
+      say(`       ${red('still holding')}  ${o.id} (service ${o.service}, pid ${o.pid}) on ${shownKey(o.fingerprint)}`);
+    for (const o of check.result.heldEarlier) {
+      const ago = ((check.result.at - o.lastSeen) / 1000).toFixed(1);
+      say(`       ${dim('held earlier ')}  ${o.id} (service ${o.service}): reported it ${ago} s ago, rotated since`);
+    }
   }
 }
 
-// ── the story ───────────────────────────────────────────────────────────────────────────────────────
+const state = (result: RotationResult, label: string): string => {
+  const key = result.keys.find((k) => k.label === label);
+  return `${label} version ${key?.version} ${key?.state} (${key?.role})`;
+};
+
+// ── helpers ──────────────────────────────────────────────────────────────────────────────────────────────────────
+async function until(what: string, done: () => boolean): Promise<void> {
+  const deadline = Date.now() + PATIENCE_MS;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} after ${PATIENCE_MS} ms`);
+    await sleep(20);
+  }
+}
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+const times = (n: number): string => (n === 1 ? 'once' : `${n} times`);
+
+// ── the story ────────────────────────────────────────────────────────────────────────────────────────────────────
 async function main(): Promise<void> {
-  say(bold('keyflip demo — rotating an API key in running processes'));
-  say(`   secret   ${DEMO_SECRET} = ${CHAIN}`);
-  say(
-    `   source   Google Cloud Secret Manager: the embedded emulator at ${emulator.host}, ` +
-      'through the real client over gRPC',
-  );
-  say(`   app      refreshes every ${REFRESH_MS.app} ms ± ${JITTER * 100}%`);
-  say(`   worker   refreshes every ${REFRESH_MS.worker} ms ± ${JITTER * 100}%`);
-  say(
-    `   keys     v1 = ${fingerprint(DEMO_VALUES[V1])}, v2 = ${fingerprint(DEMO_VALUES[V2])} ` +
-      '(fingerprints: values are never printed)',
-  );
+  const fp1 = fingerprint(DEMO_VALUES[V1]);
+  const fp2 = fingerprint(DEMO_VALUES[V2]);
+  say(bold('keyflip demo: rotate an API key under two running apps, prove the old key unused, revoke it'));
+  say(`   secret          ${DEMO_SECRET} = ${CHAIN} (one Secret Manager secret per key)`);
+  say(`   Secret Manager  the embedded emulator at ${emulator.host}, through the real client over gRPC`);
+  say(`   collector       ${server.url}, in this process; each app's usage beacon reports to it every 1 s`);
+  say(`   OpenAI          a mock of its API at ${openai.url}, for the probe`);
+  say(`   keys            v1 = ${fp1}, v2 = ${fp2} (fingerprints: no value is ever printed)`);
+  say(`   operator        keyflip/rotation's provision, probe, flip, verify, revoke: what \`keyflip rotate\` runs`);
 
-  step('Start with only v1', 'Playbook step 2: the code reads v2 ?? v1 before v2 even exists.');
-  operator(`add ${V1} version 1`);
+  step('Two apps serve v1', `${V1} version 1 is the live key; ${V2} does not exist yet.`);
   emulator.addVersion(V1, DEMO_VALUES[V1]);
-  const app = startProcess('app');
-  const worker = startProcess('worker');
-  await Promise.all([app.resolver.ready(), worker.resolver.ready()]);
-  reads(app);
-  reads(worker);
+  const startedAt = performance.now();
+  const web = startApp('web');
+  const worker = startApp('worker');
+  const beacon = `beacon every ${formatDuration(BEACON_MS)}`;
+  say(`   ${bold('web   ')}  refreshes every ${formatDuration(REFRESH_MS.web)}, ${beacon}`);
+  say(`   ${bold('worker')}  refreshes every ${formatDuration(REFRESH_MS.worker)} (the default), ${beacon}`);
+  await Promise.all([web.resolver.ready(), worker.resolver.ready()]);
+  note(
+    `both ready in ${seconds(performance.now() - startedAt)}: the first call loads the Google SDK and opens a gRPC ` +
+      'connection; the default fetchTimeoutMs (5 s) leaves room for it',
+  );
+  serves(web);
+  serves(worker);
+  await collectorShows({ web: fp1, worker: fp1 });
+
+  step('Rotate to v2: provision, probe, flip', 'Each app picks v2 up on its next refresh; no restart, no redeploy.');
+  admin = await openSecretAdmin({ projectId: emulator.projectId, env: emulatorEnv });
+  /** What every `keyflip rotate` command works on; `usage` is what `--collector URL` gives verify and revoke. */
+  const ctx: RotationContext = { admin, name: DEMO_SECRET, usage: collectorUsageSource({ url: server.url, token }) };
+  const rotations = web.events.rotate;
+  operator(await provision(ctx, DEMO_VALUES[V2]));
+  if (web.events.rotate > rotations) {
+    // Rare, and more likely here than in production: web refreshes every second.
+    note(
+      'web refreshed between the two writes of provision (Secret Manager adds a version enabled; provision ' +
+        'disables it at once) and read v2 early: harmless, v2 is the key being rotated to',
+    );
+  }
+  operator(await probe(ctx, DEMO_VALUES[V2], { provider: 'openai', baseUrl: openai.url }));
+  operator(await flip(ctx));
+  const flippedAt = Date.now();
+  await until('web to serve v2', () => web.key.info?.fingerprint === fp2);
+  await collectorShows({ web: fp2, worker: fp1 });
+  note(`the worker still serves v1: its next refresh is up to ${formatDuration(REFRESH_MS.worker)} away`);
 
   step(
-    'Provision v2: the live rotation',
-    'Playbook steps 1 and 3: v2 is added beside v1, never over it; no restart, no redeploy.',
+    'Verify v1: refused, naming the app that still holds it',
+    `Window ${formatDuration(WINDOW_MS)}: two beacon intervals, the least that proves anything ` +
+      '(production: 1h over 60s beacons).',
   );
-  {
-    const rotated = Promise.all([next(app, 'rotate'), next(worker, 'rotate')]);
-    operator(`add ${V2} version 1 (a new secret beside v1)`);
-    emulator.addVersion(V2, DEMO_VALUES[V2]);
-    const [appMs, workerMs] = await rotated;
-    say(dim(`   app switched after ${appMs} ms, worker after ${workerMs} ms: each on its next refresh, no restart`));
-  }
-  reads(app);
-  reads(worker);
+  verdict(await verify(ctx, { windowMs: WINDOW_MS }));
+  const refused = await revoke(ctx, { windowMs: WINDOW_MS });
+  operator(refused, `no write; ${state(refused, V1)}`);
 
-  step('Fall back: disable v2', 'v2 misbehaves; disabling it in the secret manager sends every process back to v1.');
-  {
-    const fellBack = Promise.all([next(app, 'fallback'), next(worker, 'fallback')]);
-    operator(`disable ${V2} version 1`);
-    emulator.disableVersion(V2, '1');
-    await fellBack;
-  }
-  reads(app);
-
-  step(
-    'Outage: Secret Manager stops answering in time',
-    `Each call now outlives its ${FETCH_TIMEOUT_MS} ms budget and is aborted. The walk stops at the unreachable`,
-    'candidate (falling back past it could put traffic back on an old key), the last good value keeps',
-    'being served, and retries back off.',
+  step('The worker refreshes; verify passes');
+  note(`its ${formatDuration(REFRESH_MS.worker)} refresh comes due: the demo calls worker.refresh() rather than wait`);
+  await worker.resolver.refresh();
+  await until('the worker to serve v2', () => worker.key.info?.fingerprint === fp2);
+  await collectorShows({ web: fp2, worker: fp2 });
+  // What a pass needs (docs/evidence.md and the rotation's own gate): v2 live for the whole window, the last report
+  // of v1 out of it, and the collector listening for the window plus one beacon interval. The demo waits for all.
+  const provable = Math.max(
+    flippedAt + WINDOW_MS,
+    (lastReported(fp1) ?? collector.now()) + WINDOW_MS,
+    collector.observedSince + WINDOW_MS + BEACON_MS,
   );
-  {
-    const failed = Promise.all([next(app, 'error'), next(worker, 'error')]);
-    operator('every call takes 2 s');
-    emulator.setLatency(2_000);
-    await failed;
-    await next(app, 'error'); // one retry, to show it
-  }
-  reads(app);
-  {
-    const recovered = Promise.all([next(app, 'resolve'), next(worker, 'resolve')]);
-    operator('calls are fast again');
-    emulator.setLatency(0);
-    await recovered;
-  }
-  reads(app);
-
-  step(
-    'Revoke: every candidate is absent',
-    'v1 leaked and is disabled at once, while v2 is still disabled: nothing is left to serve.',
-    'keyflip fails closed rather than keep serving a revoked key.',
+  const wait = Math.max(0, provable + 100 - collector.now());
+  note(
+    `waiting ${seconds(wait)}: a pass needs v2 live for the whole ${formatDuration(WINDOW_MS)} window, no report ` +
+      'of v1 in it, and the collector listening for the window plus one beacon interval',
   );
-  {
-    const revoked = Promise.all([next(app, 'revoke'), next(worker, 'revoke')]);
-    operator(`disable ${V1} version 1`);
-    emulator.disableVersion(V1, '1');
-    await revoked;
+  await sleep(wait);
+  let passed = await verify(ctx, { windowMs: WINDOW_MS });
+  // On a loaded machine the evidence may lag behind: show the answer, and ask again one beacon interval later.
+  for (let attempt = 1; !passed.ok && attempt < 5; attempt++) {
+    verdict(passed);
+    note(`asking again in ${formatDuration(BEACON_MS)}`);
+    await sleep(BEACON_MS);
+    passed = await verify(ctx, { windowMs: WINDOW_MS });
   }
-  reads(app);
-  reads(worker);
-
-  step('Re-enable v2: served again', 'A later refresh that finds a candidate serves it again.');
-  {
-    const back = Promise.all([next(app, 'rotate'), next(worker, 'rotate')]);
-    operator(`enable ${V2} version 1`);
-    emulator.enableVersion(V2, '1');
-    await back;
+  if (!passed.ok) {
+    verdict(passed);
+    throw new Error('verify did not pass');
   }
-  reads(app);
-  reads(worker);
+  operator(passed);
 
-  step(
-    'Retire v1',
-    'Playbook step 5: v2 wins before v1 is ever fetched, so destroying v1 disturbs nobody. Step 4, proving',
-    'that no process still uses v1, is the job of the usage beacon: planned, not in this release.',
+  step('Revoke v1: nobody is disturbed', 'Both apps read v2 first, so disabling v1 changes nothing for them.');
+  const revoked = await revoke(ctx, { windowMs: WINDOW_MS });
+  operator(revoked);
+  if (!revoked.ok) throw new Error('revoke did not pass');
+  const disabledAt = { web: { ...web.events }, worker: { ...worker.events } };
+  say(`   ${bold('Secret Manager')}  ${state(revoked, V1)} · ${state(revoked, V2)}`);
+  for (const text of revoked.notes) note(text);
+  await until('web to refresh', () => web.events.resolve > disabledAt.web.resolve);
+  await worker.resolver.refresh();
+  const count = (app: App, event: EventName): number => app.events[event] - disabledAt[app.name][event];
+  const disturbed = (['rotate', 'fallback', 'revoke', 'error'] as const)
+    .map((event) => count(web, event) + count(worker, event))
+    .reduce((a, b) => a + b);
+  sayWrapped(
+    '   ',
+    `since v1 was disabled, web refreshed ${times(count(web, 'resolve'))} and the worker ` +
+      `${times(count(worker, 'resolve'))} (worker.refresh()): ${disturbed} rotate, fallback, revoke or error events`,
   );
-  {
-    const before = counts.rotate + counts.fallback + counts.error + counts.revoke;
-    operator(`destroy ${V1} version 1`);
-    emulator.destroyVersion(V1, '1');
-    await sleep(REFRESH_MS.worker * (1 + JITTER) + 100); // long enough for both to refresh once
-    const after = counts.rotate + counts.fallback + counts.error + counts.revoke;
-    say(dim(`   ${after === before ? 'no event: nobody was using v1' : `${after - before} unexpected events`}`));
-  }
-  reads(app);
-  reads(worker);
+  serves(web);
+  serves(worker);
+  if (disturbed > 0) throw new Error(`revoking v1 disturbed an app (${disturbed} events)`);
 
-  await Promise.all([app.resolver.close(), worker.resolver.close()]);
-  const access = emulator.calls('AccessSecretVersion');
-  const other = emulator.calls() - access;
-  await emulator.close();
-  say();
-  say(
-    dim(
-      `   Secret Manager saw ${access} AccessSecretVersion calls and ${other} other calls: ` +
-        'keyflip polls with access only.',
-    ),
-  );
-
-  const leaked = Object.values(DEMO_VALUES).filter((value) => printed.some((text) => containsSlice(text, value)));
+  await Promise.all(apps.map((app) => app.resolver.close()));
+  const leaked = leakedValues();
   if (leaked.length > 0) throw new Error(`${leaked.length} secret value(s) appeared in the output`);
-  const seconds = ((performance.now() - started) / 1000).toFixed(1);
   say();
-  say(
-    bold(
-      `✔ ${steps} steps in ${seconds} s · events: ${counts.rotate} rotate, ${counts.fallback} fallback, ` +
-        `${counts.error} error, ${counts.revoke} revoke · values printed: 0`,
-    ),
+  sayWrapped(
+    '',
+    `✔ ${summary()} · the collector took ${collector.stats.reports} beacon reports · Secret Manager answered ` +
+      `${emulator.calls('AccessSecretVersion')} AccessSecretVersion calls · values printed: 0`,
+    bold,
   );
 }
 
-/** True when `text` holds any 8-character slice of `value` (a prefix, a suffix, anything in between). */
-function containsSlice(text: string, value: string): boolean {
-  for (let i = 0; i + 8 <= value.length; i++) if (text.includes(value.slice(i, i + 8))) return true;
-  return false;
+async function shutDown(): Promise<void> {
+  await Promise.allSettled(apps.map((app) => app.resolver.close()));
+  await server.close();
+  await Promise.allSettled([admin?.close(), openai.close()]);
+  await emulator.close();
 }
 
-main().then(
-  () => {
-    process.exitCode = 0;
-  },
-  (error: unknown) => {
-    process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
-  },
-);
+try {
+  await main();
+} catch (error) {
+  process.stderr.write(`demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+} finally {
+  await shutDown();
+}
