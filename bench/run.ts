@@ -1,10 +1,10 @@
 /**
  * `npm run bench`: runs every benchmark once and writes ONE table, every ratio in it measured in this run,
- * with the machine it ran on and how to reproduce it, to BENCHMARKS.md at the repository root; the README's
- * Performance section quotes the table between its bench markers. Exits 0 even when a target is missed
- * (benchmarks inform; they are not tests) but says clearly which ones were.
+ * with the machine it ran on and how to reproduce it, to BENCHMARKS.md at the repository root (the README and
+ * CONTRIBUTING.md link to it; no other file is written). Exits 0 even when a target is missed (benchmarks
+ * inform; they are not tests) but says clearly which ones were.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beaconBench } from './beacon.js';
 import { clientsBench } from './clients.js';
@@ -96,8 +96,8 @@ npm ci
 npm run bench
 \`\`\`
 
-The run rewrites this file and the table in the README's Performance section. Absolute times depend on the
-machine; the ratios, each against a baseline interleaved with it in the same process, carry over better.
+The run rewrites this file. Absolute times depend on the machine; the ratios, each against a baseline
+interleaved with it in the same process, carry over better.
 
 ## Results
 
@@ -118,18 +118,5 @@ ${notes.map((n) => `- ${n}`).join('\n')}
 
 writeFileSync(join(ROOT, 'BENCHMARKS.md'), report);
 
-// The README quotes the table between its bench markers; keep it in step with this run.
-const readmePath = join(ROOT, 'README.md');
-const readme = readFileSync(readmePath, 'utf8');
-const markers = /<!-- bench:start -->[\s\S]*?<!-- bench:end -->/;
-const block =
-  `<!-- bench:start -->\n${table}\n\n${summary} ` +
-  `Measured in one run on ${host.cpu}, ${host.cores} cores, ${host.memoryGiB} GiB, ` +
-  `${host.os}, Node ${host.node}, ${host.date.slice(0, 10)}; ` +
-  `the machine, how each row was measured and the rotation drill are in ` +
-  `[BENCHMARKS.md](BENCHMARKS.md). Reproduce with \`npm run bench\`.\n<!-- bench:end -->`;
-if (markers.test(readme)) writeFileSync(readmePath, readme.replace(markers, block));
-else console.warn('README.md has no <!-- bench:start --> … <!-- bench:end --> block; only BENCHMARKS.md was written');
-
 console.log(`\n${table}\n\n${summary}`);
-console.log(`sink ${sink.value}; ${totalS.toFixed(1)} s; written to BENCHMARKS.md and README.md`);
+console.log(`sink ${sink.value}; ${totalS.toFixed(1)} s; written to BENCHMARKS.md`);
