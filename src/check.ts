@@ -11,7 +11,8 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 
 /**
  * The longest delay a Node timer takes, in milliseconds (2³¹−1, about 24.8 days). A longer one fires after 1 ms
- * with a `TimeoutOverflowWarning`, so {@link positiveMs} refuses durations above it.
+ * with a `TimeoutOverflowWarning`, so every duration keyflip gives a timer (`refreshMs`, `ttlMs`, …) is refused
+ * above it (a `ConfigurationError`).
  */
 export const MAX_TIMER_MS = 2_147_483_647;
 

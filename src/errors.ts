@@ -55,11 +55,14 @@ export type KeyflipErrorCode = (typeof ERROR_CODES)[number];
 
 const BRAND = Symbol.for('keyflip.error');
 
-/** Options every keyflip error takes. */
+/**
+ * Options every keyflip error takes.
+ * @inline
+ */
 export interface KeyflipErrorOptions {
-  /** The logical secret this error is about, when there is one. */
+  /** The logical secret this error is about, when there is one. @default none */
   secret?: string | undefined;
-  /** The underlying error. */
+  /** The underlying error. @default none */
   cause?: unknown;
   /**
    * The failure will not go away by retrying (see {@link KeyflipError.permanent}).
@@ -70,6 +73,7 @@ export interface KeyflipErrorOptions {
 
 /** The base class of every error keyflip throws or emits. */
 export class KeyflipError extends Error {
+  /** The class name (`KeyflipError`, `SecretNotFoundError`, …): every keyflip error sets its own. */
   override name = 'KeyflipError';
   /** A stable, machine-readable code. */
   readonly code: KeyflipErrorCode;

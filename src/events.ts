@@ -3,44 +3,63 @@ import type { SecretInfo } from './types.js';
 
 /** A secret resolved (first load or a refresh that confirmed or changed its value). */
 export interface ResolveEvent {
+  /** The secret's name (`family[id]` for a family member). */
   readonly secret: string;
+  /** What is served now: candidate, source, version, fingerprint; never the value. */
   readonly info: SecretInfo;
 }
 
 /** The served value changed: another candidate won, or the same candidate holds a new value. */
 export interface RotateEvent {
+  /** The secret's name (`family[id]` for a family member). */
   readonly secret: string;
+  /** What was served before. */
   readonly previous: SecretInfo;
+  /** What is served now. */
   readonly current: SecretInfo;
 }
 
 /** Higher candidates were skipped on the way to the winner. */
 export interface FallbackEvent {
+  /** The secret's name (`family[id]` for a family member). */
   readonly secret: string;
+  /** The candidates skipped, in chain order, each with the reason (`not-found`, `disabled`, …). */
   readonly skipped: readonly SkippedCandidate[];
+  /** What is served now: the winner. */
   readonly current: SecretInfo;
 }
 
 /** A fetch, a parse or a listener failed. `servingStale` says whether a last good value is still served. */
 export interface ErrorEvent {
+  /** The secret's name (`family[id]` for a family member). */
   readonly secret: string;
+  /** What failed: a `KeyflipError` (its `code` says what), with no value in its message. */
   readonly error: KeyflipError;
+  /** True when the last good value is still served (status `stale`); false when the secret has none. */
   readonly servingStale: boolean;
 }
 
 /** Every candidate went absent after the secret had a value. */
 export interface RevokeEvent {
+  /** The secret's name (`family[id]` for a family member). */
   readonly secret: string;
+  /** What was served until then. */
   readonly previous: SecretInfo;
+  /** Every candidate of the chain, each with the reason it is absent. */
   readonly skipped: readonly SkippedCandidate[];
 }
 
 /** The events a secret handle emits: one payload object each, never a value. */
 export interface SecretEvents {
+  /** A load or a refresh succeeded ({@link ResolveEvent}). */
   resolve: [event: ResolveEvent];
+  /** The served value changed ({@link RotateEvent}). */
   rotate: [event: RotateEvent];
+  /** Higher candidates were skipped ({@link FallbackEvent}). */
   fallback: [event: FallbackEvent];
+  /** A fetch, a parse or a listener failed ({@link ErrorEvent}). */
   error: [event: ErrorEvent];
+  /** Every candidate went absent ({@link RevokeEvent}). */
   revoke: [event: RevokeEvent];
 }
 
@@ -65,6 +84,7 @@ export interface ResolverErrorEvent {
  * carries the resolver's own errors ({@link ResolverErrorEvent}, `secret` undefined).
  */
 export interface ResolverEvents extends Omit<SecretEvents, 'error'> {
+  /** A secret's failure ({@link ErrorEvent}) or the resolver's own ({@link ResolverErrorEvent}). */
   error: [event: ErrorEvent | ResolverErrorEvent];
 }
 

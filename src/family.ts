@@ -114,14 +114,17 @@ export class SecretFamily<T = string> {
     this.#members.delete(id);
   }
 
+  /** `[keyflip family NAME: N held]`: its name and how many members it holds, never a value. */
   toString(): string {
     return `[keyflip family ${this.#config.name}: ${this.#members.size} held]`;
   }
 
+  /** `JSON.stringify(family)`: the same as `toString()`. */
   toJSON(): string {
     return this.toString();
   }
 
+  /** What `util.inspect` and `console.log` show: the same as `toString()`. */
   [inspectSymbol](): string {
     return this.toString();
   }

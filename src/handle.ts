@@ -67,10 +67,12 @@ export class SecretHandle<T = string> extends EventEmitter<SecretEvents> {
     return redactedLabel('secret', this.#slot.name, this.#slot.info?.fingerprint);
   }
 
+  /** `JSON.stringify(handle)`: `[keyflip secret NAME kf_…]`, never the value. */
   toJSON(): string {
     return this.toString();
   }
 
+  /** What `util.inspect` and `console.log` show: `[keyflip secret NAME kf_…]`, never the value. */
   [inspectSymbol](): string {
     return this.toString();
   }

@@ -1,3 +1,8 @@
+/**
+ * `keyflip`: the resolver (`createResolver`), its secrets and families, the sources that ship with it (memory,
+ * env, file), fingerprints, redaction, opt-in logging of its events and the error classes.
+ * @module keyflip
+ */
 export { createResolver, Resolver, type ResolverOptions } from './resolver.js';
 export { SecretHandle } from './handle.js';
 export { SecretFamily } from './family.js';

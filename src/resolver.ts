@@ -45,7 +45,7 @@ export interface ResolverOptions {
   refreshMs?: number | undefined;
   /**
    * Each period is scaled by a random factor in [1 - jitter, 1 + jitter], so a fleet does not poll in step.
-   * A number from 0 to 1.
+   * A fraction from 0 to 1.
    * @default 0.2
    */
   jitter?: number | undefined;
@@ -368,10 +368,15 @@ export class Resolver extends EventEmitter<ResolverEvents> {
     return `[keyflip resolver: ${this.#declared.size} secrets, ${this.#families.size} families]`;
   }
 
-  toJSON(): { secrets: SecretInfo[] } {
+  /** `JSON.stringify(resolver)`: the provenance of every secret (its `snapshot()`), never a value. */
+  toJSON(): {
+    /** What `snapshot()` answers. */
+    secrets: SecretInfo[];
+  } {
     return { secrets: this.snapshot() };
   }
 
+  /** What `util.inspect` and `console.log` show: the same as `toString()`. */
   [inspectSymbol](): string {
     return this.toString();
   }

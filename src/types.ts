@@ -18,7 +18,9 @@ export interface FetchContext {
 
 /** The source holds a value for this candidate: the chain stops here. */
 export interface FoundResult {
+  /** The source holds a value. */
   readonly status: 'found';
+  /** The value (bytes are decoded as UTF-8). */
   readonly value: string | Uint8Array;
   /** The provider's version of the value (`3`, a file mount's `..data` target), when it has one. */
   readonly version?: string | undefined;
@@ -29,7 +31,9 @@ export interface FoundResult {
  * `ABSENT_REASONS` count; any other `reason` breaks the contract and the fetch counts as unavailable.
  */
 export interface AbsentResult {
+  /** The source holds nothing usable for this candidate. */
   readonly status: 'absent';
+  /** Why: one of `ABSENT_REASONS` (`not-found`, `disabled`, `destroyed`, `permission-denied`, …). */
   readonly reason: AbsentReason;
   /**
    * What to do about it, for people (at most 300 characters, never a value): the gcp source says which role the
@@ -69,13 +73,22 @@ export interface Source {
 }
 
 /** A timer handle as `setTimeout` returns it; `unref` is called when present. */
-export type TimerHandle = { unref?(): unknown } | number | undefined | object;
+export type TimerHandle =
+  | {
+      /** Lets the process exit while the timer is pending (Node's timers). */
+      unref?(): unknown;
+    }
+  | number
+  | undefined
+  | object;
 
 /** The clock the resolver schedules with. Inject one in tests (see `manualClock` in `keyflip/testing`). */
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
+  /** Calls `callback` once after `ms` milliseconds; returns a handle for `clearTimeout`. */
   setTimeout(callback: () => void, ms: number): TimerHandle;
+  /** Cancels a timer `setTimeout` returned. */
   clearTimeout(handle: TimerHandle): void;
 }
 

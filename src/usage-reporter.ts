@@ -42,6 +42,7 @@ export interface UsageReporterHost {
 export interface SecretChange {
   /** The secret's name. */
   readonly secret: string;
+  /** `load` (its first value), `rotate` (another value) or `revoke` (no value any more). */
   readonly kind: 'load' | 'rotate' | 'revoke';
 }
 
@@ -80,6 +81,7 @@ export interface AttachedUsageReporter {
  * resolver calls `attach` once, when it is created.
  */
 export interface UsageReporter {
+  /** Starts reporting for `host` (the resolver), until the returned reporter is closed. */
   attach(host: UsageReporterHost): AttachedUsageReporter;
 }
 

@@ -24,7 +24,7 @@ export interface BeaconDeliveryErrorOptions extends KeyflipErrorOptions {
    */
   url?: string | undefined;
   /**
-   * The collector's last HTTP status.
+   * The collector's last HTTP status code.
    * @default none: it did not answer (or the sink is not an HTTP sink)
    */
   status?: number | undefined;

@@ -1,6 +1,7 @@
 /**
  * `keyflip/beacon`: the usage beacon, its sinks and the report's schema types. Plug the beacon into a resolver:
  * `createResolver({ sources, beacon: usageBeacon({ service, sink: httpSink({ url }) }) })`.
+ * @module keyflip/beacon
  */
 export { usageBeacon } from './beacon.js';
 export {

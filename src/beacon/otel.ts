@@ -1,3 +1,8 @@
+/**
+ * `keyflip/otel`: a beacon sink that records usage as OpenTelemetry metrics (`otelSink`), for Prometheus and
+ * any OpenTelemetry backend. `@opentelemetry/api` is an optional peer.
+ * @module keyflip/otel
+ */
 import { createRequire } from 'node:module';
 import type { Attributes, Counter, MeterProvider, ObservableCallback, ObservableGauge } from '@opentelemetry/api';
 import { DependencyError } from '../errors.js';

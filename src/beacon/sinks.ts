@@ -61,7 +61,7 @@ export interface HttpSinkOptions {
    */
   maxQueue?: number | undefined;
   /**
-   * Attempts per report, the first included: network errors, timeouts, 408, 429 and 5xx are retried.
+   * The number of attempts per report, the first included: network errors, timeouts, 408, 429 and 5xx are retried.
    * @default 4
    */
   maxAttempts?: number | undefined;
@@ -107,6 +107,7 @@ export interface HttpSink extends BeaconSink {
   send(report: BeaconReport): Promise<void>;
   /** Delivers what is queued, within `closeTimeoutMs`; then drops the rest. Never rejects. */
   close(): Promise<void>;
+  /** What it has done so far: reports sent, failed, dropped, retried, queued. */
   stats(): HttpSinkStats;
   /** `httpSink`. */
   readonly name: string;

@@ -15,21 +15,37 @@ export const BEACON_LIMITS = {
   /** Labels of one report. */
   labels: 32,
   /** The shortest and the longest `intervalMs` a report may declare, ms (1 s to 1 day). */
-  intervalMs: { min: 1_000, max: 86_400_000 },
+  intervalMs: {
+    /** The shortest, ms (1 s). */
+    min: 1_000,
+    /** The longest, ms (1 day). */
+    max: 86_400_000,
+  },
   /** Characters of each string field, by field. */
   chars: {
+    /** `service`. */
     service: 256,
+    /** `environment`. */
     environment: 128,
-    /** Room for a Kubernetes pod name (253) or an ECS task ARN. */
+    /** `instance.id`: room for a Kubernetes pod name (253) or an ECS task ARN. */
     id: 256,
+    /** `instance.host` (a DNS name's 255). */
     host: 255,
+    /** `instance.runtime`. */
     runtime: 100,
+    /** `instance.keyflip`. */
     keyflip: 50,
+    /** Each secret's `name` (a family member's `family[id]` included). */
     name: 256,
+    /** Each secret's `candidate`. */
     candidate: 512,
+    /** Each secret's `source`. */
     source: 100,
+    /** Each secret's `version`. */
     version: 128,
+    /** The name of each label. */
     labelKey: 100,
+    /** The value of each label. */
     labelValue: 256,
   },
 } as const;
@@ -41,7 +57,9 @@ export interface BeaconInstance {
    * (one resolver per process is the usual case; two resolvers report as two instances).
    */
   readonly id: string;
+  /** The host name (`os.hostname()`). */
   readonly host: string;
+  /** The process id (`process.pid`). */
   readonly pid: number;
   /** When this beacon started, i.e. when its resolver was created (ms since the epoch, on the resolver's clock). */
   readonly startedAt: number;
@@ -53,27 +71,39 @@ export interface BeaconInstance {
 
 /** What one process holds of one secret, and how often it used it since its last report. Never a value. */
 export interface BeaconSecret {
+  /** The logical name (`OPENAI_API_KEY`; `family[id]` for a family member). */
   readonly name: string;
+  /** The candidate serving it, as written (`OPENAI_API_KEY_v2`, `gcp:openai@current`). */
   readonly candidate: string;
+  /** The name of the source that holds it. */
   readonly source: string;
+  /** The provider's version of the value, when the source reports one. */
   readonly version?: string | undefined;
+  /** `kf_` + 12 hex digits: the keyed fingerprint of the value held. */
   readonly fingerprint: string;
+  /** When the process loaded this value (ms since the epoch). */
   readonly loadedAt: number;
   /** Approximate: the time of the report in which reads were counted (reads are counted, not timed). */
   readonly lastUsedAt?: number | undefined;
   /** Reads of the value (and requests through `authFetch`) since the last report. */
   readonly uses: number;
+  /** `ok`, `stale` (sources failing, the last good value served) or `revoked`, as in `SecretInfo.status`. */
   readonly status: SecretStatus;
 }
 
 /** One process's report: `keyflip.beacon/v1`. */
 export interface BeaconReport {
+  /** `keyflip.beacon/v1` ({@link BEACON_SCHEMA}). */
   readonly schema: typeof BEACON_SCHEMA;
   /** When it was sent (ms since the epoch). */
   readonly sentAt: number;
+  /** The service the process belongs to (`BeaconOptions.service`). */
   readonly service: string;
+  /** `prod`, `staging`, … (`BeaconOptions.environment`), when set. */
   readonly environment?: string | undefined;
+  /** The extra labels of `BeaconOptions.labels`, when set. */
   readonly labels?: Readonly<Record<string, string>> | undefined;
+  /** The process that sent it. */
   readonly instance: BeaconInstance;
   /**
    * The sender's beacon period, ms (`BeaconOptions.intervalMs`, before jitter): the longest a collector may go
@@ -81,6 +111,7 @@ export interface BeaconReport {
    * nothing). Absent in reports of keyflip before 0.2; a collector then uses the interval it observed.
    */
   readonly intervalMs?: number | undefined;
+  /** Each secret the process holds (at most `BEACON_LIMITS.secrets`), with its uses since the last report. */
   readonly secrets: readonly BeaconSecret[];
 }
 
@@ -91,6 +122,7 @@ export interface BeaconReport {
  * `BEACON_*` code to say how it failed; anything else counts as `BEACON_SINK_FAILED`.
  */
 export interface BeaconSink {
+  /** Delivers one report (or queues it); throw or reject when it failed. */
   send(report: BeaconReport): void | Promise<void>;
   /** Flushes what is queued and releases resources. */
   close?(): Promise<void>;

@@ -1,5 +1,6 @@
 /**
  * 'keyflip/clients': LLM clients that follow the rotation. Imports no SDK: you pass your own client.
+ * @module keyflip/clients
  */
 export { authFetch, type AuthFetchOptions, type CustomAuth } from './auth-fetch.js';
 export { liveClient } from './live-client.js';

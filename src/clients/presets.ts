@@ -18,7 +18,9 @@ export interface AuthHeader {
  * (Gemini answers a bad key with 400 `API_KEY_INVALID`, while other 400s are about the request).
  */
 export interface DeadKeyRule {
+  /** The HTTP status of the answer. */
   readonly status: number;
+  /** A string the body must contain as well. @default none (the status alone) */
   readonly bodyIncludes?: string | undefined;
 }
 
@@ -43,6 +45,7 @@ export interface ProviderPreset extends AuthHeader {
   readonly envVar: string;
   /** The cheapest authenticated request: no tokens billed. */
   readonly probe: {
+    /** Always `GET`. */
     readonly method: 'GET';
     /** Relative to `baseUrl`, with its query. */
     readonly path: string;
@@ -50,7 +53,12 @@ export interface ProviderPreset extends AuthHeader {
     readonly headers?: Readonly<Record<string, string>> | undefined;
   };
   /** The chat endpoint (relative to `baseUrl`; `{model}` stands for a model name); the mock provider answers it. */
-  readonly chat: { readonly method: 'POST'; readonly path: string };
+  readonly chat: {
+    /** Always `POST`. */
+    readonly method: 'POST';
+    /** Relative to `baseUrl` (`/chat/completions`). */
+    readonly path: string;
+  };
   /** The answers that mean the key is dead: `authFetch` refreshes the secret on them. */
   readonly deadKey: readonly DeadKeyRule[];
   /** The ids of the key formats (see `KEY_FORMATS`) its keys have; empty when keys have no recognisable shape. */

@@ -34,11 +34,11 @@ export interface ProbeResult {
 export interface ProbeOptions {
   /** Where the API is (a proxy, a mock provider's `url`). @default the preset's `baseUrl` */
   baseUrl?: string | undefined;
-  /** @default globalThis.fetch */
+  /** The fetch the probe request goes through. @default globalThis.fetch */
   fetch?: typeof fetch | undefined;
   /** How long to wait for the answer (milliseconds); then the probe answers `unreachable`. @default 10_000 */
   timeoutMs?: number | undefined;
-  /** Aborts the probe (it then answers `unreachable`). */
+  /** Aborts the probe (it then answers `unreachable`). @default none */
   signal?: AbortSignal | undefined;
 }
 

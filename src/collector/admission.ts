@@ -16,7 +16,9 @@ export type RefusalReason = 'instance-cap' | 'memory-budget';
 
 /** A report the collector refused (the server answers 429 with `Retry-After`). */
 export interface IngestRefusal {
+  /** The report was not recorded. */
   readonly accepted: false;
+  /** Which bound refused it: `instance-cap` (`maxInstances`) or `memory-budget` (`maxBytes`). */
   readonly reason: RefusalReason;
   /** When room may be free again, ms from now: an instance outlives the retention, or the next retention pass. */
   readonly retryAfterMs: number;

@@ -7,14 +7,18 @@ import { ConfigurationError } from '../errors.js';
 import type { SecretUsage, UsageSource } from './types.js';
 import { UsageSourceError } from './usage-source-error.js';
 
+/** Options of {@link collectorUsageSource}. */
 export interface CollectorUsageSourceOptions {
   /** The collector's base URL (`http://127.0.0.1:4318`, or with a path prefix behind a proxy). */
   url: string;
-  /** Sent as `Authorization: Bearer <token>`. The CLI reads it from KEYFLIP_COLLECTOR_TOKEN. */
+  /**
+   * Sent as `Authorization: Bearer <token>`. The CLI reads it from KEYFLIP_COLLECTOR_TOKEN.
+   * @default none (no Authorization header)
+   */
   token?: string | undefined;
-  /** @default globalThis.fetch */
+  /** The fetch the requests go through. @default globalThis.fetch */
   fetch?: typeof fetch | undefined;
-  /** @default 10_000 */
+  /** The deadline of each request, in milliseconds. @default 10_000 */
   timeoutMs?: number | undefined;
 }
 

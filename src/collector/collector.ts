@@ -46,7 +46,9 @@ export type { IngestRefusal, RefusalReason } from './admission.js';
 export interface CollectorClock {
   /** Milliseconds since the epoch. */
   now(): number;
+  /** Calls `callback` once after `ms` milliseconds; returns a handle for `clearTimeout`. */
   setTimeout?(callback: () => void, ms: number): TimerHandle;
+  /** Cancels a timer `setTimeout` returned. */
   clearTimeout?(handle: TimerHandle): void;
 }
 
@@ -64,7 +66,12 @@ export interface CollectorOptions extends CollectorLimitOptions {
  * What `ingest` answers for a valid report: recorded, or refused (a new instance beyond `maxInstances`, or a report
  * beyond `maxBytes`) — the refusal recorded as dropped evidence for every secret. An invalid report throws.
  */
-export type IngestResult = { readonly accepted: true } | IngestRefusal;
+export type IngestResult =
+  | {
+      /** The report was recorded. */
+      readonly accepted: true;
+    }
+  | IngestRefusal;
 
 /** How saving to the state file goes (`openCollector` only). */
 export interface StateFileStats {
@@ -72,6 +79,7 @@ export interface StateFileStats {
   readonly path: string;
   /** Saves that completed since the collector was opened (the one on open included), and saves that failed. */
   readonly saves: number;
+  /** Saves that failed since the collector was opened. */
   readonly failures: number;
   /** When the last completed save began (collector time, ms): what a restart counts the downtime from. */
   readonly lastSavedAt?: number | undefined;
@@ -79,6 +87,7 @@ export interface StateFileStats {
   readonly lastError?: string | undefined;
 }
 
+/** What a collector holds and has done (`collector.stats`, `GET /v1/stats`). */
 export interface CollectorStats {
   /** Instances tracked now. */
   readonly instances: number;
@@ -88,6 +97,7 @@ export interface CollectorStats {
   readonly entries: number;
   /** Reports recorded, and refused by the schema check (thrown at the caller, a 400). */
   readonly reports: number;
+  /** Reports refused by the schema check (thrown at the caller, a 400). */
   readonly rejected: number;
   /**
    * Instances evicted to make room: always 0 since keyflip 0.2 (a new instance is refused instead, see `refused`).
@@ -103,9 +113,11 @@ export interface CollectorStats {
    * collector's downtime found on open), in total and by reason.
    */
   readonly dropped: number;
+  /** The drops of `dropped`, by reason. */
   readonly droppedBy: Readonly<Record<DropReason, number>>;
   /** The estimated bytes of the state now, and the budget (`maxBytes`). */
   readonly estimatedBytes: number;
+  /** The memory budget, bytes (`CollectorLimitOptions.maxBytes`). */
   readonly maxBytes: number;
   /** With a state file (`openCollector`): how saving goes. */
   readonly state?: StateFileStats | undefined;
@@ -113,6 +125,7 @@ export interface CollectorStats {
 
 /** The collector in process. `usage` answers synchronously; it is also a `UsageSource` through `verifyRetired`. */
 export interface Collector {
+  /** How long it remembers an instance's reports, ms (`CollectorLimitOptions.retentionMs`). */
   readonly retentionMs: number;
   /** When this collector was created or opened (ms since the epoch, its clock). */
   readonly startedAt: number;
@@ -138,6 +151,7 @@ export interface Collector {
   prune(): void;
   /** The collector's clock (ms since the epoch): the time every answer is given at. */
   now(): number;
+  /** What it holds and has done so far. */
   readonly stats: CollectorStats;
   /**
    * Stops saving after a last save to the state file (`openCollector`); rejects when that save fails. A no-op

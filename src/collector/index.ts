@@ -2,6 +2,7 @@
  * 'keyflip/collector': receives usage beacons and answers "who still uses fingerprint X of SECRET in the
  * last window?" — in process (`createCollector`), over HTTP (`startCollectorServer`, `keyflip collector`),
  * and as step 4 of the rotation playbook (`verifyRetired`, `keyflip verify`).
+ * @module keyflip/collector
  */
 export {
   createCollector,

@@ -19,23 +19,23 @@ export interface CollectorLimitOptions {
    */
   retentionMs?: number | undefined;
   /**
-   * The most instances tracked at once (a whole number). A report from a new instance beyond it is refused
-   * (`ingest` answers `{ accepted: false, reason: 'instance-cap' }`, the server 429), and the refusal is recorded
-   * as dropped evidence for every secret, so `verify` cannot answer "clear" while it lies in its window. An
-   * instance is never evicted to make room: it is forgotten only when it outlives the retention.
+   * The number of instances tracked at once, at most (a whole number). A report from a new instance beyond it is
+   * refused (`ingest` answers `{ accepted: false, reason: 'instance-cap' }`, the server 429), and the refusal is
+   * recorded as dropped evidence for every secret, so `verify` cannot answer "clear" while it lies in its window.
+   * An instance is never evicted to make room: it is forgotten only when it outlives the retention.
    * @default 50_000
    */
   maxInstances?: number | undefined;
   /**
-   * Secret names kept per instance (a whole number). A report naming more (over the instance's lifetime) has the
-   * new names beyond it shed, each recorded as dropped evidence (`memory-budget`) for that secret.
+   * The number of secret names kept per instance (a whole number). A report naming more (over the instance's
+   * lifetime) has the new names beyond it shed, each recorded as dropped evidence (`memory-budget`) for that secret.
    * @default 1_000 (`BEACON_LIMITS.secrets`: one report may list that many)
    */
   maxSecretsPerInstance?: number | undefined;
   /**
-   * Fingerprints kept per (instance, secret), a whole number: a process that rotated more often than this within
-   * the retention loses the one it listed longest ago, recorded as dropped evidence (`fingerprint-cap`) for that
-   * secret.
+   * The number of fingerprints kept per (instance, secret), a whole number: a process that rotated more often than
+   * this within the retention loses the one it listed longest ago, recorded as dropped evidence (`fingerprint-cap`)
+   * for that secret.
    * @default 16
    */
   maxFingerprintsPerSecret?: number | undefined;

@@ -23,10 +23,12 @@ export const MISSING_CODES = [
   'version-unknown',
   'young-instance',
 ] as const;
+/** Which piece of evidence is missing: one of {@link MISSING_CODES}. */
 export type MissingCode = (typeof MISSING_CODES)[number];
 
 /** One piece of evidence a "clear" would need and the answer lacks. Never holds a value. */
 export interface MissingEvidence {
+  /** Which piece of evidence. */
   readonly code: MissingCode;
   /** What is missing, with figures, for people. */
   readonly message: string;

@@ -15,18 +15,25 @@ export interface PrometheusUsageSourceOptions {
    * Credentials in the URL (`https://user:pass@host`) are sent as HTTP basic auth.
    */
   url: string;
-  /** @default globalThis.fetch */
+  /** The fetch the queries go through. @default globalThis.fetch */
   fetch?: typeof fetch | undefined;
-  /** Per HTTP request. @default 10_000 */
+  /** The deadline of each HTTP request, in milliseconds. @default 10_000 */
   timeoutMs?: number | undefined;
-  /** Extra request headers (`Authorization: Bearer …` for a managed Prometheus). */
+  /** Extra request headers (`Authorization: Bearer …` for a managed Prometheus). @default none */
   headers?: Readonly<Record<string, string>> | undefined;
   /**
    * The metric names as your pipeline writes them into Prometheus.
    * @default `keyflip_secret_in_use` and `keyflip_secret_uses_total` (what `@opentelemetry/exporter-prometheus`
    * and the OpenTelemetry Collector's Prometheus exporters write for `keyflip.secret.in_use` and `keyflip.secret.uses`)
    */
-  metrics?: { inUse?: string | undefined; uses?: string | undefined } | undefined;
+  metrics?:
+    | {
+        /** The gauge of `keyflip.secret.in_use`. @default `keyflip_secret_in_use` */
+        inUse?: string | undefined;
+        /** The counter of `keyflip.secret.uses`. @default `keyflip_secret_uses_total` */
+        uses?: string | undefined;
+      }
+    | undefined;
 }
 
 /** What a secret name passed to {@link prometheusUsageSource}'s `usage` may contain. */
@@ -47,8 +54,8 @@ const KEY_BY = 'service_instance_id, secret_fingerprint';
 const FOLLOW_UP_CONCURRENCY = 4;
 
 /**
- * Answers "which processes held which key of SECRET in the last window?" from the metrics {@link otelSink}
- * writes, with PromQL over a Prometheus-compatible HTTP API (`/api/v1/query`, `/api/v1/query_range`).
+ * Answers "which processes held which key of SECRET in the last window?" from the metrics `otelSink`
+ * (`keyflip/otel`) writes, with PromQL over a Prometheus-compatible HTTP API (`/api/v1/query`, `/api/v1/query_range`).
  * `keyflip verify --prometheus URL` uses it.
  *
  * - An instance held a fingerprint within the window when its `keyflip_secret_in_use` series was above 0 in any

@@ -23,6 +23,7 @@ export const REPORT_LIMITS = BEACON_LIMITS;
 export interface ReportIssue {
   /** `secrets[3].uses`, `instance.pid`, `labels["region"]` (keys truncated). */
   readonly path: string;
+  /** What is wrong there, for people (`expected a string, got a number`); never the value. */
   readonly problem: string;
 }
 

@@ -11,8 +11,20 @@ import type { FingerprintUsage, SecretUsage, UsageInstance } from './types.js';
 
 /** The retired key: by fingerprint, or by version of one secret. */
 export type RetiredKey =
-  | { readonly by: 'fingerprint'; readonly fingerprint: string }
-  | { readonly by: 'version'; readonly secret: string; readonly version: string };
+  | {
+      /** Matched by its fingerprint. */
+      readonly by: 'fingerprint';
+      /** The retired key's fingerprint (`kf_…`). */
+      readonly fingerprint: string;
+    }
+  | {
+      /** Matched by its version, qualified by the Secret Manager secret that holds it. */
+      readonly by: 'version';
+      /** The Secret Manager secret that holds it (`OPENAI_API_KEY_v1`). */
+      readonly secret: string;
+      /** Its version in that secret (`1`). */
+      readonly version: string;
+    };
 
 /** A secret name as Secret Manager and candidates write it. */
 const SECRET = /^[A-Za-z0-9_.\-/]{1,256}$/;
@@ -60,9 +72,14 @@ export function retiredText(key: RetiredKey): string {
   return key.by === 'fingerprint' ? key.fingerprint : `${key.secret}@${key.version}`;
 }
 
-/** An instance of a usage answer, with the fingerprint (and version) it reported. */
+/**
+ * An instance of a usage answer, with the fingerprint (and version) it reported.
+ * @inline
+ */
 export interface HeldKey extends UsageInstance {
+  /** The fingerprint (`kf_…`) it reported. */
   readonly fingerprint: string;
+  /** The provider version reported with it, when there is one. */
   readonly version?: string | undefined;
 }
 

@@ -35,11 +35,14 @@ import { CollectorInputError } from './report.js';
 
 /** Options of {@link startCollectorServer}. */
 export interface CollectorServerOptions {
-  /** @default 0 (a free port; read it from `url`) */
+  /** The TCP port to listen on. @default 0 (a free port; read it from `url`) */
   port?: number | undefined;
-  /** @default '127.0.0.1' */
+  /** The address to listen on (loopback unless you mean it). @default '127.0.0.1' */
   host?: string | undefined;
-  /** When set, every route but `/healthz` and the page needs `Authorization: Bearer <token>`. */
+  /**
+   * When set, every route but `/healthz` and the page needs `Authorization: Bearer <token>`.
+   * @default none (no route needs a token)
+   */
   token?: string | undefined;
   /** The collector to serve. @default createCollector() */
   collector?: Collector | undefined;
@@ -54,9 +57,9 @@ export interface CollectorServerOptions {
    */
   allowedHosts?: readonly string[] | undefined;
   /**
-   * Open connections at most (a whole number). Beyond it, the oldest connection that serves no request (idle,
-   * still sending its headers, or being refused) is closed to make room; only when every one serves a request
-   * is the new one refused. Keep it below the process's file descriptor limit (`ulimit -n`).
+   * The number of open connections at most (a whole number). Beyond it, the oldest connection that serves no
+   * request (idle, still sending its headers, or being refused) is closed to make room; only when every one serves
+   * a request is the new one refused. Keep it below the process's file descriptor limit (`ulimit -n`).
    * @default 512
    */
   maxConnections?: number | undefined;
@@ -84,10 +87,13 @@ export const SERVER_TIMEOUTS = {
 /** The default of `maxConnections`: well below the usual 1 024 file descriptors of a process. */
 const DEFAULT_MAX_CONNECTIONS = 512;
 
+/** A collector served over HTTP ({@link startCollectorServer}). */
 export interface CollectorServer {
   /** `http://127.0.0.1:PORT`, no trailing slash: the `url` of `httpSink` and of `keyflip verify --collector`. */
   readonly url: string;
+  /** The TCP port it listens on (the one chosen, with `port: 0`). */
   readonly port: number;
+  /** The collector it serves. */
   readonly collector: Collector;
   /** Stops listening and closes every connection, idle or not; the port is free when it resolves. */
   close(): Promise<void>;

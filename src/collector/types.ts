@@ -2,10 +2,15 @@
 
 /** One instance that reported a fingerprint within the window. */
 export interface UsageInstance {
+  /** The instance id its reports carry (`BeaconOptions.instanceId`, or a UUID per resolver). */
   readonly id: string;
+  /** The service it reported (`BeaconOptions.service`). */
   readonly service: string;
+  /** The environment it reported, if any. */
   readonly environment?: string | undefined;
+  /** Its host name. */
   readonly host: string;
+  /** Its process id. */
   readonly pid: number;
   /** The last report that listed this fingerprint (ms since the epoch). */
   readonly lastSeen: number;
@@ -50,9 +55,11 @@ export type DropReason =
  * that are not about one secret (`instance-cap`, `memory-budget`) count for every secret.
  */
 export interface DroppedEvidence {
+  /** Why the evidence was lost. */
   readonly reason: DropReason;
   /** The first and the last drop of the span (ms since the epoch, the source's clock). */
   readonly from: number;
+  /** The last drop of the span (ms since the epoch, the source's clock). */
   readonly to: number;
   /** How many reports (or instances, for `evicted`) lost evidence in the span. */
   readonly count: number;
@@ -83,23 +90,29 @@ export interface UsageCoverage {
 
 /** Who held one fingerprint of a secret within the window. */
 export interface FingerprintUsage {
+  /** The fingerprint (`kf_…`) of one key of the secret. */
   readonly fingerprint: string;
   /** The provider version reported with it, when there is one. */
   readonly version?: string | undefined;
+  /** The instances that reported it within the window. */
   readonly instances: readonly UsageInstance[];
   /** Uses summed over its instances. */
   readonly uses: number;
+  /** The last report, among its instances, that listed it (ms since the epoch). */
   readonly lastSeen: number;
 }
 
 /** The answer to "which processes held which key of SECRET in the last window?". */
 export interface SecretUsage {
+  /** The secret asked about. */
   readonly secret: string;
+  /** The window asked about, ms back from `at`. */
   readonly windowMs: number;
   /** When the question was answered (ms since the epoch). */
   readonly at: number;
   /** How many distinct instances reported the secret at all within the window (0: no proof of anything). */
   readonly instancesSeen: number;
+  /** Each fingerprint of the secret reported within the window, with who held it. */
   readonly fingerprints: readonly FingerprintUsage[];
   /**
    * What the source can vouch for. Optional for usage sources written before the evidence model; a source that
@@ -110,6 +123,7 @@ export interface SecretUsage {
 
 /** Anything that can answer the usage question: the collector (in process or over HTTP) or Prometheus. */
 export interface UsageSource {
+  /** Which processes held which key of `secret` in the last `windowMs` milliseconds. */
   usage(secret: string, options: { windowMs: number }): Promise<SecretUsage>;
   /**
    * How `verifyRetired`'s messages name this source: `the collector at http://127.0.0.1:4318`.
@@ -120,13 +134,21 @@ export interface UsageSource {
 
 /** What the collector holds of one secret in one instance. */
 export interface CollectorInstanceSecret {
+  /** The secret's name, as reported (`BeaconSecret.name`). */
   readonly name: string;
+  /** The fingerprint (`kf_…`) of the key it held. */
   readonly fingerprint: string;
+  /** The provider's version of that key, when reported. */
   readonly version?: string | undefined;
+  /** The candidate it was loaded from, as reported. */
   readonly candidate: string;
+  /** The source that held it, as reported. */
   readonly source: string;
+  /** Its status in the last report that listed it (`ok`, `stale`, `revoked`). */
   readonly status: string;
+  /** When the instance loaded it (ms since the epoch, the sender's clock). */
   readonly loadedAt: number;
+  /** When the instance last used it, as reported (ms since the epoch, the sender's clock). */
   readonly lastUsedAt?: number | undefined;
   /** The last report (collector time) that listed this fingerprint. */
   readonly lastSeen: number;
@@ -136,20 +158,31 @@ export interface CollectorInstanceSecret {
 
 /** One tracked instance, as `instances()` and `GET /v1/instances` give it. */
 export interface CollectorInstance {
+  /** The instance id its reports carry. */
   readonly id: string;
+  /** The service it reported. */
   readonly service: string;
+  /** The environment it reported, if any. */
   readonly environment?: string | undefined;
+  /** The labels of its last report, if any. */
   readonly labels?: Readonly<Record<string, string>> | undefined;
+  /** Its host name. */
   readonly host: string;
+  /** Its process id. */
   readonly pid: number;
+  /** When its beacon started (ms since the epoch, the sender's clock). */
   readonly startedAt: number;
+  /** Its runtime (`node v20.20.2`). */
   readonly runtime: string;
+  /** Its keyflip version. */
   readonly keyflip: string;
   /** The first and the last report received (collector time). */
   readonly firstSeen: number;
+  /** The last report received (ms since the epoch, collector time). */
   readonly lastSeen: number;
   /** The sender's own clock in its last report. */
   readonly sentAt: number;
+  /** How many reports it sent that the collector accepted. */
   readonly reports: number;
   /** The median gap between its recent reports; undefined until it has sent two. */
   readonly intervalMs?: number | undefined;

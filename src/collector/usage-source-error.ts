@@ -1,7 +1,10 @@
 /** The error of a usage source that asks another system (a collector over HTTP, Prometheus) and gets no answer. */
 import { KeyflipError } from '../errors.js';
 
-/** Why a remote usage source could not answer. */
+/**
+ * Why a remote usage source could not answer.
+ * @inline
+ */
 export type UsageSourceErrorCode = 'UNREACHABLE' | 'UNAUTHORIZED' | 'HTTP_STATUS' | 'BAD_RESPONSE';
 
 /**

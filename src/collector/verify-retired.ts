@@ -20,12 +20,15 @@ import type { SecretUsage, UsageCoverage, UsageSource } from './types.js';
 
 /** Anything that answers the usage question, synchronously (a `Collector`) or not (a `UsageSource`). */
 export interface UsageAnswerer {
+  /** Which processes held which key of `secret` in the last `windowMs` milliseconds. */
   usage(secret: string, options: { windowMs: number }): SecretUsage | Promise<SecretUsage>;
   /** How messages name the source. @default 'the usage source' */
   readonly description?: string | undefined;
 }
 
+/** Options of {@link verifyRetired}. */
 export interface VerifyOptions {
+  /** Who answers the usage question: a `Collector`, `collectorUsageSource(…)` or `prometheusUsageSource(…)`. */
   source: UsageSource | UsageAnswerer;
   /** The secret as the beacons report it (the first argument of `resolver.secret()`). */
   secret: string;
@@ -51,15 +54,21 @@ export type VerifyOffender = HeldKey;
  */
 export type VerifyReason = 'clear' | 'in-use' | 'cannot-prove';
 
+/** What {@link verifyRetired} answers. */
 export interface VerifyResult {
   /** `reason === 'clear'`. */
   readonly ok: boolean;
+  /** `clear`, `in-use` or `cannot-prove` (see {@link VerifyReason}). */
   readonly reason: VerifyReason;
   /** One sentence saying why, for people. */
   readonly message: string;
+  /** The secret asked about (`VerifyOptions.secret`). */
   readonly secret: string;
+  /** The retired key as given (`VerifyOptions.retired`). */
   readonly retired: string;
+  /** How the retired key was matched: by its fingerprint, or by its qualified version. */
   readonly matchedBy: 'fingerprint' | 'version';
+  /** The window asked about, ms. */
   readonly windowMs: number;
   /** When the source answered (ms since the epoch, its clock). */
   readonly at: number;
@@ -82,7 +91,16 @@ export interface VerifyResult {
   /** What the source vouched for, as it answered (undefined: it said nothing, which never proves anything). */
   readonly coverage?: UsageCoverage | undefined;
   /** Every fingerprint reported within the window, with how many instances held it. */
-  readonly inUse: readonly { fingerprint: string; version?: string | undefined; instances: number; uses: number }[];
+  readonly inUse: readonly {
+    /** The fingerprint (`kf_…`). */
+    fingerprint: string;
+    /** The provider version reported with it, when there is one. */
+    version?: string | undefined;
+    /** How many instances reported it in the window. */
+    instances: number;
+    /** Their uses of it, summed over the window. */
+    uses: number;
+  }[];
 }
 
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;

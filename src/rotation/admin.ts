@@ -23,16 +23,20 @@ import {
 } from '../sources/gcp-names.js';
 import { RotationError } from './errors.js';
 
+/** A Secret Manager version's state. */
 export type VersionState = 'ENABLED' | 'DISABLED' | 'DESTROYED';
 
 /** A secret's metadata (never its payload). */
 export interface SecretMeta {
   /** The secret id (`OPENAI_API_KEY_v2`). */
   readonly id: string;
+  /** Its labels (keyflip's: `keyflip-managed`, `keyflip-layout`, `keyflip-environment`, `keyflip-family`). */
   readonly labels: Readonly<Record<string, string>>;
+  /** Its annotations (where the rotation commands record each step). */
   readonly annotations: Readonly<Record<string, string>>;
   /** Alias → version number. */
   readonly aliases: Readonly<Record<string, number>>;
+  /** Its etag: an update made with it fails if the secret changed since it was read. */
   readonly etag: string;
   /** ms since the epoch. */
   readonly createdAt: number;
@@ -40,22 +44,29 @@ export interface SecretMeta {
 
 /** A version's metadata. */
 export interface VersionMeta {
+  /** The secret it belongs to. */
   readonly secretId: string;
+  /** Its version number. */
   readonly version: number;
+  /** `ENABLED`, `DISABLED` or `DESTROYED`. */
   readonly state: VersionState;
   /** ms since the epoch. */
   readonly createdAt: number;
+  /** Its etag: a state change made with it fails if the version changed since it was read. */
   readonly etag: string;
 }
 
 /** What the rotation commands need from Secret Manager. */
 export interface SecretAdmin {
+  /** The project that holds the secrets. */
   readonly projectId: string;
+  /** The region of regional secrets; undefined for global secrets. */
   readonly location: string | undefined;
   /** `undefined` when the secret does not exist. */
   getSecret(id: string): Promise<SecretMeta | undefined>;
   /** Every secret matching a Secret Manager list filter (`labels.keyflip-managed=true`), all pages. */
   listSecrets(filter?: string): Promise<SecretMeta[]>;
+  /** Creates a secret with these labels and annotations (automatic replication, or in `location`), no version. */
   createSecret(
     id: string,
     init: { labels: Record<string, string>; annotations: Record<string, string> },
@@ -72,7 +83,9 @@ export interface SecretAdmin {
   addVersion(id: string, value: string): Promise<VersionMeta>;
   /** The payload of an ENABLED version. */
   access(id: string, version: number): Promise<string>;
+  /** Enables or disables a version; with `etag`, only if the version's etag is still that. */
   setState(id: string, version: number, state: 'ENABLED' | 'DISABLED', etag?: string): Promise<VersionMeta>;
+  /** Closes the client keyflip built (one passed as `client` is left open). */
   close(): Promise<void>;
 }
 
@@ -81,16 +94,27 @@ export interface SecretAdmin {
  * injected.
  */
 export interface SecretManagerAdminClientLike {
+  /** `GetSecret`. */
   getSecret(request: object, options?: object): Promise<unknown>;
+  /** `ListSecrets` (every page: the SDK's `autoPaginate`). */
   listSecrets(request: object, options?: object): Promise<unknown>;
+  /** `CreateSecret`. */
   createSecret(request: object, options?: object): Promise<unknown>;
+  /** `UpdateSecret`. */
   updateSecret(request: object, options?: object): Promise<unknown>;
+  /** `ListSecretVersions` (every page). */
   listSecretVersions(request: object, options?: object): Promise<unknown>;
+  /** `AddSecretVersion`. */
   addSecretVersion(request: object, options?: object): Promise<unknown>;
+  /** `AccessSecretVersion`. */
   accessSecretVersion(request: object, options?: object): Promise<unknown>;
+  /** `EnableSecretVersion`. */
   enableSecretVersion(request: object, options?: object): Promise<unknown>;
+  /** `DisableSecretVersion`. */
   disableSecretVersion(request: object, options?: object): Promise<unknown>;
+  /** Starts the client (called once, on a client keyflip built, before its first call). */
   initialize?(): Promise<unknown>;
+  /** Closes the connection (called only on a client keyflip built). */
   close?(): Promise<void>;
 }
 
@@ -100,7 +124,7 @@ export interface SecretAdminOptions {
   projectId: string;
   /** A region for regional secrets (`europe-west1`). @default global secrets */
   location?: string | undefined;
-  /** A client you built; it is not closed by `close()`. */
+  /** A client you built; it is not closed by `close()`. @default a `SecretManagerServiceClient` keyflip builds */
   client?: SecretManagerAdminClientLike | undefined;
   /**
    * Options for the client keyflip builds. When neither this nor `client` is given and

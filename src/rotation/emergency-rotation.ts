@@ -10,8 +10,12 @@ import { alreadyDone, once, refuse, runStep } from './rotation-step.js';
 import { resumesOnlyItself, stageNewKey, stagingTarget } from './stage-new-key.js';
 import type { RotationContext, RotationResult } from './types.js';
 
+/** Options of {@link emergency}. */
 export interface EmergencyOptions {
-  /** Probe the new key first (a dead key stops here, before any write). Strongly advised. */
+  /**
+   * Probe the new key first (a dead key stops here, before any write). Strongly advised.
+   * @default no probe
+   */
   probe?: ProbeStagedOptions | undefined;
   /** How often the apps refresh, in ms, for the "picks it up when" notes. @default 300_000 (the resolver's default) */
   refreshMs?: number | undefined;

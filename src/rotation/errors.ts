@@ -14,7 +14,7 @@ export type RotationErrorCode = 'INVALID_INPUT' | 'BACKEND' | 'INTERRUPTED';
 
 /** Options of a {@link RotationError}: the keyflip error options, and the gRPC code of a failed call. */
 export interface RotationErrorOptions extends KeyflipErrorOptions {
-  /** For `BACKEND`: the gRPC status code of the failed call. */
+  /** For `BACKEND`: the gRPC status code of the failed call. @default none */
   grpcCode?: number | undefined;
 }
 

@@ -6,6 +6,7 @@ import { alreadyDone, noStoppedSequence, refuse, runStep } from './rotation-step
 import type { RotationContext, RotationResult } from './types.js';
 import type { WritePlan } from './write-plan.js';
 
+/** Options of {@link flip}. */
 export interface FlipOptions {
   /** Flip a key that was not probed alive (recorded). @default false */
   skipProbe?: boolean | undefined;

@@ -4,6 +4,7 @@
  * or the `alias` layout (`NAME@current`, `NAME@previous`). Every command reads the state from the
  * secrets (labels and annotations record which step ran when), refuses when a safety gate says no, and
  * can run again after stopping part-way.
+ * @module keyflip/rotation
  */
 export {
   openSecretAdmin,

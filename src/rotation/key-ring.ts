@@ -15,19 +15,27 @@ import { roleOf, type KeyFacts, type KeyRole } from './key-roles.js';
 import { checkName, suffixId, type Layout } from './layout.js';
 import { article, LABEL, readPending, readRecords, type PendingRecord, type VersionRecords } from './records.js';
 
+/** One key of a ring: a Secret Manager version, with the role it plays in the rotation. Never its value. */
 export interface RotationKey {
   /** How people name it: `OPENAI_API_KEY_v3` (suffix) or `OPENAI_API_KEY@3` (alias). */
   readonly label: string;
   /** Its place in the ring: N of `NAME_vN`, or the version number. */
   readonly n: number;
+  /** The Secret Manager secret that holds it. */
   readonly secretId: string;
+  /** Its Secret Manager version number. */
   readonly version: number;
+  /** Its Secret Manager state. */
   readonly state: VersionState;
+  /** When the version was created (ms since the epoch). */
   readonly createdAt: number;
+  /** The version's etag. */
   readonly etag: string;
+  /** The part it plays: `live`, `old`, `staged`, `pending`, `revoked`, `discarded` or `inactive`. */
   readonly role: KeyRole;
   /** Aliases naming this version (alias layout). */
   readonly aliases: readonly string[];
+  /** What the commands recorded on it. */
   readonly records: VersionRecords;
   /** The fingerprint recorded when keyflip staged (or revoked) it (readable even while the version is disabled). */
   readonly fingerprint: string | undefined;
@@ -35,21 +43,29 @@ export interface RotationKey {
 
 /** A write sequence that stopped part-way: which, on which secret, and the key it had added if any. */
 export interface StoppedSequence {
+  /** The mark the sequence left: which command, for which key, since when. */
   readonly record: PendingRecord;
+  /** The secret it was writing to. */
   readonly secretId: string;
+  /** The key it had added, if it got that far. */
   readonly key: RotationKey | undefined;
 }
 
+/** Every key of one rotated secret as Secret Manager holds it, with the role each plays ({@link readRing}). */
 export interface KeyRing {
+  /** The rotated secret's name (`OPENAI_API_KEY`). */
   readonly name: string;
+  /** The layout of its keys. */
   readonly layout: Layout;
   /** The secrets read, by id. */
   readonly secrets: ReadonlyMap<string, SecretMeta>;
   /** Every key, in ring order (oldest first). */
   readonly keys: readonly RotationKey[];
+  /** The key apps resolve now; undefined when there is none. */
   readonly live: RotationKey | undefined;
   /** Enabled keys other than the live one, oldest first. */
   readonly old: readonly RotationKey[];
+  /** The key provisioned and not flipped yet, if any. */
   readonly staged: RotationKey | undefined;
   /** A write sequence that stopped part-way: which, on which secret, and the key it had added if any. */
   readonly pending: StoppedSequence | undefined;

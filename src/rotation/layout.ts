@@ -13,7 +13,9 @@ import type { SecretAdmin } from './admin.js';
 import { RotationError } from './errors.js';
 import { ANNOTATION, LABEL } from './records.js';
 
+/** The two layouts: `suffix` (`NAME_v1`, `NAME_v2`, …) and `alias` (`NAME@current`, `NAME@previous`). */
 export const LAYOUTS = ['suffix', 'alias'] as const;
+/** How a rotated secret's keys are laid out in Secret Manager (see {@link LAYOUTS}). */
 export type Layout = (typeof LAYOUTS)[number];
 
 /** The name being rotated: a secret id, and in the suffix layout not itself ending in `_vN`. */

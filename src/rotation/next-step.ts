@@ -3,6 +3,7 @@ import type { KeyRing } from './key-ring.js';
 import { article } from './records.js';
 import type { NextStep } from './types.js';
 
+/** The step of the playbook that may run next on `ring`, and why (what `status` and every result end with). */
 export function nextStep(ring: KeyRing): NextStep {
   const { name, pending, staged, live, old } = ring;
   if (pending) {

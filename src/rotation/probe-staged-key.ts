@@ -8,12 +8,15 @@ import { LABEL, withRecord } from './records.js';
 import { noStoppedSequence, refuse, runStep } from './rotation-step.js';
 import type { RotationContext, RotationResult } from './types.js';
 
+/** Options of {@link probe} (and of `emergency`'s probe): how to ask the provider whether a key works. */
 export interface ProbeStagedOptions {
+  /** The provider that issued the key: a preset's id (`openai`, `anthropic`, …) or a preset. */
   provider: ProviderPreset | ProviderId;
   /** Where the provider's API is (a proxy, a mock provider). @default the preset's */
   baseUrl?: string | undefined;
+  /** The fetch the probe request goes through. @default globalThis.fetch */
   fetch?: typeof fetch | undefined;
-  /** @default 10_000 */
+  /** The deadline of the probe request, in milliseconds. @default 10_000 */
   timeoutMs?: number | undefined;
 }
 

@@ -7,6 +7,7 @@ import { alreadyDone, refuse, runStep } from './rotation-step.js';
 import { resumesOnlyItself, stageNewKey, stagingTarget } from './stage-new-key.js';
 import type { RotationContext, RotationResult } from './types.js';
 
+/** Options of {@link provision}. */
 export interface ProvisionOptions {
   /** Sets the `keyflip-environment` label (`prod`), for `audit --environment`. @default the ring's, if any */
   environment?: string | undefined;

@@ -32,60 +32,117 @@ export const ANNOTATION = {
 export const STEPS = ['staged', 'probed', 'flipped', 'verified', 'revoked', 'discarded'] as const;
 export type Step = (typeof STEPS)[number];
 
+/**
+ * `provision` or `emergency` added the key.
+ * @inline
+ */
 export interface StagedRecord {
+  /** When (ISO). */
   at: string;
+  /** The key's fingerprint (`kf_…`). */
   fingerprint: string;
+  /** Added by `emergency`. */
   emergency?: boolean;
 }
+/**
+ * `probe` asked the provider about the key.
+ * @inline
+ */
 export interface ProbedRecord {
+  /** When (ISO). */
   at: string;
+  /** The provider asked (`openai`, …). */
   provider: string;
+  /** The provider accepted the key. */
   ok: boolean;
+  /** The probe's verdict (`alive`, `invalid`, `unreachable`, …: `ProbeResult.reason`). */
   reason: string;
+  /** The HTTP status of the answer; 0 when none came. */
   status: number;
 }
+/**
+ * `flip` (or `emergency`) made the key live.
+ * @inline
+ */
 export interface FlippedRecord {
+  /** When (ISO). */
   at: string;
   /** The key that was live before. */
   from?: number;
+  /** Flipped with `skipProbe`, without a probe that said alive. */
   skipProbe?: boolean;
+  /** Made live by `emergency`. */
   emergency?: boolean;
 }
+/**
+ * `verify` checked the old key against the beacons.
+ * @inline
+ */
 export interface VerifiedRecord {
+  /** When (ISO). */
   at: string;
+  /** The window checked, ms. */
   windowMs: number;
+  /** No process used the key in the window, and the evidence proves it. */
   ok: boolean;
+  /** Why it passed or not (`VerifyResult.reason`, or `window-not-elapsed`). */
   reason: string;
+  /** How many instances reported the secret in the window. */
   instances: number;
 }
+/**
+ * `revoke` (or `emergency`) disabled the key.
+ * @inline
+ */
 export interface RevokedRecord {
+  /** When (ISO). */
   at: string;
+  /** The window verified again before revoking, ms (absent when forced or by `emergency`). */
   windowMs?: number;
+  /** Revoked with `force`, without the check. */
   forced?: boolean;
   /** Why `--force` was used (required with it). */
   reason?: string;
+  /** Disabled by `emergency`. */
   emergency?: boolean;
   /** The key's fingerprint, read while it was still enabled (a key made outside keyflip has no staged record). */
   fingerprint?: string;
 }
+/**
+ * `discard` disabled the staged key unused.
+ * @inline
+ */
 export interface DiscardedRecord {
+  /** When (ISO). */
   at: string;
 }
 
 /** Every record kept for one version. */
 export interface VersionRecords {
+  /** `provision` or `emergency` added it. */
   staged?: StagedRecord;
+  /** `probe` asked the provider about it. */
   probed?: ProbedRecord;
+  /** `flip` or `emergency` made it live. */
   flipped?: FlippedRecord;
+  /** `verify` checked it against the beacons. */
   verified?: VerifiedRecord;
+  /** `revoke` or `emergency` disabled it. */
   revoked?: RevokedRecord;
+  /** `discard` disabled it unused. */
   discarded?: DiscardedRecord;
 }
 
-/** A write sequence in progress (see {@link ANNOTATION}.pending). */
+/**
+ * A write sequence in progress (see {@link ANNOTATION}.pending).
+ * @inline
+ */
 export interface PendingRecord {
+  /** The command whose writes stopped part-way. */
   op: 'provision' | 'emergency';
+  /** The fingerprint of the key it was adding. */
   fingerprint: string;
+  /** When it started (ISO). */
   at: string;
   /** The newest version of the secret when the mark was set: the key the sequence adds is newer. */
   after: number;
@@ -95,7 +152,12 @@ export interface PendingRecord {
    * emergency: the keys it disables (`secretId/version`) with their fingerprints, so a resumed run records
    * those it already disabled as it would have.
    */
-  disable?: { key: string; fingerprint?: string }[];
+  disable?: {
+    /** The key, as `secretId/version`. */
+    key: string;
+    /** Its fingerprint, when known. */
+    fingerprint?: string;
+  }[];
 }
 
 const RECORD_KEY = /^keyflip-(staged|probed|flipped|verified|revoked|discarded)-(\d{1,9})$/;

@@ -9,11 +9,20 @@ import { LABEL, withRecord, type RevokedRecord } from './records.js';
 import { alreadyDone, noStoppedSequence, once, refuse, runStep } from './rotation-step.js';
 import type { RotationContext, RotationResult } from './types.js';
 
+/** Options of {@link revoke}. */
 export interface RevokeOptions {
   /** The window verify must pass for, in ms; checked again now. */
   windowMs: number;
-  /** Revoke without the check. The reason is required and recorded on the secret. */
-  force?: { reason: string } | undefined;
+  /**
+   * Revoke without the check. The reason is required and recorded on the secret.
+   * @default the check runs
+   */
+  force?:
+    | {
+        /** Why, for the record (`the provider revoked it already`). */
+        reason: string;
+      }
+    | undefined;
 }
 
 /**

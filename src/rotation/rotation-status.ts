@@ -4,6 +4,7 @@ import type { KeyRing } from './key-ring.js';
 import { answered, runStep } from './rotation-step.js';
 import type { RotationContext, RotationResult } from './types.js';
 
+/** Options of {@link status}. */
 export interface StatusOptions {
   /** The window the beacons are read over, in ms. @default 3_600_000 */
   windowMs?: number | undefined;

@@ -20,10 +20,12 @@ export const ROTATE_COMMANDS = [
   'emergency',
   'discard',
 ] as const;
+/** One `keyflip rotate` command: `status`, `provision`, `probe`, `flip`, `verify`, `revoke`, `emergency`, `discard`. */
 export type RotateCommand = (typeof ROTATE_COMMANDS)[number];
 
 /** What every rotation command works on. */
 export interface RotationContext {
+  /** The Secret Manager admin the command reads and writes the secrets with ({@link openSecretAdmin}). */
   admin: SecretAdmin;
   /** The rotated secret's name: `OPENAI_API_KEY` (the suffix layout adds `_v1`, `_v2`, …). */
   name: string;
@@ -53,34 +55,54 @@ export interface RotationContext {
  */
 export type RotationOutcome = 'done' | 'already-done' | 'planned' | 'refused' | 'failed';
 
+/** Which safety gate refused a command (`RotationResult.refusal`); the result's `message` says why, for people. */
 export type RefusalCode =
+  /** provision/emergency: a key is already staged; provision never stages a second one. */
   | 'staged-exists'
+  /** A write sequence stopped part-way: finish it (run it again with the same key) or discard it first. */
   | 'pending'
+  /** probe/flip: there is no staged key. */
   | 'nothing-staged'
+  /** flip: the staged key was not probed (probe it, or flip with `skipProbe`, which is recorded). */
   | 'not-probed'
+  /** flip/emergency: the provider refused the key, or its probe got no answer. */
   | 'probe-failed'
+  /** The key given is not the one the step is about (the staged key, or the key of a stopped sequence). */
   | 'fingerprint-mismatch'
+  /** provision/emergency: the new key is one the ring already holds. */
   | 'same-key'
+  /** verify/revoke: no key is live, so revoking would leave processes without one. */
   | 'no-live-key'
+  /** verify/revoke: the coverage window has not elapsed since the new key went live. */
   | 'window-not-elapsed'
   /** verify/revoke: an old key is in use (the beacons show it). The CLI exits 1. */
   | 'not-verified'
   /** verify/revoke: no old key shows in use, but the evidence cannot prove it (`missing` says why). Exit 4. */
   | 'evidence-incomplete'
+  /** verify/revoke: no usage source (a collector or Prometheus) was given; the beacons are the evidence. */
   | 'no-usage-source'
+  /** The secrets do not follow the layout given (reserved: no command of this release returns it). */
   | 'layout-mismatch';
 
 /** A key as commands report it: metadata and records, never the value. */
 export interface KeyView {
+  /** How people name it: `OPENAI_API_KEY_v3` (suffix layout) or `OPENAI_API_KEY@3` (alias layout). */
   readonly label: string;
+  /** The Secret Manager secret that holds it. */
   readonly secretId: string;
+  /** Its Secret Manager version number. */
   readonly version: number;
+  /** Its Secret Manager state: `ENABLED`, `DISABLED` or `DESTROYED`. */
   readonly state: string;
+  /** The part it plays in the rotation: `live`, `old`, `staged`, `pending`, `revoked`, `discarded`, `inactive`. */
   readonly role: KeyRole;
   /** ISO time the version was created. */
   readonly createdAt: string;
+  /** Its fingerprint (`kf_…`), recorded when keyflip staged it or read for a key made elsewhere; never the value. */
   readonly fingerprint: string | undefined;
+  /** The aliases naming this version (alias layout: `current`, `previous`). */
   readonly aliases: readonly string[];
+  /** What the commands recorded on it (staged, probed, flipped, verified, revoked, discarded: when and how). */
   readonly records: VersionRecords;
   /** From the beacons (status with a usage source): instances that reported this key in the window. */
   readonly instances?: number | undefined;
@@ -88,24 +110,35 @@ export interface KeyView {
 
 /** The step that may run next, and why. */
 export interface NextStep {
+  /** The command to run next, or `none` when the rotation is complete. */
   readonly command: RotateCommand | 'none';
+  /** Why, for people. */
   readonly why: string;
 }
 
 /** One old key's verification. */
 export interface KeyVerification {
+  /** The old key's label (`OPENAI_API_KEY_v1`, `OPENAI_API_KEY@1`). */
   readonly key: string;
+  /** Its fingerprint (`kf_…`). */
   readonly fingerprint: string;
   /** When its successor became live (ms since the epoch): the window is counted from here at the earliest. */
   readonly liveSince: number;
+  /** Whether a whole window has passed since `liveSince` (until then the beacons cannot have proved anything). */
   readonly windowElapsed: boolean;
+  /** What the beacons say about the key (the answer of `verifyRetired` from `keyflip/collector`). */
   readonly result: VerifyResult;
 }
 
+/** What every rotation command answers: the outcome, the writes, the keys after it, and the next step. */
 export interface RotationResult {
+  /** The command that ran. */
   readonly command: RotateCommand;
+  /** The rotated secret's name (`RotationContext.name`). */
   readonly secret: string;
+  /** The layout of its keys. */
   readonly layout: Layout;
+  /** How it ended (see {@link RotationOutcome}). */
   readonly outcome: RotationOutcome;
   /** `done`, `already-done` or `planned`. */
   readonly ok: boolean;
@@ -117,13 +150,26 @@ export interface RotationResult {
    */
   readonly refusal?: RefusalCode | undefined;
   /** The writes, in order: made (`done: true`) or planned. */
-  readonly steps: readonly { readonly description: string; readonly done: boolean }[];
+  readonly steps: readonly {
+    /** The write, for people. */
+    readonly description: string;
+    /** Made (true) or only planned (false). */
+    readonly done: boolean;
+  }[];
   /** The ring after the command (before it, for a dry run or a refusal). */
   readonly keys: readonly KeyView[];
+  /** The step that may run next, and why. */
   readonly next: NextStep;
   /** Things worth knowing (an interrupted write, a missing alias, what picks an emergency key up when). */
   readonly notes: readonly string[];
-  readonly probe?: (ProbeResult & { readonly provider: string }) | undefined;
+  /** probe and emergency: the provider's answer to the new key. */
+  readonly probe?:
+    | (ProbeResult & {
+        /** The provider that was asked (`openai`, `anthropic`, …). */
+        readonly provider: string;
+      })
+    | undefined;
+  /** verify and revoke: each old key's verification. */
   readonly verifications?: readonly KeyVerification[] | undefined;
   /** status with a usage source: what the beacons said. */
   readonly usage?: SecretUsage | undefined;

@@ -7,6 +7,7 @@ import { LABEL, withRecord } from './records.js';
 import { alreadyDone, noStoppedSequence, refuse, runStep } from './rotation-step.js';
 import type { RotationContext, RotationResult } from './types.js';
 
+/** Options of {@link verify}. */
 export interface VerifyOldOptions {
   /** How long no process may have used an old key, in ms, counted back from now and no earlier than the flip. */
   windowMs: number;

@@ -96,14 +96,17 @@ describe('the built package', () => {
     walk(join(root, 'dist/index.js'));
     // No node:os: the beacon engine (the only user of hostname()) is in 'keyflip/beacon', not in the core.
     // node:timers/promises: the file source's settle wait (an unref'd, abortable delay).
+    // node:console, node:util: logEvents tells a Console from a pino-style logger and prints fields on one line.
     expect([...bare].sort()).toEqual([
       'eventemitter3',
       'lru-cache',
+      'node:console',
       'node:crypto',
       'node:fs',
       'node:fs/promises',
       'node:path',
       'node:timers/promises',
+      'node:util',
     ]);
   });
 
