@@ -287,6 +287,9 @@ export async function emulatorCommand(
     io.stderr.write(`keyflip emulator: seeding failed: ${why}\n`);
     return 2;
   }
+  // The signal handlers are in place before the export lines go out: a script that reads them and sends SIGINT at
+  // once must stop the emulator, not kill the process with the default action.
+  const stopped = stop();
   // Listening before this line is printed: a script waiting for it can connect at once.
   io.stdout.write(`export SECRET_MANAGER_EMULATOR_HOST=${emulator.host}\nexport KEYFLIP_PROJECT=${projectId}\n`);
   io.stderr.write(
@@ -310,7 +313,7 @@ export async function emulatorCommand(
   }
   io.stderr.write('keyflip emulator: in memory, no authentication; stops on Ctrl-C (SIGINT) or SIGTERM\n');
 
-  const signal = await stop();
+  const signal = await stopped;
   await emulator.close();
   io.stderr.write(`keyflip emulator: stopped${typeof signal === 'string' ? ` (${signal})` : ''}\n`);
   return 0;

@@ -18,6 +18,7 @@ import {
   parseSecretName,
   parseVersionName,
   readPayload,
+  rpcMessageOf,
   SECRET_ID_RULE,
   secretName as nameOfSecret,
 } from '../sources/gcp-names.js';
@@ -187,7 +188,8 @@ export async function openSecretAdmin(options: SecretAdminOptions): Promise<Secr
     } catch (error) {
       if (error instanceof RotationError) throw error;
       const code = grpcCodeOf(error);
-      const detail = error instanceof Error ? error.message : String(error);
+      // The server's own message: SDK 6 over REST puts the raw JSON body in `error.message`.
+      const detail = rpcMessageOf(error) ?? String(error);
       throw new RotationError('BACKEND', `Secret Manager ${what} ${id} failed: ${detail}`, {
         cause: error,
         grpcCode: code,

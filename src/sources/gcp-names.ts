@@ -155,10 +155,108 @@ export function grpcCodeName(code: number): GrpcCodeName {
   return CODE_NAMES[code] ?? 'UNKNOWN';
 }
 
-/** The numeric gRPC status of an error the client threw (its `code`), or `undefined` when it has none. */
+/**
+ * google.rpc.Code for an HTTP status, as Google's client libraries map it (google-gax's
+ * `rpcCodeFromHttpStatusCode`): used only when an error names no status of its own.
+ */
+export function grpcCodeOfHttpStatus(status: number): number {
+  const mapped = HTTP_STATUS_CODES[status];
+  if (mapped !== undefined) return mapped;
+  if (status >= 200 && status < 300) return GrpcCode.OK;
+  if (status >= 400 && status < 500) return GrpcCode.FAILED_PRECONDITION;
+  if (status >= 500 && status < 600) return GrpcCode.INTERNAL;
+  return GrpcCode.UNKNOWN;
+}
+
+const HTTP_STATUS_CODES: Readonly<Record<number, number>> = {
+  400: GrpcCode.INVALID_ARGUMENT,
+  401: GrpcCode.UNAUTHENTICATED,
+  403: GrpcCode.PERMISSION_DENIED,
+  404: GrpcCode.NOT_FOUND,
+  409: GrpcCode.ABORTED,
+  416: GrpcCode.OUT_OF_RANGE,
+  429: GrpcCode.RESOURCE_EXHAUSTED,
+  499: GrpcCode.CANCELLED,
+  501: GrpcCode.UNIMPLEMENTED,
+  503: GrpcCode.UNAVAILABLE,
+  504: GrpcCode.DEADLINE_EXCEEDED,
+};
+
+/**
+ * The gRPC status of an error the client threw, or `undefined` when it carries none (a network error, a
+ * missing credential). Read the same way from every transport and SDK version:
+ * - gRPC (SDK 6 and 7) and REST with SDK 7 (google-gax 6): `code` is the gRPC status;
+ * - REST with SDK 6 (google-gax 5): gaxios rejects a non-2xx answer before gax decodes it, so the error is
+ *   a `GaxiosError` whose `code` is the HTTP status (404) and whose message is the raw body
+ *   (`{"error":{"code":404,"message":"…","status":"NOT_FOUND"}}`): the status is the body's `status`,
+ *   else the HTTP status as Google maps it ({@link grpcCodeOfHttpStatus}).
+ */
 export function grpcCodeOf(error: unknown): number | undefined {
-  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
-  return typeof code === 'number' ? code : undefined;
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { code, status } = error as { code?: unknown; status?: unknown };
+  if (isGrpcCode(code)) return code;
+  const body = restErrorBody(error);
+  const name = body?.status;
+  if (typeof name === 'string' && Object.hasOwn(GrpcCode, name)) return GrpcCode[name as GrpcCodeName];
+  const http = [body?.code, code, status].find(isHttpStatus);
+  return http === undefined ? undefined : grpcCodeOfHttpStatus(http);
+}
+
+/**
+ * What the server said about a failed call, without the transport's wrapping: a gRPC error's `details`,
+ * the `message` of a REST error body (SDK 6 over REST puts the whole body in the error's message), else
+ * the error's message; `undefined` when there is none.
+ */
+export function rpcMessageOf(error: unknown): string | undefined {
+  if (typeof error === 'string') return error;
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { details, message } = error as { details?: unknown; message?: unknown };
+  if (typeof details === 'string' && details !== '') return details;
+  const body = restErrorBody(error);
+  if (typeof body?.message === 'string') return body.message;
+  return typeof message === 'string' ? message : undefined;
+}
+
+const isGrpcCode = (code: unknown): code is number =>
+  Number.isInteger(code) && (code as number) >= GrpcCode.OK && (code as number) <= GrpcCode.UNAUTHENTICATED;
+const isHttpStatus = (code: unknown): code is number =>
+  Number.isInteger(code) && (code as number) >= 100 && (code as number) <= 599;
+
+/** The `error` object of a Google REST error body, `{"error":{"code","message","status","details"}}`. */
+interface RestErrorBody {
+  code?: unknown;
+  message?: unknown;
+  status?: unknown;
+}
+
+/**
+ * The REST error body an error carries: its `response.data` (parsed when text), else its message when
+ * that is the body itself (SDK 6 over REST: gaxios makes the raw body the message and drops `data`).
+ */
+function restErrorBody(error: object): RestErrorBody | undefined {
+  const { response, message } = error as { response?: unknown; message?: unknown };
+  const data = typeof response === 'object' && response !== null ? (response as { data?: unknown }).data : undefined;
+  for (const candidate of [data, message]) {
+    const body = errorObjectOf(candidate);
+    if (body) return body;
+  }
+  return undefined;
+}
+
+function errorObjectOf(candidate: unknown): RestErrorBody | undefined {
+  let json = candidate;
+  if (typeof candidate === 'string') {
+    if (!/^\s*[{[]/.test(candidate)) return undefined;
+    try {
+      json = JSON.parse(candidate);
+    } catch {
+      return undefined;
+    }
+  }
+  // Some Google APIs answer with an array of such objects; the first with an `error` is the error.
+  if (Array.isArray(json)) json = json.find((item) => typeof item === 'object' && item !== null && 'error' in item);
+  const body = typeof json === 'object' && json !== null ? (json as { error?: unknown }).error : undefined;
+  return typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as RestErrorBody) : undefined;
 }
 
 /** The bytes of an access payload, and whether they match its `data_crc32c`. */

@@ -1,3 +1,8 @@
+/**
+ * `keyflip/gcp`: Google Cloud Secret Manager as a source (`gcpSecretManager`). The SDK,
+ * `@google-cloud/secret-manager`, is an optional peer, loaded on the first fetch.
+ * @module keyflip/gcp
+ */
 import {
   ConfigurationError,
   DependencyError,
@@ -15,6 +20,7 @@ import {
   isVersionId,
   parseVersionName,
   readPayload,
+  rpcMessageOf,
   SECRET_ID_RULE,
   VERSION_RULE,
   versionName,
@@ -25,17 +31,31 @@ import {
  * uses. Any object with this shape can be injected, so the SDK stays an optional peer.
  */
 export interface SecretManagerClientLike {
+  /** `AccessSecretVersion`: the payload of one version (called with the SDK's retries off and a deadline). */
   accessSecretVersion(
     request: { name: string },
     options?: { timeout?: number; retry?: null; signal?: AbortSignal; [key: string]: unknown },
   ): Promise<readonly [AccessResponse, ...unknown[]]> | Promise<unknown>;
+  /** Starts the client (called once, on a client keyflip built, before its first call). */
   initialize?(): Promise<unknown>;
+  /** Closes the connection (called by `close()` only on a client keyflip built). */
   close?(): Promise<void>;
 }
 
+/**
+ * What `accessSecretVersion` answers, as far as the source reads it.
+ * @inline
+ */
 interface AccessResponse {
+  /** The version's full name (`projects/P/secrets/S/versions/3`): the version the source reports. */
   name?: string | null;
-  payload?: { data?: Uint8Array | string | null; dataCrc32c?: string | number | null } | null;
+  /** The secret's payload. */
+  payload?: {
+    /** The value's bytes. */
+    data?: Uint8Array | string | null;
+    /** The CRC32C of `data`, checked when present (an `IntegrityError` when it does not match). */
+    dataCrc32c?: string | number | null;
+  } | null;
 }
 
 /** Options of {@link gcpSecretManager}. */
@@ -48,7 +68,10 @@ export interface GcpSecretManagerOptions {
    * @default global secrets
    */
   location?: string | undefined;
-  /** A client you built (`new SecretManagerServiceClient(…)`); it is not closed by `close()`. */
+  /**
+   * A client you built (`new SecretManagerServiceClient(…)`); it is not closed by `close()`.
+   * @default a client keyflip builds on the first fetch
+   */
   client?: SecretManagerClientLike | undefined;
   /**
    * Options for the client keyflip builds (after loading `@google-cloud/secret-manager` on the first
@@ -85,6 +108,8 @@ export { emulatorClientOptions, GCP_SDK_PACKAGE } from './gcp-client.js';
  * a secret that does not exist when the caller has per-secret grants; an app needs
  * `roles/secretmanager.secretAccessor` on each secret it reads). Everything else — UNAVAILABLE,
  * DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, INTERNAL, network errors, a checksum mismatch — is unavailable.
+ * The same over gRPC and REST (`fallback: true`), with SDK 6 or 7 (SDK 6's REST errors carry the HTTP status:
+ * the code is read from the error body's `status`).
  *
  * Permanent failures, which only a change of configuration fixes, are thrown as such (the resolver fails
  * `ready()` at once instead of retrying): the SDK missing is a `DependencyError` (`npm install
@@ -192,9 +217,7 @@ function absentReason(error: unknown): 'not-found' | 'disabled' | 'destroyed' | 
   if (code === GrpcCode.PERMISSION_DENIED) return 'permission-denied';
   if (code === GrpcCode.FAILED_PRECONDITION) {
     // The only FAILED_PRECONDITION an access can get is a version that is not ENABLED; the message names its state.
-    // gRPC puts the text in `details` and `message`; REST in `message` only (its `details` is an array).
-    const { details, message: text } = error as { details?: unknown; message?: unknown };
-    const message = `${typeof details === 'string' ? details : ''} ${typeof text === 'string' ? text : ''}`;
+    const message = rpcMessageOf(error) ?? '';
     if (/DESTROYED/.test(message)) return 'destroyed';
     if (/DISABLED/.test(message)) return 'disabled';
   }
@@ -240,13 +263,7 @@ function permanentError(error: unknown, name: string, project: string): KeyflipE
 }
 
 function describeCause(error: unknown): string {
-  const { details, message } = (typeof error === 'object' && error !== null ? error : {}) as {
-    details?: unknown;
-    message?: unknown;
-  };
-  if (typeof details === 'string' && details !== '') return details;
-  if (typeof message === 'string') return message;
-  return typeof error === 'string' ? error : 'no detail';
+  return rpcMessageOf(error) ?? 'no detail';
 }
 
 /** Loads the SDK (once, on first fetch) and builds a started client. */

@@ -1,3 +1,8 @@
+/**
+ * `keyflip/testing`: for the tests of an app that uses keyflip: a manual clock, a mock LLM provider, an in-process
+ * Secret Manager emulator and a usage counter.
+ * @module keyflip/testing
+ */
 export { manualClock, type ManualClock } from './clock.js';
 export { startMockProvider, type MockKeyState, type MockProvider, type MockProviderOptions } from './mock-provider.js';
 export {

@@ -19,9 +19,9 @@ export type MockKeyState = 'alive' | 'restricted' | 'rate-limited' | 'no-quota' 
 export interface MockProviderOptions {
   /** The provider to imitate: a preset (`providers.openai`) or its id. */
   preset: ProviderPreset | ProviderId;
-  /** The keys accepted from the start (state `alive`). */
+  /** The keys accepted from the start (state `alive`). @default none (add them with `accept`) */
   keys?: readonly string[] | undefined;
-  /** @default '127.0.0.1' */
+  /** The address it listens on (on a free port). @default '127.0.0.1' */
   host?: string | undefined;
 }
 
@@ -39,6 +39,7 @@ export interface MockProvider {
   requestsFor(key: string): number;
   /** How many requests it answered in all (including unauthenticated and unknown routes). */
   readonly requests: number;
+  /** Stops the server and frees its port. */
   close(): Promise<void>;
 }
 

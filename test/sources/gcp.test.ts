@@ -12,6 +12,7 @@ import {
 import { gcpSecretManager, type SecretManagerClientLike } from '../../src/sources/gcp.js';
 import { manualClock, type SecretManagerEmulator, startSecretManagerEmulator } from '../../src/testing/index.js';
 import { only, record, trackResolvers } from '../helpers.js';
+import { readRpcFailure } from '../testing/rpc-failure.js';
 import { sourceConformance, waitForEvent } from './conformance.js';
 
 const UNAVAILABLE = 14;
@@ -348,35 +349,74 @@ async function eventually(assertion: () => void): Promise<void> {
   await vi.waitFor(assertion, { timeout: 5_000, interval: 5 });
 }
 
-describe('gcpSecretManager: permanent configuration errors are thrown as such', () => {
+describe.each(['grpc', 'rest'] as const)(
+  'gcpSecretManager (%s): permanent configuration errors are thrown as such',
+  (mode) => {
+    const signal = new AbortController().signal;
+    const INVALID_ARGUMENT = 3;
+    const PERMISSION_DENIED = 7;
+    const UNAUTHENTICATED = 16;
+    const source = () => gcpSecretManager({ projectId: emulator.projectId, client: clients[mode] });
+
+    it('INVALID_ARGUMENT (a project that does not exist): a ConfigurationError naming the project id', async () => {
+      emulator.failNext('AccessSecretVersion', INVALID_ARGUMENT, 1);
+      const error = await source()
+        .fetch({ name: 'KEY' }, { signal })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect(error).toMatchObject({ code: 'INVALID_OPTIONS' });
+      expect((error as Error).message).toContain(`check the project id "${emulator.projectId}"`);
+      expect((error as Error).message).toContain(`projects/${emulator.projectId}/secrets/KEY/versions/latest`);
+      // The server's message, not the transport's wrapping (SDK 6 over REST makes the raw JSON body the message).
+      expect((error as Error).message).toContain('(Injected fault: INVALID_ARGUMENT on AccessSecretVersion');
+      expect((error as Error).message).not.toContain('{"error"');
+    });
+
+    it('UNAUTHENTICATED: a ConfigurationError saying how to set credentials', async () => {
+      emulator.failNext('AccessSecretVersion', UNAUTHENTICATED, 1);
+      const error = await source()
+        .fetch({ name: 'KEY' }, { signal })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigurationError);
+      const { message } = error as Error;
+      expect(message).toContain('GOOGLE_APPLICATION_CREDENTIALS');
+      expect(message).toContain('gcloud auth application-default login');
+      expect(message).toContain('Workload Identity');
+    });
+
+    it('PERMISSION_DENIED stays absent (chain rule), naming the role; UNAVAILABLE stays transient', async () => {
+      emulator.failNext('AccessSecretVersion', PERMISSION_DENIED, 1);
+      expect(await source().fetch({ name: 'KEY' }, { signal })).toEqual({
+        status: 'absent',
+        reason: 'permission-denied',
+        detail: expect.stringMatching(
+          /^projects\/[^/]+\/secrets\/KEY\/versions\/latest: the app needs roles\/secretmanager\.secretAccessor/,
+        ),
+      });
+      // The hint reaches the error a user sees when nothing else is found.
+      emulator.failNext('AccessSecretVersion', PERMISSION_DENIED, 1);
+      const resolver = createResolver({ sources: [source()], startupTimeoutMs: 5_000 });
+      try {
+        const failure = await resolver
+          .secret('KEY', 'KEY')
+          .get()
+          .catch((e: unknown) => e);
+        expect((failure as Error).message).toMatch(/KEY permission-denied \(.*roles\/secretmanager\.secretAccessor/);
+      } finally {
+        await resolver.close();
+      }
+      emulator.failNext('AccessSecretVersion', UNAVAILABLE, 1);
+      const error = await source()
+        .fetch({ name: 'KEY' }, { signal })
+        .catch((e: unknown) => e);
+      expect(error).not.toBeInstanceOf(ConfigurationError);
+      expect(readRpcFailure(error, mode).code).toBe(UNAVAILABLE);
+    });
+  },
+);
+
+describe('gcpSecretManager: permanent errors without a client call', () => {
   const signal = new AbortController().signal;
-  const INVALID_ARGUMENT = 3;
-  const PERMISSION_DENIED = 7;
-  const UNAUTHENTICATED = 16;
-  const source = () => gcpSecretManager({ projectId: emulator.projectId, client: clients.grpc });
-
-  it('INVALID_ARGUMENT (a project that does not exist): a ConfigurationError naming the project id', async () => {
-    emulator.failNext('AccessSecretVersion', INVALID_ARGUMENT, 1);
-    const error = await source()
-      .fetch({ name: 'KEY' }, { signal })
-      .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ConfigurationError);
-    expect(error).toMatchObject({ code: 'INVALID_OPTIONS' });
-    expect((error as Error).message).toContain(`check the project id "${emulator.projectId}"`);
-    expect((error as Error).message).toContain(`projects/${emulator.projectId}/secrets/KEY/versions/latest`);
-  });
-
-  it('UNAUTHENTICATED: a ConfigurationError saying how to set credentials', async () => {
-    emulator.failNext('AccessSecretVersion', UNAUTHENTICATED, 1);
-    const error = await source()
-      .fetch({ name: 'KEY' }, { signal })
-      .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ConfigurationError);
-    const { message } = error as Error;
-    expect(message).toContain('GOOGLE_APPLICATION_CREDENTIALS');
-    expect(message).toContain('gcloud auth application-default login');
-    expect(message).toContain('Workload Identity');
-  });
 
   it('no credentials found (google-auth-library has no gRPC code): a ConfigurationError', async () => {
     const noCredentials = new Error(
@@ -389,35 +429,6 @@ describe('gcpSecretManager: permanent configuration errors are thrown as such', 
     expect(error).toBeInstanceOf(ConfigurationError);
     expect(error).toMatchObject({ cause: noCredentials });
     expect((error as Error).message).toMatch(/GOOGLE_APPLICATION_CREDENTIALS.*gcloud auth application-default login/);
-  });
-
-  it('PERMISSION_DENIED stays absent (chain rule), naming the role; UNAVAILABLE stays transient', async () => {
-    emulator.failNext('AccessSecretVersion', PERMISSION_DENIED, 1);
-    expect(await source().fetch({ name: 'KEY' }, { signal })).toEqual({
-      status: 'absent',
-      reason: 'permission-denied',
-      detail: expect.stringMatching(
-        /^projects\/[^/]+\/secrets\/KEY\/versions\/latest: the app needs roles\/secretmanager\.secretAccessor/,
-      ),
-    });
-    // The hint reaches the error a user sees when nothing else is found.
-    emulator.failNext('AccessSecretVersion', PERMISSION_DENIED, 1);
-    const resolver = createResolver({ sources: [source()], startupTimeoutMs: 5_000 });
-    try {
-      const failure = await resolver
-        .secret('KEY', 'KEY')
-        .get()
-        .catch((e: unknown) => e);
-      expect((failure as Error).message).toMatch(/KEY permission-denied \(.*roles\/secretmanager\.secretAccessor/);
-    } finally {
-      await resolver.close();
-    }
-    emulator.failNext('AccessSecretVersion', UNAVAILABLE, 1);
-    const error = await source()
-      .fetch({ name: 'KEY' }, { signal })
-      .catch((e: unknown) => e);
-    expect(error).not.toBeInstanceOf(ConfigurationError);
-    expect(grpcCode(error)).toBe(UNAVAILABLE);
   });
 
   it('the SDK cannot be loaded: a DependencyError with the npm install line', async () => {
@@ -442,9 +453,96 @@ describe('gcpSecretManager: permanent configuration errors are thrown as such', 
   });
 });
 
-function grpcCode(error: unknown): unknown {
-  return (error as { code?: unknown }).code;
-}
+describe('gcpSecretManager: every SDK and transport error shape is classified the same', () => {
+  const signal = new AbortController().signal;
+  const name = 'projects/p/secrets/KEY/versions/latest';
+  const fetchWith = (error: unknown) =>
+    gcpSecretManager({ projectId: 'p', client: { accessSecretVersion: () => Promise.reject(error) } })
+      .fetch({ name: 'KEY' }, { signal })
+      .catch((e: unknown) => e);
+  /** What SDK 6 over REST (google-gax 5 + gaxios 7) throws: the HTTP status as `code`, the raw body as message. */
+  const gax5Rest = (http: number, status: string, message: string, details?: unknown[]): Error => {
+    const body = { error: { code: http, message, status, ...(details ? { details } : {}) } };
+    // Production pretty-prints its bodies.
+    return Object.assign(new Error(JSON.stringify(body, null, 2)), { code: http, status: http, response: {} });
+  };
+  /** What SDK 7 over REST (google-gax 6) throws: a GoogleError with the gRPC code. */
+  const gax6Rest = (code: number, http: number, message: string): Error =>
+    Object.assign(new Error(message), { code, httpStatusCode: http });
+  /** What either SDK over gRPC throws: a ServiceError, the server's text in `details`. */
+  const grpc = (code: number, details: string): Error =>
+    Object.assign(new Error(`${code} ${details}`), { code, details, metadata: {} });
+  const disabled = `Secret Version [${name}] is in DISABLED state.`;
+  const destroyed = `Secret Version [${name}] is in DESTROYED state.`;
+  const denied = `Permission 'secretmanager.versions.access' denied for resource '${name}' (or it may not exist).`;
+
+  it.each([
+    ['gRPC', grpc(5, 'Secret [projects/p/secrets/KEY] not found or has no versions.')],
+    ['SDK 7 REST', gax6Rest(5, 404, 'Secret [projects/p/secrets/KEY] not found or has no versions.')],
+    ['SDK 6 REST', gax5Rest(404, 'NOT_FOUND', 'Secret [projects/p/secrets/KEY] not found or has no versions.')],
+    ['SDK 6 REST, a body without status (a proxy)', gax5Rest(404, '', 'Not Found')],
+  ])('NOT_FOUND (%s): absent not-found', async (_, error) => {
+    expect(await fetchWith(error)).toEqual({ status: 'absent', reason: 'not-found' });
+  });
+
+  it.each([
+    ['gRPC', grpc(9, disabled), 'disabled'],
+    ['SDK 7 REST', gax6Rest(9, 400, disabled), 'disabled'],
+    ['SDK 6 REST', gax5Rest(400, 'FAILED_PRECONDITION', disabled), 'disabled'],
+    ['gRPC', grpc(9, destroyed), 'destroyed'],
+    ['SDK 7 REST', gax6Rest(9, 400, destroyed), 'destroyed'],
+    ['SDK 6 REST', gax5Rest(400, 'FAILED_PRECONDITION', destroyed), 'destroyed'],
+  ])('FAILED_PRECONDITION (%s): absent %s', async (_, error, reason) => {
+    expect(await fetchWith(error)).toEqual({ status: 'absent', reason });
+  });
+
+  it.each([
+    ['gRPC', grpc(7, denied)],
+    ['SDK 7 REST', gax6Rest(7, 403, denied)],
+    [
+      'SDK 6 REST, with the ErrorInfo details production adds',
+      gax5Rest(403, 'PERMISSION_DENIED', denied, [
+        {
+          '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+          reason: 'IAM_PERMISSION_DENIED',
+          domain: 'secretmanager.googleapis.com',
+          metadata: { permission: 'secretmanager.versions.access', resource: name },
+        },
+      ]),
+    ],
+  ])('PERMISSION_DENIED (%s): absent permission-denied, naming the role', async (_, error) => {
+    expect(await fetchWith(error)).toMatchObject({ status: 'absent', reason: 'permission-denied' });
+  });
+
+  it.each([
+    ['gRPC', grpc(3, 'Invalid resource field value in the request.')],
+    ['SDK 7 REST', gax6Rest(3, 400, 'Invalid resource field value in the request.')],
+    ['SDK 6 REST', gax5Rest(400, 'INVALID_ARGUMENT', 'Invalid resource field value in the request.')],
+  ])('INVALID_ARGUMENT (%s): a ConfigurationError quoting the server, never the raw body', async (_, error) => {
+    const thrown = await fetchWith(error);
+    expect(thrown).toBeInstanceOf(ConfigurationError);
+    expect((thrown as Error).message).toContain('(Invalid resource field value in the request.)');
+  });
+
+  it.each([
+    ['gRPC', grpc(16, 'Request had invalid authentication credentials.')],
+    ['SDK 6 REST', gax5Rest(401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials.')],
+  ])('UNAUTHENTICATED (%s): a ConfigurationError', async (_, error) => {
+    expect(await fetchWith(error)).toBeInstanceOf(ConfigurationError);
+  });
+
+  it.each([
+    ['SDK 6 REST, 503', gax5Rest(503, 'UNAVAILABLE', 'The service is currently unavailable.')],
+    ['SDK 6 REST, 429', gax5Rest(429, 'RESOURCE_EXHAUSTED', 'Quota exceeded.')],
+    ['SDK 6 REST, a reset connection', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })],
+  ])('%s: unavailable (the client error is rethrown)', async (_, error) => {
+    expect(await fetchWith(error)).toBe(error);
+  });
+
+  it('a REST body whose status names no gRPC code is read by its HTTP status (404: not-found)', async () => {
+    expect(await fetchWith(gax5Rest(404, 'toString', 'Not Found'))).toEqual({ status: 'absent', reason: 'not-found' });
+  });
+});
 
 describe('gcpSecretManager: a permanent error fails ready() at once', () => {
   const resolverFor = trackResolvers();

@@ -8,14 +8,27 @@ import { loadEmulatorDeps } from './load.js';
 import { startRestSurface, type RestSurface } from './rest.js';
 import { SecretStore } from './store.js';
 
+/** Options of {@link startSecretManagerEmulator}. */
 export interface SecretManagerEmulatorOptions {
-  /** The project ID requests may name (default 'keyflip-test'). Any other project answers PERMISSION_DENIED. */
+  /**
+   * The project ID requests may name. Any other project answers PERMISSION_DENIED.
+   * @default 'keyflip-test'
+   */
   projectId?: string;
-  /** The project number, which every returned name carries, as production's do (default '123456789012'). */
+  /**
+   * The project number, which every returned name carries, as production's do.
+   * @default '123456789012'
+   */
   projectNumber?: string;
-  /** The gRPC port (default 0: any free port). The REST server always takes a free port. */
+  /**
+   * The gRPC server's TCP port. The REST server always takes a free port.
+   * @default 0 (any free port)
+   */
   port?: number;
-  /** The interface both servers listen on (default '127.0.0.1'). */
+  /**
+   * The interface both servers listen on.
+   * @default '127.0.0.1'
+   */
   host?: string;
 }
 
@@ -28,6 +41,7 @@ export type EmulatorClientOptions = { readonly [option: string]: any };
 
 /** Where an admin helper acts: a regional secret when `location` is set. */
 export interface EmulatorLocationOptions {
+  /** The region of a regional secret (`europe-west1`). @default a global secret */
   location?: string;
 }
 
@@ -39,7 +53,9 @@ export interface EmulatorLocationOptions {
 export interface SecretManagerEmulator {
   /** `host:port` of the gRPC server: the SECRET_MANAGER_EMULATOR_HOST value. */
   readonly host: string;
+  /** The project ID requests must name (`SecretManagerEmulatorOptions.projectId`). */
   readonly projectId: string;
+  /** The project number every returned name carries. */
   readonly projectNumber: string;
   /**
    * Options for `new SecretManagerServiceClient(clientOptions)`: gRPC, plain text, no credentials, no
@@ -56,6 +72,7 @@ export interface SecretManagerEmulator {
 
   // Admin helpers: synchronous, in-process; no fault injection, not counted. Where the RPC would fail they throw
   // an `EmulatorAdminError` (a `ConfigurationError`) with its message and its gRPC status in `grpcCode`.
+  /** Creates a secret (no version yet), with labels and annotations, global or in `location`. */
   createSecret(
     secretId: string,
     options?: { labels?: Record<string, string>; annotations?: Record<string, string>; location?: string },
@@ -68,10 +85,13 @@ export interface SecretManagerEmulator {
   ): string;
   /** `version` is a number, `latest` or an alias. */
   disableVersion(secretId: string, version: string, options?: EmulatorLocationOptions): void;
+  /** Enables a disabled version; `version` as for `disableVersion`. */
   enableVersion(secretId: string, version: string, options?: EmulatorLocationOptions): void;
+  /** Destroys a version (its payload is gone for good); `version` as for `disableVersion`. */
   destroyVersion(secretId: string, version: string, options?: EmulatorLocationOptions): void;
   /** Points `alias` at `version` (a number, `latest` or another alias); `undefined` removes the alias. */
   setAlias(secretId: string, alias: string, version: string | undefined, options?: EmulatorLocationOptions): void;
+  /** Deletes a secret and every version of it. */
   deleteSecret(secretId: string, options?: EmulatorLocationOptions): void;
 
   // Faults and counters, for calls over either transport.
@@ -86,6 +106,7 @@ export interface SecretManagerEmulator {
   corruptNextChecksum(times?: number): void;
   /** Calls received of `method`, or of all methods, over gRPC and REST. */
   calls(method?: string): number;
+  /** Sets every call count back to 0. */
   resetCalls(): void;
   /** Stops both servers and frees both ports, cancelling the calls in flight. Idempotent. */
   close(): Promise<void>;
