@@ -4,8 +4,15 @@ import { reporters } from './vitest.shared.js';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // dist: after the build in `npm test`; apart: `npm run test:drill`, `test:evidence`, `test:e2e`.
-    exclude: ['test/dist/**', 'test/e2e/**', 'test/drill/**', 'test/evidence/**', 'node_modules/**'],
+    // dist: after the build in `npm test`; apart: `npm run test:examples`, `test:drill`, `test:evidence`, `test:e2e`.
+    exclude: [
+      'test/dist/**',
+      'test/examples/**',
+      'test/e2e/**',
+      'test/drill/**',
+      'test/evidence/**',
+      'node_modules/**',
+    ],
     testTimeout: 20_000,
     reporters: reporters('unit'),
   },

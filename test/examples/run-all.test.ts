@@ -1,8 +1,9 @@
 /**
  * Every example runs in CI. Each examples/*.ts is either a helper another example imports, or run by a test as a
- * reader would run it (a child process, `node --import tsx`): the client examples by test/clients/examples.test.ts,
- * the demo by test/demo.test.ts, the servers by test/examples/servers.test.ts, and all the others here — exit 0,
- * nothing on stderr, no key value in the output. A new example is run here unless another test claims it.
+ * reader would run it (a child process, `node --import tsx`): the client examples by
+ * test/examples/clients.test.ts, the demo by test/examples/demo.test.ts, the servers by
+ * test/examples/servers.test.ts, and all the others here — exit 0, nothing on stderr, no key value in the output.
+ * A new example is run here unless another test claims it.
  * And `keyflip scan` passes on this repository (its fixtures' fake keys are in .keyflipignore).
  */
 import { spawnSync } from 'node:child_process';
@@ -17,11 +18,11 @@ const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 /** The examples another test runs, with the test that does. */
 const RUN_ELSEWHERE: Record<string, string> = {
-  'openai.ts': 'test/clients/examples.test.ts',
-  'anthropic.ts': 'test/clients/examples.test.ts',
-  'plain-fetch.ts': 'test/clients/examples.test.ts',
-  'pino-redact.ts': 'test/clients/examples.test.ts',
-  'demo.ts': 'test/demo.test.ts',
+  'openai.ts': 'test/examples/clients.test.ts',
+  'anthropic.ts': 'test/examples/clients.test.ts',
+  'plain-fetch.ts': 'test/examples/clients.test.ts',
+  'pino-redact.ts': 'test/examples/clients.test.ts',
+  'demo.ts': 'test/examples/demo.test.ts',
   'server.ts': 'test/examples/servers.test.ts',
   'express-server.ts': 'test/examples/servers.test.ts',
   'fastify-server.ts': 'test/examples/servers.test.ts',

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_VALUES } from '../examples/demo-values.js';
-import { fingerprint } from '../src/index.js';
+import { DEMO_VALUES } from '../../examples/demo-values.js';
+import { fingerprint } from '../../src/index.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 /** Far beyond the demo's few seconds: reaching it means the demo hung, and the test fails. */
 const KILL_AFTER_MS = 30_000;
 const FP = { v1: fingerprint(DEMO_VALUES.OPENAI_API_KEY_v1), v2: fingerprint(DEMO_VALUES.OPENAI_API_KEY_v2) };
