@@ -65,7 +65,7 @@ type Failure = { readonly how: 'threw' | 'rejected'; readonly reason: unknown } 
  * import { httpSink, usageBeacon } from 'keyflip/beacon';
  * const resolver = createResolver({
  *   sources: [envSource()],
- *   beacon: usageBeacon({ service: 'checkout-api', sink: httpSink({ url: 'http://collector:4318' }) }),
+ *   beacon: usageBeacon({ service: 'checkout-api', sink: httpSink({ url: 'http://collector:7391' }) }),
  * });
  */
 export function usageBeacon(options: BeaconOptions): UsageReporter {

@@ -44,7 +44,7 @@ export function logSink(options: LogSinkOptions = {}): BeaconSink {
 /** Options of {@link httpSink}. */
 export interface HttpSinkOptions {
   /**
-   * The collector's base URL, the same one `keyflip verify --collector` takes (`http://127.0.0.1:4318`);
+   * The collector's base URL, the same one `keyflip verify --collector` takes (`http://127.0.0.1:7391`);
    * reports are posted to `{url}/v1/beacons`.
    */
   url: string;
@@ -149,7 +149,7 @@ interface Queued {
  * `resolver.beaconStats()` counts exactly what `stats()` counts.
  *
  * @example
- * const sink = httpSink({ url: 'http://collector:4318', token: process.env.KEYFLIP_COLLECTOR_TOKEN });
+ * const sink = httpSink({ url: 'http://collector:7391', token: process.env.KEYFLIP_COLLECTOR_TOKEN });
  * createResolver({ sources, beacon: usageBeacon({ service: 'checkout-api', sink }) });
  */
 export function httpSink(options: HttpSinkOptions): HttpSink {

@@ -9,7 +9,7 @@ import { UsageSourceError } from './usage-source-error.js';
 
 /** Options of {@link collectorUsageSource}. */
 export interface CollectorUsageSourceOptions {
-  /** The collector's base URL (`http://127.0.0.1:4318`, or with a path prefix behind a proxy). */
+  /** The collector's base URL (`http://127.0.0.1:7391`, or with a path prefix behind a proxy). */
   url: string;
   /**
    * Sent as `Authorization: Bearer <token>`. The CLI reads it from KEYFLIP_COLLECTOR_TOKEN.

@@ -44,7 +44,7 @@ export interface EvidenceQuestion {
   /** ms */
   readonly windowMs: number;
   readonly usage: SecretUsage;
-  /** How messages name the source: `the collector at http://127.0.0.1:4318`. */
+  /** How messages name the source: `the collector at http://127.0.0.1:7391`. */
   readonly source: string;
 }
 
@@ -126,7 +126,7 @@ export function coverageEvidence(q: EvidenceQuestion): MissingEvidence[] {
     out.push({
       code: 'no-coverage',
       message: `${source} does not say since when it has observed ${secret} (its answer has no coverage)`,
-      action: 'ask a source that reports its coverage: a keyflip collector of version 0.2 or later (upgrade it)',
+      action: 'ask a source that reports its coverage: a keyflip collector from the same keyflip version as this one',
     });
   } else if (coverage.observedSince === undefined) {
     out.push({

@@ -126,7 +126,7 @@ export interface UsageSource {
   /** Which processes held which key of `secret` in the last `windowMs` milliseconds. */
   usage(secret: string, options: { windowMs: number }): Promise<SecretUsage>;
   /**
-   * How `verifyRetired`'s messages name this source: `the collector at http://127.0.0.1:4318`.
+   * How `verifyRetired`'s messages name this source: `the collector at http://127.0.0.1:7391`.
    * @default 'the usage source'
    */
   readonly description?: string | undefined;
