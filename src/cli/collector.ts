@@ -19,6 +19,7 @@ import { collectorToken, durationArg, integerArg, parseDurationArg } from './opt
 import { refuseKey } from './shown.js';
 import { parseCommandLine } from './parse-command-line.js';
 import { UsageError, usageFailure } from './usage-error.js';
+import { untilSignal } from './until-signal.js';
 
 /** The port `keyflip collector` listens on by default (not 4317/4318: an OpenTelemetry Collector may hold them). */
 export const DEFAULT_COLLECTOR_PORT = 7391;
@@ -72,19 +73,6 @@ interface CollectorRequest {
   saveEveryMs: number | undefined;
   allowedHosts: string[];
   json: boolean;
-}
-
-/** Resolves on the first SIGINT or SIGTERM. */
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals): void => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(signal);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
 }
 
 /** `--max-bytes`: a whole number of bytes, or with KiB, MiB or GiB; from 64 KiB to 1 TiB. */

@@ -18,6 +18,7 @@ import { parseCommandLine } from './parse-command-line.js';
 import { readOptionFile } from './read-input.js';
 import { looksLikeKey, refuseKey } from './shown.js';
 import { UsageError, usageFailure } from './usage-error.js';
+import { untilSignal } from './until-signal.js';
 
 /**
  * The gRPC port `keyflip emulator` listens on by default: fixed, so that the exported
@@ -74,19 +75,6 @@ export interface EmulatorCommandHooks {
   start?: (options: SecretManagerEmulatorOptions) => Promise<SecretManagerEmulator>;
   /** Resolves when the emulator should stop. @default the first SIGINT or SIGTERM */
   stop?: () => Promise<unknown>;
-}
-
-/** Resolves on the first SIGINT or SIGTERM; a second one then ends the process as it normally would. */
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals): void => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(signal);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
 }
 
 function emulatorRequest(args: readonly string[]): EmulatorRequest | 'help' {
