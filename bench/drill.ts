@@ -28,17 +28,18 @@ export function drillResults(dir = RESULTS_DIR): { file: string; result: DrillRe
     } catch {
       continue;
     }
-    if (result?.schema !== 'keyflip.drill/v1') continue;
+    if (result?.schema !== 'keyflip.drill/v2') continue;
     const o = result.options;
     const config = `${o.layout}/${o.workers}/${o.rate}/${o.refreshMs}/${o.windowMs}`;
     const seen = newest.get(config);
     if (!seen || seen.result.startedAt < result.startedAt) newest.set(config, { file, result });
   }
-  // Fewest workers first; the suffix layout (the default) before alias.
+  // Fewest workers first; the pair layout (the default) first, then suffix and alias.
+  const order = (layout: string): number => ['pair', 'suffix', 'alias'].indexOf(layout);
   return [...newest.values()].sort(
     (a, b) =>
       a.result.options.workers - b.result.options.workers ||
-      b.result.options.layout.localeCompare(a.result.options.layout),
+      order(a.result.options.layout) - order(b.result.options.layout),
   );
 }
 
@@ -60,20 +61,20 @@ function rows(r: DrillResult): Row[] {
     target,
     pass: ok,
   });
-  const normalFailed = r.phases.slice(0, 6).reduce((n, p) => n + p.failed, 0);
+  const normalFailed = r.totals.normalFailed;
   const e = r.emergency;
   return [
     row(
-      'requests sent / failed through the normal rotation (provision → probe → flip → verify → revoke)',
+      'requests sent / failed through the two normal rotations (provision → probe → flip → verify → revoke)',
       `${r.totals.sent.toLocaleString('en-US')} / ${normalFailed} ` +
         `(${r.totals.achievedRatePerWorker}/s per worker achieved)`,
       '0 failed',
       pass(r, 'normal-zero-failed'),
     ),
     row(
-      'flip → every live worker sent a request with v2 (p50 / max); the refresh that switched it started within (max)',
-      `${spreadText(r.flip.toV2Ms)}; ${seconds(r.flip.refreshStartMs.max)}`,
-      `refresh started ≤ ${seconds(r.flip.boundMs)}`,
+      'each flip → every live worker sent a request with the new key (p50 / max); the switching refresh started (max)',
+      r.flips.map((f) => `${f.to}: ${spreadText(f.toNewMs)}; ${seconds(f.refreshStartMs.max)}`).join('; '),
+      `refresh started ≤ ${seconds(r.flips[0]?.boundMs)}`,
       pass(r, 'flip-bound', 'flip-first-refresh'),
     ),
     row(
@@ -86,16 +87,16 @@ function rows(r: DrillResult): Row[] {
     ),
     row(
       'requests on v1 after revoke (workers / provider)',
-      `${r.v1AfterRevoke.attempts} / ${r.v1AfterRevoke.providerRequests}`,
+      `${r.retirements[0]?.afterRevoke.attempts} / ${r.retirements[0]?.afterRevoke.providerRequests}`,
       '0',
       pass(r, 'verify-passed', 'revoke-done', 'no-v1-after-revoke'),
     ),
     row(
-      'emergency → every live worker on v3 (p50 / max); failed requests',
-      `${spreadText(e.toV3Ms)}; ${e.failed} failed ` +
+      `emergency → every live worker on ${e.to} (p50 / max); failed requests`,
+      `${spreadText(e.toNewMs)}; ${e.failed} failed ` +
         `(${e.requestsAnswered401} answered 401, ${e.healedByRetry} healed by authFetch's retry)`,
       'failed ⊆ in flight',
-      pass(r, 'emergency-v3', 'emergency-failures'),
+      pass(r, 'emergency-v4', 'emergency-failures'),
     ),
   ];
 }

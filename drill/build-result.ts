@@ -21,7 +21,7 @@ export function buildResult(record: DrillRecord): DrillResult {
   const ready = drill.marked('ready');
 
   const result: DrillResult = {
-    schema: 'keyflip.drill/v1',
+    schema: 'keyflip.drill/v2',
     ok: false,
     startedAt: new Date(drill.start).toISOString(),
     durationMs: Date.now() - drill.start,
@@ -33,6 +33,7 @@ export function buildResult(record: DrillRecord): DrillResult {
       node: process.version,
     },
     options: o,
+    chain: drill.chain,
     keys: drill.fp,
     workers: {
       live: o.workers,
@@ -53,11 +54,10 @@ export function buildResult(record: DrillRecord): DrillResult {
       at: drill.rel(c.startedAt),
     })),
     timeline: drill.timeline,
-    flip: figures.flip.summary,
+    flips: figures.flips,
     refusals: figures.retirement.refusals,
     restart: figures.retirement.restart,
-    cleared: figures.retirement.cleared,
-    v1AfterRevoke: figures.retirement.v1AfterRevoke,
+    retirements: figures.retirement.retirements,
     emergency: figures.emergency.summary,
     pids: drill.pids,
     drillLoopDelayMs: record.loopDelayMs,

@@ -1,15 +1,16 @@
 /**
  * The properties the drill shows, each a check with a stable id (the test and the report refer to them by
- * it), what it means, whether it held, and the figures that say so. A check that is not `enforced` informs
- * only (a duration in the test, an open issue): it does not decide `ok`.
+ * it), what it means, whether it held, and the figures that say so (a check of the flips covers both normal
+ * rotations). A check that is not `enforced` informs only (a duration in the test): it does not decide `ok`.
  */
+import { EMERGENCY, KEY_NAMES, type KeyName, NORMAL_ROTATIONS } from './context.js';
 import type { Figures } from './figures/index.js';
 import { sumMaps } from './figures/requests.js';
 import { exitOf, namesStale } from './figures/retirement.js';
 import { ISSUES_FOUND } from './issues.js';
 import type { DrillRecord } from './record.js';
-import type { Check } from './result.js';
-import { keyState } from './rotate-command.js';
+import type { Check, FlipSummary, RetirementSummary } from './result.js';
+import { keyState, keyVersions } from './rotate-command.js';
 import { int, seconds, spreadText } from './stats.js';
 
 const check = (id: string, what: string, ok: boolean, detail: string, enforced = true): Check => ({
@@ -20,7 +21,7 @@ const check = (id: string, what: string, ok: boolean, detail: string, enforced =
   detail,
 });
 
-const plural = (n: number, one: string): string => `${n} ${one}${n === 1 ? '' : 's'}`;
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
 /** Every property of the run but the leak check (which needs the whole result), in the report's order. */
 export function propertyChecks(record: DrillRecord, figures: Figures): Check[] {
@@ -36,12 +37,13 @@ export function propertyChecks(record: DrillRecord, figures: Figures): Check[] {
 function runChecks(record: DrillRecord, figures: Figures): Check[] {
   const { failure, workers, seen, providerCounted: saw } = record;
   const o = record.drill.settings;
-  const { unreported, probes } = figures.totals;
-  const reported = figures.totals.totals.attemptsByKey;
+  const { unreported } = figures.totals;
+  const { attemptsByKey: reported, probes } = figures.totals.totals;
   const healthy = workers.filter((w) => w.fatal === undefined && w.exitCode === 0 && w.doneAt !== undefined);
   // Exact counts: every request a worker made reached the drill; every attempt the workers reported is one the
   // provider counted (it also counted the probes: one per key, by `rotate probe` or `rotate emergency --provider`).
-  const countsAgree = (['v1', 'v2', 'v3'] as const).every((k) => saw[k] === reported[k] + probes[k]);
+  const countsAgree = KEY_NAMES.every((k) => saw[k] === reported[k] + probes[k]);
+  const byKey = (counts: Readonly<Record<KeyName, number>>): string => KEY_NAMES.map((k) => counts[k]).join('/');
   return [
     check(
       'no-abort',
@@ -69,24 +71,30 @@ function runChecks(record: DrillRecord, figures: Figures): Check[] {
       'every request was reported, and the provider saw exactly the attempts the workers reported, key by key',
       unreported === 0 && countsAgree,
       `${unreported} workers with unreported requests; ` +
-        `attempts reported v1/v2/v3 ${reported.v1}/${reported.v2}/${reported.v3}, ` +
-        `the provider counted ${saw.v1}/${saw.v2}/${saw.v3} (with ${probes.v1}/${probes.v2}/${probes.v3} probes)`,
+        `attempts reported v1/v2/v3/v4 ${byKey(reported)}, ` +
+        `the provider counted ${byKey(saw)} (with ${byKey(probes)} probes)`,
     ),
   ];
 }
 
-/** The normal rotation to v2: nothing failed, every worker switched on its first refresh, within the bound. */
+/**
+ * The two normal rotations (v1 → v2, v2 → v3) on the chain declared at start-up: nothing failed, nothing saw a
+ * staged key, every worker switched on its first refresh after each flip, within the bound.
+ */
 function rotationChecks(record: DrillRecord, figures: Figures): Check[] {
   const o = record.drill.settings;
-  const { normalSent, normalFailed, normalFailedByStatus } = figures.totals;
-  const { summary: flip, withinBound } = figures.flip;
-  const onV2 = flip.toV2Ms.n;
-  const staged = flip.stagedKeyBeforeFlip;
+  const { normalSent, normalFailed } = figures.totals.totals;
+  const { normalFailedByStatus } = figures.totals;
+  const { flips } = figures;
+  const both = flips.length === NORMAL_ROTATIONS.length;
   const failureKinds = sumMaps(record.workers.map((w) => w.failureKinds));
+  const each = (text: (f: FlipSummary) => string): string =>
+    both ? flips.map((f) => `${f.from} → ${f.to}: ${text(f)}`).join('; ') : `${flips.length} of 2 flips ran`;
+  const unseen = (f: FlipSummary): boolean => f.stagedKeyBeforeFlip.requests === 0 && f.stagedKeyBeforeFlip.reads === 0;
   return [
     check(
       'normal-zero-failed',
-      'zero failed requests through the normal rotation',
+      'zero failed requests through the two normal rotations',
       normalSent > 0 && normalFailed === 0,
       `${int(normalSent)} sent, ${normalFailed} failed${
         normalFailed
@@ -97,46 +105,69 @@ function rotationChecks(record: DrillRecord, figures: Figures): Check[] {
     ),
     check(
       'flip-first-refresh',
-      'every live worker switched to v2 on its first refresh after the flip, and sent nothing on v1 after it',
-      onV2 === o.workers && flip.switchedOnFirstRefresh === o.workers && flip.v1AfterSwitch === 0,
-      `${onV2}/${o.workers} on v2; ${flip.switchedOnFirstRefresh}/${o.workers} on their first refresh; ` +
-        `${flip.v1AfterSwitch} requests on v1 after the switch`,
+      'after each flip, every live worker switched to the new key on its first refresh, on the chain it declared ' +
+        'at start-up, and sent nothing on the old key after',
+      both &&
+        flips.every(
+          (f) => f.toNewMs.n === o.workers && f.switchedOnFirstRefresh === o.workers && f.oldAfterSwitch === 0,
+        ),
+      each(
+        (f) =>
+          `${f.toNewMs.n}/${o.workers} on ${f.to}, ${f.switchedOnFirstRefresh}/${o.workers} on their first ` +
+          `refresh, ${f.oldAfterSwitch} requests on ${f.from} after the switch`,
+      ),
     ),
     check(
       'flip-bound',
-      'every live worker switched to v2 on a refresh that started within one refresh period plus jitter ' +
-        `(${seconds(o.refreshMs * (1 + o.jitter))}) + 250 ms = ${seconds(flip.boundMs)} of the flip ` +
+      'after each flip, every live worker switched on a refresh that started within one refresh period plus jitter ' +
+        `(${seconds(o.refreshMs * (1 + o.jitter))}) + 250 ms = ${seconds(flips[0]?.boundMs)} of the flip ` +
         '(or of the end of the refresh in flight at the flip)',
-      withinBound === o.workers && onV2 === o.workers,
-      `${withinBound}/${o.workers} within (max ${seconds(flip.refreshStartMs.max)}); ` +
-        `flip → resolver on v2 p50/max ${spreadText(flip.onV2Ms)}, → first request on v2 ${spreadText(flip.toV2Ms)}; ` +
-        `the refresh timer's gap ${spreadText(flip.refreshGapMs)}; ` +
-        `the switching refresh took ${spreadText(flip.switchWalkMs)}`,
+      both && flips.every((f) => f.withinBound === o.workers && f.toNewMs.n === o.workers),
+      each(
+        (f) =>
+          `${f.withinBound}/${o.workers} within (max ${seconds(f.refreshStartMs.max)}); ` +
+          `flip → resolver on ${f.to} p50/max ${spreadText(f.onNewMs)}, → first request ${spreadText(f.toNewMs)}; ` +
+          `the refresh timer's gap ${spreadText(f.refreshGapMs)}; ` +
+          `the switching refresh took ${spreadText(f.switchWalkMs)}`,
+      ),
       o.enforceTimeBounds,
     ),
     check(
       'staged-unseen',
-      'no worker used the staged key before the flip (provision stages it disabled; issue 3, open)',
-      staged.requests === 0,
-      staged.requests === 0
-        ? 'none did'
-        : `${staged.requests} requests from ${plural(staged.workers, 'worker')} carried v2 before the flip: ` +
+      'no worker read or sent a staged key before its flip (it is staged where no app reads it; issue 3, fixed)',
+      both && flips.every(unseen),
+      each((f) =>
+        unseen(f)
+          ? 'none did'
+          : `${f.stagedKeyBeforeFlip.requests} requests from ${plural(f.stagedKeyBeforeFlip.workers, 'worker')} ` +
+            `carried ${f.to}, ${plural(f.stagedKeyBeforeFlip.reads, 'refresh', 'refreshes')} read it: ` +
             ISSUES_FOUND[3],
-      false,
+      ),
     ),
   ];
 }
 
 /**
- * Retiring v1: refused (naming the stale worker) while it ran; after the collector's restart, "cannot prove"
- * until it had observed the window again; then verified and revoked; v1 unused after.
+ * Retiring the old keys. v1: refused (naming the stale worker) while it ran; after the collector's restart,
+ * "cannot prove" until it had observed the window again; then verified and revoked; v1 unused after. v2: verified
+ * once the window had passed, revoked, unused after.
  */
 function retirementChecks(record: DrillRecord, figures: Figures): Check[] {
   const { drill, seen, stale } = record;
-  const { verifyOffenders, refusals, cleared, v1AfterRevoke, restart } = figures.retirement;
-  const { verifyRefused, revokeRefused, verifyPassed, revoke } = seen;
+  const { verifyOffenders, refusals, retirements, restart } = figures.retirement;
+  const { verifyRefused, revokeRefused } = seen;
+  const [first, second] = retirements;
   const named = verifyOffenders.map((x) => `${x.service} pid ${x.pid}`).join(', ');
-  const v1After = (run: typeof revoke): string => (run ? (keyState(drill, run, 1) ?? 'undefined') : '?');
+  const after = (r: RetirementSummary | undefined): string =>
+    r === undefined
+      ? 'not reached'
+      : `${r.afterRevoke.attempts} requests carried ${r.key} after revoke started; ` +
+        `the provider saw ${r.afterRevoke.providerRequests}`;
+  const unused = (r: RetirementSummary | undefined): boolean =>
+    r !== undefined &&
+    r.revokeExitCode !== null &&
+    r.afterRevoke.attempts === 0 &&
+    r.afterRevoke.providerRequests === 0;
   return [
     check(
       'verify-refused',
@@ -155,7 +186,8 @@ function retirementChecks(record: DrillRecord, figures: Figures): Check[] {
         namesStale(record, revokeRefused) &&
         refusals.revoke.v1StillEnabled,
       `exit ${exitOf(revokeRefused)} ${revokeRefused?.json?.refusal ?? ''}; ` +
-        `names the stale worker: ${namesStale(record, revokeRefused)}; v1 ${v1After(revokeRefused)}`,
+        `names the stale worker: ${namesStale(record, revokeRefused)}; ` +
+        `v1 ${revokeRefused ? keyVersions(drill, revokeRefused, 'v1') : '?'}`,
     ),
     check(
       'restart-cannot-prove',
@@ -177,59 +209,69 @@ function retirementChecks(record: DrillRecord, figures: Figures): Check[] {
       'verify-passed',
       'once the stale worker was gone, the window had passed and the restarted collector had observed it again, ' +
         'verify passed',
-      exitOf(verifyPassed) === 0,
-      `exit ${exitOf(verifyPassed)} after ${seen.verifyAttempts} attempt(s) ` +
-        `(${seen.cannotProve.length} answered cannot prove), ` +
-        `${seconds(cleared.afterStaleStopMs)} after the stale worker stopped`,
+      first?.verifyExitCode === 0,
+      first === undefined
+        ? 'not reached'
+        : `exit ${first.verifyExitCode} after ${first.verifyAttempts} attempt(s) ` +
+            `(${seen.cannotProve.length} answered cannot prove), ` +
+            `${seconds(first.afterStaleStopMs)} after the stale worker stopped`,
     ),
     check(
       'revoke-done',
-      'revoke disabled v1',
-      exitOf(revoke) === 0 && cleared.v1Disabled,
-      `exit ${exitOf(revoke)}; v1 ${v1After(revoke)}`,
+      'revoke disabled every version holding v1',
+      first?.revokeExitCode === 0 && first.disabled,
+      first === undefined ? 'not reached' : `exit ${first.revokeExitCode}; v1: ${first.versions}`,
     ),
+    check('no-v1-after-revoke', 'zero requests on v1 after revoke', unused(first), after(first)),
     check(
-      'no-v1-after-revoke',
-      'zero requests on v1 after revoke',
-      revoke !== undefined && v1AfterRevoke.attempts === 0 && v1AfterRevoke.providerRequests === 0,
-      `${v1AfterRevoke.attempts} requests carried v1 after revoke started; ` +
-        `the provider saw ${v1AfterRevoke.providerRequests}`,
+      'retire-v2',
+      'rotation 2: once the window had passed, verify passed, and revoke disabled every version holding v2',
+      second?.verifyExitCode === 0 && second.revokeExitCode === 0 && second.disabled,
+      second === undefined
+        ? 'not reached'
+        : `verify exit ${second.verifyExitCode} after ${second.verifyAttempts} attempt(s); ` +
+            `revoke exit ${second.revokeExitCode}; v2: ${second.versions}`,
     ),
+    check('no-v2-after-revoke', 'zero requests on v2 after revoke', unused(second), after(second)),
   ];
 }
 
-/** The emergency: v3 live and v2 disabled at once, every worker healed, failures only in flight, no known race. */
+/** The emergency: v4 live and every other key disabled at once, every worker healed, failures only in flight. */
 function emergencyChecks(record: DrillRecord, figures: Figures): Check[] {
   const { drill, seen } = record;
   const o = drill.settings;
   const { summary: e, healKnown, healFailures } = figures.emergency;
   const run = seen.emergency;
-  const state = (n: 2 | 3): string => (run ? (keyState(drill, run, n) ?? 'undefined') : '?');
-  const onV3 = e.toV3Ms.n;
+  const { from, to } = EMERGENCY;
+  const others = KEY_NAMES.filter((k) => k !== to);
+  const state = (k: KeyName): string => (run ? (keyState(drill, run, k) ?? 'undefined') : '?');
+  const onNew = e.toNewMs.n;
   return [
     check(
       'emergency-done',
-      '`rotate emergency` made v3 live and disabled v2 at once',
-      exitOf(run) === 0 && !!run && keyState(drill, run, 3) === 'ENABLED' && keyState(drill, run, 2) === 'DISABLED',
-      `exit ${exitOf(run)}; v3 ${state(3)}, v2 ${state(2)}`,
+      `\`rotate emergency\` made ${to} live and left every other key disabled, at once`,
+      exitOf(run) === 0 && state(to) === 'ENABLED' && others.every((k) => state(k) === 'DISABLED'),
+      `exit ${exitOf(run)}; ${KEY_NAMES.map((k) => `${k} ${state(k)}`).join(', ')}` +
+        `${run ? ` (${from}: ${keyVersions(drill, run, from)}; ${to}: ${keyVersions(drill, run, to)})` : ''}`,
     ),
     check(
-      'emergency-v3',
-      'every live worker reached v3: at its first 401, healed by that same request (one retry with v3), ' +
-        'or earlier by its refresh; none sent v2 after healing',
-      onV3 === o.workers &&
+      'emergency-v4',
+      `every live worker reached ${to}: at its first 401, healed by that same request (one retry with ${to}), ` +
+        `or earlier by its refresh; none sent ${from} after healing`,
+      onNew === o.workers &&
         healFailures === 0 &&
         healKnown === 0 &&
-        e.v2AfterHeal === 0 &&
+        e.oldAfterHeal === 0 &&
         e.workersHealedOn401 + e.workersSwitchedByRefresh === o.workers,
-      `${onV3}/${o.workers} on v3: ${e.workersHealedOn401} healed on their first 401, ` +
+      `${onNew}/${o.workers} on ${to}: ${e.workersHealedOn401} healed on their first 401, ` +
         `${e.workersSwitchedByRefresh} by refresh, ${healFailures + healKnown} not healed by the retry` +
-        `${healKnown ? ` (${healKnown} with issue 2's signature)` : ''}; ${e.v2AfterHeal} requests on v2 after healing`,
+        `${healKnown ? ` (${healKnown} with issue 2's signature)` : ''}; ` +
+        `${e.oldAfterHeal} requests on ${from} after healing`,
     ),
     check(
       'emergency-failures',
       'emergency failures limited to requests in flight at the revocation, and counted',
-      run !== undefined && seen.revokedV2At !== undefined && e.failedNotInFlight === 0,
+      run !== undefined && seen.emergencyRevokedAt !== undefined && e.failedNotInFlight === 0,
       e.explanation,
     ),
     check(
@@ -256,7 +298,7 @@ function emergencyChecks(record: DrillRecord, figures: Figures): Check[] {
 /** The values no output may hold (the keys and the collector's token), and pieces of them, raw and in base64. */
 export function leakNeedles(record: DrillRecord): string[] {
   const { keys, token } = record.drill;
-  const secrets = [keys.v1, keys.v2, keys.v3, token];
+  const secrets = [...KEY_NAMES.map((k) => keys[k]), token];
   return secrets.flatMap((s) => [s, s.slice(12, 40), Buffer.from(s).toString('base64').slice(4, 40)]);
 }
 

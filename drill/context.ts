@@ -8,25 +8,41 @@ import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fingerprint } from '../src/index.js';
 import { SECRET } from './constants.js';
-import type { DrillKeys, DrillOptions, DrillSettings } from './settings.js';
+import type { DrillKeys, DrillOptions, DrillSettings, Layout } from './settings.js';
 import { seconds } from './stats.js';
 
-/** Which key a fingerprint is. */
-export type KeyName = 'v1' | 'v2' | 'v3';
+/** Which key a fingerprint is: v1 live at first, v2 and v3 by the normal rotations, v4 by the emergency. */
+export type KeyName = 'v1' | 'v2' | 'v3' | 'v4';
+/** The four keys, in the order they go live. */
+export const KEY_NAMES = ['v1', 'v2', 'v3', 'v4'] as const;
+
+/** A normal rotation of the playbook (provision → probe → flip → verify → revoke): its number, old and new keys. */
+export interface NormalRotation {
+  readonly n: 1 | 2;
+  readonly from: KeyName;
+  readonly to: KeyName;
+}
+
+/** The two normal rotations, in order; the emergency follows them ({@link EMERGENCY}). */
+export const NORMAL_ROTATIONS: readonly [NormalRotation, NormalRotation] = [
+  { n: 1, from: 'v1', to: 'v2' },
+  { n: 2, from: 'v2', to: 'v3' },
+];
+/** The third rotation: an emergency from the key the second made live. */
+export const EMERGENCY = { from: 'v3', to: 'v4' } as const satisfies { from: KeyName; to: KeyName };
 
 /** The moments the drill marks as it goes; the request phases are cut by them. */
 export type Mark =
   | 'ready'
-  | 'provision'
-  | 'flip'
-  | 'all-v2'
+  | `provision-${KeyName}`
+  | `flip-${KeyName}`
+  | `all-${KeyName}`
   | 'stale-stopped'
   | 'collector-restart'
-  | 'revoke'
-  | 'revoked'
+  | `revoke-${KeyName}`
+  | `revoked-${KeyName}`
   | 'emergency'
-  | 'provider-revoke-v2'
-  | 'all-v3'
+  | `provider-revoke-${KeyName}`
   | 'stop';
 
 export interface DrillContext {
@@ -36,7 +52,7 @@ export interface DrillContext {
   readonly fp: Readonly<Record<KeyName, string>>;
   /** The collector's token (random, for this run). */
   readonly token: string;
-  /** The chain the live workers declare. */
+  /** The chain the live workers declare, the same from start to end (three rotations, no deploy). */
   readonly chain: string;
   /** When the drill started (ms since the epoch). */
   readonly start: number;
@@ -48,7 +64,7 @@ export interface DrillContext {
   readonly transcript: string[];
   /** The environment every child starts from: no key of the caller's, no credentials, no test runner's loader. */
   readonly baseEnv: NodeJS.ProcessEnv;
-  /** Which key a fingerprint is (`other` for none of the three). */
+  /** Which key a fingerprint is (`other` for none of the four). */
   keyOf(fp: string): KeyName | 'other';
   /** ms since the drill started. */
   rel(at: number): number;
@@ -68,17 +84,23 @@ export interface DrillContext {
   stopLoopDelay(): { p50: number; p99: number; max: number };
 }
 
-/** Starts the drill's clock and its records. Throws when the three keys are not distinct. */
+/** Starts the drill's clock and its records. Throws when the four keys are not distinct. */
 export function createDrillContext(settings: DrillSettings, options: DrillOptions): DrillContext {
-  const keys = options.keys ?? { v1: newKey(), v2: newKey(), v3: newKey() };
-  if (new Set([keys.v1, keys.v2, keys.v3]).size !== 3) throw new RangeError('the three keys must differ');
+  const keys = options.keys ?? { v1: newKey(), v2: newKey(), v3: newKey(), v4: newKey() };
+  if (new Set(KEY_NAMES.map((k) => keys[k])).size !== KEY_NAMES.length)
+    throw new RangeError('the four keys must differ');
   const signal = options.signal;
   const say = options.log ?? ((): void => undefined);
   const start = Date.now();
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
 
-  const fp = { v1: fingerprint(keys.v1), v2: fingerprint(keys.v2), v3: fingerprint(keys.v3) };
+  const fp = {
+    v1: fingerprint(keys.v1),
+    v2: fingerprint(keys.v2),
+    v3: fingerprint(keys.v3),
+    v4: fingerprint(keys.v4),
+  };
   const transcript: string[] = [];
   const timeline: { t: number; event: string }[] = [];
   const marks = new Map<Mark, number>();
@@ -96,17 +118,14 @@ export function createDrillContext(settings: DrillSettings, options: DrillOption
     keys,
     fp,
     token: randomBytes(24).toString('hex'),
-    chain:
-      settings.layout === 'suffix'
-        ? `${SECRET}_v3 ?? ${SECRET}_v2 ?? ${SECRET}_v1`
-        : `${SECRET}@current ?? ${SECRET}@previous`,
+    chain: chainOf(settings.layout),
     start,
     signal,
     pids: [],
     timeline,
     transcript,
     baseEnv: childEnv(process.env),
-    keyOf: (f) => (f === fp.v1 ? 'v1' : f === fp.v2 ? 'v2' : f === fp.v3 ? 'v3' : 'other'),
+    keyOf: (f) => KEY_NAMES.find((k) => fp[k] === f) ?? 'other',
     rel,
     note(event, at = Date.now()) {
       timeline.push({ t: rel(at), event });
@@ -139,6 +158,17 @@ export function createDrillContext(settings: DrillSettings, options: DrillOption
       };
     },
   };
+}
+
+/**
+ * The chain the live workers declare, by layout: `pair` (the default) `NAME_v2 ?? NAME_v1`, which follows every
+ * rotation; `suffix` (legacy) a name per key, declared ahead for the four keys of the drill (set-up and three
+ * rotations: `NAME_v4 ?? … ?? NAME_v1`); `alias` `NAME@current ?? NAME@previous`.
+ */
+function chainOf(layout: Layout): string {
+  if (layout === 'pair') return `${SECRET}_v2 ?? ${SECRET}_v1`;
+  if (layout === 'suffix') return `${SECRET}_v4 ?? ${SECRET}_v3 ?? ${SECRET}_v2 ?? ${SECRET}_v1`;
+  return `${SECRET}@current ?? ${SECRET}@previous`;
 }
 
 /** An OpenAI-format key (`sk-proj-…T3BlbkFJ…`), random, for this run only. */

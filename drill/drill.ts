@@ -7,17 +7,21 @@
  * (drill/worker.ts; each reads the key through keyflip from the emulator and calls the mock provider with
  * the real `openai` SDK through `authFetch`, at a steady rate, beaconing to the collector) and one stale
  * worker that read its key from `process.env` at start-up. It runs the playbook with the `keyflip rotate`
- * commands as separate processes, and checks what the operator must be able to rely on:
+ * commands as separate processes — three rotations in a row, normal, normal, emergency, on one chain the workers
+ * declare at start-up and never change (the pair layout's `OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1` by default) —
+ * and checks what the operator must be able to rely on:
  *
  * - set-up: v1 provisioned, probed and flipped live;
- * - provision v2 → probe → flip: zero failed requests; every live worker on v2 on its first refresh after
- *   the flip (within one refresh period plus jitter);
- * - verify and revoke refuse while the stale worker runs, and name it; once it is gone and the window has
- *   passed, the collector restarts (from its state file): verify answers "cannot prove" (exit 4) until the
- *   collector has observed the window plus one beacon interval again, then passes, and revoke disables v1; zero
- *   requests on v1 after that;
- * - an emergency rotation to v3 under load (`rotate emergency`, then v2 revoked at the provider): every
- *   worker on v3, at its first 401 (authFetch refreshes and retries once) or its next refresh; failures
+ * - rotation 1, provision v2 → probe → flip: zero failed requests; no request carries v2 before its flip; every
+ *   live worker on v2 on its first refresh after the flip (within one refresh period plus jitter); verify and
+ *   revoke refuse while the stale worker runs, and name it; once it is gone and the window has passed, the
+ *   collector restarts (from its state file): verify answers "cannot prove" (exit 4) until the collector has
+ *   observed the window plus one beacon interval again, then passes, and revoke disables v1; zero requests on v1
+ *   after that;
+ * - rotation 2, v2 → v3 the same way (no stale worker now: verify passes once the window has passed), and zero
+ *   requests on v2 after its revoke;
+ * - an emergency rotation to v4 under load (`rotate emergency`, then v3 revoked at the provider): every
+ *   worker on v4, at its first 401 (authFetch refreshes and retries once) or its next refresh; failures
  *   limited to requests in flight at the revocation, counted exactly.
  *
  * Every child process is stopped (or killed) before it returns, also on failure. No key value is ever
@@ -28,16 +32,17 @@
  * record shows), checks.ts (the properties), build-result.ts (the JSON), report.ts (the tables).
  */
 import { buildResult } from './build-result.js';
-import { createDrillContext, type DrillContext } from './context.js';
+import { createDrillContext, type DrillContext, KEY_NAMES, type KeyName, NORMAL_ROTATIONS } from './context.js';
 import { Fleet } from './fleet.js';
 import {
-  emergencyToV3,
+  emergencyToV4,
   noObservations,
   type Observations,
   type Playbook,
   refuseWhileStale,
   retireV1,
-  rotateToV2,
+  retireV2,
+  rotateTo,
   setUpV1,
   startFleet,
   steady,
@@ -68,14 +73,21 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillResult>
     services = started;
     fleet = new Fleet(drill, started);
     const playbook: Playbook = { drill, services: started, fleet, seen };
+    const [first, second] = NORMAL_ROTATIONS;
     await setUpV1(playbook);
     await startFleet(playbook);
     await steady(playbook);
-    await rotateToV2(playbook);
+    // Rotation 1: v1 → v2, with the stale worker blocking verify and revoke, and a collector restart.
+    await rotateTo(playbook, first);
     await refuseWhileStale(playbook);
     await retireV1(playbook);
     await steady(playbook);
-    await emergencyToV3(playbook);
+    // Rotation 2: v2 → v3, on the same chain.
+    await rotateTo(playbook, second);
+    await retireV2(playbook);
+    await steady(playbook);
+    // Rotation 3: the emergency, v3 → v4, on the same chain.
+    await emergencyToV4(playbook);
     await steady(playbook);
   } catch (error) {
     failure = error;
@@ -99,9 +111,9 @@ async function stopEverything(
   drill.mark('stop');
   await fleet?.stopAll();
   const mock = services.mock;
-  const providerCounted = mock
-    ? { v1: mock.requestsFor(drill.keys.v1), v2: mock.requestsFor(drill.keys.v2), v3: mock.requestsFor(drill.keys.v3) }
-    : { v1: 0, v2: 0, v3: 0 };
+  const providerCounted = Object.fromEntries(
+    KEY_NAMES.map((k) => [k, mock ? mock.requestsFor(drill.keys[k]) : 0]),
+  ) as Record<KeyName, number>;
   await fleet?.killRest();
   await closeServices(services);
   drill.note(`stopped: ${fleet?.workers.length ?? 0} worker processes exited, services closed`);

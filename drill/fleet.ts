@@ -7,7 +7,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { setPriority } from 'node:os';
 import { LIVE_SERVICE, PROJECT, ROOT, SECRET, STALE_SERVICE, WORKER, WORKER_NICE } from './constants.js';
-import type { DrillContext } from './context.js';
+import type { DrillContext, KeyName } from './context.js';
 import type { DrillMessage, RequestRecord, WalkRecord, WorkerConfig, WorkerMessage } from './protocol.js';
 import type { DrillServices } from './services.js';
 
@@ -115,13 +115,13 @@ export class Fleet {
   }
 
   /** Whether every live worker's latest request, sent after `since`, carried `key`. */
-  allOn(key: 'v2' | 'v3', since: number): boolean {
+  allOn(key: KeyName, since: number): boolean {
     const fp = this.#drill.fp[key];
     return this.live().every((w) => w.latest !== undefined && w.latest[0] === fp && w.latest[1] >= since);
   }
 
   /** When the last live worker first sent `key` at or after `since` (now for one that has not). */
-  lastFirstUse(key: 'v2' | 'v3', since: number): number {
+  lastFirstUse(key: KeyName, since: number): number {
     return Math.max(...this.live().map((w) => firstUse(w, this.#drill.fp[key], since) ?? Date.now()));
   }
 

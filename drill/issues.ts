@@ -1,7 +1,7 @@
 /**
  * Library issues this drill found, each with a check of its own that recognises it by its signature:
- * 1 (`no-fail-closed`) and 2 (`no-stale-join`) are fixed (d7125cf) and fail the drill if they come back;
- * 3 (`staged-unseen`) is open, and informs.
+ * 1 (`no-fail-closed`) and 2 (`no-stale-join`) are fixed (d7125cf), 3 (`staged-unseen`) is fixed (issue 15:
+ * `provision` stages the new key in `NAME_next`, which no app declares); each fails the drill if it comes back.
  */
 export const ISSUES_FOUND = {
   1:
@@ -13,7 +13,8 @@ export const ISSUES_FOUND = {
     'old key was disabled; it ends on the same key (or, torn by issue 1, on none), so the 401 goes back to the ' +
     'SDK, and the old key is put on the 1 s refresh cooldown, so the next 401s within it go back too.',
   3:
-    'in the suffix layout, `rotate provision` adds the staged key (Secret Manager adds every version enabled) ' +
-    'and disables it in its next call: an app that declares NAME_vN and refreshes in between reads the staged, ' +
-    'not yet probed key until its next refresh.',
+    'a staged key was readable by an app before its flip: the old suffix `rotate provision` added it as ' +
+    'NAME_v{n+1} (Secret Manager adds every version enabled) and disabled it in its next call, so an app that ' +
+    'declared NAME_v{n+1} and refreshed in between read the staged, not yet probed key until its next refresh ' +
+    '(fixed: provision stages in NAME_next, which no app declares, in the pair and suffix layouts).',
 } as const;

@@ -1,16 +1,30 @@
 /**
- * The playbook as the drill runs it, one function per step, in order: v1 set up live, the fleet started,
- * the rotation to v2 (provision → probe → flip), verify and revoke refused while the stale worker holds v1,
- * v1 retired once it is gone (after a collector restart: verify cannot prove anything until the collector has
- * observed the window again), and the emergency rotation to v3 under load. Each step runs the `keyflip
- * rotate` commands an operator would, waits on observed state (never on a fixed delay alone), marks its
- * moments and records what it saw in {@link Observations}, which the figures and checks read afterwards.
+ * The playbook as the drill runs it, one function per step, in order, with one chain for the whole drill (the
+ * pair layout's `NAME_v2 ?? NAME_v1` by default): v1 set up live, the fleet started; rotation 1 to v2 (provision →
+ * probe → flip), verify and revoke refused while the stale worker holds v1, v1 retired once it is gone (after a
+ * collector restart: verify cannot prove anything until the collector has observed the window again); rotation 2
+ * to v3 the same way, v2 retired (no stale worker: verify passes once the window has passed); and the emergency
+ * rotation to v4 under load. Each step runs the `keyflip rotate` commands an operator would, waits on observed
+ * state (never on a fixed delay alone), marks its moments and records what it saw in {@link Observations}, which
+ * the figures and checks read afterwards.
  */
-import type { DrillContext } from './context.js';
+import { EMERGENCY, type KeyName, NORMAL_ROTATIONS, type NormalRotation, type DrillContext } from './context.js';
 import type { Fleet } from './fleet.js';
 import { answeredAt, type CommandRun, recordAt, runRotate } from './rotate-command.js';
 import { type DrillServices, holders, restartCollector } from './services.js';
 import { seconds } from './stats.js';
+
+/** What one normal rotation saw: its flip, the verify that ended the wait, its revoke. */
+export interface RotationSeen {
+  readonly rotation: NormalRotation;
+  flip: CommandRun | undefined;
+  /** The last verify run before revoke (the one that passed, when one did), and how many runs it took. */
+  verify: CommandRun | undefined;
+  verifyAttempts: number;
+  revoke: CommandRun | undefined;
+  /** Requests the provider counted on the old key when revoke started. */
+  providerOldBeforeRevoke: number;
+}
 
 /** What the playbook's steps saw, for the figures and checks. */
 export interface Observations {
@@ -18,28 +32,25 @@ export interface Observations {
   readonly commands: CommandRun[];
   /** provision, probe and flip of v1. */
   readonly setUp: CommandRun[];
-  flip: CommandRun | undefined;
-  /** verify and revoke while the stale worker runs (both must refuse). */
+  /** The normal rotations, as far as they got, in order (rotation 1 is `rotations[0]`). */
+  readonly rotations: RotationSeen[];
+  /** Rotation 1: verify and revoke while the stale worker runs (both must refuse). */
   verifyRefused: CommandRun | undefined;
   revokeRefused: CommandRun | undefined;
   /**
-   * When the collector was restarted (listening again), once the stale worker was gone: once, or again (at most
-   * {@link MAX_RESTARTS} in all) when no verify answered before the collector had caught up.
+   * Rotation 1: when the collector was restarted (listening again), once the stale worker was gone: once, or again
+   * (at most {@link MAX_RESTARTS} in all) when no verify answered before the collector had caught up.
    */
   collectorRestarts: number[];
-  /** The verify runs after the restart that answered "cannot prove" (exit 4), in order. */
+  /** Rotation 1: the verify runs after the restart that answered "cannot prove" (exit 4), in order. */
   cannotProve: CommandRun[];
-  /** verify once the stale worker is gone (the last run), and how many runs it took (exit 4 included). */
-  verifyPassed: CommandRun | undefined;
-  verifyAttempts: number;
-  revoke: CommandRun | undefined;
   emergency: CommandRun | undefined;
   /** When the stale worker had exited. */
   staleStoppedAt: number | undefined;
-  /** Requests the provider counted on v1 when revoke started. */
-  providerV1BeforeRevoke: number;
-  /** When v2 was revoked at the provider. */
-  revokedV2At: number | undefined;
+  /** When the emergency's old key (v3) was revoked at the provider. */
+  emergencyRevokedAt: number | undefined;
+  /** Probes the provider counted besides the workers' requests, by key (`rotate probe`, `emergency --provider`). */
+  readonly probes: Record<KeyName, number>;
 }
 
 /** The drill under way: its context, the services, the fleet and what was observed. */
@@ -54,24 +65,21 @@ export function noObservations(): Observations {
   return {
     commands: [],
     setUp: [],
-    flip: undefined,
+    rotations: [],
     verifyRefused: undefined,
     revokeRefused: undefined,
     collectorRestarts: [],
     cannotProve: [],
-    verifyPassed: undefined,
-    verifyAttempts: 0,
-    revoke: undefined,
     emergency: undefined,
     staleStoppedAt: undefined,
-    providerV1BeforeRevoke: 0,
-    revokedV2At: undefined,
+    emergencyRevokedAt: undefined,
+    probes: { v1: 0, v2: 0, v3: 0, v4: 0 },
   };
 }
 
-/** When v2 went live: the flip's own record, or the start of the flip command. */
-export function flipTime(p: Pick<Playbook, 'drill'>, flip: CommandRun): number {
-  return recordAt(p.drill, flip, 2, 'flipped') ?? flip.startedAt;
+/** When `key` went live: the flip's own record of it, or the start of the flip command. */
+export function flipTime(p: Pick<Playbook, 'drill'>, flip: CommandRun, key: KeyName): number {
+  return recordAt(p.drill, flip, key, 'flipped') ?? flip.startedAt;
 }
 
 const rotate = (p: Playbook, step: string, command: string, args: readonly string[], stdin?: string) =>
@@ -85,12 +93,31 @@ const windowArgs = (p: Playbook): string[] => [
   p.services.collector.url,
 ];
 
+/** `rotate probe` of `key` against the mock provider (counted: the provider sees it). */
+async function probe(p: Playbook, step: string, key: KeyName): Promise<CommandRun> {
+  const run = await rotate(
+    p,
+    step,
+    'probe',
+    ['--provider', 'openai', '--base-url', p.services.mock.url],
+    p.drill.keys[key],
+  );
+  if (run.exitCode === 0) p.seen.probes[key]++;
+  return run;
+}
+
+/** The rotation's record (it must have started). */
+function seenOf(p: Playbook, rotation: NormalRotation): RotationSeen {
+  const seen = p.seen.rotations.find((r) => r.rotation === rotation);
+  if (!seen) throw new Error(`rotation ${rotation.n} has not started`);
+  return seen;
+}
+
 /** Set-up: v1 live, through the playbook (provision, probe against the mock provider, flip). */
 export async function setUpV1(p: Playbook): Promise<void> {
   const { keys } = p.drill;
-  const probe = ['--provider', 'openai', '--base-url', p.services.mock.url];
   p.seen.setUp.push(await rotate(p, 'set-up', 'provision', [], keys.v1));
-  p.seen.setUp.push(await rotate(p, 'set-up', 'probe', probe, keys.v1));
+  p.seen.setUp.push(await probe(p, 'set-up', 'v1'));
   p.seen.setUp.push(await rotate(p, 'set-up', 'flip', []));
   if (p.seen.setUp.some((r) => r.exitCode !== 0)) throw new Error('the set-up of v1 failed');
 }
@@ -114,39 +141,57 @@ export function steady(p: Playbook): Promise<void> {
   return p.drill.sleep(p.drill.settings.steadyMs);
 }
 
-/** The rotation: v2 provisioned and probed (staged), flipped live; every live worker must switch to it. */
-export async function rotateToV2(p: Playbook): Promise<void> {
+/**
+ * A normal rotation: the new key provisioned (staged where no app reads it) and probed, then flipped live; every
+ * live worker must switch to it, on the chain it declared at start-up.
+ */
+export async function rotateTo(p: Playbook, rotation: NormalRotation): Promise<void> {
   const { drill, services, fleet } = p;
   const o = drill.settings;
-  drill.mark('provision');
-  services.mock.accept(drill.keys.v2);
-  await rotate(p, 'rotation', 'provision', [], drill.keys.v2);
-  await rotate(p, 'rotation', 'probe', ['--provider', 'openai', '--base-url', services.mock.url], drill.keys.v2);
-  drill.mark('flip');
-  const flip = await rotate(p, 'rotation', 'flip', []);
-  p.seen.flip = flip;
-  if (flip.exitCode !== 0) throw new Error('flip failed');
-  const flipAt = flipTime(p, flip);
+  const { n, to } = rotation;
+  const seen: RotationSeen = {
+    rotation,
+    flip: undefined,
+    verify: undefined,
+    verifyAttempts: 0,
+    revoke: undefined,
+    providerOldBeforeRevoke: 0,
+  };
+  p.seen.rotations.push(seen);
+  const step = `rotation ${n}`;
+  drill.mark(`provision-${to}`);
+  services.mock.accept(drill.keys[to]);
+  const provision = await rotate(p, step, 'provision', [], drill.keys[to]);
+  const probed = await probe(p, step, to);
+  if (provision.exitCode !== 0 || probed.exitCode !== 0) throw new Error(`${step}: provision or probe failed`);
+  drill.mark(`flip-${to}`);
+  const flip = await rotate(p, step, 'flip', []);
+  seen.flip = flip;
+  if (flip.exitCode !== 0) throw new Error(`${step}: flip failed`);
+  const flipAt = flipTime(p, flip, to);
   const switched = await drill.waitFor(
-    () => fleet.allOn('v2', flip.startedAt),
+    () => fleet.allOn(to, flip.startedAt),
     3 * o.refreshMs * (1 + o.jitter) + 30_000,
   );
-  const allV2 = drill.mark('all-v2', fleet.lastFirstUse('v2', flip.startedAt));
+  const all = drill.mark(`all-${to}`, fleet.lastFirstUse(to, flip.startedAt));
   drill.note(
     switched
-      ? `every live worker has sent a request with v2 (the last ${seconds(allV2 - flipAt)} after the flip)`
-      : 'NOT every live worker switched to v2',
+      ? `every live worker has sent a request with ${to} (the last ${seconds(all - flipAt)} after the flip)`
+      : `NOT every live worker switched to ${to}`,
   );
 }
 
 /**
- * The window: the live workers' last reports of v1 age out, while the stale worker still holds it. Verify
+ * Rotation 1's window: the live workers' last reports of v1 age out, while the stale worker still holds it. Verify
  * and revoke must both refuse, naming it.
  */
 export async function refuseWhileStale(p: Playbook): Promise<void> {
   const { drill, services } = p;
   const o = drill.settings;
-  const flipAt = flipTime(p, p.seen.flip as CommandRun);
+  const [first] = NORMAL_ROTATIONS;
+  const flip = seenOf(p, first).flip;
+  if (!flip) throw new Error('rotation 1 did not flip');
+  const flipAt = flipTime(p, flip, first.to);
   const staleId = (p.fleet.stale as { instanceId: string }).instanceId;
   await drill.waitFor(
     () => Date.now() >= flipAt + o.windowMs + 100 && holders(drill, services, 'v1').every((id) => id === staleId),
@@ -158,14 +203,15 @@ export async function refuseWhileStale(p: Playbook): Promise<void> {
 }
 
 /**
- * v1 retired: the stale worker stops; once the window has passed without it, the collector restarts (from its
- * state file, on the same port). Verify must answer "cannot prove" (exit 4) until the restarted collector has
+ * Rotation 1, v1 retired: the stale worker stops; once the window has passed without it, the collector restarts
+ * (from its state file, on the same port). Verify must answer "cannot prove" (exit 4) until the restarted collector has
  * observed the window plus one beacon interval, then pass (a few attempts, a beacon interval apart); revoke
  * disables v1, and v1 is revoked at the provider too.
  */
 export async function retireV1(p: Playbook): Promise<void> {
   const { drill, services, fleet } = p;
   const o = drill.settings;
+  const seen = seenOf(p, NORMAL_ROTATIONS[0]);
   const stale = fleet.stale;
   drill.note(
     `stopping the stale worker (pid ${stale?.pid}): the process that read OPENAI_API_KEY from its ` +
@@ -186,20 +232,48 @@ export async function retireV1(p: Playbook): Promise<void> {
     const restartedAt = await restartCollector(drill, services);
     p.seen.collectorRestarts.push(restartedAt);
     const caughtUpAt = restartedAt + o.windowMs + o.beaconMs;
-    const shown = await verifyUntilClear(p, caughtUpAt);
+    const shown = await verifyUntilClear(p, seen, 'verify (stale worker gone)', caughtUpAt);
     // A machine so loaded that the first verify answered after the collector had caught up showed nothing:
     // restart again (the verify that passed was right to pass: the collector had observed the whole window).
-    if (shown || p.seen.verifyPassed?.exitCode !== 0 || restarts >= MAX_RESTARTS) break;
+    if (shown || seen.verify?.exitCode !== 0 || restarts >= MAX_RESTARTS) break;
     drill.note('no verify answered before the restarted collector caught up (a slow machine): restarting it again');
   }
-  drill.mark('revoke');
-  p.seen.providerV1BeforeRevoke = services.mock.requestsFor(drill.keys.v1);
-  p.seen.revoke = await rotate(p, 'revoke', 'revoke', windowArgs(p));
-  if (p.seen.revoke.exitCode === 0) {
-    services.mock.revoke(drill.keys.v1);
-    drill.note('v1 revoked at the provider too (mock.revoke): a request still carrying it would get a 401');
+  await revokeOld(p, seen);
+}
+
+/**
+ * Rotation 2, v2 retired: no process holds it any more (no stale worker now); once the live workers' last reports
+ * of it have aged out of the window, verify passes and revoke disables every version holding it.
+ */
+export async function retireV2(p: Playbook): Promise<void> {
+  const { drill, services } = p;
+  const o = drill.settings;
+  const second = NORMAL_ROTATIONS[1];
+  const seen = seenOf(p, second);
+  const flip = seen.flip;
+  if (!flip) throw new Error('rotation 2 did not flip');
+  const flipAt = flipTime(p, flip, second.to);
+  await drill.waitFor(
+    () => Date.now() >= flipAt + o.windowMs + 100 && holders(drill, services, second.from).length === 0,
+    o.windowMs + 30_000,
+    50,
+  );
+  await verifyUntilClear(p, seen, 'verify (rotation 2)', Date.now());
+  await revokeOld(p, seen);
+}
+
+/** Revoke of the rotation's old key (after its verify), and the same key revoked at the provider too. */
+async function revokeOld(p: Playbook, seen: RotationSeen): Promise<void> {
+  const { drill, services } = p;
+  const old = seen.rotation.from;
+  drill.mark(`revoke-${old}`);
+  seen.providerOldBeforeRevoke = services.mock.requestsFor(drill.keys[old]);
+  seen.revoke = await rotate(p, `revoke (rotation ${seen.rotation.n})`, 'revoke', windowArgs(p));
+  if (seen.revoke.exitCode === 0) {
+    services.mock.revoke(drill.keys[old]);
+    drill.note(`${old} revoked at the provider too (mock.revoke): a request still carrying it would get a 401`);
   }
-  drill.mark('revoked');
+  drill.mark(`revoked-${old}`);
 }
 
 /** Restarts of the collector at most, to show verify answering "cannot prove" on a slow machine. */
@@ -210,16 +284,16 @@ const MAX_RESTARTS = 3;
  * after `caughtUpAt`); says whether one answered "cannot prove" before `caughtUpAt`, when the restarted collector
  * had observed the window plus one beacon interval.
  */
-async function verifyUntilClear(p: Playbook, caughtUpAt: number): Promise<boolean> {
+async function verifyUntilClear(p: Playbook, seen: RotationSeen, step: string, caughtUpAt: number): Promise<boolean> {
   const o = p.drill.settings;
   let shown = false;
   let others = 0;
   for (;;) {
-    const run = await rotate(p, 'verify (stale worker gone)', 'verify', windowArgs(p));
-    p.seen.verifyAttempts++;
-    p.seen.verifyPassed = run;
+    const run = await rotate(p, step, 'verify', windowArgs(p));
+    seen.verifyAttempts++;
+    seen.verify = run;
     if (run.exitCode === 4) {
-      p.seen.cannotProve.push(run);
+      if (seen.rotation.n === 1) p.seen.cannotProve.push(run);
       if ((answeredAt(run) ?? run.endedAt) < caughtUpAt) shown = true;
     } else others++;
     if (run.exitCode === 0 || run.exitCode === 2) return shown;
@@ -229,14 +303,15 @@ async function verifyUntilClear(p: Playbook, caughtUpAt: number): Promise<boolea
 }
 
 /**
- * The emergency, under load: `rotate emergency` makes v3 live and disables v2 at once, then v2 is revoked
- * at the provider; every live worker must reach v3, at its first 401 (authFetch) or its next refresh.
+ * The emergency, under load: `rotate emergency` makes v4 live and disables every other key at once, then v3 is
+ * revoked at the provider; every live worker must reach v4, at its first 401 (authFetch) or its next refresh.
  */
-export async function emergencyToV3(p: Playbook): Promise<void> {
+export async function emergencyToV4(p: Playbook): Promise<void> {
   const { drill, services, fleet } = p;
   const o = drill.settings;
+  const { from, to } = EMERGENCY;
   drill.mark('emergency');
-  services.mock.accept(drill.keys.v3);
+  services.mock.accept(drill.keys[to]);
   const args = [
     '--provider',
     'openai',
@@ -247,17 +322,20 @@ export async function emergencyToV3(p: Playbook): Promise<void> {
     '--collector',
     services.collector.url,
   ];
-  const emergency = await rotate(p, 'emergency', 'emergency', args, drill.keys.v3);
+  const emergency = await rotate(p, 'emergency', 'emergency', args, drill.keys[to]);
   p.seen.emergency = emergency;
+  if (emergency.exitCode === 0) p.seen.probes[to]++;
   if (emergency.exitCode === 0) {
-    services.mock.revoke(drill.keys.v2);
-    p.seen.revokedV2At = drill.mark('provider-revoke-v2');
-    drill.note('v2 revoked at the provider (mock.revoke): its next request on v2 gets a 401 and authFetch heals');
+    services.mock.revoke(drill.keys[from]);
+    p.seen.emergencyRevokedAt = drill.mark(`provider-revoke-${from}`);
+    drill.note(
+      `${from} revoked at the provider (mock.revoke): its next request on ${from} gets a 401 and authFetch heals`,
+    );
   }
   const healed = await drill.waitFor(
-    () => fleet.allOn('v3', emergency.startedAt),
+    () => fleet.allOn(to, emergency.startedAt),
     2 * o.refreshMs * (1 + o.jitter) + 30_000,
   );
-  drill.mark('all-v3', fleet.lastFirstUse('v3', emergency.startedAt));
-  drill.note(healed ? 'every live worker has sent a request with v3' : 'NOT every live worker reached v3');
+  drill.mark(`all-${to}`, fleet.lastFirstUse(to, emergency.startedAt));
+  drill.note(healed ? `every live worker has sent a request with ${to}` : `NOT every live worker reached ${to}`);
 }

@@ -18,7 +18,7 @@ export interface WorkerConfig {
   /** The secret as the apps declare it (`resolver.secret(NAME, chain)`). */
   readonly secret: string;
   /**
-   * The chain (`OPENAI_API_KEY_v3 ?? OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1`, or `env:OPENAI_API_KEY` for the
+   * The chain (`OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1` in the pair layout, or `env:OPENAI_API_KEY` for the
    * stale worker).
    */
   readonly chain: string;

@@ -2,7 +2,7 @@
  * Everything the drill recorded by the time every process has stopped: the figures and the checks are
  * computed from this alone, after the run.
  */
-import type { DrillContext } from './context.js';
+import type { DrillContext, KeyName } from './context.js';
 import type { WorkerState } from './fleet.js';
 import type { Observations } from './playbook.js';
 
@@ -13,7 +13,7 @@ export interface DrillRecord {
   readonly stale: WorkerState | undefined;
   readonly seen: Observations;
   /** What the mock provider counted by key once every worker had stopped (zeros when it never started). */
-  readonly providerCounted: { readonly v1: number; readonly v2: number; readonly v3: number };
+  readonly providerCounted: Readonly<Record<KeyName, number>>;
   /** Why the drill stopped early, if it did. */
   readonly failure: unknown;
   /** The drill process's own event-loop delay (it hosts the services), ms. */

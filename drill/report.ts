@@ -9,7 +9,7 @@ import { int, markdownTable, seconds, spreadText } from './stats.js';
 /** The phases as a markdown table: requests started in each phase, their outcomes, and the keys the provider saw. */
 export function phaseTable(r: DrillResult): string {
   return markdownTable(
-    ['phase (requests by start time)', 'from', 'sent', 'ok', 'failed', 'on v1', 'on v2', 'on v3', '401s'],
+    ['phase (requests by start time)', 'from', 'sent', 'ok', 'failed', 'on v1', 'on v2', 'on v3', 'on v4', '401s'],
     r.phases.map((p) => [
       p.phase,
       `+${seconds(p.from, 1)}`,
@@ -23,6 +23,7 @@ export function phaseTable(r: DrillResult): string {
       int(p.attempts.v1),
       int(p.attempts.v2),
       int(p.attempts.v3),
+      int(p.attempts.v4),
       int(p.answers401),
     ]),
   );
@@ -31,7 +32,36 @@ export function phaseTable(r: DrillResult): string {
 /** The properties the drill shows, with the figures of this run, as a markdown table. */
 export function summaryTable(r: DrillResult): string {
   const e = r.emergency;
+  const [v1, v2] = r.retirements;
+  const probes = sum(r.totals.probes);
+  const flipRows = r.flips.flatMap((f): string[][] => [
+    [
+      `rotation ${f.rotation}: flip → every live worker sent a request with ${f.to} (p50 / max over workers)`,
+      spreadText(f.toNewMs),
+      '—',
+      verdict(r, 'flip-first-refresh'),
+    ],
+    [
+      `rotation ${f.rotation}: flip → the refresh that switched each worker to ${f.to} started (p50 / max)`,
+      spreadText(f.refreshStartMs),
+      `≤ ${seconds(f.boundMs)}`,
+      verdict(r, 'flip-bound'),
+    ],
+    [
+      `rotation ${f.rotation}: live workers that switched to ${f.to} on their first refresh after the flip`,
+      `${f.switchedOnFirstRefresh} / ${r.workers.live}`,
+      'all',
+      verdict(r, 'flip-first-refresh'),
+    ],
+    [
+      `rotation ${f.rotation}: ${f.to} while staged, before its flip: requests (workers) / refreshes that read it`,
+      `${f.stagedKeyBeforeFlip.requests} (${f.stagedKeyBeforeFlip.workers}) / ${f.stagedKeyBeforeFlip.reads}`,
+      '0',
+      verdict(r, 'staged-unseen'),
+    ],
+  ]);
   const rows: string[][] = [
+    ['the chain every live worker declared, unchanged through the three rotations', `\`${r.chain}\``, '—', '—'],
     [
       'requests sent (all workers, whole drill)',
       `${int(r.totals.sent)} (${r.totals.achievedRatePerWorker}/s per worker)`,
@@ -39,37 +69,20 @@ export function summaryTable(r: DrillResult): string {
       r.totals.failed === 0 ? '0 failed' : `${r.totals.failed} failed`,
     ],
     [
-      'HTTP attempts reported by the workers / counted by the provider, less the 3 probes',
-      `${int(sum(r.totals.attemptsByKey))} / ${int(sum(r.totals.providerCounted) - 3)}`,
+      `HTTP attempts reported by the workers / counted by the provider, less the ${probes} probes`,
+      `${int(sum(r.totals.attemptsByKey))} / ${int(sum(r.totals.providerCounted) - probes)}`,
       'equal',
       verdict(r, 'exact-counts'),
     ],
     [
-      'failed requests through the normal rotation (provision → flip → verify → revoke)',
-      String(r.phases.slice(0, 6).reduce((n, p) => n + p.failed, 0)),
+      'failed requests through the two normal rotations (provision → flip → verify → revoke, twice)',
+      String(r.totals.normalFailed),
       '0',
       verdict(r, 'normal-zero-failed'),
     ],
+    ...flipRows,
     [
-      'flip → every live worker sent a request with v2 (p50 / max over workers)',
-      spreadText(r.flip.toV2Ms),
-      '—',
-      verdict(r, 'flip-first-refresh'),
-    ],
-    [
-      'flip → the refresh that switched each worker started (p50 / max)',
-      spreadText(r.flip.refreshStartMs),
-      `≤ ${seconds(r.flip.boundMs)}`,
-      verdict(r, 'flip-bound'),
-    ],
-    [
-      'live workers that switched on their first refresh after the flip',
-      `${r.flip.switchedOnFirstRefresh} / ${r.workers.live}`,
-      'all',
-      verdict(r, 'flip-first-refresh'),
-    ],
-    [
-      'verify while the stale worker runs',
+      'rotation 1: verify while the stale worker runs',
       r.refusals.verify.refused
         ? `refused, named ${r.refusals.verify.offenders.map((x) => `${x.service} pid ${x.pid}`).join(', ')}`
         : 'NOT refused',
@@ -77,13 +90,14 @@ export function summaryTable(r: DrillResult): string {
       verdict(r, 'verify-refused'),
     ],
     [
-      'revoke while the stale worker runs',
+      'rotation 1: revoke while the stale worker runs',
       r.refusals.revoke.refused ? `refused (${r.refusals.revoke.refusal}), v1 left enabled` : 'NOT refused',
       'refuse',
       verdict(r, 'revoke-refused'),
     ],
     [
-      'verify after a collector restart (state file kept), before it observed window + 1 beacon interval again',
+      'rotation 1: verify after a collector restart (state file kept), before it observed window + 1 beacon ' +
+        'interval again',
       r.restart === undefined
         ? 'not reached'
         : `${r.restart.blindExitCodes.every((c) => c === 4) ? 'cannot prove' : 'NOT cannot prove'} ` +
@@ -92,48 +106,54 @@ export function summaryTable(r: DrillResult): string {
       verdict(r, 'restart-cannot-prove'),
     ],
     [
-      'verify after the stale worker stopped (window elapsed, collector caught up)',
-      r.cleared.verifyExitCode === 0
-        ? `passed, ${seconds(r.cleared.afterStaleStopMs)} after it stopped`
-        : `exit ${r.cleared.verifyExitCode}`,
+      'rotation 1: verify after the stale worker stopped (window elapsed, collector caught up)',
+      v1?.verifyExitCode === 0
+        ? `passed, ${seconds(v1.afterStaleStopMs)} after it stopped`
+        : `exit ${v1?.verifyExitCode ?? '—'}`,
       'pass',
       verdict(r, 'verify-passed'),
     ],
     [
-      'requests on v1 after revoke (workers / provider)',
-      `${r.v1AfterRevoke.attempts} / ${r.v1AfterRevoke.providerRequests}`,
+      'rotation 1: requests on v1 after revoke (workers / provider)',
+      v1 ? `${v1.afterRevoke.attempts} / ${v1.afterRevoke.providerRequests}` : 'not reached',
       '0',
       verdict(r, 'no-v1-after-revoke'),
     ],
     [
-      'emergency → every live worker sent a request with v3 (p50 / max)',
-      spreadText(e.toV3Ms),
-      '—',
-      verdict(r, 'emergency-v3'),
+      'rotation 2: verify once the window passed; revoke',
+      v2 ? `verify exit ${v2.verifyExitCode} (${v2.verifyAttempts} run(s)), revoke exit ${v2.revokeExitCode}` : '—',
+      'pass, disable v2',
+      verdict(r, 'retire-v2'),
     ],
     [
-      'emergency: how each worker reached v3',
+      'rotation 2: requests on v2 after revoke (workers / provider)',
+      v2 ? `${v2.afterRevoke.attempts} / ${v2.afterRevoke.providerRequests}` : 'not reached',
+      '0',
+      verdict(r, 'no-v2-after-revoke'),
+    ],
+    [
+      `rotation 3, emergency → every live worker sent a request with ${e.to} (p50 / max)`,
+      spreadText(e.toNewMs),
+      '—',
+      verdict(r, 'emergency-v4'),
+    ],
+    [
+      `emergency: how each worker reached ${e.to}`,
       `${e.workersHealedOn401} at their first 401, ${e.workersSwitchedByRefresh} by refresh`,
       'all',
-      verdict(r, 'emergency-v3'),
+      verdict(r, 'emergency-v4'),
     ],
     [
-      'emergency: first 401 → the same request done with v3 (p50 / max)',
+      `emergency: first 401 → the same request done with ${e.to} (p50 / max)`,
       spreadText(e.healMs),
       'one retry',
-      verdict(r, 'emergency-v3'),
+      verdict(r, 'emergency-v4'),
     ],
     [
       'emergency: requests answered 401 / healed by authFetch’s retry / failed',
       `${e.requestsAnswered401} / ${e.healedByRetry} / ${e.failed}`,
       'failed ⊆ in flight',
       verdict(r, 'emergency-failures'),
-    ],
-    [
-      'requests that carried the staged key before the flip: issue 3 (workers)',
-      `${r.flip.stagedKeyBeforeFlip.requests} (${r.flip.stagedKeyBeforeFlip.workers})`,
-      '0',
-      verdict(r, 'staged-unseen'),
     ],
     [
       'requests that failed closed while a key was live: issue 1 (workers)',
@@ -152,7 +172,7 @@ export function summaryTable(r: DrillResult): string {
   return markdownTable(['property', 'this run', 'target', 'result'], rows, ['l', 'r', 'r', 'r']);
 }
 
-const sum = (byKey: { v1: number; v2: number; v3: number }): number => byKey.v1 + byKey.v2 + byKey.v3;
+const sum = (byKey: Readonly<Record<string, number>>): number => Object.values(byKey).reduce((a, b) => a + b, 0);
 
 function verdict(r: DrillResult, id: string): string {
   const c = r.checks.find((x) => x.id === id);
@@ -198,7 +218,8 @@ function checkLine(c: Check): string {
 function headline(r: DrillResult): string {
   const o = r.options;
   return (
-    `keyflip rotation drill — ${r.workers.live} live workers + ${r.workers.stale} stale, ${o.layout} layout, ` +
+    `keyflip rotation drill — ${r.workers.live} live workers + ${r.workers.stale} stale, ${o.layout} layout ` +
+    `(\`${r.chain}\`, three rotations: normal, normal, emergency), ` +
     `${o.rate} requests/s each, refresh ${o.refreshMs} ms ± ${o.jitter * 100} %, beacon ${o.beaconMs} ms, ` +
     `window ${o.windowMs} ms, CLI via ${o.cli}`
   );

@@ -1,7 +1,8 @@
 /**
- * The drill's result: the JSON `npm run drill` writes to drill/results/ (schema `keyflip.drill/v1`, read
- * back by bench/drill.ts for BENCHMARKS.md), and what the report's tables show.
+ * The drill's result: the JSON `npm run drill` writes to drill/results/ (schema `keyflip.drill/v2`: three
+ * rotations, four keys; read back by bench/drill.ts for BENCHMARKS.md), and what the report's tables show.
  */
+import type { KeyName } from './context.js';
 import type { DrillKeys, DrillSettings } from './settings.js';
 import type { Spread } from './stats.js';
 
@@ -24,7 +25,7 @@ export interface PhaseRow {
   readonly failed: number;
   readonly failedByStatus: Record<string, number>;
   /** HTTP attempts (what the provider saw) by key. */
-  readonly attempts: { readonly v1: number; readonly v2: number; readonly v3: number; readonly other: number };
+  readonly attempts: Readonly<Record<KeyName | 'other', number>>;
   readonly answers401: number;
 }
 
@@ -40,13 +41,67 @@ export interface CommandSummary {
   readonly at: number;
 }
 
+/** The flip of one normal rotation: when each live worker reached the new key, against the refresh bound. */
+export interface FlipSummary {
+  /** Which rotation (1 or 2), the key it retired and the key it made live. */
+  rotation: number;
+  from: KeyName;
+  to: KeyName;
+  /** Flip → each worker's first request with the new key. */
+  toNewMs: Spread;
+  /** Flip → each worker's resolver serving the new key (the end of the refresh that switched it). */
+  onNewMs: Spread;
+  /**
+   * Flip (or the end of the refresh in flight at the flip) → the start of the refresh that switched each
+   * worker; bounded by `boundMs`.
+   */
+  refreshStartMs: Spread;
+  boundMs: number;
+  /** Live workers whose switching refresh started within `boundMs`. */
+  withinBound: number;
+  switchedOnFirstRefresh: number;
+  /** Requests that carried the old key after the worker had switched. */
+  oldAfterSwitch: number;
+  /**
+   * From the end of the last refresh before the switch to the start of the one that switched, per worker
+   * (the timer: refresh × (1 ± jitter) plus its lateness).
+   */
+  refreshGapMs: Spread;
+  /** How long the refresh that switched took (one Secret Manager call per candidate read). */
+  switchWalkMs: Spread;
+  /**
+   * The new key seen before its flip started, while it was staged: requests that carried it, the workers that
+   * sent them, and refreshes (any worker's resolver) that read it. Must be 0: it is staged where no app reads it.
+   */
+  stagedKeyBeforeFlip: { requests: number; workers: number; reads: number };
+}
+
+/** The retirement of one normal rotation's old key: verify, revoke, and nothing on it afterwards. */
+export interface RetirementSummary {
+  rotation: number;
+  key: KeyName;
+  verifyExitCode: number | null;
+  verifyAttempts: number;
+  /** Rotation 1: the stale worker stopped → the verify that passed ended (null otherwise). */
+  afterStaleStopMs: number | null;
+  revokeExitCode: number | null;
+  /** Every version holding the key was disabled by revoke. */
+  disabled: boolean;
+  /** The versions holding the key after revoke, as it listed them (`OPENAI_API_KEY_v1@1 DISABLED, …`). */
+  versions: string;
+  /** Requests that carried the key after revoke started: by the workers' reports, and the provider's count. */
+  afterRevoke: { attempts: number; providerRequests: number };
+}
+
 export interface DrillResult {
-  readonly schema: 'keyflip.drill/v1';
+  readonly schema: 'keyflip.drill/v2';
   readonly ok: boolean;
   readonly startedAt: string;
   readonly durationMs: number;
   readonly machine: { cpu: string; cores: number; memoryGiB: number; os: string; node: string };
   readonly options: DrillSettings;
+  /** The chain every live worker declared, from start to end. */
+  readonly chain: string;
   /** The keys' fingerprints (never a key). */
   readonly keys: DrillKeys;
   readonly workers: { live: number; stale: number; startupMs: Spread; allReadyMs: number };
@@ -61,8 +116,13 @@ export interface DrillResult {
     resolverErrors: Record<string, number>;
     skipped: number;
     /** HTTP attempts the workers reported by key, and what the provider counted (the probes included). */
-    attemptsByKey: { v1: number; v2: number; v3: number };
-    providerCounted: { v1: number; v2: number; v3: number };
+    attemptsByKey: Record<KeyName, number>;
+    providerCounted: Record<KeyName, number>;
+    /** The probes among what the provider counted, by key. */
+    probes: Record<KeyName, number>;
+    /** Requests started before the emergency (the two normal rotations), and those that failed. */
+    normalSent: number;
+    normalFailed: number;
     achievedRatePerWorker: number;
     /** Request durations (start to end, through the SDK), ms. */
     latencyMs: { p50: number; p99: number; max: number };
@@ -85,29 +145,9 @@ export interface DrillResult {
   readonly phases: readonly PhaseRow[];
   readonly commands: readonly CommandSummary[];
   readonly timeline: readonly { t: number; event: string }[];
-  readonly flip: {
-    /** Flip → each worker's first request with v2. */
-    toV2Ms: Spread;
-    /** Flip → each worker's resolver serving v2 (the end of the refresh that switched it). */
-    onV2Ms: Spread;
-    /**
-     * Flip (or the end of the refresh in flight at the flip) → the start of the refresh that switched each
-     * worker; bounded by `boundMs`.
-     */
-    refreshStartMs: Spread;
-    boundMs: number;
-    switchedOnFirstRefresh: number;
-    v1AfterSwitch: number;
-    /**
-     * From the end of the last refresh before the switch to the start of the one that switched, per worker
-     * (the timer: refresh × (1 ± jitter) plus its lateness).
-     */
-    refreshGapMs: Spread;
-    /** How long the refresh that switched took (three Secret Manager calls in the suffix layout). */
-    switchWalkMs: Spread;
-    /** Requests that carried the staged key before the flip (suffix layout: provision's add-then-disable gap). */
-    stagedKeyBeforeFlip: { requests: number; workers: number };
-  };
+  /** The flips of the two normal rotations, in order. */
+  readonly flips: readonly FlipSummary[];
+  /** Rotation 1: verify and revoke while the stale worker ran. */
   readonly refusals: {
     verify: {
       refused: boolean;
@@ -147,16 +187,14 @@ export interface DrillResult {
         passedAfterMs: number | null;
       }
     | undefined;
-  readonly cleared: {
-    verifyExitCode: number | null;
-    verifyAttempts: number;
-    afterStaleStopMs: number | null;
-    revokeExitCode: number | null;
-    v1Disabled: boolean;
-  };
-  readonly v1AfterRevoke: { attempts: number; providerRequests: number };
+  /** The retirements of the two normal rotations' old keys (v1, then v2), in order. */
+  readonly retirements: readonly RetirementSummary[];
   readonly emergency: {
-    toV3Ms: Spread;
+    /** The key it retired and the key it made live. */
+    from: KeyName;
+    to: KeyName;
+    /** The emergency → each worker's first request with the new key. */
+    toNewMs: Spread;
     fromProviderRevokeMs: Spread;
     workersHealedOn401: number;
     workersSwitchedByRefresh: number;
@@ -167,7 +205,8 @@ export interface DrillResult {
     failed: number;
     failedByStatus: Record<string, number>;
     failedNotInFlight: number;
-    v2AfterHeal: number;
+    /** Requests on the old key after a worker had healed. */
+    oldAfterHeal: number;
     /** Requests that failed closed (SecretRevokedError; issue 1's signature in the emergency). */
     failedClosed: { requests: number; workers: number; failedInTheEnd: number };
     /**

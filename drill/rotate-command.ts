@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { PROJECT, ROOT, SECRET } from './constants.js';
-import type { DrillContext } from './context.js';
+import type { DrillContext, KeyName } from './context.js';
 import type { DrillServices } from './services.js';
 import { cliArgs } from './settings.js';
 import { seconds } from './stats.js';
@@ -115,22 +115,49 @@ function said(json: CommandRun['json'], stderr: string): string {
   return stderr ? `: ${stderr.trim().slice(0, 160)}` : '';
 }
 
-/** The label of key `n` in the command's `keys` list, by layout. */
-function label(drill: DrillContext, n: 1 | 2 | 3): string {
-  return drill.settings.layout === 'suffix' ? `${SECRET}_v${n}` : `${SECRET}@${n}`;
+/** A key as a command's `--json` lists it: one Secret Manager version. */
+interface KeyEntry {
+  readonly label: string;
+  readonly state: string;
+  readonly fingerprint?: string;
+  readonly records?: Record<string, { at?: string } | undefined>;
 }
 
-/** The state (`ENABLED`, `DISABLED`, …) of key `n` after the command, as it reported it. */
-export function keyState(drill: DrillContext, run: CommandRun, n: 1 | 2 | 3): string | undefined {
-  const keys = run.json?.keys as { label: string; state: string }[] | undefined;
-  return keys?.find((k) => k.label === label(drill, n))?.state;
+/**
+ * The versions holding `key` in the command's `keys` list, by fingerprint: in the pair layout one key is in
+ * several versions (`NAME_v2@3`, then copied to `NAME_v1@2` by the next flip), so labels do not name keys.
+ */
+function entriesOf(drill: DrillContext, run: CommandRun, key: KeyName): KeyEntry[] {
+  const keys = (run.json?.keys ?? []) as KeyEntry[];
+  return keys.filter((k) => k.fingerprint === drill.fp[key]);
 }
 
-/** When key `n` was recorded as `step` (flipped), by the command's records. */
-export function recordAt(drill: DrillContext, run: CommandRun, n: 2 | 3, step: 'flipped'): number | undefined {
-  const keys = run.json?.keys as { label: string; records: Record<string, { at?: string }> }[] | undefined;
-  const at = keys?.find((k) => k.label === label(drill, n))?.records?.[step]?.at;
-  return at === undefined ? undefined : Date.parse(at);
+/**
+ * The state of `key` after the command, as it reported it: `ENABLED` when a version holding it is enabled, else
+ * the state its versions share (`DISABLED`); undefined when it listed none.
+ */
+export function keyState(drill: DrillContext, run: CommandRun, key: KeyName): string | undefined {
+  const states = entriesOf(drill, run, key).map((k) => k.state);
+  if (states.includes('ENABLED')) return 'ENABLED';
+  return states.length > 0 && states.every((s) => s === states[0]) ? states[0] : states.join('/') || undefined;
+}
+
+/** The versions holding `key` after the command (`OPENAI_API_KEY_v2@3 ENABLED, …`), for a check's detail. */
+export function keyVersions(drill: DrillContext, run: CommandRun, key: KeyName): string {
+  return (
+    entriesOf(drill, run, key)
+      .map((k) => `${k.label} ${k.state}`)
+      .join(', ') || 'none listed'
+  );
+}
+
+/** When `key` was recorded as `step` (flipped) by the command's records (the latest record, when several). */
+export function recordAt(drill: DrillContext, run: CommandRun, key: KeyName, step: 'flipped'): number | undefined {
+  const times = entriesOf(drill, run, key)
+    .map((k) => k.records?.[step]?.at)
+    .filter((at): at is string => typeof at === 'string')
+    .map((at) => Date.parse(at));
+  return times.length === 0 ? undefined : Math.max(...times);
 }
 
 /** The instances a verify (or a revoke's verification) named as still holding the retired key. */

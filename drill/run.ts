@@ -12,12 +12,13 @@ const HELP = `npm run drill -- [options]
 
   --workers N        live worker processes (default 16); one stale worker comes on top
   --rate N           requests per second per worker (default 20)
-  --layout L         suffix (OPENAI_API_KEY_v3 ?? _v2 ?? _v1, default) or alias (OPENAI_API_KEY@current ?? @previous)
+  --layout L         pair (OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1, the default), suffix (legacy, names declared
+                     ahead: OPENAI_API_KEY_v4 ?? _v3 ?? _v2 ?? _v1) or alias (OPENAI_API_KEY@current ?? @previous)
   --refresh D        the workers' refreshMs (default 2s)
   --jitter F         the workers' jitter (default 0.2)
   --beacon D         the beacon interval (default 1s, at least 1s)
   --window D         the verify / revoke window (default 5s, at least 2 × the beacon)
-  --steady D         each steady phase: v1 before, v2 between, v3 after (default 2s)
+  --steady D         each steady phase: v1, v2 and v3 before the next rotation, v4 after (default 2s)
   --cli tsx|dist     run keyflip rotate from the sources with tsx (default) or the build (npm run build first)
   --concurrency N    workers starting at once (default 4)
   --no-write         do not write drill/results/
@@ -50,7 +51,7 @@ function parse(argv: readonly string[]): { options: DrillOptions; write: boolean
         break;
       case '--layout': {
         const v = value();
-        if (v !== 'suffix' && v !== 'alias') throw new Error('--layout is suffix or alias');
+        if (v !== 'pair' && v !== 'suffix' && v !== 'alias') throw new Error('--layout is pair, suffix or alias');
         options.layout = v;
         break;
       }

@@ -17,7 +17,7 @@ import {
   startSecretManagerEmulator,
 } from '../src/testing/index.js';
 import { PROJECT, SECRET } from './constants.js';
-import type { DrillContext } from './context.js';
+import type { DrillContext, KeyName } from './context.js';
 import { seconds } from './stats.js';
 
 export interface DrillServices {
@@ -65,8 +65,8 @@ export async function startServices(
   );
   const { fp } = drill;
   drill.note(
-    `keys (fingerprints): v1 ${fp.v1}, v2 ${fp.v2}, v3 ${fp.v3}; layout ${drill.settings.layout}; ` +
-      `apps declare \`${drill.chain}\``,
+    `keys (fingerprints): v1 ${fp.v1}, v2 ${fp.v2}, v3 ${fp.v3}, v4 ${fp.v4}; layout ${drill.settings.layout}; ` +
+      `apps declare \`${drill.chain}\` for the whole drill`,
   );
   return { emulator, mock, collector, statePath };
 }
@@ -103,7 +103,7 @@ export async function closeServices(services: Partial<DrillServices>): Promise<v
 }
 
 /** The instances the collector saw holding `key` within the window, now. */
-export function holders(drill: DrillContext, services: DrillServices, key: 'v1' | 'v2'): string[] {
+export function holders(drill: DrillContext, services: DrillServices, key: KeyName): string[] {
   return services.collector.collector
     .usage(SECRET, { windowMs: drill.settings.windowMs })
     .fingerprints.filter((f) => f.fingerprint === drill.fp[key])

@@ -4,13 +4,19 @@ import { join } from 'node:path';
 import { BEACON_LIMITS } from '../src/beacon/index.js';
 import { ROOT } from './constants.js';
 
-export type Layout = 'suffix' | 'alias';
+/** The layouts the drill rotates in (the library's `LAYOUTS`): `pair` is the default. */
+export type Layout = 'pair' | 'suffix' | 'alias';
+const LAYOUTS: readonly Layout[] = ['pair', 'suffix', 'alias'];
 
-/** The three keys of a drill: v1 is live at first, v2 replaces it, v3 is the emergency's. */
+/**
+ * The four keys of a drill: v1 is live at first, v2 replaces it (normal rotation), v3 replaces v2 (normal
+ * rotation), v4 is the emergency's.
+ */
 export interface DrillKeys {
   readonly v1: string;
   readonly v2: string;
   readonly v3: string;
+  readonly v4: string;
 }
 
 export interface DrillOptions {
@@ -18,7 +24,11 @@ export interface DrillOptions {
   workers?: number | undefined;
   /** Requests per second per worker. @default 20 */
   rate?: number | undefined;
-  /** @default 'suffix' */
+  /**
+   * The layout, and with it the chain the live workers declare for the whole drill: `pair` (`NAME_v2 ?? NAME_v1`),
+   * `suffix` (legacy: `NAME_v4 ?? NAME_v3 ?? NAME_v2 ?? NAME_v1`, declared ahead) or `alias`
+   * (`NAME@current ?? NAME@previous`). @default 'pair'
+   */
   layout?: Layout | undefined;
   /** The workers' `refreshMs`. @default 2_000 */
   refreshMs?: number | undefined;
@@ -33,8 +43,8 @@ export interface DrillOptions {
    */
   windowMs?: number | undefined;
   /**
-   * How long each steady phase lasts (v1 before the rotation, v2 before the emergency, v3 after it).
-   * @default 2_000
+   * How long each steady phase lasts (v1 before the first rotation, v2 before the second, v3 before the emergency,
+   * v4 after it). @default 2_000
    */
   steadyMs?: number | undefined;
   /**
@@ -45,8 +55,8 @@ export interface DrillOptions {
   /** Worker processes starting at once. @default 4 */
   startConcurrency?: number | undefined;
   /**
-   * Whether the time bound (the refresh that switched each worker to v2 started within refresh × (1 +
-   * jitter) + 250 ms of the flip) decides `ok`. The test turns it off: on a loaded CI machine it asserts
+   * Whether the time bound (the refresh that switched each worker to the new key started within refresh × (1 +
+   * jitter) + 250 ms of each flip) decides `ok`. The test turns it off: on a loaded CI machine it asserts
    * properties, never durations. @default true
    */
   enforceTimeBounds?: boolean | undefined;
@@ -57,7 +67,7 @@ export interface DrillOptions {
    * comes.
    */
   output?: ((text: string) => void) | undefined;
-  /** The three keys (a test passes its own, to search the output for them). @default random keys in OpenAI's format */
+  /** The four keys (a test passes its own, to search the output for them). @default random keys in OpenAI's format */
   keys?: DrillKeys | undefined;
   /** Stops the drill early (Ctrl-C): the step under way is cut short, then everything is stopped as at the end. */
   signal?: AbortSignal | undefined;
@@ -76,7 +86,7 @@ export function drillSettings(options: DrillOptions): DrillSettings {
   const o: DrillSettings = {
     workers: options.workers ?? 16,
     rate: options.rate ?? 20,
-    layout: options.layout ?? 'suffix',
+    layout: options.layout ?? 'pair',
     refreshMs: options.refreshMs ?? 2_000,
     jitter: options.jitter ?? 0.2,
     beaconMs: options.beaconMs ?? 1_000,
@@ -93,7 +103,7 @@ export function drillSettings(options: DrillOptions): DrillSettings {
     throw new RangeError(`beacon must be at least ${BEACON_LIMITS.intervalMs.min} ms (BEACON_LIMITS.intervalMs)`);
   if (o.windowMs < 2 * o.beaconMs)
     throw new RangeError('window must be at least twice the beacon interval: a shorter one proves nothing');
-  if (o.layout !== 'suffix' && o.layout !== 'alias') throw new RangeError('layout is suffix or alias');
+  if (!LAYOUTS.includes(o.layout)) throw new RangeError(`layout is ${LAYOUTS.join(', ')}`);
   if (o.cli === 'dist') {
     const built = join(ROOT, 'dist/cli/index.js');
     if (!existsSync(built) || !readFileSync(built, 'utf8').includes('rotate'))

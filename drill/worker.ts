@@ -2,8 +2,9 @@
  * One worker process of the rotation drill: a small app that calls the OpenAI API (the mock provider) at a
  * steady rate through the real `openai` SDK, and reports every request's outcome to the drill over IPC.
  *
- * - `live` (the fleet): declares the key through keyflip — `OPENAI_API_KEY_v3 ?? OPENAI_API_KEY_v2 ??
- *   OPENAI_API_KEY_v1` (suffix layout) or `OPENAI_API_KEY@current ?? OPENAI_API_KEY@previous` (alias) — read
+ * - `live` (the fleet): declares the key through keyflip — `OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1` (pair
+ *   layout, the default), `OPENAI_API_KEY_v4 ?? … ?? OPENAI_API_KEY_v1` (legacy suffix) or
+ *   `OPENAI_API_KEY@current ?? OPENAI_API_KEY@previous` (alias), one chain for the whole drill — read
  *   from Secret Manager (the emulator, through the real @google-cloud/secret-manager client over gRPC;
  *   SECRET_MANAGER_EMULATOR_HOST), and sends requests with `fetch: authFetch(key, providers.openai)`.
  * - `stale`: reads `process.env.OPENAI_API_KEY` once at start-up, as code that reads the environment does,

@@ -75,13 +75,23 @@ export function summary(): string {
   return `${steps} steps in ${((performance.now() - started) / 1000).toFixed(1)} s`;
 }
 
-/** `v1` or `v2` for a fingerprint of the demo's keys: the demo knows its own keys, the library does not. */
+/**
+ * The demo's three keys, named A, B and C rather than after a secret: in the pair layout a key moves from
+ * `OPENAI_API_KEY_v2` to `OPENAI_API_KEY_v1` as it ages, so the secrets are slots, not names of keys.
+ */
+export const DEMO_KEYS = {
+  A: DEMO_VALUES.OPENAI_API_KEY_v1,
+  B: DEMO_VALUES.OPENAI_API_KEY_v2,
+  C: DEMO_VALUES.OPENAI_API_KEY_v3,
+} as const;
+
+/** `key A` for a fingerprint of the demo's keys: the demo knows its own keys, the library does not. */
 export function keyName(fp: string | undefined): string {
-  for (const [name, value] of Object.entries(DEMO_VALUES)) if (fingerprint(value) === fp) return name.slice(-2);
+  for (const [name, value] of Object.entries(DEMO_KEYS)) if (fingerprint(value) === fp) return `key ${name}`;
   return 'unknown key';
 }
 
-/** `kf_0d92512ee29d (v1)`. */
+/** `kf_0d92512ee29d (key A)`. */
 export const shownKey = (fp: string | undefined): string => `${fp} (${keyName(fp)})`;
 
 /** The values found in the output (none, or the demo fails): any 8-character slice of one counts. */

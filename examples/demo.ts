@@ -6,11 +6,13 @@
  * - Google Cloud Secret Manager is the embedded emulator (`startSecretManagerEmulator` from keyflip/testing),
  *   reached by the real `@google-cloud/secret-manager` client over real gRPC on 127.0.0.1.
  * - Two apps (two resolvers, `web` and `worker`) resolve OPENAI_API_KEY as `OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1`
- *   (the suffix layout: one secret per key) and run the usage beacon, which reports to a collector served over HTTP
- *   (`startCollectorServer` from keyflip/collector).
- * - The operator runs the playbook with keyflip/rotation, the functions `keyflip rotate …` runs: provision v2,
- *   probe it against a mock of the OpenAI API, flip, verify (refused while the worker still holds v1, naming it),
- *   let the worker refresh, verify again (passes), revoke v1 — and nobody is disturbed.
+ *   (the pair layout, the default: `_v2` holds the current key, `_v1` the previous one; the chain never changes)
+ *   and run the usage beacon, which reports to a collector served over HTTP (`startCollectorServer` from
+ *   keyflip/collector). The seed is key A in `OPENAI_API_KEY_v1`.
+ * - The operator runs the playbook with keyflip/rotation, the functions `keyflip rotate …` runs: provision key B
+ *   (staged in `OPENAI_API_KEY_next`, which no app declares), probe it against a mock of the OpenAI API, flip (B in
+ *   `_v2`, A in `_v1`), verify (refused while the worker still holds A, naming it), let the worker refresh, verify
+ *   again (passes), revoke A — and nobody is disturbed. Then a second rotation, to key C, with the same chain.
  *
  * The window is 2 s over beacons every 1 s so that the demo takes seconds; production uses a 1 h window over 60 s
  * beacons (docs/evidence.md). Every line is printed by the demo from what the library returned or emitted
@@ -44,6 +46,7 @@ import { startMockProvider, startSecretManagerEmulator } from 'keyflip/testing';
 import {
   bold,
   cyan,
+  DEMO_KEYS,
   dim,
   green,
   keyName,
@@ -57,10 +60,13 @@ import {
   step,
   summary,
 } from './demo-output.js';
-import { DEMO_SECRET, DEMO_VALUES } from './demo-values.js';
+import { DEMO_SECRET } from './demo-values.js';
 
+/** The pair layout's names: apps read `_v2` (the current key) first, then `_v1` (the previous one). */
 const V1 = `${DEMO_SECRET}_v1` as const;
 const V2 = `${DEMO_SECRET}_v2` as const;
+/** Where provision stages a new key: a secret no app declares. */
+const NEXT = `${DEMO_SECRET}_next` as const;
 const CHAIN = `${V2} ?? ${V1}`;
 /** Each app's beacon period: the shortest the collector accepts (production: the default, 60 s). */
 const BEACON_MS = 1_000;
@@ -78,7 +84,7 @@ const emulatorEnv = { SECRET_MANAGER_EMULATOR_HOST: emulator.host };
 const token = randomBytes(16).toString('hex');
 const collector = createCollector();
 const server = await startCollectorServer({ collector, token });
-const openai = await startMockProvider({ preset: 'openai', keys: [DEMO_VALUES[V2]] });
+const openai = await startMockProvider({ preset: 'openai', keys: [DEMO_KEYS.B, DEMO_KEYS.C] });
 /** The operator's Secret Manager admin, opened in step 2: the apps' first call loads the SDK, as in a real app. */
 let admin: SecretAdmin | undefined;
 
@@ -91,7 +97,7 @@ interface App {
   readonly id: string;
   readonly resolver: Resolver;
   readonly key: SecretHandle<string>;
-  /** Events emitted so far, by name (`resolve` on every refresh, `fallback` on each that skips v2). */
+  /** Events emitted so far, by name (`resolve` on every refresh, `fallback` on each that skips `_v2`). */
   readonly events: Record<EventName, number>;
 }
 
@@ -181,7 +187,7 @@ function operator(result: RotationResult, message = result.message): void {
 /** A refused or failed verify, trimmed: the verdict, then who holds the old key and who held it. Never a value. */
 function verdict(result: RotationResult): void {
   for (const check of result.verifications ?? []) {
-    // The usage verdict when it is what refused; otherwise the rotation's reason (v2 not live for the window yet).
+    // The usage verdict when it is what refused; otherwise the rotation's reason (the new key not live long enough).
     operator(result, check.result.ok ? result.message : check.result.message);
     for (const o of check.result.holding)
       say(`       ${red('still holding')}  ${o.id} (service ${o.service}, pid ${o.pid}) on ${shownKey(o.fingerprint)}`);
@@ -192,10 +198,14 @@ function verdict(result: RotationResult): void {
   }
 }
 
-const state = (result: RotationResult, label: string): string => {
-  const key = result.keys.find((k) => k.label === label);
-  return `${label} version ${key?.version} ${key?.state} (${key?.role})`;
+/** What a secret's newest version holds after a command: `OPENAI_API_KEY_v1@1 key A, ENABLED (old)`. */
+const slot = (result: RotationResult, secretId: string): string => {
+  const key = result.keys.filter((k) => k.secretId === secretId).at(-1);
+  return key ? `${key.label} ${keyName(key.fingerprint)}, ${key.state} (${key.role})` : `${secretId}: none`;
 };
+/** Where the current and the previous key are: `_v2`'s newest version, then `_v1`'s. */
+const slots = (result: RotationResult): void =>
+  sayWrapped(`   ${bold('Secret Manager')}  `, `${slot(result, V2)} · ${slot(result, V1)}`);
 
 // ── helpers ──────────────────────────────────────────────────────────────────────────────────────────────────────
 async function until(what: string, done: () => boolean): Promise<void> {
@@ -211,18 +221,22 @@ const times = (n: number): string => (n === 1 ? 'once' : `${n} times`);
 
 // ── the story ────────────────────────────────────────────────────────────────────────────────────────────────────
 async function main(): Promise<void> {
-  const fp1 = fingerprint(DEMO_VALUES[V1]);
-  const fp2 = fingerprint(DEMO_VALUES[V2]);
+  const fpA = fingerprint(DEMO_KEYS.A);
+  const fpB = fingerprint(DEMO_KEYS.B);
+  const fpC = fingerprint(DEMO_KEYS.C);
   say(bold('keyflip demo: rotate an API key under two running apps, prove the old key unused, revoke it'));
-  say(`   secret          ${DEMO_SECRET} = ${CHAIN} (one Secret Manager secret per key)`);
+  say(`   secret          apps declare ${CHAIN}, forever: _v2 current key, _v1 previous`);
   say(`   Secret Manager  the embedded emulator at ${emulator.host}, through the real client over gRPC`);
   say(`   collector       ${server.url}, in this process; each app's usage beacon reports to it every 1 s`);
   say(`   OpenAI          a mock of its API at ${openai.url}, for the probe`);
-  say(`   keys            v1 = ${fp1}, v2 = ${fp2} (fingerprints: no value is ever printed)`);
+  say(`   keys            A = ${fpA}, B = ${fpB}, C = ${fpC} (fingerprints only, never a value)`);
   say(`   operator        keyflip/rotation's provision, probe, flip, verify, revoke: what \`keyflip rotate\` runs`);
 
-  step('Two apps serve v1', `${V1} version 1 is the live key; ${V2} does not exist yet.`);
-  emulator.addVersion(V1, DEMO_VALUES[V1]);
+  step(
+    'Two apps serve key A',
+    `${V1} version 1 holds key A (the seed); ${V2} does not exist yet: the first flip adds it.`,
+  );
+  emulator.addVersion(V1, DEMO_KEYS.A);
   const startedAt = performance.now();
   const web = startApp('web');
   const worker = startApp('worker');
@@ -236,53 +250,53 @@ async function main(): Promise<void> {
   );
   serves(web);
   serves(worker);
-  await collectorShows({ web: fp1, worker: fp1 });
+  await collectorShows({ web: fpA, worker: fpA });
 
-  step('Rotate to v2: provision, probe, flip', 'Each app picks v2 up on its next refresh; no restart, no redeploy.');
+  step(
+    'Rotate to key B: provision, probe, flip',
+    `provision stages key B in ${NEXT}, which no app declares: no app can read it before flip.`,
+    `flip makes ${V2} current (key B) and ${V1} previous (key A): no restart, no redeploy.`,
+  );
   admin = await openSecretAdmin({ projectId: emulator.projectId, env: emulatorEnv });
   /** What every `keyflip rotate` command works on; `usage` is what `--collector URL` gives verify and revoke. */
   const ctx: RotationContext = { admin, name: DEMO_SECRET, usage: collectorUsageSource({ url: server.url, token }) };
-  const rotations = web.events.rotate;
-  operator(await provision(ctx, DEMO_VALUES[V2]));
-  if (web.events.rotate > rotations) {
-    // Rare, and more likely here than in production: web refreshes every second.
-    note(
-      'web refreshed between the two writes of provision (Secret Manager adds a version enabled; provision ' +
-        'disables it at once) and read v2 early: harmless, v2 is the key being rotated to',
-    );
-  }
-  operator(await probe(ctx, DEMO_VALUES[V2], { provider: 'openai', baseUrl: openai.url }));
-  operator(await flip(ctx));
+  const rotations = web.events.rotate + worker.events.rotate;
+  operator(await provision(ctx, DEMO_KEYS.B));
+  operator(await probe(ctx, DEMO_KEYS.B, { provider: 'openai', baseUrl: openai.url }));
+  if (web.events.rotate + worker.events.rotate > rotations) throw new Error('an app read the staged key before flip');
+  const flipped = await flip(ctx);
+  operator(flipped);
   const flippedAt = Date.now();
-  await until('web to serve v2', () => web.key.info?.fingerprint === fp2);
-  await collectorShows({ web: fp2, worker: fp1 });
-  note(`the worker still serves v1: its next refresh is up to ${formatDuration(REFRESH_MS.worker)} away`);
+  slots(flipped);
+  await until('web to serve key B', () => web.key.info?.fingerprint === fpB);
+  await collectorShows({ web: fpB, worker: fpA });
+  note(`the worker still serves key A: its next refresh is up to ${formatDuration(REFRESH_MS.worker)} away`);
 
   step(
-    'Verify v1: refused, naming the app that still holds it',
+    'Verify key A: refused, naming the app that still holds it',
     `Window ${formatDuration(WINDOW_MS)}: two beacon intervals, the least that proves anything ` +
       '(production: 1h over 60s beacons).',
   );
   verdict(await verify(ctx, { windowMs: WINDOW_MS }));
   const refused = await revoke(ctx, { windowMs: WINDOW_MS });
-  operator(refused, `no write; ${state(refused, V1)}`);
+  operator(refused, `no write; ${slot(refused, V1)}`);
 
   step('The worker refreshes; verify passes');
   note(`its ${formatDuration(REFRESH_MS.worker)} refresh comes due: the demo calls worker.refresh() rather than wait`);
   await worker.resolver.refresh();
-  await until('the worker to serve v2', () => worker.key.info?.fingerprint === fp2);
-  await collectorShows({ web: fp2, worker: fp2 });
-  // What a pass needs (docs/evidence.md and the rotation's own gate): v2 live for the whole window, the last report
-  // of v1 out of it, and the collector listening for the window plus one beacon interval. The demo waits for all.
+  await until('the worker to serve key B', () => worker.key.info?.fingerprint === fpB);
+  await collectorShows({ web: fpB, worker: fpB });
+  // What a pass needs (docs/evidence.md and the rotation's own gate): B live for the whole window, the last report
+  // of A out of it, and the collector listening for the window plus one beacon interval. The demo waits for all.
   const provable = Math.max(
     flippedAt + WINDOW_MS,
-    (lastReported(fp1) ?? collector.now()) + WINDOW_MS,
+    (lastReported(fpA) ?? collector.now()) + WINDOW_MS,
     collector.observedSince + WINDOW_MS + BEACON_MS,
   );
   const wait = Math.max(0, provable + 100 - collector.now());
   note(
-    `waiting ${seconds(wait)}: a pass needs v2 live for the whole ${formatDuration(WINDOW_MS)} window, no report ` +
-      'of v1 in it, and the collector listening for the window plus one beacon interval',
+    `waiting ${seconds(wait)}: a pass needs key B live for the whole ${formatDuration(WINDOW_MS)} window, no report ` +
+      'of key A in it, and the collector listening for the window plus one beacon interval',
   );
   await sleep(wait);
   let passed = await verify(ctx, { windowMs: WINDOW_MS });
@@ -299,12 +313,12 @@ async function main(): Promise<void> {
   }
   operator(passed);
 
-  step('Revoke v1: nobody is disturbed', 'Both apps read v2 first, so disabling v1 changes nothing for them.');
+  step('Revoke key A: nobody is disturbed', `Both apps read ${V2} first, so disabling key A changes nothing for them.`);
   const revoked = await revoke(ctx, { windowMs: WINDOW_MS });
   operator(revoked);
   if (!revoked.ok) throw new Error('revoke did not pass');
   const disabledAt = { web: { ...web.events }, worker: { ...worker.events } };
-  say(`   ${bold('Secret Manager')}  ${state(revoked, V1)} · ${state(revoked, V2)}`);
+  slots(revoked);
   for (const text of revoked.notes) note(text);
   await until('web to refresh', () => web.events.resolve > disabledAt.web.resolve);
   await worker.resolver.refresh();
@@ -314,12 +328,22 @@ async function main(): Promise<void> {
     .reduce((a, b) => a + b);
   sayWrapped(
     '   ',
-    `since v1 was disabled, web refreshed ${times(count(web, 'resolve'))} and the worker ` +
-      `${times(count(worker, 'resolve'))} (worker.refresh()): ${disturbed} rotate, fallback, revoke or error events`,
+    `since key A was disabled, web refreshed ${times(count(web, 'resolve'))} and the worker ` +
+      `${times(count(worker, 'resolve'))}: ${disturbed} rotate, fallback, revoke or error events`,
   );
   serves(web);
   serves(worker);
-  if (disturbed > 0) throw new Error(`revoking v1 disturbed an app (${disturbed} events)`);
+  if (disturbed > 0) throw new Error(`revoking key A disturbed an app (${disturbed} events)`);
+
+  step('Rotate again, to key C: the same chain follows');
+  const provisioned = await provision(ctx, DEMO_KEYS.C);
+  const probed = await probe(ctx, DEMO_KEYS.C, { provider: 'openai', baseUrl: openai.url });
+  const again = await flip(ctx);
+  const failed = [provisioned, probed, again].find((result) => !result.ok);
+  if (failed) throw new Error(`the second rotation's ${failed.command} failed: ${failed.message}`);
+  say(`   ${green('✔')} ${bold('rotate provision, probe, flip')}  done: the apps still declare ${CHAIN}, unchanged`);
+  slots(again);
+  await until('web to serve key C', () => web.key.info?.fingerprint === fpC);
 
   await Promise.all(apps.map((app) => app.resolver.close()));
   const leaked = leakedValues();

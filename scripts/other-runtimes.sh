@@ -7,7 +7,7 @@
 #                                            (default node_modules/.cache/keyflip-node: `npm ci` empties it, npm's own
 #                                            cache refills it; nothing is downloaded from anywhere but the npm registry)
 #   scripts/other-runtimes.sh engines MAJOR  `npm ci --dry-run` on Node MAJOR; fails on any EBADENGINE warning
-#   scripts/other-runtimes.sh tests MAJOR    the unit and built-package tests (dist/ already built) on Node MAJOR
+#   scripts/other-runtimes.sh tests MAJOR    the unit, rotation and built-package tests (dist/ built) on Node MAJOR
 #   scripts/other-runtimes.sh sdk7 MAJOR     @google-cloud/secret-manager@^7.2 (what Node 22/24 users install) in a
 #                                            copy of the repository: the gcp, emulator and rotation tests on Node MAJOR
 #
@@ -82,6 +82,7 @@ tests)
   status=0
   export KEYFLIP_TEST_REPORT_SUFFIX="-node$major"
   with_node "$bin" "$bin" node_modules/vitest/vitest.mjs run || status=$?
+  with_node "$bin" "$bin" node_modules/vitest/vitest.mjs run --config vitest.rotation.config.ts || status=$?
   with_node "$bin" "$bin" node_modules/vitest/vitest.mjs run --config vitest.dist.config.ts || status=$?
   exit "$status"
   ;;
@@ -101,8 +102,11 @@ sdk7)
   sdk=$("$bin" -p 'require("@google-cloud/secret-manager/package.json").version')
   echo "── @google-cloud/secret-manager $sdk on Node $("$bin" -v): the gcp, emulator and rotation tests"
   case "$sdk" in 7.*) ;; *) die "expected @google-cloud/secret-manager 7.x, got $sdk" ;; esac
-  KEYFLIP_TEST_REPORT_SUFFIX="-sdk7-node$major" with_node "$bin" "$bin" node_modules/vitest/vitest.mjs run \
-    test/sources/gcp.test.ts test/testing/ test/rotation/
+  export KEYFLIP_TEST_REPORT_SUFFIX="-sdk7-node$major"
+  status=0
+  with_node "$bin" "$bin" node_modules/vitest/vitest.mjs run test/sources/gcp.test.ts test/testing/ || status=$?
+  with_node "$bin" "$bin" node_modules/vitest/vitest.mjs run --config vitest.rotation.config.ts || status=$?
+  exit "$status"
   ;;
 *)
   die "unknown command $cmd (node, engines, tests, sdk7)"

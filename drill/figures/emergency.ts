@@ -1,8 +1,9 @@
 /**
- * The emergency rotation to v3 under load: how each live worker reached v3 (healed on its first 401 by
- * authFetch's one retry, or switched earlier by its refresh), which requests failed and why — in flight at
+ * The emergency rotation (the third, v3 → v4) under load: how each live worker reached v4 (healed on its first 401
+ * by authFetch's one retry, or switched earlier by its refresh), which requests failed and why — in flight at
  * the revocation (expected), or with the signature of issue 1 or 2 (not expected, each recognised).
  */
+import { EMERGENCY } from '../context.js';
 import { firstUse, type WorkerState } from '../fleet.js';
 import type { RequestRecord } from '../protocol.js';
 import { liveWorkers, type DrillRecord } from '../record.js';
@@ -18,45 +19,39 @@ export interface EmergencyFigures {
   readonly healFailures: number;
 }
 
-/** How one live worker reached v3. */
+/** How one live worker reached the new key. */
 interface Reached {
-  /** Emergency → its first request with v3, and provider revocation → it. */
-  readonly toV3: number;
+  /** Emergency → its first request with the new key, and provider revocation → it. */
+  readonly toNew: number;
   readonly fromRevoke: number | undefined;
   readonly how: 'refresh' | 'healed' | 'stale-join' | 'not-healed';
-  /** Healed: its first 401 → the same request done with v3; and its requests on v2 after the retry. */
+  /** Healed: its first 401 → the same request done with the new key; and its requests on the old key after. */
   readonly healMs?: number;
-  readonly v2AfterHeal?: number;
+  readonly oldAfterHeal?: number;
 }
 
 export function emergencyFigures(record: DrillRecord, all: readonly Sent[]): EmergencyFigures {
   const { drill, seen } = record;
   const { fp } = drill;
   const emergencyRun = seen.emergency;
-  const revokedV2At = seen.revokedV2At;
+  const revokedAt = seen.emergencyRevokedAt;
+  const { from, to } = EMERGENCY;
   const staleJoin = staleJoinSignature(record);
   const emergencyAt = emergencyRun
-    ? (recordAt(drill, emergencyRun, 3, 'flipped') ?? emergencyRun.startedAt)
+    ? (recordAt(drill, emergencyRun, to, 'flipped') ?? emergencyRun.startedAt)
     : undefined;
 
   const reached: Reached[] = [];
   for (const w of liveWorkers(record)) {
-    const first = emergencyRun ? firstUse(w, fp.v3, emergencyRun.startedAt) : undefined;
+    const first = emergencyRun ? firstUse(w, fp[to], emergencyRun.startedAt) : undefined;
     if (first === undefined || emergencyAt === undefined) continue;
     reached.push(
-      howReached(
-        record,
-        w,
-        first - emergencyAt,
-        revokedV2At === undefined ? undefined : first - revokedV2At,
-        staleJoin,
-      ),
+      howReached(record, w, first - emergencyAt, revokedAt === undefined ? undefined : first - revokedAt, staleJoin),
     );
   }
 
   const emergencyRequests = emergencyRun ? all.filter(({ r }) => r[1] >= emergencyRun.startedAt) : [];
-  const inFlight = (r: RequestRecord): boolean =>
-    revokedV2At !== undefined && r[1] <= revokedV2At && r[2] >= revokedV2At;
+  const inFlight = (r: RequestRecord): boolean => revokedAt !== undefined && r[1] <= revokedAt && r[2] >= revokedAt;
   const failedPairs = emergencyRequests.filter(({ r }) => r[3] !== 200);
   const failed = failedPairs.map(({ r }) => r);
   const answered401 = emergencyRequests.filter(({ r }) => r[4].some((a) => a[1] === 401)).map(({ r }) => r);
@@ -76,7 +71,9 @@ export function emergencyFigures(record: DrillRecord, all: readonly Sent[]): Eme
   const healed = reached.filter((x) => x.how === 'healed');
   return {
     summary: {
-      toV3Ms: spread(reached.map((x) => x.toV3)),
+      from,
+      to,
+      toNewMs: spread(reached.map((x) => x.toNew)),
       fromProviderRevokeMs: spread(reached.flatMap((x) => (x.fromRevoke === undefined ? [] : [x.fromRevoke]))),
       workersHealedOn401: healed.length,
       workersSwitchedByRefresh: reached.filter((x) => x.how === 'refresh').length,
@@ -87,7 +84,7 @@ export function emergencyFigures(record: DrillRecord, all: readonly Sent[]): Eme
       failed: failed.length,
       failedByStatus: failedByStatus(failed),
       failedNotInFlight,
-      v2AfterHeal: healed.reduce((n, x) => n + (x.v2AfterHeal ?? 0), 0),
+      oldAfterHeal: healed.reduce((n, x) => n + (x.oldAfterHeal ?? 0), 0),
       failedClosed: {
         requests: closedAll.length,
         workers: new Set(closedAll.map(({ w }) => w.instanceId)).size,
@@ -102,45 +99,46 @@ export function emergencyFigures(record: DrillRecord, all: readonly Sent[]): Eme
 }
 
 /**
- * Issue 2's signature: a request answered 401 on v2 and not sent again, whose answer came while a
+ * Issue 2's signature: a request answered 401 on the old key (v3) and not sent again, whose answer came while a
  * refresh of its worker was running that had read the candidates before the emergency's writes (it began
- * before the emergency command ended, and ended after the provider revoked v2, on v2 — or on nothing, torn
- * by issue 1) — authFetch's forced refresh joined that walk, found no new key and put v2 on its 1 s
+ * before the emergency command ended, and ended after the provider revoked the old key, on it — or on nothing,
+ * torn by issue 1) — authFetch's forced refresh joined that walk, found no new key and put the old key on its 1 s
  * cooldown — or within that cooldown. A request that fails on a 401 without such a walk is not this issue.
  */
 function staleJoinSignature(record: DrillRecord): (w: WorkerState, r: RequestRecord) => boolean {
-  const { fp } = record.drill;
-  const { emergency, revokedV2At } = record.seen;
+  const old = record.drill.fp[EMERGENCY.from];
+  const { emergency, emergencyRevokedAt: revokedAt } = record.seen;
   return (w, r) => {
     const [only, ...more] = r[4];
-    if (r[3] !== 401 || more.length > 0 || !only || only[0] !== fp.v2 || only[1] !== 401) return false;
-    if (emergency === undefined || revokedV2At === undefined) return false;
+    if (r[3] !== 401 || more.length > 0 || !only || only[0] !== old || only[1] !== 401) return false;
+    if (emergency === undefined || revokedAt === undefined) return false;
     const end = emergency.endedAt;
     return w.walks.some(
       (x) =>
-        (x[2] === fp.v2 || x[2] === 'revoked') &&
+        (x[2] === old || x[2] === 'revoked') &&
         x[0] < end &&
-        x[1] >= revokedV2At &&
+        x[1] >= revokedAt &&
         only[3] >= x[0] &&
         only[3] <= x[1] + 1_000,
     );
   };
 }
 
-/** How `w` reached v3: by the request that got its first 401 on v2 (by when the answer came), if any. */
+/** How `w` reached the new key: by the request that got its first 401 on the old one (by when it came), if any. */
 function howReached(
   record: DrillRecord,
   w: WorkerState,
-  toV3: number,
+  toNew: number,
   fromRevoke: number | undefined,
   staleJoin: (w: WorkerState, r: RequestRecord) => boolean,
 ): Reached {
   const { fp } = record.drill;
+  const old = fp[EMERGENCY.from];
   let hit: RequestRecord | undefined;
   let hitAt = Number.POSITIVE_INFINITY;
   for (const r of w.requests)
-    for (const a of r[4]) if (a[1] === 401 && a[0] === fp.v2 && a[3] < hitAt) [hit, hitAt] = [r, a[3]];
-  if (!hit) return { toV3, fromRevoke, how: 'refresh' };
+    for (const a of r[4]) if (a[1] === 401 && a[0] === old && a[3] < hitAt) [hit, hitAt] = [r, a[3]];
+  if (!hit) return { toNew, fromRevoke, how: 'refresh' };
   const [dead, retry] = hit[4];
   if (
     hit[3] === 200 &&
@@ -148,13 +146,13 @@ function howReached(
     dead &&
     retry &&
     dead[1] === 401 &&
-    retry[0] === fp.v3 &&
+    retry[0] === fp[EMERGENCY.to] &&
     retry[1] === 200
   ) {
-    const v2AfterHeal = w.requests.filter((r) => r[4].some((a) => a[0] === fp.v2 && a[2] > retry[2])).length;
-    return { toV3, fromRevoke, how: 'healed', healMs: retry[3] - dead[3], v2AfterHeal };
+    const oldAfterHeal = w.requests.filter((r) => r[4].some((a) => a[0] === old && a[2] > retry[2])).length;
+    return { toNew, fromRevoke, how: 'healed', healMs: retry[3] - dead[3], oldAfterHeal };
   }
-  return { toV3, fromRevoke, how: staleJoin(w, hit) ? 'stale-join' : 'not-healed' };
+  return { toNew, fromRevoke, how: staleJoin(w, hit) ? 'stale-join' : 'not-healed' };
 }
 
 /** The emergency's failures in one sentence: how many, by outcome, and why. */
@@ -169,8 +167,8 @@ function explain(f: {
 }): string {
   if (f.failed.length === 0) {
     return (
-      `0 failed: ${f.answered401.length} requests got a 401 on v2 (${f.inFlightAnswered401} of them in flight ` +
-      'at the revocation); authFetch refreshed the secret once, found v3 and sent each again, once — so the SDK ' +
+      `0 failed: ${f.answered401.length} requests got a 401 on v3 (${f.inFlightAnswered401} of them in flight ` +
+      'at the revocation); authFetch refreshed the secret once, found v4 and sent each again, once — so the SDK ' +
       'never saw a 401'
     );
   }

@@ -1,8 +1,8 @@
 /** Every figure of a drill, computed from its record once every process has stopped. */
 import type { DrillRecord } from '../record.js';
-import type { PhaseRow } from '../result.js';
+import type { FlipSummary, PhaseRow } from '../result.js';
 import { type EmergencyFigures, emergencyFigures } from './emergency.js';
-import { type FlipFigures, flipFigures } from './flip.js';
+import { flipFigures } from './flip.js';
 import { requestPhases } from './phases.js';
 import { allRequests, type Sent } from './requests.js';
 import { type RetirementFigures, retirementFigures } from './retirement.js';
@@ -12,7 +12,8 @@ export interface Figures {
   /** Every request of every worker. */
   readonly all: readonly Sent[];
   readonly phases: readonly PhaseRow[];
-  readonly flip: FlipFigures;
+  /** The flips of the normal rotations that flipped, in order. */
+  readonly flips: readonly FlipSummary[];
   readonly retirement: RetirementFigures;
   readonly emergency: EmergencyFigures;
   readonly totals: TotalsFigures;
@@ -23,7 +24,7 @@ export function computeFigures(record: DrillRecord): Figures {
   return {
     all,
     phases: requestPhases(record, all),
-    flip: flipFigures(record, all),
+    flips: record.seen.rotations.flatMap((seen) => flipFigures(record, all, seen) ?? []),
     retirement: retirementFigures(record, all),
     emergency: emergencyFigures(record, all),
     totals: totalsFigures(record, all),

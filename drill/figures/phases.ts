@@ -9,14 +9,22 @@ import { failedByStatus, type Sent } from './requests.js';
 
 /** Each phase: its name, and the marks it runs from and to (to the end of the drill for the last). */
 const PHASES: readonly [phase: string, from: Mark, to: Mark | undefined][] = [
-  ['v1 live (before the rotation)', 'ready', 'provision'],
-  ['provision + probe v2 (staged, disabled)', 'provision', 'flip'],
-  ['flip → every live worker on v2', 'flip', 'all-v2'],
-  ['window; verify + revoke refuse (stale worker runs)', 'all-v2', 'stale-stopped'],
-  ['stale worker gone; collector restart; verify cannot prove, then passes; revoke v1', 'stale-stopped', 'revoked'],
-  ['v2 only (v1 revoked in Secret Manager and at the provider)', 'revoked', 'emergency'],
-  ['emergency → every live worker on v3', 'emergency', 'all-v3'],
-  ['v3 only', 'all-v3', undefined],
+  ['v1 live (before the rotations)', 'ready', 'provision-v2'],
+  ['rotation 1: provision + probe v2 (staged where no app reads it)', 'provision-v2', 'flip-v2'],
+  ['rotation 1: flip → every live worker on v2', 'flip-v2', 'all-v2'],
+  ['rotation 1: window; verify + revoke refuse (stale worker runs)', 'all-v2', 'stale-stopped'],
+  [
+    'rotation 1: stale worker gone; collector restart; verify cannot prove, then passes; revoke v1',
+    'stale-stopped',
+    'revoked-v1',
+  ],
+  ['v2 only (v1 revoked in Secret Manager and at the provider)', 'revoked-v1', 'provision-v3'],
+  ['rotation 2: provision + probe v3 (staged where no app reads it)', 'provision-v3', 'flip-v3'],
+  ['rotation 2: flip → every live worker on v3', 'flip-v3', 'all-v3'],
+  ['rotation 2: window; verify passes; revoke v2', 'all-v3', 'revoked-v2'],
+  ['v3 only (v2 revoked in Secret Manager and at the provider)', 'revoked-v2', 'emergency'],
+  ['rotation 3: emergency → every live worker on v4', 'emergency', 'all-v4'],
+  ['v4 only', 'all-v4', undefined],
 ];
 
 /** The phases the drill reached, each with its requests' outcomes and keys. */
@@ -30,7 +38,7 @@ export function requestPhases(record: DrillRecord, all: readonly Sent[]): PhaseR
     .filter(({ from }) => Number.isFinite(from))
     .map(({ phase, from, to }) => {
       const rs = all.filter(({ r }) => r[1] >= from && r[1] < to).map(({ r }) => r);
-      const attempts = { v1: 0, v2: 0, v3: 0, other: 0 };
+      const attempts = { v1: 0, v2: 0, v3: 0, v4: 0, other: 0 };
       let answers401 = 0;
       for (const r of rs) {
         for (const a of r[4]) {

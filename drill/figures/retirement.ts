@@ -1,19 +1,20 @@
 /**
- * Retiring v1: verify and revoke refused while the stale worker ran (and named it, and no one else); after the
- * collector's restart, verify answered "cannot prove" until the collector had observed the window again, then
- * passed; and no request carried v1 after revoke — by the workers' reports and by the provider's own count.
+ * Retiring the old keys. Rotation 1 (v1): verify and revoke refused while the stale worker ran (and named it, and
+ * no one else); after the collector's restart, verify answered "cannot prove" until the collector had observed the
+ * window again, then passed. Both rotations: revoke disabled every version holding the old key, and no request
+ * carried it after revoke — by the workers' reports and by the provider's own count.
  */
 import { STALE_SERVICE } from '../constants.js';
 import type { DrillRecord } from '../record.js';
-import type { DrillResult } from '../result.js';
-import { answeredAt, type CommandRun, keyState, missingOf, offendersOf } from '../rotate-command.js';
+import type { DrillResult, RetirementSummary } from '../result.js';
+import type { RotationSeen } from '../playbook.js';
+import { answeredAt, type CommandRun, keyState, keyVersions, missingOf, offendersOf } from '../rotate-command.js';
 import type { Sent } from './requests.js';
 
 export interface RetirementFigures {
   readonly refusals: DrillResult['refusals'];
   readonly restart: DrillResult['restart'];
-  readonly cleared: DrillResult['cleared'];
-  readonly v1AfterRevoke: DrillResult['v1AfterRevoke'];
+  readonly retirements: DrillResult['retirements'];
   /** The offenders the refused verify named (service, pid and instance id). */
   readonly verifyOffenders: readonly { service: string; pid: number; id: string }[];
 }
@@ -51,7 +52,8 @@ function restartFigures(record: DrillRecord): DrillResult['restart'] {
     const restart = restartBefore(at);
     return restart !== undefined && at < restart + blindMs;
   });
-  const passed = seen.verifyPassed?.exitCode === 0 ? seen.verifyPassed : undefined;
+  const verify = seen.rotations[0]?.verify;
+  const passed = verify?.exitCode === 0 ? verify : undefined;
   const passedAt = passed ? (answeredAt(passed) ?? passed.endedAt) : undefined;
   const passedRestart = passedAt === undefined ? undefined : restartBefore(passedAt);
   return {
@@ -67,18 +69,39 @@ function restartFigures(record: DrillRecord): DrillResult['restart'] {
   };
 }
 
+/** The retirement of one rotation's old key (undefined when the rotation did not get that far). */
+function retirementOf(record: DrillRecord, all: readonly Sent[], seen: RotationSeen): RetirementSummary | undefined {
+  const { drill } = record;
+  const { rotation, verify, revoke } = seen;
+  if (verify === undefined) return undefined;
+  const key = rotation.from;
+  const revokeStart = revoke?.startedAt;
+  const attempts =
+    revokeStart === undefined
+      ? 0
+      : all.filter(({ r }) => r[4].some((a) => a[0] === drill.fp[key] && a[2] >= revokeStart)).length;
+  const staleStoppedAt = rotation.n === 1 ? record.seen.staleStoppedAt : undefined;
+  return {
+    rotation: rotation.n,
+    key,
+    verifyExitCode: exitOf(verify),
+    verifyAttempts: seen.verifyAttempts,
+    afterStaleStopMs: staleStoppedAt === undefined ? null : verify.endedAt - staleStoppedAt,
+    revokeExitCode: exitOf(revoke),
+    disabled: !!revoke && keyState(drill, revoke, key) === 'DISABLED',
+    versions: revoke ? keyVersions(drill, revoke, key) : 'not revoked',
+    afterRevoke: {
+      attempts,
+      providerRequests: revoke ? record.providerCounted[key] - seen.providerOldBeforeRevoke : 0,
+    },
+  };
+}
+
 export function retirementFigures(record: DrillRecord, all: readonly Sent[]): RetirementFigures {
   const { drill, seen } = record;
   const verifyOffenders = seen.verifyRefused ? offendersOf(seen.verifyRefused) : [];
   const revokeRefused = seen.revokeRefused;
-  const v1StillEnabled = revokeRefused ? keyState(drill, revokeRefused, 1) === 'ENABLED' : false;
-  const revokeStart = seen.revoke?.startedAt;
-  const v1AfterRevoke =
-    revokeStart === undefined
-      ? 0
-      : all.filter(({ r }) => r[4].some((a) => a[0] === drill.fp.v1 && a[2] >= revokeStart)).length;
-  const staleStoppedAt = seen.staleStoppedAt;
-  const verifyPassed = seen.verifyPassed;
+  const v1StillEnabled = revokeRefused ? keyState(drill, revokeRefused, 'v1') === 'ENABLED' : false;
   return {
     refusals: {
       verify: {
@@ -96,17 +119,7 @@ export function retirementFigures(record: DrillRecord, all: readonly Sent[]): Re
       },
     },
     restart: restartFigures(record),
-    cleared: {
-      verifyExitCode: exitOf(verifyPassed),
-      verifyAttempts: seen.verifyAttempts,
-      afterStaleStopMs: staleStoppedAt && verifyPassed ? verifyPassed.endedAt - staleStoppedAt : null,
-      revokeExitCode: exitOf(seen.revoke),
-      v1Disabled: !!seen.revoke && keyState(drill, seen.revoke, 1) === 'DISABLED',
-    },
-    v1AfterRevoke: {
-      attempts: v1AfterRevoke,
-      providerRequests: record.providerCounted.v1 - seen.providerV1BeforeRevoke,
-    },
+    retirements: seen.rotations.flatMap((r) => retirementOf(record, all, r) ?? []),
     verifyOffenders,
   };
 }

@@ -9,14 +9,10 @@ import { failedByStatus, latency, type Sent, sumMaps } from './requests.js';
 
 export interface TotalsFigures {
   readonly totals: DrillResult['totals'];
-  /** Requests started before the emergency (the normal rotation), and those of them that failed. */
-  readonly normalSent: number;
+  /** Requests started before the emergency (the two normal rotations): how they failed. */
   readonly normalFailedByStatus: Record<string, number>;
-  readonly normalFailed: number;
   /** Workers whose last report did not account for every request they made. */
   readonly unreported: number;
-  /** The probes the provider counted besides the workers' attempts: one per key probed. */
-  readonly probes: { readonly v1: number; readonly v2: number; readonly v3: number };
 }
 
 export function totalsFigures(record: DrillRecord, all: readonly Sent[]): TotalsFigures {
@@ -30,7 +26,7 @@ export function totalsFigures(record: DrillRecord, all: readonly Sent[]): Totals
     .filter((s) => s > 0);
   const achievedRate =
     liveSpan.length === 0 ? 0 : live.reduce((n, w) => n + w.requests.length, 0) / liveSpan.reduce((a, b) => a + b, 0);
-  const reported = { v1: 0, v2: 0, v3: 0 };
+  const reported = { v1: 0, v2: 0, v3: 0, v4: 0 };
   for (const { r } of all) {
     for (const a of r[4]) {
       const key = drill.keyOf(a[0]);
@@ -50,6 +46,9 @@ export function totalsFigures(record: DrillRecord, all: readonly Sent[]): Totals
       skipped: workers.reduce((n, w) => n + w.skipped, 0),
       attemptsByKey: reported,
       providerCounted: { ...record.providerCounted },
+      probes: { ...seen.probes },
+      normalSent: normal.length,
+      normalFailed: normalFailed.length,
       achievedRatePerWorker: Math.round(achievedRate * 10) / 10,
       latencyMs: latency(allRs),
       workerCpuMsPerRequest: Math.round((cpuMs / Math.max(1, cpuRequests)) * 100) / 100,
@@ -59,11 +58,8 @@ export function totalsFigures(record: DrillRecord, all: readonly Sent[]): Totals
       },
       failureSamples: failureSamples(record, all),
     },
-    normalSent: normal.length,
-    normalFailed: normalFailed.length,
     normalFailedByStatus: failedByStatus(normalFailed),
     unreported: workers.filter((w) => w.sentCount !== undefined && w.sentCount !== w.requests.length).length,
-    probes: { v1: 1, v2: 1, v3: seen.emergency?.exitCode === 0 ? 1 : 0 },
   };
 }
 

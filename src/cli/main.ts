@@ -22,8 +22,8 @@ token from KEYFLIP_COLLECTOR_TOKEN
   keyflip verify SECRET --retired FP|NAME@VERSION [--window 60m] (--collector URL | --prometheus URL) [--json]
                                                   exit 0 only when the evidence proves no instance held the \
 retired key in the window; 1 in use; 4 cannot prove
-  keyflip rotate status|provision|probe|flip|verify|revoke|emergency|discard SECRET [--project P] \
-[--layout suffix|alias] …
+  keyflip rotate status|provision|probe|flip|verify|revoke|rollback|emergency|discard|migrate SECRET \
+[--project P] [--layout pair|suffix|alias] …
                                                   the rotation playbook on Secret Manager, with safety gates \
 (keyflip rotate --help)
   keyflip audit [--max-age 90d] [--environment E] [--byok FAMILY] [--project P]

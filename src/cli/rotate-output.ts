@@ -24,6 +24,13 @@ export function renderRotation(r: RotationResult, ctx: Pick<RotationContext, 'na
     lines.push('', `probe: ${r.probe.provider} answered ${r.probe.reason} (HTTP ${r.probe.status}${detail})`);
   }
   for (const v of r.verifications ?? []) lines.push('', ...verificationLines(v));
+  // The rollback, while its key is the live one (no flip since).
+  const rollback = r.keys.some((k) => k.role === 'live' && k.records.flipped?.rollback) && lastRollback(r.keys);
+  if (rollback) {
+    const { key, record } = rollback;
+    const why = record.reason === undefined ? '' : `: ${clean(record.reason)}`;
+    lines.push('', `rolled back: ${clean(key.label)} (${record.fingerprint}) at ${record.at}, to ${record.to}${why}`);
+  }
   if (r.steps.length > 0) {
     lines.push('', r.outcome === 'planned' ? 'Would write:' : 'Writes:');
     for (const s of r.steps)
@@ -82,6 +89,18 @@ function nextArgs(command: string): string {
   if (command === 'probe') return ' --provider <id> < new-key.txt';
   if (command === 'verify' || command === 'revoke') return ' --window 60m --collector <url>';
   return '';
+}
+
+/** The newest rollback recorded on the keys (`status` and `rollback` show it, with its reason). */
+function lastRollback(
+  keys: readonly KeyView[],
+): { key: KeyView; record: NonNullable<KeyView['records']['rolled-back']> } | undefined {
+  let last: { key: KeyView; record: NonNullable<KeyView['records']['rolled-back']> } | undefined;
+  for (const key of keys) {
+    const record = key.records['rolled-back'];
+    if (record && (last === undefined || record.at > last.record.at)) last = { key, record };
+  }
+  return last;
 }
 
 const withoutMillis = (iso: string): string => iso.replace(/\.\d{3}Z$/, 'Z');

@@ -11,10 +11,12 @@ import {
   emergency,
   flip,
   LAYOUTS,
+  migrate,
   openSecretAdmin,
   probe,
   provision,
   revoke,
+  rollback,
   ROTATE_COMMANDS,
   RotationError,
   status,
@@ -38,8 +40,9 @@ import { prometheusSource } from './verify.js';
 const COMMON = `Common options:
   --project P             the Google Cloud project (default: KEYFLIP_PROJECT, then GOOGLE_CLOUD_PROJECT)
   --location L            a region, for regional secrets (default: global secrets)
-  --layout suffix|alias   suffix: NAME_v1, NAME_v2 … (apps declare NAME_v2 ?? NAME_v1); alias: NAME@current,
-                          NAME@previous. Default: the layout recorded on the secrets, else suffix
+  --layout pair|suffix|alias  pair: apps declare NAME_v2 ?? NAME_v1 for every rotation; suffix (legacy):
+                          NAME_v1, NAME_v2, NAME_v3 … declared ahead; alias: NAME@current ?? NAME@previous.
+                          Default: the layout recorded on the secrets, else suffix when NAME_v3 exists, else pair
   --beacon-name NAME      the name the apps' beacons report (their resolver.secret() name; default SECRET)
   --fingerprint-key-file F  the apps' fingerprintKey, if they set one
   --json                  print the result as one JSON object (same exit codes)
@@ -58,10 +61,10 @@ Commands, in playbook order:
   status     SECRET [--collector URL | --prometheus URL] [--window 60m]
              every key with its role, state, fingerprint and recorded steps; what the beacons say; the next step
   provision  SECRET [--environment E] [--value-file F]          < new-key.txt
-             stage the new key beside the live one, disabled (no process can read it). Refuses if one is staged
+             stage the new key where no process reads it (NAME_next). Refuses if one is staged
   probe      SECRET --provider P [--base-url URL] [--value-file F] < new-key.txt
-             ask the provider whether the staged key works (give the staged key again: a disabled version
-             is served to no one). A dead key stops here
+             ask the provider whether the staged key works (give the staged key again: it is checked
+             against the fingerprint recorded at provision). A dead key stops here
   flip       SECRET [--skip-probe]
              make the staged key live. Refuses unless it was probed alive
   verify     SECRET --window 60m (--collector URL | --prometheus URL)
@@ -72,6 +75,10 @@ Commands, in playbook order:
              stage, make live and disable every other key at once; says what picks the new key up when
   discard    SECRET
              abandon the staged key (or a provision/emergency that stopped part-way); it is disabled, never deleted
+  rollback   SECRET [--reason "why"]
+             after a flip, before revoke: put the previous key back as current (the new one misbehaves)
+  migrate    SECRET
+             move a legacy suffix ring (NAME_v1, NAME_v2, NAME_v3 …) to the pair layout; disables nothing
 
 Run keyflip rotate <command> --help for one command.
 ${COMMON}
@@ -82,8 +89,9 @@ const COMMAND_HELP: Readonly<Record<RotateCommand, string>> = {
   Every key of SECRET (role, state, fingerprint, the steps recorded on it), the instances the beacons saw on
   each key in the window (with a backend), anything left part-way, and the next step. Makes no write.`,
   provision: `keyflip rotate provision SECRET [--environment E] [--value-file F] [common options]   < new-key.txt
-  Stages the new key beside the live one: suffix layout, SECRET_v{n+1} with its version disabled; alias
-  layout, a new disabled version of SECRET that no alias names. No process can read it until flip.
+  Stages the new key where no app reads it: pair and suffix layouts, a new version of SECRET_next (a secret no
+  app declares; grant apps access to SECRET_v1 and SECRET_v2 only); alias layout, a new disabled version of
+  SECRET that no alias names. No process can read it until flip, not even for a moment.
   Refuses when a key is already staged (probe and flip it, or discard it) or when the key is already in the
   ring. --environment E labels the secrets keyflip-environment=E for audit --environment.`,
   probe: `keyflip rotate probe SECRET --provider P [--base-url URL] [--value-file F] [common options]   < new-key.txt
@@ -92,8 +100,10 @@ const COMMAND_HELP: Readonly<Record<RotateCommand, string>> = {
   disabled, and Secret Manager serves a disabled version to no one (its fingerprint is checked against the
   one recorded at provision). Exit 1 when the provider refuses the key: flip will refuse it too.`,
   flip: `keyflip rotate flip SECRET [--skip-probe] [common options]
-  Makes the staged key live: suffix layout, enables SECRET_vN; alias layout, enables the version and moves
-  current to it (previous to the key that was live) in one write. Refuses unless the staged key was probed
+  Makes the staged key live: pair layout, adds the current key as a new version of SECRET_v1, then the staged
+  key as a new version of SECRET_v2 (apps on SECRET_v2 ?? SECRET_v1 move to it on their next refresh); legacy
+  suffix layout, copies it to a new SECRET_vN; alias layout, enables the version and moves current to it
+  (previous to the key that was live) in one write. Refuses unless the staged key was probed
   alive; --skip-probe flips anyway and records that it did. Running it again changes nothing.`,
   verify: `keyflip rotate verify SECRET --window 60m (--collector URL | --prometheus URL) [common options]
   For every old key (enabled, not live): its fingerprint, then keyflip verify over the window. Passes only
@@ -118,6 +128,23 @@ const COMMAND_HELP: Readonly<Record<RotateCommand, string>> = {
   discard: `keyflip rotate discard SECRET [common options]
   Abandons the staged key (a dead probe, a wrong key), or a provision/emergency that stopped part-way: its
   version is disabled (never destroyed) and recorded as discarded, so provision can stage another.`,
+  rollback: `keyflip rotate rollback SECRET [--reason "why"] [common options]
+  After a flip, before the old key was revoked: puts the key live before it back as current, for a new key
+  that misbehaves in production despite its probe. pair layout: adds the previous key (NAME_v1's latest) as a
+  new version of NAME_v2, then disables NAME_v2's version holding the rolled-back key; alias layout: moves
+  current back to the previous version (previous to the one before, if any); legacy suffix layout: disables
+  the newest NAME_vN, so apps fall back to the one below. Processes return to the previous key on their next
+  refresh. Recorded on the key rolled back (fingerprint, time, --reason). Refused (exit 1) when there is no
+  flip to roll back (nothing-to-roll-back), when the previous key was revoked (old-key-revoked), or while a
+  sequence stopped part-way (pending). Run it again after it stopped part-way (exit 3) to finish it.`,
+  migrate: `keyflip rotate migrate SECRET [common options (no --layout)]
+  Moves a legacy suffix ring (NAME_v1, NAME_v2, NAME_v3 … labelled keyflip-layout=suffix) to the pair layout,
+  where apps declare NAME_v2 ?? NAME_v1 for good: adds the previous live key as a new version of NAME_v1 and
+  the live key as a new version of NAME_v2 (each only when that secret's latest holds another key), then
+  labels the ring keyflip-layout=pair. Never disables anything: an app on NAME_v3 ?? NAME_v2 ?? NAME_v1 keeps
+  its key, an app on NAME_v2 ?? NAME_v1 moves to the live key; at no moment does either have none. Refused
+  (exit 1) while a rotation is in flight (a key staged, or a sequence stopped part-way). Change the apps that
+  declare NAME_v3 or higher to NAME_v2 ?? NAME_v1 before the next rotation's revoke.`,
 };
 
 /** Every option of `keyflip rotate`; each command takes the common ones and its own ({@link COMMAND_OPTIONS}). */
@@ -164,6 +191,8 @@ const COMMAND_OPTIONS: Readonly<Record<RotateCommand, readonly RotateOption[]>> 
   revoke: ['window', 'collector', 'prometheus', 'force', 'reason'],
   emergency: ['value-file', 'provider', 'base-url', 'refresh', 'collector', 'prometheus'],
   discard: [],
+  rollback: ['reason'],
+  migrate: [],
 };
 const isCommand = (text: string): text is RotateCommand => (ROTATE_COMMANDS as readonly string[]).includes(text);
 
@@ -242,6 +271,12 @@ export async function rotateCommand(args: readonly string[], io: CliIo): Promise
       case 'discard':
         outcome = await discard(ctx);
         break;
+      case 'rollback':
+        outcome = await rollback(ctx, { reason: values.reason });
+        break;
+      case 'migrate':
+        outcome = await migrate(ctx);
+        break;
     }
     io.stdout.write(json ? `${JSON.stringify(outcome)}\n` : renderRotation(outcome, ctx));
     return outcome.ok ? 0 : outcome.refusal === 'evidence-incomplete' ? 4 : 1;
@@ -276,12 +311,14 @@ async function rotateRequest(
   const projectId = projectOf(values.project, env);
   const layout = values.layout;
   if (layout !== undefined && !(LAYOUTS as readonly string[]).includes(layout))
-    throw new UsageError('--layout is suffix or alias');
+    throw new UsageError(`--layout is ${LAYOUTS.join(', ')}`);
   const windowMs = values.window === undefined ? undefined : durationArg('--window', values.window);
   if ((command === 'verify' || (command === 'revoke' && values.force !== true)) && windowMs === undefined)
     throw new UsageError(`rotate ${command} needs --window (60m: how long no process may have used the old key)`);
   const refreshMs = values.refresh === undefined ? undefined : durationArg('--refresh', values.refresh);
-  if ((values.force === true) !== (values.reason !== undefined))
+  if (command === 'migrate' && values.layout !== undefined)
+    throw new UsageError('rotate migrate moves a suffix ring to the pair layout: it takes no --layout');
+  if (command !== 'rollback' && (values.force === true) !== (values.reason !== undefined))
     throw new UsageError('--force and --reason "why" go together');
   if (values['base-url'] !== undefined && values.provider === undefined)
     throw new UsageError('--base-url needs --provider');

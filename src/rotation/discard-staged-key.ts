@@ -1,14 +1,15 @@
 import { iso, nowOf } from './context.js';
 import { updateFresh } from './fresh-update.js';
 import type { KeyRing, RotationKey } from './key-ring.js';
-import { LABEL, withPending, withRecord } from './records.js';
-import { alreadyDone, runStep } from './rotation-step.js';
+import { article, LABEL, withPending, withRecord } from './records.js';
+import { alreadyDone, refuse, runStep } from './rotation-step.js';
 import type { RotationContext, RotationResult } from './types.js';
 
 /**
  * Abandons the staged key (a dead probe, a wrong key) or a provision/emergency that stopped part-way:
  * its version is disabled (never destroyed) and recorded as discarded, so `provision` can stage another.
- * Never touches the live key or an old one.
+ * Never touches the live key or an old one. Refuses (`pending`) while a flip (or another sequence that makes
+ * a key live) stopped part-way: its key may be live already; run it again to finish it.
  */
 export async function discard(ctx: RotationContext): Promise<RotationResult> {
   const { admin, name } = ctx;
@@ -18,6 +19,14 @@ export async function discard(ctx: RotationContext): Promise<RotationResult> {
     const what = key?.label ?? `the pending ${pending?.record.op}`;
     return {
       gates: [
+        () =>
+          pending && pending.record.op !== 'provision' && pending.record.op !== 'emergency'
+            ? refuse(
+                'pending',
+                `${article(pending.record.op)} of ${pending.record.fingerprint} stopped part-way: its key may be ` +
+                  `live already; run rotate ${pending.record.op} again to finish it`,
+              )
+            : undefined,
         () => (!pending && !key ? alreadyDone(`${name} has nothing staged or pending: nothing to discard`) : undefined),
       ],
       plan(writes) {

@@ -23,9 +23,11 @@ export interface EmergencyOptions {
 
 /**
  * The emergency path (a leaked key): adds the new key and makes it live, then disables every other
- * enabled key, at once, with no verify window. Refuses while a key is staged. Prints what will pick the
- * new key up when: processes on their next refresh; `authFetch` users at once on their first 401, once
- * the old key is revoked at the provider.
+ * enabled key, at once, with no verify window. Pair layout: the new key is a new version of `NAME_v2` (live at
+ * once for every app declaring `NAME_v2 ?? NAME_v1`), then every other enabled version of `NAME_v1` and
+ * `NAME_v2` is disabled (`NAME_v1` reads as absent until the next flip fills it). Refuses while a key is
+ * staged. Prints what will pick the new key up when: processes on their next refresh; `authFetch` users at
+ * once on their first 401, once the old key is revoked at the provider.
  */
 export async function emergency(
   ctx: RotationContext,
@@ -169,7 +171,7 @@ export async function emergency(
               await updateFresh(admin, secretId, (meta) => {
                 let annotations: Record<string, string> = { ...meta.annotations };
                 if (secretId === target) {
-                  if (layout === 'suffix' && annotations[`keyflip-flipped-${key.version()}`] === undefined)
+                  if (layout !== 'alias' && annotations[`keyflip-flipped-${key.version()}`] === undefined)
                     annotations = newRecords(key.version(), annotations);
                   annotations = withPending(annotations, undefined);
                 }

@@ -1,7 +1,8 @@
 /**
  * 'keyflip/rotation': the rotation playbook as functions (the `keyflip rotate` and `keyflip audit`
- * commands call them), on Google Cloud Secret Manager, in the `suffix` layout (`NAME_v1`, `NAME_v2`, …)
- * or the `alias` layout (`NAME@current`, `NAME@previous`). Every command reads the state from the
+ * commands call them), on Google Cloud Secret Manager, in the `pair` layout (the default: apps declare
+ * `NAME_v2 ?? NAME_v1` for good), the legacy `suffix` layout (`NAME_v1`, `NAME_v2`, `NAME_v3`, …) or the `alias`
+ * layout (`NAME@current`, `NAME@previous`). Every command reads the state from the
  * secrets (labels and annotations record which step ran when), refuses when a safety gate says no, and
  * can run again after stopping part-way.
  * @module keyflip/rotation
@@ -17,7 +18,7 @@ export {
 } from './admin.js';
 export { RotationError, type RotationErrorCode, type RotationErrorOptions } from './errors.js';
 export { chooseLayout, LAYOUTS, recordedLayout, type Layout } from './layout.js';
-export { readRing, type KeyRing, type RotationKey, type StoppedSequence } from './key-ring.js';
+export { readRing, type KeyRing, type ReadRingOptions, type RotationKey, type StoppedSequence } from './key-ring.js';
 export type { KeyRole } from './key-roles.js';
 export { ANNOTATION, LABEL, type VersionRecords } from './records.js';
 export { nextStep } from './next-step.js';
@@ -29,6 +30,8 @@ export { verify, type VerifyOldOptions } from './verify-old-keys.js';
 export { revoke, type RevokeOptions } from './revoke-old-keys.js';
 export { emergency, type EmergencyOptions } from './emergency-rotation.js';
 export { discard } from './discard-staged-key.js';
+export { rollback, type RollbackOptions } from './rollback-flip.js';
+export { migrate } from './migrate-layout.js';
 export {
   audit,
   auditByok,

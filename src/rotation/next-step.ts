@@ -1,5 +1,5 @@
 /** The step of the playbook that may run next on a ring, and why: what `status` and every result end with. */
-import type { KeyRing } from './key-ring.js';
+import { inStaging, type KeyRing } from './key-ring.js';
 import { article } from './records.js';
 import type { NextStep } from './types.js';
 
@@ -7,16 +7,21 @@ import type { NextStep } from './types.js';
 export function nextStep(ring: KeyRing): NextStep {
   const { name, pending, staged, live, old } = ring;
   if (pending) {
+    const { op } = pending.record;
     return {
-      command: pending.record.op,
+      command: op,
       why:
-        `${article(pending.record.op)} of ${pending.record.fingerprint} stopped part-way: ` +
-        'run it again with the same key to finish it, or discard it',
+        `${article(op)} of ${pending.record.fingerprint} stopped part-way: ` +
+        (op === 'provision' || op === 'emergency'
+          ? 'run it again with the same key to finish it, or discard it'
+          : `run ${op} again to finish it`),
     };
   }
   if (staged) {
-    if (staged.state === 'ENABLED')
+    if (staged.state === 'ENABLED' && !inStaging(ring, staged))
       return { command: 'flip', why: `${staged.label} was being flipped: run flip again to finish` };
+    if (staged.state !== 'ENABLED' && inStaging(ring, staged))
+      return { command: 'discard', why: `${staged.label} is disabled: a discard stopped part-way; run it again` };
     const probed = staged.records.probed;
     if (!probed)
       return {
@@ -61,6 +66,6 @@ export function nextStep(ring: KeyRing): NextStep {
     };
   return {
     command: 'provision',
-    why: `nothing in flight: ${live.label} is the only enabled key; the next rotation starts with provision`,
+    why: `nothing in flight: ${live.label} is live and no old key is enabled; the next rotation starts with provision`,
   };
 }

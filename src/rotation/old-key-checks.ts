@@ -31,7 +31,8 @@ export async function checkOldKeys(ctx: RotationContext, ring: KeyRing, windowMs
   const out: KeyVerification[] = [];
   for (const key of ring.old) {
     const fp = await keyFingerprint(ctx, key);
-    if (!fp) continue;
+    // The pair layout keeps a key in several versions (`NAME_v1`'s latest, an older `NAME_v2`): one check each.
+    if (!fp || out.some((c) => c.fingerprint === fp)) continue;
     const verdict = await verifyRetired({ source: usage, secret: ctx.beaconName ?? ctx.name, retired: fp, windowMs });
     out.push({
       key: key.label,

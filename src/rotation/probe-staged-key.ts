@@ -38,9 +38,10 @@ export async function probeWithProvider(
  * Step 1½: asks the provider whether the staged key works (`probeKey`: its cheapest authenticated
  * request), before any process can see it, and records the answer; `flip` refuses without an alive one.
  *
- * The key is given again (stdin): a staged version is disabled, and Secret Manager serves a disabled
- * version to no one, keyflip included. It must be the staged key: its fingerprint is checked against
- * the one recorded at provision.
+ * The key is given again (stdin), in every layout alike: in the alias layout the staged version is disabled
+ * (Secret Manager serves a disabled version to no one, keyflip included), and in the pair and suffix layouts
+ * probing the key the operator holds needs no read of `NAME_next`. It must be the staged key: its fingerprint is
+ * checked against the one recorded at provision.
  */
 export async function probe(
   ctx: RotationContext,

@@ -2,6 +2,7 @@ import { checkEnvironment, checkValue } from './command-inputs.js';
 import { iso, nowOf } from './context.js';
 import { fingerprintOf, ringFingerprints } from './fingerprints.js';
 import { updateFresh } from './fresh-update.js';
+import { inStaging } from './key-ring.js';
 import { ANNOTATION, LABEL, managedLabels, withPending, withRecord } from './records.js';
 import { alreadyDone, refuse, runStep } from './rotation-step.js';
 import { resumesOnlyItself, stageNewKey, stagingTarget } from './stage-new-key.js';
@@ -14,14 +15,10 @@ export interface ProvisionOptions {
 }
 
 /**
- * Step 1: stages a new key beside the live one. Suffix layout: `NAME_v{n+1}` with its version disabled;
- * alias layout: a new version of `NAME`, disabled and named by no alias. Either way no process can read it
- * until `flip`. Refuses when a key is already staged, or when the key is one the ring already holds.
- *
- * Secret Manager always adds a version enabled; keyflip disables it in the next call. In the suffix
- * layout, an app that declares `NAME_v{n+1}` and refreshes in that moment reads the new key (it is the
- * key you are rotating to, so nothing breaks); if the command stops between the two calls, `status`
- * says so and running `provision` again with the same key disables it.
+ * Step 1: stages a new key beside the live one. Pair and suffix layouts: a new version of `NAME_next` (labelled
+ * `keyflip-role=staging`), a secret no app declares, left enabled so that flip can copy it; alias layout: a new
+ * version of `NAME`, named by no alias, and disabled. Either way no process can read it until `flip`, not even
+ * for a moment. Refuses when a key is already staged, or when the key is one the ring already holds.
  */
 export async function provision(
   ctx: RotationContext,
@@ -38,7 +35,7 @@ export async function provision(
       gates: [
         resumesOnlyItself(ring, 'provision', fp),
         () =>
-          !pending && staged?.fingerprint === fp && staged.state === 'DISABLED'
+          !pending && staged?.fingerprint === fp && (staged.state === 'DISABLED' || inStaging(ring, staged))
             ? alreadyDone(`${staged.label} (${fp}) is already staged: this key; next, probe it`)
             : undefined,
         () =>
@@ -76,7 +73,7 @@ export async function provision(
           step: 'provisioning',
           environment: env,
         });
-        if (!pending?.key || pending.key.state === 'ENABLED') {
+        if (layout === 'alias' && (!pending?.key || pending.key.state === 'ENABLED')) {
           writes.add('disable that version at once: no process can read it until flip', async () => {
             await admin.setState(target, key.version(), 'DISABLED');
           });
@@ -106,7 +103,8 @@ export async function provision(
         return {
           planned: `would stage ${fp} in ${target}${resumed}`,
           done: (after) =>
-            `staged ${after.staged?.label ?? target} (${fp}), disabled: no process can read it until flip` +
+            `staged ${after.staged?.label ?? target} (${fp}), ` +
+            `${layout === 'alias' ? 'disabled' : 'in a secret no app declares'}: no process can read it until flip` +
             `${pending ? ' (finished the provision that had stopped part-way)' : ''}`,
         };
       },

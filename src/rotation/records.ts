@@ -9,8 +9,10 @@ import { isRecord } from '../check.js';
 export const LABEL = {
   /** `true` on every secret `keyflip rotate` manages. */
   managed: 'keyflip-managed',
-  /** `suffix` or `alias`. */
+  /** `pair`, `suffix` or `alias`. */
   layout: 'keyflip-layout',
+  /** On `NAME_next`: `staging` (the secret a new key waits in until flip; grant apps no access to it). */
+  role: 'keyflip-role',
   /** The environment given to `provision --environment` (`prod`), for `audit --environment`. */
   environment: 'keyflip-environment',
   /** The last step that ran (`staged`, `probed`, `flipped`, `verified`, `revoked`, …). */
@@ -29,7 +31,7 @@ export const ANNOTATION = {
   id: 'keyflip-id',
 } as const;
 
-export const STEPS = ['staged', 'probed', 'flipped', 'verified', 'revoked', 'discarded'] as const;
+export const STEPS = ['staged', 'probed', 'flipped', 'verified', 'revoked', 'discarded', 'rolled-back'] as const;
 export type Step = (typeof STEPS)[number];
 
 /**
@@ -73,6 +75,10 @@ export interface FlippedRecord {
   skipProbe?: boolean;
   /** Made live by `emergency`. */
   emergency?: boolean;
+  /** Made current again by `rollback` (`from` is the key rolled back). */
+  rollback?: boolean;
+  /** The key made live (pair and suffix layouts: recorded on the version flip added). */
+  fingerprint?: string;
 }
 /**
  * `verify` checked the old key against the beacons.
@@ -117,6 +123,21 @@ export interface DiscardedRecord {
   at: string;
 }
 
+/**
+ * `rollback` put the key that was live before this one back as current.
+ * @inline
+ */
+export interface RolledBackRecord {
+  /** When (ISO). */
+  at: string;
+  /** This key's fingerprint (`kf_…`): the key rolled back. */
+  fingerprint: string;
+  /** The fingerprint of the key made current again. */
+  to: string;
+  /** Why, as given to `rollback --reason`. */
+  reason?: string;
+}
+
 /** Every record kept for one version. */
 export interface VersionRecords {
   /** `provision` or `emergency` added it. */
@@ -131,6 +152,8 @@ export interface VersionRecords {
   revoked?: RevokedRecord;
   /** `discard` disabled it unused. */
   discarded?: DiscardedRecord;
+  /** `rollback` put the key live before it back as current. */
+  'rolled-back'?: RolledBackRecord;
 }
 
 /**
@@ -139,15 +162,19 @@ export interface VersionRecords {
  */
 export interface PendingRecord {
   /** The command whose writes stopped part-way. */
-  op: 'provision' | 'emergency';
-  /** The fingerprint of the key it was adding. */
+  op: 'provision' | 'emergency' | 'flip' | 'rollback';
+  /** The fingerprint of the key it was adding (rollback: the key it makes current again). */
   fingerprint: string;
+  /** rollback: the reason given, recorded by its last write. */
+  reason?: string;
   /** When it started (ISO). */
   at: string;
   /** The newest version of the secret when the mark was set: the key the sequence adds is newer. */
   after: number;
   /** emergency: the key that was live (its place in the ring), for the flip record of a resumed run. */
   from?: number;
+  /** flip (suffix layout): the secret the staged key is being copied to (`NAME_v4`). */
+  target?: string;
   /**
    * emergency: the keys it disables (`secretId/version`) with their fingerprints, so a resumed run records
    * those it already disabled as it would have.
@@ -160,7 +187,7 @@ export interface PendingRecord {
   }[];
 }
 
-const RECORD_KEY = /^keyflip-(staged|probed|flipped|verified|revoked|discarded)-(\d{1,9})$/;
+const RECORD_KEY = /^keyflip-(staged|probed|flipped|verified|revoked|discarded|rolled-back)-(\d{1,9})$/;
 /** Records are kept for this many versions (the newest); older ones are dropped so annotations stay small. */
 const KEEP_VERSIONS = 8;
 
@@ -194,7 +221,7 @@ export function readPending(annotations: Readonly<Record<string, string>>): Pend
   const record = parseJson(annotations[ANNOTATION.pending]);
   if (
     !record ||
-    (record.op !== 'provision' && record.op !== 'emergency') ||
+    (record.op !== 'provision' && record.op !== 'emergency' && record.op !== 'flip' && record.op !== 'rollback') ||
     typeof record.fingerprint !== 'string' ||
     typeof record.at !== 'string'
   )
@@ -207,6 +234,8 @@ export function readPending(annotations: Readonly<Record<string, string>>): Pend
       : Number.MAX_SAFE_INTEGER;
   const out: PendingRecord = { op: record.op, fingerprint: record.fingerprint, at: record.at, after };
   if (typeof record.from === 'number' && Number.isInteger(record.from) && record.from > 0) out.from = record.from;
+  if (typeof record.reason === 'string') out.reason = record.reason;
+  if (typeof record.target === 'string') out.target = record.target;
   if (Array.isArray(record.disable)) {
     out.disable = [];
     for (const d of record.disable as unknown[]) {
@@ -261,7 +290,7 @@ export const LABEL_VALUE = /^[a-z0-9_-]{1,63}$/;
 /** Labels for a managed secret, keeping the labels it has. */
 export function managedLabels(
   labels: Readonly<Record<string, string>>,
-  layout: 'suffix' | 'alias',
+  layout: 'pair' | 'suffix' | 'alias',
   step: string,
   environment?: string,
 ): Record<string, string> {

@@ -3,7 +3,7 @@ import { checkReason, checkWindowMs } from './command-inputs.js';
 import { iso, nowOf } from './context.js';
 import { keyFingerprint } from './fingerprints.js';
 import { updateFresh } from './fresh-update.js';
-import type { RotationKey } from './key-ring.js';
+import { flipInProgress, type RotationKey } from './key-ring.js';
 import { checkOldKeys, verificationProblem, verificationRefusal } from './old-key-checks.js';
 import { LABEL, withRecord, type RevokedRecord } from './records.js';
 import { alreadyDone, noStoppedSequence, once, refuse, runStep } from './rotation-step.js';
@@ -26,10 +26,12 @@ export interface RevokeOptions {
 }
 
 /**
- * Step 5: disables every old key (enabled, not live). Refuses unless, checked again at this moment, every old key
- * is `clear` (proved unused for the whole window: `not-verified` when one is in use, `evidence-incomplete` when the
- * evidence cannot prove it) and the live key has been live that long (`window-not-elapsed`) — or `force`, whose
- * reason is recorded. Never disables the live key; never destroys a version.
+ * Step 5: disables every old key (enabled, not live; in the pair layout, every version of `NAME_v1` and `NAME_v2`
+ * holding a retired key, `NAME_v1`'s latest included: apps then read `NAME_v2`, the live key). Refuses unless,
+ * checked again at this moment, every old key is `clear` (proved unused for the whole window: `not-verified`
+ * when one is in use, `evidence-incomplete` when the evidence cannot prove it) and the live key has been live
+ * that long (`window-not-elapsed`) — or `force`, whose reason is recorded. Never disables the live key; never
+ * destroys a version.
  */
 export async function revoke(ctx: RotationContext, options: RevokeOptions): Promise<RotationResult> {
   const { admin, name } = ctx;
@@ -44,7 +46,7 @@ export async function revoke(ctx: RotationContext, options: RevokeOptions): Prom
       gates: [
         noStoppedSequence(ring),
         () =>
-          ring.staged?.state === 'ENABLED' || (live?.records.staged && !live.records.flipped)
+          flipInProgress(ring)
             ? refuse('pending', 'a flip stopped part-way: run flip again to finish it first')
             : undefined,
         () => {

@@ -1,6 +1,7 @@
 import type { SecretUsage } from '../collector/index.js';
 import { ringFingerprints } from './fingerprints.js';
 import type { KeyRing } from './key-ring.js';
+import { declaredChain, highestSlot } from './layout.js';
 import { answered, runStep } from './rotation-step.js';
 import type { RotationContext, RotationResult } from './types.js';
 
@@ -12,8 +13,9 @@ export interface StatusOptions {
 
 /**
  * Where the rotation of `name` stands: every key with its role, state, fingerprint and recorded steps;
- * with a usage source, how many instances reported each key; notes on anything left part-way; and the
- * next step the playbook allows. Makes no write.
+ * with a usage source, how many instances reported each key; notes on anything left part-way; the chain apps
+ * declare in the ring's layout (`chain`, and in the message; for a legacy suffix ring, that `keyflip rotate
+ * migrate` moves it to pair); and the next step the playbook allows. Makes no write.
  */
 export async function status(ctx: RotationContext, options: StatusOptions = {}): Promise<RotationResult> {
   return runStep(ctx, 'status', (ring) => ({
@@ -41,9 +43,26 @@ export async function status(ctx: RotationContext, options: StatusOptions = {}):
           notes.push(`the beacons could not be read: ${error instanceof Error ? error.message : String(error)}`);
         }
       }
-      return answered(summary(ring), { fingerprints, usage, notes });
+      return answered(`${summary(ring)}. ${chainNote(ring)}`, { fingerprints, usage, notes, chain: chainOf(ring) });
     },
   }));
+}
+
+/** The chain an app declares for the ring (suffix layout: up to the name the next flip creates). */
+function chainOf(ring: KeyRing): string {
+  return declaredChain(ring.name, ring.layout, highestSlot(ring) + 1);
+}
+
+/** Which chain apps declare, per layout, for people. */
+function chainNote(ring: KeyRing): string {
+  const chain = chainOf(ring);
+  if (ring.layout === 'pair') return `Apps declare ${chain} (pair layout: the same two names for every rotation)`;
+  if (ring.layout === 'alias') return `Apps declare ${chain} (alias layout)`;
+  return (
+    `Legacy suffix layout: apps must declare names ahead (${chain} for the next rotation); ` +
+    '`keyflip rotate migrate` moves it to pair (apps then declare ' +
+    `${declaredChain(ring.name, 'pair')} for good)`
+  );
 }
 
 /** One line: the live key, the staged one, the old ones still enabled. */

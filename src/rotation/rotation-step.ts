@@ -9,7 +9,7 @@
  * execution (a write that fails is an `INTERRUPTED` error naming it; running the command again continues from
  * the state it left), the second read, and the shape of the result.
  */
-import { layoutOf } from './context.js';
+import { layoutOf, ringOptionsOf } from './context.js';
 import { readRing, type KeyRing } from './key-ring.js';
 import { article } from './records.js';
 import type { RefusalCode, RotateCommand, RotationContext, RotationResult } from './types.js';
@@ -73,8 +73,8 @@ export async function runStep(
   command: RotateCommand,
   define: (ring: KeyRing) => StepDefinition,
 ): Promise<RotationResult> {
-  const layout = layoutOf(ctx);
-  const ring = await readRing(ctx.admin, ctx.name, layout);
+  const layout = await layoutOf(ctx);
+  const ring = await readRing(ctx.admin, ctx.name, layout, ringOptionsOf(ctx));
   const step = define(ring);
   for (const gate of step.gates ?? []) {
     const verdict = await gate();
@@ -90,7 +90,7 @@ export async function runStep(
     });
   }
   await writes.execute(command, ctx.name);
-  const after = await readRing(ctx.admin, ctx.name, layout);
+  const after = await readRing(ctx.admin, ctx.name, layout, ringOptionsOf(ctx));
   return resultOf(after, command, report.failed ? 'failed' : 'done', report.done(after), {
     ...report.extra,
     steps: writes.steps(),

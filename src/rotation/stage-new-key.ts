@@ -2,19 +2,21 @@
  * Staging a new key, the start both `provision` and `emergency` share: the secret it goes into, the gate
  * that lets only the same command with the same key resume a sequence that stopped part-way, and the first
  * writes (mark the target as pending, then add the key as a version). Each command then writes its own
- * finish (provision disables the version; emergency makes it live), and its last write clears the mark.
+ * finish (provision records it, and in the alias layout disables it; emergency makes it live), and its last
+ * write clears the mark. Provision stages in `NAME_next` (pair and suffix layouts), which no app declares: no
+ * app can read the key before flip, not even between two writes.
  */
 import type { SecretAdmin } from './admin.js';
 import { RotationError } from './errors.js';
 import { updateFresh } from './fresh-update.js';
 import { newestVersion, type KeyRing } from './key-ring.js';
-import { highestSlot, suffixId, type Layout } from './layout.js';
-import { ANNOTATION, article, managedLabels, withPending, type PendingRecord } from './records.js';
+import { highestSlot, pairIds, stagingId, suffixId, type Layout } from './layout.js';
+import { ANNOTATION, article, LABEL, managedLabels, withPending, type PendingRecord } from './records.js';
 import { refuse, type Gate } from './rotation-step.js';
 import type { WritePlan } from './write-plan.js';
 
 /** The commands that stage a new key. */
-export type StagingCommand = PendingRecord['op'];
+export type StagingCommand = 'provision' | 'emergency';
 
 /** How each command words its refusals and its first writes. */
 const WORDING: Record<
@@ -29,27 +31,37 @@ const WORDING: Record<
 > = {
   provision: {
     otherCommand: (stopped) =>
-      `an emergency rotation to ${stopped.fingerprint} stopped part-way: ` +
-      'run rotate emergency again with that key, or rotate discard',
+      stopped.op === 'emergency'
+        ? `an emergency rotation to ${stopped.fingerprint} stopped part-way: ` +
+          'run rotate emergency again with that key, or rotate discard'
+        : `${article(stopped.op)} of ${stopped.fingerprint} stopped part-way: ` +
+          `run rotate ${stopped.op} again to finish it`,
     otherKey: (stopped, fp) =>
       `a provision of ${stopped.fingerprint} stopped part-way and this key is ${fp}: ` +
       'run provision again with that key to finish it, or rotate discard first',
     create: (target, fp, layout) =>
-      `create secret ${target} (labels keyflip-managed=true, keyflip-layout=${layout}; a pending provision of ${fp})`,
+      `create secret ${target} (labels keyflip-managed=true, keyflip-layout=${layout}` +
+      `${layout === 'alias' ? '' : ', keyflip-role=staging'}; a pending provision of ${fp})`,
     mark: (target, fp) => `mark ${target}: a provision of ${fp} is pending`,
-    add: (target, fp) => `add the new key (${fp}) as a version of ${target}`,
+    add: (target, fp, layout) =>
+      `add the new key (${fp}) as a version of ${target}` +
+      `${layout === 'alias' ? '' : ' (no app declares it: no process can read it)'}`,
   },
   emergency: {
     otherCommand: (stopped) =>
       `${article(stopped.op)} of ${stopped.fingerprint} stopped part-way: ` +
-      'run it again with that key, or rotate discard it first',
+      (stopped.op === 'provision' || stopped.op === 'emergency'
+        ? 'run it again with that key, or rotate discard it first'
+        : `run rotate ${stopped.op} again to finish it first`),
     otherKey: (stopped) => WORDING.emergency.otherCommand(stopped),
     create: (target, fp) => `create secret ${target} (keyflip labels; an emergency to ${fp} pending)`,
     mark: (target, fp) => `mark ${target}: an emergency to ${fp} is pending`,
     add: (target, fp, layout) =>
       layout === 'suffix'
         ? `add the new key (${fp}) as ${target}: live at once for processes that declare it`
-        : `add the new key (${fp}) as a version of ${target}`,
+        : layout === 'pair'
+          ? `add the new key (${fp}) as a version of ${target}: live at once (apps read ${target} first)`
+          : `add the new key (${fp}) as a version of ${target}`,
   },
 };
 
@@ -68,21 +80,16 @@ export function resumesOnlyItself(ring: KeyRing, command: StagingCommand, fp: st
 }
 
 /**
- * The secret the new key goes into: the one of the sequence being resumed; `NAME` in the alias layout; in
- * the suffix layout the next `NAME_vN`. Provision takes the newest `NAME_vN` again when its key was
- * discarded (or it has none), so that the apps' chains (`NAME_v3 ?? NAME_v2 ?? NAME_v1`) keep naming it;
- * emergency always takes a new one.
+ * The secret the new key goes into: the one of the sequence being resumed; `NAME` in the alias layout;
+ * provision in the pair and suffix layouts, `NAME_next`; emergency, `NAME_v2` (pair: apps read it first) or
+ * the next `NAME_vN` (suffix).
  */
 export function stagingTarget(ring: KeyRing, command: StagingCommand): string {
   if (ring.pending) return ring.pending.secretId;
   if (ring.layout === 'alias') return ring.name;
-  const top = highestSlot(ring);
-  const topId = suffixId(ring.name, top);
-  if (command === 'provision' && top > 0) {
-    const topKey = ring.keys.find((k) => k.secretId === topId);
-    if (!topKey || topKey.role === 'discarded') return topId;
-  }
-  return suffixId(ring.name, top + 1);
+  if (command === 'provision') return stagingId(ring.name);
+  if (ring.layout === 'pair') return pairIds(ring.name).current;
+  return suffixId(ring.name, highestSlot(ring) + 1);
 }
 
 /** A new key to stage. */
@@ -124,18 +131,19 @@ export function stageNewKey(admin: SecretAdmin, writes: WritePlan, key: NewKey):
     after: newestVersion(ring, target),
     ...key.markExtra,
   };
+  const role = target === stagingId(name) ? { [LABEL.role]: 'staging' } : {};
   if (!pending) {
     if (!ring.secrets.has(target)) {
       writes.add(wording.create(target, fp, layout), async () => {
         await admin.createSecret(target, {
-          labels: managedLabels({}, layout, key.step, key.environment),
+          labels: { ...managedLabels({}, layout, key.step, key.environment), ...role },
           annotations: withPending({ [ANNOTATION.name]: name }, mark),
         });
       });
     } else {
       writes.add(wording.mark(target, fp), async () => {
         await updateFresh(admin, target, (meta) => ({
-          labels: managedLabels(meta.labels, layout, key.step, key.environment),
+          labels: { ...managedLabels(meta.labels, layout, key.step, key.environment), ...role },
           annotations: withPending({ ...meta.annotations, [ANNOTATION.name]: name }, mark),
         }));
       });

@@ -19,17 +19,22 @@ export const ROTATE_COMMANDS = [
   'revoke',
   'emergency',
   'discard',
+  'rollback',
+  'migrate',
 ] as const;
-/** One `keyflip rotate` command: `status`, `provision`, `probe`, `flip`, `verify`, `revoke`, `emergency`, `discard`. */
+/** One `keyflip rotate` command: `status`, `provision`, `probe`, `flip`, `verify`, `revoke`, `emergency`, … */
 export type RotateCommand = (typeof ROTATE_COMMANDS)[number];
 
 /** What every rotation command works on. */
 export interface RotationContext {
   /** The Secret Manager admin the command reads and writes the secrets with ({@link openSecretAdmin}). */
   admin: SecretAdmin;
-  /** The rotated secret's name: `OPENAI_API_KEY` (the suffix layout adds `_v1`, `_v2`, …). */
+  /** The rotated secret's name: `OPENAI_API_KEY` (the pair layout adds `_v1`, `_v2` and `_next`). */
   name: string;
-  /** @default 'suffix' */
+  /**
+   * The layout of its keys. @default the layout recorded on its secrets (`keyflip-layout`), else `suffix` for an
+   * unlabelled ring with a `NAME_v3`, else `pair` (`chooseLayout`)
+   */
   layout?: Layout | undefined;
   /**
    * The name the apps' beacons report the secret under (the first argument of `resolver.secret()`).
@@ -81,12 +86,16 @@ export type RefusalCode =
   | 'evidence-incomplete'
   /** verify/revoke: no usage source (a collector or Prometheus) was given; the beacons are the evidence. */
   | 'no-usage-source'
-  /** The secrets do not follow the layout given (reserved: no command of this release returns it). */
-  | 'layout-mismatch';
+  /** migrate: the ring is not in the legacy suffix layout (an alias ring, or no ring). */
+  | 'layout-mismatch'
+  /** rollback: nothing to go back to (no flip yet, no key before the live one, or a rollback already undone). */
+  | 'nothing-to-roll-back'
+  /** rollback: the previous key is disabled (revoked, or by an emergency): rolling back would serve a revoked key. */
+  | 'old-key-revoked';
 
 /** A key as commands report it: metadata and records, never the value. */
 export interface KeyView {
-  /** How people name it: `OPENAI_API_KEY_v3` (suffix layout) or `OPENAI_API_KEY@3` (alias layout). */
+  /** How people name it: `OPENAI_API_KEY_v2@3` (pair layout), `OPENAI_API_KEY_v3` (suffix) or `OPENAI_API_KEY@3`. */
   readonly label: string;
   /** The Secret Manager secret that holds it. */
   readonly secretId: string;
@@ -94,7 +103,10 @@ export interface KeyView {
   readonly version: number;
   /** Its Secret Manager state: `ENABLED`, `DISABLED` or `DESTROYED`. */
   readonly state: string;
-  /** The part it plays in the rotation: `live`, `old`, `staged`, `pending`, `revoked`, `discarded`, `inactive`. */
+  /**
+   * The part it plays in the rotation: `live`, `old`, `staged`, `pending`, `copy`, `revoked`, `discarded`,
+   * `inactive`.
+   */
   readonly role: KeyRole;
   /** ISO time the version was created. */
   readonly createdAt: string;
@@ -173,4 +185,9 @@ export interface RotationResult {
   readonly verifications?: readonly KeyVerification[] | undefined;
   /** status with a usage source: what the beacons said. */
   readonly usage?: SecretUsage | undefined;
+  /**
+   * status: the chain an app declares for this ring's layout (`NAME_v2 ?? NAME_v1`, `NAME@current ?? NAME@previous`,
+   * or for a legacy suffix ring, the names up to the one its next flip creates).
+   */
+  readonly chain?: string | undefined;
 }

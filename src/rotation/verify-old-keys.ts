@@ -43,9 +43,11 @@ export async function verify(ctx: RotationContext, options: VerifyOldOptions): P
       const problem = verificationProblem(ring, checks, windowMs, now);
       const refusal = verificationRefusal(checks);
       const at = iso(now);
-      for (const c of checks) {
-        const key = ring.old.find((k) => k.label === c.key);
-        if (!key) continue;
+      const checked = ring.old.flatMap((key) => {
+        const c = checks.find((one) => one.fingerprint === (key.fingerprint ?? '') || one.key === key.label);
+        return c ? [{ key, c }] : [];
+      });
+      for (const { key, c } of checked) {
         const ok = c.result.ok && c.windowElapsed;
         writes.add(
           `record on ${key.secretId}: verified ${key.label} over ${formatDuration(windowMs)}: ` +

@@ -9,7 +9,7 @@ import type { KeyView, RotateCommand, RotationOutcome, RotationResult } from './
 
 /** What a command adds to its result beside the outcome and the message. */
 export type ResultExtra = Partial<
-  Pick<RotationResult, 'refusal' | 'steps' | 'probe' | 'verifications' | 'usage' | 'notes'>
+  Pick<RotationResult, 'refusal' | 'steps' | 'probe' | 'verifications' | 'usage' | 'notes' | 'chain'>
 > & {
   /** Fingerprints read for keys that have none recorded (keys made outside keyflip), for their views. */
   fingerprints?: ReadonlyMap<RotationKey, string> | undefined;

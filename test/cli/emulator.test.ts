@@ -111,7 +111,7 @@ describe('keyflip emulator (child process)', () => {
     const status = await runInProcess(['rotate', 'status', 'OPENAI_API_KEY'], { env });
     outputs.push(status.stdout, status.stderr);
     expect(status.code).toBe(0);
-    expect(status.stdout).toContain('OPENAI_API_KEY_v1 is live');
+    expect(status.stdout).toContain('OPENAI_API_KEY_v1@1 is live');
     expect(status.stdout).toContain(fingerprint(KEYS.openai1));
 
     const restPort = Number(/REST on http:\/\/127\.0\.0\.1:(\d+)/.exec(cli.stderr())?.[1]);

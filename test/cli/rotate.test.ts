@@ -172,9 +172,12 @@ describe('keyflip rotate, suffix layout: the whole playbook, with apps running',
     'then an emergency to v3; zero failed requests';
   it(PLAYBOOK, async () => {
     // The first key: staged, probed, flipped.
-    expect((await run(['rotate', 'provision', 'OPENAI_API_KEY', '--environment', 'prod'], `${KEYS.v1}\n`)).code).toBe(
-      0,
+    // Legacy: the layout is given on the first provision (the default is pair) and read from the labels after.
+    const first = await run(
+      ['rotate', 'provision', 'OPENAI_API_KEY', '--layout', 'suffix', '--environment', 'prod'],
+      `${KEYS.v1}\n`,
     );
+    expect(first.code).toBe(0);
     expect(
       (await run(['rotate', 'probe', 'OPENAI_API_KEY', '--provider', 'openai', '--base-url', mock.url], KEYS.v1)).code,
     ).toBe(0);
@@ -185,19 +188,27 @@ describe('keyflip rotate, suffix layout: the whole playbook, with apps running',
     expect(apps.map((a) => candidate(a.key))).toEqual(['OPENAI_API_KEY_v1', 'OPENAI_API_KEY_v1']);
     const stale = await staleApp(KEYS.v1);
 
-    // 1. Provision v2: staged disabled, invisible to the apps.
+    // 1. Provision v2: staged in OPENAI_API_KEY_next, a secret no app's chain names: invisible to the apps.
     const provisioned = await run(['rotate', 'provision', 'OPENAI_API_KEY', '--json'], KEYS.v2);
     expect(provisioned.code).toBe(0);
     expect(json(provisioned).keys.map((k) => [k.label, k.state, k.role, k.fingerprint])).toEqual([
       ['OPENAI_API_KEY_v1', 'ENABLED', 'live', FP.v1],
-      ['OPENAI_API_KEY_v2', 'DISABLED', 'staged', FP.v2],
+      ['OPENAI_API_KEY_next@2', 'ENABLED', 'staged', FP.v2],
     ]);
     expect(json(provisioned).next.command).toBe('probe');
+    const staging = apps.map((a) => a.resolves());
+    await eventually('two refreshes of every app after the provision', () =>
+      apps.every((a, i) => a.resolves() >= (staging[i] ?? 0) + 2) ? true : undefined,
+    );
+    expect(apps.map((a) => [candidate(a.key), a.key.info?.fingerprint])).toEqual([
+      ['OPENAI_API_KEY_v1', FP.v1],
+      ['OPENAI_API_KEY_v1', FP.v1],
+    ]);
     // Refusals: a second provision, an emergency while staged, a flip before the probe, a probe with another key.
     const twice = await run(['rotate', 'provision', 'OPENAI_API_KEY'], KEYS.v3);
     expect([twice.code, twice.stdout.split('\n')[0]]).toEqual([
       1,
-      expect.stringMatching(/^REFUSED \(staged-exists\): OPENAI_API_KEY_v2 .* is already staged/),
+      expect.stringMatching(/^REFUSED \(staged-exists\): OPENAI_API_KEY_next@2 .* is already staged/),
     ]);
     const emergencyWhileStaged = await run(['rotate', 'emergency', 'OPENAI_API_KEY', '--json'], KEYS.v3);
     expect([emergencyWhileStaged.code, json(emergencyWhileStaged).refusal]).toEqual([1, 'staged-exists']);
@@ -216,10 +227,10 @@ describe('keyflip rotate, suffix layout: the whole playbook, with apps running',
       KEYS.v2,
     );
     expect(probed.code).toBe(0);
-    expect(probed.stdout).toContain(`OK: openai accepts OPENAI_API_KEY_v2 (${FP.v2}): alive`);
+    expect(probed.stdout).toContain(`OK: openai accepts OPENAI_API_KEY_next@2 (${FP.v2}): alive`);
     const flipped = await run(['rotate', 'flip', 'OPENAI_API_KEY']);
     expect(flipped.code).toBe(0);
-    expect(flipped.stdout).toMatch(/^OK: OPENAI_API_KEY_v2 is live/);
+    expect(flipped.stdout).toMatch(new RegExp(`^OK: OPENAI_API_KEY_v2 \\(${FP.v2}\\) is live`));
     expect((await run(['rotate', 'flip', 'OPENAI_API_KEY'])).stdout).toMatch(
       /^ALREADY DONE: OPENAI_API_KEY_v2 is live/,
     );
@@ -416,27 +427,33 @@ describe('keyflip rotate, alias layout', () => {
 
 describe('keyflip rotate: interrupted writes, dry runs, dead keys, bad usage', () => {
   it('a provision stopped between two writes exits 3; status explains; running it again finishes it', async () => {
-    emulator.failNext('DisableSecretVersion', 14);
+    // The default (pair) layout: create CRASHY_KEY_next, add the key to it, record it. Stopped after the key is added.
+    emulator.failNext('UpdateSecret', 14);
     const stopped = await run(['rotate', 'provision', 'CRASHY_KEY'], KEYS.c1);
     expect(stopped.code).toBe(3);
-    expect(stopped.stderr).toMatch(/stopped at write 3 of 4 \(disable that version at once/);
+    expect(stopped.stderr).toMatch(/stopped at write 3 of 3 \(record on CRASHY_KEY_next: staged /);
     expect(stopped.stderr).toContain('keyflip rotate status CRASHY_KEY');
     const status = await run(['rotate', 'status', 'CRASHY_KEY', '--json']);
     expect(status.code).toBe(0);
     expect(json(status).next.command).toBe('provision');
-    expect(json(status).notes.join(' ')).toContain('stopped before its last write, and is enabled');
-    // Another key cannot slip in; the same key finishes the provision (disables the version, records it).
+    expect(json(status).notes.join(' ')).toContain(
+      `a provision of ${FP.c1} stopped after adding CRASHY_KEY_next@1; run it again with the same key, or discard`,
+    );
+    // The key it added is only in CRASHY_KEY_next, which no app declares: no app can read it.
+    expect(json(status).keys.map((k) => [k.label, k.state, k.role])).toEqual([
+      ['CRASHY_KEY_next@1', 'ENABLED', 'pending'],
+    ]);
+    // Another key cannot slip in; the same key finishes the provision (records it, clears the mark).
     const other = await run(['rotate', 'provision', 'CRASHY_KEY', '--json'], KEYS.c2);
     expect([other.code, json(other).refusal]).toEqual([1, 'fingerprint-mismatch']);
     const resumed = await run(['rotate', 'provision', 'CRASHY_KEY', '--json'], KEYS.c1);
     expect(resumed.code).toBe(0);
     expect(json(resumed).steps.map((s) => s.description)).toEqual([
-      'disable that version at once: no process can read it until flip',
-      `record on CRASHY_KEY_v1: staged ${FP.c1} at ${json(resumed).keys[0]?.records.staged?.at}; ` +
+      `record on CRASHY_KEY_next: staged ${FP.c1} at ${json(resumed).keys[0]?.records.staged?.at}; ` +
         'clear the pending mark',
     ]);
     expect(json(resumed).keys.map((k) => [k.label, k.state, k.role])).toEqual([
-      ['CRASHY_KEY_v1', 'DISABLED', 'staged'],
+      ['CRASHY_KEY_next@1', 'ENABLED', 'staged'],
     ]);
   });
 
@@ -451,14 +468,18 @@ describe('keyflip rotate: interrupted writes, dry runs, dead keys, bad usage', (
     const before = writes();
     const dry = await run(['rotate', 'provision', 'DRY_KEY', '--dry-run'], KEYS.dead);
     expect(dry.code).toBe(0);
-    expect(dry.stdout).toMatch(/^DRY RUN: would stage kf_[0-9a-f]{12} in DRY_KEY_v1\n/);
-    expect(dry.stdout).toContain('Would write:\n  · create secret DRY_KEY_v1');
+    expect(dry.stdout).toMatch(/^DRY RUN: would stage kf_[0-9a-f]{12} in DRY_KEY_next\n/);
+    expect(dry.stdout).toContain(
+      'Would write:\n  · create secret DRY_KEY_next (labels keyflip-managed=true, keyflip-layout=pair',
+    );
     expect(writes()).toEqual(before);
 
     expect((await run(['rotate', 'provision', 'DRY_KEY'], KEYS.dead)).code).toBe(0);
     const probe = await run(['rotate', 'probe', 'DRY_KEY', '--provider', 'openai', '--base-url', mock.url], KEYS.dead);
     expect(probe.code).toBe(1);
-    expect(probe.stdout).toMatch(/^NOT OK: openai does not accept DRY_KEY_v1 \(kf_[0-9a-f]{12}\): invalid \(HTTP 401/);
+    expect(probe.stdout).toMatch(
+      /^NOT OK: openai does not accept DRY_KEY_next@1 \(kf_[0-9a-f]{12}\): invalid \(HTTP 401/,
+    );
     const flip = await run(['rotate', 'flip', 'DRY_KEY', '--json']);
     expect([flip.code, json(flip).refusal, json(flip).next.command]).toEqual([1, 'probe-failed', 'discard']);
     const discarded = await run(['rotate', 'discard', 'DRY_KEY', '--json']);
@@ -517,7 +538,7 @@ describe('keyflip rotate as a child process', () => {
     expect([code, stderr]).toEqual([0, '']);
     expect(JSON.parse(stdout)).toMatchObject({
       outcome: 'done',
-      keys: [{ label: 'CHILD_KEY_v1', state: 'DISABLED', role: 'staged', fingerprint: FP.dead }],
+      keys: [{ label: 'CHILD_KEY_next@1', state: 'ENABLED', role: 'staged', fingerprint: FP.dead }],
     });
   }, 30_000);
 });

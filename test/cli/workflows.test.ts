@@ -18,7 +18,7 @@ import { runInProcess } from '../support/cli.js';
 
 const dir = fileURLToPath(new URL('../../examples/github-actions', import.meta.url));
 const KEY = 'sk-workflow-example-0123456789abcdefABCDEF';
-const WRITES = new Set(['provision', 'probe', 'flip', 'revoke', 'emergency', 'discard']);
+const WRITES = new Set(['provision', 'probe', 'flip', 'revoke', 'emergency', 'discard', 'rollback', 'migrate']);
 
 let emulator: SecretManagerEmulator;
 let mock: MockProvider;
@@ -28,8 +28,9 @@ beforeAll(async () => {
   emulator = await startSecretManagerEmulator();
   mock = await startMockProvider({ preset: 'openai', keys: [KEY] });
   collector = await startCollectorServer({});
+  // The seed's first key, in the pair layout (the default): apps declare OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1.
   emulator.createSecret('OPENAI_API_KEY_v1', {
-    labels: { 'keyflip-managed': 'true', 'keyflip-layout': 'suffix', 'keyflip-environment': 'prod' },
+    labels: { 'keyflip-managed': 'true', 'keyflip-layout': 'pair', 'keyflip-environment': 'prod' },
     annotations: { 'keyflip-name': 'OPENAI_API_KEY' },
   });
   emulator.addVersion('OPENAI_API_KEY_v1', 'sk-workflow-live-key-9876543210zyxwvuZYXW');
@@ -56,7 +57,8 @@ function commands(text: string): { line: string; args: string[]; stdin: boolean 
       .replace(/\$\{\{[^}]*\}\}/g, emulator.projectId)
       .replace(/\$SECRET/g, 'OPENAI_API_KEY')
       .replace(/\$ENVIRONMENT/g, 'staging')
-      .replace(/\$COLLECTOR/g, collector.url);
+      .replace(/\$COLLECTOR/g, collector.url)
+      .replace(/\$REASON/g, 'the new key misbehaves in production');
     out.push({ line, args: words(substituted), stdin: m[1] !== undefined });
   }
   return out;
@@ -84,6 +86,10 @@ it('every `npx keyflip …` line of the workflow examples is valid usage of the 
         stderr: '',
       });
       expect(stdout).not.toContain(KEY);
+      // The default layout: the key is staged where no app reads it, and apps declare the pair's two names.
+      if (command === 'rotate' && sub === 'provision') expect(stdout).toContain('in OPENAI_API_KEY_next');
+      if (command === 'rotate' && sub === 'status')
+        expect(stdout).toContain('Apps declare OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1 (pair layout');
       seen.push(`${command} ${command === 'rotate' ? sub : ''}`.trim());
     }
   }
@@ -93,6 +99,7 @@ it('every `npx keyflip …` line of the workflow examples is valid usage of the 
     'rotate probe',
     'rotate provision',
     'rotate revoke',
+    'rotate rollback',
     'rotate status',
   ]);
 });

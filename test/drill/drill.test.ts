@@ -1,10 +1,12 @@
 /**
  * The rotation drill, small: 4 worker processes (plus the stale one) on the real openai SDK, the Secret
  * Manager emulator over gRPC, the collector over HTTP and `keyflip rotate` run as processes, with short
- * periods (refresh 1 s, beacon 1 s, window 6 s). It asserts the properties `npm run drill` shows — never
- * durations: every wait in the drill is bounded and polls state, and the time bound of the flip is
- * reported, not asserted (`enforceTimeBounds: false`). A change in any module that breaks rotation safety
- * (the chain rule, refresh, authFetch, the beacon, the collector, the rotate commands) fails here.
+ * periods (refresh 1 s, beacon 1 s, window 6 s): three rotations in a row — normal, normal, emergency — in the
+ * pair layout (the default), the workers declaring `OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1` from start to end.
+ * It asserts the properties `npm run drill` shows — never durations: every wait in the drill is bounded and
+ * polls state, and the time bound of each flip is reported, not asserted (`enforceTimeBounds: false`). A change
+ * in any module that breaks rotation safety (the chain rule, refresh, authFetch, the beacon, the collector, the
+ * rotate commands) fails here.
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -37,8 +39,8 @@ function listening(): number {
 }
 
 describe('the rotation drill (4 worker processes, short periods)', () => {
-  it('rotates with no failed request, refuses while a stale process holds the key, heals, leaks nothing', async () => {
-    const keys = { v1: key(), v2: key(), v3: key() };
+  it('rotates 3 times on one chain: no failed request, stale holder refused, healed, no leak', async () => {
+    const keys = { v1: key(), v2: key(), v3: key(), v4: key() };
     const output: string[] = [];
     const serversBefore = listening();
     const result = await runDrill({
@@ -57,19 +59,31 @@ describe('the rotation drill (4 worker processes, short periods)', () => {
       expect(c.ok, `${id}: ${c.detail}`).toBe(true);
     };
 
+    // One chain, declared once, for the three rotations: the pair layout, the default.
+    expect(result.options.layout).toBe('pair');
+    expect(result.chain).toBe('OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1');
+
     ok('no-abort');
     ok('setup'); // v1 provisioned, probed and flipped by `keyflip rotate`
     ok('workers'); // 4 + 1 processes ran and stopped cleanly
     ok('exact-counts'); // every request reported; the provider counted exactly the attempts reported, key by key
 
-    // The normal rotation: not one failed request, every request counted.
+    // The two normal rotations: not one failed request, every request counted.
     ok('normal-zero-failed');
     expect(result.totals.sent).toBeGreaterThan(0);
     expect(result.totals.sent).toBe(result.phases.reduce((n, p) => n + p.sent, 0));
 
-    // Flip: every worker on v2, on its first refresh after the flip; nothing on v1 after its switch.
+    // Each flip: every worker on the new key, on its first refresh after the flip (the refresh bound itself is
+    // the drill's `flip-bound` check, reported here, not asserted); nothing on the old key after its switch.
     ok('flip-first-refresh');
-    expect(result.flip.toV2Ms.n).toBe(4);
+    expect(result.flips.map((f) => [f.from, f.to, f.toNewMs.n, f.switchedOnFirstRefresh])).toEqual([
+      ['v1', 'v2', 4, 4],
+      ['v2', 'v3', 4, 4],
+    ]);
+    // No staged key was ever read or sent before its flip (it is staged in OPENAI_API_KEY_next, which no app
+    // declares): issue 3, fixed.
+    ok('staged-unseen');
+    for (const f of result.flips) expect(f.stagedKeyBeforeFlip).toEqual({ requests: 0, workers: 0, reads: 0 });
 
     // The stale worker (it read OPENAI_API_KEY from its environment at start-up) blocks verify and revoke, named.
     ok('verify-refused');
@@ -83,12 +97,18 @@ describe('the rotation drill (4 worker processes, short periods)', () => {
     ok('verify-passed');
     ok('revoke-done');
     ok('no-v1-after-revoke');
-    expect(result.v1AfterRevoke).toEqual({ attempts: 0, providerRequests: 0 });
+    expect(result.retirements[0]?.afterRevoke).toEqual({ attempts: 0, providerRequests: 0 });
 
-    // Emergency under load: every worker on v3, healed on its first 401 by authFetch's one retry (or by its
-    // refresh first); failures, if any, only among requests in flight at the revocation, and counted.
+    // Rotation 2, v2 → v3 on the same chain: once the window has passed, verify passes and revoke disables v2;
+    // v2 carries nothing after.
+    ok('retire-v2');
+    ok('no-v2-after-revoke');
+    expect(result.retirements[1]?.afterRevoke).toEqual({ attempts: 0, providerRequests: 0 });
+
+    // Rotation 3, the emergency under load: every worker on v4, healed on its first 401 by authFetch's one retry
+    // (or by its refresh first); failures, if any, only among requests in flight at the revocation, and counted.
     ok('emergency-done');
-    ok('emergency-v3');
+    ok('emergency-v4');
     ok('emergency-failures');
     expect(result.emergency.workersHealedOn401 + result.emergency.workersSwitchedByRefresh).toBe(4);
     // The two races the drill found (ISSUES_FOUND in drill/issues.ts), each recognised by its signature: a
@@ -110,7 +130,8 @@ describe('the rotation drill (4 worker processes, short periods)', () => {
     expect(everything).toContain(result.keys.v1); // fingerprints are what it shows
 
     // Every child process is gone; nothing rejected unhandled.
-    expect(result.pids.length).toBeGreaterThanOrEqual(5 + 11);
+    // 5 workers; set-up 3 commands, rotation 1 at least 8, rotation 2 at least 5, the emergency 1.
+    expect(result.pids.length).toBeGreaterThanOrEqual(5 + 17);
     expect(result.pids.filter(isRunning)).toEqual([]);
     // Every server it started is closed, the collector it restarted included (`npm run drill` hung after it
     // passed when the restarted collector was left listening).

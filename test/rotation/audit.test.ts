@@ -56,6 +56,7 @@ describe('audit', () => {
     const probeWith = { provider: 'openai' as const, baseUrl: mock.url };
     await rotatedRing('OPENAI_API_KEY', 'suffix', 'prod', probeWith);
     await rotatedRing('ANTHROPIC_API_KEY', 'alias', 'staging', probeWith);
+    await rotatedRing('GEMINI_API_KEY', 'pair', 'prod', probeWith);
     // A ring whose first key is only staged: no live key.
     expect((await w.run(provision(w.ctx('GROQ_API_KEY', 'suffix'), KEYS.k3, { environment: 'prod' }))).outcome).toBe(
       'done',
@@ -75,11 +76,17 @@ describe('audit', () => {
     const over = await w.noWrites(() => w.run(audit(w.admin, { maxAgeMs: POLICY, now: () => later })));
     expect(over.entries.map((e) => [e.name, e.layout, e.environment, e.overPolicy])).toEqual([
       ['ANTHROPIC_API_KEY', 'alias', 'staging', true],
+      ['GEMINI_API_KEY', 'pair', 'prod', true],
       ['GROQ_API_KEY', 'suffix', 'prod', false],
       ['MISTRAL_API_KEY', 'alias', 'prod', true],
       ['OPENAI_API_KEY', 'suffix', 'prod', true],
     ]);
-    expect(over).toMatchObject({ ok: false, over: 3, maxAgeMs: POLICY, at: new Date(later).toISOString() });
+    expect(over).toMatchObject({ ok: false, over: 4, maxAgeMs: POLICY, at: new Date(later).toISOString() });
+    // The pair ring's live key: NAME_v2's latest version (NAME_v1's, the previous key, revoked).
+    expect(over.entries.find((e) => e.name === 'GEMINI_API_KEY')).toMatchObject({
+      live: 'GEMINI_API_KEY_v2@1',
+      attention: undefined,
+    });
     const openai = over.entries.find((e) => e.name === 'OPENAI_API_KEY');
     expect(openai).toMatchObject({ live: 'OPENAI_API_KEY_v2', attention: undefined });
     expect(openai?.ageMs).toBeGreaterThan(POLICY);
@@ -98,7 +105,7 @@ describe('audit', () => {
     const soon = await w.noWrites(() => w.run(audit(w.admin, { maxAgeMs: POLICY, now: () => Date.now() + DAY })));
     expect(soon).toMatchObject({ ok: true, over: 0 });
     expect(soon.entries.every((e) => !e.overPolicy)).toBe(true);
-    expect(soon.entries).toHaveLength(4);
+    expect(soon.entries).toHaveLength(5);
   });
 
   it('the environment filter', async () => {
@@ -107,8 +114,13 @@ describe('audit', () => {
     const prod = await w.noWrites(() =>
       w.run(audit(w.admin, { maxAgeMs: POLICY, environment: 'prod', now: () => later })),
     );
-    expect(prod.entries.map((e) => e.name)).toEqual(['GROQ_API_KEY', 'MISTRAL_API_KEY', 'OPENAI_API_KEY']);
-    expect(prod.over).toBe(2);
+    expect(prod.entries.map((e) => e.name)).toEqual([
+      'GEMINI_API_KEY',
+      'GROQ_API_KEY',
+      'MISTRAL_API_KEY',
+      'OPENAI_API_KEY',
+    ]);
+    expect(prod.over).toBe(3);
     const staging = await w.run(audit(w.admin, { maxAgeMs: POLICY, environment: 'staging', now: () => later }));
     expect(staging.entries.map((e) => e.name)).toEqual(['ANTHROPIC_API_KEY']);
     const none = await w.run(audit(w.admin, { maxAgeMs: POLICY, environment: 'dev', now: () => later }));

@@ -112,5 +112,8 @@ it('exports every value it exported before, and what the CLI imports', () => {
     'revoke',
     'emergency',
     'discard',
+    'rollback',
+    'migrate',
   ]);
+  expect(rotation.LAYOUTS).toEqual(['pair', 'suffix', 'alias']);
 });

@@ -122,7 +122,9 @@ describe.each(LAYOUTS)('dryRun (%s layout)', (layout) => {
     await dryThenReal(w, ctx, (c) => probe(c, KEYS.k2, probeWith));
 
     const flipped = await dryThenReal(w, ctx, (c) => flip(c));
-    expect(flipped.steps[0]?.description).toMatch(/^enable /);
+    expect(flipped.steps[0]?.description).toMatch(
+      layout === 'alias' ? /^enable / : new RegExp(`^mark ${name}_next: a flip of ${fp(KEYS.k2)} is pending`),
+    );
     await refreshAll(apps);
     await w.clock.advance(WINDOW + MINUTE);
 

@@ -1,6 +1,6 @@
 /**
- * One role table for both layouts: the same facts give the same role whatever the layout, and a ring read in
- * either layout gives each key the role the table says.
+ * One role table for every layout: the same facts give the same role whatever the layout, and a ring read in
+ * any layout gives each key the role the table says.
  */
 import { describe, expect, it } from 'vitest';
 import { ROLE_RULES, roleOf, type KeyFacts } from '../../src/rotation/key-roles.js';
@@ -13,6 +13,7 @@ const facts = (extra: Partial<KeyFacts>): KeyFacts => ({
   state: 'DISABLED',
   records: {},
   live: false,
+  copy: false,
   newer: false,
   added: false,
   ...extra,
@@ -27,6 +28,7 @@ describe('the role table', () => {
       'revoked',
       'staged',
       'pending',
+      'copy',
       'old',
       'inactive',
     ]);
@@ -42,6 +44,11 @@ describe('the role table', () => {
     expect(roleOf(facts({ newer: true, added: true, state: 'ENABLED' }))).toBe('pending');
     expect(roleOf(facts({ added: true, state: 'ENABLED' }))).toBe('old');
     expect(roleOf(facts({ state: 'DESTROYED' }))).toBe('inactive');
+    // Another version holding the live key (pair layout): a copy while enabled, never an old key.
+    expect(roleOf(facts({ copy: true, state: 'ENABLED' }))).toBe('copy');
+    expect(roleOf(facts({ copy: true, state: 'ENABLED', records: { revoked: { at: 'x' } } }))).toBe('copy');
+    expect(roleOf(facts({ copy: true, state: 'DISABLED', records: { revoked: { at: 'x' } } }))).toBe('revoked');
+    expect(roleOf(facts({ copy: true }))).toBe('inactive');
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * The whole playbook, twice in a row, in both layouts, with three running apps (real resolvers on the
+ * The whole playbook, twice in a row, in every layout, with three running apps (real resolvers on the
  * emulator over gRPC, beacons into the collector) sending requests to the mock provider throughout.
  */
 import { describe, expect, it } from 'vitest';
@@ -40,10 +40,15 @@ describe.each(LAYOUTS)('the playbook (%s layout)', (layout) => {
       [KEYS.k1, KEYS.k2],
       [KEYS.k2, KEYS.k3],
     ] as const) {
-      // 1. provision: staged, disabled; the apps cannot see it.
+      // 1. provision: staged where no app reads it (alias: disabled; pair and suffix: in NAME_next, which no app
+      // declares); the apps cannot see it.
       const provisioned = await w.run(provision(ctx, to, { environment: 'prod' }));
       expect(provisioned).toMatchObject({ outcome: 'done', ok: true });
-      expect(keyOf(provisioned, fp(to))).toMatchObject({ role: 'staged', state: 'DISABLED' });
+      expect(keyOf(provisioned, fp(to))).toMatchObject(
+        layout === 'alias'
+          ? { role: 'staged', state: 'DISABLED' }
+          : { role: 'staged', state: 'ENABLED', secretId: `${name}_next` },
+      );
       expect(provisioned.next.command).toBe('probe');
       await refreshAll(apps);
       expect(apps.map((a) => a.handle.info?.fingerprint)).toEqual(Array(3).fill(fp(from)));
@@ -63,7 +68,17 @@ describe.each(LAYOUTS)('the playbook (%s layout)', (layout) => {
         records: { flipped: { at: new Date(w.clock.now()).toISOString() } },
       });
       const olds = flipped.keys.filter((k) => k.role === 'old');
-      expect(olds).toHaveLength(1);
+      // One old key (the pair layout holds it in NAME_v1's latest version, and from the second rotation on in an
+      // older version of NAME_v2 too).
+      // (K1 was made outside keyflip: only the pair layout, which reads every enabled version, knows its fingerprint.)
+      expect(new Set(olds.map((k) => k.fingerprint ?? fp(KEYS.k1)))).toEqual(new Set([fp(from)]));
+      expect(olds.map((k) => k.label)).toEqual(
+        layout === 'pair'
+          ? to === KEYS.k2
+            ? [`${name}_v1@1`]
+            : [`${name}_v1@2`, `${name}_v2@1`]
+          : [expect.any(String)],
+      );
       expect(olds[0]?.state).toBe('ENABLED');
       const oldLabel = olds[0]?.label;
       expect(flipped.next.command).toBe('verify');
@@ -137,9 +152,19 @@ describe.each(LAYOUTS)('the playbook (%s layout)', (layout) => {
 
     const end = await w.run(status(ctx, { windowMs: WINDOW }));
     expect(end.next.command).toBe('provision');
-    expect(end.keys.map((k) => k.role)).toEqual(['revoked', 'revoked', 'live']);
     // K1 was made outside keyflip: revoke recorded its fingerprint (disabled, it can no longer be read).
-    expect(end.keys.map((k) => k.fingerprint)).toEqual([fp(KEYS.k1), fp(KEYS.k2), fp(KEYS.k3)]);
+    if (layout === 'pair') {
+      // NAME_v1: K1, then K2 (copied there by the second flip); NAME_v2: K2, then K3.
+      expect(end.keys.map((k) => [k.label, k.role, k.fingerprint])).toEqual([
+        [`${name}_v1@1`, 'revoked', fp(KEYS.k1)],
+        [`${name}_v1@2`, 'revoked', fp(KEYS.k2)],
+        [`${name}_v2@1`, 'revoked', fp(KEYS.k2)],
+        [`${name}_v2@2`, 'live', fp(KEYS.k3)],
+      ]);
+    } else {
+      expect(end.keys.map((k) => k.role)).toEqual(['revoked', 'revoked', 'live']);
+      expect(end.keys.map((k) => k.fingerprint)).toEqual([fp(KEYS.k1), fp(KEYS.k2), fp(KEYS.k3)]);
+    }
     expect(end.keys[0]?.records.revoked?.fingerprint).toBe(fp(KEYS.k1));
     expect(end.notes).toEqual([]); // every fingerprint the beacons reported in the window is one of the ring's
     expect(end.keys.find((k) => k.role === 'live')?.instances).toBe(3);

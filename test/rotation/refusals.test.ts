@@ -153,7 +153,10 @@ describe.each(LAYOUTS)('refusals (%s layout)', (layout) => {
     const result = await refusedWithoutWrites(w, () => flip(ctx), 'probe-failed');
     expect(result.message).toContain('invalid');
     const ring = await w.ring(s.name, layout);
-    expect(ring.staged?.state).toBe('DISABLED');
+    // Alias: disabled; pair and suffix: in NAME_next (no app declares it), enabled so that flip can copy it.
+    expect(ring.staged).toMatchObject(
+      layout === 'alias' ? { state: 'DISABLED' } : { state: 'ENABLED', secretId: `${s.name}_next` },
+    );
     expect(ring.live?.fingerprint ?? fp(KEYS.k1)).toBe(fp(KEYS.k1));
   });
 

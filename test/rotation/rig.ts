@@ -39,6 +39,8 @@ export const KEYS = {
   k2: `sk-proj-${'Td4Yf5Ug6I'.repeat(3)}T3BlbkFJ${'vV4uU5tT6s'.repeat(3)}`,
   k3: `sk-proj-${'Oh7Pj8Ak9S'.repeat(3)}T3BlbkFJ${'rR7qQ8pP9o'.repeat(3)}`,
   k4: `sk-proj-${'Dl0Fm1Gn2H'.repeat(3)}T3BlbkFJ${'nN0mM1lL2k'.repeat(3)}`,
+  k5: `sk-proj-${'Bq2Wr3Et4Y'.repeat(3)}T3BlbkFJ${'hH6gG7fF8e'.repeat(3)}`,
+  k6: `sk-proj-${'Nu5Mi6Ko7L'.repeat(3)}T3BlbkFJ${'dD9cC0bB1a'.repeat(3)}`,
   /** A key no provider accepts. */
   dead: `sk-proj-${'Jx3Kc4Lv5Z'.repeat(3)}T3BlbkFJ${'jJ3iI4hH5g'.repeat(3)}`,
 } as const;
@@ -184,7 +186,7 @@ export interface World {
   /** Runs `work` and asserts that it made no write: no write call, and every secret and version as before. */
   noWrites<T>(work: () => Promise<T>): Promise<T>;
   ring(name: string, layout: Layout): Promise<KeyRing>;
-  /** Seeds a key made before keyflip: `NAME_v1` (suffix), or version 1 of `NAME` named by `current` (alias). */
+  /** Seeds a key made before keyflip: `NAME_v1` (pair, suffix), or version 1 of `NAME` named by `current` (alias). */
   seedLive(name: string, layout: Layout, value: string): void;
   /**
    * An admin whose client makes one call fail: the `nth` (1-based) call of `method`, or the `nthWrite` write
@@ -201,8 +203,13 @@ export type Fault = ({ method: string; nth: number } | { nthWrite: number }) & {
   code?: number;
 };
 
+/** The chain the apps declare: pair `NAME_v2 ?? NAME_v1` (for good); suffix three names ahead; alias. */
 export const chainFor = (name: string, layout: Layout): string =>
-  layout === 'suffix' ? `${name}_v3 ?? ${name}_v2 ?? ${name}_v1` : `${name}@current ?? ${name}@previous`;
+  layout === 'pair'
+    ? `${name}_v2 ?? ${name}_v1`
+    : layout === 'suffix'
+      ? `${name}_v3 ?? ${name}_v2 ?? ${name}_v1`
+      : `${name}@current ?? ${name}@previous`;
 
 /**
  * Call at the top of a test file: starts the emulator (beforeAll), and gives each test a fresh clock,
@@ -246,7 +253,9 @@ export function rotationRig(): { world(): World } {
   const snapshot = async (name?: string): Promise<SecretSnapshot[]> => {
     const listed = await admin.listSecrets(name === undefined ? undefined : `name:${name}`);
     const secrets =
-      name === undefined ? listed : listed.filter((s) => s.id === name || new RegExp(`^${name}_v\\d+$`).test(s.id));
+      name === undefined
+        ? listed
+        : listed.filter((s) => s.id === name || new RegExp(`^${name}_(v\\d+|next)$`).test(s.id));
     const out: SecretSnapshot[] = [];
     for (const s of secrets.sort((a, b) => (a.id < b.id ? -1 : 1))) {
       const versions = (await admin.listVersions(s.id)).map((v) => ({
@@ -399,9 +408,10 @@ export function rotationRig(): { world(): World } {
           expect(await snapshot()).toEqual(before);
           return out;
         },
-        ring: (name, layout) => readRing(admin, name, layout),
+        // Read as the commands read it: every enabled key fingerprinted (the pair layout tells copies from old keys).
+        ring: (name, layout) => readRing(admin, name, layout, { fingerprint: (value) => fingerprint(value) }),
         seedLive(name, layout, value) {
-          if (layout === 'suffix') emulator.addVersion(`${name}_v1`, value);
+          if (layout !== 'alias') emulator.addVersion(`${name}_v1`, value);
           else emulator.setAlias(name, 'current', emulator.addVersion(name, value));
         },
         async faultyAdmin(fault) {
@@ -470,7 +480,7 @@ export async function refreshAll(apps: readonly App[]): Promise<void> {
 export function normalized(snapshot: readonly SecretSnapshot[], name: string): unknown[] {
   const swap = (s: string): string => s.split(name).join('NAME');
   return snapshot
-    .filter((s) => s.id === name || s.id.startsWith(`${name}_v`))
+    .filter((s) => s.id === name || s.id.startsWith(`${name}_v`) || s.id === `${name}_next`)
     .map((s) => ({
       id: swap(s.id),
       labels: s.labels,
