@@ -239,6 +239,33 @@ async function readStaging(
   return { found, stopped: record ? { record, secretId: secret.id, added } : undefined };
 }
 
+/** `NAME_next`'s keys (pair and suffix layouts): never live, newer than every key apps read. */
+function stagedKeys(
+  staged: readonly Found[],
+  stopped: Stopped | undefined,
+  newest: Map<string, number>,
+): RotationKey[] {
+  return staged.map((f) =>
+    keyOf(f, {
+      live: false,
+      newer: true,
+      added: f === stopped?.added,
+      latest: f.version.version === newest.get(f.secret.id),
+    }),
+  );
+}
+
+/** The sequence that stopped part-way, with the key it had added (`keys` is in the order of `every`). */
+function stoppedSequence(
+  stopped: Stopped | undefined,
+  every: readonly Found[],
+  keys: readonly RotationKey[],
+): StoppedSequence | undefined {
+  if (!stopped) return undefined;
+  const key = stopped.added ? keys[every.indexOf(stopped.added)] : undefined;
+  return { record: stopped.record, secretId: stopped.secretId, key };
+}
+
 async function readSuffix(admin: SecretAdmin, name: string): Promise<KeyRing> {
   const pattern = new RegExp(`^${escaped(name)}_v([1-9]\\d{0,8})$`);
   const slotOf = (id: string): number => Number(pattern.exec(id)?.[1] ?? 0);
@@ -279,23 +306,15 @@ async function readSuffix(admin: SecretAdmin, name: string): Promise<KeyRing> {
   const live = [...found].reverse().find((f) => f.version.state === 'ENABLED');
   const keys = [
     ...found.map((f) => keyOf(f, { live: f === live, newer: !live || f.n > live.n, added: f === stopped?.added })),
-    ...staged.found.map((f) =>
-      keyOf(f, {
-        live: false,
-        newer: true,
-        added: f === stopped?.added,
-        latest: f.version.version === newest.get(f.secret.id),
-      }),
-    ),
+    ...stagedKeys(staged.found, stopped, newest),
   ];
   const every = [...found, ...staged.found];
-  let pending: StoppedSequence | undefined;
-  if (stopped) {
-    const key = stopped.added ? keys[every.indexOf(stopped.added)] : undefined;
-    pending = { record: stopped.record, secretId: stopped.secretId, key };
+  const pending = stoppedSequence(stopped, every, keys);
+  if (pending) {
+    const { key, record } = pending;
     if (key?.role === 'live')
       notes.push(
-        `${key.label} was added by a ${stopped.record.op} that stopped before its last write, and is enabled: ` +
+        `${key.label} was added by a ${record.op} that stopped before its last write, and is enabled: ` +
           'apps that declare it use it now',
       );
   }
@@ -372,23 +391,15 @@ async function readPair(admin: SecretAdmin, name: string, options: ReadRingOptio
         read.get(f),
       ),
     ),
-    ...staged.found.map((f) =>
-      keyOf(f, {
-        live: false,
-        newer: true,
-        added: f === stopped?.added,
-        latest: f.version.version === newest.get(f.secret.id),
-      }),
-    ),
+    ...stagedKeys(staged.found, stopped, newest),
   ];
   const every = [...found, ...staged.found];
-  let pending: StoppedSequence | undefined;
-  if (stopped) {
-    const key = stopped.added ? keys[every.indexOf(stopped.added)] : undefined;
-    pending = { record: stopped.record, secretId: stopped.secretId, key };
+  const pending = stoppedSequence(stopped, every, keys);
+  if (pending) {
+    const { key, record } = pending;
     if (key?.role === 'live')
       notes.push(
-        `${key.label} was made live by ${article(stopped.record.op)} that stopped before its last write: ` +
+        `${key.label} was made live by ${article(record.op)} that stopped before its last write: ` +
           'run it again with the same key to finish it',
       );
   }
