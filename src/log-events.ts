@@ -101,7 +101,7 @@ type Write = (level: LogLevel, build: () => Entry) => void;
  * while the last good value is still served (`servingStale`), else error; the usage beacon's errors (no `secret`)
  * → warn, since the app's secrets are not affected, only the evidence `keyflip verify` reads.
  *
- * The call convention is the one catch between console and pino: `console.warn(message, fields)` but
+ * The call convention is the one catch between console and pino: a console takes `warn(message, fields)` but
  * `pino.warn(fields, message)` (pino drops an object given after the message). `style` chooses; it is detected by
  * default — Node's console (or a `node:console` Console) is called message-first, anything else fields-first —
  * so both `logEvents(resolver, console)` and `logEvents(resolver, pino())` work as written. A logger that throws
