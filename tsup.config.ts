@@ -15,6 +15,7 @@ export const entries = {
   otel: 'src/beacon/otel.ts',
   'collector/index': 'src/collector/index.ts',
   'rotation/index': 'src/rotation/index.ts',
+  'providers/index': 'src/providers/index.ts',
   'testing/index': 'src/testing/index.ts',
 };
 

@@ -48,6 +48,21 @@ export const ERROR_CODES = [
   'INTERRUPTED',
   // cli (`UsageError`)
   'USAGE',
+  // providers (`ProviderError`, keyflip/providers)
+  /** No key at the provider matches the key or its id. */
+  'PROVIDER_KEY_NOT_FOUND',
+  /** Several keys at the provider match the key's hint: which one it is cannot be told. */
+  'PROVIDER_KEY_AMBIGUOUS',
+  /** The provider's management API cannot mint keys (Anthropic). */
+  'PROVIDER_CANNOT_MINT',
+  /** The provider refused the admin key (401). */
+  'PROVIDER_UNAUTHORIZED',
+  /** The admin key lacks a permission, or is not an admin key (403). */
+  'PROVIDER_FORBIDDEN',
+  /** The provider could not be reached or did not answer (network, timeout, 5xx, 429), after every retry. */
+  'PROVIDER_UNAVAILABLE',
+  /** The provider answered something keyflip cannot read, or refused the request itself (another 4xx). */
+  'PROVIDER_BAD_RESPONSE',
 ] as const;
 
 /** A {@link KeyflipError}'s `code`. */

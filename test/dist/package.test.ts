@@ -135,6 +135,7 @@ describe('the built package', () => {
     'keyflip/otel',
     'keyflip/collector',
     'keyflip/rotation',
+    'keyflip/providers',
     'keyflip/testing',
   ])('%s loads as ESM and as CJS, with the same names, and loads no optional peer', async (subpath) => {
     const esm = (await import(subpath)) as Record<string, unknown>;

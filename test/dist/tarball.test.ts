@@ -96,6 +96,7 @@ const USED = [
   ['./otel', 'otelSink'],
   ['./collector', 'createCollector'],
   ['./rotation', 'openSecretAdmin'],
+  ['./providers', 'openProvider'],
   ['./testing', 'manualClock'],
 ] as const;
 const CONSUMER = [

@@ -1,0 +1,60 @@
+import { KeyflipError, type KeyflipErrorOptions } from '../errors.js';
+import type { ManagedProviderId } from './types.js';
+
+/** Every code a {@link ProviderError} can carry. */
+export const PROVIDER_ERROR_CODES = [
+  'PROVIDER_KEY_NOT_FOUND',
+  'PROVIDER_KEY_AMBIGUOUS',
+  'PROVIDER_CANNOT_MINT',
+  'PROVIDER_UNAUTHORIZED',
+  'PROVIDER_FORBIDDEN',
+  'PROVIDER_UNAVAILABLE',
+  'PROVIDER_BAD_RESPONSE',
+] as const;
+/** A {@link ProviderError}'s `code`. */
+export type ProviderErrorCode = (typeof PROVIDER_ERROR_CODES)[number];
+
+/** Codes that retrying cannot fix until someone changes something (the admin key, its permissions, the key). */
+const PERMANENT: ReadonlySet<ProviderErrorCode> = new Set([
+  'PROVIDER_KEY_NOT_FOUND',
+  'PROVIDER_KEY_AMBIGUOUS',
+  'PROVIDER_CANNOT_MINT',
+  'PROVIDER_UNAUTHORIZED',
+  'PROVIDER_FORBIDDEN',
+]);
+
+/**
+ * Options of a {@link ProviderError}.
+ * @inline
+ */
+export interface ProviderErrorOptions extends KeyflipErrorOptions {
+  /** The provider whose management API failed. */
+  provider: ManagedProviderId;
+  /** The HTTP status code the provider answered. @default none (no answer, or not an HTTP failure) */
+  status?: number | undefined;
+  /** The provider's error type or code (`authentication_error`, `invalid_api_key`). @default none */
+  providerCode?: string | undefined;
+}
+
+/**
+ * A provider's management API failed or refused: see `code`. The message names the provider, the request (method
+ * and path, which hold ids only) and the status; it never holds a key or the admin key.
+ */
+export class ProviderError extends KeyflipError {
+  override name = 'ProviderError';
+  declare readonly code: ProviderErrorCode;
+  /** The provider whose management API failed. */
+  readonly provider: ManagedProviderId;
+  /** The HTTP status the provider answered; `undefined` when none came (network, timeout) or none applies. */
+  readonly status: number | undefined;
+  /** The provider's error type or code, when it gave one. */
+  readonly providerCode: string | undefined;
+
+  constructor(code: ProviderErrorCode, message: string, options: ProviderErrorOptions) {
+    const { provider, status, providerCode, ...rest } = options;
+    super(code, message, { permanent: PERMANENT.has(code), ...rest });
+    this.provider = provider;
+    this.status = status;
+    this.providerCode = providerCode;
+  }
+}
