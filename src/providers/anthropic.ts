@@ -99,9 +99,13 @@ export function anthropicAdmin(settings: AnthropicSettings): ProviderAdmin {
   async function usage(keyIds: readonly string[], range: { startMs: number; endMs: number }) {
     checkUsageArgs(keyIds, range);
     const tally = new UsageTally(keyIds, false);
-    const coveredUntilMs = Math.min(range.endMs, settings.now() - settings.lagMs);
+    const { width, limit } = bucketFor(range);
+    // Anthropic returns only the buckets that end by `ending_at`: use in the last, partial bucket is not reported,
+    // so the data covers no further than the last whole bucket before `endMs`.
+    const widthMs = width === '1m' ? 60_000 : 3_600_000;
+    const lastWholeBucketEnd = Math.floor(range.endMs / widthMs) * widthMs;
+    const coveredUntilMs = Math.min(range.endMs, lastWholeBucketEnd, settings.now() - settings.lagMs);
     if (keyIds.length > 0) {
-      const { width, limit } = bucketFor(range);
       let page: string | undefined;
       for (let n = 0; ; n++) {
         if (n >= MAX_PAGES) throw bad(`GET ${USAGE} answered more than ${MAX_PAGES} pages`);

@@ -205,6 +205,22 @@ describe('anthropic: usage', () => {
     expect(first?.query.getAll('group_by[]')).toEqual(['api_key_id']);
     expect(server.requests[1]?.query.get('page')).toBe('page_MjAyNS0wNS0xNFQwMDowMDowMFo=');
   });
+  it('covers no further than the last whole bucket: Anthropic leaves out the partial bucket at ending_at', async () => {
+    const zeroLag = openProvider({
+      provider: 'anthropic',
+      adminKey: ADMIN,
+      baseUrl: server.url,
+      lagMs: 0,
+      now: () => NOW + 30_000,
+      sleep: sleep.sleep,
+    });
+    server.on('GET /v1/organizations/usage_report/messages', { body: { data: [], has_more: false, next_page: null } });
+    const report = await zeroLag.usage(['apikey_01'], { startMs: NOW - 600_000, endMs: NOW + 30_000 });
+    seen.push(report);
+    // Half a minute into the bucket that starts at NOW: that bucket is not reported yet, so nothing after NOW is.
+    expect(report.coveredUntilMs).toBe(NOW);
+    expect(report.keys[0]?.used).toBe(false);
+  });
 });
 
 describe('anthropic: revoke, mint, errors', () => {
