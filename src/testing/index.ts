@@ -5,6 +5,12 @@
  */
 export { manualClock, type ManualClock } from './clock.js';
 export { startMockProvider, type MockKeyState, type MockProvider, type MockProviderOptions } from './mock-provider.js';
+export type {
+  MockManagedKey,
+  MockManagementOptions,
+  MockMintedKey,
+  MockMintOptions,
+} from './mock-management/types.js';
 export {
   startSecretManagerEmulator,
   type SecretManagerEmulator,

@@ -5,6 +5,14 @@ import { isRecord } from '../check.js';
 import { ConfigurationError } from '../errors.js';
 import { escapeRegExp } from '../regexp.js';
 import { type ProviderId, type ProviderPreset, resolvePreset } from '../clients/presets.js';
+import {
+  createMockManagement,
+  type MockManagedKey,
+  type MockManagement,
+  type MockManagementOptions,
+  type MockMintedKey,
+  type MockMintOptions,
+} from './mock-management/index.js';
 
 /**
  * How the mock provider treats a key it accepts:
@@ -23,6 +31,12 @@ export interface MockProviderOptions {
   keys?: readonly string[] | undefined;
   /** The address it listens on (on a free port). @default '127.0.0.1' */
   host?: string | undefined;
+  /**
+   * Also serve the provider's management API (OpenAI and Anthropic presets only) under the same base URL: admin
+   * keys, keys minted / listed / revoked, `last_used_at`, usage buckets from the requests it served.
+   * @default not served (its paths get the provider's 404)
+   */
+  management?: MockManagementOptions | undefined;
 }
 
 /** A running mock provider. */
@@ -39,6 +53,15 @@ export interface MockProvider {
   requestsFor(key: string): number;
   /** How many requests it answered in all (including unauthenticated and unknown routes). */
   readonly requests: number;
+  /**
+   * Makes a key as if in the provider's console (a person's key; name, or `{ name, createdAtMs, expiresAtMs }`),
+   * accepted on inference. Needs the `management` option.
+   */
+  mint(options?: string | MockMintOptions): MockMintedKey;
+  /** Every key the management API knows (deleted ones too), oldest first: metadata only. Needs `management`. */
+  keys(): MockManagedKey[];
+  /** The provider's id of a key the management API knows; `undefined` when it does not. Needs `management`. */
+  keyId(key: string): string | undefined;
   /** Stops the server and frees its port. */
   close(): Promise<void>;
 }
@@ -58,6 +81,10 @@ const MAX_BODY = 10 * 1024 * 1024;
  * answers the preset's probe request and its chat endpoint, accepts only its live keys (`accept` / `revoke`
  * at run time), answers everything else with the provider's real error bodies (401 `invalid_api_key`,
  * Gemini's 400 `API_KEY_INVALID`, 429 `insufficient_quota`, …), and counts requests per key.
+ *
+ * With `management` (OpenAI and Anthropic), it also serves the provider's management API under the same base URL
+ * (`mock-management/`): admin keys, keys minted / listed / revoked (a revoked key gets the invalid-key answer),
+ * `last_used_at`, and usage buckets built from the requests it served, after a configurable reporting lag.
  *
  * Keys are held only as HMAC digests under a random per-server key; the server never prints anything.
  * A request carrying two different credentials (say a placeholder in `x-api-key` and the key in
@@ -83,7 +110,24 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
       throw new ConfigurationError('startMockProvider: a key must be a non-empty string');
     return key;
   };
-  for (const key of options.keys ?? []) live.set(digest(checkKey(key)), 'alive');
+  const management: MockManagement | undefined =
+    options.management === undefined
+      ? undefined
+      : createMockManagement(family, options.management, {
+          digest,
+          isLive: (d) => live.has(d),
+          enable: (d) => live.set(d, 'alive'),
+          disable: (d) => live.delete(d),
+        });
+  const needManagement = (method: string): MockManagement => {
+    if (management === undefined)
+      throw new ConfigurationError(`mock.${method}: start the mock with the \`management\` option`);
+    return management;
+  };
+  for (const key of options.keys ?? []) {
+    live.set(digest(checkKey(key)), 'alive');
+    management?.register(key);
+  }
 
   const base = new URL(preset.baseUrl).pathname.replace(/\/+$/, '');
   const probePath = base + (preset.probe.path.split('?')[0] ?? '');
@@ -134,6 +178,17 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
         status: 413,
         body: { error: { message: 'Request body too large', type: 'invalid_request_error' } },
       });
+    const below = url.pathname.startsWith(base) ? url.pathname.slice(base.length) : undefined;
+    if (route === undefined && below !== undefined && management?.handles(below)) {
+      let json: unknown;
+      try {
+        json = body.length === 0 ? undefined : JSON.parse(body.toString('utf8'));
+      } catch {
+        return send(res, badJson(family, id));
+      }
+      const answer = management.handle(req, below, url, json, `req_${id}`);
+      return send(res, { ...answer, headers: { ...requestIdHeader(family, id), ...answer.headers } });
+    }
     if (route === undefined) return send(res, notFound(family, url.pathname));
 
     const { keys, malformed } = credentials(req, url);
@@ -143,14 +198,19 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
     }
     // Exactly one credential, in the right form; two different ones (a placeholder left behind) are refused.
     const key = keys.length === 1 && !malformed ? keys[0] : undefined;
-    const state = key === undefined ? undefined : live.get(digest(key));
+    const keyDigest = key === undefined ? undefined : digest(key);
+    // A key the management API switched off (deleted, inactive, archived, expired) gets the invalid-key answer.
+    const state = keyDigest === undefined || management?.refuses(keyDigest) ? undefined : live.get(keyDigest);
     if (state === undefined)
       return send(res, invalidKey(family, keys.length === 0 ? undefined : (keys[0] as string), id));
     if (state === 'forbidden') return send(res, forbidden(family, id));
     if (state === 'rate-limited') return send(res, rateLimited(family, id));
     if (state === 'no-quota') return send(res, noQuota(family, id));
     if (state === 'restricted' && family === 'openai' && route === 'probe') return send(res, missingScopes(id));
-    if (route === 'probe') return send(res, probeOk(family, id));
+    if (route === 'probe') {
+      management?.served(keyDigest as string, 'probe', '', { input: 0, output: 0 });
+      return send(res, probeOk(family, id));
+    }
     let parsed: unknown;
     try {
       parsed = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
@@ -161,6 +221,7 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
       typeof (parsed as { model?: unknown }).model === 'string'
         ? (parsed as { model: string }).model
         : (url.pathname.match(/models\/([^/:]+)/)?.[1] ?? 'mock-model');
+    management?.served(keyDigest as string, 'chat', model, { input: 1, output: 1 }); // chatOk's `usage`
     return send(res, chatOk(family, id, model));
   };
 
@@ -194,6 +255,7 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
     preset,
     accept(key: string, state: MockKeyState = 'alive'): void {
       live.set(digest(checkKey(key)), state);
+      management?.register(key);
     },
     revoke(key: string): void {
       live.delete(digest(checkKey(key)));
@@ -203,6 +265,15 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
     },
     get requests() {
       return requests;
+    },
+    mint(mintOptions?: string | MockMintOptions): MockMintedKey {
+      return needManagement('mint').mint(mintOptions);
+    },
+    keys(): MockManagedKey[] {
+      return needManagement('keys').keys();
+    },
+    keyId(key: string): string | undefined {
+      return needManagement('keyId').keyId(checkKey(key));
     },
     close(): Promise<void> {
       closing ??= new Promise<void>((resolve) => {
