@@ -4,6 +4,7 @@ import { fingerprintOf, keyFingerprint } from './fingerprints.js';
 import { updateFresh } from './fresh-update.js';
 import { inStaging, latestOf, pairSlots, type KeyRing, type RotationKey } from './key-ring.js';
 import { highestSlot, pairIds, suffixId } from './layout.js';
+import { providerRecordOf, providerRecordOfKey } from './provider-keys.js';
 import {
   ANNOTATION,
   LABEL,
@@ -245,7 +246,10 @@ function finishFlip(
       await admin.setState(staged.secretId, staged.version, 'DISABLED');
     });
   }
-  writes.add(`record on ${live.secretId}: flipped to ${fp} at ${at}`, async () => {
+  // The key's identity at the provider goes with it, onto the version flip added.
+  const identity = providerRecordOfKey(ring, staged) ?? providerRecordOf(ring, fp);
+  const copied = identity ? ` (${identity.keyId} at ${identity.provider})` : '';
+  writes.add(`record on ${live.secretId}: flipped to ${fp}${copied} at ${at}`, async () => {
     await updateFresh(admin, live.secretId, (meta) => {
       let annotations = meta.annotations;
       if (ring.layout === 'suffix')
@@ -253,6 +257,7 @@ function finishFlip(
           at: staged.records.staged?.at ?? at,
           fingerprint: fp,
         });
+      if (identity) annotations = withRecord(annotations, live.version(), 'provider', identity);
       return {
         labels: { ...meta.labels, [LABEL.step]: 'flipped' },
         annotations: withRecord(annotations, live.version(), 'flipped', flipped),
@@ -298,13 +303,27 @@ function planPairFlip(ctx: RotationContext, flip: StagedFlip, writes: WritePlan)
   if (!done1 && from) {
     const fromFp = from.fingerprint ?? '(fingerprint unknown)';
     createSlot(ctx, ring, ids.previous, writes);
+    const identity = providerRecordOfKey(ring, from);
+    let copy: number | undefined;
     writes.add(
       `add the current key (${fromFp}) as a new version of ${ids.previous}: apps still read ${ids.current}`,
       async () => {
         const value = from.fingerprint ? await readChecked(ctx, from, from.fingerprint) : undefined;
-        await ctx.admin.addVersion(ids.previous, value ?? (await ctx.admin.access(from.secretId, from.version)));
+        copy = (
+          await ctx.admin.addVersion(ids.previous, value ?? (await ctx.admin.access(from.secretId, from.version)))
+        ).version;
       },
     );
+    if (identity)
+      writes.add(
+        `record on ${ids.previous}: the copy of ${fromFp} is ${identity.keyId} at ${identity.provider}`,
+        async () => {
+          await updateFresh(ctx.admin, ids.previous, (meta) => ({
+            annotations:
+              copy === undefined ? meta.annotations : withRecord(meta.annotations, copy, 'provider', identity),
+          }));
+        },
+      );
   }
   let added = done2?.version;
   if (!done2) {

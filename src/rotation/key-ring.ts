@@ -22,6 +22,7 @@
 import type { SecretAdmin, SecretMeta, VersionMeta, VersionState } from './admin.js';
 import { roleOf, type KeyFacts, type KeyRole } from './key-roles.js';
 import { checkName, pairIds, stagingId, suffixId, type Layout } from './layout.js';
+import { readMinting, type MintingMark } from './minting-mark.js';
 import { article, LABEL, readPending, readRecords, type PendingRecord, type VersionRecords } from './records.js';
 
 /** One key of a ring: a Secret Manager version, with the role it plays in the rotation. Never its value. */
@@ -92,6 +93,11 @@ export interface KeyRing {
   readonly environment: string | undefined;
   /** Things `status` should point out (an interrupted write, a missing alias). */
   readonly notes: readonly string[];
+  /**
+   * A minting mark left on a secret of the ring: a key minted at the provider that the mint's own store did not
+   * finish (a crash between the mint and the store); `discard` revokes it at the provider.
+   */
+  readonly minting?: { readonly mark: MintingMark; readonly secretId: string } | undefined;
 }
 
 /** Options of {@link readRing}. */
@@ -187,6 +193,15 @@ function keyOf(found: Found, facts: LayoutFacts, fingerprint?: string): Rotation
     fingerprint:
       fingerprint ?? records.staged?.fingerprint ?? records.flipped?.fingerprint ?? records.revoked?.fingerprint,
   };
+}
+
+/** The minting mark left on a secret of the ring, if any. */
+function mintingOf(secrets: Iterable<SecretMeta>): KeyRing['minting'] {
+  for (const s of secrets) {
+    const mark = readMinting(s.annotations);
+    if (mark) return { mark, secretId: s.id };
+  }
+  return undefined;
 }
 
 function environmentOf(secrets: Iterable<SecretMeta>): string | undefined {
@@ -494,11 +509,25 @@ function finish(
     notes.push(`${sequence} stopped before adding its key; run it again with the same key, or discard`);
   else if (pending?.key && pending.key.role !== 'live')
     notes.push(`${sequence} stopped after adding ${pending.key.label}; run it again with the same key, or discard`);
+  const minting = mintingOf(secrets.values());
+  if (minting) {
+    const { mark } = minting;
+    const stored = pending?.record.op === 'provision' ? pending.key : undefined;
+    notes.push(
+      stored
+        ? `a key minted at ${mark.at} (${mark.provider}, named ${mark.name}) was stored as ${stored.label} but its ` +
+            'provision stopped part-way: rotate discard (with the provider) disables it and revokes it at the ' +
+            'provider; then mint again'
+        : `a key minted at ${mark.at} (${mark.provider}, named ${mark.name}) was not stored: ` +
+            'rotate discard (with the provider) revokes it at the provider',
+    );
+  }
   return {
     name,
     layout,
     secrets,
     keys,
+    minting,
     live: keys.find((k) => k.role === 'live'),
     old: keys.filter((k) => k.role === 'old'),
     staged: staged.pop(),

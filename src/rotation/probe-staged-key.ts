@@ -2,8 +2,10 @@ import { probeKey, type ProviderId, type ProviderPreset } from '../clients/index
 import { resolvePreset } from '../clients/index.js';
 import { checkValue } from './command-inputs.js';
 import { iso, nowOf } from './context.js';
+import { RotationError } from './errors.js';
 import { fingerprintOf } from './fingerprints.js';
 import { updateFresh } from './fresh-update.js';
+import { inStaging } from './key-ring.js';
 import { LABEL, withRecord } from './records.js';
 import { noStoppedSequence, refuse, runStep } from './rotation-step.js';
 import type { RotationContext, RotationResult } from './types.js';
@@ -42,16 +44,19 @@ export async function probeWithProvider(
  * (Secret Manager serves a disabled version to no one, keyflip included), and in the pair and suffix layouts
  * probing the key the operator holds needs no read of `NAME_next`. It must be the staged key: its fingerprint is
  * checked against the one recorded at provision.
+ *
+ * Without a value (`undefined`: a key keyflip minted, which no one holds), the staged key is read from `NAME_next`
+ * where it waits enabled (pair and suffix layouts); in the alias layout it is disabled and must be given.
  */
 export async function probe(
   ctx: RotationContext,
-  rawValue: string,
+  rawValue: string | undefined,
   options: ProbeStagedOptions,
 ): Promise<RotationResult> {
-  const value = checkValue(rawValue);
+  let value = rawValue === undefined ? undefined : checkValue(rawValue);
   const provider = resolvePreset(options.provider).id;
   const { admin, name } = ctx;
-  const fp = fingerprintOf(ctx, value);
+  let fp = value === undefined ? undefined : fingerprintOf(ctx, value);
   return runStep(ctx, 'probe', (ring) => {
     const { staged } = ring;
     return {
@@ -59,6 +64,18 @@ export async function probe(
         noStoppedSequence(ring),
         () =>
           staged ? undefined : refuse('nothing-staged', `${name} has no staged key to probe: provision one first`),
+        async () => {
+          if (value !== undefined || !staged) return undefined;
+          if (!inStaging(ring, staged) || staged.state !== 'ENABLED')
+            throw new RotationError(
+              'INVALID_INPUT',
+              `${staged.label} is ${staged.state === 'ENABLED' ? 'not in a staging secret' : 'disabled'}: ` +
+                'keyflip cannot read it; give the staged key (stdin or --value-file)',
+            );
+          value = await admin.access(staged.secretId, staged.version);
+          fp = fingerprintOf(ctx, value);
+          return undefined;
+        },
         () =>
           staged && staged.fingerprint !== fp
             ? refuse(
@@ -70,7 +87,7 @@ export async function probe(
       ],
       async plan(writes) {
         const key = staged as NonNullable<typeof staged>; // the gates let no ring without one through
-        const answer = await probeWithProvider(value, options);
+        const answer = await probeWithProvider(value as string, options); // given, or read by a gate
         const at = iso(nowOf(ctx));
         writes.add(
           `record on ${key.secretId}: probed ${key.label} with ${provider}: ${answer.reason} (HTTP ${answer.status})`,

@@ -3,7 +3,9 @@ import { iso, nowOf } from './context.js';
 import { fingerprintOf, ringFingerprints } from './fingerprints.js';
 import { updateFresh } from './fresh-update.js';
 import { inStaging } from './key-ring.js';
-import { ANNOTATION, LABEL, managedLabels, withPending, withRecord } from './records.js';
+import { withMinting } from './minting-mark.js';
+import { findByHint, providerRecord } from './provider-keys.js';
+import { ANNOTATION, LABEL, managedLabels, withPending, withRecord, type ProviderRecord } from './records.js';
 import { alreadyDone, refuse, runStep } from './rotation-step.js';
 import { resumesOnlyItself, stageNewKey, stagingTarget } from './stage-new-key.js';
 import type { RotationContext, RotationResult } from './types.js';
@@ -19,16 +21,40 @@ export interface ProvisionOptions {
  * `keyflip-role=staging`), a secret no app declares, left enabled so that flip can copy it; alias layout: a new
  * version of `NAME`, named by no alias, and disabled. Either way no process can read it until `flip`, not even
  * for a moment. Refuses when a key is already staged, or when the key is one the ring already holds.
+ *
+ * With `ctx.provider`: the key's id at the provider is found by its hint (the value is compared with the hints the
+ * provider lists, never sent) and recorded with the staged record (`keyflip-provider-<version>`); refuses
+ * `provider-key-not-found` when no key at the provider matches, `provider-key-ambiguous` when several do.
  */
 export async function provision(
   ctx: RotationContext,
   rawValue: string,
   options: ProvisionOptions = {},
 ): Promise<RotationResult> {
+  return provisionKey(ctx, rawValue, options);
+}
+
+/** What `provisionMinted` adds to a provision: the key it minted, whose id needs no look-up. */
+export interface MintedIdentity {
+  /** The identity record of the minted key, without its fingerprint and time (added here). */
+  readonly record: (fingerprint: string, at: string) => ProviderRecord;
+}
+
+/**
+ * {@link provision}, and for `provisionMinted` (`minted`): the minted key's identity is recorded without a look-up,
+ * and the last write clears the minting mark too.
+ */
+export async function provisionKey(
+  ctx: RotationContext,
+  rawValue: string,
+  options: ProvisionOptions,
+  minted?: MintedIdentity,
+): Promise<RotationResult> {
   const value = checkValue(rawValue);
   const environment = checkEnvironment(options.environment);
-  const { admin, name } = ctx;
+  const { admin, name, provider } = ctx;
   const fp = fingerprintOf(ctx, value);
+  let identity: ((at: string) => ProviderRecord) | undefined = minted ? (at) => minted.record(fp, at) : undefined;
   return runStep(ctx, 'provision', (ring) => {
     const { pending, staged } = ring;
     return {
@@ -56,6 +82,19 @@ export async function provision(
                 `this key (${fp}) is already ${same[0].label} (${same[0].role}): a rotation needs a new key`,
               )
             : undefined;
+        },
+        // Last: the only gate that asks the provider (found by its hint, the value never sent).
+        async () => {
+          if (identity || !provider) return undefined;
+          const found = await findByHint(provider, value, `this key (${fp})`);
+          if (found.status !== 'found')
+            return refuse(
+              found.status === 'ambiguous' ? 'provider-key-ambiguous' : 'provider-key-not-found',
+              found.message,
+            );
+          const { key } = found;
+          identity = (at) => providerRecord(key, fp, at);
+          return undefined;
         },
       ],
       plan(writes) {
@@ -90,20 +129,25 @@ export async function provision(
             }));
           });
         }
-        writes.add(`record on ${target}: staged ${fp} at ${at}; clear the pending mark`, async () => {
-          await updateFresh(admin, target, (meta) => ({
-            labels: managedLabels(meta.labels, layout, 'staged', env),
-            annotations: withPending(
-              withRecord(meta.annotations, key.version(), 'staged', { at, fingerprint: fp }),
-              undefined,
-            ),
-          }));
+        const record = identity?.(at);
+        const recorded = record ? `, ${record.keyId} at ${record.provider}` : '';
+        const cleared = minted ? 'the pending and minting marks' : 'the pending mark';
+        writes.add(`record on ${target}: staged ${fp}${recorded} at ${at}; clear ${cleared}`, async () => {
+          await updateFresh(admin, target, (meta) => {
+            let annotations = withRecord(meta.annotations, key.version(), 'staged', { at, fingerprint: fp });
+            if (record) annotations = withRecord(annotations, key.version(), 'provider', record);
+            if (minted) annotations = withMinting(annotations, undefined);
+            return {
+              labels: managedLabels(meta.labels, layout, 'staged', env),
+              annotations: withPending(annotations, undefined),
+            };
+          });
         });
         const resumed = pending ? ' (finishing the provision that stopped part-way)' : '';
         return {
-          planned: `would stage ${fp} in ${target}${resumed}`,
+          planned: `would stage ${fp}${recorded} in ${target}${resumed}`,
           done: (after) =>
-            `staged ${after.staged?.label ?? target} (${fp}), ` +
+            `staged ${after.staged?.label ?? target} (${fp}${recorded}), ` +
             `${layout === 'alias' ? 'disabled' : 'in a secret no app declares'}: no process can read it until flip` +
             `${pending ? ' (finished the provision that had stopped part-way)' : ''}`,
         };

@@ -31,7 +31,17 @@ export const ANNOTATION = {
   id: 'keyflip-id',
 } as const;
 
-export const STEPS = ['staged', 'probed', 'flipped', 'verified', 'revoked', 'discarded', 'rolled-back'] as const;
+export const STEPS = [
+  'staged',
+  'probed',
+  'flipped',
+  'verified',
+  'revoked',
+  'discarded',
+  'rolled-back',
+  'provider',
+  'provider-revoked',
+] as const;
 export type Step = (typeof STEPS)[number];
 
 /**
@@ -138,6 +148,47 @@ export interface RolledBackRecord {
   reason?: string;
 }
 
+/**
+ * The key's identity at the provider (not a secret): recorded when keyflip mints or stages a key with a provider
+ * configured (found by its hint for a key given on stdin), and copied with the key when flip copies it.
+ * @inline
+ */
+export interface ProviderRecord {
+  /** When it was recorded (ISO). */
+  at: string;
+  /** The provider (`openai`, `anthropic`). */
+  provider: string;
+  /** The key's id at the provider (`key_abc`, `apikey_01…`). */
+  keyId: string;
+  /** The key's fingerprint (`kf_…`): the record is about this key, whichever version holds it. */
+  fingerprint: string;
+  /** keyflip minted it (`provision --mint`, `rotate auto`). */
+  minted?: boolean;
+  /** OpenAI: the service account the key was minted in (deleted with the key on revoke). */
+  serviceAccount?: string;
+  /** The OpenAI project or Anthropic workspace it lives in. */
+  scope?: string;
+  /** The provider's hint for it (`sk-abc...def`). */
+  hint?: string;
+}
+
+/**
+ * `revoke` (or `emergency`) revoked the key at the provider too.
+ * @inline
+ */
+export interface ProviderRevokedRecord {
+  /** When (ISO). */
+  at: string;
+  /** The provider. */
+  provider: string;
+  /** The key's id at the provider. */
+  keyId: string;
+  /** Its status at the provider after it (`deleted`, `inactive`, `archived`). */
+  status: string;
+  /** Revoked now, or found already revoked. */
+  outcome: 'revoked' | 'already';
+}
+
 /** Every record kept for one version. */
 export interface VersionRecords {
   /** `provision` or `emergency` added it. */
@@ -154,6 +205,10 @@ export interface VersionRecords {
   discarded?: DiscardedRecord;
   /** `rollback` put the key live before it back as current. */
   'rolled-back'?: RolledBackRecord;
+  /** The key's identity at the provider. */
+  provider?: ProviderRecord;
+  /** `revoke` or `emergency` revoked the key at the provider. */
+  'provider-revoked'?: ProviderRevokedRecord;
 }
 
 /**
@@ -187,7 +242,8 @@ export interface PendingRecord {
   }[];
 }
 
-const RECORD_KEY = /^keyflip-(staged|probed|flipped|verified|revoked|discarded|rolled-back)-(\d{1,9})$/;
+const RECORD_KEY =
+  /^keyflip-(staged|probed|flipped|verified|revoked|discarded|rolled-back|provider|provider-revoked)-(\d{1,9})$/;
 /** Records are kept for this many versions (the newest); older ones are dropped so annotations stay small. */
 const KEEP_VERSIONS = 8;
 

@@ -1,7 +1,8 @@
 import type { SecretUsage } from '../collector/index.js';
 import { ringFingerprints } from './fingerprints.js';
-import type { KeyRing } from './key-ring.js';
+import type { KeyRing, RotationKey } from './key-ring.js';
 import { declaredChain, highestSlot } from './layout.js';
+import { providerRecordOfKey } from './provider-keys.js';
 import { answered, runStep } from './rotation-step.js';
 import type { RotationContext, RotationResult } from './types.js';
 
@@ -65,12 +66,16 @@ function chainNote(ring: KeyRing): string {
   );
 }
 
-/** One line: the live key, the staged one, the old ones still enabled. */
+/** One line: the live key, the staged one, the old ones still enabled (each with its provider id, if recorded). */
 function summary(ring: KeyRing): string {
   const { name, live, staged, old } = ring;
   if (ring.keys.length === 0) return `${name} has no key (${ring.layout} layout)`;
+  const label = (key: RotationKey): string => {
+    const identity = providerRecordOfKey(ring, key);
+    return identity ? `${key.label} (${identity.keyId} at ${identity.provider})` : key.label;
+  };
   return (
-    `${name}: ${live ? `${live.label} is live` : 'no live key'}${staged ? `, ${staged.label} staged` : ''}` +
-    `${old.length ? `, ${old.map((k) => k.label).join(', ')} still enabled` : ''}`
+    `${name}: ${live ? `${label(live)} is live` : 'no live key'}${staged ? `, ${label(staged)} staged` : ''}` +
+    `${old.length ? `, ${old.map(label).join(', ')} still enabled` : ''}`
   );
 }

@@ -3,7 +3,8 @@
  * answers (`RotationResult`, with each key as a `KeyView`). Types only, and the list of commands.
  */
 import type { ProbeResult } from '../clients/index.js';
-import type { SecretUsage, UsageSource, VerifyResult } from '../collector/index.js';
+import type { SecretUsage, UsageSource, VerifyReason, VerifyResult } from '../collector/index.js';
+import type { ManagedProviderId, ProviderAdmin, ProviderKey, ProviderUsageBucket } from '../providers/index.js';
 import type { SecretAdmin } from './admin.js';
 import type { KeyRole } from './key-roles.js';
 import type { Layout } from './layout.js';
@@ -21,6 +22,7 @@ export const ROTATE_COMMANDS = [
   'discard',
   'rollback',
   'migrate',
+  'auto',
 ] as const;
 /** One `keyflip rotate` command: `status`, `provision`, `probe`, `flip`, `verify`, `revoke`, `emergency`, … */
 export type RotateCommand = (typeof ROTATE_COMMANDS)[number];
@@ -43,6 +45,13 @@ export interface RotationContext {
   beaconName?: string | undefined;
   /** Answers "who used which key in the window" (a collector or Prometheus); needed by verify and revoke. */
   usage?: UsageSource | undefined;
+  /**
+   * The provider's management API (`openProvider` from `keyflip/providers`). With it: provision records the key's
+   * id at the provider (and can mint the key), verify and revoke add the provider's per-key usage to the beacons,
+   * revoke and emergency revoke the key at the provider, audit reads key ages and expiry from it.
+   * @default none: keyflip works on Secret Manager and the beacons only
+   */
+  provider?: ProviderAdmin | undefined;
   /** The apps' `fingerprintKey`, if they set one. @default the library key */
   fingerprintKey?: string | undefined;
   /** Plan the writes, make none. @default false */
@@ -91,7 +100,13 @@ export type RefusalCode =
   /** rollback: nothing to go back to (no flip yet, no key before the live one, or a rollback already undone). */
   | 'nothing-to-roll-back'
   /** rollback: the previous key is disabled (revoked, or by an emergency): rolling back would serve a revoked key. */
-  | 'old-key-revoked';
+  | 'old-key-revoked'
+  /** provision/verify/revoke with a provider: no key at the provider has a hint that matches the key. */
+  | 'provider-key-not-found'
+  /** provision/verify/revoke with a provider: several keys at the provider have a hint that matches the key. */
+  | 'provider-key-ambiguous'
+  /** provision --mint: the provider cannot mint keys by API (Anthropic): stage one from a file instead. */
+  | 'cannot-mint';
 
 /** A key as commands report it: metadata and records, never the value. */
 export interface KeyView {
@@ -116,6 +131,11 @@ export interface KeyView {
   readonly aliases: readonly string[];
   /** What the commands recorded on it (staged, probed, flipped, verified, revoked, discarded: when and how). */
   readonly records: VersionRecords;
+  /**
+   * Its identity at the provider (its id there, minted by keyflip or not; not a secret): recorded on this version or
+   * on another version that holds the same key (found by fingerprint). Absent when none is recorded.
+   */
+  readonly provider?: VersionRecords['provider'] | undefined;
   /** From the beacons (status with a usage source): instances that reported this key in the window. */
   readonly instances?: number | undefined;
 }
@@ -140,6 +160,36 @@ export interface KeyVerification {
   readonly windowElapsed: boolean;
   /** What the beacons say about the key (the answer of `verifyRetired` from `keyflip/collector`). */
   readonly result: VerifyResult;
+  /** With a provider: what the provider's per-key usage says about the key over the same window. */
+  readonly provider?: ProviderEvidence | undefined;
+}
+
+/** What the provider's usage data says about an old key over the verification window. */
+export interface ProviderEvidence {
+  /** The provider asked. */
+  readonly provider: ManagedProviderId;
+  /** The key's id at the provider; `undefined` when it could not be found (then `cannot-prove`). */
+  readonly keyId: string | undefined;
+  /**
+   * `in-use`: the provider reports requests (or tokens) with the key in the window; `cannot-prove`: its data does
+   * not yet cover the window end (its reporting lag), or the key's id is unknown; `clear`: its data covers the
+   * window and shows no use.
+   */
+  readonly reason: VerifyReason;
+  /** One sentence for people (`312 requests in the last hour from clients that send no beacon`). */
+  readonly message: string;
+  /** Requests the provider counted in the window (`undefined` when it reports tokens only). */
+  readonly requests: number | undefined;
+  /** Tokens the provider counted in the window. */
+  readonly tokens: number;
+  /** The window asked: start, ms since the epoch. */
+  readonly startMs: number;
+  /** The window asked: end, ms since the epoch. */
+  readonly endMs: number;
+  /** Until when the provider's data is complete, ms since the epoch. */
+  readonly coveredUntilMs: number;
+  /** The buckets with use, oldest first. */
+  readonly buckets: readonly ProviderUsageBucket[];
 }
 
 /** What every rotation command answers: the outcome, the writes, the keys after it, and the next step. */
@@ -183,6 +233,10 @@ export interface RotationResult {
     | undefined;
   /** verify and revoke: each old key's verification. */
   readonly verifications?: readonly KeyVerification[] | undefined;
+  /** revoke and emergency with a provider: what was revoked at the provider. */
+  readonly providerRevocations?: readonly ProviderRevocation[] | undefined;
+  /** emergency with a provider: the leak report. */
+  readonly leak?: LeakReport | undefined;
   /** status with a usage source: what the beacons said. */
   readonly usage?: SecretUsage | undefined;
   /**
@@ -190,4 +244,47 @@ export interface RotationResult {
    * or for a legacy suffix ring, the names up to the one its next flip creates).
    */
   readonly chain?: string | undefined;
+}
+
+/** A key revoked at the provider by `revoke` or `emergency`. */
+export interface ProviderRevocation {
+  /** The key's label in the ring (`OPENAI_API_KEY_v1@3`). */
+  readonly key: string;
+  /** Its fingerprint. */
+  readonly fingerprint: string;
+  /** Its id at the provider. */
+  readonly keyId: string;
+  /** `revoked` now, `already` revoked before, or `kept` (`keepProviderKey`). */
+  readonly outcome: 'revoked' | 'already' | 'kept';
+  /** Its status at the provider after the command. */
+  readonly status: ProviderKey['status'] | undefined;
+}
+
+/** `emergency`'s leak report: who could have used the leaked key, per the provider and per the beacons. */
+export interface LeakReport {
+  /** Start of the exposure window asked about (`--since`), ms since the epoch. */
+  readonly sinceMs: number;
+  /** End of it (the emergency), ms since the epoch. */
+  readonly untilMs: number;
+  /** One entry per leaked key. */
+  readonly keys: readonly {
+    /** The key's label in the ring. */
+    readonly key: string;
+    /** Its fingerprint. */
+    readonly fingerprint: string;
+    /** Its id at the provider, when found. */
+    readonly keyId: string | undefined;
+    /** Its use per hour at the provider over the exposure window, oldest first. */
+    readonly hourly: readonly ProviderUsageBucket[];
+    /** Requests in all (`undefined` when the provider reports tokens only). */
+    readonly requests: number | undefined;
+    /** Tokens in all. */
+    readonly tokens: number;
+    /** Until when the provider's data is complete, ms since the epoch. */
+    readonly coveredUntilMs: number | undefined;
+    /** Every instance that held it, by the beacons (`service/env on host pid N`), when a usage source was given. */
+    readonly instances: readonly string[];
+  }[];
+  /** Why part of the report is missing (no provider key id, the provider could not answer, no usage source). */
+  readonly gaps: readonly string[];
 }

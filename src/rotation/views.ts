@@ -5,19 +5,27 @@
 import type { SecretUsage } from '../collector/index.js';
 import type { KeyRing, RotationKey } from './key-ring.js';
 import { nextStep } from './next-step.js';
+import { providerRecordOf } from './provider-keys.js';
 import type { KeyView, RotateCommand, RotationOutcome, RotationResult } from './types.js';
 
 /** What a command adds to its result beside the outcome and the message. */
 export type ResultExtra = Partial<
-  Pick<RotationResult, 'refusal' | 'steps' | 'probe' | 'verifications' | 'usage' | 'notes' | 'chain'>
+  Pick<
+    RotationResult,
+    'refusal' | 'steps' | 'probe' | 'verifications' | 'usage' | 'notes' | 'chain' | 'providerRevocations' | 'leak'
+  >
 > & {
   /** Fingerprints read for keys that have none recorded (keys made outside keyflip), for their views. */
   fingerprints?: ReadonlyMap<RotationKey, string> | undefined;
 };
 
-/** A key as results show it; with usage, how many instances reported it in the window. */
-export function keyView(key: RotationKey, usage?: SecretUsage, fingerprint?: string): KeyView {
+/**
+ * A key as results show it; with usage, how many instances reported it in the window; with its ring, its identity
+ * at the provider recorded anywhere in the ring.
+ */
+export function keyView(key: RotationKey, usage?: SecretUsage, fingerprint?: string, ring?: KeyRing): KeyView {
   const fp = fingerprint ?? key.fingerprint;
+  const provider = key.records.provider ?? (ring ? providerRecordOf(ring, fp) : undefined);
   const instances =
     usage && fp ? (usage.fingerprints.find((f) => f.fingerprint === fp)?.instances.length ?? 0) : undefined;
   return {
@@ -30,6 +38,7 @@ export function keyView(key: RotationKey, usage?: SecretUsage, fingerprint?: str
     fingerprint: fp,
     aliases: key.aliases,
     records: key.records,
+    ...(provider ? { provider } : {}),
     ...(instances === undefined ? {} : { instances }),
   };
 }
@@ -51,7 +60,7 @@ export function resultOf(
     ok: outcome === 'done' || outcome === 'already-done' || outcome === 'planned',
     message,
     steps: [],
-    keys: ring.keys.map((k) => keyView(k, extra.usage, fingerprints?.get(k))),
+    keys: ring.keys.map((k) => keyView(k, extra.usage, fingerprints?.get(k), ring)),
     next: nextStep(ring),
     notes: [...ring.notes, ...(notes ?? [])],
     ...rest,

@@ -114,6 +114,7 @@ it('exports every value it exported before, and what the CLI imports', () => {
     'discard',
     'rollback',
     'migrate',
+    'auto',
   ]);
   expect(rotation.LAYOUTS).toEqual(['pair', 'suffix', 'alias']);
 });
