@@ -2,10 +2,12 @@ import { formatDuration } from '../duration.js';
 import { checkWindowMs } from './command-inputs.js';
 import { iso, nowOf } from './context.js';
 import { updateFresh } from './fresh-update.js';
-import { checkOldKeys, verificationProblem, verificationRefusal } from './old-key-checks.js';
+import { checkOldKeys, keyVerdict, verificationProblem, verificationRefusal } from './old-key-checks.js';
 import { LABEL, withRecord } from './records.js';
 import { alreadyDone, noStoppedSequence, refuse, runStep } from './rotation-step.js';
 import type { RotationContext, RotationResult } from './types.js';
+
+const them = (n: number): string => (n === 1 ? 'it' : 'them');
 
 /** Options of {@link verify}. */
 export interface VerifyOldOptions {
@@ -16,10 +18,12 @@ export interface VerifyOldOptions {
 /**
  * Step 4: "verify zero traffic on the old key". For each old key (enabled, not live): its fingerprint
  * (read from Secret Manager), then `verifyRetired` over the window; and the live key must have been live
- * for the whole window. Records the answer on each old key. Passes only when every old key is `clear`; when it
- * does not, the result is `failed` with `refusal` saying why: `not-verified` (a key in use), `evidence-incomplete`
- * (none in use, but the evidence cannot prove it: each verification's `missing` says what to do) or
- * `window-not-elapsed`.
+ * for the whole window. With `ctx.provider`, the provider's usage of each old key's id over the window too
+ * (`provider-evidence.ts`: use there blocks, data the provider's lag keeps short of the window end cannot prove);
+ * each old key's verdict is the worse of the two. Records the answer on each old key. Passes only when every old
+ * key is `clear`; when it does not, the result is `failed` with `refusal` saying why: `not-verified` (a key in
+ * use), `evidence-incomplete` (none in use, but the evidence cannot prove it: each verification's `missing` and
+ * `provider` say what to do), `provider-key-ambiguous` or `window-not-elapsed`.
  */
 export async function verify(ctx: RotationContext, options: VerifyOldOptions): Promise<RotationResult> {
   const { admin, name } = ctx;
@@ -48,7 +52,8 @@ export async function verify(ctx: RotationContext, options: VerifyOldOptions): P
         return c ? [{ key, c }] : [];
       });
       for (const { key, c } of checked) {
-        const ok = c.result.ok && c.windowElapsed;
+        const verdict = keyVerdict(c);
+        const ok = verdict === 'clear' && c.windowElapsed;
         writes.add(
           `record on ${key.secretId}: verified ${key.label} over ${formatDuration(windowMs)}: ` +
             `${ok ? 'unused' : 'not yet'}`,
@@ -59,7 +64,7 @@ export async function verify(ctx: RotationContext, options: VerifyOldOptions): P
                 at,
                 windowMs,
                 ok,
-                reason: c.windowElapsed ? c.result.reason : 'window-not-elapsed',
+                reason: c.windowElapsed ? verdict : 'window-not-elapsed',
                 instances: c.result.instancesSeen,
               }),
             }));
@@ -68,10 +73,11 @@ export async function verify(ctx: RotationContext, options: VerifyOldOptions): P
       }
       const labels = checks.map((c) => c.key).join(', ');
       const instances = checks.map((c) => c.result.instancesSeen).reduce((a, b) => Math.max(a, b), 0);
+      const provider = ctx.provider ? `, and ${ctx.provider.id} reports no use of ${them(checks.length)}` : '';
       const message = problem
         ? `not yet: ${problem}`
         : `no process used ${labels} in the last ${formatDuration(windowMs)} ` +
-          `(${instances} instances reported ${ctx.beaconName ?? name}): revoke is allowed`;
+          `(${instances} instances reported ${ctx.beaconName ?? name})${provider}: revoke is allowed`;
       return {
         planned: `${message} (dry run: not recorded)`,
         done: () => message,
