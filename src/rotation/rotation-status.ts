@@ -3,6 +3,7 @@ import { ringFingerprints } from './fingerprints.js';
 import type { KeyRing, RotationKey } from './key-ring.js';
 import { declaredChain, highestSlot } from './layout.js';
 import { providerRecordOfKey } from './provider-keys.js';
+import { leftAtProvider } from './revoke-old-keys.js';
 import { answered, runStep } from './rotation-step.js';
 import type { RotationContext, RotationResult } from './types.js';
 
@@ -43,6 +44,14 @@ export async function status(ctx: RotationContext, options: StatusOptions = {}):
         } catch (error) {
           notes.push(`the beacons could not be read: ${error instanceof Error ? error.message : String(error)}`);
         }
+      }
+      if (ctx.provider) {
+        for (const left of leftAtProvider(ring, ctx.provider.id))
+          notes.push(
+            `${left.keys.map((k) => k.label).join(', ')} (${left.fingerprint}) is disabled in Secret Manager but ` +
+              `${left.keyId} still works at ${ctx.provider.id} (a revoke stopped before it, or kept it): ` +
+              'run revoke again with the provider to revoke it there',
+          );
       }
       return answered(`${summary(ring)}. ${chainNote(ring)}`, { fingerprints, usage, notes, chain: chainOf(ring) });
     },

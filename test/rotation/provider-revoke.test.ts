@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ProviderAdmin } from '../../src/providers/index.js';
-import { LAYOUTS, revoke } from '../../src/rotation/index.js';
+import { LAYOUTS, revoke, status } from '../../src/rotation/index.js';
 import { beaconless, flippedWithProvider, LAG, noAdminKey } from './provider-rig.js';
 import { fp, KEYS, MINUTE, rotationRig, WINDOW } from './rig.js';
 
@@ -150,10 +150,16 @@ describe('revoke at the provider', () => {
       expect(kept.keys.find((k) => k.fingerprint === fp(KEYS.k1))).toMatchObject({ role: 'revoked' });
       expect(mock.keys().find((k) => k.id === k1)?.status).toBe('active');
       expect(await beaconless(mock, KEYS.k1, 1)).toEqual([200]);
+      // status says the key still works at the provider, and how to finish.
+      const seen = await w.run(status(ctx));
+      expect(seen.notes.join(' ')).toContain(
+        `${ctx.name}_v1@1 (${fp(KEYS.k1)}) is disabled in Secret Manager but ${k1} still works at openai`,
+      );
 
       const later = await w.run(revoke(ctx, { windowMs: WINDOW }));
       expect(later.providerRevocations).toMatchObject([{ keyId: k1, outcome: 'revoked', status: 'deleted' }]);
       expect(await beaconless(mock, KEYS.k1, 1)).toEqual([401]);
+      expect((await w.run(status(ctx))).notes.join(' ')).not.toContain('still works at openai');
     } finally {
       await mock.close();
     }
