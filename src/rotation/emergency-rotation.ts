@@ -1,14 +1,27 @@
 import type { FingerprintUsage } from '../collector/index.js';
 import { checkValue } from './command-inputs.js';
 import { iso, nowOf } from './context.js';
+import type { ProviderAdmin } from '../providers/index.js';
+import {
+  isProviderError,
+  leakedProviderKeys,
+  leftAtProvider,
+  planIdentityRecords,
+  planProviderRevocations,
+  planRevocationRecords,
+  type LeakedProviderKey,
+} from './emergency-provider.js';
+import { RotationError } from './errors.js';
 import { fingerprintOf, ringFingerprints } from './fingerprints.js';
 import { updateFresh } from './fresh-update.js';
 import type { KeyRing, RotationKey } from './key-ring.js';
+import { leakReport } from './leak-report.js';
+import { findByHint, providerRecord } from './provider-keys.js';
 import { probeWithProvider, type ProbeStagedOptions } from './probe-staged-key.js';
-import { withPending, withRecord } from './records.js';
+import { withPending, withRecord, type ProviderRecord } from './records.js';
 import { alreadyDone, once, refuse, runStep } from './rotation-step.js';
 import { resumesOnlyItself, stageNewKey, stagingTarget } from './stage-new-key.js';
-import type { RotationContext, RotationResult } from './types.js';
+import type { LeakReport, ProviderRevocation, RotationContext, RotationResult } from './types.js';
 
 /** Options of {@link emergency}. */
 export interface EmergencyOptions {
@@ -19,7 +32,21 @@ export interface EmergencyOptions {
   probe?: ProbeStagedOptions | undefined;
   /** How often the apps refresh, in ms, for the "picks it up when" notes. @default 300_000 (the resolver's default) */
   refreshMs?: number | undefined;
+  /**
+   * With a provider: the start of the exposure window the leak report covers (when the key may have leaked), ms
+   * since the epoch.
+   * @default 24 hours before now
+   */
+  sinceMs?: number | undefined;
+  /**
+   * With a provider: leave the leaked keys valid at the provider (only Secret Manager stops serving them).
+   * @default false: they are revoked at the provider at once
+   */
+  keepProviderKey?: boolean | undefined;
 }
+
+/** The exposure window of the leak report by default: the last day, ms. */
+const DEFAULT_EXPOSURE_MS = 86_400_000;
 
 /**
  * The emergency path (a leaked key): adds the new key and makes it live, then disables every other
@@ -35,12 +62,18 @@ export async function emergency(
   options: EmergencyOptions = {},
 ): Promise<RotationResult> {
   const value = checkValue(rawValue);
-  const { admin, name } = ctx;
+  const { admin, name, provider } = ctx;
   const fp = fingerprintOf(ctx, value);
+  const sinceOption = options.sinceMs;
+  if (sinceOption !== undefined && !(Number.isFinite(sinceOption) && sinceOption < nowOf(ctx)))
+    throw new RotationError('INVALID_INPUT', 'emergency: sinceMs must be a time in the past (ms since the epoch)');
   return runStep(ctx, 'emergency', (ring) => {
     const { pending } = ring;
     const fingerprints = once(() => ringFingerprints(ctx, ring));
     const probed = once(async () => (options.probe ? probeWithProvider(value, options.probe) : undefined));
+    // Keys an earlier emergency left valid at the provider: finished here when it is otherwise done.
+    const left = provider && !pending && options.keepProviderKey !== true ? leftAtProvider(ring, provider) : [];
+    let finishing = false;
     return {
       gates: [
         resumesOnlyItself(ring, 'emergency', fp),
@@ -56,10 +89,16 @@ export async function emergency(
           const known = await fingerprints();
           if (pending) return undefined;
           const same = [...known].find(([, f]) => f === fp);
-          if (same && same[0].role === 'live' && ring.old.length === 0)
-            return alreadyDone(`${same[0].label} (${fp}) is already live and no other key is enabled: nothing to do`, {
-              fingerprints: known,
-            });
+          if (same && same[0].role === 'live' && ring.old.length === 0) {
+            // Done in Secret Manager; keys it left valid at the provider are revoked there by the plan.
+            finishing = left.length > 0;
+            if (!finishing)
+              return alreadyDone(
+                `${same[0].label} (${fp}) is already live and no other key is enabled: nothing to do`,
+                { fingerprints: known },
+              );
+            return undefined;
+          }
           return same
             ? refuse(
                 'same-key',
@@ -80,6 +119,23 @@ export async function emergency(
         },
       ],
       async plan(writes) {
+        if (provider && finishing) {
+          // Done in Secret Manager by an earlier emergency: revoke at the provider what it left there.
+          const at = iso(nowOf(ctx));
+          const untilMs = nowOf(ctx);
+          const leak = await leakReport(ctx, provider, left, sinceOption ?? untilMs - DEFAULT_EXPOSURE_MS, untilMs);
+          const revocations: ProviderRevocation[] = [];
+          const results = planProviderRevocations(provider, writes, left, false, revocations);
+          planRevocationRecords(ctx, provider, writes, left, results, at);
+          const labels = left.map((k) => k.key).join(', ');
+          return {
+            planned: `${fp} is live already; would revoke ${labels} at ${provider.id}, left there by the emergency`,
+            done: () =>
+              `${fp} is live already; revoked ${labels} at ${provider.id} (left there by the emergency): ` +
+              revocations.map((r) => `${r.keyId} (${r.status})`).join(', '),
+            extra: { providerRevocations: revocations, leak },
+          };
+        }
         const known = await fingerprints();
         const probe = await probed();
         const at = iso(nowOf(ctx));
@@ -101,6 +157,16 @@ export async function emergency(
         const toDisable = ring.keys.filter((k) => !isNew(k) && (k.state === 'ENABLED' || listed.has(keyId(k))));
         const fingerprintOfKey = (k: RotationKey): string | undefined => known.get(k) ?? listed.get(keyId(k));
         const from = previousLive ? { from: previousLive.n } : {};
+        // With a provider: the leaked keys' ids (found by hint while they can still be read) and the leak report.
+        const untilMs = nowOf(ctx);
+        const atProvider = provider
+          ? await leakedProviderKeys(ctx, provider, ring, toDisable, fingerprintOfKey)
+          : { leaked: [] as LeakedProviderKey[], notes: [] as string[] };
+        // The new key's id too (it is staged here, as provision stages it): recorded with its staged record.
+        const identity = provider ? await newKeyIdentity(provider, value, fp, at) : undefined;
+        const leak: LeakReport | undefined = provider
+          ? await leakReport(ctx, provider, atProvider.leaked, sinceOption ?? untilMs - DEFAULT_EXPOSURE_MS, untilMs)
+          : undefined;
 
         const key = stageNewKey(admin, writes, {
           command: 'emergency',
@@ -119,6 +185,7 @@ export async function emergency(
           step: 'emergency',
           environment: ring.environment,
         });
+        if (provider) planIdentityRecords(ctx, provider, writes, atProvider.leaked, at);
         if (pending?.key && pending.key.state !== 'ENABLED') {
           const added = pending.key;
           writes.add(`enable ${added.label}`, async () => {
@@ -135,6 +202,7 @@ export async function emergency(
               reason: probe.reason,
               status: probe.status,
             });
+          if (identity?.record) next = withRecord(next, v, 'provider', identity.record);
           return withRecord(next, v, 'flipped', { at, emergency: true, ...from });
         };
         if (layout === 'alias' && !(pending?.key && ring.secrets.get(name)?.aliases.current === pending.key.version)) {
@@ -156,6 +224,13 @@ export async function emergency(
             await admin.setState(old.secretId, old.version, 'DISABLED');
           });
         }
+        // Then at the provider, at once: the key leaked, no window is waited for. Before the last write (which clears
+        // the pending mark): a revocation that fails is retried by running the emergency again.
+        const revocations: ProviderRevocation[] = [];
+        const keep = options.keepProviderKey === true;
+        const revoked = provider
+          ? planProviderRevocations(provider, writes, atProvider.leaked, keep, revocations)
+          : new Map<string, never>();
         const revokedRecord = { at, emergency: true };
         // The target last: its write clears the pending mark, so a run stopped before it is finished by running
         // it again.
@@ -183,6 +258,15 @@ export async function emergency(
                     'revoked',
                     f === undefined ? revokedRecord : { ...revokedRecord, fingerprint: f },
                   );
+                  const atIt = f === undefined ? undefined : revoked.get(f);
+                  if (provider && atIt)
+                    annotations = withRecord(annotations, k.version, 'provider-revoked', {
+                      at,
+                      provider: provider.id,
+                      keyId: atIt.keyId,
+                      status: atIt.status,
+                      outcome: atIt.outcome,
+                    });
                 }
                 return { labels: { ...meta.labels, 'keyflip-step': 'revoked' }, annotations };
               });
@@ -190,16 +274,55 @@ export async function emergency(
           );
         }
         const disabled = toDisable.map((k) => k.label).join(', ');
+        const ids = atProvider.leaked.flatMap((k) => (k.keyId === undefined ? [] : [k.keyId]));
+        const atProviderPlanned =
+          provider && ids.length > 0 ? `; ${keep ? 'keep' : 'revoke'} ${ids.join(', ')} at ${provider.id}` : '';
+        const disabling = `disable ${disabled || 'nothing'} at once${atProviderPlanned}`;
+        const atProviderDone = (): string => {
+          if (!provider || revocations.length === 0) return '';
+          const kept = revocations.filter((r) => r.outcome === 'kept').map((r) => r.keyId);
+          const gone = revocations.filter((r) => r.outcome !== 'kept').map((r) => `${r.keyId} (${r.status})`);
+          return (
+            `${gone.length ? `; revoked at ${provider.id}: ${gone.join(', ')}` : ''}` +
+            `${kept.length ? `; kept at ${provider.id} (keepProviderKey): ${kept.join(', ')}` : ''}`
+          );
+        };
+        const revokedThere = provider !== undefined && !keep && ids.length > 0;
         return {
-          planned: `would make ${fp} live in ${target} and disable ${disabled || 'nothing'} at once`,
+          planned: `would make ${fp} live in ${target} and ${disabling}`,
           done: (after) =>
             `${after.live?.label ?? target} (${fp}) is live; ${disabled || 'no other key'} disabled` +
-            `${pending ? ' (finished the emergency that had stopped part-way)' : ''}`,
-          extra: { notes: await pickUpNotes(ctx, ring, target, toDisable, known, options), probe },
+            `${atProviderDone()}${pending ? ' (finished the emergency that had stopped part-way)' : ''}`,
+          extra: {
+            notes: [
+              ...(identity?.note ? [identity.note] : []),
+              ...atProvider.notes,
+              ...(await pickUpNotes(ctx, ring, target, toDisable, known, options, revokedThere)),
+            ],
+            probe,
+            ...(provider ? { providerRevocations: revocations, leak } : {}),
+          },
         };
       },
     };
   });
+}
+
+/** The new key's identity record at the provider (found by its hint), or why it could not be found. */
+async function newKeyIdentity(
+  provider: ProviderAdmin,
+  value: string,
+  fp: string,
+  at: string,
+): Promise<{ record?: ProviderRecord; note?: string }> {
+  try {
+    const match = await findByHint(provider, value, `the new key (${fp})`);
+    if (match.status === 'found') return { record: providerRecord(match.key, fp, at) };
+    return { note: `${match.message}: its id is not recorded` };
+  } catch (error) {
+    if (!isProviderError(error)) throw error;
+    return { note: `the new key's id could not be looked up at ${provider.id} (${error.message}): it is not recorded` };
+  }
 }
 
 /** What picks the new key up when; and, from the beacons, the instances that reported an old key lately. */
@@ -210,6 +333,7 @@ async function pickUpNotes(
   toDisable: readonly RotationKey[],
   fingerprints: ReadonlyMap<RotationKey, string>,
   options: EmergencyOptions,
+  revokedAtProvider = false,
 ): Promise<string[]> {
   const { name } = ring;
   const refresh = options.refreshMs ?? 300_000;
@@ -217,8 +341,11 @@ async function pickUpNotes(
   const notes = [
     `processes that read ${name} through keyflip switch to ${newLabel} on their next refresh: within their ` +
       `refreshMs (${Math.round(refresh / 1000)} s by default) plus 20 % jitter, at once where the source watches`,
-    'processes whose calls go through authFetch switch at their first 401: revoke the old key at the provider ' +
-      'now, and each refreshes on its next request',
+    revokedAtProvider
+      ? 'the old key is revoked at the provider: processes whose calls go through authFetch get a 401 and switch ' +
+        'on their next request'
+      : 'processes whose calls go through authFetch switch at their first 401: revoke the old key at the provider ' +
+        'now, and each refreshes on its next request',
     'processes that read the key once at start-up keep the old key until restarted',
   ];
   if (ring.layout === 'suffix')

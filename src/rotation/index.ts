@@ -20,15 +20,24 @@ export { RotationError, type RotationErrorCode, type RotationErrorOptions } from
 export { chooseLayout, LAYOUTS, recordedLayout, type Layout } from './layout.js';
 export { readRing, type KeyRing, type ReadRingOptions, type RotationKey, type StoppedSequence } from './key-ring.js';
 export type { KeyRole } from './key-roles.js';
-export { ANNOTATION, LABEL, type VersionRecords } from './records.js';
+export {
+  ANNOTATION,
+  LABEL,
+  type ProviderRecord,
+  type ProviderRevokedRecord,
+  type VersionRecords,
+} from './records.js';
 export { nextStep } from './next-step.js';
 export { status, type StatusOptions } from './rotation-status.js';
 export { provision, type ProvisionOptions } from './provision-next-key.js';
+export { mintedKeyName, provisionMinted, type MintOptions } from './mint-key.js';
+export { MINTING_ANNOTATION, type MintingMark } from './minting-mark.js';
 export { probe, type ProbeStagedOptions } from './probe-staged-key.js';
 export { flip, type FlipOptions } from './flip-to-staged-key.js';
 export { verify, type VerifyOldOptions } from './verify-old-keys.js';
 export { revoke, type RevokeOptions } from './revoke-old-keys.js';
 export { emergency, type EmergencyOptions } from './emergency-rotation.js';
+export { auto, type AutoOptions } from './auto-rotation.js';
 export { discard } from './discard-staged-key.js';
 export { rollback, type RollbackOptions } from './rollback-flip.js';
 export { migrate } from './migrate-layout.js';
@@ -37,6 +46,8 @@ export {
   auditByok,
   type AuditEntry,
   type AuditOptions,
+  type AuditOrphan,
+  type AuditProviderKey,
   type AuditResult,
   type ByokAuditOptions,
   type ByokAuditResult,
@@ -46,6 +57,9 @@ export {
   ROTATE_COMMANDS,
   type KeyVerification,
   type KeyView,
+  type LeakReport,
+  type ProviderEvidence,
+  type ProviderRevocation,
   type NextStep,
   type RefusalCode,
   type RotateCommand,

@@ -3,12 +3,15 @@
  * scheduled job that fails when one is older than the policy; `auditByok` lists end-user keys (secrets
  * labelled for a family) older than the policy, so the app can remind their owners. Neither writes.
  */
+import { formatDuration } from '../duration.js';
+import type { ProviderAdmin, ProviderKey } from '../providers/index.js';
 import type { SecretAdmin } from './admin.js';
 import { RotationError } from './errors.js';
-import { ANNOTATION, LABEL, LABEL_VALUE } from './records.js';
+import { ANNOTATION, LABEL, LABEL_VALUE, readRecords } from './records.js';
 import { readRing } from './key-ring.js';
 import { LAYOUTS, type Layout } from './layout.js';
 import { nextStep } from './next-step.js';
+import { providerRecordOfKey } from './provider-keys.js';
 
 /** Options of {@link audit}. */
 export interface AuditOptions {
@@ -18,6 +21,36 @@ export interface AuditOptions {
   environment?: string | undefined;
   /** ms since the epoch. @default Date.now */
   now?: (() => number) | undefined;
+  /**
+   * The provider's management API (`openProvider`): with it, a live key's age is counted from its creation at the
+   * provider, keys that expire soon or have expired are reported, and keys keyflip minted that no secret holds are
+   * listed as orphans.
+   * @default none: ages come from Secret Manager
+   */
+  provider?: ProviderAdmin | undefined;
+  /**
+   * With a provider: a live key that expires within this long is reported (`expiring`), in ms. An expired one fails.
+   * @default 2_592_000_000 (30 days)
+   */
+  expiryWarningMs?: number | undefined;
+}
+
+/** What the provider says about a live key, in an {@link AuditEntry}. */
+export interface AuditProviderKey {
+  /** The provider. */
+  readonly provider: string;
+  /** The key's id at the provider. */
+  readonly keyId: string;
+  /** Its state there (`deleted` when the provider no longer knows it). */
+  readonly status: ProviderKey['status'];
+  /** When it was created at the provider (ISO), when said. */
+  readonly createdAt: string | undefined;
+  /** When it expires (ISO); `undefined` when it does not. */
+  readonly expiresAt: string | undefined;
+  /** It expires within `expiryWarningMs`. */
+  readonly expiring: boolean;
+  /** It has expired, or is no longer active at the provider: apps using it fail. */
+  readonly failing: boolean;
 }
 
 /** One rotated secret in an {@link AuditResult}. */
@@ -38,6 +71,30 @@ export interface AuditEntry {
   readonly overPolicy: boolean;
   /** A rotation in flight or a ring without a live key, for people. */
   readonly attention: string | undefined;
+  /**
+   * Where `ageMs` is counted from: the key's creation at the `provider`, or its version's creation in
+   * `secret-manager` (no provider, or no id at the provider recorded for the live key).
+   */
+  readonly ageFrom: 'provider' | 'secret-manager';
+  /** With a provider: what it says about the live key; `undefined` when its id at the provider is not recorded. */
+  readonly provider?: AuditProviderKey | undefined;
+}
+
+/**
+ * A key at the provider that keyflip minted (it, or its OpenAI service account, named `keyflip-…`) and that no
+ * managed secret records: an orphan.
+ */
+export interface AuditOrphan {
+  /** Its id at the provider. */
+  readonly keyId: string;
+  /** Its name at the provider (OpenAI: its service account's). */
+  readonly name: string;
+  /** When it was created (ISO), when said. */
+  readonly createdAt: string | undefined;
+  /** Its state at the provider. */
+  readonly status: ProviderKey['status'];
+  /** What to do, for people. */
+  readonly message: string;
 }
 
 /** What {@link audit} answers: every rotated secret with the age of its live key. */
@@ -52,7 +109,18 @@ export interface AuditResult {
   readonly entries: readonly AuditEntry[];
   /** How many live keys are over the policy. */
   readonly over: number;
+  /** With a provider: how many live keys expire within the warning window (they do not fail the audit yet). */
+  readonly expiring: number;
+  /** With a provider: how many live keys have expired or are no longer active there (each fails the audit). */
+  readonly failing: number;
+  /** With a provider: active keys it holds that keyflip minted and no managed secret records. */
+  readonly orphans: readonly AuditOrphan[];
 }
+
+/** The expiry warning window by default: 30 days, ms. */
+const DEFAULT_EXPIRY_WARNING_MS = 30 * 86_400_000;
+/** The names keyflip gives the keys it mints (`keyflip-OPENAI_API_KEY-20261205T072335`). */
+const MINTED_NAME = /^keyflip-/;
 
 const checkMaxAge = (ms: number): void => {
   if (!(ms > 0) || !Number.isFinite(ms))
@@ -69,6 +137,10 @@ export async function audit(admin: SecretAdmin, options: AuditOptions): Promise<
   const env = options.environment;
   if (env !== undefined && !LABEL_VALUE.test(env))
     throw new RotationError('INVALID_INPUT', 'the environment must be 1 to 63 lowercase letters, digits, "_" or "-"');
+  const warningMs = options.expiryWarningMs ?? DEFAULT_EXPIRY_WARNING_MS;
+  if (!(warningMs >= 0) || !Number.isFinite(warningMs))
+    throw new RotationError('INVALID_INPUT', 'the expiry warning must be a duration of zero or more (30d)');
+  const { provider } = options;
   const now = (options.now ?? Date.now)();
   const filter = `labels.${LABEL.managed}=true${env === undefined ? '' : ` AND labels.${LABEL.environment}=${env}`}`;
   const secrets = await admin.listSecrets(filter);
@@ -83,9 +155,28 @@ export async function audit(admin: SecretAdmin, options: AuditOptions): Promise<
   for (const { name, layout } of [...rings.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     const ring = await readRing(admin, name, layout);
     const live = ring.live;
-    const ageMs = live ? Math.max(0, now - live.createdAt) : undefined;
+    const record = live && provider ? providerRecordOfKey(ring, live) : undefined;
+    const atProvider =
+      provider && record && record.provider === provider.id
+        ? await providerKeyOf(provider, record.keyId, now, warningMs)
+        : undefined;
+    const created = atProvider?.createdAt === undefined ? live?.createdAt : Date.parse(atProvider.createdAt);
+    const ageMs = created !== undefined ? Math.max(0, now - created) : undefined;
     const step = nextStep(ring);
     const inFlight = ring.pending || ring.staged || ring.old.length > 0;
+    const problem = atProvider?.failing
+      ? `${live?.label} is ${atProvider.status === 'active' ? 'expired' : atProvider.status} ` +
+        `at ${atProvider.provider}` +
+        ` (${atProvider.keyId}): apps using it fail; rotate now (rotate emergency)`
+      : atProvider?.expiring
+        ? `${live?.label} expires at ${atProvider.expiresAt} at ${atProvider.provider}, within ` +
+          `${formatDuration(warningMs)}: rotate it before then`
+        : undefined;
+    const attention = !live
+      ? `no live key: ${step.why}`
+      : inFlight
+        ? `rotation in flight: next ${step.command} (${step.why})`
+        : undefined;
     entries.push({
       name,
       layout,
@@ -94,15 +185,79 @@ export async function audit(admin: SecretAdmin, options: AuditOptions): Promise<
       liveCreatedAt: live ? new Date(live.createdAt).toISOString() : undefined,
       ageMs,
       overPolicy: ageMs !== undefined && ageMs > options.maxAgeMs,
-      attention: !live
-        ? `no live key: ${step.why}`
-        : inFlight
-          ? `rotation in flight: next ${step.command} (${step.why})`
-          : undefined,
+      attention: [problem, attention].filter(Boolean).join('; ') || undefined,
+      ageFrom: atProvider?.createdAt === undefined ? 'secret-manager' : 'provider',
+      ...(provider ? { provider: atProvider } : {}),
     });
   }
   const over = entries.filter((e) => e.overPolicy).length;
-  return { ok: over === 0, maxAgeMs: options.maxAgeMs, at: new Date(now).toISOString(), entries, over };
+  const failing = entries.filter((e) => e.provider?.failing).length;
+  const expiring = entries.filter((e) => e.provider?.expiring && !e.provider.failing).length;
+  const orphans = provider ? await orphansOf(admin, provider) : [];
+  return {
+    ok: over === 0 && failing === 0,
+    maxAgeMs: options.maxAgeMs,
+    at: new Date(now).toISOString(),
+    entries,
+    over,
+    expiring,
+    failing,
+    orphans,
+  };
+}
+
+const isoOf = (ms: number | undefined): string | undefined =>
+  ms === undefined ? undefined : new Date(ms).toISOString();
+
+/** What the provider says about the key `keyId`: its state, creation, expiry. */
+async function providerKeyOf(
+  provider: ProviderAdmin,
+  keyId: string,
+  now: number,
+  warningMs: number,
+): Promise<AuditProviderKey> {
+  const key = await provider.getKey(keyId);
+  const status = key?.status ?? 'deleted';
+  const expired = key?.expiresAt !== undefined && key.expiresAt <= now;
+  return {
+    provider: provider.id,
+    keyId,
+    status,
+    createdAt: isoOf(key?.createdAt),
+    expiresAt: isoOf(key?.expiresAt),
+    expiring: key?.expiresAt !== undefined && !expired && key.expiresAt - now <= warningMs,
+    failing: expired || status !== 'active',
+  };
+}
+
+/**
+ * Active keys at the provider named `keyflip-…` (keyflip mints them so) whose id no managed secret records, in any
+ * environment: a mint whose key was never stored (a crash between the two), or a key left after its secrets were
+ * deleted.
+ */
+async function orphansOf(admin: SecretAdmin, provider: ProviderAdmin): Promise<AuditOrphan[]> {
+  const recorded = new Set<string>();
+  for (const s of await admin.listSecrets(`labels.${LABEL.managed}=true`)) {
+    for (const records of readRecords(s.annotations).values()) {
+      if (records.provider?.keyId) recorded.add(records.provider.keyId);
+    }
+  }
+  const orphans: AuditOrphan[] = [];
+  for (const key of await provider.listKeys()) {
+    // OpenAI names the service account keyflip mints in (the key itself is named by the provider).
+    const name = [key.name, key.owner.name].find((n) => n !== undefined && MINTED_NAME.test(n));
+    if (name === undefined || key.status !== 'active' || recorded.has(key.id)) continue;
+    orphans.push({
+      keyId: key.id,
+      name,
+      createdAt: isoOf(key.createdAt),
+      status: key.status,
+      message:
+        `${key.id} (${name}) was minted by keyflip and no managed secret holds it: a mint that was never stored; ` +
+        'rotate discard the ring it was minted for (or revoke it in the console)',
+    });
+  }
+  return orphans.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** Options of {@link auditByok}. */

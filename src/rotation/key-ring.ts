@@ -97,7 +97,14 @@ export interface KeyRing {
    * A minting mark left on a secret of the ring: a key minted at the provider that the mint's own store did not
    * finish (a crash between the mint and the store); `discard` revokes it at the provider.
    */
-  readonly minting?: { readonly mark: MintingMark; readonly secretId: string } | undefined;
+  readonly minting?:
+    | {
+        /** The mark: the provider, the name the key was minted under, when. */
+        readonly mark: MintingMark;
+        /** The secret the mark is on (the staging secret). */
+        readonly secretId: string;
+      }
+    | undefined;
 }
 
 /** Options of {@link readRing}. */
