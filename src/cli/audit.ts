@@ -8,6 +8,7 @@ import {
   audit,
   auditByok,
   openSecretAdmin,
+  type AuditEntry,
   type AuditResult,
   type ByokAuditResult,
   type SecretAdmin,
@@ -16,10 +17,19 @@ import { clean } from './clean.js';
 import type { CliIo } from './io.js';
 import { durationArg, projectOf } from './option-values.js';
 import { parseCommandLine, type OptionValues } from './parse-command-line.js';
+import {
+  openManagedProvider,
+  PROVIDER_HELP,
+  PROVIDER_OPTIONS,
+  providerRequest,
+  refuseAdminKeyArg,
+  type ProviderRequest,
+} from './provider-options.js';
 import { table } from './table.js';
 import { UsageError, usageFailure } from './usage-error.js';
 
 const HELP = `keyflip audit [--max-age 90d] [--environment E] [--project P] [--location L] [--json]
+keyflip audit --provider openai|anthropic [--expiry-warning 30d] [--max-age 90d] [--environment E] …
 keyflip audit --byok FAMILY [--max-age 90d] [--project P] [--location L] [--json]
   Lists every secret keyflip rotate manages (label keyflip-managed=true) with the age of its live key, and
   any rotation in flight; exits 1 when a live key is older than --max-age. For a scheduled job (CI).
@@ -30,8 +40,16 @@ keyflip audit --byok FAMILY [--max-age 90d] [--project P] [--location L] [--json
                      the secret id) so the app can remind them. keyflip never rotates them
   --project P        default KEYFLIP_PROJECT, then GOOGLE_CLOUD_PROJECT
   --json             one JSON object (same exit codes)
+  --provider P       read the provider's management API too (an admin key: KEYFLIP_PROVIDER_ADMIN_KEY or
+                     --admin-key-file): a live key's age from its creation at the provider; keys expiring
+                     within --expiry-warning (default 30d) are reported, expired or revoked ones fail; keys
+                     keyflip minted (named keyflip-…) that no secret holds are listed as orphans
+  --expiry-warning D with --provider: how long before its expiry a live key is reported (default 30d)
   SECRET_MANAGER_EMULATOR_HOST=host:port sends every call to an emulator.
-  Exit codes: 0 every key within the policy, 1 at least one over it, 2 bad usage or Secret Manager could not answer.
+  Exit codes: 0 every key within the policy, 1 at least one over it (or, with --provider, expired or no longer
+  active there), 2 bad usage, or Secret Manager or the provider could not answer (or refused the admin key).
+
+${PROVIDER_HELP}
 `;
 
 const OPTIONS = {
@@ -41,6 +59,9 @@ const OPTIONS = {
   project: 'string',
   location: 'string',
   json: 'boolean',
+  provider: 'string',
+  'expiry-warning': 'string',
+  ...PROVIDER_OPTIONS,
 } as const;
 
 /** Runs `keyflip audit`; returns the exit code. */
@@ -49,7 +70,10 @@ export async function auditCommand(args: readonly string[], io: CliIo): Promise<
   let values: OptionValues<typeof OPTIONS>;
   let maxAgeMs = 90 * 86_400_000;
   let projectId: string;
+  let expiryWarningMs: number | undefined;
+  let request: ProviderRequest | undefined;
   try {
+    refuseAdminKeyArg(args);
     const line = parseCommandLine(args, OPTIONS, { max: 0 });
     if (line.help) {
       io.stdout.write(HELP);
@@ -60,6 +84,13 @@ export async function auditCommand(args: readonly string[], io: CliIo): Promise<
     if (values.byok !== undefined && values.environment !== undefined)
       throw new UsageError('--byok and --environment do not go together');
     projectId = projectOf(values.project, env);
+    request = providerRequest(values, env, 'with-provider');
+    if (values['expiry-warning'] !== undefined) {
+      if (request === undefined) throw new UsageError('--expiry-warning needs --provider (the provider says when)');
+      expiryWarningMs = durationArg('--expiry-warning', values['expiry-warning']);
+    }
+    if (request !== undefined && values.byok !== undefined)
+      throw new UsageError('--byok and --provider do not go together: end-user keys are not at your provider account');
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     return usageFailure(io, 'audit', error.message);
@@ -67,13 +98,14 @@ export async function auditCommand(args: readonly string[], io: CliIo): Promise<
   const json = values.json === true;
   let admin: SecretAdmin | undefined;
   try {
+    const provider = request === undefined ? undefined : await openManagedProvider(request, env);
     admin = await openSecretAdmin({ projectId, location: values.location, env });
     if (values.byok !== undefined) {
       const result = await auditByok(admin, { family: values.byok, maxAgeMs });
       io.stdout.write(json ? `${JSON.stringify(result)}\n` : renderByok(result));
       return result.ok ? 0 : 1;
     }
-    const result = await audit(admin, { maxAgeMs, environment: values.environment });
+    const result = await audit(admin, { maxAgeMs, environment: values.environment, provider, expiryWarningMs });
     io.stdout.write(json ? `${JSON.stringify(result)}\n` : renderAudit(result));
     return result.ok ? 0 : 1;
   } catch (error) {
@@ -86,20 +118,65 @@ export async function auditCommand(args: readonly string[], io: CliIo): Promise<
 
 function renderAudit(r: AuditResult): string {
   const policy = formatDuration(r.maxAgeMs);
-  if (r.entries.length === 0) return 'OK: no secret is managed by keyflip rotate here (label keyflip-managed=true)\n';
+  const orphans = orphanLines(r);
+  if (r.entries.length === 0)
+    return `OK: no secret is managed by keyflip rotate here (label keyflip-managed=true)\n${orphans}`;
+  const withProvider = r.entries.some((e) => e.provider !== undefined);
   const rows = r.entries.map((e) => [
     clean(e.name),
     e.layout,
     clean(e.environment ?? '-'),
     clean(e.live ?? '-'),
-    e.ageMs === undefined ? '-' : formatAge(e.ageMs),
+    e.ageMs === undefined ? '-' : `${formatAge(e.ageMs)}${e.ageFrom === 'provider' ? ' (provider)' : ''}`,
     e.overPolicy ? `OVER ${policy}` : e.live ? 'ok' : 'no live key',
+    ...(withProvider ? [providerCell(e)] : []),
     clean(e.attention ?? ''),
   ]);
-  const head = r.ok
-    ? `OK: every live key is within ${policy}`
-    : `NOT OK: ${r.over} live key${r.over === 1 ? ' is' : 's are'} older than ${policy}`;
-  return `${head}\n\n${table(['SECRET', 'LAYOUT', 'ENV', 'LIVE KEY', 'AGE', 'POLICY', 'ATTENTION'], rows)}\n`;
+  const problems = [
+    r.over > 0 ? `${r.over} live key${r.over === 1 ? ' is' : 's are'} older than ${policy}` : '',
+    r.failing > 0
+      ? `${r.failing} live key${r.failing === 1 ? ' has' : 's have'} expired or been revoked at the provider`
+      : '',
+  ].filter((p) => p !== '');
+  const warning = r.expiring > 0 ? `; ${r.expiring} expire${r.expiring === 1 ? 's' : ''} soon at the provider` : '';
+  const head = r.ok ? `OK: every live key is within ${policy}${warning}` : `NOT OK: ${problems.join('; ')}${warning}`;
+  const header = [
+    'SECRET',
+    'LAYOUT',
+    'ENV',
+    'LIVE KEY',
+    'AGE',
+    'POLICY',
+    ...(withProvider ? ['PROVIDER'] : []),
+    'ATTENTION',
+  ];
+  return `${head}\n\n${table(header, rows)}\n${orphans}`;
+}
+
+/** The live key at the provider: its id and state, `EXPIRES SOON …`, `EXPIRED` or `REVOKED (status)`. */
+function providerCell(e: AuditEntry): string {
+  const p = e.provider;
+  if (p === undefined) return '-';
+  const expires = p.expiresAt === undefined ? '' : ` expires ${clean(p.expiresAt)}`;
+  const state = p.failing
+    ? p.status === 'expired'
+      ? 'EXPIRED'
+      : `NOT ACTIVE (${p.status})`
+    : p.expiring
+      ? `EXPIRES SOON${expires}`
+      : `${p.status}${expires}`;
+  return `${clean(p.provider)} ${clean(p.keyId)} ${state}`;
+}
+
+/** Keys at the provider keyflip minted that no secret holds (a mint that crashed before its store). */
+function orphanLines(r: AuditResult): string {
+  if (r.orphans.length === 0) return '';
+  const lines = [
+    '',
+    `${r.orphans.length} key${r.orphans.length === 1 ? '' : 's'} at the provider that no secret holds:`,
+  ];
+  for (const o of r.orphans) lines.push(`  ${clean(o.message)} (created ${clean(o.createdAt ?? '-')}, ${o.status})`);
+  return `${lines.join('\n')}\n`;
 }
 
 function renderByok(r: ByokAuditResult): string {

@@ -22,11 +22,11 @@ token from KEYFLIP_COLLECTOR_TOKEN
   keyflip verify SECRET --retired FP|NAME@VERSION [--window 60m] (--collector URL | --prometheus URL) [--json]
                                                   exit 0 only when the evidence proves no instance held the \
 retired key in the window; 1 in use; 4 cannot prove
-  keyflip rotate status|provision|probe|flip|verify|revoke|rollback|emergency|discard|migrate SECRET \
-[--project P] [--layout pair|suffix|alias] …
+  keyflip rotate status|provision|probe|flip|verify|revoke|rollback|emergency|discard|migrate|auto SECRET \
+[--project P] [--layout pair|suffix|alias] [--provider P] …
                                                   the rotation playbook on Secret Manager, with safety gates \
 (keyflip rotate --help)
-  keyflip audit [--max-age 90d] [--environment E] [--byok FAMILY] [--project P]
+  keyflip audit [--max-age 90d] [--environment E] [--byok FAMILY] [--provider P] [--project P]
                                                   exit 1 when a managed secret's live key is older than the policy \
 (scheduled jobs)
   keyflip emulator [--port N] [--host H] [--project ID] [--seed FILE]
@@ -38,7 +38,8 @@ Exit codes: 0 success, 1 the command's check failed (or a safety gate refused), 
 that cannot answer), 3 (rotate) stopped part-way between two writes: the same command again continues,
 4 (verify, rotate verify|revoke) cannot prove the old key unused: evidence is missing (the output says what to do).
 Each command has --help.
-Values are read from stdin or a file, never from argv, and never printed.
+Values are read from stdin or a file, never from argv, and never printed; so is a provider's admin key
+(KEYFLIP_PROVIDER_ADMIN_KEY or --admin-key-file).
 `;
 
 const COMMANDS: Readonly<Record<string, (args: readonly string[], io: CliIo) => Promise<number>>> = {

@@ -1,7 +1,9 @@
 /** What `keyflip rotate` prints for people (`--json` prints the result as it is). */
 import { formatAge, formatDuration } from '../duration.js';
 import type { VerifyOffender } from '../collector/index.js';
+import type { ProviderUsageBucket } from '../providers/index.js';
 import type { KeyVerification, KeyView, RotationContext, RotationOutcome, RotationResult } from '../rotation/index.js';
+import type { LeakReport, ProviderEvidence, ProviderRevocation } from '../rotation/types.js';
 import { clean } from './clean.js';
 import { table } from './table.js';
 import { missingLines } from './verify-output.js';
@@ -16,7 +18,7 @@ const HEADS: Record<RotationOutcome, string> = {
 
 /** A rotation result as text: the outcome, the keys, the probe, the verifications, the writes, notes, next step. */
 export function renderRotation(r: RotationResult, ctx: Pick<RotationContext, 'name'>): string {
-  const head = r.outcome === 'refused' ? `${HEADS.refused} (${r.refusal})` : HEADS[r.outcome];
+  const head = r.outcome === 'refused' ? `${HEADS.refused} (${r.refusal})` : headOf(r);
   const lines: string[] = [`${head}: ${clean(r.message)}`];
   if (r.keys.length > 0) lines.push('', keyTable(r.keys));
   if (r.probe) {
@@ -24,6 +26,9 @@ export function renderRotation(r: RotationResult, ctx: Pick<RotationContext, 'na
     lines.push('', `probe: ${r.probe.provider} answered ${r.probe.reason} (HTTP ${r.probe.status}${detail})`);
   }
   for (const v of r.verifications ?? []) lines.push('', ...verificationLines(v));
+  if (r.providerRevocations && r.providerRevocations.length > 0)
+    lines.push('', ...revocationLines(r.providerRevocations));
+  if (r.leak) lines.push('', ...leakLines(r.leak));
   // The rollback, while its key is the live one (no flip since).
   const rollback = r.keys.some((k) => k.role === 'live' && k.records.flipped?.rollback) && lastRollback(r.keys);
   if (rollback) {
@@ -47,6 +52,12 @@ export function renderRotation(r: RotationResult, ctx: Pick<RotationContext, 'na
   return `${lines.join('\n')}\n`;
 }
 
+/** auto: `WAITING` for a run that waits for time to pass, `OK` for nothing to do; the outcome's head otherwise. */
+function headOf(r: RotationResult): string {
+  if (r.command !== 'auto' || r.outcome !== 'already-done') return HEADS[r.outcome];
+  return r.message.startsWith('waiting for') ? 'WAITING' : 'OK';
+}
+
 /**
  * One old key's verification: its answer, then the instances still holding it, those that held it earlier and
  * rotated since (with when), and each piece of missing evidence with what to do.
@@ -59,7 +70,10 @@ function verificationLines(v: KeyVerification): string[] {
       : result.ok
         ? 'unused so far, window not elapsed'
         : `${result.reason === 'in-use' ? 'in use' : 'cannot prove'}: ${clean(result.message)}`;
-  const lines = [`verify ${v.key} (${v.fingerprint}) over ${formatDuration(result.windowMs)}: ${answer}`];
+  const head = `verify ${v.key} (${v.fingerprint}) over ${formatDuration(result.windowMs)}`;
+  const lines = v.provider
+    ? [`${head}: ${verdict(result.reason, v.provider.reason)}`, `  beacons: ${answer}`, ...evidenceLines(v.provider)]
+    : [`${head}: ${answer}`];
   const group = (title: string, offenders: readonly VerifyOffender[], seen: string): void => {
     if (offenders.length === 0) return;
     lines.push(`  ${title}:`);
@@ -84,10 +98,86 @@ function verificationLines(v: KeyVerification): string[] {
   return lines;
 }
 
+type Reason = KeyVerification['result']['reason'];
+const RANK: Record<Reason, number> = { clear: 0, 'cannot-prove': 1, 'in-use': 2 };
+const SAID: Record<Reason, string> = { clear: 'unused', 'cannot-prove': 'cannot prove', 'in-use': 'in use' };
+
+/** The old key's verdict with a provider: the worse of the beacons' and the provider's, and whose it is. */
+function verdict(beacons: Reason, provider: Reason): string {
+  if (beacons === provider) return `${SAID[beacons]} (the beacons and the provider)`;
+  return RANK[provider] > RANK[beacons] ? `${SAID[provider]} (the provider)` : `${SAID[beacons]} (the beacons)`;
+}
+
+const count = (n: number): string => n.toLocaleString('en-US');
+const second = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const minute = (ms: number): string => new Date(ms).toISOString().replace(/:\d{2}\.\d{3}Z$/, 'Z');
+
+/** `312 requests, 9,840 tokens` (tokens only where the provider reports no requests: Anthropic). */
+function usageText(requests: number | undefined, tokens: number): string {
+  const t = `${count(tokens)} token${tokens === 1 ? '' : 's'}`;
+  return requests === undefined ? t : `${count(requests)} request${requests === 1 ? '' : 's'}, ${t}`;
+}
+
+/** The provider's evidence on one old key: its answer, the buckets with use, until when its data is complete. */
+function evidenceLines(e: ProviderEvidence): string[] {
+  const id = e.keyId === undefined ? 'id unknown' : clean(e.keyId);
+  const lines = [`  provider ${e.provider} (${id}): ${SAID[e.reason]}: ${clean(e.message)}`];
+  for (const b of e.buckets.slice(-12)) lines.push(`    ${bucketText(b)}`);
+  if (e.buckets.length > 12) lines.push(`    (${e.buckets.length - 12} earlier buckets with use not shown)`);
+  // A cannot-prove message says until when the data is complete, and when to verify again.
+  if (e.keyId !== undefined && e.reason !== 'cannot-prove')
+    lines.push(`    its data is complete until ${second(e.coveredUntilMs)}`);
+  return lines;
+}
+
+function bucketText(b: ProviderUsageBucket): string {
+  return `${minute(b.startMs)} to ${minute(b.endMs)}  ${usageText(b.requests, b.tokens)}`;
+}
+
+/** What revoke and emergency did at the provider. */
+function revocationLines(revocations: readonly ProviderRevocation[]): string[] {
+  const lines = ['At the provider:'];
+  for (const p of revocations) {
+    const what =
+      p.outcome === 'kept'
+        ? 'kept (--keep-provider-key): it still works at the provider'
+        : `${p.outcome === 'already' ? 'already revoked' : 'revoked'}${p.status ? ` (${p.status})` : ''}`;
+    const fingerprint = p.fingerprint === '' ? '' : ` (${p.fingerprint})`;
+    lines.push(`  ${clean(p.key)}${fingerprint} ${clean(p.keyId)}: ${what}`);
+  }
+  return lines;
+}
+
+/** emergency's leak report: per leaked key, its use per hour at the provider and the instances that held it. */
+function leakLines(leak: LeakReport): string[] {
+  const lines = [`Leak report, ${second(leak.sinceMs)} to ${second(leak.untilMs)}:`];
+  for (const k of leak.keys) {
+    const id = k.keyId === undefined ? 'id unknown' : clean(k.keyId);
+    const total = k.keyId === undefined ? 'no provider data' : `${usageText(k.requests, k.tokens)} at the provider`;
+    lines.push(`  ${clean(k.key)} (${k.fingerprint}) ${id}: ${total}`);
+    for (const h of k.hourly) {
+      const per = h.requests === undefined ? `${count(h.tokens)} tokens` : `${count(h.requests)} requests`;
+      const tokens = h.requests === undefined ? '' : `, ${count(h.tokens)} tokens`;
+      lines.push(`    ${minute(h.startMs)}  ${per} per hour${tokens}`);
+    }
+    if (k.coveredUntilMs !== undefined && k.coveredUntilMs < leak.untilMs)
+      lines.push(`    the provider's data is complete until ${second(k.coveredUntilMs)}: later use is not shown yet`);
+    if (k.instances.length === 0) lines.push('    held by no beaconing instance');
+    else {
+      lines.push(`    held by ${k.instances.length} beaconing instance${k.instances.length === 1 ? '' : 's'}:`);
+      for (const i of k.instances.slice(0, 20)) lines.push(`      ${clean(i)}`);
+      if (k.instances.length > 20) lines.push(`      … and ${k.instances.length - 20} more`);
+    }
+  }
+  for (const g of leak.gaps) lines.push(`  missing: ${clean(g)}`);
+  return lines;
+}
+
 function nextArgs(command: string): string {
   if (command === 'provision' || command === 'emergency') return ' < new-key.txt';
   if (command === 'probe') return ' --provider <id> < new-key.txt';
   if (command === 'verify' || command === 'revoke') return ' --window 60m --collector <url>';
+  if (command === 'auto') return ' --provider <id> --window 60m --collector <url>';
   return '';
 }
 
@@ -107,6 +197,7 @@ const withoutMillis = (iso: string): string => iso.replace(/\.\d{3}Z$/, 'Z');
 
 function keyTable(keys: readonly KeyView[]): string {
   const withInstances = keys.some((k) => k.instances !== undefined);
+  const withProvider = keys.some((k) => k.records.provider !== undefined);
   const header = [
     'KEY',
     'VERSION',
@@ -115,6 +206,7 @@ function keyTable(keys: readonly KeyView[]): string {
     'CREATED',
     'FINGERPRINT',
     ...(withInstances ? ['INSTANCES'] : []),
+    ...(withProvider ? ['PROVIDER KEY'] : []),
     'LAST STEP',
   ];
   const rows = keys.map((k) => {
@@ -128,8 +220,18 @@ function keyTable(keys: readonly KeyView[]): string {
       withoutMillis(k.createdAt),
       k.fingerprint ?? '-',
       ...(withInstances ? [k.instances === undefined ? '-' : String(k.instances)] : []),
+      ...(withProvider ? [providerCell(k)] : []),
       last ? `${last[0]} ${withoutMillis(clean(last[1].at))}` : '-',
     ];
   });
   return table(header, rows);
+}
+
+/** `openai key_abc (minted)`, `… revoked`; `-` when keyflip has no provider identity for the key. */
+function providerCell(k: KeyView): string {
+  const p = k.records.provider;
+  if (p === undefined) return '-';
+  const revoked = k.records['provider-revoked'];
+  const state = revoked ? ` ${clean(revoked.status)}` : p.minted ? ' (minted)' : '';
+  return `${clean(p.provider)} ${clean(p.keyId)}${state}`;
 }
