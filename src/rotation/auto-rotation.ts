@@ -309,6 +309,16 @@ class AutoRun {
           `${unknown.key}'s id at ${unknown.provider?.provider} is unknown, so the provider can never prove it ` +
             `unused: ${result.message}`,
         );
+      // Evidence that is still missing a whole window after the gate could first have passed (the window, the
+      // provider's lag) will not come by waiting: no beacons, a collector that does not cover the secret.
+      const since = checks[0]?.liveSince ?? liveSince(this.ring) ?? nowOf(this.ctx);
+      const giveUpAt = since + 2 * this.windowMs + (this.ctx.provider?.lagMs ?? 0);
+      if (nowOf(this.ctx) >= giveUpAt)
+        return this.human(
+          refusal,
+          `the evidence still cannot prove the old key unused a whole ${formatDuration(this.windowMs)} window ` +
+            `after the gate could first have passed (${iso(giveUpAt)}); waiting will not fix it: ${result.message}`,
+        );
       return this.waiting(refusal, `the evidence to cover the window: ${result.message}`, result);
     }
     if (refusal === 'not-verified' && checks.length > 0 && checks.every((c) => !c.windowElapsed))

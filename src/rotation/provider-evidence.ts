@@ -64,7 +64,8 @@ export async function providerEvidence(
   // A whole window of the provider's data: `[now − window − lag, now − lag)` is complete, and whatever it reports
   // after that counts too. (Asking from `now − window` only would leave `lag` of the window unseen.)
   const startMs = now - windowMs - provider.lagMs;
-  const span = spanOf(windowMs);
+  // What the provider was asked about: the window and its lag (`in the last 1h15m`), not the window alone.
+  const span = spanOf(now - startMs);
   if (keyId === undefined) {
     const evidence: ProviderEvidence = {
       provider: provider.id,

@@ -144,6 +144,25 @@ describe('auto with a provider that mints (OpenAI)', () => {
     expectNoSecrets([early, held, revoked], [KEYS.k1]);
   });
 
+  it('evidence that cannot come by waiting (no app beacons): waiting, then a person is needed (exit 4)', async () => {
+    const { provider, mock } = await managed(w, closers, { keys: [KEYS.k1] });
+    w.seedLive(NAME, 'pair', KEYS.k1);
+    const ctx = w.ctx(NAME, 'pair', { provider });
+    await w.clock.advance(POLICY + DAY);
+    expect((await w.run(auto(ctx, options(mock.url)))).outcome).toBe('done');
+    // No app beacons the secret: the beacons can never prove the old key unused.
+    await w.clock.advance(WINDOW + 2 * MINUTE);
+    const waiting = await w.noWrites(() => w.run(auto(ctx, options(mock.url))));
+    expect(waiting, waiting.message).toMatchObject({ ok: true, refusal: 'evidence-incomplete' });
+    expect(waiting.message).toMatch(/^waiting for the evidence to cover the window/);
+    // A whole window after the gate could first have passed, still nothing: waiting will not fix it.
+    await w.clock.advance(WINDOW);
+    const stuck = await w.noWrites(() => w.run(auto(ctx, options(mock.url))));
+    expect(stuck, stuck.message).toMatchObject({ ok: false, outcome: 'refused', refusal: 'evidence-incomplete' });
+    expect(stuck.message).toMatch(/waiting will not fix it/);
+    expect(mock.keys().find((k) => k.id === mock.keyId(KEYS.k1))?.status).toBe('active');
+  });
+
   it('a staged key left by an earlier run (probe not made) is probed and flipped first', async () => {
     const { provider, mock } = await managed(w, closers, { keys: [KEYS.k1, KEYS.k2] });
     w.seedLive(NAME, 'pair', KEYS.k1);

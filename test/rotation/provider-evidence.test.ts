@@ -33,9 +33,9 @@ describe('provider evidence in verify and revoke', () => {
         keyId: mock.keyId(KEYS.k1),
         reason: 'in-use',
         requests: 3,
-        message: '3 requests in the last 10m at the provider from clients that send no beacon',
+        message: '3 requests in the last 25m at the provider from clients that send no beacon',
       });
-      expect(verified.message).toContain(`(${fp(KEYS.k1)}) is still used: 3 requests in the last 10m at the provider`);
+      expect(verified.message).toContain(`(${fp(KEYS.k1)}) is still used: 3 requests in the last 25m at the provider`);
       // The old key's record says why.
       expect(verified.keys.find((k) => k.fingerprint === fp(KEYS.k1))?.records.verified).toMatchObject({
         ok: false,
@@ -72,8 +72,8 @@ describe('provider evidence in verify and revoke', () => {
       expect(result).toMatchObject({ outcome: 'failed', refusal: 'not-verified' });
       const check = result.verifications?.[0];
       expect(check?.result.reason).toBe('in-use');
-      expect(check?.provider?.message).toBe('2 requests in the last 25m at the provider; 1 beaconing instance held it');
-      expect(result.message).toMatch(/is still used: pinned-1 on .*; 2 requests in the last 25m at the provider/);
+      expect(check?.provider?.message).toBe('2 requests in the last 40m at the provider; 1 beaconing instance held it');
+      expect(result.message).toMatch(/is still used: pinned-1 on .*; 2 requests in the last 40m at the provider/);
       expect(apps.length + straggler.length).toBe(3);
     } finally {
       await mock.close();
@@ -173,7 +173,7 @@ describe('provider evidence in verify and revoke', () => {
       expect(evidence).toMatchObject({ provider: 'anthropic', reason: 'in-use', requests: undefined });
       expect(evidence?.tokens).toBeGreaterThan(0);
       expect(evidence?.message).toBe(
-        `${evidence?.tokens} tokens in the last 10m at the provider from clients that send no beacon`,
+        `${evidence?.tokens} tokens in the last 25m at the provider from clients that send no beacon`,
       );
     } finally {
       await mock.close();
