@@ -212,7 +212,8 @@ keyflip rotate provision SECRET --provider openai --mint [--key-name N] [--envir
   use a whole window after the flip, a sequence auto does not finish: the output says why); 2 bad usage or
   input, or Secret Manager, the beacons or the provider could not answer (or refused the admin key): the next
   run tries again; 3 stopped part-way between two writes: the next run continues; 4 the gate cannot prove the
-  old key unused and waiting will not fix it (its id at the provider is unknown: the output says what to do).`,
+  old key unused and waiting will not fix it (its id at the provider is unknown, or the evidence is still
+  missing a whole window after the gate could first have passed: the output says what to do).`,
 };
 
 /** Every option of `keyflip rotate`; each command takes the common ones and its own ({@link COMMAND_OPTIONS}). */
