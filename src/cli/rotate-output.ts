@@ -17,7 +17,7 @@ const HEADS: Record<RotationOutcome, string> = {
 };
 
 /** A rotation result as text: the outcome, the keys, the probe, the verifications, the writes, notes, next step. */
-export function renderRotation(r: RotationResult, ctx: Pick<RotationContext, 'name'>): string {
+export function renderRotation(r: RotationResult, ctx: Pick<RotationContext, 'name' | 'provider'>): string {
   const head = r.outcome === 'refused' ? `${HEADS.refused} (${r.refusal})` : headOf(r);
   const lines: string[] = [`${head}: ${clean(r.message)}`];
   if (r.keys.length > 0) lines.push('', keyTable(r.keys));
@@ -46,7 +46,7 @@ export function renderRotation(r: RotationResult, ctx: Pick<RotationContext, 'na
     for (const n of r.notes) lines.push(`  - ${clean(n)}`);
   }
   if (r.next.command !== 'none') {
-    const next = `keyflip rotate ${r.next.command} ${ctx.name}${nextArgs(r.next.command)}`;
+    const next = `keyflip rotate ${r.next.command} ${ctx.name}${nextArgs(r.next.command, ctx.provider?.id)}`;
     lines.push('', `Next: ${next} — ${clean(r.next.why)}`);
   }
   return `${lines.join('\n')}\n`;
@@ -173,11 +173,14 @@ function leakLines(leak: LeakReport): string[] {
   return lines;
 }
 
-function nextArgs(command: string): string {
-  if (command === 'provision' || command === 'emergency') return ' < new-key.txt';
-  if (command === 'probe') return ' --provider <id> < new-key.txt';
-  if (command === 'verify' || command === 'revoke') return ' --window 60m --collector <url>';
-  if (command === 'auto') return ' --provider <id> --window 60m --collector <url>';
+/** The arguments the next command needs; with a provider, its `--provider` too (its other options as given). */
+function nextArgs(command: string, provider: string | undefined): string {
+  const withProvider = provider === undefined ? '' : ` --provider ${provider}`;
+  if (command === 'provision' || command === 'emergency') return `${withProvider} < new-key.txt`;
+  if (command === 'probe') return ` --provider ${provider ?? '<id>'}${provider === undefined ? ' < new-key.txt' : ''}`;
+  if (command === 'verify' || command === 'revoke') return `${withProvider} --window 60m --collector <url>`;
+  if (command === 'auto') return ` --provider ${provider ?? '<id>'} --window 60m --collector <url>`;
+  if (command === 'discard') return withProvider;
   return '';
 }
 

@@ -304,6 +304,10 @@ describe('keyflip rotate with the OpenAI management API', () => {
     expect(text.stdout).toMatch(/over 2s: in use \(the provider\)\n {2}beacons: unused\n/);
     expect(text.stdout).toMatch(new RegExp(`provider openai \\(${v1Id}\\): in use: [\\d,]+ requests? in the last 2s`));
     expect(text.stdout).toContain('requests,');
+    // The next command keeps the provider: run as printed, it sees the provider's evidence too.
+    expect(text.stdout).toMatch(
+      new RegExp(`\nNext: keyflip rotate (verify|revoke) ${NAME} --provider openai --window`),
+    );
 
     // revoke refuses too (exit 1) while the straggler runs.
     const refused = await run(['rotate', 'revoke', NAME, '--window', '2s', '--collector', collector.url, ...P()]);
