@@ -28,7 +28,7 @@ export function drillResults(dir = RESULTS_DIR): { file: string; result: DrillRe
     } catch {
       continue;
     }
-    if (result?.schema !== 'keyflip.drill/v2') continue;
+    if (result?.schema !== 'keyflip.drill/v3') continue;
     const o = result.options;
     const config = `${o.layout}/${o.workers}/${o.rate}/${o.refreshMs}/${o.windowMs}`;
     const seen = newest.get(config);

@@ -21,7 +21,7 @@ export function buildResult(record: DrillRecord): DrillResult {
   const ready = drill.marked('ready');
 
   const result: DrillResult = {
-    schema: 'keyflip.drill/v2',
+    schema: 'keyflip.drill/v3',
     ok: false,
     startedAt: new Date(drill.start).toISOString(),
     durationMs: Date.now() - drill.start,
@@ -38,6 +38,7 @@ export function buildResult(record: DrillRecord): DrillResult {
     workers: {
       live: o.workers,
       stale: 1,
+      straggler: workers.filter((w) => w.mode === 'straggler').length,
       startupMs: spread(workers.map((w) => w.startupMs).filter((x): x is number => x !== undefined)),
       allReadyMs: Number.isFinite(ready) ? ready - (workers[0]?.spawnedAt ?? drill.start) : -1,
     },
@@ -58,6 +59,7 @@ export function buildResult(record: DrillRecord): DrillResult {
     refusals: figures.retirement.refusals,
     restart: figures.retirement.restart,
     retirements: figures.retirement.retirements,
+    automated: figures.automated,
     emergency: figures.emergency.summary,
     pids: drill.pids,
     drillLoopDelayMs: record.loopDelayMs,

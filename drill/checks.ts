@@ -9,7 +9,7 @@ import { sumMaps } from './figures/requests.js';
 import { exitOf, namesStale } from './figures/retirement.js';
 import { ISSUES_FOUND } from './issues.js';
 import type { DrillRecord } from './record.js';
-import type { Check, FlipSummary, RetirementSummary } from './result.js';
+import type { AutomatedCommand, Check, FlipSummary, RetirementSummary } from './result.js';
 import { keyState, keyVersions } from './rotate-command.js';
 import { int, seconds, spreadText } from './stats.js';
 
@@ -29,6 +29,7 @@ export function propertyChecks(record: DrillRecord, figures: Figures): Check[] {
     ...runChecks(record, figures),
     ...rotationChecks(record, figures),
     ...retirementChecks(record, figures),
+    ...automatedChecks(figures),
     ...emergencyChecks(record, figures),
   ];
 }
@@ -59,8 +60,10 @@ function runChecks(record: DrillRecord, figures: Figures): Check[] {
     ),
     check(
       'workers',
-      `${o.workers} live workers and 1 stale worker ran and stopped cleanly (exit 0)`,
-      workers.length === o.workers + 1 && healthy.length === workers.length,
+      `${o.workers} live workers, 1 stale worker and the straggler ran and stopped cleanly (exit 0)`,
+      workers.filter((w) => w.mode === 'live').length === o.workers &&
+        workers.filter((w) => w.mode !== 'live').length === 2 &&
+        healthy.length === workers.length,
       `${healthy.length} of ${workers.length} clean${workers
         .filter((w) => w.fatal)
         .map((w) => `; ${w.instanceId}: ${w.fatal}`)
@@ -94,7 +97,7 @@ function rotationChecks(record: DrillRecord, figures: Figures): Check[] {
   return [
     check(
       'normal-zero-failed',
-      'zero failed requests through the two normal rotations',
+      'zero failed requests from the keyflip workers through the two normal rotations',
       normalSent > 0 && normalFailed === 0,
       `${int(normalSent)} sent, ${normalFailed} failed${
         normalFailed
@@ -149,12 +152,14 @@ function rotationChecks(record: DrillRecord, figures: Figures): Check[] {
 
 /**
  * Retiring the old keys. v1: refused (naming the stale worker) while it ran; after the collector's restart,
- * "cannot prove" until it had observed the window again; then verified and revoked; v1 unused after. v2: verified
- * once the window had passed, revoked, unused after.
+ * "cannot prove" until it had observed the window again; then verified and revoked; v1 unused after. v2: revoked by
+ * `rotate auto` (disabled, and deleted at the provider) once the straggler had stopped and the window plus the lag
+ * had passed; unused by the keyflip workers after.
  */
 function retirementChecks(record: DrillRecord, figures: Figures): Check[] {
   const { drill, seen, stale } = record;
   const { verifyOffenders, refusals, retirements, restart } = figures.retirement;
+  const auto = figures.automated;
   const { verifyRefused, revokeRefused } = seen;
   const [first, second] = retirements;
   const named = verifyOffenders.map((x) => `${x.service} pid ${x.pid}`).join(', ');
@@ -225,14 +230,115 @@ function retirementChecks(record: DrillRecord, figures: Figures): Check[] {
     check('no-v1-after-revoke', 'zero requests on v1 after revoke', unused(first), after(first)),
     check(
       'retire-v2',
-      'rotation 2: once the window had passed, verify passed, and revoke disabled every version holding v2',
-      second?.verifyExitCode === 0 && second.revokeExitCode === 0 && second.disabled,
-      second === undefined
+      'rotation 2: once the straggler had stopped and the window plus the provider’s lag had passed, `rotate auto` ' +
+        'revoked v2: every version holding it disabled, and the key deleted at the provider',
+      auto !== undefined &&
+        second?.revokeExitCode === 0 &&
+        second.disabled &&
+        auto.oldKeyAtProvider === 'deleted' &&
+        !auto.revokedEarly,
+      second === undefined || auto === undefined
         ? 'not reached'
-        : `verify exit ${second.verifyExitCode} after ${second.verifyAttempts} attempt(s); ` +
-            `revoke exit ${second.revokeExitCode}; v2: ${second.versions}`,
+        : `revoke (by rotate auto) exit ${second.revokeExitCode}, ` +
+            `${seconds(auto.afterStragglerStopMs)} after the straggler's last request ` +
+            `(window + lag ${seconds(auto.clearableAfterMs)}); v2: ${second.versions}; ` +
+            `at the provider: ${auto.oldKeyAtProvider ?? 'unknown'}`,
     ),
     check('no-v2-after-revoke', 'zero requests on v2 after revoke', unused(second), after(second)),
+  ];
+}
+
+/**
+ * The automated rotation: v3 minted at the provider and flipped by one `rotate auto` run; verify and revoke refused
+ * on the provider's evidence alone while the straggler ran; `rotate auto` waited, then revoked; the straggler's
+ * requests succeeded until the revoke and got 401 after it.
+ */
+function automatedChecks(figures: Figures): Check[] {
+  const a = figures.automated;
+  const flipped = figures.flips.some((f) => f.rotation === 2);
+  const blocked = (c: AutomatedCommand | undefined): boolean =>
+    c !== undefined &&
+    c.exitCode === 1 &&
+    c.offenders === 0 &&
+    c.provider === 'in-use' &&
+    (c.providerRequests ?? 0) > 0 &&
+    c.oldKeyState === 'ENABLED';
+  const said = (c: AutomatedCommand | undefined): string =>
+    c === undefined
+      ? 'not reached'
+      : `exit ${c.exitCode} ${c.outcome ?? ''}${c.refusal ? ` (${c.refusal})` : ''}; beacons named ` +
+        `${plural(c.offenders, 'instance')}; provider: ${c.provider ?? 'no evidence'} ` +
+        `(${c.providerRequests ?? '?'} requests): ${c.providerMessage ?? '—'}; v2 ${c.oldKeyState ?? '?'}`;
+  const runs = a?.autoRuns ?? [];
+  const waited = runs.slice(0, -1);
+  const s = a?.straggler;
+  return [
+    check(
+      'auto-minted',
+      '`rotate auto` minted v3 through the provider’s management API (in a service account of its own), stored it ' +
+        'in Secret Manager, probed and flipped it, in one run (alias layout: the key made in the provider’s console, ' +
+        'given in a file)',
+      a !== undefined &&
+        a.minted.exitCode === 0 &&
+        a.minted.keyId !== undefined &&
+        a.minted.stored !== undefined &&
+        a.minted.atProvider?.serviceAccount === !a.minted.given &&
+        flipped,
+      a === undefined
+        ? 'not reached'
+        : `exit ${a.minted.exitCode}; v3 ${a.minted.fingerprint ?? '?'} stored in ${a.minted.stored ?? '?'}, id ` +
+            `${a.minted.keyId ?? '?'} at the provider (service account ${a.minted.serviceAccount ?? '?'}; listed ` +
+            `${a.minted.atProvider ? `${a.minted.atProvider.status}, owned by a service account: ` : ''}` +
+            `${a.minted.atProvider?.serviceAccount ?? 'not listed'})`,
+    ),
+    check(
+      'provider-blocks-verify',
+      'while the straggler (no keyflip, no beacon) ran, verify refused on the provider’s evidence alone: the beacons ' +
+        'named no one, the provider counted its requests on v2',
+      blocked(a?.verify) && a?.verify?.outcome === 'failed',
+      said(a?.verify),
+    ),
+    check(
+      'provider-blocks-revoke',
+      'revoke refused too (not-verified) on the provider’s evidence; v2 stayed enabled',
+      blocked(a?.revoke) && a?.revoke?.refusal === 'not-verified',
+      said(a?.revoke),
+    ),
+    check(
+      'auto-waits',
+      'after the straggler stopped, `rotate auto` revoked nothing while the provider’s data still showed its ' +
+        'requests in the window (exit 1, in use) or did not cover it yet (exit 0, waiting); it revoked v2 only once ' +
+        'the window plus the provider’s lag had passed since its last request',
+      // A machine so slow that the first run after the stop asked the provider once the evidence could clear
+      // shows no wait: what must hold is that no run revoked early, and that every earlier run revoked nothing.
+      a !== undefined &&
+        a.revokedAt !== null &&
+        !a.revokedEarly &&
+        waited.every(
+          (r) =>
+            r.oldKeyState === 'ENABLED' &&
+            ((r.exitCode === 1 && r.provider === 'in-use') || (r.exitCode === 0 && r.provider !== 'clear')),
+        ),
+      a === undefined
+        ? 'not reached'
+        : `${plural(runs.length, 'run')}: ${runs
+            .map((r) => `exit ${r.exitCode} ${r.outcome ?? '?'} (provider: ${r.provider ?? '—'}; v2 ${r.oldKeyState})`)
+            .join(', ')}`,
+    ),
+    check(
+      'straggler-401',
+      'the straggler’s requests on v2 succeeded until the revoke; after it, every one got 401 (the key deleted at ' +
+        'the provider)',
+      s !== undefined &&
+        s.beforeRevoke.sent > 0 &&
+        s.beforeRevoke.ok === s.beforeRevoke.sent &&
+        s.afterRevoke.sent > 0 &&
+        s.afterRevoke.answered401 === s.afterRevoke.sent,
+      s === undefined
+        ? 'not reached'
+        : `before the revoke ${s.beforeRevoke.ok}/${s.beforeRevoke.sent} ok; after it ` +
+            `${s.afterRevoke.answered401}/${s.afterRevoke.sent} answered 401`,
+    ),
   ];
 }
 
@@ -295,10 +401,13 @@ function emergencyChecks(record: DrillRecord, figures: Figures): Check[] {
   ];
 }
 
-/** The values no output may hold (the keys and the collector's token), and pieces of them, raw and in base64. */
+/**
+ * The values no output may hold (the keys, the minted one included, the collector's token and the provider's admin
+ * key), and pieces of them, raw and in base64.
+ */
 export function leakNeedles(record: DrillRecord): string[] {
-  const { keys, token } = record.drill;
-  const secrets = [...KEY_NAMES.map((k) => keys[k]), token];
+  const { keys, token, adminKey } = record.drill;
+  const secrets = [...KEY_NAMES.map((k) => keys[k]).filter((k) => k !== ''), token, adminKey];
   return secrets.flatMap((s) => [s, s.slice(12, 40), Buffer.from(s).toString('base64').slice(4, 40)]);
 }
 
@@ -306,7 +415,8 @@ export function leakNeedles(record: DrillRecord): string[] {
 export function leakCheck(searched: number, inOutput: number, inResult: number): Check {
   return check(
     'no-leak',
-    'no key value (nor the collector token) in any output of any process, nor in the result',
+    'no key value (the minted one included), nor the collector token or the admin key, in any output of any ' +
+      'process, nor in the result',
     inOutput === 0 && inResult === 0,
     `${int(searched)} characters of output searched: ${inOutput} hits; result: ${inResult} hits`,
   );

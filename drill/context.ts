@@ -8,26 +8,38 @@ import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fingerprint } from '../src/index.js';
 import { SECRET } from './constants.js';
-import type { DrillKeys, DrillOptions, DrillSettings, Layout } from './settings.js';
+import type { DrillOptions, DrillSettings, Layout } from './settings.js';
 import { seconds } from './stats.js';
 
-/** Which key a fingerprint is: v1 live at first, v2 and v3 by the normal rotations, v4 by the emergency. */
+/**
+ * Which key a fingerprint is: v1 live at first, v2 by the first normal rotation, v3 by the second (the automated
+ * one: `rotate auto` mints it through the provider's management API), v4 by the emergency.
+ */
 export type KeyName = 'v1' | 'v2' | 'v3' | 'v4';
 /** The four keys, in the order they go live. */
 export const KEY_NAMES = ['v1', 'v2', 'v3', 'v4'] as const;
 
-/** A normal rotation of the playbook (provision → probe → flip → verify → revoke): its number, old and new keys. */
+/**
+ * A normal rotation of the playbook (provision → probe → flip → verify → revoke): its number, old and new keys, and
+ * whether `rotate auto` drives it (the key minted at the provider, the old one revoked there).
+ */
 export interface NormalRotation {
   readonly n: 1 | 2;
   readonly from: KeyName;
   readonly to: KeyName;
+  readonly automated: boolean;
 }
 
-/** The two normal rotations, in order; the emergency follows them ({@link EMERGENCY}). */
+/**
+ * The two normal rotations, in order: the first by the operator's commands, the second automated (`rotate auto`
+ * with the provider's management API); the emergency follows them ({@link EMERGENCY}).
+ */
 export const NORMAL_ROTATIONS: readonly [NormalRotation, NormalRotation] = [
-  { n: 1, from: 'v1', to: 'v2' },
-  { n: 2, from: 'v2', to: 'v3' },
+  { n: 1, from: 'v1', to: 'v2', automated: false },
+  { n: 2, from: 'v2', to: 'v3', automated: true },
 ];
+/** The key `rotate auto` mints at the provider: the drill learns it from Secret Manager once it is stored. */
+export const MINTED: KeyName = 'v3';
 /** The third rotation: an emergency from the key the second made live. */
 export const EMERGENCY = { from: 'v3', to: 'v4' } as const satisfies { from: KeyName; to: KeyName };
 
@@ -38,6 +50,8 @@ export type Mark =
   | `flip-${KeyName}`
   | `all-${KeyName}`
   | 'stale-stopped'
+  | 'straggler-started'
+  | 'straggler-stopped'
   | 'collector-restart'
   | `revoke-${KeyName}`
   | `revoked-${KeyName}`
@@ -47,11 +61,14 @@ export type Mark =
 
 export interface DrillContext {
   readonly settings: DrillSettings;
-  readonly keys: DrillKeys;
-  /** The keys' fingerprints: the only form in which the drill shows a key. */
+  /** The four keys; the minted one ({@link MINTED}) is `''` until {@link learnMinted}. */
+  readonly keys: Readonly<Record<KeyName, string>>;
+  /** The keys' fingerprints: the only form in which the drill shows a key (`''` for the minted one until known). */
   readonly fp: Readonly<Record<KeyName, string>>;
   /** The collector's token (random, for this run). */
   readonly token: string;
+  /** The admin key of the provider's management API (random, for this run; in a file the commands are given). */
+  readonly adminKey: string;
   /** The chain the live workers declare, the same from start to end (three rotations, no deploy). */
   readonly chain: string;
   /** When the drill started (ms since the epoch). */
@@ -66,6 +83,8 @@ export interface DrillContext {
   readonly baseEnv: NodeJS.ProcessEnv;
   /** Which key a fingerprint is (`other` for none of the four). */
   keyOf(fp: string): KeyName | 'other';
+  /** The minted key, read back from Secret Manager: from now on the drill counts it and searches outputs for it. */
+  learnMinted(value: string): void;
   /** ms since the drill started. */
   rel(at: number): number;
   /** Adds a line to the timeline (at `at`, now by default), the transcript and the log. */
@@ -86,19 +105,20 @@ export interface DrillContext {
 
 /** Starts the drill's clock and its records. Throws when the four keys are not distinct. */
 export function createDrillContext(settings: DrillSettings, options: DrillOptions): DrillContext {
-  const keys = options.keys ?? { v1: newKey(), v2: newKey(), v3: newKey(), v4: newKey() };
-  if (new Set(KEY_NAMES.map((k) => keys[k])).size !== KEY_NAMES.length)
-    throw new RangeError('the four keys must differ');
+  const given = options.keys ?? { v1: newKey(), v2: newKey(), v4: newKey() };
+  const keys: Record<KeyName, string> = { v1: given.v1, v2: given.v2, v3: '', v4: given.v4 };
+  if (new Set([given.v1, given.v2, given.v4]).size !== 3 || ![given.v1, given.v2, given.v4].every(Boolean))
+    throw new RangeError('the three keys given must differ');
   const signal = options.signal;
   const say = options.log ?? ((): void => undefined);
   const start = Date.now();
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
 
-  const fp = {
+  const fp: Record<KeyName, string> = {
     v1: fingerprint(keys.v1),
     v2: fingerprint(keys.v2),
-    v3: fingerprint(keys.v3),
+    v3: '',
     v4: fingerprint(keys.v4),
   };
   const transcript: string[] = [];
@@ -118,6 +138,7 @@ export function createDrillContext(settings: DrillSettings, options: DrillOption
     keys,
     fp,
     token: randomBytes(24).toString('hex'),
+    adminKey: options.adminKey ?? `sk-admin-${randomBytes(30).toString('base64url')}`,
     chain: chainOf(settings.layout),
     start,
     signal,
@@ -125,7 +146,13 @@ export function createDrillContext(settings: DrillSettings, options: DrillOption
     timeline,
     transcript,
     baseEnv: childEnv(process.env),
-    keyOf: (f) => KEY_NAMES.find((k) => fp[k] === f) ?? 'other',
+    keyOf: (f) => (f === '' ? 'other' : (KEY_NAMES.find((k) => fp[k] === f) ?? 'other')),
+    learnMinted(value) {
+      if (keys[MINTED] !== '' && keys[MINTED] !== value) throw new Error('a second minted key');
+      if ([keys.v1, keys.v2, keys.v4].includes(value)) throw new Error('the minted key is one of the others');
+      keys[MINTED] = value;
+      fp[MINTED] = fingerprint(value);
+    },
     rel,
     note(event, at = Date.now()) {
       timeline.push({ t: rel(at), event });

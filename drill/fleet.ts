@@ -2,11 +2,13 @@
  * The fleet: N live worker processes (keyflip from the emulator, the openai SDK through authFetch) and one
  * stale worker (its key read from `process.env` at start-up), each forked from drill/worker.ts and
  * reporting every request it made over the IPC channel. The drill starts them a few at a time, waits for
- * each to be ready, then tells them all to start their traffic at once.
+ * each to be ready, then tells them all to start their traffic at once. Later, for the automated rotation, it
+ * starts the straggler (drill/straggler.ts: a process without keyflip and without a beacon, its key read from its
+ * environment once), which it pauses, pings and stops on its own.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { setPriority } from 'node:os';
-import { LIVE_SERVICE, PROJECT, ROOT, SECRET, STALE_SERVICE, WORKER, WORKER_NICE } from './constants.js';
+import { LIVE_SERVICE, PROJECT, ROOT, SECRET, STALE_SERVICE, STRAGGLER, WORKER, WORKER_NICE } from './constants.js';
 import type { DrillContext, KeyName } from './context.js';
 import type { DrillMessage, RequestRecord, WalkRecord, WorkerConfig, WorkerMessage } from './protocol.js';
 import type { DrillServices } from './services.js';
@@ -14,7 +16,7 @@ import type { DrillServices } from './services.js';
 /** What the drill knows of one worker process, as its messages come in. */
 export interface WorkerState {
   readonly index: number;
-  readonly mode: 'live' | 'stale';
+  readonly mode: 'live' | 'stale' | 'straggler';
   readonly child: ChildProcess;
   readonly instanceId: string;
   readonly spawnedAt: number;
@@ -35,6 +37,8 @@ export interface WorkerState {
   doneAt: number | undefined;
   exitCode: number | null | undefined;
   signal: NodeJS.Signals | null | undefined;
+  /** The straggler: called at its next `idle` message. */
+  onIdle: (() => void) | undefined;
   readonly exited: Promise<void>;
   readonly ready: Promise<void>;
 }
@@ -43,10 +47,12 @@ export interface WorkerState {
 const READY_TIMEOUT_MS = 60_000;
 
 export class Fleet {
-  /** Every worker started, in order: the live ones, then the stale one. */
+  /** Every worker started, in order: the live ones, the stale one, then the straggler. */
   readonly workers: WorkerState[] = [];
   /** The stale worker, once started. */
   stale: WorkerState | undefined;
+  /** The straggler, once started. */
+  straggler: WorkerState | undefined;
   readonly #drill: DrillContext;
   readonly #services: DrillServices;
 
@@ -114,6 +120,45 @@ export class Fleet {
     await Promise.all(this.workers.map((w) => w.exited));
   }
 
+  /**
+   * Starts the straggler with `key` in its environment (read once, at start-up) and waits until it is ready; it
+   * sends a request every `everyMs` from {@link resume} on.
+   */
+  async startStraggler(key: string, everyMs: number): Promise<WorkerState> {
+    const w = this.#startWorker(0, 'straggler', { key, everyMs });
+    this.straggler = w;
+    await this.#ready(w);
+    return w;
+  }
+
+  /** Tells the straggler to send its requests (again). */
+  resume(w: WorkerState): void {
+    if (w.child.connected) w.child.send({ type: 'start' } satisfies DrillMessage);
+  }
+
+  /**
+   * Tells the straggler to stop sending (`pause`) or to send one request (`ping`), and resolves once its last
+   * request ended and was reported (at most 30 s; false when it did not say so).
+   */
+  idle(w: WorkerState, how: 'pause' | 'ping'): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => done(false), 30_000);
+      const done = (ok: boolean): void => {
+        clearTimeout(timer);
+        w.onIdle = undefined;
+        resolve(ok);
+      };
+      w.onIdle = () => done(true);
+      void w.exited.then(() => done(false));
+      try {
+        if (w.child.connected) w.child.send({ type: how } satisfies DrillMessage);
+        else done(false);
+      } catch {
+        done(false);
+      }
+    });
+  }
+
   /** Whether every live worker's latest request, sent after `since`, carried `key`. */
   allOn(key: KeyName, since: number): boolean {
     const fp = this.#drill.fp[key];
@@ -148,7 +193,11 @@ export class Fleet {
     });
   }
 
-  #startWorker(index: number, mode: 'live' | 'stale'): WorkerState {
+  #startWorker(
+    index: number,
+    mode: 'live' | 'stale' | 'straggler',
+    straggler?: { key: string; everyMs: number },
+  ): WorkerState {
     const drill = this.#drill;
     const { settings } = drill;
     const config: WorkerConfig = {
@@ -159,13 +208,14 @@ export class Fleet {
       projectId: PROJECT,
       baseUrl: this.#services.mock.url,
       collectorUrl: this.#services.collector.url,
-      service: mode === 'live' ? LIVE_SERVICE : STALE_SERVICE,
+      service: mode === 'live' ? LIVE_SERVICE : mode === 'stale' ? STALE_SERVICE : 'none (no beacon)',
       rate: settings.rate,
       refreshMs: settings.refreshMs,
       jitter: settings.jitter,
       beaconMs: settings.beaconMs,
       maxInFlight: 4,
       flushMs: 250,
+      ...(straggler ? { everyMs: straggler.everyMs } : {}),
     };
     const env: NodeJS.ProcessEnv = {
       ...drill.baseEnv,
@@ -173,8 +223,9 @@ export class Fleet {
       KEYFLIP_COLLECTOR_TOKEN: drill.token,
       DRILL_WORKER_CONFIG: JSON.stringify(config),
       ...(mode === 'stale' ? { OPENAI_API_KEY: drill.keys.v1 } : {}),
+      ...(straggler ? { OPENAI_API_KEY: straggler.key } : {}),
     };
-    const child = fork(WORKER, [], {
+    const child = fork(mode === 'straggler' ? STRAGGLER : WORKER, [], {
       cwd: ROOT,
       env,
       execArgv: ['--import', 'tsx'],
@@ -217,6 +268,7 @@ export class Fleet {
       doneAt: undefined,
       exitCode: undefined,
       signal: undefined,
+      onIdle: undefined,
       exited,
       ready,
     };
@@ -229,6 +281,8 @@ export class Fleet {
         w.readyAt = m.at;
         w.startupMs = m.startupMs;
         onReady();
+      } else if (m.type === 'idle') {
+        w.onIdle?.();
       } else if (m.type === 'fatal') {
         w.fatal = m.message;
         onFail(new Error(`worker ${w.instanceId} failed: ${m.message}`));

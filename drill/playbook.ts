@@ -3,14 +3,28 @@
  * pair layout's `NAME_v2 ?? NAME_v1` by default): v1 set up live, the fleet started; rotation 1 to v2 (provision →
  * probe → flip), verify and revoke refused while the stale worker holds v1, v1 retired once it is gone (after a
  * collector restart: verify cannot prove anything until the collector has observed the window again); rotation 2
- * to v3 the same way, v2 retired (no stale worker: verify passes once the window has passed); and the emergency
- * rotation to v4 under load. Each step runs the `keyflip rotate` commands an operator would, waits on observed
- * state (never on a fixed delay alone), marks its moments and records what it saw in {@link Observations}, which
- * the figures and checks read afterwards.
+ * to v3, automated: `rotate auto` mints v3 through the provider's management API and stages, probes and flips it,
+ * a straggler without keyflip or beacon still sends v2, so verify and revoke refuse on the provider's evidence
+ * alone, and once it has stopped and the window plus the provider's lag has passed, `rotate auto` revokes v2 in
+ * Secret Manager and deletes it at the provider (the straggler's next request gets 401); and the emergency
+ * rotation to v4 under load. Each step runs the `keyflip rotate` commands an operator (or a scheduled job) would,
+ * waits on observed state (never on a fixed delay alone), marks its moments and records what it saw in
+ * {@link Observations}, which the figures and checks read afterwards.
  */
-import { EMERGENCY, type KeyName, NORMAL_ROTATIONS, type NormalRotation, type DrillContext } from './context.js';
-import type { Fleet } from './fleet.js';
-import { answeredAt, type CommandRun, recordAt, runRotate } from './rotate-command.js';
+import { rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { PROVIDER_PROJECT } from './constants.js';
+import {
+  EMERGENCY,
+  type KeyName,
+  MINTED,
+  NORMAL_ROTATIONS,
+  type NormalRotation,
+  type DrillContext,
+} from './context.js';
+import type { Fleet, WorkerState } from './fleet.js';
+import { type MintedKey, readMintedKey } from './minted-key.js';
+import { answeredAt, type CommandRun, keyState, recordAt, runRotate } from './rotate-command.js';
 import { type DrillServices, holders, restartCollector } from './services.js';
 import { seconds } from './stats.js';
 
@@ -18,7 +32,10 @@ import { seconds } from './stats.js';
 export interface RotationSeen {
   readonly rotation: NormalRotation;
   flip: CommandRun | undefined;
-  /** The last verify run before revoke (the one that passed, when one did), and how many runs it took. */
+  /**
+   * The last verify run before revoke (the one that passed, when one did), and how many runs it took; in the
+   * automated rotation, the verify the straggler made refuse (auto verifies before it revokes).
+   */
   verify: CommandRun | undefined;
   verifyAttempts: number;
   revoke: CommandRun | undefined;
@@ -51,6 +68,31 @@ export interface Observations {
   emergencyRevokedAt: number | undefined;
   /** Probes the provider counted besides the workers' requests, by key (`rotate probe`, `emergency --provider`). */
   readonly probes: Record<KeyName, number>;
+  /** Rotation 2 (automated): what it saw. */
+  readonly automated: AutomatedSeen;
+}
+
+/** What the automated rotation (rotation 2) saw. */
+export interface AutomatedSeen {
+  /** The `rotate auto` run that minted, staged, probed and flipped v3. */
+  mint: CommandRun | undefined;
+  /**
+   * v3 as stored (its value stays in the drill's memory: {@link DrillContext.learnMinted}); `given`: made in the
+   * provider's console and given to auto in a file (the alias layout), not minted by auto.
+   */
+  minted: (Omit<MintedKey, 'value'> & { given: boolean }) | undefined;
+  /** When the straggler was ready and sending, stopped (its last request ended), and revoked v2 was pinged. */
+  stragglerStartedAt: number | undefined;
+  stragglerStoppedAt: number | undefined;
+  /** verify and revoke, with the provider, while the straggler ran (beacons clear): both must refuse. */
+  verifyRefused: CommandRun | undefined;
+  revokeRefused: CommandRun | undefined;
+  /** The `rotate auto` runs after the straggler stopped, in order; the last revoked v2 (when one did). */
+  readonly autoRuns: CommandRun[];
+  /** The run that revoked v2, in Secret Manager and at the provider. */
+  revoked: CommandRun | undefined;
+  /** The earliest moment the evidence could clear: the straggler's last request + window + lag. */
+  clearableAt: number | undefined;
 }
 
 /** The drill under way: its context, the services, the fleet and what was observed. */
@@ -74,6 +116,17 @@ export function noObservations(): Observations {
     staleStoppedAt: undefined,
     emergencyRevokedAt: undefined,
     probes: { v1: 0, v2: 0, v3: 0, v4: 0 },
+    automated: {
+      mint: undefined,
+      minted: undefined,
+      stragglerStartedAt: undefined,
+      stragglerStoppedAt: undefined,
+      verifyRefused: undefined,
+      revokeRefused: undefined,
+      autoRuns: [],
+      revoked: undefined,
+      clearableAt: undefined,
+    },
   };
 }
 
@@ -146,8 +199,7 @@ export function steady(p: Playbook): Promise<void> {
  * live worker must switch to it, on the chain it declared at start-up.
  */
 export async function rotateTo(p: Playbook, rotation: NormalRotation): Promise<void> {
-  const { drill, services, fleet } = p;
-  const o = drill.settings;
+  const { drill, services } = p;
   const { n, to } = rotation;
   const seen: RotationSeen = {
     rotation,
@@ -168,6 +220,13 @@ export async function rotateTo(p: Playbook, rotation: NormalRotation): Promise<v
   const flip = await rotate(p, step, 'flip', []);
   seen.flip = flip;
   if (flip.exitCode !== 0) throw new Error(`${step}: flip failed`);
+  await everyWorkerOn(p, to, flip);
+}
+
+/** Waits until every live worker has sent a request with `to` since `flip` started, and marks when. */
+async function everyWorkerOn(p: Playbook, to: KeyName, flip: CommandRun): Promise<void> {
+  const { drill, fleet } = p;
+  const o = drill.settings;
   const flipAt = flipTime(p, flip, to);
   const switched = await drill.waitFor(
     () => fleet.allOn(to, flip.startedAt),
@@ -242,24 +301,187 @@ export async function retireV1(p: Playbook): Promise<void> {
 }
 
 /**
- * Rotation 2, v2 retired: no process holds it any more (no stale worker now); once the live workers' last reports
- * of it have aged out of the window, verify passes and revoke disables every version holding it.
+ * The flags that give a command the provider's management API: the mock's, through the admin key in a file (never
+ * on argv), its project, and its reporting lag.
  */
-export async function retireV2(p: Playbook): Promise<void> {
-  const { drill, services } = p;
+const providerArgs = (p: Playbook): string[] => [
+  '--provider',
+  'openai',
+  '--admin-key-file',
+  p.services.adminKeyFile,
+  '--provider-base-url',
+  p.services.mock.url,
+  '--provider-project',
+  PROVIDER_PROJECT,
+  '--provider-lag',
+  `${p.drill.settings.lagMs}ms`,
+];
+
+/**
+ * `rotate auto`'s flags: the provider's management API (to mint, find, watch and revoke the key), the probe against
+ * the mock, a maximum age so short that v2 is due at once, and the window and collector of verify.
+ */
+const autoArgs = (p: Playbook): string[] => [
+  ...providerArgs(p),
+  '--base-url',
+  p.services.mock.url,
+  '--max-age',
+  '1s',
+  ...windowArgs(p),
+];
+
+/**
+ * The straggler starts, alongside the steady phase on v2: a process without keyflip and without a beacon that
+ * read v2 from its environment once, and sends a request every few seconds from now on.
+ */
+export async function startStraggler(p: Playbook): Promise<void> {
+  const { drill, fleet } = p;
   const o = drill.settings;
-  const second = NORMAL_ROTATIONS[1];
-  const seen = seenOf(p, second);
+  const from = NORMAL_ROTATIONS[1].from;
+  const w = await fleet.startStraggler(drill.keys[from], o.stragglerEveryMs);
+  fleet.resume(w);
+  p.seen.automated.stragglerStartedAt = drill.mark('straggler-started');
+  drill.note(
+    `straggler started (pid ${w.pid}): ${from} read from its environment once, a request every ` +
+      `${seconds(o.stragglerEveryMs)}, no keyflip, no beacon — only the provider sees it`,
+  );
+}
+
+/**
+ * Rotation 2, automated: one `rotate auto` run mints v3 through the provider's management API, stores it in Secret
+ * Manager (staged), probes and flips it; the drill reads v3 back from Secret Manager (to count and search for it),
+ * and every live worker must switch to it, on the chain it declared at start-up.
+ */
+export async function autoRotateTo(p: Playbook, rotation: NormalRotation): Promise<void> {
+  const { drill, services } = p;
+  const { n, to } = rotation;
+  if (to !== MINTED) throw new Error(`rotation ${n} mints ${MINTED}, not ${to}`);
+  const seen: RotationSeen = {
+    rotation,
+    flip: undefined,
+    verify: undefined,
+    verifyAttempts: 0,
+    revoke: undefined,
+    providerOldBeforeRevoke: 0,
+  };
+  p.seen.rotations.push(seen);
+  drill.mark(`provision-${to}`);
+  // auto mints in the pair and suffix layouts; in the alias layout a staged key stays disabled, so keyflip could not
+  // read a minted one back to probe it: there the key is made in the provider's console (the mock's) and given to
+  // auto in a file, as for a provider that cannot mint.
+  const given = drill.settings.layout === 'alias' ? services.mock.mint(`keyflip drill ${to}`) : undefined;
+  const valueFile = join(dirname(services.statePath), 'new-key');
+  if (given) {
+    writeFileSync(valueFile, given.value, { mode: 0o600 });
+    drill.learnMinted(given.value);
+  }
+  const run = await rotate(p, `rotation ${n} (auto)`, 'auto', [
+    ...autoArgs(p),
+    ...(given ? ['--value-file', valueFile] : []),
+  ]);
+  if (given) rmSync(valueFile, { force: true });
+  p.seen.automated.mint = run;
+  if (run.exitCode !== 0)
+    throw new Error(
+      `rotation ${n}: rotate auto did not mint and flip (exit ${run.exitCode}: ` +
+        `${String(run.json?.message ?? run.json?.error?.message ?? 'no JSON').slice(0, 300)})`,
+    );
+  const minted = await readMintedKey(services, run);
+  drill.learnMinted(minted.value);
+  const { value: _value, ...shown } = minted;
+  p.seen.automated.minted = { ...shown, given: given !== undefined };
+  if (recordAt(drill, run, to, 'flipped') === undefined) throw new Error(`rotation ${n}: rotate auto did not flip`);
+  p.seen.probes[to]++; // auto probed v3 once, against the mock, before it flipped it (it never flips unprobed)
+  seen.flip = run;
+  drill.mark(`flip-${to}`, flipTime(p, run, to));
+  drill.note(
+    `rotate auto ${given ? 'staged the key made in the provider’s console' : 'minted'} ${to} ` +
+      `(${drill.fp[to]}, id ${minted.keyId ?? '?'} at the provider` +
+      `${minted.serviceAccount ? `, service account ${minted.serviceAccount}` : ''}), stored it in ` +
+      `${minted.stored}, probed and flipped it: the drill read it back from Secret Manager to count it`,
+  );
+  await everyWorkerOn(p, to, run);
+}
+
+/**
+ * Rotation 2, v2 retired by the provider's evidence: once the window and the provider's lag have passed since the
+ * flip and the live workers' last reports of v2 have aged out of the window, the beacons show no holder — but the
+ * straggler still sends v2, and the provider counts it. verify and revoke (with the provider) must refuse on that
+ * evidence alone. The straggler stops; `rotate auto` runs (as a schedule would): it revokes nothing while the
+ * provider's data still shows the straggler's requests in the window (exit 1: in use; or exit 0: waiting for the
+ * data to cover the window), then revokes v2: disabled in Secret Manager, deleted at the provider. The straggler's
+ * next request gets 401.
+ */
+export async function retireByProvider(p: Playbook): Promise<void> {
+  const { drill, services, fleet } = p;
+  const o = drill.settings;
+  const rotation = NORMAL_ROTATIONS[1];
+  const { from } = rotation;
+  const seen = seenOf(p, rotation);
+  const auto = p.seen.automated;
   const flip = seen.flip;
-  if (!flip) throw new Error('rotation 2 did not flip');
-  const flipAt = flipTime(p, flip, second.to);
+  const straggler = fleet.straggler;
+  if (!flip || !straggler) throw new Error('rotation 2 did not flip, or the straggler did not start');
+  const flipAt = flipTime(p, flip, rotation.to);
   await drill.waitFor(
-    () => Date.now() >= flipAt + o.windowMs + 100 && holders(drill, services, second.from).length === 0,
-    o.windowMs + 30_000,
+    () => Date.now() >= flipAt + o.windowMs + o.lagMs + 100 && holders(drill, services, from).length === 0,
+    o.windowMs + o.lagMs + 30_000,
     50,
   );
-  await verifyUntilClear(p, seen, 'verify (rotation 2)', Date.now());
-  await revokeOld(p, seen);
+  const args = [...windowArgs(p), ...providerArgs(p)];
+  auto.verifyRefused = await rotate(p, 'verify (straggler running, no beacon)', 'verify', args);
+  seen.verify = auto.verifyRefused;
+  seen.verifyAttempts = 1;
+  auto.revokeRefused = await rotate(p, 'revoke (straggler running, no beacon)', 'revoke', args);
+
+  drill.note(`stopping the straggler (pid ${straggler.pid}): it sends no more requests`);
+  await fleet.idle(straggler, 'pause');
+  const stoppedAt = drill.mark('straggler-stopped', lastRequestEnd(straggler) ?? Date.now());
+  auto.stragglerStoppedAt = stoppedAt;
+  auto.clearableAt = stoppedAt + o.windowMs + o.lagMs;
+  // The mock reports usage as OpenAI does, in buckets of a whole minute (UTC): the straggler's last request shows
+  // until its minute has left the window. Until then each run waits; the drill runs auto once at once (it must
+  // wait), then from when the evidence can clear, a beacon interval apart.
+  const minuteAfter = Math.floor(stoppedAt / 60_000) * 60_000 + 60_000;
+  const expected = Math.max(auto.clearableAt, minuteAfter + o.windowMs) + 250;
+  for (let attempt = 0; ; attempt++) {
+    if (attempt === 1) await drill.sleep(Math.max(0, expected - Date.now()));
+    else if (attempt > 1) await drill.sleep(o.beaconMs);
+    seen.providerOldBeforeRevoke = services.mock.requestsFor(drill.keys[from]);
+    const run = await rotate(p, 'auto (straggler gone)', 'auto', autoArgs(p));
+    auto.autoRuns.push(run);
+    if (revokedBy(p, run, from)) {
+      auto.revoked = run;
+      seen.revoke = run;
+      drill.mark(`revoke-${from}`, run.startedAt);
+      break;
+    }
+    // Exit 1 (not-verified) is auto saying the old key is still in use a whole window after the flip: the
+    // straggler's requests are still in the provider's data. Anything else that is not a wait ends the loop.
+    const inUse = run.exitCode === 1 && run.json?.refusal === 'not-verified';
+    if ((run.exitCode !== 0 && !inUse) || Date.now() > expected + 30_000) break;
+  }
+  drill.mark(`revoked-${from}`);
+  if (auto.revoked) {
+    drill.note(`${from} revoked by rotate auto: disabled in Secret Manager and deleted at the provider`);
+    await fleet.idle(straggler, 'ping');
+    drill.note('the straggler sent one more request with the key it read at start-up');
+  }
+  await fleet.stop(straggler);
+}
+
+/** Whether `run` revoked `key`: every version holding it disabled, and the provider revoked it. */
+function revokedBy(p: Playbook, run: CommandRun, key: KeyName): boolean {
+  const revocations = (run.json?.providerRevocations ?? []) as { fingerprint?: string; outcome?: string }[];
+  return (
+    keyState(p.drill, run, key) === 'DISABLED' &&
+    revocations.some((r) => r.fingerprint === p.drill.fp[key] && r.outcome === 'revoked')
+  );
+}
+
+/** When the straggler's last request ended (undefined before its first). */
+function lastRequestEnd(w: WorkerState): number | undefined {
+  return w.requests.reduce<number | undefined>((t, r) => Math.max(t ?? 0, r[2]), undefined);
 }
 
 /** Revoke of the rotation's old key (after its verify), and the same key revoked at the provider too. */
@@ -326,10 +548,15 @@ export async function emergencyToV4(p: Playbook): Promise<void> {
   p.seen.emergency = emergency;
   if (emergency.exitCode === 0) p.seen.probes[to]++;
   if (emergency.exitCode === 0) {
-    services.mock.revoke(drill.keys[from]);
+    // v3, minted by auto, is revoked as an operator would: through the management API (its service account
+    // deleted). Another key (no id recorded) is revoked in the mock directly.
+    const keyId = from === MINTED ? p.seen.automated.minted?.keyId : undefined;
+    if (keyId) await services.provider.revokeKey(keyId);
+    else services.mock.revoke(drill.keys[from]);
     p.seen.emergencyRevokedAt = drill.mark(`provider-revoke-${from}`);
     drill.note(
-      `${from} revoked at the provider (mock.revoke): its next request on ${from} gets a 401 and authFetch heals`,
+      `${from} revoked at the provider (${keyId ? `management API: ${keyId} deleted` : 'mock.revoke'}): its next ` +
+        `request on ${from} gets a 401 and authFetch heals`,
     );
   }
   const healed = await drill.waitFor(

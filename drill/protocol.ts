@@ -10,9 +10,10 @@
 export interface WorkerConfig {
   /**
    * `live`: reads the key through keyflip and Secret Manager, requests through authFetch. `stale`: reads
-   * `process.env` once.
+   * `process.env` once (and beacons which key it holds). `straggler` (drill/straggler.ts): reads `process.env` once,
+   * without keyflip: no beacon, a request every `everyMs`.
    */
-  readonly mode: 'live' | 'stale';
+  readonly mode: 'live' | 'stale' | 'straggler';
   /** 0, 1, …: the beacon's instance id is `drill-<mode>-<index>`. */
   readonly index: number;
   /** The secret as the apps declare it (`resolver.secret(NAME, chain)`). */
@@ -33,6 +34,8 @@ export interface WorkerConfig {
   readonly refreshMs: number;
   readonly jitter: number;
   readonly beaconMs: number;
+  /** The straggler: ms between its requests. */
+  readonly everyMs?: number | undefined;
   /** Requests in flight at most; a slot beyond it is skipped and counted. */
   readonly maxInFlight: number;
   /** How often outcomes are sent to the drill, in ms. */
@@ -89,10 +92,13 @@ export type WorkerMessage =
       cpuMs: number;
       requests: number;
     }
-  | { type: 'fatal'; message: string };
+  | { type: 'fatal'; message: string }
+  /** The straggler, after `pause` or `ping`: its last request ended and was reported; `requests` made in all. */
+  | { type: 'idle'; at: number; requests: number };
 
 /**
  * `start`: send traffic (the whole fleet is up); `stop`: finish the requests in flight, close (the last beacon
- * goes), exit.
+ * goes), exit. The straggler only: `pause` (no more requests until `start`), `ping` (one request); it answers both
+ * with `idle`.
  */
-export type DrillMessage = { type: 'start' } | { type: 'stop' };
+export type DrillMessage = { type: 'start' } | { type: 'stop' } | { type: 'pause' } | { type: 'ping' };

@@ -2,6 +2,7 @@
  * Everything the drill recorded by the time every process has stopped: the figures and the checks are
  * computed from this alone, after the run.
  */
+import type { MockManagedKey } from '../src/testing/index.js';
 import type { DrillContext, KeyName } from './context.js';
 import type { WorkerState } from './fleet.js';
 import type { Observations } from './playbook.js';
@@ -14,6 +15,8 @@ export interface DrillRecord {
   readonly seen: Observations;
   /** What the mock provider counted by key once every worker had stopped (zeros when it never started). */
   readonly providerCounted: Readonly<Record<KeyName, number>>;
+  /** Each key as the mock's management API describes it at the end (metadata only; none for a key it never knew). */
+  readonly providerKeys: Readonly<Partial<Record<KeyName, MockManagedKey>>>;
   /** Why the drill stopped early, if it did. */
   readonly failure: unknown;
   /** The drill process's own event-loop delay (it hosts the services), ms. */
@@ -23,4 +26,9 @@ export interface DrillRecord {
 /** The live workers of a record. */
 export function liveWorkers(record: DrillRecord): WorkerState[] {
   return record.workers.filter((w) => w.mode === 'live');
+}
+
+/** The processes that read the key through keyflip or beacon it (live workers, the stale one): not the straggler. */
+export function keyflipWorkers(record: DrillRecord): WorkerState[] {
+  return record.workers.filter((w) => w.mode !== 'straggler');
 }

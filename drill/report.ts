@@ -3,7 +3,7 @@
  * with this run's figures against their targets, and every check. Markdown tables, so that a run can be
  * pasted as it is.
  */
-import type { Check, DrillResult } from './result.js';
+import type { AutomatedCommand, Check, DrillResult } from './result.js';
 import { int, markdownTable, seconds, spreadText } from './stats.js';
 
 /** The phases as a markdown table: requests started in each phase, their outcomes, and the keys the provider saw. */
@@ -75,7 +75,7 @@ export function summaryTable(r: DrillResult): string {
       verdict(r, 'exact-counts'),
     ],
     [
-      'failed requests through the two normal rotations (provision → flip → verify → revoke, twice)',
+      'failed requests of the keyflip workers through the two normal rotations (the second automated)',
       String(r.totals.normalFailed),
       '0',
       verdict(r, 'normal-zero-failed'),
@@ -119,14 +119,9 @@ export function summaryTable(r: DrillResult): string {
       '0',
       verdict(r, 'no-v1-after-revoke'),
     ],
+    ...automatedRows(r),
     [
-      'rotation 2: verify once the window passed; revoke',
-      v2 ? `verify exit ${v2.verifyExitCode} (${v2.verifyAttempts} run(s)), revoke exit ${v2.revokeExitCode}` : '—',
-      'pass, disable v2',
-      verdict(r, 'retire-v2'),
-    ],
-    [
-      'rotation 2: requests on v2 after revoke (workers / provider)',
+      'rotation 2: requests on v2 after revoke (keyflip workers / provider, less the straggler’s)',
       v2 ? `${v2.afterRevoke.attempts} / ${v2.afterRevoke.providerRequests}` : 'not reached',
       '0',
       verdict(r, 'no-v2-after-revoke'),
@@ -170,6 +165,61 @@ export function summaryTable(r: DrillResult): string {
     ['key values in any output or in the JSON', String(r.leaks), '0', verdict(r, 'no-leak')],
   ];
   return markdownTable(['property', 'this run', 'target', 'result'], rows, ['l', 'r', 'r', 'r']);
+}
+
+/** The automated rotation's rows: the mint, the straggler blocking verify and revoke, auto's waits and revoke. */
+function automatedRows(r: DrillResult): string[][] {
+  const a = r.automated;
+  if (a === undefined)
+    return [['rotation 2 (automated): `rotate auto`', 'not reached', '—', verdict(r, 'auto-minted')]];
+  const blocked = (c: AutomatedCommand | undefined): string =>
+    c === undefined
+      ? 'not reached'
+      : `exit ${c.exitCode}${c.refusal ? ` (${c.refusal})` : ''}; beacons: ${c.offenders} holder(s); provider: ` +
+        `${c.provider ?? '—'}, ${c.providerRequests ?? '?'} requests`;
+  const waits = a.autoRuns.slice(0, -1);
+  return [
+    [
+      'rotation 2, automated: `rotate auto` minted v3 at the provider, stored, probed and flipped it (one run)',
+      `exit ${a.minted.exitCode}; ${a.minted.stored ?? '?'}; id ${a.minted.keyId ?? '?'}`,
+      'minted, flipped',
+      verdict(r, 'auto-minted'),
+    ],
+    [
+      'rotation 2: verify while the straggler (no keyflip, no beacon) sends v2',
+      blocked(a.verify),
+      'refuse (provider)',
+      verdict(r, 'provider-blocks-verify'),
+    ],
+    [
+      'rotation 2: revoke while the straggler sends v2',
+      blocked(a.revoke),
+      'refuse (provider)',
+      verdict(r, 'provider-blocks-revoke'),
+    ],
+    [
+      `rotation 2: \`rotate auto\` runs after the straggler stopped: waiting / revoked (window + lag ${seconds(
+        a.clearableAfterMs,
+      )})`,
+      `${waits.length} waiting (exit ${[...new Set(waits.map((x) => x.exitCode))].join(', ') || '—'}); ` +
+        `revoked ${seconds(a.afterStragglerStopMs)} after its last request`,
+      'wait, then revoke',
+      verdict(r, 'auto-waits'),
+    ],
+    [
+      'rotation 2: v2 in Secret Manager / at the provider after auto’s revoke',
+      `${r.retirements[1]?.versions ?? '—'} / ${a.oldKeyAtProvider ?? '—'}`,
+      'disabled / deleted',
+      verdict(r, 'retire-v2'),
+    ],
+    [
+      'rotation 2: the straggler’s requests: ok before the revoke / 401 after it',
+      `${a.straggler.beforeRevoke.ok} of ${a.straggler.beforeRevoke.sent} / ` +
+        `${a.straggler.afterRevoke.answered401} of ${a.straggler.afterRevoke.sent}`,
+      'all / all',
+      verdict(r, 'straggler-401'),
+    ],
+  ];
 }
 
 const sum = (byKey: Readonly<Record<string, number>>): number => Object.values(byKey).reduce((a, b) => a + b, 0);
@@ -218,10 +268,11 @@ function checkLine(c: Check): string {
 function headline(r: DrillResult): string {
   const o = r.options;
   return (
-    `keyflip rotation drill — ${r.workers.live} live workers + ${r.workers.stale} stale, ${o.layout} layout ` +
-    `(\`${r.chain}\`, three rotations: normal, normal, emergency), ` +
+    `keyflip rotation drill — ${r.workers.live} live workers + ${r.workers.stale} stale + ` +
+    `${r.workers.straggler} straggler, ${o.layout} layout ` +
+    `(\`${r.chain}\`, three rotations: normal, automated (\`rotate auto\`, key minted at the provider), emergency), ` +
     `${o.rate} requests/s each, refresh ${o.refreshMs} ms ± ${o.jitter * 100} %, beacon ${o.beaconMs} ms, ` +
-    `window ${o.windowMs} ms, CLI via ${o.cli}`
+    `window ${o.windowMs} ms, provider lag ${o.lagMs} ms, straggler every ${o.stragglerEveryMs} ms, CLI via ${o.cli}`
   );
 }
 

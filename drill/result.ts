@@ -1,9 +1,11 @@
 /**
- * The drill's result: the JSON `npm run drill` writes to drill/results/ (schema `keyflip.drill/v2`: three
- * rotations, four keys; read back by bench/drill.ts for BENCHMARKS.md), and what the report's tables show.
+ * The drill's result: the JSON `npm run drill` writes to drill/results/ (schema `keyflip.drill/v3`: three
+ * rotations — normal, automated, emergency —, four keys, the third minted at the provider; read back by
+ * bench/drill.ts for BENCHMARKS.md), and what the report's tables show. v3 added `automated` and
+ * `workers.straggler`, and `keys.v3` is the minted key's fingerprint.
  */
 import type { KeyName } from './context.js';
-import type { DrillKeys, DrillSettings } from './settings.js';
+import type { DrillSettings } from './settings.js';
 import type { Spread } from './stats.js';
 
 export interface Check {
@@ -89,12 +91,91 @@ export interface RetirementSummary {
   disabled: boolean;
   /** The versions holding the key after revoke, as it listed them (`OPENAI_API_KEY_v1@1 DISABLED, …`). */
   versions: string;
-  /** Requests that carried the key after revoke started: by the workers' reports, and the provider's count. */
+  /**
+   * Requests that carried the key after revoke started: by the keyflip workers' reports, and the provider's count
+   * (less the straggler's, which the automated rotation counts apart).
+   */
   afterRevoke: { attempts: number; providerRequests: number };
 }
 
+/** A `keyflip rotate` run of the automated rotation, as it answered. */
+export interface AutomatedCommand {
+  readonly exitCode: number | null;
+  readonly outcome: string | undefined;
+  readonly refusal: string | undefined;
+  /** Instances the beacons named as holding the old key. */
+  readonly offenders: number;
+  /** The provider's verdict on the old key (`in-use`, `cannot-prove`, `clear`), its request count and sentence. */
+  readonly provider: string | undefined;
+  readonly providerRequests: number | undefined;
+  readonly providerMessage: string | undefined;
+  /** The old key's state in Secret Manager after the run. */
+  readonly oldKeyState: string | undefined;
+}
+
+/**
+ * The automated rotation (rotation 2, v2 → v3): `rotate auto` mints v3 at the provider and flips it; a straggler
+ * without keyflip or beacon blocks verify and revoke through the provider's evidence alone; once it has stopped and
+ * the window plus the lag has passed, `rotate auto` revokes v2, and the straggler's requests get 401.
+ */
+export interface AutomatedSummary {
+  rotation: 2;
+  from: KeyName;
+  to: KeyName;
+  /** The mock provider's reporting lag, ms (the commands' `--provider-lag`). */
+  lagMs: number;
+  /** The `rotate auto` run that minted v3, and v3: its fingerprint, where it is stored, its id at the provider. */
+  minted: {
+    exitCode: number | null;
+    fingerprint: string | undefined;
+    stored: string | undefined;
+    keyId: string | undefined;
+    serviceAccount: string | undefined;
+    /** Made in the provider's console and given to auto in a file (the alias layout), not minted by auto. */
+    given: boolean;
+    /** v3 as the provider's management API lists it at the end: its status, and whether a service account owns it. */
+    atProvider: { status: string; serviceAccount: boolean } | undefined;
+  };
+  straggler: {
+    pid: number | undefined;
+    everyMs: number;
+    /** When it was sending, and when its last request ended, ms since the drill started. */
+    startedAt: number | null;
+    stoppedAt: number | null;
+    /** Its requests before the revoke (all must succeed) and after (all must get 401). */
+    beforeRevoke: { sent: number; ok: number };
+    afterRevoke: { sent: number; answered401: number };
+  };
+  /** verify and revoke with the provider while the straggler ran and the beacons showed no holder. */
+  verify: AutomatedCommand | undefined;
+  revoke: AutomatedCommand | undefined;
+  /** Every `rotate auto` run after the straggler stopped, in order: waiting, then the one that revoked v2. */
+  autoRuns: {
+    at: number;
+    exitCode: number | null;
+    outcome: string | undefined;
+    /** The provider's verdict on v2 in the run's verification. */
+    provider: string | undefined;
+    /** v2's state in Secret Manager after the run. */
+    oldKeyState: string | undefined;
+    message: string | undefined;
+  }[];
+  /** When the run that revoked v2 started, ms since the drill started (null: none did). */
+  revokedAt: number | null;
+  /** The straggler's last request → that run, ms; at least `clearableAfterMs` (the window plus the lag). */
+  afterStragglerStopMs: number | null;
+  clearableAfterMs: number;
+  /**
+   * Whether the run that revoked v2 asked the provider before the window plus the lag had passed since the
+   * straggler's last request (it must not have).
+   */
+  revokedEarly: boolean;
+  /** v2's status at the provider at the end (`deleted`). */
+  oldKeyAtProvider: string | undefined;
+}
+
 export interface DrillResult {
-  readonly schema: 'keyflip.drill/v2';
+  readonly schema: 'keyflip.drill/v3';
   readonly ok: boolean;
   readonly startedAt: string;
   readonly durationMs: number;
@@ -102,9 +183,9 @@ export interface DrillResult {
   readonly options: DrillSettings;
   /** The chain every live worker declared, from start to end. */
   readonly chain: string;
-  /** The keys' fingerprints (never a key). */
-  readonly keys: DrillKeys;
-  readonly workers: { live: number; stale: number; startupMs: Spread; allReadyMs: number };
+  /** The keys' fingerprints (never a key); v3's is `''` when the drill stopped before it was minted. */
+  readonly keys: Readonly<Record<KeyName, string>>;
+  readonly workers: { live: number; stale: number; straggler: number; startupMs: Spread; allReadyMs: number };
   readonly totals: {
     sent: number;
     ok: number;
@@ -120,7 +201,10 @@ export interface DrillResult {
     providerCounted: Record<KeyName, number>;
     /** The probes among what the provider counted, by key. */
     probes: Record<KeyName, number>;
-    /** Requests started before the emergency (the two normal rotations), and those that failed. */
+    /**
+     * Requests started before the emergency (the two normal rotations) by the keyflip workers (live and stale, not
+     * the straggler), and those that failed.
+     */
     normalSent: number;
     normalFailed: number;
     achievedRatePerWorker: number;
@@ -189,6 +273,8 @@ export interface DrillResult {
     | undefined;
   /** The retirements of the two normal rotations' old keys (v1, then v2), in order. */
   readonly retirements: readonly RetirementSummary[];
+  /** The automated rotation (undefined when the drill stopped before it). */
+  readonly automated: AutomatedSummary | undefined;
   readonly emergency: {
     /** The key it retired and the key it made live. */
     from: KeyName;

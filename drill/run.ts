@@ -10,7 +10,7 @@ import { report, ROOT, runDrill, type DrillOptions } from './drill.js';
 
 const HELP = `npm run drill -- [options]
 
-  --workers N        live worker processes (default 16); one stale worker comes on top
+  --workers N        live worker processes (default 16); one stale worker and the straggler come on top
   --rate N           requests per second per worker (default 20)
   --layout L         pair (OPENAI_API_KEY_v2 ?? OPENAI_API_KEY_v1, the default), suffix (legacy, names declared
                      ahead: OPENAI_API_KEY_v4 ?? _v3 ?? _v2 ?? _v1) or alias (OPENAI_API_KEY@current ?? @previous)
@@ -18,6 +18,9 @@ const HELP = `npm run drill -- [options]
   --jitter F         the workers' jitter (default 0.2)
   --beacon D         the beacon interval (default 1s, at least 1s)
   --window D         the verify / revoke window (default 5s, at least 2 × the beacon)
+  --lag D            the mock provider's usage reporting lag, given to the commands as --provider-lag (default 2s)
+  --straggler-every D
+                     how often the straggler (no keyflip, no beacon) sends a request (default 2s)
   --steady D         each steady phase: v1, v2 and v3 before the next rotation, v4 after (default 2s)
   --cli tsx|dist     run keyflip rotate from the sources with tsx (default) or the build (npm run build first)
   --concurrency N    workers starting at once (default 4)
@@ -38,6 +41,7 @@ function parse(argv: readonly string[]): { options: DrillOptions; write: boolean
     if (text === undefined) throw new Error(`${flag} needs a duration (2s, 500ms)`);
     return parseDuration(text);
   };
+  const text0 = (flag: string, text: string | undefined): number => (text === '0' ? 0 : dur(flag, text));
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const [flag, inline] = arg.includes('=') ? (arg.split(/=(.*)/s, 2) as [string, string]) : [arg, undefined];
@@ -69,6 +73,12 @@ function parse(argv: readonly string[]): { options: DrillOptions; write: boolean
         break;
       case '--window':
         options.windowMs = dur(flag, value());
+        break;
+      case '--lag':
+        options.lagMs = text0(flag, value());
+        break;
+      case '--straggler-every':
+        options.stragglerEveryMs = dur(flag, value());
         break;
       case '--steady':
         options.steadyMs = dur(flag, value());

@@ -1,22 +1,25 @@
 /**
  * The services the fleet talks to, all in the drill's process on 127.0.0.1: the Secret Manager emulator
- * (gRPC), the mock provider (the openai preset, accepting v1 at first) and the collector (HTTP, with the
+ * (gRPC), the mock provider (the openai preset, accepting v1 at first, with its management API: an admin key,
+ * keys minted and deleted, per-key usage shown after a reporting lag) and the collector (HTTP, with the
  * drill's token, and a state file as `keyflip collector --state` keeps). They stand in for Google's and OpenAI's
  * infrastructure and the operator's collector, which the drill restarts once (on the same port, from its state
- * file) to show that verify cannot prove anything until the collector has observed the window again.
+ * file) to show that verify cannot prove anything until the collector has observed the window again. The admin key
+ * is in a file (mode 0600) next to the collector's state, as `--admin-key-file` takes it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { providers } from '../src/clients/index.js';
 import { type CollectorServer, openCollector, startCollectorServer } from '../src/collector/index.js';
+import { openProvider, type ProviderAdmin } from '../src/providers/index.js';
 import {
   type MockProvider,
   type SecretManagerEmulator,
   startMockProvider,
   startSecretManagerEmulator,
 } from '../src/testing/index.js';
-import { PROJECT, SECRET } from './constants.js';
+import { PROJECT, PROVIDER_PROJECT, SECRET } from './constants.js';
 import type { DrillContext, KeyName } from './context.js';
 import { seconds } from './stats.js';
 
@@ -27,6 +30,10 @@ export interface DrillServices {
   collector: CollectorServer;
   /** The collector's state file (in a directory of its own, removed by {@link closeServices}). */
   readonly statePath: string;
+  /** The file holding the provider's admin key (`--admin-key-file`), in the same directory. */
+  readonly adminKeyFile: string;
+  /** The mock's management API as the drill itself uses it (the emergency's revocation at the provider). */
+  readonly provider: ProviderAdmin;
 }
 
 /** The collector's retention: longer than any window of the drill. */
@@ -53,22 +60,39 @@ export async function startServices(
 ): Promise<DrillServices> {
   const emulator = await startSecretManagerEmulator({ projectId: PROJECT });
   started({ emulator });
-  const mock = await startMockProvider({ preset: providers.openai, keys: [drill.keys.v1] });
+  const mock = await startMockProvider({
+    preset: providers.openai,
+    keys: [drill.keys.v1],
+    management: { adminKeys: [drill.adminKey], project: PROVIDER_PROJECT, lagMs: drill.settings.lagMs },
+  });
   started({ emulator, mock });
-  const statePath = join(mkdtempSync(join(tmpdir(), 'keyflip-drill-')), 'collector.state');
-  started({ emulator, mock, statePath });
+  const dir = mkdtempSync(join(tmpdir(), 'keyflip-drill-'));
+  const statePath = join(dir, 'collector.state');
+  const adminKeyFile = join(dir, 'provider-admin-key');
+  writeFileSync(adminKeyFile, `${drill.adminKey}\n`, { mode: 0o600 });
+  started({ emulator, mock, statePath, adminKeyFile });
   const collector = await openCollectorServer(drill, statePath, 0);
-  started({ emulator, mock, statePath, collector });
+  started({ emulator, mock, statePath, adminKeyFile, collector });
   drill.note(
     `services up on 127.0.0.1: Secret Manager emulator ${emulator.host} (gRPC), ` +
-      `mock provider (openai) ${mock.url}, collector ${collector.url}`,
+      `mock provider (openai, with its management API: project ${PROVIDER_PROJECT}, usage shown ` +
+      `${drill.settings.lagMs} ms late, in one-minute buckets) ${mock.url}, collector ${collector.url}`,
   );
   const { fp } = drill;
   drill.note(
-    `keys (fingerprints): v1 ${fp.v1}, v2 ${fp.v2}, v3 ${fp.v3}, v4 ${fp.v4}; layout ${drill.settings.layout}; ` +
-      `apps declare \`${drill.chain}\` for the whole drill`,
+    `keys (fingerprints): v1 ${fp.v1}, v2 ${fp.v2}, v3 ` +
+      `${drill.settings.layout === 'alias' ? 'made in the provider’s console and staged' : 'minted at the provider'} ` +
+      `by \`rotate auto\`, v4 ${fp.v4}; ` +
+      `layout ${drill.settings.layout}; apps declare \`${drill.chain}\` for the whole drill`,
   );
-  return { emulator, mock, collector, statePath };
+  const provider = openProvider({
+    provider: 'openai',
+    adminKey: drill.adminKey,
+    baseUrl: mock.url,
+    project: PROVIDER_PROJECT,
+    lagMs: drill.settings.lagMs,
+  });
+  return { emulator, mock, collector, statePath, adminKeyFile, provider };
 }
 
 /**

@@ -9,13 +9,13 @@ export type Layout = 'pair' | 'suffix' | 'alias';
 const LAYOUTS: readonly Layout[] = ['pair', 'suffix', 'alias'];
 
 /**
- * The four keys of a drill: v1 is live at first, v2 replaces it (normal rotation), v3 replaces v2 (normal
- * rotation), v4 is the emergency's.
+ * The keys a drill is given: v1 is live at first, v2 replaces it (the first normal rotation), v4 is the
+ * emergency's. v3 is not given: `rotate auto` mints it at the provider (the mock's management API) and stores it
+ * straight in Secret Manager.
  */
 export interface DrillKeys {
   readonly v1: string;
   readonly v2: string;
-  readonly v3: string;
   readonly v4: string;
 }
 
@@ -43,6 +43,13 @@ export interface DrillOptions {
    */
   windowMs?: number | undefined;
   /**
+   * The mock provider's reporting lag: its usage data shows a request this long after it was served, and the
+   * commands are told so (`--provider-lag`). verify passes once the window plus the lag has passed. @default 2_000
+   */
+  lagMs?: number | undefined;
+  /** How often the straggler (no keyflip, no beacon) sends a request. @default 2_000 */
+  stragglerEveryMs?: number | undefined;
+  /**
    * How long each steady phase lasts (v1 before the first rotation, v2 before the second, v3 before the emergency,
    * v4 after it). @default 2_000
    */
@@ -67,15 +74,23 @@ export interface DrillOptions {
    * comes.
    */
   output?: ((text: string) => void) | undefined;
-  /** The four keys (a test passes its own, to search the output for them). @default random keys in OpenAI's format */
+  /**
+   * The keys given (a test passes its own, to search the output for them; v3 is minted).
+   * @default random keys in OpenAI's format
+   */
   keys?: DrillKeys | undefined;
+  /**
+   * The admin key of the mock provider's management API (a test passes its own, to search the output for it).
+   * @default a random `sk-admin-…` key
+   */
+  adminKey?: string | undefined;
   /** Stops the drill early (Ctrl-C): the step under way is cut short, then everything is stopped as at the end. */
   signal?: AbortSignal | undefined;
 }
 
 /** The options as the drill ran them: every one set. */
 export type DrillSettings = {
-  -readonly [K in Exclude<keyof DrillOptions, 'log' | 'output' | 'keys' | 'signal'>]-?: Exclude<
+  -readonly [K in Exclude<keyof DrillOptions, 'log' | 'output' | 'keys' | 'adminKey' | 'signal'>]-?: Exclude<
     DrillOptions[K],
     undefined
   >;
@@ -91,6 +106,8 @@ export function drillSettings(options: DrillOptions): DrillSettings {
     jitter: options.jitter ?? 0.2,
     beaconMs: options.beaconMs ?? 1_000,
     windowMs: options.windowMs ?? 5_000,
+    lagMs: options.lagMs ?? 2_000,
+    stragglerEveryMs: options.stragglerEveryMs ?? 2_000,
     steadyMs: options.steadyMs ?? 2_000,
     cli: options.cli ?? 'tsx',
     startConcurrency: options.startConcurrency ?? 4,
@@ -99,6 +116,8 @@ export function drillSettings(options: DrillOptions): DrillSettings {
   if (!Number.isInteger(o.workers) || o.workers < 1) throw new RangeError('workers must be a whole number ≥ 1');
   if (!(o.rate > 0) || !(o.refreshMs > 0) || !(o.beaconMs > 0) || !(o.windowMs > 0) || !(o.steadyMs >= 0))
     throw new RangeError('rate, refresh, beacon and window must be > 0');
+  if (!(o.lagMs >= 0) || !(o.stragglerEveryMs >= 100))
+    throw new RangeError('lag must be ≥ 0 and the straggler’s interval at least 100 ms');
   if (o.beaconMs < BEACON_LIMITS.intervalMs.min)
     throw new RangeError(`beacon must be at least ${BEACON_LIMITS.intervalMs.min} ms (BEACON_LIMITS.intervalMs)`);
   if (o.windowMs < 2 * o.beaconMs)

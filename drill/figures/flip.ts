@@ -90,6 +90,7 @@ export function flipFigures(record: DrillRecord, all: readonly Sent[], seen: Rot
     oldAfterSwitch,
     refreshGapMs: spread(refreshGaps),
     switchWalkMs: spread(switchWalks),
-    stagedKeyBeforeFlip: seenBefore(record, all, to, flipStart),
+    // `rotate auto` mints, stages, probes and flips in one run: the key is staged until its recorded flip.
+    stagedKeyBeforeFlip: seenBefore(record, all, to, rotation.automated ? flipAt : flipStart),
   };
 }

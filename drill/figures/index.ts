@@ -1,6 +1,7 @@
 /** Every figure of a drill, computed from its record once every process has stopped. */
 import type { DrillRecord } from '../record.js';
-import type { FlipSummary, PhaseRow } from '../result.js';
+import type { AutomatedSummary, FlipSummary, PhaseRow } from '../result.js';
+import { automatedFigures } from './automated.js';
 import { type EmergencyFigures, emergencyFigures } from './emergency.js';
 import { flipFigures } from './flip.js';
 import { requestPhases } from './phases.js';
@@ -15,6 +16,7 @@ export interface Figures {
   /** The flips of the normal rotations that flipped, in order. */
   readonly flips: readonly FlipSummary[];
   readonly retirement: RetirementFigures;
+  readonly automated: AutomatedSummary | undefined;
   readonly emergency: EmergencyFigures;
   readonly totals: TotalsFigures;
 }
@@ -26,6 +28,7 @@ export function computeFigures(record: DrillRecord): Figures {
     phases: requestPhases(record, all),
     flips: record.seen.rotations.flatMap((seen) => flipFigures(record, all, seen) ?? []),
     retirement: retirementFigures(record, all),
+    automated: automatedFigures(record),
     emergency: emergencyFigures(record, all),
     totals: totalsFigures(record, all),
   };

@@ -18,11 +18,32 @@ const PHASES: readonly [phase: string, from: Mark, to: Mark | undefined][] = [
     'stale-stopped',
     'revoked-v1',
   ],
-  ['v2 only (v1 revoked in Secret Manager and at the provider)', 'revoked-v1', 'provision-v3'],
-  ['rotation 2: provision + probe v3 (staged where no app reads it)', 'provision-v3', 'flip-v3'],
+  [
+    'v2 only (v1 revoked in Secret Manager and at the provider; the straggler starts on v2)',
+    'revoked-v1',
+    'provision-v3',
+  ],
+  [
+    'rotation 2, automated: `rotate auto` mints v3 at the provider, stages, probes and flips it',
+    'provision-v3',
+    'flip-v3',
+  ],
   ['rotation 2: flip → every live worker on v3', 'flip-v3', 'all-v3'],
-  ['rotation 2: window; verify passes; revoke v2', 'all-v3', 'revoked-v2'],
-  ['v3 only (v2 revoked in Secret Manager and at the provider)', 'revoked-v2', 'emergency'],
+  [
+    'rotation 2: window + lag; verify + revoke refuse on the provider’s evidence (the straggler runs, no beacon)',
+    'all-v3',
+    'straggler-stopped',
+  ],
+  [
+    'rotation 2: straggler gone; `rotate auto` waits, then revokes v2 (and deletes it at the provider)',
+    'straggler-stopped',
+    'revoked-v2',
+  ],
+  [
+    'v3 only (v2 disabled, and deleted at the provider: the straggler’s next request gets 401)',
+    'revoked-v2',
+    'emergency',
+  ],
   ['rotation 3: emergency → every live worker on v4', 'emergency', 'all-v4'],
   ['v4 only', 'all-v4', undefined],
 ];

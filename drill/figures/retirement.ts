@@ -76,10 +76,12 @@ function retirementOf(record: DrillRecord, all: readonly Sent[], seen: RotationS
   if (verify === undefined) return undefined;
   const key = rotation.from;
   const revokeStart = revoke?.startedAt;
-  const attempts =
-    revokeStart === undefined
-      ? 0
-      : all.filter(({ r }) => r[4].some((a) => a[0] === drill.fp[key] && a[2] >= revokeStart)).length;
+  // The keyflip workers' requests; the straggler's (rotation 2) are counted apart: it must get 401 after revoke.
+  const carried = (w: Sent['w']): boolean => w.mode !== 'straggler';
+  const after = (a: Sent['r'][4][number]): boolean =>
+    revokeStart !== undefined && a[0] === drill.fp[key] && a[2] >= revokeStart;
+  const attempts = all.filter(({ w, r }) => carried(w) && r[4].some(after)).length;
+  const stragglerAttempts = all.filter(({ w }) => !carried(w)).reduce((n, { r }) => n + r[4].filter(after).length, 0);
   const staleStoppedAt = rotation.n === 1 ? record.seen.staleStoppedAt : undefined;
   return {
     rotation: rotation.n,
@@ -92,7 +94,7 @@ function retirementOf(record: DrillRecord, all: readonly Sent[], seen: RotationS
     versions: revoke ? keyVersions(drill, revoke, key) : 'not revoked',
     afterRevoke: {
       attempts,
-      providerRequests: revoke ? record.providerCounted[key] - seen.providerOldBeforeRevoke : 0,
+      providerRequests: revoke ? record.providerCounted[key] - seen.providerOldBeforeRevoke - stragglerAttempts : 0,
     },
   };
 }

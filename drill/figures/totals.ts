@@ -19,7 +19,9 @@ export function totalsFigures(record: DrillRecord, all: readonly Sent[]): Totals
   const { drill, workers, seen } = record;
   const live = liveWorkers(record);
   const allRs = all.map(({ r }) => r);
-  const normal = allRs.filter((r) => r[1] < drill.marked('emergency'));
+  // The two normal rotations, as the keyflip workers saw them (the straggler is no keyflip worker: its last
+  // request is meant to get 401).
+  const normal = all.filter(({ w, r }) => w.mode !== 'straggler' && r[1] < drill.marked('emergency')).map(({ r }) => r);
   const normalFailed = normal.filter((r) => r[3] !== 200);
   const liveSpan = live
     .map((w) => ((w.requests.at(-1)?.[1] ?? 0) - (w.requests[0]?.[1] ?? 0)) / 1000)
