@@ -63,6 +63,8 @@ export const ERROR_CODES = [
   'PROVIDER_UNAVAILABLE',
   /** The provider answered something keyflip cannot read, or refused the request itself (another 4xx). */
   'PROVIDER_BAD_RESPONSE',
+  /** The OpenAI project or Anthropic workspace the provider was opened on does not exist (404). */
+  'PROVIDER_SCOPE_NOT_FOUND',
 ] as const;
 
 /** A {@link KeyflipError}'s `code`. */

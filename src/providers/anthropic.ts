@@ -40,6 +40,22 @@ export function anthropicAdmin(settings: AnthropicSettings): ProviderAdmin {
     new ProviderError('PROVIDER_BAD_RESPONSE', `Anthropic management API: ${message}`, { provider: 'anthropic' });
   const keyPath = (id: string) => `${KEYS}/${encodeURIComponent(checkId(id))}`;
 
+  /**
+   * With a workspace: throws `PROVIDER_SCOPE_NOT_FOUND` when it does not exist, so a key not found there is told
+   * apart from a workspace that is not there (a typo lists no keys at all).
+   */
+  async function checkWorkspace(): Promise<void> {
+    if (workspace === undefined) return;
+    const path = `/v1/organizations/workspaces/${encodeURIComponent(workspace)}`;
+    const found = await http.request({ method: 'GET', path, notFoundIsUndefined: true });
+    if (found !== undefined) return;
+    throw new ProviderError(
+      'PROVIDER_SCOPE_NOT_FOUND',
+      `Anthropic: there is no workspace ${workspace} (GET ${path} answered 404): check the workspace id`,
+      { provider: 'anthropic', status: 404 },
+    );
+  }
+
   const toKey = (raw: unknown): ProviderKey => {
     if (!isRecord(raw) || typeof raw.id !== 'string' || raw.id === '') throw bad('a listed API key has no id');
     const createdBy = isRecord(raw.created_by) ? raw.created_by : undefined;
@@ -84,15 +100,17 @@ export function anthropicAdmin(settings: AnthropicSettings): ProviderAdmin {
 
   async function getKey(id: string): Promise<ProviderKey | undefined> {
     const body = await http.request({ method: 'GET', path: keyPath(id), notFoundIsUndefined: true });
-    if (body === undefined) return undefined;
-    const key = toKey(body);
+    const key = body === undefined ? undefined : toKey(body);
     // A key of another workspace is not one this admin manages.
-    return workspace !== undefined && key.scope !== workspace ? undefined : key;
+    if (key !== undefined && (workspace === undefined || key.scope === workspace)) return key;
+    await checkWorkspace();
+    return undefined;
   }
 
   async function findKey(value: string): Promise<ProviderKey> {
     if (typeof value !== 'string' || value === '') throw new ConfigurationError('findKey: the key must be a string');
     const matches = (await listKeys()).filter((k) => matchesHint(value, k.hint));
+    if (matches.length === 0) await checkWorkspace();
     return oneMatch('anthropic', 'Anthropic', where, matches);
   }
 
@@ -151,7 +169,13 @@ export function anthropicAdmin(settings: AnthropicSettings): ProviderAdmin {
     if (key.status === 'archived' || key.status === 'expired' || key.status === target) {
       return { keyId: id, outcome: 'already', status: key.status };
     }
-    const body = await http.request({ method: 'POST', path: keyPath(id), body: { status: target }, idempotent: true });
+    const body = await http.request({
+      method: 'POST',
+      path: keyPath(id),
+      body: { status: target },
+      idempotent: true,
+      notFoundCode: 'PROVIDER_KEY_NOT_FOUND',
+    });
     const after = body === undefined ? undefined : toKey(body);
     if (after !== undefined && after.status !== target) {
       throw bad(`POST ${keyPath(id)} answered status ${after.status}, not ${target}`);
@@ -171,6 +195,7 @@ export function anthropicAdmin(settings: AnthropicSettings): ProviderAdmin {
     id: 'anthropic',
     canMint: false,
     lagMs: settings.lagMs,
+    scope: workspace,
     listKeys,
     getKey,
     findKey,

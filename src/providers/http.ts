@@ -5,6 +5,7 @@
  */
 import { isRecord } from '../check.js';
 import { ProviderError, type ProviderErrorCode } from './provider-error.js';
+import { scrubSecrets } from './scrub.js';
 import type { ManagedProviderId } from './types.js';
 
 /** @internal How a management API client is set up. */
@@ -42,8 +43,13 @@ export interface HttpRequest {
    * @default true for GET and DELETE, false for POST
    */
   readonly idempotent?: boolean | undefined;
-  /** Answer `undefined` on 404 instead of throwing `PROVIDER_KEY_NOT_FOUND`. @default false */
+  /**
+   * Answer `undefined` on 404 instead of throwing (the caller tells a missing key from a missing project).
+   * @default false
+   */
   readonly notFoundIsUndefined?: boolean | undefined;
+  /** The code a 404 throws when it is not answered `undefined`. @default 'PROVIDER_BAD_RESPONSE' */
+  readonly notFoundCode?: ProviderErrorCode | undefined;
 }
 
 /** The longest wait keyflip honours from a `retry-after` header, ms. */
@@ -58,7 +64,7 @@ export interface HttpClient {
 /** @internal */
 export function createHttpClient(settings: HttpSettings): HttpClient {
   const fail = (code: ProviderErrorCode, message: string, status?: number, providerCode?: string, cause?: unknown) =>
-    new ProviderError(code, scrub(`${settings.label} management API: ${message}`, settings.adminKey), {
+    new ProviderError(code, scrubSecrets(`${settings.label} management API: ${message}`, settings.adminKey), {
       provider: settings.provider,
       status,
       providerCode,
@@ -98,8 +104,13 @@ export function createHttpClient(settings: HttpSettings): HttpClient {
       }
       const status = response.status;
       if (status >= 200 && status < 300) return parseObject(text, what, status, fail);
-      const { code: providerCode, message } = errorFacts(text);
-      const said = describeAnswer(status, providerCode, message);
+      const facts = errorFacts(text);
+      const { message } = facts;
+      // A code the provider echoed a key into is dropped, not shown.
+      const providerCode =
+        facts.code !== undefined && scrubSecrets(facts.code, settings.adminKey) === facts.code ? facts.code : undefined;
+      // Scrubbed before it is cut short: a key cut in half is no longer recognisable.
+      const said = describeAnswer(status, providerCode, message && scrubSecrets(message, settings.adminKey));
       if (status === 429 || status >= 500) {
         last = said;
         const retryable = status === 429 || idempotent;
@@ -130,7 +141,7 @@ export function createHttpClient(settings: HttpSettings): HttpClient {
       }
       if (status === 404) {
         if (req.notFoundIsUndefined === true) return undefined;
-        throw fail('PROVIDER_KEY_NOT_FOUND', `${what} answered ${said}`, status, providerCode);
+        throw fail(req.notFoundCode ?? 'PROVIDER_BAD_RESPONSE', `${what} answered ${said}`, status, providerCode);
       }
       throw fail('PROVIDER_BAD_RESPONSE', `${what} answered ${said}`, status, providerCode);
     }
@@ -193,12 +204,6 @@ function describeAnswer(status: number, code: string | undefined, message: strin
     parts.push(JSON.stringify(short));
   }
   return parts.length === 0 ? String(status) : `${status} (${parts.join(': ')})`;
-}
-
-/** Replaces the admin key (and any long run of it) in a message. */
-function scrub(message: string, adminKey: string): string {
-  if (adminKey === '') return message;
-  return message.split(adminKey).join('[admin key]');
 }
 
 /**

@@ -3,6 +3,7 @@ import { ConfigurationError } from '../errors.js';
 import { anthropicAdmin } from './anthropic.js';
 import { createHttpClient } from './http.js';
 import { openAiAdmin } from './openai.js';
+import { looksLikeKey } from './scrub.js';
 import { MANAGED_PROVIDERS, type ManagedProviderId, type ProviderAdmin } from './types.js';
 
 /** Options of {@link openProvider}. */
@@ -98,9 +99,14 @@ export function openProvider(options: OpenProviderOptions): ProviderAdmin {
 
   if (provider === 'openai') {
     const project = options.project;
+    if (typeof project === 'string' && looksLikeKey(project, adminKey)) {
+      throw new ConfigurationError(
+        'openProvider: project looks like a key, not an OpenAI project id (proj_…): pass the project id',
+      );
+    }
     if (typeof project !== 'string' || !/^[A-Za-z0-9_-]{1,100}$/.test(project)) {
       throw new ConfigurationError(
-        `openProvider: project (the OpenAI project id, proj_…) is required for openai, not ${describeValue(project)}`,
+        `openProvider: project (the OpenAI project id, proj_…) is required for openai, not ${describeId(project)}`,
       );
     }
     if (options.workspace !== undefined) {
@@ -117,8 +123,13 @@ export function openProvider(options: OpenProviderOptions): ProviderAdmin {
     throw new ConfigurationError('openProvider: project is for openai; anthropic keys live in workspaces');
   }
   const workspace = options.workspace;
+  if (typeof workspace === 'string' && looksLikeKey(workspace, adminKey)) {
+    throw new ConfigurationError(
+      'openProvider: workspace looks like a key, not an Anthropic workspace id (wrkspc_…): pass the workspace id',
+    );
+  }
   if (workspace !== undefined && (typeof workspace !== 'string' || !/^[A-Za-z0-9_-]{1,100}$/.test(workspace))) {
-    throw new ConfigurationError(`openProvider: workspace must be a workspace id, not ${describeValue(workspace)}`);
+    throw new ConfigurationError(`openProvider: workspace must be a workspace id, not ${describeId(workspace)}`);
   }
   const http = createHttpClient({
     ...common,
@@ -126,6 +137,13 @@ export function openProvider(options: OpenProviderOptions): ProviderAdmin {
     headers: { 'x-api-key': adminKey, 'anthropic-version': ANTHROPIC_VERSION },
   });
   return anthropicAdmin({ http, workspace, lagMs, now });
+}
+
+/** A bad project or workspace option, described: quoted only when it is a short, plain id. */
+function describeId(value: unknown): string {
+  return typeof value === 'string' && !/^[A-Za-z0-9_-]{1,40}$/.test(value)
+    ? `a string of ${value.length} characters`
+    : describeValue(value);
 }
 
 function defaultSleep(ms: number): Promise<void> {

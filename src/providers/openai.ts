@@ -1,11 +1,11 @@
 /**
  * OpenAI's management API (admin key, `Authorization: Bearer`): project API keys, minting through a project service
- * account (one per key), and completions + embeddings usage grouped by key.
+ * account (one per key), and the usage grouped by key of every usage endpoint that can group by key.
  */
 import { isRecord } from '../check.js';
 import { ConfigurationError } from '../errors.js';
 import { matchesHint } from './hint.js';
-import type { HttpClient } from './http.js';
+import type { HttpClient, HttpRequest } from './http.js';
 import { ProviderError } from './provider-error.js';
 import type {
   MintedKey,
@@ -27,8 +27,25 @@ export interface OpenAiSettings {
 }
 
 const PAGE = 100;
-/** The usage endpoints keyflip adds up (each has `num_model_requests` and `input_tokens`). */
-const USAGE_PATHS = ['/organization/usage/completions', '/organization/usage/embeddings'] as const;
+/**
+ * @internal Every usage endpoint of OpenAI's spec that takes `api_key_ids` and `group_by=api_key_id`: a key used
+ * only for moderations, images, audio, file search or web search is in use too. (Code interpreter sessions and vector
+ * stores cannot be grouped by key.)
+ */
+export const OPENAI_USAGE_PATHS = [
+  '/organization/usage/completions',
+  '/organization/usage/embeddings',
+  '/organization/usage/moderations',
+  '/organization/usage/images',
+  '/organization/usage/audio_speeches',
+  '/organization/usage/audio_transcriptions',
+  '/organization/usage/file_search_calls',
+  '/organization/usage/web_search_calls',
+] as const;
+/** The fields of a usage result that count requests (a web search result has both: the larger is taken). */
+const REQUEST_FIELDS = ['num_model_requests', 'num_requests'] as const;
+/** The token totals of a usage result (the other `*_tokens` fields are parts of these). */
+const TOKEN_FIELDS = ['input_tokens', 'output_tokens'] as const;
 
 /** @internal */
 export function openAiAdmin(settings: OpenAiSettings): ProviderAdmin {
@@ -37,6 +54,28 @@ export function openAiAdmin(settings: OpenAiSettings): ProviderAdmin {
   const keyPath = (id: string) => `${base}/api_keys/${encodeURIComponent(checkId(id))}`;
   const bad = (message: string) =>
     new ProviderError('PROVIDER_BAD_RESPONSE', `OpenAI management API: ${message}`, { provider: 'openai' });
+
+  /** Throws `PROVIDER_SCOPE_NOT_FOUND` when the project does not exist (its own 404). */
+  async function checkProject(): Promise<void> {
+    const found = await http.request({ method: 'GET', path: base, notFoundIsUndefined: true });
+    if (found !== undefined) return;
+    throw new ProviderError(
+      'PROVIDER_SCOPE_NOT_FOUND',
+      `OpenAI: there is no project ${project} (GET ${base} answered 404): check the project id, and the base URL`,
+      { provider: 'openai', status: 404 },
+    );
+  }
+
+  /**
+   * A request below the project. OpenAI answers 404 both for an unknown key and for an unknown project: on a 404
+   * the project is checked, so a wrong project is an error (`PROVIDER_SCOPE_NOT_FOUND`), never a key "already gone".
+   * `undefined` only when the project exists and the thing asked about does not.
+   */
+  async function inProject(req: HttpRequest): Promise<Record<string, unknown> | undefined> {
+    const body = await http.request({ ...req, notFoundIsUndefined: true });
+    if (body === undefined) await checkProject();
+    return body;
+  }
 
   const toKey = (raw: unknown): ProviderKey => {
     if (!isRecord(raw) || typeof raw.id !== 'string' || raw.id === '') throw bad('a listed API key has no id');
@@ -63,8 +102,9 @@ export function openAiAdmin(settings: OpenAiSettings): ProviderAdmin {
         ['owner_project_access', 'any'],
       ];
       if (after !== undefined) query.push(['after', after]);
-      const body = await http.request({ method: 'GET', path: `${base}/api_keys`, query });
-      if (!body || !Array.isArray(body.data)) throw bad(`GET ${base}/api_keys answered no \`data\` list`);
+      const body = await inProject({ method: 'GET', path: `${base}/api_keys`, query });
+      if (body === undefined) throw bad(`GET ${base}/api_keys answered 404 though the project exists`);
+      if (!Array.isArray(body.data)) throw bad(`GET ${base}/api_keys answered no \`data\` list`);
       keys.push(...body.data.map(toKey));
       if (body.has_more !== true) return keys;
       const next = str(body.last_id) ?? keys.at(-1)?.id;
@@ -75,7 +115,7 @@ export function openAiAdmin(settings: OpenAiSettings): ProviderAdmin {
   }
 
   async function getKey(id: string): Promise<ProviderKey | undefined> {
-    const body = await http.request({ method: 'GET', path: keyPath(id), notFoundIsUndefined: true });
+    const body = await inProject({ method: 'GET', path: keyPath(id) });
     return body === undefined ? undefined : toKey(body);
   }
 
@@ -91,7 +131,7 @@ export function openAiAdmin(settings: OpenAiSettings): ProviderAdmin {
     const coveredUntilMs = Math.min(range.endMs, settings.now() - settings.lagMs);
     if (keyIds.length > 0) {
       const { width, limit } = bucketFor(range);
-      for (const path of USAGE_PATHS) {
+      for (const path of OPENAI_USAGE_PATHS) {
         let page: string | undefined;
         for (let n = 0; ; n++) {
           if (n >= MAX_PAGES) throw bad(`GET ${path} answered more than ${MAX_PAGES} pages`);
@@ -112,7 +152,9 @@ export function openAiAdmin(settings: OpenAiSettings): ProviderAdmin {
             const endMs = count(bucket.end_time) * 1000;
             for (const r of bucket.results) {
               if (!isRecord(r)) continue;
-              tally.add(r.api_key_id, startMs, endMs, count(r.num_model_requests), tokensOf(r));
+              const requests = Math.max(...REQUEST_FIELDS.map((f) => count(r[f])));
+              const tokens = TOKEN_FIELDS.reduce((sum, f) => sum + count(r[f]), 0);
+              tally.add(r.api_key_id, startMs, endMs, requests, tokens, otherCounts(r));
             }
           }
           if (body.has_more !== true) break;
@@ -131,11 +173,11 @@ export function openAiAdmin(settings: OpenAiSettings): ProviderAdmin {
     if (key.owner.type === 'service-account' && key.owner.id !== undefined) {
       // OpenAI refuses (400) to delete a service account's key through api_keys: the account goes, with its key.
       const path = `${base}/service_accounts/${encodeURIComponent(key.owner.id)}`;
-      const body = await http.request({ method: 'DELETE', path, notFoundIsUndefined: true });
+      const body = await inProject({ method: 'DELETE', path });
       if (body === undefined) return { keyId: id, outcome: 'already', status: 'deleted' };
       return { keyId: id, outcome: 'revoked', status: 'deleted', serviceAccountDeleted: key.owner.id };
     }
-    const body = await http.request({ method: 'DELETE', path: keyPath(id), notFoundIsUndefined: true });
+    const body = await inProject({ method: 'DELETE', path: keyPath(id) });
     return { keyId: id, outcome: body === undefined ? 'already' : 'revoked', status: 'deleted' };
   }
 
@@ -150,8 +192,9 @@ export function openAiAdmin(settings: OpenAiSettings): ProviderAdmin {
       );
     }
     const path = `${base}/service_accounts`;
-    const body = await http.request({ method: 'POST', path, body: { name: options.name } });
-    const account = body ?? {};
+    const body = await inProject({ method: 'POST', path, body: { name: options.name } });
+    if (body === undefined) throw bad(`POST ${path} answered 404 though the project exists`);
+    const account = body;
     const apiKey = isRecord(account.api_key) ? account.api_key : undefined;
     const value = apiKey ? str(apiKey.value) : undefined;
     const keyId = apiKey ? str(apiKey.id) : undefined;
@@ -188,6 +231,7 @@ export function openAiAdmin(settings: OpenAiSettings): ProviderAdmin {
     id: 'openai',
     canMint: true,
     lagMs: settings.lagMs,
+    scope: project,
     listKeys,
     getKey,
     findKey,
@@ -230,9 +274,18 @@ function owner(raw: unknown): ProviderKeyOwner {
   return { type, id: str(who.id), name: str(who.name) };
 }
 
-/** Tokens of a usage result: input (cached included) and output; embeddings have input only. */
-function tokensOf(r: Record<string, unknown>): number {
-  return count(r.input_tokens) + count(r.output_tokens);
+/**
+ * Every other count of a usage result (images, audio characters and seconds, cached or per-modality tokens…): any
+ * positive number in a result is use of the key, whatever the endpoint calls it.
+ */
+function otherCounts(r: Record<string, unknown>): number {
+  let sum = 0;
+  for (const [name, value] of Object.entries(r)) {
+    if (!(REQUEST_FIELDS as readonly string[]).includes(name) && !(TOKEN_FIELDS as readonly string[]).includes(name)) {
+      sum += count(value);
+    }
+  }
+  return sum;
 }
 
 function str(value: unknown): string | undefined {

@@ -10,6 +10,7 @@ export const PROVIDER_ERROR_CODES = [
   'PROVIDER_FORBIDDEN',
   'PROVIDER_UNAVAILABLE',
   'PROVIDER_BAD_RESPONSE',
+  'PROVIDER_SCOPE_NOT_FOUND',
 ] as const;
 /** A {@link ProviderError}'s `code`. */
 export type ProviderErrorCode = (typeof PROVIDER_ERROR_CODES)[number];
@@ -21,6 +22,7 @@ const PERMANENT: ReadonlySet<ProviderErrorCode> = new Set([
   'PROVIDER_CANNOT_MINT',
   'PROVIDER_UNAUTHORIZED',
   'PROVIDER_FORBIDDEN',
+  'PROVIDER_SCOPE_NOT_FOUND',
 ]);
 
 /**

@@ -70,7 +70,10 @@ export interface ProviderUsageBucket {
   readonly startMs: number;
   /** End of the bucket, ms since the epoch (exclusive). */
   readonly endMs: number;
-  /** Requests the provider counted (OpenAI `num_model_requests`); `undefined` when it reports tokens only. */
+  /**
+   * Requests the provider counted (OpenAI `num_model_requests`, or `num_requests` for file and web search calls);
+   * `undefined` when it reports tokens only.
+   */
   readonly requests: number | undefined;
   /** Tokens the provider counted, input and output. */
   readonly tokens: number;
@@ -84,7 +87,7 @@ export interface ProviderKeyUsage {
   readonly requests: number | undefined;
   /** Tokens in the range. */
   readonly tokens: number;
-  /** Whether the provider reports any use of the key in the range (a request or a token). */
+  /** Whether the provider reports any use of the key in the range (a request, a token, or any other count). */
   readonly used: boolean;
   /** The buckets with any use, oldest first. */
   readonly buckets: readonly ProviderUsageBucket[];
@@ -150,6 +153,11 @@ export interface ProviderAdmin {
   readonly canMint: boolean;
   /** How far behind real time the provider's usage data may be, ms (the `lagMs` option, or the provider's default). */
   readonly lagMs: number;
+  /**
+   * Where this admin manages keys: the OpenAI project (`proj_abc`), or the Anthropic workspace (`wrkspc_…`) when one
+   * was given (`undefined`: the whole organization). Compare it with a recorded key's scope before acting on the key.
+   */
+  readonly scope: string | undefined;
   /** Every key the admin key can see (OpenAI: in the project; Anthropic: in the organization or the workspace). */
   listKeys(): Promise<ProviderKey[]>;
   /** One key by its id; `undefined` when the provider does not know it (deleted). */

@@ -31,7 +31,10 @@ export function checkUsageArgs(keyIds: readonly string[], range: { startMs: numb
 
 /** @internal Adds up one key's use, bucket by bucket. */
 export class UsageTally {
-  readonly #buckets = new Map<string, Map<number, { endMs: number; requests: number; tokens: number }>>();
+  readonly #buckets = new Map<
+    string,
+    Map<number, { endMs: number; requests: number; tokens: number; units: number }>
+  >();
   readonly #countsRequests: boolean;
 
   constructor(keyIds: readonly string[], countsRequests: boolean) {
@@ -39,14 +42,18 @@ export class UsageTally {
     this.#countsRequests = countsRequests;
   }
 
-  /** Adds use of `keyId` in the bucket `[startMs, endMs)`; a key not asked about is ignored. */
-  add(keyId: unknown, startMs: number, endMs: number, requests: number, tokens: number): void {
+  /**
+   * Adds use of `keyId` in the bucket `[startMs, endMs)`; a key not asked about is ignored. `units` counts use that
+   * is neither a request nor a token (images, audio characters or seconds, sessions): it only makes the key used.
+   */
+  add(keyId: unknown, startMs: number, endMs: number, requests: number, tokens: number, units = 0): void {
     if (typeof keyId !== 'string') return;
     const buckets = this.#buckets.get(keyId);
     if (!buckets) return;
-    const bucket = buckets.get(startMs) ?? { endMs, requests: 0, tokens: 0 };
+    const bucket = buckets.get(startMs) ?? { endMs, requests: 0, tokens: 0, units: 0 };
     bucket.requests += requests;
     bucket.tokens += tokens;
+    bucket.units += units;
     buckets.set(startMs, bucket);
   }
 
@@ -57,7 +64,7 @@ export class UsageTally {
   ): ProviderUsageReport {
     const keys: ProviderKeyUsage[] = [...this.#buckets].map(([keyId, map]) => {
       const buckets: ProviderUsageBucket[] = [...map]
-        .filter(([, b]) => b.requests > 0 || b.tokens > 0)
+        .filter(([, b]) => b.requests > 0 || b.tokens > 0 || b.units > 0)
         .sort(([a], [b]) => a - b)
         .map(([startMs, b]) => ({
           startMs,
@@ -71,7 +78,7 @@ export class UsageTally {
         keyId,
         requests: this.#countsRequests ? requests : undefined,
         tokens,
-        used: requests > 0 || tokens > 0,
+        used: buckets.length > 0,
         buckets,
       };
     });

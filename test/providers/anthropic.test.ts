@@ -109,6 +109,16 @@ describe('anthropic: keys', () => {
     });
     server.on(`GET ${KEYS}`, list([]));
     server.on(`GET ${KEYS}/apikey_01`, { body: apiKey('apikey_01', 'sk-ant-api03-R2D...igAA') });
+    server.on('GET /v1/organizations/workspaces/wrkspc_other', {
+      body: {
+        type: 'workspace',
+        id: 'wrkspc_other',
+        name: 'Workspace Name',
+        created_at: '2024-10-30T23:58:27.427722Z',
+        archived_at: null,
+        display_color: '#6C5BB9',
+      },
+    });
     expect(await scoped.listKeys()).toEqual([]);
     expect(server.requests[0]?.query.get('workspace_id')).toBe('wrkspc_other');
     expect(await scoped.getKey('apikey_01')).toBeUndefined();

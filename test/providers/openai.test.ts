@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isKeyflipError } from '../../src/errors.js';
 import { openProvider, type ProviderAdmin, ProviderError } from '../../src/providers/index.js';
+import { OPENAI_USAGE_PATHS } from '../../src/providers/openai.js';
 import { type Answer, recordingSleep, rejection, type ScriptedServer, startScriptedServer } from './scripted-server.js';
 
 const ADMIN = 'sk-admin-Zq9TESTADMINKEYvalue0123456789abcdef';
@@ -46,8 +47,22 @@ let admin: ProviderAdmin;
 /** Every error and result of a test, searched for the admin key and the key value afterwards. */
 const seen: unknown[] = [];
 
+/** The documented `Project` example (OpenAPI `retrieve-project`). */
+const PROJECT_BODY = {
+  id: PROJECT,
+  object: 'organization.project',
+  name: 'Project example',
+  created_at: 1711471533,
+  archived_at: null,
+  status: 'active',
+};
+const EMPTY_USAGE: Answer = { body: { object: 'page', data: [], has_more: false, next_page: null } };
+
 beforeEach(async () => {
   server = await startScriptedServer('/v1');
+  // The project exists, and every usage endpoint reports nothing unless a test says otherwise.
+  server.on(`GET /organization/projects/${PROJECT}`, { body: PROJECT_BODY });
+  for (const path of OPENAI_USAGE_PATHS) server.on(`GET ${path}`, EMPTY_USAGE);
   sleep = recordingSleep();
   admin = openProvider({
     provider: 'openai',

@@ -94,11 +94,31 @@ describe('mock management API contract', () => {
     await check('GET', `${P}/service_accounts`, `${P}/service_accounts`);
     await check('GET', `${P}/service_accounts/{service_account_id}`, `${P}/service_accounts/${account.id}`);
     const usage = `/organization/usage/completions?start_time=${T0 / 1000}&bucket_width=1m`;
+    const keyed = `start_time=${T0 / 1000}&bucket_width=1m&api_key_ids=${account.api_key.id}&group_by=api_key_id`;
     const groups = '&group_by=api_key_id&group_by=model&group_by=project_id&group_by=batch&group_by=service_tier';
     const grouped = await check('GET', '/organization/usage/completions', `${usage}${groups}&limit=3`);
     expect(JSON.stringify(grouped.json)).toContain(account.api_key.id);
     await check('GET', '/organization/usage/completions', `${usage}&page=${grouped.json.next_page}`);
     await check('GET', '/organization/usage/embeddings', `/organization/usage/embeddings?start_time=${T0 / 1000}`);
+    // Every other usage endpoint that groups by key: the mock serves chat only, so they report no use.
+    for (const kind of ['moderations', 'images', 'audio_speeches', 'audio_transcriptions', 'file_search_calls']) {
+      const other = await check('GET', `/organization/usage/${kind}`, `/organization/usage/${kind}?${keyed}`);
+      expect(other.status).toBe(200);
+      expect(JSON.stringify(other.json)).not.toContain(account.api_key.id);
+    }
+    await check('GET', '/organization/usage/web_search_calls', `/organization/usage/web_search_calls?${keyed}`);
+    await check('GET', '/organization/usage/images', `/organization/usage/images?${keyed}&group_by=batch`); // 400
+    const project = await check('GET', P, P);
+    expect(project.json).toMatchObject({ id: 'proj_keyflip', object: 'organization.project' });
+    const missing = await openaiAdmin(mock, 'GET', '/organization/projects/proj_other');
+    expect([missing.status, missing.json]).toEqual([
+      404,
+      { error: expect.objectContaining({ message: expect.any(String) }) },
+    ]);
+    conforms(openai, 'GET', P, missing);
+    const inOther = await openaiAdmin(mock, 'GET', `/organization/projects/proj_other/api_keys/${console.id}`);
+    expect(inOther.status).toBe(404);
+    conforms(openai, 'GET', `${P}/api_keys/{api_key_id}`, inOther);
     await check('DELETE', `${P}/api_keys/{api_key_id}`, `${P}/api_keys/${account.api_key.id}`); // 400
     await check('DELETE', `${P}/api_keys/{api_key_id}`, `${P}/api_keys/${console.id}`);
     await check('DELETE', `${P}/service_accounts/{service_account_id}`, `${P}/service_accounts/${account.id}`);
@@ -139,6 +159,9 @@ describe('mock management API contract', () => {
     await check('GET', U, `${U}?starting_at=2026-12-05T07:00:00Z&bucket_width=1m&page=${report.json.next_page}`);
     await check('GET', U, U); // 400
     await check('GET', `${K}/{api_key_id}`, `${K}/apikey_01unknown`); // 404
+    const W = '/v1/organizations/workspaces/{workspace_id}';
+    await check('GET', W, '/v1/organizations/workspaces/wrkspc_keyflip');
+    expect((await check('GET', W, '/v1/organizations/workspaces/wrkspc_other')).status).toBe(404);
     await check('GET', K, K, undefined, false); // 400: no anthropic-version
     const wrong = await anthropicAdmin(mock, 'GET', K, { key: 'sk-ant-admin01-nope' });
     conforms(anthropic, 'GET', K, wrong);

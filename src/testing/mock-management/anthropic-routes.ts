@@ -1,7 +1,7 @@
 /**
- * Anthropic's Admin API, as far as keyflip uses it (checked against platform.claude.com's reference): API keys
- * (list with `status`/`workspace_id` filters, retrieve, update `name`/`status` — no create) and the messages usage
- * report (tokens only: no request count). Every request carries `anthropic-version`.
+ * Anthropic's Admin API, as far as keyflip uses it (checked against platform.claude.com's reference): the workspace
+ * (retrieve), API keys (list with `status`/`workspace_id` filters, retrieve, update `name`/`status` — no create) and
+ * the messages usage report (tokens only: no request count). Every request carries `anthropic-version`.
  */
 import type { IncomingMessage } from 'node:http';
 import { anthropicError, type MockAnswer } from './answer.js';
@@ -59,6 +59,9 @@ function route(
 ): MockAnswer {
   if (path === '/v1/organizations/usage_report/messages' && method === 'GET') return usageReport(ctx, url);
   if (path === '/v1/organizations/api_keys' && method === 'GET') return listKeys(ctx, url);
+  const workspace = /^\/v1\/organizations\/workspaces\/([^/]+)$/.exec(path);
+  if (workspace && method === 'GET')
+    return retrieveWorkspace(ctx, decodeURIComponent(workspace[1] as string), requestId);
   const match = /^\/v1\/organizations\/api_keys\/([^/]+)$/.exec(path);
   if (!match) return anthropicError(404, 'not_found_error', `Not found: ${path.slice(0, 200)}`, requestId);
   const id = decodeURIComponent(match[1] as string);
@@ -68,6 +71,23 @@ function route(
   if (method === 'GET') return { status: 200, body: apiKey(ctx, key) };
   if (method === 'POST') return update(ctx, key, body, requestId);
   return anthropicError(405, 'invalid_request_error', `Method ${method} not allowed`, requestId);
+}
+
+/** A `Workspace`, or the 404 for a workspace the organization does not have. */
+function retrieveWorkspace(ctx: ManagementContext, id: string, requestId: string): MockAnswer {
+  if (id !== ctx.workspace)
+    return anthropicError(404, 'not_found_error', `Workspace not found: ${id.slice(0, 64)}`, requestId);
+  return {
+    status: 200,
+    body: {
+      type: 'workspace',
+      id: ctx.workspace,
+      name: 'keyflip mock workspace',
+      created_at: '2026-01-01T00:00:00Z',
+      archived_at: null,
+      display_color: '#6C5BB9',
+    },
+  };
 }
 
 /** An `APIKey`. */

@@ -1,7 +1,8 @@
 /**
- * OpenAI's Administration API, as far as keyflip uses it (checked against OpenAI's OpenAPI spec): project API keys
- * (list, retrieve, delete — a service account's key cannot be deleted this way), project service accounts (create
- * with their key, list, retrieve, delete — which deletes their keys), and the completions and embeddings usage.
+ * OpenAI's Administration API, as far as keyflip uses it (checked against OpenAI's OpenAPI spec): the project
+ * (retrieve), project API keys (list, retrieve, delete — a service account's key cannot be deleted this way), project
+ * service accounts (create with their key, list, retrieve, delete — which deletes their keys), and every usage
+ * endpoint that groups by key (the mock serves chat only: every other one reports no use).
  */
 import { randomToken } from './ids.js';
 import { type MockAnswer, openaiError } from './answer.js';
@@ -20,7 +21,19 @@ import {
 import { BUCKET_LIMITS, BUCKET_WIDTHS, type BucketWidth, type UsageGroupField } from './usage-log.js';
 
 const PREFIX = '/organization/';
-const GROUPS = ['project_id', 'user_id', 'api_key_id', 'model', 'batch', 'service_tier'] as const;
+/** Each usage endpoint that takes `api_key_ids`, with the `group_by` values its spec lists. */
+const USAGE_GROUPS = {
+  completions: ['project_id', 'user_id', 'api_key_id', 'model', 'batch', 'service_tier'],
+  embeddings: ['project_id', 'user_id', 'api_key_id', 'model'],
+  moderations: ['project_id', 'user_id', 'api_key_id', 'model'],
+  images: ['project_id', 'user_id', 'api_key_id', 'model', 'size', 'source'],
+  audio_speeches: ['project_id', 'user_id', 'api_key_id', 'model'],
+  audio_transcriptions: ['project_id', 'user_id', 'api_key_id', 'model'],
+  file_search_calls: ['project_id', 'user_id', 'api_key_id', 'vector_store_id'],
+  web_search_calls: ['project_id', 'user_id', 'api_key_id', 'model', 'context_level'],
+} as const satisfies Record<string, readonly string[]>;
+/** A usage endpoint the mock serves: `/organization/usage/<kind>`. */
+type UsageKind = keyof typeof USAGE_GROUPS;
 const seconds = (ms: number): number => Math.floor(ms / 1000);
 
 /** Whether `path` (below the base URL) is one of OpenAI's management paths. */
@@ -39,8 +52,11 @@ export function openaiManagement(ctx: ManagementContext, method: string, path: s
 }
 
 function route(ctx: ManagementContext, method: string, path: string, url: URL, body: unknown): MockAnswer {
-  const usage = /^\/organization\/usage\/(completions|embeddings)$/.exec(path);
-  if (usage && method === 'GET') return usageReport(ctx, url, usage[1] as 'completions' | 'embeddings');
+  const usage = /^\/organization\/usage\/([a-z_]+)$/.exec(path);
+  if (usage && method === 'GET' && Object.hasOwn(USAGE_GROUPS, usage[1] as string))
+    return usageReport(ctx, url, usage[1] as UsageKind);
+  const projectOnly = /^\/organization\/projects\/([^/]+)$/.exec(path);
+  if (projectOnly && method === 'GET') return retrieveProject(ctx, decodeURIComponent(projectOnly[1] as string));
   const match = /^\/organization\/projects\/([^/]+)\/(api_keys|service_accounts)(?:\/([^/]+))?$/.exec(path);
   if (!match) return openaiError(404, `Invalid URL (${method} ${path.slice(0, 200)})`);
   const [, project, kind, id] = match as unknown as [string, string, string, string | undefined];
@@ -60,6 +76,19 @@ function route(ctx: ManagementContext, method: string, path: string, url: URL, b
 }
 
 const ok = (body: unknown): MockAnswer => ({ status: 200, body });
+
+/** A `Project`, or the 404 OpenAI answers for a project the organization does not have. */
+function retrieveProject(ctx: ManagementContext, id: string): MockAnswer {
+  if (id !== ctx.project) return openaiError(404, `No such project: ${id.slice(0, 64)}`);
+  return ok({
+    id: ctx.project,
+    object: 'organization.project',
+    name: 'keyflip mock project',
+    created_at: 1_700_000_000,
+    archived_at: null,
+    status: 'active',
+  });
+}
 
 function withKey(ctx: ManagementContext, id: string, then: (key: StoredKey) => MockAnswer): MockAnswer {
   const key = ctx.store.byId(decodeURIComponent(id));
@@ -203,7 +232,7 @@ function deleteAccount(ctx: ManagementContext, account: ServiceAccount): MockAns
   return ok({ object: 'organization.project.service_account.deleted', id: account.id, deleted: true });
 }
 
-function usageReport(ctx: ManagementContext, url: URL, kind: 'completions' | 'embeddings'): MockAnswer {
+function usageReport(ctx: ManagementContext, url: URL, kind: UsageKind): MockAnswer {
   const startS = requiredInt(url, 'start_time');
   const nowMs = ctx.now();
   const endRaw = url.searchParams.get('end_time');
@@ -215,9 +244,10 @@ function usageReport(ctx: ManagementContext, url: URL, kind: 'completions' | 'em
     ctx.pageSize,
   );
   const groupBy = listParam(url, 'group_by');
+  const groups: readonly string[] = USAGE_GROUPS[kind];
   for (const field of groupBy) {
-    if (!(GROUPS as readonly string[]).includes(field))
-      throw new QueryError('group_by', `Invalid 'group_by': expected a list of ${GROUPS.join(', ')}.`);
+    if (!groups.includes(field))
+      throw new QueryError('group_by', `Invalid 'group_by': expected a list of ${groups.join(', ')}.`);
   }
   const firstMs = readPageToken(url) ?? Math.floor((startS * 1000) / widthMs) * widthMs;
   const lastMs = Math.min(endMs, nowMs); // buckets that start before the end of the range, and not in the future
@@ -245,7 +275,7 @@ function usageReport(ctx: ManagementContext, url: URL, kind: 'completions' | 'em
       start_time: seconds(bucket.startMs),
       end_time: seconds(bucket.endMs),
       results:
-        kind === 'embeddings' || !inProject // the mock serves no embeddings
+        kind !== 'completions' || !inProject // the mock serves chat only
           ? []
           : bucket.groups.map((group) => ({
               object: 'organization.usage.completions.result',
