@@ -8,7 +8,7 @@ import type { ProviderAdmin, ProviderKey, RevokeKeyResult } from '../providers/i
 import { updateFresh } from './fresh-update.js';
 import type { KeyRing, RotationKey } from './key-ring.js';
 import type { LeakedKey } from './leak-report.js';
-import { findByHint, providerRecord, providerRecordOf } from './provider-keys.js';
+import { findByHint, providerRecord, providerRecordOf, recordMismatch } from './provider-keys.js';
 import { withRecord } from './records.js';
 import type { ProviderRevocation, RotationContext } from './types.js';
 import type { WritePlan } from './write-plan.js';
@@ -53,8 +53,11 @@ export async function leakedProviderKeys(
   for (const [fp, versions] of byFingerprint) {
     const label = versions.map((k) => k.label).join(', ');
     const recorded = providerRecordOf(ring, fp);
-    if (recorded && recorded.provider === provider.id) {
-      leaked.push({ key: label, fingerprint: fp, keyId: recorded.keyId, versions });
+    if (recorded) {
+      // A record of another provider or scope (a wrong project): that key is not revoked through this one.
+      const mismatch = recordMismatch(recorded, provider);
+      if (mismatch === undefined) leaked.push({ key: label, fingerprint: fp, keyId: recorded.keyId, versions });
+      else notes.push(`${label} (${fp}): ${mismatch}: it was not revoked there: revoke it in the console now`);
       continue;
     }
     const readable = versions.find((k) => k.state === 'ENABLED');
@@ -158,7 +161,7 @@ export function leftAtProvider(ring: KeyRing, provider: ProviderAdmin): LeakedPr
     if (key.state === 'ENABLED' || !key.records.revoked || key.records['provider-revoked'] || fp === undefined)
       continue;
     const record = providerRecordOf(ring, fp);
-    if (record?.provider !== provider.id) continue;
+    if (record === undefined || recordMismatch(record, provider) !== undefined) continue;
     const entry = byFingerprint.get(fp) ?? { keyId: record.keyId, versions: [] };
     entry.versions.push(key);
     byFingerprint.set(fp, entry);

@@ -1,13 +1,15 @@
 /**
- * The provider evidence rule of `verify` and `revoke`: what the provider's per-key usage says about an old key over
- * the verification window. Any use of the key's id in the window is `in-use` (whoever used it: a client that sends
- * no beacon shows here and nowhere else); no use, while the provider's data does not yet reach the window end
- * counted from the flip (its reporting lag), is `cannot-prove`; a key whose id at the provider is unknown is
- * `cannot-prove`; else `clear`. The old key's verdict is the worse of the beacons' and this (`old-key-checks.ts`).
+ * The provider evidence rule of `verify` and `revoke`: what the provider's per-key usage says about an old key since
+ * the flip. Any use of the key's id reported after the flip is `in-use` (whoever used it: a client that sends no
+ * beacon shows here and nowhere else); no use, while the provider's data does not yet reach the window end counted
+ * from the flip (its reporting lag), is `cannot-prove`; a key whose id at the provider is unknown (or recorded at
+ * another provider, project or workspace) is `cannot-prove`; else `clear`. The old key's verdict is the worse of
+ * the beacons' and this (`old-key-checks.ts`).
  */
 import type { VerifyReason } from '../collector/index.js';
 import { formatDuration } from '../duration.js';
 import type { ProviderAdmin } from '../providers/index.js';
+import { bucketFor } from '../providers/usage-range.js';
 import { iso } from './context.js';
 import type { KeyRing, RotationKey } from './key-ring.js';
 import { identifyKey } from './provider-keys.js';
@@ -49,66 +51,116 @@ export function spanOf(ms: number): string {
   return formatDuration(ms);
 }
 
+/** The range of the provider's usage an old key is checked over, and how to say it. */
+export interface AskedRange {
+  /** Start, ms since the epoch: never before the end of the provider's bucket that holds the flip. */
+  readonly startMs: number;
+  /** The end of the provider's bucket that holds the flip (the flip itself when it falls on a boundary), ms. */
+  readonly afterFlipMs: number;
+  /** The bucket width the provider reads the range in, ms (a minute up to 24 h, else an hour). */
+  readonly bucketMs: number;
+  /** `in the last 25m`, or `since T, the first whole minute after the flip`. */
+  readonly said: string;
+}
+
+const MINUTE_MS = 60_000;
+const HOUR_MS = 3_600_000;
+
+/**
+ * The range of the provider's usage an old key is checked over: `[startMs, now)` with
+ * `startMs = max(now − windowMs − lagMs, liveSince rounded up to the provider's bucket boundary)`. From
+ * `now − windowMs − lagMs`: a whole window of complete data, and whatever the provider reports after it. Never before
+ * the flip: the old key was the live key then, and its use then is expected. The provider reports use per bucket
+ * (a minute for a range up to 24 h, else an hour: `bucketFor` of providers/usage-range.ts), and the bucket that
+ * holds the flip holds requests made before it too, so it is left out: use in it after the flip is not seen here
+ * (the beacons still see the processes that send them). `startMs ≥ now` means there is nothing to ask yet.
+ */
+export function askedRange(now: number, windowMs: number, lagMs: number, liveSince: number): AskedRange {
+  const earliest = now - windowMs - lagMs;
+  const bucketMs =
+    bucketFor({ startMs: Math.max(earliest, liveSince), endMs: now }).width === '1m' ? MINUTE_MS : HOUR_MS;
+  const afterFlipMs = Math.ceil(liveSince / bucketMs) * bucketMs;
+  const startMs = Math.max(earliest, afterFlipMs);
+  const said =
+    startMs > afterFlipMs
+      ? `in the last ${spanOf(now - startMs)}`
+      : `since ${iso(startMs)}, the first whole ${bucketMs === MINUTE_MS ? 'minute' : 'hour'} after the flip`;
+  return { startMs, afterFlipMs, bucketMs, said };
+}
+
 /**
  * Applies the provider evidence rule to one old key: asks the provider for the key's usage over
- * `[now − windowMs − lagMs, now)` (a whole window of complete data) and answers `in-use` (any use reported),
- * `cannot-prove` (no use, but the complete data ends before `liveSince + windowMs`, or the key id is unknown) or
- * `clear`, with a sentence for people. A clear answer needs `now ≥ liveSince + windowMs + lagMs`. Throws what the
- * provider throws when it cannot answer (a `ProviderError`).
+ * {@link askedRange} (`[max(now − windowMs − lagMs, the first bucket boundary after liveSince), now)`: never a
+ * bucket that holds the flip, whose requests made before the flip are expected) and answers `in-use` (any use
+ * reported), `cannot-prove` (no use, but the complete data ends before `liveSince + windowMs`; nothing to ask yet,
+ * the range being empty; the complete data not reaching past the range's start; or the key id is unknown) or `clear`,
+ * with a sentence for people naming the range asked. A clear answer needs `now ≥ liveSince + windowMs + lagMs`, and
+ * complete data inside the range. Throws what the provider throws when it cannot answer
+ * (a `ProviderError`).
  */
 export async function providerEvidence(
   provider: ProviderAdmin,
   input: ProviderEvidenceInput,
 ): Promise<ProviderEvidence> {
   const { keyId, windowMs, now, liveSince } = input;
-  // A whole window of the provider's data: `[now − window − lag, now − lag)` is complete, and whatever it reports
-  // after that counts too. (Asking from `now − window` only would leave `lag` of the window unseen.)
-  const startMs = now - windowMs - provider.lagMs;
-  // What the provider was asked about: the window and its lag (`in the last 1h15m`), not the window alone.
-  const span = spanOf(now - startMs);
+  const { startMs, said } = askedRange(now, windowMs, provider.lagMs, liveSince);
+  const windowEnd = liveSince + windowMs;
+  const unread = (reason: VerifyReason, message: string): ProviderEvidence => ({
+    provider: provider.id,
+    keyId,
+    reason,
+    message,
+    requests: undefined,
+    tokens: 0,
+    startMs,
+    endMs: now,
+    coveredUntilMs: Math.min(startMs, now - provider.lagMs),
+    buckets: [],
+  });
   if (keyId === undefined) {
-    const evidence: ProviderEvidence = {
-      provider: provider.id,
-      keyId: undefined,
-      reason: 'cannot-prove',
-      message:
-        `its id at ${provider.id} is unknown, so its usage there cannot be read: ` +
-        `${input.unknownWhy ?? 'none recorded'}`,
-      requests: undefined,
-      tokens: 0,
-      startMs,
-      endMs: now,
-      coveredUntilMs: startMs,
-      buckets: [],
-    };
+    const evidence = unread(
+      'cannot-prove',
+      `its id at ${provider.id} is unknown, so its usage there cannot be read: ${input.unknownWhy ?? 'none recorded'}`,
+    );
     if (input.unknownRefusal) refusals.set(evidence, input.unknownRefusal);
     return evidence;
   }
+  if (startMs >= now)
+    return unread(
+      'cannot-prove',
+      `nothing to ask the provider yet: its usage is read ${said} (the one holding the flip holds use from ` +
+        `before it too): verify again after ${iso(Math.max(windowEnd + provider.lagMs, startMs))}`,
+    );
   const report = await provider.usage([keyId], { startMs, endMs: now });
   const usage = report.keys.find((k) => k.keyId === keyId);
   const requests = usage?.requests;
   const tokens = usage?.tokens ?? 0;
   const used = usage !== undefined && (usage.used || (requests ?? 0) > 0 || tokens > 0);
   const coveredUntilMs = report.coveredUntilMs;
-  const windowEnd = liveSince + windowMs;
   let reason: VerifyReason;
   let message: string;
   if (used) {
     reason = 'in-use';
-    const count = requests !== undefined && requests > 0 ? plural(requests, 'request') : plural(tokens, 'token');
+    const counted = requests !== undefined && requests > 0;
+    const count = counted ? plural(requests, 'request') : plural(tokens, 'token');
     const holders = input.beaconHolders;
+    // The provider cannot say whose the use is: a beaconing holder may have made all of it, or none.
+    const whose = `(the ${counted ? 'requests' : 'tokens'} may be ${holders === 1 ? 'its' : 'their'} own)`;
     message =
       holders > 0
-        ? `${count} in the last ${span} at the provider; ${plural(holders, 'beaconing instance')} held it`
-        : `${count} in the last ${span} at the provider from clients that send no beacon`;
-  } else if (coveredUntilMs < windowEnd) {
+        ? `${count} at the provider ${said}; ${plural(holders, 'beaconing instance')} also held the key ${whose}`
+        : `${count} at the provider ${said}, from clients that send no beacon`;
+  } else if (coveredUntilMs < windowEnd || coveredUntilMs <= startMs) {
+    // Short of the window end counted from the flip, or (a window shorter than a bucket) short of the range's own
+    // start: then the complete data holds nothing of the range at all, and no use in it proves nothing.
     reason = 'cannot-prove';
+    const readyAt = Math.max(windowEnd, startMs + 60_000) + provider.lagMs;
     message =
       `no use at the provider so far, but the provider's data is complete until ${iso(coveredUntilMs)} ` +
-      `(lag ${formatDuration(provider.lagMs)}): verify again after ${iso(windowEnd + provider.lagMs)}`;
+      `(lag ${formatDuration(provider.lagMs)}): verify again after ${iso(readyAt)}`;
   } else {
     reason = 'clear';
-    message = `the provider reports no use in the last ${span} (its data is complete until ${iso(coveredUntilMs)})`;
+    message = `the provider reports no use ${said} (its data is complete until ${iso(coveredUntilMs)})`;
   }
   return {
     provider: provider.id,

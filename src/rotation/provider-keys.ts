@@ -58,6 +58,28 @@ export function providerRecordOf(ring: KeyRing, fingerprint: string | undefined)
   return best;
 }
 
+/**
+ * Why `record` is not about a key `provider` manages, for people; `undefined` when it is. A record made at another
+ * provider, or in another OpenAI project or Anthropic workspace than `provider.scope` (when that is set), names an id
+ * this provider cannot see: its usage there would read as none, and a revoke there as already done.
+ */
+export function recordMismatch(
+  record: ProviderRecord,
+  provider: { readonly id: string; readonly scope: string | undefined },
+): string | undefined {
+  if (record.provider !== provider.id)
+    return `its id is recorded at ${record.provider} (${record.keyId}), not at ${provider.id}, the provider asked`;
+  if (provider.scope !== undefined && record.scope !== provider.scope) {
+    const where = provider.id === 'openai' ? 'project' : 'workspace';
+    const recorded = record.scope === undefined ? `no ${where}` : `${where} ${record.scope}`;
+    return (
+      `its id ${record.keyId} is recorded in ${recorded}, not in ${where} ${provider.scope}, the one asked: ` +
+      `give the ${where} the key lives in`
+    );
+  }
+  return undefined;
+}
+
 /** The identity record of `key`: recorded for its fingerprint anywhere in the ring (see {@link providerRecordOf}). */
 export function providerRecordOfKey(ring: KeyRing, key: RotationKey): ProviderRecord | undefined {
   return key.records.provider ?? providerRecordOf(ring, key.fingerprint);
@@ -72,11 +94,13 @@ export function providerRecordOfKey(ring: KeyRing, key: RotationKey): ProviderRe
  * - `ambiguous`: several keys at the provider have a matching hint: its id cannot be told.
  * - `unreadable`: no record, and its value cannot be read (its version is disabled) to look it up.
  * - `no-provider`: no record, and the context has no provider to ask.
+ * - `elsewhere`: its record names another provider, project or workspace than `ctx.provider`
+ *   ({@link recordMismatch}): that provider cannot see the id, so it is unknown here.
  */
 export type KeyIdentity =
   | { readonly status: 'recorded' | 'found'; readonly record: ProviderRecord; readonly message: string }
   | {
-      readonly status: 'not-found' | 'ambiguous' | 'unreadable' | 'no-provider';
+      readonly status: 'not-found' | 'ambiguous' | 'unreadable' | 'no-provider' | 'elsewhere';
       readonly record?: undefined;
       /** Why the id is unknown, for people (names the key by label and fingerprint, never its value). */
       readonly message: string;
@@ -95,8 +119,10 @@ export interface IdentifyKeyOptions {
  * The id at the provider of `key`, a key of `ring`: its record when the ring has one (no call to the provider), else,
  * when `ctx.provider` is set and the key's version is enabled, its value is read from Secret Manager and matched
  * against the hints the provider lists (`ProviderAdmin.findKey`; the value is never sent nor kept). A key found so is
- * recorded by a write added to `options.writes`, if given. A key the provider cannot tell (`not-found`, `ambiguous`)
- * is an answer, not an error; any other provider failure (`PROVIDER_UNAUTHORIZED`, `PROVIDER_UNAVAILABLE`, …) throws.
+ * recorded by a write added to `options.writes`, if given. A record that names another provider, project or
+ * workspace than `ctx.provider` is `elsewhere` (unknown here: never looked up by its hint, never acted on). A key
+ * the provider cannot tell (`not-found`, `ambiguous`) is an answer, not an error; any other provider failure
+ * (`PROVIDER_UNAUTHORIZED`, `PROVIDER_UNAVAILABLE`, …) throws.
  */
 export async function identifyKey(
   ctx: RotationContext,
@@ -104,14 +130,16 @@ export async function identifyKey(
   key: RotationKey,
   options: IdentifyKeyOptions = {},
 ): Promise<KeyIdentity> {
+  const { provider } = ctx;
   const recorded = providerRecordOfKey(ring, key);
+  const mismatch = recorded && provider && recordMismatch(recorded, provider);
+  if (mismatch) return { status: 'elsewhere', message: `${key.label}: ${mismatch}` };
   if (recorded)
     return {
       status: 'recorded',
       record: recorded,
       message: `${key.label} is ${recorded.keyId} at ${recorded.provider}`,
     };
-  const { provider } = ctx;
   if (!provider) return { status: 'no-provider', message: `${key.label}'s id at the provider is not recorded` };
   if (key.state !== 'ENABLED')
     return {

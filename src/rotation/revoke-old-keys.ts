@@ -7,7 +7,7 @@ import { updateFresh } from './fresh-update.js';
 import { flipInProgress, type KeyRing, type RotationKey } from './key-ring.js';
 import { checkOldKeys, verificationProblem, verificationRefusal } from './old-key-checks.js';
 import { identifyOldKey, type OldKeyIdentity } from './provider-evidence.js';
-import { providerRecordOf } from './provider-keys.js';
+import { providerRecordOf, recordMismatch } from './provider-keys.js';
 import { LABEL, withRecord, type ProviderRecord, type RevokedRecord } from './records.js';
 import { alreadyDone, noStoppedSequence, once, refuse, runStep } from './rotation-step.js';
 import type { ProviderRevocation, RotationContext, RotationResult } from './types.js';
@@ -54,9 +54,15 @@ export interface ProviderTarget {
 /**
  * Keys disabled by an earlier revoke (not by an emergency) whose id at `provider` is recorded and that no record
  * says were revoked there: a revoke stopped between its disables and the provider, or one run with
- * `keepProviderKey`. Running revoke again revokes them at the provider (`status` may point them out).
+ * `keepProviderKey`. Running revoke again revokes them at the provider (`status` may point them out). A key recorded
+ * in another project or workspace than `provider.scope` is not one (`recordMismatch`): this provider cannot see it,
+ * and would answer `already` for it. Given a provider id only (no scope), the scope is not compared.
  */
-export function leftAtProvider(ring: KeyRing, providerId: string): ProviderTarget[] {
+export function leftAtProvider(
+  ring: KeyRing,
+  provider: string | { readonly id: string; readonly scope: string | undefined },
+): ProviderTarget[] {
+  const asked = typeof provider === 'string' ? { id: provider, scope: undefined } : provider;
   const out = new Map<string, ProviderTarget>();
   const revokedThere = new Set(ring.keys.flatMap((k) => k.records['provider-revoked']?.keyId ?? []));
   const current = new Set([ring.live?.fingerprint, ring.staged?.fingerprint].filter((f) => f !== undefined));
@@ -65,7 +71,7 @@ export function leftAtProvider(ring: KeyRing, providerId: string): ProviderTarge
     const fp = key.fingerprint ?? revoked?.fingerprint;
     if (key.role !== 'revoked' || !revoked || revoked.emergency || fp === undefined || current.has(fp)) continue;
     const record = providerRecordOf(ring, fp);
-    const keyId = record?.provider === providerId ? record.keyId : undefined;
+    const keyId = record && recordMismatch(record, asked) === undefined ? record.keyId : undefined;
     if (keyId === undefined || revokedThere.has(keyId)) continue;
     const target = out.get(keyId) ?? { keyId, fingerprint: fp, keys: [] };
     target.keys.push(key);
@@ -217,7 +223,7 @@ export async function revoke(ctx: RotationContext, options: RevokeOptions): Prom
     const verifications = once(async () =>
       reason === undefined && old.length > 0 ? checkOldKeys(ctx, ring, windowMs, identities) : undefined,
     );
-    const left = provider ? leftAtProvider(ring, provider.id) : [];
+    const left = provider ? leftAtProvider(ring, provider) : [];
     return {
       gates: [
         noStoppedSequence(ring),

@@ -46,7 +46,7 @@ export async function status(ctx: RotationContext, options: StatusOptions = {}):
         }
       }
       if (ctx.provider) {
-        for (const left of leftAtProvider(ring, ctx.provider.id))
+        for (const left of leftAtProvider(ring, ctx.provider))
           notes.push(
             `${left.keys.map((k) => k.label).join(', ')} (${left.fingerprint}) is disabled in Secret Manager but ` +
               `${left.keyId} still works at ${ctx.provider.id} (a revoke stopped before it, or kept it): ` +

@@ -33,9 +33,9 @@ describe('provider evidence in verify and revoke', () => {
         keyId: mock.keyId(KEYS.k1),
         reason: 'in-use',
         requests: 3,
-        message: '3 requests in the last 25m at the provider from clients that send no beacon',
+        message: '3 requests at the provider in the last 25m, from clients that send no beacon',
       });
-      expect(verified.message).toContain(`(${fp(KEYS.k1)}) is still used: 3 requests in the last 25m at the provider`);
+      expect(verified.message).toContain(`(${fp(KEYS.k1)}) is still used: 3 requests at the provider in the last 25m`);
       // The old key's record says why.
       expect(verified.keys.find((k) => k.fingerprint === fp(KEYS.k1))?.records.verified).toMatchObject({
         ok: false,
@@ -63,6 +63,7 @@ describe('provider evidence in verify and revoke', () => {
     const w = rig.world();
     const { ctx, mock, apps } = await flippedWithProvider(w);
     try {
+      const afterFlip = new Date(Math.ceil(w.clock.now() / MINUTE) * MINUTE).toISOString();
       // One app never refreshed onto K2: pin it by sending requests with K1 and reporting K1 in its beacon.
       const straggler = await w.apps(1, ctx.name, 'pair', { chain: `${ctx.name}_v1`, prefix: 'pinned' });
       await w.clock.advance(MINUTE);
@@ -72,8 +73,14 @@ describe('provider evidence in verify and revoke', () => {
       expect(result).toMatchObject({ outcome: 'failed', refusal: 'not-verified' });
       const check = result.verifications?.[0];
       expect(check?.result.reason).toBe('in-use');
-      expect(check?.provider?.message).toBe('2 requests in the last 40m at the provider; 1 beaconing instance held it');
-      expect(result.message).toMatch(/is still used: pinned-1 on .*; 2 requests in the last 40m at the provider/);
+      // A window plus the lag reaches back before the flip: asked from the first whole minute after it. The
+      // provider cannot say whose the requests are: the beaconing holder's, or a client's that sends no beacon.
+      const since = `since ${afterFlip}, the first whole minute after the flip`;
+      expect(check?.provider?.message).toBe(
+        `2 requests at the provider ${since}; 1 beaconing instance also held the key (the requests may be its own)`,
+      );
+      expect(result.message).toContain(`; 2 requests at the provider ${since}; 1 beaconing instance also held`);
+      expect(result.message).toMatch(/is still used: pinned-1 on /);
       expect(apps.length + straggler.length).toBe(3);
     } finally {
       await mock.close();
@@ -116,6 +123,51 @@ describe('provider evidence in verify and revoke', () => {
       const clear = await w.run(verify(ctx, { windowMs: WINDOW }));
       expect(clear).toMatchObject({ outcome: 'done', ok: true });
       expect(clear.verifications?.[0]?.provider?.reason).toBe('clear');
+    } finally {
+      await mock.close();
+    }
+  });
+
+  it('use before the flip is not use of an old key: the range starts after the minute holding the flip', async () => {
+    const w = rig.world();
+    // A client that sends no beacon used K1 up to a second before the flip, while it was the live key.
+    const { ctx, mock } = await flippedWithProvider(w, { usedBeforeFlip: 3, prefix: 'PF' });
+    try {
+      const liveSince = w.clock.now();
+      const afterFlip = Math.ceil(liveSince / MINUTE) * MINUTE;
+      expect(afterFlip - liveSince).toBe(39_000);
+      // At the flip there is nothing to ask the provider yet: cannot prove, and the window gate says to wait.
+      const early = await w.run(verify(ctx, { windowMs: WINDOW }));
+      expect(early.verifications?.[0]?.provider).toMatchObject({
+        keyId: mock.keyId(KEYS.k1),
+        reason: 'cannot-prove',
+        startMs: afterFlip,
+        message:
+          `nothing to ask the provider yet: its usage is read since ${new Date(afterFlip).toISOString()}, the first ` +
+          'whole minute after the flip (the one holding the flip holds use from before it too): verify again after ' +
+          `${new Date(liveSince + WINDOW + LAG).toISOString()}`,
+      });
+      // A window plus the lag after the flip: the provider's data covers the window, the requests before the flip
+      // are left out (they were in the minute holding it), and the old key is clear: revoke goes through.
+      await w.clock.advance(WINDOW + LAG);
+      const verified = await w.run(verify(ctx, { windowMs: WINDOW }));
+      expect(verified).toMatchObject({ outcome: 'done', ok: true });
+      expect(verified.verifications?.[0]?.provider).toMatchObject({
+        reason: 'clear',
+        startMs: afterFlip,
+        requests: 0,
+        message:
+          `the provider reports no use since ${new Date(afterFlip).toISOString()}, the first whole minute after the ` +
+          `flip (its data is complete until ${new Date(liveSince + WINDOW).toISOString()})`,
+      });
+      // Later, the range is a window plus the lag back from now, still after the flip.
+      await w.clock.advance(2 * MINUTE);
+      const later = await w.run(verify(ctx, { windowMs: WINDOW }));
+      expect(later.verifications?.[0]?.provider).toMatchObject({ reason: 'clear', startMs: liveSince + 2 * MINUTE });
+      expect(later.verifications?.[0]?.provider?.message).toMatch(/^the provider reports no use in the last 25m /);
+      const revoked = await w.run(revoke(ctx, { windowMs: WINDOW }));
+      expect(revoked).toMatchObject({ outcome: 'done', ok: true });
+      expect(mock.keys().find((k) => k.id === mock.keyId(KEYS.k1))).toMatchObject({ status: 'deleted', requests: 3 });
     } finally {
       await mock.close();
     }
@@ -173,7 +225,7 @@ describe('provider evidence in verify and revoke', () => {
       expect(evidence).toMatchObject({ provider: 'anthropic', reason: 'in-use', requests: undefined });
       expect(evidence?.tokens).toBeGreaterThan(0);
       expect(evidence?.message).toBe(
-        `${evidence?.tokens} tokens in the last 25m at the provider from clients that send no beacon`,
+        `${evidence?.tokens} tokens at the provider in the last 25m, from clients that send no beacon`,
       );
     } finally {
       await mock.close();

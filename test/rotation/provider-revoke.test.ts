@@ -6,9 +6,11 @@
  * apps, the mock provider's management API through `openProvider`, on the rig's manual clock.
  */
 import { describe, expect, it } from 'vitest';
-import type { ProviderAdmin } from '../../src/providers/index.js';
-import { LAYOUTS, revoke, status } from '../../src/rotation/index.js';
-import { beaconless, flippedWithProvider, LAG, noAdminKey } from './provider-rig.js';
+import { openProvider, type ProviderAdmin } from '../../src/providers/index.js';
+import { updateFresh } from '../../src/rotation/fresh-update.js';
+import { LAYOUTS, revoke, status, verify } from '../../src/rotation/index.js';
+import { withRecord } from '../../src/rotation/records.js';
+import { ADMIN_KEY, beaconless, flippedWithProvider, LAG, noAdminKey } from './provider-rig.js';
 import { fp, KEYS, MINUTE, rotationRig, WINDOW } from './rig.js';
 
 const rig = rotationRig();
@@ -20,6 +22,7 @@ function failingOnce(provider: ProviderAdmin, mode: 'refused' | 'lost'): Provide
     id: provider.id,
     canMint: provider.canMint,
     lagMs: provider.lagMs,
+    scope: provider.scope,
     listKeys: () => provider.listKeys(),
     getKey: (id) => provider.getKey(id),
     findKey: (value) => provider.findKey(value),
@@ -194,6 +197,71 @@ describe('revoke at the provider', () => {
       expect(mock.keys().find((k) => k.id === minted?.id)?.status).toBe('deleted');
       expect(await beaconless(mock, old, 1)).toEqual([401]);
       expect(JSON.stringify(result)).not.toContain(old);
+    } finally {
+      await mock.close();
+    }
+  });
+
+  it('a key recorded in another project or at another provider is unknown there: never "already revoked"', async () => {
+    const w = rig.world();
+    const { ctx, mock, provider, oldLabel } = await flippedWithProvider(w, { prefix: 'PO' });
+    try {
+      const k1 = mock.keyId(KEYS.k1);
+      // K1's identity, recorded in the project the rig's provider manages (as provision or revoke records it).
+      const [old] = (await w.ring(ctx.name, 'pair')).old;
+      if (!old) throw new Error('no old key');
+      const record = {
+        at: new Date(w.clock.now()).toISOString(),
+        provider: 'openai',
+        keyId: String(k1),
+        scope: 'proj_keyflip',
+      };
+      await updateFresh(ctx.admin, old.secretId, (meta) => ({
+        annotations: withRecord(meta.annotations, old.version, 'provider', { ...record, fingerprint: fp(KEYS.k1) }),
+      }));
+      expect(provider.scope).toBe('proj_keyflip');
+      const same = { adminKey: ADMIN_KEY, baseUrl: mock.url, now: () => w.clock.now(), lagMs: LAG };
+      const otherProject = openProvider({ provider: 'openai', project: 'proj_other', ...same });
+      const anthropic = openProvider({ provider: 'anthropic', ...same });
+      await w.clock.advance(WINDOW + LAG + MINUTE);
+
+      // The other project cannot see K1's id: its usage there would read as none. Unknown, so cannot prove.
+      const there = await w.run(verify({ ...ctx, provider: otherProject }, { windowMs: WINDOW }));
+      expect(there).toMatchObject({ outcome: 'failed', refusal: 'evidence-incomplete' });
+      expect(there.verifications?.[0]?.provider).toMatchObject({ keyId: undefined, reason: 'cannot-prove' });
+      expect(there.verifications?.[0]?.provider?.message).toBe(
+        `its id at openai is unknown, so its usage there cannot be read: ${oldLabel}: its id ${k1} is recorded in ` +
+          'project proj_keyflip, not in project proj_other, the one asked: give the project the key lives in',
+      );
+      const atAnthropic = await w.run(verify({ ...ctx, provider: anthropic }, { windowMs: WINDOW }));
+      expect(atAnthropic).toMatchObject({ outcome: 'failed', refusal: 'evidence-incomplete' });
+      expect(atAnthropic.verifications?.[0]?.provider?.message).toContain(
+        `${oldLabel}: its id is recorded at openai (${k1}), not at anthropic, the provider asked`,
+      );
+      const refused = await w.noWrites(() => w.run(revoke({ ...ctx, provider: otherProject }, { windowMs: WINDOW })));
+      expect(refused).toMatchObject({ outcome: 'refused', refusal: 'evidence-incomplete' });
+
+      // Forced with the other project: disabled here, not revoked there (and not recorded so): the notes say why.
+      const forced = await w.run(
+        revoke({ ...ctx, provider: otherProject }, { windowMs: WINDOW, force: { reason: 'wrong project test' } }),
+      );
+      expect(forced).toMatchObject({ outcome: 'done', providerRevocations: [] });
+      expect(forced.notes.join(' ')).toContain(`${oldLabel} (${fp(KEYS.k1)}) is not revoked at openai`);
+      expect(forced.keys.find((k) => k.label === oldLabel)?.records['provider-revoked']).toBeUndefined();
+      expect(mock.keys().find((k) => k.id === k1)?.status).toBe('active');
+      // Run again with the other project: nothing it can revoke. Status there says nothing about K1 either.
+      const again = await w.noWrites(() => w.run(revoke({ ...ctx, provider: otherProject }, { windowMs: WINDOW })));
+      expect(again).toMatchObject({ outcome: 'already-done' });
+      const seen = await w.run(status({ ...ctx, provider: otherProject }));
+      expect(seen.notes.join(' ')).not.toContain(`${k1} still works`);
+      expect((await w.run(status(ctx))).notes.join(' ')).toContain(`${k1} still works at openai`);
+
+      // The project K1 lives in revokes it there.
+      const right = await w.run(revoke(ctx, { windowMs: WINDOW }));
+      expect(right).toMatchObject({ outcome: 'done', ok: true });
+      expect(right.providerRevocations).toMatchObject([{ keyId: k1, outcome: 'revoked', status: 'deleted' }]);
+      expect(await beaconless(mock, KEYS.k1, 1)).toEqual([401]);
+      noAdminKey(w, there, atAnthropic, refused, forced, again, seen, right);
     } finally {
       await mock.close();
     }

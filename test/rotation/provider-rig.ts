@@ -27,6 +27,11 @@ export async function flippedWithProvider(
     mintOld?: boolean;
     /** @default 'pair' */
     layout?: Layout;
+    /**
+     * Chat requests a client that sends no beacon makes with the old key just before the flip (then the clock moves
+     * on a second): use the provider reports and that is no reason to keep the old key. @default 0
+     */
+    usedBeforeFlip?: number;
   } = {},
 ): Promise<{
   name: string;
@@ -63,6 +68,13 @@ export async function flippedWithProvider(
   await w.clock.advance(MINUTE);
   expect((await w.run(provision(plain, KEYS.k2))).outcome).toBe('done');
   expect((await w.run(probe(plain, KEYS.k2, { provider: preset, baseUrl: mock.url }))).outcome).toBe('done');
+  if (options.usedBeforeFlip) {
+    // 20 s into a minute, so that the flip (a second later) falls inside the minute of these requests.
+    await w.clock.advance(MINUTE - (w.clock.now() % MINUTE) + 20_000);
+    const statuses = await beaconless(mock, old, options.usedBeforeFlip);
+    expect(statuses).toEqual(statuses.map(() => 200));
+    await w.clock.advance(1000);
+  }
   expect((await w.run(flip(plain))).outcome).toBe('done');
   await Promise.all(apps.map((a) => a.resolver.refresh()));
   const oldLabel = layout === 'pair' ? `${name}_v1@1` : layout === 'suffix' ? `${name}_v1` : `${name}@1`;
