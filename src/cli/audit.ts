@@ -43,7 +43,8 @@ keyflip audit --byok FAMILY [--max-age 90d] [--project P] [--location L] [--json
   --provider P       read the provider's management API too (an admin key: KEYFLIP_PROVIDER_ADMIN_KEY or
                      --admin-key-file): a live key's age from its creation at the provider; keys expiring
                      within --expiry-warning (default 30d) are reported, expired or revoked ones fail; keys
-                     keyflip minted (named keyflip-…) that no secret holds are listed as orphans
+                     keyflip minted (named keyflip-…, or under a mint's mark) that no secret holds are listed as
+                     orphans; a mint whose key was not stored (a crash) is reported with how to revoke it
   --expiry-warning D with --provider: how long before its expiry a live key is reported (default 30d)
   SECRET_MANAGER_EMULATOR_HOST=host:port sends every call to an emulator.
   Exit codes: 0 every key within the policy, 1 at least one over it (or, with --provider, expired or no longer
@@ -118,7 +119,7 @@ export async function auditCommand(args: readonly string[], io: CliIo): Promise<
 
 function renderAudit(r: AuditResult): string {
   const policy = formatDuration(r.maxAgeMs);
-  const orphans = orphanLines(r);
+  const orphans = `${mintLines(r)}${orphanLines(r)}`;
   if (r.entries.length === 0)
     return `OK: no secret is managed by keyflip rotate here (label keyflip-managed=true)\n${orphans}`;
   const withProvider = r.entries.some((e) => e.provider !== undefined);
@@ -138,7 +139,10 @@ function renderAudit(r: AuditResult): string {
       ? `${r.failing} live key${r.failing === 1 ? ' has' : 's have'} expired or been revoked at the provider`
       : '',
   ].filter((p) => p !== '');
-  const warning = r.expiring > 0 ? `; ${r.expiring} expire${r.expiring === 1 ? 's' : ''} soon at the provider` : '';
+  const unstored = r.unstoredMints;
+  const warning =
+    (r.expiring > 0 ? `; ${r.expiring} expire${r.expiring === 1 ? 's' : ''} soon at the provider` : '') +
+    (unstored > 0 ? `; ${unstored} minted key${unstored === 1 ? ' was' : 's were'} not stored (below)` : '');
   const head = r.ok ? `OK: every live key is within ${policy}${warning}` : `NOT OK: ${problems.join('; ')}${warning}`;
   const header = [
     'SECRET',
@@ -166,6 +170,21 @@ function providerCell(e: AuditEntry): string {
       ? `EXPIRES SOON${expires}`
       : `${p.status}${expires}`;
   return `${clean(p.provider)} ${clean(p.keyId)} ${state}`;
+}
+
+/** Mints whose key was not stored (a minting mark left by a crash): the secret, and what revokes the key. */
+function mintLines(r: AuditResult): string {
+  const marked = r.entries.filter((e) => e.minting !== undefined);
+  if (marked.length === 0) return '';
+  const lines = ['', `${marked.length} mint${marked.length === 1 ? '' : 's'} whose key was not stored:`];
+  for (const e of marked) {
+    const m = e.minting as NonNullable<AuditEntry['minting']>;
+    lines.push(
+      `  ${clean(e.name)}: a key minted at ${clean(m.at)} (${clean(m.provider)}, named ${clean(m.name)}) was not ` +
+        `stored: rotate discard ${clean(e.name)} --provider ${clean(m.provider)} revokes it`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 /** Keys at the provider keyflip minted that no secret holds (a mint that crashed before its store). */

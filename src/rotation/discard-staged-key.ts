@@ -3,7 +3,7 @@ import { iso, nowOf } from './context.js';
 import { RotationError } from './errors.js';
 import { updateFresh } from './fresh-update.js';
 import type { KeyRing, RotationKey } from './key-ring.js';
-import { withMinting } from './minting-mark.js';
+import { mintedUnder, withMinting } from './minting-mark.js';
 import { providerRecordOfKey } from './provider-keys.js';
 import { article, LABEL, withPending, withRecord, type ProviderRevokedRecord } from './records.js';
 import { alreadyDone, refuse, runStep } from './rotation-step.js';
@@ -16,8 +16,9 @@ import type { ProviderRevocation, RotationContext, RotationResult } from './type
  * a key live) stopped part-way: its key may be live already; run it again to finish it.
  *
  * With `ctx.provider`: a discarded key that keyflip minted is revoked at the provider too (it was never live: no one
- * else holds it), and a mint that was not stored (a minting mark left by a crash) is cleaned: every key at the
- * provider with the mark's name is revoked, then the mark is cleared. A minting mark needs the provider it names.
+ * else holds it), and a mint that was not stored (a minting mark left by a crash) is cleaned: the keys keyflip
+ * minted under the mark's name (OpenAI: owned by the service account of that name; never a person's key that only has
+ * that name) are revoked, then the mark is cleared. A minting mark needs the provider it names.
  */
 export async function discard(ctx: RotationContext): Promise<RotationResult> {
   const { admin, name, provider } = ctx;
@@ -89,7 +90,8 @@ export async function discard(ctx: RotationContext): Promise<RotationResult> {
         }
         if (minting && provider) {
           writes.add(
-            `revoke every key named ${minting.mark.name} at ${provider.id} (minted at ${minting.mark.at}, not stored)`,
+            `revoke the keys of the service account ${minting.mark.name} at ${provider.id} (minted at ` +
+              `${minting.mark.at}, not stored)`,
             async () => {
               for (const r of await revokeNamed(provider, minting.mark.name))
                 revocations.push({ key: minting.mark.name, fingerprint: '', ...r });
@@ -130,14 +132,14 @@ export async function discard(ctx: RotationContext): Promise<RotationResult> {
   });
 }
 
-/** Revokes every key at `provider` named `keyName` (OpenAI: its service account's name) that is not revoked yet. */
+/** Revokes every key at `provider` that keyflip minted under `keyName` (OpenAI: its service account's name). */
 async function revokeNamed(
   provider: ProviderAdmin,
   keyName: string,
 ): Promise<Omit<ProviderRevocation, 'key' | 'fingerprint'>[]> {
   const out: Omit<ProviderRevocation, 'key' | 'fingerprint'>[] = [];
   for (const k of await provider.listKeys()) {
-    if (k.name !== keyName && k.owner.name !== keyName) continue;
+    if (!mintedUnder(k, keyName)) continue;
     const result = await provider.revokeKey(k.id);
     out.push({ keyId: result.keyId, outcome: result.outcome, status: result.status });
   }

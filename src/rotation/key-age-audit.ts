@@ -10,6 +10,7 @@ import { RotationError } from './errors.js';
 import { ANNOTATION, LABEL, LABEL_VALUE, readRecords } from './records.js';
 import { readRing } from './key-ring.js';
 import { LAYOUTS, type Layout } from './layout.js';
+import { mintedUnder, readMinting, type MintingMark } from './minting-mark.js';
 import { nextStep } from './next-step.js';
 import { providerRecordOfKey } from './provider-keys.js';
 
@@ -78,11 +79,17 @@ export interface AuditEntry {
   readonly ageFrom: 'provider' | 'secret-manager';
   /** With a provider: what it says about the live key; `undefined` when its id at the provider is not recorded. */
   readonly provider?: AuditProviderKey | undefined;
+  /**
+   * A mint whose key was not stored (its minting mark left by a crash): a key may exist at the provider that no
+   * secret holds; `rotate discard` of this secret revokes it. Also in `attention`.
+   */
+  readonly minting?: MintingMark | undefined;
 }
 
 /**
- * A key at the provider that keyflip minted (it, or its OpenAI service account, named `keyflip-…`) and that no
- * managed secret records: an orphan.
+ * A key at the provider that keyflip minted and that no managed secret records: an orphan. Minted: it, or its OpenAI
+ * service account, is named `keyflip-…`, or its service account has the name of a minting mark left on a managed
+ * secret (a mint named with `keyName` that was never stored).
  */
 export interface AuditOrphan {
   /** Its id at the provider. */
@@ -115,6 +122,8 @@ export interface AuditResult {
   readonly failing: number;
   /** With a provider: active keys it holds that keyflip minted and no managed secret records. */
   readonly orphans: readonly AuditOrphan[];
+  /** How many rotated secrets hold a minting mark: a mint whose key was not stored (see `AuditEntry.minting`). */
+  readonly unstoredMints: number;
 }
 
 /** The expiry warning window by default: 30 days, ms. */
@@ -177,6 +186,11 @@ export async function audit(admin: SecretAdmin, options: AuditOptions): Promise<
       : inFlight
         ? `rotation in flight: next ${step.command} (${step.why})`
         : undefined;
+    const mark = ring.minting?.mark;
+    const unstored = mark
+      ? `a key minted at ${mark.at} (named ${mark.name}) was not stored: rotate discard ${name} revokes it` +
+        ` (with ${mark.provider}'s admin key)`
+      : undefined;
     entries.push({
       name,
       layout,
@@ -185,9 +199,10 @@ export async function audit(admin: SecretAdmin, options: AuditOptions): Promise<
       liveCreatedAt: live ? new Date(live.createdAt).toISOString() : undefined,
       ageMs,
       overPolicy: ageMs !== undefined && ageMs > options.maxAgeMs,
-      attention: [problem, attention].filter(Boolean).join('; ') || undefined,
+      attention: [unstored, problem, attention].filter(Boolean).join('; ') || undefined,
       ageFrom: atProvider?.createdAt === undefined ? 'secret-manager' : 'provider',
       ...(provider ? { provider: atProvider } : {}),
+      ...(mark ? { minting: mark } : {}),
     });
   }
   const over = entries.filter((e) => e.overPolicy).length;
@@ -203,6 +218,7 @@ export async function audit(admin: SecretAdmin, options: AuditOptions): Promise<
     expiring,
     failing,
     orphans,
+    unstoredMints: entries.filter((e) => e.minting).length,
   };
 }
 
@@ -231,30 +247,38 @@ async function providerKeyOf(
 }
 
 /**
- * Active keys at the provider named `keyflip-…` (keyflip mints them so) whose id no managed secret records, in any
- * environment: a mint whose key was never stored (a crash between the two), or a key left after its secrets were
- * deleted.
+ * Active keys at the provider that keyflip minted whose id no managed secret records, in any environment: named
+ * `keyflip-…` (keyflip's default names), or minted under the name of a minting mark left on a managed secret (OpenAI:
+ * owned by the service account of that name; a person's key that only has the name is not one). A mint whose key was
+ * never stored (a crash between the two), or a key left after its secrets were deleted.
  */
 async function orphansOf(admin: SecretAdmin, provider: ProviderAdmin): Promise<AuditOrphan[]> {
   const recorded = new Set<string>();
+  const marks: { mark: MintingMark; secret: string }[] = [];
   for (const s of await admin.listSecrets(`labels.${LABEL.managed}=true`)) {
     for (const records of readRecords(s.annotations).values()) {
       if (records.provider?.keyId) recorded.add(records.provider.keyId);
     }
+    const mark = readMinting(s.annotations);
+    if (mark?.provider === provider.id) marks.push({ mark, secret: s.annotations[ANNOTATION.name] ?? s.id });
   }
   const orphans: AuditOrphan[] = [];
   for (const key of await provider.listKeys()) {
+    if (key.status !== 'active' || recorded.has(key.id)) continue;
+    const marked = marks.find((m) => mintedUnder(key, m.mark.name));
     // OpenAI names the service account keyflip mints in (the key itself is named by the provider).
-    const name = [key.name, key.owner.name].find((n) => n !== undefined && MINTED_NAME.test(n));
-    if (name === undefined || key.status !== 'active' || recorded.has(key.id)) continue;
+    const name = marked?.mark.name ?? [key.name, key.owner.name].find((n) => n !== undefined && MINTED_NAME.test(n));
+    if (name === undefined) continue;
     orphans.push({
       keyId: key.id,
       name,
       createdAt: isoOf(key.createdAt),
       status: key.status,
-      message:
-        `${key.id} (${name}) was minted by keyflip and no managed secret holds it: a mint that was never stored; ` +
-        'rotate discard the ring it was minted for (or revoke it in the console)',
+      message: marked
+        ? `${key.id} (${name}) was minted by keyflip at ${marked.mark.at} for ${marked.secret} and never stored: ` +
+          `rotate discard ${marked.secret} revokes it`
+        : `${key.id} (${name}) was minted by keyflip and no managed secret holds it: a mint that was never stored; ` +
+          'rotate discard the ring it was minted for (or revoke it in the console)',
     });
   }
   return orphans.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

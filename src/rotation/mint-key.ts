@@ -3,15 +3,20 @@
  * its own) and stages it straight into Secret Manager as `provision` does; the value is never printed, returned or
  * written anywhere else. Crash safety: before minting, a minting mark (`keyflip-minting`: provider, the key's name
  * at the provider, time) is set on the staging secret; the write that stores the key clears it. A store that fails
- * revokes the minted key at the provider before returning (the error or the result says so); a mark left behind (a
- * crash) is reported by `status`, cleaned by `discard` (which revokes every provider key with that name).
+ * revokes the minted key at the provider and clears the marks before returning (the error or the result says so:
+ * mint again); a mark left behind (a crash, or a revoke that failed too) is reported by `status` and `audit`, cleaned
+ * by `discard` (which revokes the keys of the service account with that name). A `keyName` that a key or a service
+ * account at the provider already has is refused (`INVALID_INPUT`) before any write.
  */
 import { ConfigurationError } from '../errors.js';
 import type { MintedKey, ProviderAdmin } from '../providers/index.js';
 import { checkEnvironment } from './command-inputs.js';
-import { iso, nowOf } from './context.js';
+import { iso, layoutOf, nowOf, ringOptionsOf } from './context.js';
+import { discard } from './discard-staged-key.js';
 import { RotationError } from './errors.js';
+import { fingerprintOf } from './fingerprints.js';
 import { updateFresh } from './fresh-update.js';
+import { readRing } from './key-ring.js';
 import { stagingId } from './layout.js';
 import { type MintingMark, withMinting } from './minting-mark.js';
 import { providerRecord } from './provider-keys.js';
@@ -97,6 +102,18 @@ export async function provisionMinted(ctx: RotationContext, options: MintOptions
                 'probe and flip it, or rotate discard it; provision never stages a second key',
             )
           : undefined,
+      // Last: the only gate that asks the provider. A name already taken would make a lost mint's key
+      // indistinguishable from that key (discard and audit find a lost mint by its name).
+      async () => {
+        const taken = (await provider.listKeys()).find((k) => k.name === keyName || k.owner.name === keyName);
+        if (!taken) return undefined;
+        const whose = taken.owner.name === keyName ? `the ${taken.owner.type} that owns ${taken.id}` : taken.id;
+        throw new RotationError(
+          'INVALID_INPUT',
+          `the key name ${keyName} is taken at ${provider.id} (${whose}): a minted key needs a name of its own ` +
+            '(discard and audit find a lost mint by it); choose another, or leave it out (keyflip-NAME-time)',
+        );
+      },
     ],
     plan(writes) {
       target = stagingTarget(ring, 'provision');
@@ -179,8 +196,11 @@ async function clearMark(ctx: RotationContext, target: string): Promise<void> {
 }
 
 /**
- * The minted key could not be stored (`error`, or a refusal): revokes it at the provider and clears the mark. The
- * error returned says what happened to the key; the value is in none of it.
+ * The minted key could not be stored (`error`, or a refusal): revokes it at the provider, then clears every mark the
+ * mint set — the minting mark, and the pending mark of the provision it started (the version that provision may have
+ * added is disabled and recorded discarded: it holds a revoked key) — so that minting again just works. When the
+ * revoke fails, the marks stay for `discard` (with the provider) to revoke it. The error returned says what happened
+ * to the key; the value is in none of it.
  */
 async function revokeUnstored(
   ctx: RotationContext,
@@ -189,29 +209,53 @@ async function revokeUnstored(
   target: string,
   error: unknown,
 ): Promise<RotationError> {
-  const why = error instanceof Error ? error.message : 'the store was refused';
-  const code = error instanceof RotationError ? error.code : 'INTERRUPTED';
+  // The store's own failure (not the "run it again" of an interrupted write: here running it again would not resume).
+  const failed = error instanceof RotationError && error.code === 'INTERRUPTED' ? (error.cause ?? error) : error;
+  const why =
+    error === undefined
+      ? 'the store was refused'
+      : `storing it failed (${failed instanceof Error ? failed.message.replace(/\.+$/, '') : String(failed)})`;
+  const code = error instanceof RotationError && error.code !== 'INTERRUPTED' ? error.code : 'BACKEND';
+  const grpcCode = failed instanceof RotationError ? failed.grpcCode : undefined;
+  const what = `the key minted at ${provider.id} (${minted.key.id}, named ${minted.key.owner.name ?? minted.key.name})`;
   try {
     await provider.revokeKey(minted.key.id);
   } catch (revokeError) {
     const detail = revokeError instanceof Error ? revokeError.message : String(revokeError);
     return new RotationError(
-      code,
-      `${why}; the key minted at ${provider.id} (${minted.key.id}) was not stored, and revoking it failed ` +
-        `(${detail}): rotate discard (with the provider) revokes it`,
-      { cause: error ?? revokeError },
+      code === 'BACKEND' ? 'INTERRUPTED' : code,
+      `${why}; ${what} was not stored, and revoking it failed (${detail}): rotate discard (with the provider) ` +
+        'revokes it and clears the marks the mint left; then mint again',
+      { cause: error ?? revokeError, grpcCode },
     );
   }
-  let marked = '';
+  let left = '';
   try {
-    await clearMark(ctx, target);
+    await clearMarks(ctx, target, fingerprintOf(ctx, minted.value));
   } catch {
-    marked = ` (the minting mark on ${target} stays: rotate discard clears it)`;
+    left = `; clearing the marks the mint left on ${target} failed: rotate discard clears them, then mint again`;
   }
   return new RotationError(
     code,
-    `${why}; the key minted at ${provider.id} (${minted.key.id}) was not stored: it was revoked at the provider` +
-      `${marked}; no working copy of it exists`,
-    { cause: error },
+    `${why}; ${what} was not stored: it was revoked at the provider, no working copy of it exists and nothing is ` +
+      `staged${left || '; run rotate provision --mint again (provisionMinted) to mint a new key'}`,
+    { cause: error, grpcCode },
   );
+}
+
+/**
+ * Clears the minting mark on `target`, then discards what the provision of the minted key (`fingerprint`) left: its
+ * pending mark, and the version it may have added. Only that provision's: what another command left is not touched.
+ */
+async function clearMarks(ctx: RotationContext, target: string, fingerprint: string): Promise<void> {
+  await clearMark(ctx, target);
+  const { provider: _, ...withoutProvider } = ctx; // the key is revoked already: discard needs no provider
+  const ring = await readRing(ctx.admin, ctx.name, await layoutOf(ctx), ringOptionsOf(ctx));
+  const ours = ring.pending
+    ? ring.pending.record.op === 'provision' && ring.pending.record.fingerprint === fingerprint
+    : ring.staged?.fingerprint === fingerprint;
+  // Not ours: the provision stopped before its first write, or another command's state (left as it is).
+  if (!ours) return;
+  const discarded = await discard(withoutProvider);
+  if (discarded.outcome !== 'done' && discarded.outcome !== 'already-done') throw new Error(discarded.message);
 }

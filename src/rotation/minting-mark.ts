@@ -1,10 +1,12 @@
 /**
  * The minting mark: set on the staging secret before keyflip mints a key at the provider, cleared by the write that
  * stores it (or at once when the mint fails). A mark left behind means a crash between the mint and the store: a key
- * exists at the provider that no secret holds. `status` says so, `discard` revokes every provider key with the
- * mark's name and clears it, `audit` lists it as an orphan. Names, times and the provider only; never a value.
+ * exists at the provider that no secret holds. `status` says so, `discard` revokes the keys minted under the mark's
+ * name (only those: see {@link mintedUnder}) and clears it, `audit` reports it and lists its key as an orphan. Names,
+ * times and the provider only; never a value.
  */
 import { isRecord } from '../check.js';
+import type { ProviderKey } from '../providers/index.js';
 
 /** The annotation that holds the mark (on `NAME_next`; alias layout: on `NAME`). */
 export const MINTING_ANNOTATION = 'keyflip-minting';
@@ -46,4 +48,13 @@ export function withMinting(
   if (mark) next[MINTING_ANNOTATION] = JSON.stringify(mark);
   else delete next[MINTING_ANNOTATION];
   return next;
+}
+
+/**
+ * Whether `key` is one keyflip minted under the mark's `name`: keyflip mints through a service account named after
+ * the mark (OpenAI), so only a key owned by a service account of that name matches. A person's key that merely has
+ * the same name never does (discard revokes what matches).
+ */
+export function mintedUnder(key: ProviderKey, name: string): boolean {
+  return key.owner.type === 'service-account' && key.owner.name === name;
 }

@@ -111,6 +111,42 @@ describe('audit with a provider', () => {
     expectNoSecrets([result], [KEYS.k1, lost.value]);
   });
 
+  it('reports an unstored mint (named with keyName); its key, not a namesake, is an orphan', async () => {
+    const { mock, provider } = await managed(w, closers, { keys: [KEYS.k1] });
+    w.seedLive('OPENAI_API_KEY', 'pair', KEYS.k1);
+    const ctx = w.ctx('OPENAI_API_KEY', 'pair', { provider });
+    expect((await w.run(provisionMinted(ctx))).outcome).toBe('done');
+    // The crash: the mark left on the staging secret, the key minted under it, never stored.
+    const at = new Date(w.clock.now()).toISOString();
+    const next = await w.admin.getSecret('OPENAI_API_KEY_next');
+    const mark = JSON.stringify({ provider: 'openai', name: 'prod-main', at });
+    await w.admin.updateSecret(
+      'OPENAI_API_KEY_next',
+      { annotations: { ...next?.annotations, 'keyflip-minting': mark } },
+      next?.etag ?? '',
+    );
+    const lost = await provider.mintKey({ name: 'prod-main' });
+    const person = mock.mint({ name: 'prod-main' }); // a console key with the same name: not keyflip's
+
+    const result = await w.noWrites(() => w.run(audit(w.admin, { maxAgeMs: POLICY, provider })));
+    expect(result.entries[0]?.minting).toEqual({ provider: 'openai', name: 'prod-main', at });
+    expect(result.entries[0]?.attention).toContain(
+      `a key minted at ${at} (named prod-main) was not stored: rotate discard OPENAI_API_KEY revokes it`,
+    );
+    expect(result.unstoredMints).toBe(1);
+    expect(result.orphans).toEqual([
+      expect.objectContaining({ keyId: lost.key.id, name: 'prod-main', status: 'active' }),
+    ]);
+    expect(result.orphans[0]?.message).toBe(
+      `${lost.key.id} (prod-main) was minted by keyflip at ${at} for OPENAI_API_KEY and never stored: ` +
+        'rotate discard OPENAI_API_KEY revokes it',
+    );
+    // Without a provider the mark is still reported (it is in Secret Manager).
+    const without = await w.run(audit(w.admin, { maxAgeMs: POLICY }));
+    expect(without).toMatchObject({ unstoredMints: 1, orphans: [] });
+    expectNoSecrets([result, without], [KEYS.k1, lost.value, person.value]);
+  });
+
   it('rejects a negative expiry warning', async () => {
     const { provider } = await managed(w, closers);
     await w.rejects(audit(w.admin, { maxAgeMs: POLICY, provider, expiryWarningMs: -1 }), 'INVALID_INPUT');

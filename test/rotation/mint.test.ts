@@ -126,7 +126,7 @@ describe('provisionMinted', () => {
     await expect(provisionMinted(ctx, { keyName: 'bad name!' })).rejects.toThrow(RotationError);
   });
 
-  it('a store that fails revokes the minted key at the provider before returning, and clears the mark', async () => {
+  it('a store that fails revokes the minted key, clears every mark the mint set: minting again works', async () => {
     const w = rig.world();
     const name = 'MINT_STORE_FAILS';
     w.seedLive(name, 'pair', KEYS.k1);
@@ -134,23 +134,97 @@ describe('provisionMinted', () => {
     const admin = await w.faultyAdmin({ method: 'AddSecretVersion', nth: 1 });
     const ctx = { ...w.ctx(name, 'pair', { provider }), admin };
 
-    const error = await w.rejects(provisionMinted(ctx), 'INTERRUPTED');
+    // Not INTERRUPTED ("run it again continues"): nothing is left to continue; the key is gone at the provider.
+    const error = await w.rejects(provisionMinted(ctx), 'BACKEND');
     const lost = mock.keys().find((k) => k.serviceAccountId !== undefined);
     expect(lost?.status).toBe('deleted');
-    expect(error.message).toContain(
-      `the key minted at openai (${lost?.id}) was not stored: it was revoked at the provider; ` +
-        'no working copy of it exists',
+    expect(error.message).toMatch(/^storing it failed \(.*AddSecretVersion/);
+    expect(error.message).toContain(`the key minted at openai (${lost?.id}, named keyflip-${name}-`);
+    expect(error.message).toMatch(
+      /was not stored: it was revoked at the provider, no working copy of it exists and nothing is staged; run rotate /,
     );
+    expect(error.message).toContain('run rotate provision --mint again');
+    expect(error.message).not.toMatch(/running the same command again continues/);
     const next = (await w.snapshot(name)).find((s) => s.id === `${name}_next`);
     expect(next?.annotations[MINTING_ANNOTATION]).toBeUndefined();
+    expect(next?.annotations['keyflip-pending']).toBeUndefined();
+    const ring = await w.ring(name, 'pair');
+    expect([ring.pending, ring.staged, ring.minting]).toEqual([undefined, undefined, undefined]);
 
-    // The provision it started stopped before adding its key: discard clears it, and a new mint works.
+    // Nothing to discard: the same command again mints a new key and stages it.
     const shown = await w.run(status(w.ctx(name, 'pair', { provider })));
-    expect(shown.notes.join('\n')).not.toMatch(/minted/);
-    expect((await w.run(discard(w.ctx(name, 'pair', { provider })))).outcome).toBe('done');
+    expect(shown.notes.join('\n')).not.toMatch(/minted|stopped/);
     const again = await w.run(provisionMinted(w.ctx(name, 'pair', { provider })));
     expect(again.outcome, again.message).toBe('done');
     expectNoSecrets([error, shown, again], [...ALL_KEYS, ...(await storedValues(w))]);
+  });
+
+  it('a store that fails after adding the version: it is disabled and discarded, the marks cleared', async () => {
+    const w = rig.world();
+    const name = 'MINT_LAST_WRITE_FAILS';
+    w.seedLive(name, 'pair', KEYS.k1);
+    const { mock, provider } = await providerWorld(w, [KEYS.k1]);
+    // Writes: the mint's mark; the provision's pending mark; the version; the label of _v1; the record (fails).
+    const admin = await w.faultyAdmin({ nthWrite: 5 });
+    const error = await w.rejects(provisionMinted({ ...w.ctx(name, 'pair', { provider }), admin }), 'BACKEND');
+    expect(error.message).toContain('it was revoked at the provider');
+    expect(mock.keys().find((k) => k.serviceAccountId !== undefined)?.status).toBe('deleted');
+    const ring = await w.ring(name, 'pair');
+    expect([ring.pending, ring.staged, ring.minting]).toEqual([undefined, undefined, undefined]);
+    const versions = await w.admin.listVersions(`${name}_next`);
+    expect(versions.map((v) => v.state)).toEqual(['DISABLED']);
+    const again = await w.run(provisionMinted(w.ctx(name, 'pair', { provider })));
+    expect(again.outcome, again.message).toBe('done');
+  });
+
+  it('a store and a revoke that both fail: the marks stay, and discard revokes the key and clears them', async () => {
+    const w = rig.world();
+    const name = 'MINT_BOTH_FAIL';
+    w.seedLive(name, 'pair', KEYS.k1);
+    const { mock, provider } = await providerWorld(w, [KEYS.k1]);
+    const admin = await w.faultyAdmin({ method: 'AddSecretVersion', nth: 1 });
+    const down = {
+      ...provider,
+      revokeKey: async () => {
+        throw new Error('the provider is down');
+      },
+    };
+    const error = await w.rejects(
+      provisionMinted({ ...w.ctx(name, 'pair', { provider: down }), admin }),
+      'INTERRUPTED',
+    );
+    expect(error.message).toMatch(/revoking it failed \(the provider is down\): rotate discard \(with the provider\)/);
+    const lost = mock.keys().find((k) => k.serviceAccountId !== undefined);
+    expect(lost?.status).toBe('active');
+    const ring = await w.ring(name, 'pair');
+    expect(ring.minting?.mark.name).toMatch(/^keyflip-MINT_BOTH_FAIL-/);
+    expect(ring.pending?.record.op).toBe('provision');
+
+    const cleaned = await w.run(discard(w.ctx(name, 'pair', { provider })));
+    expect(cleaned.outcome, cleaned.message).toBe('done');
+    expect(mock.keys().find((k) => k.id === lost?.id)?.status).toBe('deleted');
+    const after = await w.ring(name, 'pair');
+    expect([after.pending, after.staged, after.minting]).toEqual([undefined, undefined, undefined]);
+  });
+
+  it('refuses a key name that a key or a service account at the provider already has: no write, no mint', async () => {
+    const w = rig.world();
+    const name = 'MINT_NAME_TAKEN';
+    w.seedLive(name, 'pair', KEYS.k1);
+    const { mock, provider } = await providerWorld(w, [KEYS.k1]);
+    mock.mint({ name: 'prod-main' }); // a person's key, made in the console
+    const account = await provider.mintKey({ name: 'ci-bot' }); // a service account made by someone else
+    const ctx = w.ctx(name, 'pair', { provider });
+    const before = mock.keys().length;
+    for (const keyName of ['prod-main', 'ci-bot']) {
+      const error = await w.noWrites(() => w.rejects(provisionMinted(ctx, { keyName }), 'INVALID_INPUT'));
+      expect(error.message).toMatch(new RegExp(`^the key name ${keyName} is taken at openai \\(`));
+      expect(error.message).toContain('choose another');
+    }
+    expect(mock.keys()).toHaveLength(before);
+    const fine = await w.run(provisionMinted(ctx, { keyName: 'prod-main-2' }));
+    expect(fine.outcome, fine.message).toBe('done');
+    expectNoSecrets([fine], [...ALL_KEYS, account.value, ...(await storedValues(w))]);
   });
 
   it('a mark left by a crash: status says so, mint refuses, discard revokes its keys, clears it', async () => {
@@ -176,6 +250,9 @@ describe('provisionMinted', () => {
     const refused = await w.noWrites(() => w.run(provisionMinted(ctx)));
     expect(refused).toMatchObject({ outcome: 'refused', refusal: 'pending' });
 
+    // A person's key with the mark's name (made in the console) is not keyflip's: discard never touches it.
+    const person = mock.mint({ name: keyName });
+
     const noProvider = await w.rejects(discard(w.ctx(name, 'pair')), 'INVALID_INPUT');
     expect(noProvider.message).toMatch(/discard needs openai's management API/);
 
@@ -185,12 +262,13 @@ describe('provisionMinted', () => {
       { key: keyName, fingerprint: '', keyId: orphan.key.id, outcome: 'revoked', status: 'deleted' },
     ]);
     expect(mock.keys().find((k) => k.id === orphan.key.id)?.status).toBe('deleted');
+    expect(mock.keys().find((k) => k.id === person.id)?.status).toBe('active');
     const after = await w.run(status(ctx));
     expect(after.notes.join('\n')).not.toMatch(/minted/);
     expect(
       (await w.snapshot(name)).find((s) => s.id === `${name}_next`)?.annotations[MINTING_ANNOTATION],
     ).toBeUndefined();
-    expectNoSecrets([shown, cleaned, after], [orphan.value, ...ALL_KEYS, ADMIN_KEYS.openai]);
+    expectNoSecrets([shown, cleaned, after], [orphan.value, person.value, ...ALL_KEYS, ADMIN_KEYS.openai]);
   });
 
   it('discard revokes a minted staged key at the provider (it was never live) and records it', async () => {
