@@ -145,9 +145,9 @@ keyflip rotate provision SECRET --provider openai --mint [--key-name N] [--envir
   that held it earlier and rotated since (refusal not-verified), or while the window has not elapsed since the
   flip (window-not-elapsed); exit 4 when no instance shows it but the evidence cannot prove it
   (evidence-incomplete: each "cannot prove" line says what is missing and what to do).
-  With --provider and an admin key, the provider's per-key usage over the same window counts too: any use is
-  in use ("312 requests in the last hour at the provider"), data that does not yet reach the window's end
-  (the provider's lag, --provider-lag) is cannot prove, never clear. Catches clients that send no beacon.`,
+  With --provider and an admin key, the provider's per-key usage since the flip (the window and the provider's
+  lag, --provider-lag) counts too: any use is in use ("312 requests at the provider in the last 75m, from
+  clients that send no beacon"); data that does not yet reach the window's end is cannot prove, never clear.`,
   revoke: `keyflip rotate revoke SECRET --window 60m (--collector URL | --prometheus URL) [common options]
   keyflip rotate revoke SECRET --force --reason "why" [common options]
   Disables every old key. Checks the beacons again at this moment and proceeds only when verify is clear for
@@ -511,6 +511,11 @@ async function rotateRequest(
   const windowMs = values.window === undefined ? undefined : durationArg('--window', values.window);
   if ((command === 'verify' || command === 'auto' || (command === 'revoke' && values.force !== true)) && !windowMs)
     throw new UsageError(`rotate ${command} needs --window (60m: how long no process may have used the old key)`);
+  if (command === 'auto' && values.collector === undefined && values.prometheus === undefined)
+    throw new UsageError(
+      'rotate auto needs --collector URL or --prometheus URL: it revokes an old key only once the beacons show ' +
+        'no process uses it, so without them it would start a rotation it could never finish',
+    );
   const refreshMs = values.refresh === undefined ? undefined : durationArg('--refresh', values.refresh);
   if (command === 'migrate' && values.layout !== undefined)
     throw new UsageError('rotate migrate moves a suffix ring to the pair layout: it takes no --layout');

@@ -8,7 +8,8 @@
  *   old key enabled → wait until the gate is clear (beacons and provider) → revoke (Secret Manager and provider)
  *
  * A "not yet" is `ok` with a message that says what it is waiting for (`outcome: 'already-done'`, `refusal` the
- * gate's code); a state only a person can fix is `refused` or `failed`, saying why.
+ * gate's code); a state only a person can fix is `refused` or `failed`, saying why. Without a usage source
+ * (`ctx.usage`) every run that would write or mint is refused (`no-usage-source`): only "nothing to do" answers.
  */
 import { formatAge, formatDuration } from '../duration.js';
 import { checkValue, checkWindowMs } from './command-inputs.js';
@@ -21,6 +22,7 @@ import { flipInProgress, inStaging, readRing, type KeyRing } from './key-ring.js
 import { provisionMinted } from './mint-key.js';
 import { liveSince } from './old-key-checks.js';
 import { probe, type ProbeStagedOptions } from './probe-staged-key.js';
+import { askedRange } from './provider-evidence.js';
 import { identifyKey } from './provider-keys.js';
 import { provision } from './provision-next-key.js';
 import { leftAtProvider, revoke } from './revoke-old-keys.js';
@@ -59,6 +61,10 @@ export interface AutoOptions {
 
 const DEFAULT_STALE_MS = 3_600_000;
 
+const NO_USAGE_SOURCE =
+  'auto needs a usage source (ctx.usage: --collector URL or --prometheus URL): it revokes an old key only once the ' +
+  'beacons show no process uses it, so without one it would start a rotation it could never finish';
+
 /**
  * Advances the rotation of `ctx.name` by at most one step (see the module comment); the result's `command` is
  * `auto`, its `steps` every write made. `ok` is true when it did its step, had nothing to do, or waits for time to
@@ -75,8 +81,15 @@ export async function auto(ctx: RotationContext, options: AutoOptions): Promise<
   const now = nowOf(ctx);
   const run = new AutoRun(ctx, ring, windowMs);
 
-  // 1. A sequence that stopped part-way is finished first (or, when it cannot be, left to a person).
   const { minting, pending, staged } = ring;
+  const keep = options.keepProviderKey === true;
+  const leftThere = ctx.provider !== undefined && !keep && leftAtProvider(ring, ctx.provider).length > 0;
+  // Without a usage source auto could never revoke the old key (the beacons prove it unused): it refuses before any
+  // write or mint, unless there is nothing to do (checked below, at rest).
+  const atRest = !minting && !pending && !staged && !flipInProgress(ring) && ring.old.length === 0 && !leftThere;
+  if (!ctx.usage && !atRest) return run.human('no-usage-source', NO_USAGE_SOURCE);
+
+  // 1. A sequence that stopped part-way is finished first (or, when it cannot be, left to a person).
   if (minting) {
     const age = now - Date.parse(minting.mark.at);
     if (!(age >= staleMs))
@@ -120,15 +133,7 @@ export async function auto(ctx: RotationContext, options: AutoOptions): Promise<
   }
 
   // 3. Old keys enabled (or disabled but not yet revoked at the provider): revoke once the gate is clear.
-  const keep = options.keepProviderKey === true;
-  const leftThere = ctx.provider !== undefined && !keep && leftAtProvider(ring, ctx.provider.id).length > 0;
   if (ring.old.length > 0 || leftThere) {
-    if (!ctx.usage && ring.old.length > 0)
-      return run.human(
-        'no-usage-source',
-        'auto revokes an old key only once the beacons show no process uses it: give a usage source ' +
-          '(--collector URL or --prometheus URL)',
-      );
     return run.revoked(await revoke(ctx, { windowMs, keepProviderKey: keep, archive: options.archive === true }));
   }
 
@@ -152,6 +157,7 @@ export async function auto(ctx: RotationContext, options: AutoOptions): Promise<
   }
   const policy = formatDuration(options.maxAgeMs);
   const over = `${live.label} is ${formatAge(age.ms)} old (${age.from}), over the ${policy} policy`;
+  if (!ctx.usage) return run.human('no-usage-source', `${over}; ${NO_USAGE_SOURCE}`, age.notes);
   let staging: RotationResult;
   if (value !== undefined) {
     staging = await provision(ctx, value, { environment: options.environment });
@@ -310,9 +316,14 @@ class AutoRun {
             `unused: ${result.message}`,
         );
       // Evidence that is still missing a whole window after the gate could first have passed (the window, the
-      // provider's lag) will not come by waiting: no beacons, a collector that does not cover the secret.
+      // provider's lag, the provider's bucket that holds the flip, left out) will not come by waiting: no beacons, a
+      // collector that does not cover the secret.
       const since = checks[0]?.liveSince ?? liveSince(this.ring) ?? nowOf(this.ctx);
-      const giveUpAt = since + 2 * this.windowMs + (this.ctx.provider?.lagMs ?? 0);
+      const { provider } = this.ctx;
+      const from = provider
+        ? Math.max(since, askedRange(nowOf(this.ctx), this.windowMs, provider.lagMs, since).afterFlipMs)
+        : since;
+      const giveUpAt = from + 2 * this.windowMs + (provider?.lagMs ?? 0);
       if (nowOf(this.ctx) >= giveUpAt)
         return this.human(
           refusal,
@@ -326,6 +337,20 @@ class AutoRun {
         refusal,
         `processes to move to the new key (within the ${formatDuration(this.windowMs)} window since the flip): ` +
           result.message,
+        result,
+      );
+    // A whole window after the flip, a person is needed only for a key still used then: an instance holding it now,
+    // or use at the provider that started a window or more after the flip. Use before that (an app that moved on
+    // its next refresh, its last requests on the old key) leaves the window by itself: waiting.
+    const stuck = checks.some(
+      (c) =>
+        (c.result.reason === 'in-use' && c.result.holding.length > 0) ||
+        (c.provider?.reason === 'in-use' && c.provider.buckets.some((b) => b.endMs > c.liveSince + this.windowMs)),
+    );
+    if (refusal === 'not-verified' && !stuck)
+      return this.waiting(
+        refusal,
+        `the old key's last uses to leave the window (every process moved to the new key): ${result.message}`,
         result,
       );
     const message =

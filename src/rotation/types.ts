@@ -176,7 +176,7 @@ export interface ProviderEvidence {
    * window and shows no use.
    */
   readonly reason: VerifyReason;
-  /** One sentence for people (`312 requests in the last hour from clients that send no beacon`). */
+  /** One sentence for people (`312 requests at the provider in the last 75m, from clients that send no beacon`). */
   readonly message: string;
   /** Requests the provider counted in the window (`undefined` when it reports tokens only). */
   readonly requests: number | undefined;

@@ -168,16 +168,21 @@ describe('rotate auto with OpenAI: mint, probe and flip; wait for the gate; revo
 
     // Run after run, until the gate is clear: then the old key is disabled and deleted at the provider.
     const v1Id = openai.keyId(KEYS.o1);
-    const revoked = await eventually('auto to revoke the old key', async () => {
-      const r = await auto('90d');
-      expect(r.code).toBe(0);
-      return r.stdout.includes('At the provider:') ? r : undefined;
-    });
+    const revoked = await eventually(
+      'auto to revoke the old key',
+      async () => {
+        const r = await auto('90d');
+        expect(r.code).toBe(0);
+        return r.stdout.includes('At the provider:') ? r : undefined;
+        // The provider's usage is read from the first whole minute after the flip: up to a minute more than the window.
+      },
+      100_000,
+    );
     expect(revoked.stdout).toMatch(new RegExp(`${v1Id}: revoked \\(deleted\\)`));
     expect(openai.keys().find((k) => k.id === v1Id)?.status).toBe('deleted');
     const after = await auto('90d');
     expect([after.code, after.stdout]).toEqual([0, expect.stringMatching(/^OK: nothing to do/)]);
-  }, 90_000);
+  }, 150_000);
 
   it('a refused admin key: exit 2, the admin key not shown; the help documents the exit codes', async () => {
     const r = await run(
@@ -200,6 +205,28 @@ describe('rotate auto with OpenAI: mint, probe and flip; wait for the gate; revo
     expect(help.stdout).toContain('4 the gate cannot prove');
     const missing = await run(['rotate', 'auto', 'OPENAI_API_KEY', '--collector', collector.url, '--window', '2s']);
     expect([missing.code, missing.stderr]).toEqual([2, expect.stringMatching(/--provider is required/)]);
+  });
+
+  it('without --collector or --prometheus: a usage error before anything is read, minted or written', async () => {
+    const keysBefore = openai.keys().length;
+    const writes = (): number =>
+      ['CreateSecret', 'AddSecretVersion', 'UpdateSecret'].reduce((n, method) => n + emulator.calls(method), 0);
+    const writesBefore = writes();
+    const r = await run(
+      ['rotate', 'auto', 'NO_USAGE_KEY', '--provider', 'openai', '--provider-base-url', openai.url].concat([
+        '--base-url',
+        openai.url,
+        '--window',
+        '2s',
+        '--max-age',
+        '1ms',
+      ]),
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^keyflip rotate auto: rotate auto needs --collector URL or --prometheus URL: /);
+    expect(r.stdout).toBe('');
+    expect(openai.keys()).toHaveLength(keysBefore);
+    expect(writes()).toBe(writesBefore);
   });
 });
 

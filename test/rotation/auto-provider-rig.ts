@@ -82,6 +82,7 @@ export function failingFirstRevoke(provider: ProviderAdmin): ProviderAdmin {
     id: provider.id,
     canMint: provider.canMint,
     lagMs: provider.lagMs,
+    scope: provider.scope,
     listKeys: () => provider.listKeys(),
     getKey: (id) => provider.getKey(id),
     findKey: (value) => provider.findKey(value),

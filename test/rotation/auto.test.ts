@@ -22,6 +22,8 @@ const rig = rotationRig();
 const DAY = 86_400_000;
 const POLICY = 90 * DAY;
 const NAME = 'OPENAI_API_KEY';
+/** More than the mock provider's lag plus one usage bucket (a minute). */
+const LAG_AND_BUCKET = 3 * MINUTE;
 
 let w: World;
 let closers: (() => Promise<void>)[] = [];
@@ -144,6 +146,29 @@ describe('auto with a provider that mints (OpenAI)', () => {
     expectNoSecrets([early, held, revoked], [KEYS.k1]);
   });
 
+  it('apps that moved late in the window: waiting for their last use to leave it, then revoked', async () => {
+    const { provider, mock, call } = await managed(w, closers, { keys: [KEYS.k1] });
+    w.seedLive(NAME, 'pair', KEYS.k1);
+    const ctx = w.ctx(NAME, 'pair', { provider });
+    // Apps on the old key before the rotation.
+    const apps = await w.apps(2, NAME, 'pair');
+    await w.clock.advance(POLICY + DAY);
+    expect((await w.run(auto(ctx, options(mock.url)))).outcome).toBe('done');
+    // They refresh late: near the end of the window since the flip they still hold the old key, then move.
+    await w.clock.advance(WINDOW - MINUTE);
+    await refreshAll(apps);
+    await w.clock.advance(2 * MINUTE);
+    // A whole window after the flip the beacons still show the old key in the window, held earlier: nobody holds it
+    // now, so this is not a person's problem: auto waits for those uses to leave the window.
+    const moving = await w.noWrites(() => w.run(auto(ctx, options(mock.url))));
+    expect(moving, moving.message).toMatchObject({ ok: true, outcome: 'already-done', refusal: 'not-verified' });
+    expect(moving.message).toMatch(/^waiting for the old key's last uses to leave the window/);
+    await w.clock.advance(WINDOW + LAG_AND_BUCKET);
+    const revoked = await w.run(auto(ctx, options(mock.url)));
+    expect(revoked, revoked.message).toMatchObject({ ok: true, outcome: 'done' });
+    expect(await call(KEYS.k1)).toBe(401);
+  });
+
   it('evidence that cannot come by waiting (no app beacons): waiting, then a person is needed (exit 4)', async () => {
     const { provider, mock } = await managed(w, closers, { keys: [KEYS.k1] });
     w.seedLive(NAME, 'pair', KEYS.k1);
@@ -222,15 +247,32 @@ describe('auto without minting', () => {
     expect((await w.ring(NAME, 'pair')).live?.fingerprint).toBe(fp(KEYS.k2));
   });
 
-  it('no usage source: an old key is never revoked by auto', async () => {
-    const mock = await w.mock([KEYS.k1, KEYS.k2]);
+  it('no usage source: auto refuses before any write or mint (it could never revoke) unless none is due', async () => {
+    const { mock, provider } = await managed(w, closers, { keys: [KEYS.k1, KEYS.k2] });
     w.seedLive(NAME, 'pair', KEYS.k1);
-    const ctx = { ...w.ctx(NAME, 'pair'), usage: undefined };
+    const ctx = { ...w.ctx(NAME, 'pair', { provider }), usage: undefined };
+    const young = await w.noWrites(() => w.run(auto(ctx, options(mock.url))));
+    expect(young).toMatchObject({ ok: true, outcome: 'already-done' });
+    expect(young.message).toMatch(/^nothing to do: /);
+
     await w.clock.advance(POLICY + DAY);
-    expect((await w.run(auto(ctx, options(mock.url, { value: KEYS.k2 })))).outcome).toBe('done');
+    const keysBefore = mock.keys().length;
+    for (const extra of [{}, { value: KEYS.k2 }]) {
+      const result = await w.noWrites(() => w.run(auto(ctx, options(mock.url, extra))));
+      expect(result).toMatchObject({ ok: false, outcome: 'refused', refusal: 'no-usage-source' });
+      expect(result.message).toMatch(/over the 90d policy; auto needs a usage source \(ctx\.usage: --collector URL/);
+    }
+    expect(mock.keys()).toHaveLength(keysBefore); // nothing minted
+
+    // A rotation started by hand (staged, or flipped with an old key left): auto does not touch it without one.
+    expect((await w.run(provision(ctx, KEYS.k2))).outcome).toBe('done');
+    const staged = await w.noWrites(() => w.run(auto(ctx, options(mock.url))));
+    expect(staged).toMatchObject({ ok: false, refusal: 'no-usage-source' });
+    expect((await w.run(probe(ctx, KEYS.k2, { provider: 'openai', baseUrl: mock.url }))).outcome).toBe('done');
+    expect((await w.run(flip(ctx))).outcome).toBe('done');
     await w.clock.advance(WINDOW * 2);
-    const result = await w.noWrites(() => w.run(auto(ctx, options(mock.url))));
-    expect(result).toMatchObject({ ok: false, outcome: 'refused', refusal: 'no-usage-source' });
+    const old = await w.noWrites(() => w.run(auto(ctx, options(mock.url))));
+    expect(old).toMatchObject({ ok: false, outcome: 'refused', refusal: 'no-usage-source' });
   });
 
   it('rejects bad options before reading anything', async () => {
