@@ -423,9 +423,13 @@ export async function retireByProvider(p: Playbook): Promise<void> {
   const straggler = fleet.straggler;
   if (!flip || !straggler) throw new Error('rotation 2 did not flip, or the straggler did not start');
   const flipAt = flipTime(p, flip, rotation.to);
+  // The provider's usage is read from the first whole minute after the flip (the minute holding the flip holds use
+  // from before it too): the straggler shows once a request of it in that minute is older than the lag.
+  const firstWholeMinute = Math.ceil(flipAt / 60_000) * 60_000;
+  const visibleAt = Math.max(flipAt + o.windowMs, firstWholeMinute + 2 * o.stragglerEveryMs) + o.lagMs + 100;
   await drill.waitFor(
-    () => Date.now() >= flipAt + o.windowMs + o.lagMs + 100 && holders(drill, services, from).length === 0,
-    o.windowMs + o.lagMs + 30_000,
+    () => Date.now() >= visibleAt && holders(drill, services, from).length === 0,
+    visibleAt - Date.now() + 30_000,
     50,
   );
   const args = [...windowArgs(p), ...providerArgs(p)];
@@ -443,7 +447,7 @@ export async function retireByProvider(p: Playbook): Promise<void> {
   // until its minute has left the window. Until then each run waits; the drill runs auto once at once (it must
   // wait), then from when the evidence can clear, a beacon interval apart.
   const minuteAfter = Math.floor(stoppedAt / 60_000) * 60_000 + 60_000;
-  const expected = Math.max(auto.clearableAt, minuteAfter + o.windowMs) + 250;
+  const expected = Math.max(auto.clearableAt, minuteAfter + o.windowMs + o.lagMs) + 250;
   for (let attempt = 0; ; attempt++) {
     if (attempt === 1) await drill.sleep(Math.max(0, expected - Date.now()));
     else if (attempt > 1) await drill.sleep(o.beaconMs);

@@ -98,13 +98,17 @@ export async function startServices(
 /**
  * Restarts the collector as an operator's restart would: stops it (its last save), then starts it again from its
  * state file on the same port, so the workers' beacons reach it at the same URL. Resolves with the moment the new
- * collector listens. The evidence it saved is kept; the time it was down is evidence it did not see.
+ * collector starts (its coverage begins no earlier; it listens a little later). The evidence it saved is kept; the
+ * time it was down is evidence it did not see.
  */
 export async function restartCollector(drill: DrillContext, services: DrillServices): Promise<number> {
   const old = services.collector;
   await old.close();
   await old.collector.close();
   const stoppedAt = Date.now();
+  // The new collector observes from its own start, which comes before it listens (the state file is read first):
+  // the time it starts is where its coverage begins, and what the restart checks count from.
+  const startingAt = Date.now();
   services.collector = await openCollectorServer(drill, services.statePath, old.port);
   const restartedAt = Date.now();
   drill.note(
@@ -112,7 +116,7 @@ export async function restartCollector(drill: DrillContext, services: DrillServi
       'remembers who held which key, and the time it was down is evidence it did not see',
     restartedAt,
   );
-  return restartedAt;
+  return startingAt;
 }
 
 /** Closes whatever of the services is running, and removes the collector's state file; never throws. */
