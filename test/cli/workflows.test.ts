@@ -21,7 +21,7 @@ import { runInProcess } from '../support/cli.js';
 const dir = fileURLToPath(new URL('../../examples/github-actions', import.meta.url));
 const KEY = 'sk-workflow-example-0123456789abcdefABCDEF';
 const ADMIN_KEY = 'sk-admin-workflow-example-9f8e7d6c5b4a39281706';
-const PROVIDER_PROJECT = 'proj_workflowexample';
+const PROVIDER_PROJECT = 'proj_ghactions01';
 const WRITES = new Set(['provision', 'probe', 'flip', 'revoke', 'emergency', 'discard', 'rollback', 'migrate', 'auto']);
 
 let emulator: SecretManagerEmulator;
