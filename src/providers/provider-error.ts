@@ -1,19 +1,12 @@
-import { KeyflipError, type KeyflipErrorOptions } from '../errors.js';
+import { ERROR_CODES, KeyflipError, type KeyflipErrorCode, type KeyflipErrorOptions } from '../errors.js';
 import type { ManagedProviderId } from './types.js';
 
-/** Every code a {@link ProviderError} can carry. */
-export const PROVIDER_ERROR_CODES = [
-  'PROVIDER_KEY_NOT_FOUND',
-  'PROVIDER_KEY_AMBIGUOUS',
-  'PROVIDER_CANNOT_MINT',
-  'PROVIDER_UNAUTHORIZED',
-  'PROVIDER_FORBIDDEN',
-  'PROVIDER_UNAVAILABLE',
-  'PROVIDER_BAD_RESPONSE',
-  'PROVIDER_SCOPE_NOT_FOUND',
-] as const;
-/** A {@link ProviderError}'s `code`. */
-export type ProviderErrorCode = (typeof PROVIDER_ERROR_CODES)[number];
+/** A {@link ProviderError}'s `code`: the `PROVIDER_…` codes of the package's one code list (`ERROR_CODES`). */
+export type ProviderErrorCode = Extract<KeyflipErrorCode, `PROVIDER_${string}`>;
+/** Every code a {@link ProviderError} can carry: the `PROVIDER_…` entries of `ERROR_CODES`, where each is described. */
+export const PROVIDER_ERROR_CODES: readonly ProviderErrorCode[] = ERROR_CODES.filter(
+  (code): code is ProviderErrorCode => code.startsWith('PROVIDER_'),
+);
 
 /** Codes that retrying cannot fix until someone changes something (the admin key, its permissions, the key). */
 const PERMANENT: ReadonlySet<ProviderErrorCode> = new Set([
