@@ -7,8 +7,7 @@
 #                                            (default node_modules/.cache/keyflip-node: `npm ci` empties it, npm's own
 #                                            cache refills it; nothing is downloaded from anywhere but the npm registry)
 #   scripts/other-runtimes.sh engines MAJOR  `npm ci --dry-run` on Node MAJOR; fails on any EBADENGINE warning
-#   scripts/other-runtimes.sh tests MAJOR    the unit, rotation and built-package loading tests (dist/ built) on
-#                                            Node MAJOR
+#   scripts/other-runtimes.sh tests MAJOR    the unit and built-package loading tests (dist/ built) on Node MAJOR
 #   scripts/other-runtimes.sh sdk7 MAJOR     @google-cloud/secret-manager@^7.2 (what Node 22/24 users install) in a
 #                                            copy of the repository: the gcp, emulator and rotation tests on Node MAJOR
 #
@@ -83,7 +82,8 @@ tests)
   status=0
   export KEYFLIP_TEST_REPORT_SUFFIX="-node$major"
   with_node "$bin" "$bin" node_modules/vitest/vitest.mjs run || status=$?
-  with_node "$bin" "$bin" node_modules/vitest/vitest.mjs run --config vitest.rotation.config.ts || status=$?
+  # The rotation tests run on Node 20 (the default leg) and on Node 22 with SDK 7 (`sdk7`, what Node 22 and 24 users
+  # install); the emulator and gcp tests of the unit run cover gRPC on this Node.
   # The built package as this Node loads it (ESM and CJS, every subpath, the bin). The other dist tests run tools
   # (arethetypeswrong, publint, typedoc, tsc over the docs' snippets) whose answer does not depend on the Node that
   # runs them: the default leg runs them once.
