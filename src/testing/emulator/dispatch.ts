@@ -5,6 +5,11 @@ import type { SecretStore } from './store.js';
 
 export type Reply = (error: RpcError | null, response?: Record<string, unknown>) => void;
 
+/** Answers some RPCs beside the store (the IAM policies, the Locations mixin); `undefined` for the others. */
+export interface RpcHandler {
+  handle(method: string, request: Record<string, unknown>): Record<string, unknown> | undefined;
+}
+
 /**
  * One call, whatever the transport: counted, delayed by the injected latency, failed by an injected
  * fault, else answered by the store. `run` returns a cancel function (the client went away); `closeAll`
@@ -16,6 +21,7 @@ export class Dispatcher {
   constructor(
     private readonly store: SecretStore,
     private readonly faults: Faults,
+    private readonly handlers: readonly RpcHandler[] = [],
   ) {}
 
   run(method: string, request: Record<string, unknown>, reply: Reply): () => void {
@@ -27,7 +33,11 @@ export class Dispatcher {
       }
       let response: Record<string, unknown> | undefined;
       try {
-        response = this.store.handle(method, request);
+        for (const handler of this.handlers) {
+          response = handler.handle(method, request);
+          if (response !== undefined) break;
+        }
+        response ??= this.store.handle(method, request);
       } catch (error) {
         reply(
           error instanceof RpcError

@@ -2,74 +2,347 @@ import { GrpcCode } from '../../sources/gcp-names.js';
 import { RpcError } from './status.js';
 
 /**
- * The subset of Secret Manager's list filtering (https://cloud.google.com/secret-manager/docs/filtering)
- * the emulator understands: space- or `AND`-separated terms, each `field:value` (contains; `*` as the
- * value means "has") or `field=value` (equals), negated with a leading `-` or `NOT`. Values may be
- * double-quoted. Anything else (OR, comparisons, parentheses) is rejected with INVALID_ARGUMENT so that a
- * test never passes on a filter the emulator silently ignored.
+ * Secret Manager's list filtering for ListSecrets and ListSecretVersions
+ * (https://cloud.google.com/secret-manager/docs/filtering): the Google list-filter grammar (AIP-160).
+ *
+ *   expression  = sequence { "AND" sequence }     sequence = factor { factor }   (a space is an AND)
+ *   factor      = term { "OR" term }               (OR binds tighter than AND, as in AIP-160)
+ *   term        = [ "NOT" | "-" ] ( "(" expression ")" | field comparator arg )
+ *   comparator  = ":" | "=" | "!=" | "<" | "<=" | ">" | ">="
+ *   arg         = value | "(" values joined by AND / OR / NOT / space ")"     e.g. `state:(ENABLED OR DISABLED)`
+ *
+ * A value is a double-quoted string or a run of non-blank characters (`create_time>2021-01-01T06:00:00Z` needs
+ * no quotes). Fields are paths into the resource as the API shows it, snake_case or camelCase
+ * (`replication.user_managed.replicas.location`, `labels.environment`); a repeated field matches when any element
+ * does. `:` is "has": `field:*` is set, `map:key` has the key, and on text a case-insensitive substring where `*`
+ * matches any run (`name:APIKEY*production`). `*_time` fields compare as timestamps (RFC 3339, or a date:
+ * `expire_time<2021-07-31`), `rotation_period` and the TTLs as durations (`259200s`), numbers as numbers.
+ * A syntax error answers INVALID_ARGUMENT in the service's words: `syntax error at line 1, column 11, token '('`
+ * (as the service answered `labels.list():label1`, googleapis/google-cloud-dotnet#10639).
  */
-export type FieldLookup = (field: string) => string | string[] | undefined | null;
+export type Op = ':' | '=' | '!=' | '<' | '<=' | '>' | '>=';
 
-interface Term {
-  negate: boolean;
-  field: string;
-  op: ':' | '=';
-  value: string;
-}
+type Arg = { k: 'val'; v: string } | { k: 'and' | 'or'; items: Arg[] } | { k: 'not'; item: Arg };
+export type Node =
+  | { k: 'and' | 'or'; items: Node[] }
+  | { k: 'not'; item: Node }
+  | { k: 'cmp'; field: string; op: Op; arg: Arg };
 
-const TERM = /^(-)?([A-Za-z_][A-Za-z0-9_.-]*)(:|=)("(?:[^"\\]|\\.)*"|[^\s"]+)$/;
+/** Top-level fields a filter may name: the Secret and SecretVersion resources' fields. */
+const SECRET_FIELDS = new Set([
+  'name',
+  'create_time',
+  'labels',
+  'annotations',
+  'version_aliases',
+  'replication',
+  'topics',
+  'rotation',
+  'expire_time',
+  'ttl',
+  'etag',
+  'version_destroy_ttl',
+  'customer_managed_encryption',
+]);
+const VERSION_FIELDS = new Set([
+  'name',
+  'create_time',
+  'destroy_time',
+  'state',
+  'replication_status',
+  'etag',
+  'client_specified_payload_checksum',
+  'scheduled_destroy_time',
+  'customer_managed_encryption',
+]);
+const DURATION_FIELDS = new Set(['rotation_period', 'version_destroy_ttl', 'ttl']);
 
-function invalid(filter: string, why: string): RpcError {
-  return new RpcError(
-    GrpcCode.INVALID_ARGUMENT,
-    `Invalid filter [${filter}]: ${why} ` +
-      '(keyflip emulator supports field:value, field=value, - and NOT, joined by AND).',
-  );
-}
+const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const camel = (s: string): string => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+const invalidArgument = (message: string): RpcError => new RpcError(GrpcCode.INVALID_ARGUMENT, message);
 
-function tokens(filter: string): string[] {
-  const out: string[] = [];
-  const re = /(?:[^\s"]+|"(?:[^"\\]|\\.)*")+/g;
-  for (const m of filter.matchAll(re)) out.push(m[0]);
-  return out;
-}
+class Parser {
+  private pos = 0;
+  constructor(private readonly src: string) {}
 
-export function parseFilter(filter: string | undefined): Term[] {
-  if (!filter?.trim()) return [];
-  const terms: Term[] = [];
-  let negateNext = false;
-  for (const token of tokens(filter)) {
-    if (token === 'AND') continue;
-    if (token === 'NOT') {
-      negateNext = true;
-      continue;
-    }
-    if (token === 'OR' || /[()<>]/.test(token)) throw invalid(filter, `unsupported [${token}]`);
-    const m = TERM.exec(token);
-    if (!m) throw invalid(filter, `cannot parse [${token}]`);
-    let value = m[4] as string;
-    if (value.startsWith('"')) value = value.slice(1, -1).replace(/\\(.)/g, '$1');
-    terms.push({ negate: negateNext !== (m[1] === '-'), field: m[2] as string, op: m[3] as ':' | '=', value });
-    negateNext = false;
+  fail(at = this.pos): never {
+    const token = at >= this.src.length ? '<EOF>' : (/^[^\s()]+|^./.exec(this.src.slice(at))?.[0] ?? '');
+    throw invalidArgument(`syntax error at line 1, column ${at}, token '${token}'`);
   }
-  if (negateNext) throw invalid(filter, 'NOT without a term');
-  return terms;
+
+  private ws(): boolean {
+    const start = this.pos;
+    while (this.pos < this.src.length && /\s/.test(this.src[this.pos] as string)) this.pos++;
+    return this.pos > start;
+  }
+
+  /** The keyword at the cursor (followed by a blank or a parenthesis), consumed when it is one of `words`. */
+  private keyword(...words: string[]): string | undefined {
+    for (const w of words) {
+      if (this.src.startsWith(w, this.pos)) {
+        const next = this.src[this.pos + w.length];
+        if (next === undefined || /[\s(]/.test(next)) {
+          this.pos += w.length;
+          return w;
+        }
+      }
+    }
+    return undefined;
+  }
+
+  private atEnd(): boolean {
+    return this.pos >= this.src.length || this.src[this.pos] === ')';
+  }
+
+  parse(): Node {
+    this.ws();
+    const node = this.expression(false);
+    this.ws();
+    if (this.pos < this.src.length) this.fail();
+    return node;
+  }
+
+  /** expression / sequence / factor, for restrictions (`inArg` false) or for an arg's values. */
+  private expression(inArg: true): Arg;
+  private expression(inArg: false): Node;
+  private expression(inArg: boolean): Node | Arg {
+    const all: (Node | Arg)[] = [];
+    for (;;) {
+      all.push(this.factor(inArg));
+      const mark = this.pos;
+      this.ws();
+      if (this.atEnd()) break;
+      if (this.keyword('AND')) {
+        if (!this.ws()) this.fail();
+        continue;
+      }
+      if (this.pos === mark) this.fail(); // two terms with no blank between them
+    }
+    return all.length === 1 ? (all[0] as Node) : ({ k: 'and', items: all } as Node);
+  }
+
+  private factor(inArg: boolean): Node | Arg {
+    const items = [this.term(inArg)];
+    for (;;) {
+      const mark = this.pos;
+      this.ws();
+      if (this.keyword('OR')) {
+        this.ws();
+        items.push(this.term(inArg));
+        continue;
+      }
+      this.pos = mark;
+      break;
+    }
+    return items.length === 1 ? (items[0] as Node) : ({ k: 'or', items } as Node);
+  }
+
+  private term(inArg: boolean): Node | Arg {
+    if (this.atEnd()) this.fail();
+    if (this.keyword('NOT')) {
+      this.ws();
+      return { k: 'not', item: this.simple(inArg) } as Node;
+    }
+    if (this.src[this.pos] === '-' && !inArg) {
+      this.pos++;
+      return { k: 'not', item: this.simple(inArg) } as Node;
+    }
+    if (this.keyword('AND', 'OR')) this.fail(this.pos - (this.src[this.pos - 1] === 'D' ? 3 : 2));
+    return this.simple(inArg);
+  }
+
+  private simple(inArg: boolean): Node | Arg {
+    if (this.src[this.pos] === '(') {
+      this.pos++;
+      this.ws();
+      const inner = inArg ? this.expression(true) : this.expression(false);
+      this.ws();
+      if (this.src[this.pos] !== ')') this.fail();
+      this.pos++;
+      return inner;
+    }
+    return inArg ? { k: 'val', v: this.value() } : this.restriction();
+  }
+
+  private restriction(): Node {
+    const start = this.pos;
+    const m = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)*/.exec(this.src.slice(this.pos));
+    if (!m) this.fail();
+    this.pos += m[0].length;
+    this.ws();
+    const op = /^(<=|>=|!=|<|>|=|:)/.exec(this.src.slice(this.pos))?.[0] as Op | undefined;
+    if (!op) this.fail(this.pos < this.src.length ? this.pos : start);
+    this.pos += op.length;
+    this.ws();
+    let arg: Arg;
+    if (this.src[this.pos] === '(') {
+      this.pos++;
+      this.ws();
+      arg = this.expression(true);
+      this.ws();
+      if (this.src[this.pos] !== ')') this.fail();
+      this.pos++;
+    } else arg = { k: 'val', v: this.value() };
+    return { k: 'cmp', field: m[0], op, arg };
+  }
+
+  private value(): string {
+    const rest = this.src.slice(this.pos);
+    if (rest.startsWith('"')) {
+      const q = /^"((?:[^"\\]|\\.)*)"/.exec(rest);
+      if (!q) this.fail();
+      this.pos += q[0].length;
+      return (q[1] as string).replace(/\\(.)/g, '$1');
+    }
+    const m = /^[^\s()"]+/.exec(rest);
+    if (!m) this.fail();
+    this.pos += m[0].length;
+    return m[0];
+  }
 }
 
-/** Whether the item `lookup` describes matches every term. `lookup` returns undefined for a field it does not know. */
-export function matches(terms: Term[], lookup: FieldLookup, filter: string): boolean {
-  for (const term of terms) {
-    const actual = lookup(term.field);
-    if (actual === undefined) throw invalid(filter, `unsupported field [${term.field}]`);
-    const values = actual === null ? [] : Array.isArray(actual) ? actual : [actual];
-    let hit: boolean;
-    if (term.op === ':' && term.value === '*') hit = values.length > 0;
-    else if (term.op === '=') hit = values.some((v) => v.toLowerCase() === term.value.toLowerCase());
-    else {
-      const needle = term.value.replace(/\*/g, '').toLowerCase();
-      hit = values.some((v) => v.toLowerCase().includes(needle));
+/** Parses a filter; undefined for none (an empty or blank filter lists everything). */
+export function parseFilter(filter: string | undefined): Node | undefined {
+  if (!filter?.trim()) return undefined;
+  const node = new Parser(filter).parse();
+  validate(node, new Set([...SECRET_FIELDS, ...VERSION_FIELDS])); // refused even when nothing is listed
+  return node;
+}
+
+const isPlain = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
+
+/** The values at `path` in `view` (repeated fields flattened); a segment is looked up as given, then camelCased. */
+function resolve(view: Record<string, unknown>, path: string[]): unknown[] {
+  let current: unknown[] = [view];
+  for (const seg of path) {
+    const next: unknown[] = [];
+    for (const v of current) {
+      if (!isPlain(v)) continue;
+      const got = seg in v ? v[seg] : v[camel(seg)];
+      if (got === undefined || got === null) continue;
+      if (Array.isArray(got)) next.push(...got);
+      else next.push(got);
     }
-    if (hit === term.negate) return false;
+    current = next;
   }
-  return true;
+  return current;
+}
+
+function timeMs(v: unknown): number {
+  if (typeof v === 'string') return Date.parse(v);
+  if (isPlain(v) && ('seconds' in v || 'nanos' in v))
+    return Number(v.seconds ?? 0) * 1000 + Math.floor(Number(v.nanos ?? 0) / 1e6);
+  return Number.NaN;
+}
+
+function durationS(v: unknown): number {
+  if (typeof v === 'string') {
+    const m = /^(-?\d+(?:\.\d+)?)s$/.exec(v.trim());
+    return m ? Number(m[1]) : Number.NaN;
+  }
+  if (isPlain(v) && ('seconds' in v || 'nanos' in v)) return Number(v.seconds ?? 0) + Number(v.nanos ?? 0) / 1e9;
+  return Number.NaN;
+}
+
+function text(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  return undefined;
+}
+
+const ORDER: Record<'<' | '<=' | '>' | '>=', (c: number) => boolean> = {
+  '<': (c) => c < 0,
+  '<=': (c) => c <= 0,
+  '>': (c) => c > 0,
+  '>=': (c) => c >= 0,
+};
+
+/** Whether one value of the field satisfies `op value`; `kind` says how the field's values compare. */
+function compare(actual: unknown, op: Exclude<Op, '!='>, want: string, kind: 'time' | 'duration' | 'plain'): boolean {
+  if (op === ':' && want === '*') return text(actual) !== '';
+  if (kind !== 'plain' && op !== ':') {
+    const a = kind === 'time' ? timeMs(actual) : durationS(actual);
+    const b = kind === 'time' ? Date.parse(want) : durationS(want);
+    if (Number.isNaN(a)) return false;
+    const c = a - b;
+    return op === '=' ? c === 0 : ORDER[op](c);
+  }
+  if (op === ':' && isPlain(actual)) return Object.hasOwn(actual, want); // a map has the key
+  const a = text(actual);
+  if (a === undefined) return false;
+  if (op === ':') {
+    const re = want
+      .split('*')
+      .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*');
+    return new RegExp(re, 'i').test(a);
+  }
+  if (op === '=') return a === want;
+  const n = Number(a);
+  const m = Number(want);
+  const c =
+    a.trim() !== '' && want.trim() !== '' && !Number.isNaN(n) && !Number.isNaN(m)
+      ? n - m
+      : a < want
+        ? -1
+        : a > want
+          ? 1
+          : 0;
+  return ORDER[op](c);
+}
+
+function evalArg(arg: Arg, test: (value: string) => boolean): boolean {
+  if (arg.k === 'val') return test(arg.v);
+  if (arg.k === 'not') return !evalArg(arg.item, test);
+  if (arg.k === 'and') return arg.items.every((a) => evalArg(a, test));
+  return arg.items.some((a) => evalArg(a, test));
+}
+
+function validate(node: Node, fields: Set<string>): void {
+  if (node.k === 'not') {
+    validate(node.item, fields);
+    return;
+  }
+  if (node.k !== 'cmp') {
+    for (const item of node.items) validate(item, fields);
+    return;
+  }
+  const path = node.field.split('.');
+  if (!fields.has(snake(path[0] as string))) {
+    throw invalidArgument(`The filter field [${node.field}] is not a field of the listed resource.`);
+  }
+  const leaf = snake(path[path.length - 1] as string);
+  if (node.op !== ':' && leaf.endsWith('_time')) {
+    evalArg(node.arg, (v) => {
+      if (Number.isNaN(Date.parse(v))) {
+        throw invalidArgument(`Invalid timestamp [${v}] for the filter field [${node.field}]: expected RFC 3339.`);
+      }
+      return true;
+    });
+  }
+}
+
+function evaluate(node: Node, view: Record<string, unknown>): boolean {
+  if (node.k === 'not') return !evaluate(node.item, view);
+  if (node.k !== 'cmp')
+    return node.k === 'and' ? node.items.every((n) => evaluate(n, view)) : node.items.some((n) => evaluate(n, view));
+  const path = node.field.split('.');
+  const values = resolve(view, path);
+  const leaf = snake(path[path.length - 1] as string);
+  const kind = leaf.endsWith('_time') ? 'time' : DURATION_FIELDS.has(leaf) ? 'duration' : 'plain';
+  if (node.op === '!=') return !evalArg(node.arg, (v) => values.some((a) => compare(a, '=', v, kind)));
+  const op = node.op;
+  return evalArg(node.arg, (v) => values.some((a) => compare(a, op, v, kind)));
+}
+
+/**
+ * Whether the resource `view` (a Secret or a SecretVersion as the API answers it: a version's name has
+ * `/versions/`) matches the parsed filter. Naming a field the resource does not have, or a comparison of a
+ * timestamp field with no timestamp, answers INVALID_ARGUMENT.
+ */
+export function matches(node: Node | undefined, view: Record<string, unknown>, _filter?: string): boolean {
+  if (!node) return true;
+  validate(node, String(view.name).includes('/versions/') ? VERSION_FIELDS : SECRET_FIELDS);
+  return evaluate(node, view);
 }

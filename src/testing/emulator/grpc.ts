@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { cannotListen } from './cannot-listen.js';
 import type { Dispatcher } from './dispatch.js';
-import type { EmulatorDeps, GrpcServer, SendUnaryData, ServerUnaryCall } from './load.js';
+import type { EmulatorDeps, GrpcServer, RpcMethod, SendUnaryData, ServerUnaryCall, ServiceDefinition } from './load.js';
 
 /** The gRPC surface: a real @grpc/grpc-js server speaking google.cloud.secretmanager.v1, plain text. */
 export interface GrpcSurface {
@@ -21,15 +21,12 @@ function assertFree(host: string, port: number): Promise<void> {
   });
 }
 
-export async function startGrpcSurface(
-  deps: EmulatorDeps,
-  dispatcher: Dispatcher,
-  host: string,
-  port: number,
-): Promise<GrpcSurface> {
-  const server: GrpcServer = new deps.grpc.Server();
-  const implementation: Record<string, (call: ServerUnaryCall, callback: SendUnaryData) => void> = {};
-  for (const { name } of deps.methods) {
+type Implementation = Record<string, (call: ServerUnaryCall, callback: SendUnaryData) => void>;
+
+/** Every method of one service, answered through the dispatcher. */
+function implementationOf(methods: readonly RpcMethod[], dispatcher: Dispatcher): Implementation {
+  const implementation: Implementation = {};
+  for (const { name } of methods) {
     implementation[name] = (call, callback) => {
       let done = false;
       const cancel = dispatcher.run(name, (call.request ?? {}) as Record<string, unknown>, (error, response) => {
@@ -44,7 +41,19 @@ export async function startGrpcSurface(
       });
     };
   }
-  server.addService(deps.service, implementation);
+  return implementation;
+}
+
+export async function startGrpcSurface(
+  deps: EmulatorDeps,
+  dispatcher: Dispatcher,
+  host: string,
+  port: number,
+  mixins: readonly { service: ServiceDefinition; methods: readonly RpcMethod[] }[] = [],
+): Promise<GrpcSurface> {
+  const server: GrpcServer = new deps.grpc.Server();
+  for (const { service, methods } of [{ service: deps.service, methods: deps.methods }, ...mixins])
+    server.addService(service, implementationOf(methods, dispatcher));
   if (port !== 0) await assertFree(host, port);
   const bound = await new Promise<number>((resolve, reject) => {
     server.bindAsync(

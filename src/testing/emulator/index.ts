@@ -4,7 +4,10 @@ import { asAdminCall } from './admin-error.js';
 import { Dispatcher } from './dispatch.js';
 import { Faults } from './faults.js';
 import { startGrpcSurface, type GrpcSurface } from './grpc.js';
+import { IamPolicies } from './iam.js';
 import { loadEmulatorDeps } from './load.js';
+import { Locations } from './locations.js';
+import { loadMixinDeps } from './mixins.js';
 import { startRestSurface, type RestSurface } from './rest.js';
 import { SecretStore } from './store.js';
 
@@ -154,14 +157,16 @@ export async function startSecretManagerEmulator(
   }
 
   const deps = loadEmulatorDeps();
+  const mixins = loadMixinDeps();
   const store = new SecretStore(projectId, projectNumber);
-  const faults = new Faults(new Set(deps.methods.map((m) => m.name)));
-  const dispatcher = new Dispatcher(store, faults);
+  const faults = new Faults(new Set([...deps.methods, ...mixins.locationsMethods].map((m) => m.name)));
+  const dispatcher = new Dispatcher(store, faults, [new Locations(projectId, projectNumber), new IamPolicies(store)]);
+  const locations = { service: mixins.locationsService, methods: mixins.locationsMethods };
 
-  const grpc: GrpcSurface = await startGrpcSurface(deps, dispatcher, host, port);
+  const grpc: GrpcSurface = await startGrpcSurface(deps, dispatcher, host, port, [locations]);
   let rest: RestSurface;
   try {
-    rest = await startRestSurface(deps, dispatcher, host);
+    rest = await startRestSurface(deps, dispatcher, host, mixins.locationsMethods);
   } catch (error) {
     await grpc.close();
     throw error;
@@ -188,12 +193,16 @@ export async function startSecretManagerEmulator(
       };
     },
     get restClientOptions(): EmulatorClientOptions {
+      const authClient = deps.passThroughAuth();
       return {
         fallback: true,
         protocol: 'http',
         apiEndpoint,
         port: rest.port,
-        authClient: deps.passThroughAuth(),
+        // gax's REST GrpcClient takes `authClient` as the client's auth as it is, and a bare PassThroughClient
+        // has no getProjectId(): give it, as gRPC mode builds for itself, a GoogleAuth around that client.
+        auth: mixins.googleAuth({ authClient, projectId, universeDomain: 'googleapis.com' }),
+        authClient,
         universeDomain: 'googleapis.com',
         projectId,
       };

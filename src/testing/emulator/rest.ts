@@ -128,8 +128,13 @@ function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
   });
 }
 
-export async function startRestSurface(deps: EmulatorDeps, dispatcher: Dispatcher, host: string): Promise<RestSurface> {
-  const routes = routesOf(deps.methods);
+export async function startRestSurface(
+  deps: EmulatorDeps,
+  dispatcher: Dispatcher,
+  host: string,
+  mixinMethods: readonly RpcMethod[] = [],
+): Promise<RestSurface> {
+  const routes = routesOf([...deps.methods, ...mixinMethods]);
 
   const buildRequest = (
     route: Route,

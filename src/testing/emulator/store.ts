@@ -31,6 +31,14 @@ const MAX_ALIASES = 50;
 const MAX_LABELS = 64;
 const MAX_ANNOTATIONS_BYTES = 16_384;
 const MAX_PAGE_SIZE = 25_000;
+/** Secret.topics: "A list of up to 10 Pub/Sub topics" (REST reference, projects.secrets). */
+const MAX_TOPICS = 10;
+/** Rotation (reference, google.cloud.secretmanager.v1.Rotation): next_rotation_time ≥ 300 s ahead, ≤ 100 years. */
+const MIN_NEXT_ROTATION_MS = 300_000;
+const MAX_ROTATION_MS = 3_153_600_000_000;
+/** rotation_period: "Must be in seconds and at least 3600s (1h) and at most 3153600000s (100 years)". */
+const MIN_ROTATION_PERIOD_MS = 3_600_000;
+const TOPIC_NAME = /^projects\/[^/]+\/topics\/[^/]+$/;
 
 interface Timestamp {
   seconds: string;
@@ -40,6 +48,8 @@ interface DurationLike {
   seconds?: string | number;
   nanos?: number;
 }
+/** A Duration as the store may be handed one: the message form, or its JSON form `"86400s"` / `"1.5s"`. */
+type DurationInput = DurationLike | string;
 
 type Obj = Record<string, unknown>;
 
@@ -77,9 +87,21 @@ const ECHOED = [
   'rotation',
   'versionDestroyTtl',
   'customerManagedEncryption',
-  'tags',
   'secretType',
 ] as const;
+/**
+ * Fields kept but never returned: `tags` is "Optional. Input only. Immutable." (REST reference, Secret:
+ * https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets).
+ */
+const INPUT_ONLY = ['tags'] as const;
+/**
+ * Sub-field paths an update mask may name (FieldMask: a path may name a field of a message field). Only the
+ * message fields that are updatable have them: rotation and customer_managed_encryption.
+ */
+const SUB_FIELDS: Record<string, Set<string>> = {
+  rotation: new Set(['nextRotationTime', 'rotationPeriod']),
+  customerManagedEncryption: new Set(['kmsKeyName']),
+};
 /** Fields UpdateSecret may change (camelCase; the mask may also name them in snake_case). */
 const UPDATABLE = new Set([
   'labels',
@@ -99,10 +121,47 @@ const LABEL_VALUE = /^[\p{Ll}\p{Lo}\p{N}_-]{0,63}$/u;
 const ANNOTATION_KEY = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
 
 const ts = (ms: number): Timestamp => ({ seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 });
-const msOf = (d: DurationLike | undefined): number =>
-  d ? Number(d.seconds ?? 0) * 1000 + Math.floor(Number(d.nanos ?? 0) / 1e6) : 0;
+/** A Duration in ms; the JSON form (`"86400s"`) is read too. NaN when it is no Duration at all. */
+function msOf(d: DurationInput | undefined): number {
+  if (d === undefined) return 0;
+  if (typeof d === 'string') {
+    const m = /^(-?\d+)(?:\.(\d{1,9}))?s$/.exec(d.trim());
+    if (!m) return NaN;
+    const sign = (m[1] as string).startsWith('-') ? -1 : 1;
+    return Number(m[1]) * 1000 + sign * Math.floor(Number((m[2] ?? '').padEnd(9, '0')) / 1e6);
+  }
+  return Number(d.seconds ?? 0) * 1000 + Math.floor(Number(d.nanos ?? 0) / 1e6);
+}
+/** The nanoseconds part of a Duration (rotation_period "must be in seconds"). */
+function nanosOf(d: DurationInput): number {
+  if (typeof d === 'string') return Number((/\.(\d{1,9})s$/.exec(d.trim())?.[1] ?? '').padEnd(9, '0'));
+  return Number(d.nanos ?? 0);
+}
+const isDuration = (v: unknown): v is DurationInput => typeof v === 'string' || isObj(v);
+/** A Timestamp in ms: the message form, or its RFC 3339 JSON form. NaN when it is no Timestamp. */
+function msOfTime(t: unknown): number {
+  if (typeof t === 'string') return Date.parse(t);
+  if (isObj(t)) return Number(t.seconds ?? 0) * 1000 + Math.floor(Number(t.nanos ?? 0) / 1e6);
+  return NaN;
+}
 const toCamel = (path: string): string => path.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The Secret as given, with its top-level and rotation keys in camelCase: the Node client always hands the
+ * store camelCase (both transports), but a hand-written REST body may name fields as in the proto (proto3
+ * JSON accepts both), and `version_destroy_ttl` must then count the same.
+ */
+function camelSecret(secret: Obj): Obj {
+  const out: Obj = {};
+  for (const [key, value] of Object.entries(secret)) out[toCamel(key)] ??= value;
+  if (isObj(out.rotation)) {
+    const rotation: Obj = {};
+    for (const [key, value] of Object.entries(out.rotation)) rotation[toCamel(key)] ??= value;
+    out.rotation = rotation;
+  }
+  return out;
+}
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 function invalid(message: string): RpcError {
@@ -141,6 +200,72 @@ function validateAnnotations(annotations: Record<string, string>): void {
     size += Buffer.byteLength(key) + Buffer.byteLength(value);
   }
   if (size > MAX_ANNOTATIONS_BYTES) throw invalid(`The total size of annotations must be less than 16KiB.`);
+}
+
+const durationMessage = (ms: number): Obj =>
+  ms % 1000 === 0
+    ? { seconds: String(ms / 1000) }
+    : { seconds: String(Math.trunc(ms / 1000)), nanos: (ms % 1000) * 1e6 };
+
+/** A Duration field in the store's form (`{seconds, nanos}`), or INVALID_ARGUMENT when it is none. */
+function duration(path: string, v: unknown): { ms: number; nanos: number; message: Obj } {
+  const ms = isDuration(v) ? msOf(v) : NaN;
+  if (!Number.isFinite(ms)) throw invalid(`Invalid value at '${path}' (type.googleapis.com/google.protobuf.Duration).`);
+  const nanos = nanosOf(v as DurationInput);
+  return { ms, nanos, message: nanos === 0 ? durationMessage(ms) : { ...durationMessage(ms), nanos } };
+}
+
+/** Secret.topics: at most 10, each `projects/*\/topics/*`. */
+function validateTopics(topics: unknown): void {
+  if (topics === undefined) return;
+  const list = Array.isArray(topics) ? topics : [];
+  if (list.length > MAX_TOPICS) throw invalid(`A secret can have at most ${MAX_TOPICS} topics.`);
+  for (const topic of list) {
+    const name = isObj(topic) ? str(topic.name) : '';
+    if (!TOPIC_NAME.test(name)) throw invalid(`Invalid topic name [${name}]: expected projects/*/topics/*.`);
+  }
+}
+
+/**
+ * The rules of google.cloud.secretmanager.v1.Rotation (reference, Rotation; REST reference, projects.secrets):
+ * next_rotation_time "Cannot be set to less than 300s (5 min) in the future and at most 3153600000s (100 years)"
+ * and "MUST be set if rotation_period is set"; rotation_period "Must be in seconds and at least 3600s (1h) and at
+ * most 3153600000s (100 years)"; "Secret.topics must be set to configure rotation". Returns the rotation in the
+ * store's form (the output-only managed_rotation_status dropped), or undefined when none is configured.
+ * `nextTimeGiven`: the request sets next_rotation_time (a stored one may since have passed).
+ */
+function checkedRotation(rotation: unknown, topics: unknown, now: number, nextTimeGiven: boolean): Obj | undefined {
+  if (!isObj(rotation)) return undefined;
+  const out: Obj = {};
+  if (rotation.nextRotationTime !== undefined && rotation.nextRotationTime !== null) {
+    const next = msOfTime(rotation.nextRotationTime);
+    if (!Number.isFinite(next)) throw invalid("Invalid value at 'secret.rotation.next_rotation_time'.");
+    if (nextTimeGiven && next < now + MIN_NEXT_ROTATION_MS)
+      throw invalid('Next rotation time must be at least 5 minutes in the future.');
+    if (nextTimeGiven && next > now + MAX_ROTATION_MS)
+      throw invalid('Next rotation time must be at most 100 years in the future.');
+    out.nextRotationTime = ts(next);
+  }
+  if (rotation.rotationPeriod !== undefined && rotation.rotationPeriod !== null) {
+    const period = duration('secret.rotation.rotation_period', rotation.rotationPeriod);
+    if (period.nanos !== 0) throw invalid('Rotation period must be in seconds.');
+    if (period.ms < MIN_ROTATION_PERIOD_MS || period.ms > MAX_ROTATION_MS)
+      throw invalid('Rotation period must be at least 3600s (1 hour) and at most 3153600000s (100 years).');
+    if (out.nextRotationTime === undefined)
+      throw invalid('Next rotation time must be set while the rotation period is set.');
+    out.rotationPeriod = period.message;
+  }
+  if (Object.keys(out).length === 0) return undefined;
+  if (!Array.isArray(topics) || topics.length === 0)
+    throw invalid('Topics must be set to configure rotation: rotation notifications are sent to them.');
+  return out;
+}
+
+/** version_destroy_ttl, in the store's form; a zero TTL is no delayed destruction. */
+function destroyTtl(v: unknown, path: string): Obj | undefined {
+  const ttl = duration(path, v);
+  if (ttl.ms < 0) throw invalid(`Invalid value at '${path}': the duration must not be negative.`);
+  return ttl.ms === 0 ? undefined : ttl.message;
 }
 
 function pageOf<T>(items: T[], pageSize: unknown, pageToken: unknown): { page: T[]; next: string } {
@@ -317,7 +442,7 @@ export class SecretStore {
     }
     const name = this.secretKey(secretId, parent.location);
     if (this.live(name)) throw new RpcError(GrpcCode.ALREADY_EXISTS, `Secret [${name}] already exists.`);
-    const secret = isObj(req.secret) ? req.secret : {};
+    const secret = camelSecret(isObj(req.secret) ? req.secret : {});
     const replication = secret.replication;
     if (parent.location === undefined) {
       if (!isObj(replication) || (!isObj(replication.automatic) && !isObj(replication.userManaged))) {
@@ -338,6 +463,8 @@ export class SecretStore {
       throw invalid('Version aliases cannot be set when creating a secret: the secret has no versions yet.');
     }
     const now = this.now();
+    validateTopics(secret.topics);
+    const rotation = checkedRotation(secret.rotation, secret.topics, now, true);
     const rec: SecretRecord = {
       name,
       location: parent.location,
@@ -350,7 +477,11 @@ export class SecretStore {
       fields: {},
       versions: [],
     };
-    for (const field of ECHOED) if (secret[field] !== undefined) rec.fields[field] = secret[field];
+    for (const field of [...ECHOED, ...INPUT_ONLY]) if (secret[field] !== undefined) rec.fields[field] = secret[field];
+    if (rotation) rec.fields.rotation = rotation;
+    else delete rec.fields.rotation;
+    if (secret.versionDestroyTtl !== undefined)
+      rec.fields.versionDestroyTtl = destroyTtl(secret.versionDestroyTtl, 'secret.version_destroy_ttl');
     if (isObj(secret.expireTime)) rec.expireMs = msOf(secret.expireTime);
     else if (isObj(secret.ttl)) rec.expireMs = now + msOf(secret.ttl);
     this.secrets.set(name, rec);
@@ -363,7 +494,7 @@ export class SecretStore {
 
   private updateSecret(req: Obj): Obj {
     if (!isObj(req.secret)) throw invalid('Field [secret] is required.');
-    const secret = req.secret;
+    const secret = camelSecret(req.secret);
     const rec = this.secretFor(secret.name, 'secretmanager.secrets.update');
     const mask =
       isObj(req.updateMask) && Array.isArray(req.updateMask.paths)
@@ -374,12 +505,18 @@ export class SecretStore {
     if (etag !== '' && etag !== rec.etag) throw new RpcError(GrpcCode.FAILED_PRECONDITION, ETAG_MISMATCH);
 
     // Validate everything before changing anything.
-    const fields = mask.map((path) => {
-      const field = toCamel(path);
+    // A path names a field, or a field of a message field (`rotation.rotation_period`): FieldMask semantics.
+    const entries = mask.map((path) => {
+      const [head = '', ...tail] = path.split('.');
+      const field = toCamel(head);
       if (IMMUTABLE.has(field)) throw invalid(`The field [${path}] cannot be updated.`);
       if (!UPDATABLE.has(field)) throw invalid(`Invalid update_mask path [${path}].`);
-      return field;
+      if (tail.length === 0) return { field, sub: undefined };
+      const sub = toCamel(tail.join('.'));
+      if (tail.length !== 1 || !SUB_FIELDS[field]?.has(sub)) throw invalid(`Invalid update_mask path [${path}].`);
+      return { field, sub };
     });
+    const fields = entries.map((e) => e.field);
     const labels = fields.includes('labels') ? stringMap(secret.labels) : rec.labels;
     const annotations = fields.includes('annotations') ? stringMap(secret.annotations) : rec.annotations;
     validateLabels(labels);
@@ -405,19 +542,42 @@ export class SecretStore {
       if (aliases.size > MAX_ALIASES) throw invalid(`A secret can have at most ${MAX_ALIASES} version aliases.`);
     }
 
+    // The kept fields as they will be: a whole field replaced, or a sub-field of it, field by field.
+    const next: Obj = { ...rec.fields };
+    for (const { field, sub } of entries) {
+      if (!(ECHOED as readonly string[]).includes(field)) continue;
+      const given = secret[field];
+      if (sub === undefined) {
+        if (given === undefined || given === null) delete next[field];
+        else next[field] = given;
+        continue;
+      }
+      const merged: Obj = isObj(next[field]) ? { ...next[field] } : {};
+      const value = isObj(given) ? given[sub] : undefined;
+      if (value === undefined || value === null) delete merged[sub];
+      else merged[sub] = value;
+      if (Object.keys(merged).length === 0) delete next[field];
+      else next[field] = merged;
+    }
+    validateTopics(next.topics);
+    const nextTimeGiven = entries.some(
+      (e) => e.field === 'rotation' && (e.sub === undefined || e.sub === 'nextRotationTime'),
+    );
+    next.rotation = checkedRotation(next.rotation, next.topics, this.now(), nextTimeGiven);
+    if (fields.includes('versionDestroyTtl') && next.versionDestroyTtl !== undefined)
+      next.versionDestroyTtl = destroyTtl(next.versionDestroyTtl, 'secret.version_destroy_ttl');
+
     rec.labels = labels;
     rec.annotations = annotations;
     rec.aliases = aliases;
+    rec.fields = next;
     for (const field of fields) {
       if (field === 'expireTime') {
-        if (isObj(secret.expireTime)) rec.expireMs = msOf(secret.expireTime);
+        if (isObj(secret.expireTime)) rec.expireMs = msOf(secret.expireTime as DurationLike);
         else delete rec.expireMs;
       } else if (field === 'ttl') {
-        if (isObj(secret.ttl)) rec.expireMs = this.now() + msOf(secret.ttl);
+        if (isObj(secret.ttl)) rec.expireMs = this.now() + msOf(secret.ttl as DurationLike);
         else delete rec.expireMs;
-      } else if ((ECHOED as readonly string[]).includes(field)) {
-        if (secret[field] === undefined) delete rec.fields[field];
-        else rec.fields[field] = secret[field];
       }
     }
     rec.etag = this.newEtag(); // every update, even a no-op one, changes the etag
@@ -442,21 +602,7 @@ export class SecretStore {
       .filter((name) => name.startsWith(prefix) && !name.slice(prefix.length).includes('/'))
       .map((name) => this.live(name))
       .filter((rec): rec is SecretRecord => rec !== undefined)
-      .filter((rec) =>
-        matches(
-          terms,
-          (field) => {
-            if (field === 'name') return rec.name;
-            if (field === 'labels') return Object.keys(rec.labels);
-            if (field.startsWith('labels.')) return rec.labels[field.slice(7)] ?? null;
-            if (field === 'annotations') return Object.keys(rec.annotations);
-            if (field.startsWith('annotations.')) return rec.annotations[field.slice(12)] ?? null;
-            if (field === 'version_aliases' || field === 'versionAliases') return [...rec.aliases.keys()];
-            return undefined;
-          },
-          filter,
-        ),
-      )
+      .filter((rec) => matches(terms, this.secretView(rec), filter)) // the Secret as the API shows it
       .sort((a, b) => b.createMs - a.createMs || b.order - a.order); // newest first
     const { page, next } = pageOf(all, req.pageSize, req.pageToken);
     return { secrets: page.map((rec) => this.secretView(rec)), nextPageToken: next, totalSize: all.length };
@@ -516,17 +662,7 @@ export class SecretStore {
     const all = rec.versions
       .slice()
       .reverse() // newest first
-      .filter((v) =>
-        matches(
-          terms,
-          (field) => {
-            if (field === 'name') return `${rec.name}/versions/${v.id}`;
-            if (field === 'state') return v.state;
-            return undefined;
-          },
-          filter,
-        ),
-      );
+      .filter((v) => matches(terms, this.versionView(rec, v), filter)); // the SecretVersion as the API shows it
     const { page, next } = pageOf(all, req.pageSize, req.pageToken);
     return { versions: page.map((v) => this.versionView(rec, v)), nextPageToken: next, totalSize: all.length };
   }
@@ -543,11 +679,12 @@ export class SecretStore {
       );
     }
     const now = this.now();
-    const destroyTtl = msOf(isObj(rec.fields.versionDestroyTtl) ? rec.fields.versionDestroyTtl : undefined);
-    if (to === 'DESTROYED' && destroyTtl > 0) {
+    const ttl = rec.fields.versionDestroyTtl;
+    const destroyTtlMs = isDuration(ttl) ? msOf(ttl) : 0;
+    if (to === 'DESTROYED' && destroyTtlMs > 0) {
       // Delayed destruction: disabled now, destroyed once the TTL has passed; enabling cancels it.
       v.state = 'DISABLED';
-      v.scheduledDestroyMs = now + destroyTtl;
+      v.scheduledDestroyMs = now + destroyTtlMs;
     } else {
       v.state = to;
       if (to === 'ENABLED') delete v.scheduledDestroyMs;

@@ -1,0 +1,187 @@
+import { randomBytes } from 'node:crypto';
+import { GrpcCode } from '../../sources/gcp-names.js';
+import { RpcError } from './status.js';
+import type { SecretStore } from './store.js';
+
+/**
+ * IAM on secrets: GetIamPolicy, SetIamPolicy, TestIamPermissions, with the semantics the reference gives.
+ * Policies live here, keyed by the secret's canonical name (the one GetSecret answers, with the project
+ * NUMBER) and tied to that secret's create_time, so that a deleted and re-created secret starts with no policy.
+ * Existence is checked through the store's own GetSecret, so names, projects and expiry behave as for every RPC.
+ *
+ * - projects.secrets.getIamPolicy: "Returns empty policy if the secret exists and does not have a policy set."
+ *   https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets/getIamPolicy
+ * - projects.secrets.testIamPermissions: "If the secret does not exist, this call returns an empty set of
+ *   permissions, not a NOT_FOUND error." Permissions with wildcards are not allowed.
+ *   https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets/testIamPermissions
+ * - Policy (google.iam.v1): version 0, 1 or 3, other values are rejected; conditional bindings need version 3;
+ *   each binding has at least one member; the etag is for read-modify-write: a stale one fails (ABORTED, HTTP
+ *   409, as IAM answers a concurrent policy change). https://cloud.google.com/iam/docs/reference/rest/v1/Policy
+ */
+
+type Obj = Record<string, unknown>;
+
+interface Binding {
+  role: string;
+  members: string[];
+  condition?: Obj;
+}
+
+interface StoredPolicy {
+  createTime: string;
+  version: number;
+  bindings: Binding[];
+  etag: Buffer;
+}
+
+/** The etag IAM answers for a resource without a policy ("ACAB" in JSON). */
+const EMPTY_ETAG = Buffer.from('ACAB', 'base64');
+const VALID_VERSIONS = new Set([0, 1, 3]);
+/** Principal prefixes of a binding's members (`user:a@example.com`, …); also allUsers, allAuthenticatedUsers. */
+const MEMBER_PREFIXES = [
+  'user:',
+  'serviceAccount:',
+  'group:',
+  'domain:',
+  'deleted:user:',
+  'deleted:serviceAccount:',
+  'deleted:group:',
+  'projectOwner:',
+  'projectEditor:',
+  'projectViewer:',
+  'principal://',
+  'principalSet://',
+];
+const isMember = (m: string): boolean =>
+  m === 'allUsers' ||
+  m === 'allAuthenticatedUsers' ||
+  (!/\s/.test(m) && MEMBER_PREFIXES.some((prefix) => m.startsWith(prefix) && m.length > prefix.length));
+const ROLE = /^(?:roles\/[A-Za-z0-9_.]+|(?:projects|organizations)\/[^/]+\/roles\/[A-Za-z0-9_.]+)$/;
+/** The permissions a secret has (IAM's testable permissions on secretmanager.googleapis.com/Secret). */
+const SECRET_PERMISSION = /^secretmanager\.(?:secrets|versions)\.[A-Za-z]+$/;
+
+export const IAM_METHODS = new Set(['GetIamPolicy', 'SetIamPolicy', 'TestIamPermissions']);
+
+const invalid = (message: string): RpcError => new RpcError(GrpcCode.INVALID_ARGUMENT, message);
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export class IamPolicies {
+  private readonly policies = new Map<string, StoredPolicy>();
+
+  constructor(private readonly store: SecretStore) {}
+
+  handle(method: string, request: Obj): Obj | undefined {
+    switch (method) {
+      case 'GetIamPolicy':
+        return this.get(request);
+      case 'SetIamPolicy':
+        return this.set(request);
+      case 'TestIamPermissions':
+        return this.test(request);
+      default:
+        return undefined;
+    }
+  }
+
+  /** The secret (as GetSecret answers it) or GetSecret's error: NOT_FOUND, PERMISSION_DENIED, INVALID_ARGUMENT. */
+  private secret(resource: unknown): { name: string; createTime: string } {
+    const secret = this.store.handle('GetSecret', { name: str(resource) }) as Obj;
+    const created = secret.createTime as { seconds?: unknown; nanos?: unknown } | undefined;
+    return { name: str(secret.name), createTime: `${String(created?.seconds)}.${String(created?.nanos)}` };
+  }
+
+  private current(secret: { name: string; createTime: string }): StoredPolicy | undefined {
+    const policy = this.policies.get(secret.name);
+    if (policy && policy.createTime !== secret.createTime) {
+      this.policies.delete(secret.name);
+      return undefined;
+    }
+    return policy;
+  }
+
+  private get(request: Obj): Obj {
+    const secret = this.secret(request.resource);
+    const options = isObj(request.options) ? request.options : {};
+    const requested = Number(options.requestedPolicyVersion ?? 0);
+    if (!VALID_VERSIONS.has(requested))
+      throw invalid(`Invalid requested policy version ${requested}: valid values are 0, 1 and 3.`);
+    const policy = this.current(secret);
+    if (!policy) return { etag: EMPTY_ETAG };
+    if (policy.version === 3 && requested !== 3)
+      throw invalid(
+        'The policy has conditional role bindings: request policy version 3 (options.requestedPolicyVersion).',
+      );
+    return view(policy);
+  }
+
+  private set(request: Obj): Obj {
+    const secret = this.secret(request.resource);
+    if (!isObj(request.policy)) throw invalid('The request must contain a policy.');
+    const policy = request.policy;
+    const version = Number(policy.version ?? 0);
+    if (!VALID_VERSIONS.has(version)) throw invalid(`Invalid policy version ${version}: valid values are 0, 1 and 3.`);
+    const bindings = Array.isArray(policy.bindings) ? (policy.bindings as Obj[]) : [];
+    const merged = new Map<string, Binding>();
+    let conditional = false;
+    for (const b of bindings) {
+      const role = str(b.role);
+      if (!ROLE.test(role)) throw invalid(`Role (${role}) does not exist in the resource's hierarchy.`);
+      const members = Array.isArray(b.members) ? (b.members as unknown[]).map(str) : [];
+      if (members.length === 0) throw invalid(`The binding for role ${role} has no members.`);
+      for (const member of members)
+        if (!isMember(member)) throw invalid(`Invalid principal: ${member} (for role ${role}).`);
+      const condition = isObj(b.condition) && Object.keys(b.condition).length > 0 ? b.condition : undefined;
+      if (condition) {
+        conditional = true;
+        if (version !== 3)
+          throw invalid('A policy with conditional role bindings must be version 3 (set policy.version to 3).');
+        if (str(condition.expression) === '') throw invalid(`The condition of role ${role} has no expression.`);
+      }
+      const key = `${role}\n${condition ? JSON.stringify(condition) : ''}`;
+      const into = merged.get(key) ?? { role, members: [], ...(condition ? { condition } : {}) };
+      for (const member of members) if (!into.members.includes(member)) into.members.push(member);
+      merged.set(key, into);
+    }
+    const existing = this.current(secret);
+    const given = Buffer.isBuffer(policy.etag) ? policy.etag : Buffer.from(str(policy.etag), 'base64');
+    if (given.length > 0 && !given.equals(existing?.etag ?? EMPTY_ETAG)) {
+      throw new RpcError(
+        GrpcCode.ABORTED,
+        'There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.',
+      );
+    }
+    const stored: StoredPolicy = {
+      createTime: secret.createTime,
+      version: conditional ? 3 : 1,
+      bindings: [...merged.values()],
+      etag: randomBytes(8),
+    };
+    this.policies.set(secret.name, stored);
+    return view(stored);
+  }
+
+  private test(request: Obj): Obj {
+    const permissions = Array.isArray(request.permissions) ? (request.permissions as unknown[]).map(str) : [];
+    for (const p of permissions)
+      if (p.includes('*')) throw invalid(`Permissions with wildcards (${p}) are not allowed.`);
+    try {
+      this.secret(request.resource);
+    } catch (error) {
+      // "If the secret does not exist, this call returns an empty set of permissions, not a NOT_FOUND error."
+      if (error instanceof RpcError && (error.code === GrpcCode.NOT_FOUND || error.code === GrpcCode.PERMISSION_DENIED))
+        return { permissions: [] };
+      throw error;
+    }
+    // The emulator's caller holds every permission on the secrets of its project.
+    return { permissions: permissions.filter((p) => SECRET_PERMISSION.test(p)) };
+  }
+}
+
+function view(policy: StoredPolicy): Obj {
+  return {
+    version: policy.version,
+    bindings: policy.bindings.map((b) => ({ ...b, members: [...b.members] })),
+    etag: policy.etag,
+  };
+}

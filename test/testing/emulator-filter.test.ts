@@ -1,0 +1,159 @@
+/**
+ * The list-filter grammar of ListSecrets and ListSecretVersions, through the real client on both transports.
+ *
+ * Reference: "Filter lists of secrets and secret versions", https://cloud.google.com/secret-manager/docs/filtering
+ * (its examples table: `name:mysecret`, `name:APIKEY*production`, `labels.environment=production`,
+ * `create_time<2021-01-01T06:00:00Z AND create_time>2021-01-01T12:00:00Z`, `replication.automatic:*`,
+ * `replication.user_managed.replicas.location:* AND NOT replication.user_managed.replicas.location:…`; and
+ * `name:asecret OR name:bsecret`, the page's API example), and AIP-160 (https://google.aip.dev/160) for the grammar.
+ * A bad filter's wording is the service's: `syntax error at line 1, column 11, token '('` answered
+ * `labels.list():label1` with INVALID_ARGUMENT (googleapis/google-cloud-dotnet#10639).
+ */
+import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SecretManagerEmulator, startSecretManagerEmulator } from '../../src/testing/index.js';
+import { failure } from './rpc-failure.js';
+
+const P = 'keyflip-test';
+const INVALID_ARGUMENT = 3;
+const o = { retry: null, timeout: 5_000 } as const;
+const page = { ...o, autoPaginate: false } as const;
+const KEY = 'projects/p/locations/us-central1/keyRings/kr/cryptoKeys/my-cmek-key';
+
+describe.each([['grpc'], ['rest']] as const)('list filters over %s, through the real client', (mode) => {
+  let emulator: SecretManagerEmulator;
+  let client: SecretManagerServiceClient;
+  const ids = {
+    mysecret: `${mode}-mysecret-a`,
+    apikey: `${mode}-APIKEY-web-production`,
+    asecret: `${mode}-asecret`,
+    bsecret: `${mode}-bsecret`,
+    regional: `${mode}-user-managed`,
+  };
+
+  const names = async (filter: string): Promise<string[]> => {
+    const [secrets] = await client.listSecrets({ parent: `projects/${P}`, filter }, page);
+    return secrets.map((s) => String(s.name).split('/').pop() as string).sort();
+  };
+  const bad = async (filter: string) => failure(client.listSecrets({ parent: `projects/${P}`, filter }, page), mode);
+
+  beforeAll(async () => {
+    emulator = await startSecretManagerEmulator();
+    client = new SecretManagerServiceClient(mode === 'grpc' ? emulator.clientOptions : emulator.restClientOptions);
+    await client.initialize();
+    const create = (id: string, secret: object) =>
+      client.createSecret({ parent: `projects/${P}`, secretId: id, secret: { labels: { m: mode }, ...secret } }, o);
+    await create(ids.mysecret, { replication: { automatic: {} }, labels: { m: mode, environment: 'production' } });
+    await create(ids.apikey, {
+      replication: { automatic: {} },
+      labels: { m: mode, environment: 'staging' },
+      expireTime: { seconds: 4102444800 }, // 2100-01-01T00:00:00Z
+    });
+    await create(ids.asecret, { replication: { automatic: {} } });
+    await create(ids.bsecret, { replication: { automatic: {} } });
+    await create(ids.regional, {
+      replication: {
+        userManaged: {
+          replicas: [
+            { location: 'us-east1' },
+            { location: 'us-central1', customerManagedEncryption: { kmsKeyName: KEY } },
+          ],
+        },
+      },
+    });
+  });
+  afterAll(async () => {
+    await client?.close();
+    await emulator?.close();
+  });
+
+  const all = () => Object.values(ids).sort();
+
+  it('the Filtering page examples', async () => {
+    expect(await names('name:mysecret')).toEqual([ids.mysecret]);
+    expect(await names('name:APIKEY*production')).toEqual([ids.apikey]);
+    expect(await names(`labels.environment=production AND labels.m=${mode}`)).toEqual([ids.mysecret]);
+    expect(await names(`name:asecret OR name:bsecret AND labels.m=${mode}`)).toEqual([ids.asecret, ids.bsecret]);
+    // As the page writes it, the range is empty (before 06:00 and after 12:00 the same day): nothing matches.
+    expect(await names('create_time<2021-01-01T06:00:00Z AND create_time>2021-01-01T12:00:00Z')).toEqual([]);
+    expect(await names(`replication.automatic:* labels.m=${mode}`)).toEqual(
+      [ids.mysecret, ids.apikey, ids.asecret, ids.bsecret].sort(),
+    );
+    expect(
+      await names(
+        'replication.user_managed.replicas.location:* AND NOT replication.user_managed.replicas.location:us-central2 ' +
+          'AND NOT replication.user_managed.replicas.location:us-west1',
+      ),
+    ).toEqual([ids.regional]);
+    expect(
+      await names(
+        'replication.user_managed.replicas.location:* AND NOT replication.user_managed.replicas.location:us-east1',
+      ),
+    ).toEqual([]);
+    expect(await names('replication.user_managed.replicas.customerManagedEncryption:*')).toEqual([ids.regional]);
+    expect(await names(`replication.user_managed.replicas.customerManagedEncryption.kmsKeyName=${KEY}`)).toEqual([
+      ids.regional,
+    ]);
+  });
+
+  it('OR, AND, implicit AND, NOT and -, parentheses (OR binds tighter than AND, AIP-160)', async () => {
+    const m = `labels.m=${mode}`;
+    expect(await names(`${m} (name:asecret OR name:bsecret)`)).toEqual([ids.asecret, ids.bsecret]);
+    expect(await names(`${m} NOT (name:asecret OR name:bsecret)`)).toEqual(
+      [ids.mysecret, ids.apikey, ids.regional].sort(),
+    );
+    expect(await names(`${m} -name:asecret -name:bsecret -name:mysecret`)).toEqual([ids.apikey, ids.regional].sort());
+    expect(await names(`${m} labels.environment:(production OR staging)`)).toEqual([ids.mysecret, ids.apikey].sort());
+    expect(await names(`${m} labels.environment:*`)).toEqual([ids.mysecret, ids.apikey].sort());
+    expect(await names(`${m} labels:environment`)).toEqual([ids.mysecret, ids.apikey].sort()); // a map has the key
+    expect(await names(`${m} labels.environment!=production`)).toEqual(
+      [ids.apikey, ids.asecret, ids.bsecret, ids.regional].sort(),
+    );
+    expect(await names(`${m} name:"bsecret"`)).toEqual([ids.bsecret]);
+  });
+
+  it('timestamps compare as times: create_time and expire_time, RFC 3339 or a date', async () => {
+    const m = `labels.m=${mode}`;
+    expect(await names(`${m} create_time>2021-01-01T00:00:00Z`)).toEqual(all());
+    expect(await names(`${m} create_time<2021-01-01T00:00:00Z`)).toEqual([]);
+    const [one] = await client.getSecret({ name: `projects/${P}/secrets/${ids.bsecret}` }, o);
+    const at = new Date(Number(one.createTime?.seconds) * 1000 + Math.floor((one.createTime?.nanos ?? 0) / 1e6));
+    const iso = at.toISOString();
+    expect(await names(`${m} create_time<=${iso}`)).toContain(ids.bsecret);
+    expect(await names(`${m} create_time>=${iso}`)).toContain(ids.bsecret);
+    expect(await names(`${m} create_time<${iso}`)).not.toContain(ids.bsecret);
+    expect(await names(`${m} create_time>${iso}`)).not.toContain(ids.bsecret);
+    expect(await names(`${m} expire_time:*`)).toEqual([ids.apikey]);
+    expect(await names(`${m} expire_time<2021-07-31`)).toEqual([]);
+    expect(await names(`${m} expire_time<2100-01-02 expire_time>=2100-01-01T00:00:00Z`)).toEqual([ids.apikey]);
+  });
+
+  it('ListSecretVersions: state, name, create_time', async () => {
+    const parent = `projects/${P}/secrets/${ids.asecret}`;
+    for (let i = 0; i < 3; i++) await client.addSecretVersion({ parent, payload: { data: Buffer.from(`v${i}`) } }, o);
+    await client.disableSecretVersion({ name: `${parent}/versions/2` }, o);
+    await client.destroySecretVersion({ name: `${parent}/versions/3` }, o);
+    const versions = async (filter: string) =>
+      (await client.listSecretVersions({ parent, filter }, page))[0].map((v) => String(v.name).split('/').pop()).sort();
+    expect(await versions('state:ENABLED')).toEqual(['1']);
+    expect(await versions('state:(ENABLED OR DISABLED)')).toEqual(['1', '2']);
+    expect(await versions('state=DESTROYED OR name:versions/1')).toEqual(['1', '3']);
+    expect(await versions('NOT state:ENABLED')).toEqual(['2', '3']);
+    expect(await versions('state!=ENABLED AND create_time>2021-01-01')).toEqual(['2', '3']);
+    expect(await versions('destroy_time:*')).toEqual(['3']);
+    expect((await failure(client.listSecretVersions({ parent, filter: 'labels.a=1' }, page), mode)).code).toBe(
+      INVALID_ARGUMENT,
+    );
+  });
+
+  it('a bad filter answers INVALID_ARGUMENT in the service words', async () => {
+    const e = await bad('labels.list():label1');
+    expect(e.code).toBe(INVALID_ARGUMENT);
+    expect(e.text).toContain("syntax error at line 1, column 11, token '('");
+    for (const filter of ['name:a OR', '(name:a', 'name:a)', 'AND name:a', 'name', 'name:a AND', 'name:"a']) {
+      expect((await bad(filter)).code, filter).toBe(INVALID_ARGUMENT);
+    }
+    expect((await bad('no_such_field:x')).code).toBe(INVALID_ARGUMENT);
+    expect((await bad('create_time>yesterday')).code).toBe(INVALID_ARGUMENT);
+  });
+});
