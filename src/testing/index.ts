@@ -17,6 +17,7 @@ export {
   type SecretManagerEmulatorOptions,
   type EmulatorClientOptions,
   type EmulatorLocationOptions,
+  type IamEnforcementOptions,
 } from './emulator/index.js';
 export { EmulatorAdminError } from './emulator/admin-error.js';
 export { usageCounter, type UsageCounter } from './usage-counter.js';

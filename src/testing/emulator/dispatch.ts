@@ -5,6 +5,14 @@ import type { SecretStore } from './store.js';
 
 export type Reply = (error: RpcError | null, response?: Record<string, unknown>) => void;
 
+/**
+ * What Google's front end answers, with UNIMPLEMENTED (12; HTTP 501), for an operation it does not serve:
+ * the wording quoted from production in googleapis/python-run#66, googleapis/python-datacatalog#33 and
+ * googleapis/google-cloud-node-core#205. The emulator answers it for every RPC it does not imitate
+ * (EnableManagedRotation, RotateSecret: see docs/emulator.md).
+ */
+export const UNIMPLEMENTED_MESSAGE = 'Operation is not implemented, or supported, or enabled.';
+
 /** Answers some RPCs beside the store (the IAM policies, the Locations mixin); `undefined` for the others. */
 export interface RpcHandler {
   handle(method: string, request: Record<string, unknown>): Record<string, unknown> | undefined;
@@ -47,12 +55,7 @@ export class Dispatcher {
         return;
       }
       if (response === undefined) {
-        reply(
-          new RpcError(
-            GrpcCode.UNIMPLEMENTED,
-            `Method ${method} is not implemented by the keyflip Secret Manager emulator.`,
-          ),
-        );
+        reply(new RpcError(GrpcCode.UNIMPLEMENTED, UNIMPLEMENTED_MESSAGE));
         return;
       }
       if (method === 'AccessSecretVersion' && this.faults.takeCorruption()) {

@@ -18,7 +18,10 @@ import { RpcError } from './status.js';
  * matches any run (`name:APIKEY*production`). `*_time` fields compare as timestamps (RFC 3339, or a date:
  * `expire_time<2021-07-31`), `rotation_period` and the TTLs as durations (`259200s`), numbers as numbers.
  * A syntax error answers INVALID_ARGUMENT in the service's words: `syntax error at line 1, column 11, token '('`
- * (as the service answered `labels.list():label1`, googleapis/google-cloud-dotnet#10639).
+ * (as the service answered `labels.list():label1`, googleapis/google-cloud-dotnet#10639). For a field the resource
+ * does not have and for a comparison of a `*_time` field with no timestamp, no public source shows the service's
+ * wording (searched: the reference, the filtering page, issue trackers): the emulator answers INVALID_ARGUMENT in
+ * words of its own, naming the field and the value.
  */
 export type Op = ':' | '=' | '!=' | '<' | '<=' | '>' | '>=';
 

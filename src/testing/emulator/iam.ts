@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { GrpcCode } from '../../sources/gcp-names.js';
-import { RpcError } from './status.js';
+import { ConfigurationError } from '../../errors.js';
+import { GrpcCode, parseVersionName, secretName } from '../../sources/gcp-names.js';
+import { permissionDenied, RpcError } from './status.js';
 import type { SecretStore } from './store.js';
 
 /**
@@ -17,6 +18,15 @@ import type { SecretStore } from './store.js';
  * - Policy (google.iam.v1): version 0, 1 or 3, other values are rejected; conditional bindings need version 3;
  *   each binding has at least one member; the etag is for read-modify-write: a stale one fails (ABORTED, HTTP
  *   409, as IAM answers a concurrent policy change). https://cloud.google.com/iam/docs/reference/rest/v1/Policy
+ *   The service's words for it: "There were concurrent policy changes. Please retry the whole read-modify-write
+ *   with exponential backoff." (status ABORTED, code 409; quoted in DataBiosphere/leonardo#737).
+ * - Optional enforcement ({@link IamEnforcementOptions}): AccessSecretVersion needs `secretmanager.versions.access`,
+ *   which roles/secretmanager.secretAccessor ("Allows accessing the payload of secrets") and
+ *   roles/secretmanager.admin (`secretmanager.*`) grant (https://cloud.google.com/iam/docs/roles-permissions/
+ *   secretmanager), and the basic roles/owner. A denial is worded as the service words it: "Permission
+ *   'secretmanager.versions.access' denied for resource 'projects/P/secrets/S/versions/1' (or it may not exist)."
+ *   (PERMISSION_DENIED, HTTP 403; GoogleCloudPlatform/java-docs-samples#6571 over gRPC,
+ *   GoogleCloudPlatform/terraform-gcp-datadog-integration#2 over REST), also for a secret that does not exist.
  */
 
 type Obj = Record<string, unknown>;
@@ -62,17 +72,73 @@ const SECRET_PERMISSION = /^secretmanager\.(?:secrets|versions)\.[A-Za-z]+$/;
 
 export const IAM_METHODS = new Set(['GetIamPolicy', 'SetIamPolicy', 'TestIamPermissions']);
 
+/**
+ * Optional IAM enforcement (`SecretManagerEmulatorOptions.iam`). Off by default: every call is allowed, whatever
+ * the policies say. With `enforce: true`, AccessSecretVersion succeeds only when the secret's policy (set with
+ * SetIamPolicy) grants `caller` a role holding `secretmanager.versions.access` — roles/secretmanager.secretAccessor,
+ * roles/secretmanager.admin or roles/owner, in a binding that names `caller`, one of its `groups`, its domain
+ * (`domain:example.com`, for a `user:` caller), `allAuthenticatedUsers` or `allUsers`. Otherwise it answers
+ * PERMISSION_DENIED as the service does: `Permission 'secretmanager.versions.access' denied for resource '<the name
+ * asked for>' (or it may not exist).` — also when the secret does not exist, since the service does not tell a
+ * caller without access.
+ * TestIamPermissions then answers the permissions the policy grants `caller` (not every permission).
+ *
+ * Not imitated: policies inherited from the project, folder or organization (there are none: the emulator's project
+ * grants nothing), custom roles (`projects/P/roles/R` grant nothing), and conditions (a conditional binding grants
+ * nothing, whatever its expression). The other RPCs and the admin helpers are never checked.
+ * @example
+ * const emulator = await startSecretManagerEmulator({
+ *   iam: { enforce: true, caller: 'serviceAccount:app@my-project.iam.gserviceaccount.com' },
+ * });
+ */
+export interface IamEnforcementOptions {
+  /**
+   * Enforce the secrets' policies on AccessSecretVersion.
+   * @default false
+   */
+  enforce?: boolean;
+  /**
+   * Who calls: a principal as a binding names it, `user:…`, `serviceAccount:…` or `principal://…`. Required when
+   * `enforce` is true.
+   * @default none (no caller: required when `enforce` is true)
+   */
+  caller?: string;
+  /**
+   * The groups the caller belongs to (`group:ops@example.com`): a binding to one of them grants the caller too.
+   * @default []
+   */
+  groups?: readonly string[];
+}
+
+/** What each predefined role grants of a secret's permissions; `*` is every one of them. */
+const ROLE_PERMISSIONS: Record<string, readonly string[]> = {
+  'roles/owner': ['*'],
+  'roles/secretmanager.admin': ['*'],
+  'roles/secretmanager.secretAccessor': ['secretmanager.versions.access'],
+};
+const ACCESS = 'secretmanager.versions.access';
+
 const invalid = (message: string): RpcError => new RpcError(GrpcCode.INVALID_ARGUMENT, message);
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export class IamPolicies {
   private readonly policies = new Map<string, StoredPolicy>();
+  /** The principals bindings may name to grant the caller; undefined when nothing is enforced. */
+  private readonly principals: ReadonlySet<string> | undefined;
 
-  constructor(private readonly store: SecretStore) {}
+  constructor(
+    private readonly store: SecretStore,
+    options: IamEnforcementOptions = {},
+  ) {
+    this.principals = enforcedPrincipals(options);
+  }
 
   handle(method: string, request: Obj): Obj | undefined {
     switch (method) {
+      case 'AccessSecretVersion':
+        this.checkAccess(request.name);
+        return undefined; // the store answers
       case 'GetIamPolicy':
         return this.get(request);
       case 'SetIamPolicy':
@@ -161,21 +227,84 @@ export class IamPolicies {
     return view(stored);
   }
 
+  /** Enforcement on AccessSecretVersion: PERMISSION_DENIED unless the secret's policy grants the caller access. */
+  private checkAccess(name: unknown): void {
+    if (!this.principals) return;
+    const ref = parseVersionName(name);
+    if (!ref) return; // a malformed name: the store's INVALID_ARGUMENT
+    let secret: { name: string; createTime: string };
+    try {
+      secret = this.secret(secretName(ref));
+    } catch (error) {
+      // A missing secret, or another project: the caller may not learn which.
+      if (error instanceof RpcError && (error.code === GrpcCode.NOT_FOUND || error.code === GrpcCode.PERMISSION_DENIED))
+        throw permissionDenied(ACCESS, str(name));
+      throw error;
+    }
+    const granted = this.granted(secret);
+    if (!granted.has('*') && !granted.has(ACCESS)) throw permissionDenied(ACCESS, str(name));
+  }
+
+  /** The permissions the secret's policy grants the caller ('*' for all of them). */
+  private granted(secret: { name: string; createTime: string }): Set<string> {
+    const out = new Set<string>();
+    const principals = this.principals;
+    if (!principals) return out;
+    for (const binding of this.current(secret)?.bindings ?? []) {
+      if (binding.condition) continue; // conditions are not evaluated: they grant nothing
+      if (!binding.members.some((m) => principals.has(m))) continue;
+      for (const p of ROLE_PERMISSIONS[binding.role] ?? []) out.add(p);
+    }
+    return out;
+  }
+
   private test(request: Obj): Obj {
     const permissions = Array.isArray(request.permissions) ? (request.permissions as unknown[]).map(str) : [];
     for (const p of permissions)
       if (p.includes('*')) throw invalid(`Permissions with wildcards (${p}) are not allowed.`);
+    let secret: { name: string; createTime: string };
     try {
-      this.secret(request.resource);
+      secret = this.secret(request.resource);
     } catch (error) {
       // "If the secret does not exist, this call returns an empty set of permissions, not a NOT_FOUND error."
       if (error instanceof RpcError && (error.code === GrpcCode.NOT_FOUND || error.code === GrpcCode.PERMISSION_DENIED))
         return { permissions: [] };
       throw error;
     }
-    // The emulator's caller holds every permission on the secrets of its project.
-    return { permissions: permissions.filter((p) => SECRET_PERMISSION.test(p)) };
+    const known = permissions.filter((p) => SECRET_PERMISSION.test(p));
+    // Without enforcement the emulator's caller holds every permission on the secrets of its project.
+    if (!this.principals) return { permissions: known };
+    const granted = this.granted(secret);
+    return { permissions: known.filter((p) => granted.has('*') || granted.has(p)) };
   }
+}
+
+/** The principals a binding may name to grant the caller, or undefined when enforcement is off; checks the option. */
+function enforcedPrincipals(options: IamEnforcementOptions): ReadonlySet<string> | undefined {
+  if (!isObj(options)) throw new ConfigurationError('Invalid iam option: an object ({ enforce, caller, groups }).');
+  if (options.enforce !== undefined && typeof options.enforce !== 'boolean')
+    throw new ConfigurationError('Invalid iam.enforce: true or false.');
+  if (!options.enforce) return undefined;
+  const caller = options.caller;
+  const isCaller = (c: unknown): c is string =>
+    typeof c === 'string' && isMember(c) && !c.startsWith('group:') && !c.startsWith('domain:') && !c.startsWith('all');
+  if (!isCaller(caller)) {
+    throw new ConfigurationError(
+      `Invalid iam.caller ${JSON.stringify(caller)}: enforcement needs the caller as a principal, e.g. ` +
+        "'serviceAccount:app@my-project.iam.gserviceaccount.com' or 'user:alice@example.com'.",
+    );
+  }
+  const groups = options.groups ?? [];
+  if (!Array.isArray(groups)) throw new ConfigurationError('Invalid iam.groups: an array of group:… principals.');
+  for (const group of groups as unknown[]) {
+    if (typeof group !== 'string' || !group.startsWith('group:') || !isMember(group))
+      throw new ConfigurationError(`Invalid iam.groups entry ${JSON.stringify(group)}: 'group:name@example.com'.`);
+  }
+  const principals = new Set<string>([caller, ...(groups as string[]), 'allUsers', 'allAuthenticatedUsers']);
+  // `domain:D` is "all the users of that domain" (Policy reference): user accounts, not service accounts.
+  const domain = /^user:[^@]+@(.+)$/.exec(caller)?.[1];
+  if (domain) principals.add(`domain:${domain}`);
+  return principals;
 }
 
 function view(policy: StoredPolicy): Obj {

@@ -4,7 +4,7 @@ import { asAdminCall } from './admin-error.js';
 import { Dispatcher } from './dispatch.js';
 import { Faults } from './faults.js';
 import { startGrpcSurface, type GrpcSurface } from './grpc.js';
-import { IamPolicies } from './iam.js';
+import { type IamEnforcementOptions, IamPolicies } from './iam.js';
 import { loadEmulatorDeps } from './load.js';
 import { Locations } from './locations.js';
 import { loadMixinDeps } from './mixins.js';
@@ -33,7 +33,16 @@ export interface SecretManagerEmulatorOptions {
    * @default '127.0.0.1'
    */
   host?: string;
+  /**
+   * Enforce the secrets' IAM policies (set with SetIamPolicy) on AccessSecretVersion, for one caller
+   * identity: `{ enforce: true, caller: 'serviceAccount:app@p.iam.gserviceaccount.com' }`. Off by default
+   * (every call is allowed, as before). See {@link IamEnforcementOptions}.
+   * @default { enforce: false }
+   */
+  iam?: IamEnforcementOptions;
 }
+
+export type { IamEnforcementOptions } from './iam.js';
 
 /**
  * Constructor options for `SecretManagerServiceClient`, typed loosely so that they are accepted as they
@@ -160,13 +169,21 @@ export async function startSecretManagerEmulator(
   const mixins = loadMixinDeps();
   const store = new SecretStore(projectId, projectNumber);
   const faults = new Faults(new Set([...deps.methods, ...mixins.locationsMethods].map((m) => m.name)));
-  const dispatcher = new Dispatcher(store, faults, [new Locations(projectId, projectNumber), new IamPolicies(store)]);
+  const iam = new IamPolicies(store, options.iam); // a bad option throws here, before anything listens
+  const dispatcher = new Dispatcher(store, faults, [new Locations(projectId, projectNumber), iam]);
   const locations = { service: mixins.locationsService, methods: mixins.locationsMethods };
+  // v1beta2 (the package's `v1beta2.SecretManagerServiceClient`) is served by the same store: its RPCs are v1's.
+  const extra = mixins.v1beta2 ? [locations, mixins.v1beta2] : [locations];
 
-  const grpc: GrpcSurface = await startGrpcSurface(deps, dispatcher, host, port, [locations]);
+  const grpc: GrpcSurface = await startGrpcSurface(deps, dispatcher, host, port, extra);
   let rest: RestSurface;
   try {
-    rest = await startRestSurface(deps, dispatcher, host, mixins.locationsMethods);
+    rest = await startRestSurface(
+      deps,
+      dispatcher,
+      host,
+      extra.flatMap((s) => s.methods),
+    );
   } catch (error) {
     await grpc.close();
     throw error;

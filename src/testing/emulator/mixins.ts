@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { GCP_SDK_PACKAGE } from '../../sources/gcp-client.js';
@@ -15,6 +16,9 @@ import {
  * google-gax the installed `@google-cloud/secret-manager` uses:
  * - the google.cloud.location.Locations service (the client's `locationsClient`: ListLocations,
  *   GetLocation), from gax's own `build/protos/locations.json`, the very proto that client is built on;
+ * - google.cloud.secretmanager.v1beta2.SecretManagerService, which the package also exports (`v1beta2.
+ *   SecretManagerServiceClient`), from the package's own `build/protos/protos.json`: the same 15 RPCs as v1 but
+ *   managed rotation, served by the same store (absent from a client release that has no v1beta2: skipped);
  * - google-auth-library's `GoogleAuth`, so that the REST (`fallback: true`) client gets an auth object
  *   that answers `getProjectId()` as the gRPC one does (gax's fallback GrpcClient takes `authClient` as
  *   it is, and a bare PassThroughClient has no `getProjectId`).
@@ -24,11 +28,57 @@ export interface MixinDeps {
   locationsService: ServiceDefinition;
   /** Its RPCs, in the form both surfaces serve. */
   locationsMethods: RpcMethod[];
+  /** google.cloud.secretmanager.v1beta2.SecretManagerService and its RPCs, when the package has them. */
+  v1beta2?: { service: ServiceDefinition; methods: RpcMethod[] };
   /** `new GoogleAuth({ authClient, projectId, universeDomain })` of the client's google-auth-library. */
   googleAuth(options: { authClient: unknown; projectId: string; universeDomain: string }): unknown;
 }
 
 const LOCATIONS = 'google.cloud.location.Locations';
+const V1BETA2 = 'google.cloud.secretmanager.v1beta2.SecretManagerService';
+
+type ProtoLoader = { fromJSON(json: unknown, options: Record<string, unknown>): Record<string, unknown> };
+type Protobuf = { Root: { fromJSON(json: unknown): { lookupType(name: string): ProtoType } } };
+interface ServiceJson {
+  methods: Record<string, { requestType: string; responseType: string; parsedOptions?: Record<string, unknown>[] }>;
+}
+
+/** As load.ts decodes: camelCase, int64 as strings, enums by name, bytes as Buffers, no defaults. */
+const LOADER_OPTIONS = { keepCase: false, longs: String, enums: String, defaults: false, oneofs: true };
+
+/** One service of a protos JSON, in the form both surfaces serve; `undefined` when the JSON does not have it. */
+function serviceOf(
+  json: unknown,
+  fullName: string,
+  protoLoader: ProtoLoader,
+  protobuf: Protobuf,
+): { service: ServiceDefinition; methods: RpcMethod[] } | undefined {
+  const service = protoLoader.fromJSON(json, LOADER_OPTIONS)[fullName] as ServiceDefinition | undefined;
+  if (!service) return undefined;
+  const types = protobuf.Root.fromJSON(json);
+  const pkg = fullName.slice(0, fullName.lastIndexOf('.'));
+  const qualify = (type: string): string => (type.includes('.') ? type : `${pkg}.${type}`);
+  const serviceJson = lookupJson(json, fullName) as ServiceJson;
+  const methods: RpcMethod[] = Object.entries(serviceJson.methods).map(([name, m]) => ({
+    name,
+    definition: service[name] as MethodDefinition,
+    requestType: types.lookupType(qualify(m.requestType)),
+    responseType: types.lookupType(qualify(m.responseType)),
+    httpRules: (m.parsedOptions ?? [])
+      .map((o) => o['(google.api.http)'])
+      .filter((r): r is RpcMethod['httpRules'][number] => typeof r === 'object' && r !== null),
+  }));
+  return { service, methods };
+}
+
+/** The package's `build/protos/protos.json`, looked for above its entry point; `undefined` when not found. */
+function packageProtos(entry: string): string | undefined {
+  for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
+    const candidate = join(dir, 'build', 'protos', 'protos.json');
+    if (existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
 
 let cached: { key: string; deps: MixinDeps } | undefined;
 
@@ -47,41 +97,21 @@ export function loadMixinDeps(bases: readonly string[] = defaultResolveBases()):
   try {
     const gaxEntry = createRequire(entry).resolve('google-gax');
     const fromGax = createRequire(gaxEntry);
-    const protoLoader = fromGax('@grpc/proto-loader') as {
-      fromJSON(json: unknown, options: Record<string, unknown>): Record<string, unknown>;
-    };
-    const protobuf = fromGax('protobufjs') as {
-      Root: { fromJSON(json: unknown): { lookupType(name: string): ProtoType } };
-    };
-    const locationsJson = fromGax(join(dirname(gaxEntry), '..', 'protos', 'locations.json')) as {
-      nested: Record<string, unknown>;
-    };
-    const packageDefinition = protoLoader.fromJSON(locationsJson, {
-      keepCase: false,
-      longs: String,
-      enums: String,
-      defaults: false,
-      oneofs: true,
-    });
-    const service = packageDefinition[LOCATIONS] as ServiceDefinition | undefined;
-    if (!service) throw new Error(`${LOCATIONS} is not in google-gax's locations.json`);
-    const types = protobuf.Root.fromJSON(locationsJson);
-    const serviceJson = lookupJson(locationsJson, LOCATIONS) as {
-      methods: Record<string, { requestType: string; responseType: string; parsedOptions?: Record<string, unknown>[] }>;
-    };
-    const methods: RpcMethod[] = Object.entries(serviceJson.methods).map(([name, m]) => ({
-      name,
-      definition: service[name] as MethodDefinition,
-      requestType: types.lookupType(`google.cloud.location.${m.requestType}`),
-      responseType: types.lookupType(`google.cloud.location.${m.responseType}`),
-      httpRules: (m.parsedOptions ?? [])
-        .map((o) => o['(google.api.http)'])
-        .filter((r): r is RpcMethod['httpRules'][number] => typeof r === 'object' && r !== null),
-    }));
+    const protoLoader = fromGax('@grpc/proto-loader') as ProtoLoader;
+    const protobuf = fromGax('protobufjs') as Protobuf;
+    const locationsJson = fromGax(join(dirname(gaxEntry), '..', 'protos', 'locations.json')) as unknown;
+    const locations = serviceOf(locationsJson, LOCATIONS, protoLoader, protobuf);
+    if (!locations) throw new Error(`${LOCATIONS} is not in google-gax's locations.json`);
+    const protosPath = packageProtos(entry);
+    const v1beta2 =
+      protosPath === undefined
+        ? undefined
+        : serviceOf(createRequire(entry)(protosPath), V1BETA2, protoLoader, protobuf);
     let authLibrary: { GoogleAuth: new (options: object) => unknown } | undefined;
     const deps: MixinDeps = {
-      locationsService: service,
-      locationsMethods: methods,
+      locationsService: locations.service,
+      locationsMethods: locations.methods,
+      ...(v1beta2 ? { v1beta2 } : {}),
       googleAuth(options) {
         authLibrary ??= fromGax('google-auth-library') as { GoogleAuth: new (options: object) => unknown };
         return new authLibrary.GoogleAuth(options);
@@ -102,6 +132,6 @@ export function loadMixinDeps(bases: readonly string[] = defaultResolveBases()):
 function lookupJson(json: unknown, fullName: string): unknown {
   let node = json as { nested?: Record<string, unknown> } | undefined;
   for (const part of fullName.split('.')) node = node?.nested?.[part] as typeof node;
-  if (!node) throw new Error(`${fullName} is not in locations.json`);
+  if (!node) throw new Error(`${fullName} is not in its protos JSON`);
   return node;
 }

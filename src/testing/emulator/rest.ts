@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { escapeRegExp } from '../../regexp.js';
 import { cannotListen } from './cannot-listen.js';
 import type { Dispatcher } from './dispatch.js';
-import type { EmulatorDeps, HttpRule, RpcMethod } from './load.js';
+import type { EmulatorDeps, HttpRule, ProtoType, RpcMethod } from './load.js';
 import { GrpcCode, grpcCodeName } from '../../sources/gcp-names.js';
 import { httpStatusOf, RpcError } from './status.js';
 
@@ -13,6 +13,17 @@ import { httpStatusOf, RpcError } from './status.js';
  * proto3-json-serializer the client uses. A request is turned into the very object the gRPC server
  * would have decoded (JSON → message → bytes → the gRPC method's deserializer), and the answer goes
  * back the same way, so both surfaces run the same store code on the same shapes.
+ *
+ * Field names: "Parsers accept both the lowerCamelCase name (or the one specified by the json_name option) and
+ * the original proto field name" (proto3 JSON mapping, https://protobuf.dev/programming-guides/json/). The
+ * serializer only knows the lowerCamelCase names, so a request's JSON (body, query parameters) is first rewritten
+ * to them, nested messages, repeated and map values included. A name the message does not have is refused with
+ * the wording Google's REST front end uses, `Invalid JSON payload received. Unknown name "x" at 'secret':
+ * Cannot find field.` (INVALID_ARGUMENT, HTTP 400; e.g. google-gemini/gemini-cli#13972, decolua/9router#1876:
+ * the path in proto field names, no `at` part at the top level); a list given to a field that is no list, `…:
+ * Proto field is not repeating, cannot start list.` (makenotion/notion-mcp-server#29); a body that is no object,
+ * `Unknown name "": Root element must be a message.` (google-wallet/rest-samples#22). A field given under both
+ * names is refused, as the protobuf conformance suite recommends (JsonInput.FieldNameDuplicateDifferentCasing*).
  */
 export interface RestSurface {
   port: number;
@@ -44,6 +55,112 @@ const SYSTEM_PARAMS = new Set([
 const INTEGER_TYPES = new Set(['int32', 'uint32', 'sint32', 'fixed32', 'sfixed32', 'double', 'float']);
 
 const toCamel = (s: string): string => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+/** protobufjs' camelCase, the one that named the fields of the client's protos.json (`data_crc32c` → `dataCrc32c`). */
+const pbCamel = (s: string): string =>
+  s.slice(0, 1) + s.slice(1).replace(/_([a-z])(?=[a-z]|$)/g, (_, c: string) => c.toUpperCase());
+/** The original proto field name of a lowerCamelCase one, as the service's error paths spell it. */
+const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+type Json = Record<string, unknown>;
+/** A message type as protobufjs resolves it: fields with their message (or enum) types. */
+interface MessageType extends ProtoType {
+  resolveAll?(): unknown;
+}
+/** Types whose JSON form is no object of fields (proto3 JSON's well-known types): passed on as they are. */
+const OPAQUE_JSON = new Set(
+  [
+    'Any',
+    'Duration',
+    'Timestamp',
+    'FieldMask',
+    'Struct',
+    'Value',
+    'ListValue',
+    'DoubleValue',
+    'FloatValue',
+    'Int64Value',
+    'UInt64Value',
+    'Int32Value',
+    'UInt32Value',
+    'BoolValue',
+    'StringValue',
+    'BytesValue',
+  ].map((name) => `.google.protobuf.${name}`),
+);
+const isJsonObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const invalidJson = (detail: string): RpcError =>
+  new RpcError(GrpcCode.INVALID_ARGUMENT, `Invalid JSON payload received. ${detail}`);
+
+/** The field of `type` that a JSON key names: its lowerCamelCase name or its original proto name. */
+function fieldOf(type: MessageType, key: string): string | undefined {
+  for (const name of [key, pbCamel(key), toCamel(key)]) if (Object.hasOwn(type.fields, name)) return name;
+  return undefined;
+}
+
+/** The message type of a field, or undefined for a scalar, an enum or a well-known type with its own JSON form. */
+function messageTypeOf(type: MessageType, name: string): MessageType | undefined {
+  const resolved = type.fields[name]?.resolvedType as MessageType | null | undefined;
+  if (!resolved || typeof resolved !== 'object' || !('fields' in resolved)) return undefined;
+  return OPAQUE_JSON.has(resolved.fullName) ? undefined : resolved;
+}
+
+/**
+ * `json` with every field named by its lowerCamelCase name, recursively (`at` is where it sits, in proto names,
+ * for the error). Values are not checked here: the serializer does that next.
+ */
+function camelJson(type: MessageType, json: unknown, at: string): unknown {
+  if (!isJsonObject(json) || OPAQUE_JSON.has(type.fullName)) return json;
+  const where = at === '' ? '' : ` at '${at}'`;
+  const out: Json = {};
+  const seen = new Map<string, string>();
+  for (const [key, value] of Object.entries(json)) {
+    const name = fieldOf(type, key);
+    if (name === undefined) throw invalidJson(`Unknown name "${key}"${where}: Cannot find field.`);
+    const other = seen.get(name);
+    if (other !== undefined)
+      throw invalidJson(`Duplicate field "${snake(name)}"${where}: given as "${other}" and as "${key}".`);
+    seen.set(name, key);
+    const field = type.fields[name] as MessageType['fields'][string];
+    if (Array.isArray(value) && !field.repeated) {
+      // the front end's words for a list where one value goes (makenotion/notion-mcp-server#29)
+      throw invalidJson(`Unknown name "${key}"${where}: Proto field is not repeating, cannot start list.`);
+    }
+    const sub = messageTypeOf(type, name);
+    const path = at === '' ? snake(name) : `${at}.${snake(name)}`;
+    if (!sub || value === null) out[name] = value;
+    else if (field.map && isJsonObject(value))
+      out[name] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, camelJson(sub, v, `${path}[${k}]`)]));
+    else if (field.repeated && Array.isArray(value))
+      out[name] = value.map((v, i) => camelJson(sub, v, `${path}[${i}]`));
+    else out[name] = camelJson(sub, value, path);
+  }
+  return out;
+}
+
+/**
+ * A query parameter's dotted path (`options.requested_policy_version`) in lowerCamelCase field names, and the
+ * field it ends on; INVALID_ARGUMENT in the REST front end's words when the request message has no such field:
+ * `Unknown name "refresh_tokens": Cannot bind query parameter. Field 'refresh_tokens' could not be found in request
+ * message.`, the whole key first, then the segment not found (`artifact.ip_address` … `Field 'ip_address'`, a 400
+ * recorded in demisto/content Packs/GoogleChronicleBackstory/Integrations/GoogleChronicleBackstory/…_test.py).
+ */
+function queryField(type: MessageType, key: string): { path: string; field: MessageType['fields'][string] } {
+  const names: string[] = [];
+  let node: MessageType | undefined = type;
+  let field: MessageType['fields'][string] | undefined;
+  for (const part of key.split('.')) {
+    const name = node ? fieldOf(node, part) : undefined;
+    if (!node || name === undefined) {
+      throw invalidJson(
+        `Unknown name "${key}": Cannot bind query parameter. Field '${part}' could not be found in request message.`,
+      );
+    }
+    names.push(name);
+    field = node.fields[name];
+    node = messageTypeOf(node, name);
+  }
+  return { path: names.join('.'), field: field as MessageType['fields'][string] };
+}
 
 /** `/v1/{name=projects/*\/secrets/*}:access` → a regex over the raw (still percent-encoded) path. */
 function compile(template: string): { pattern: RegExp; fields: string[] } {
@@ -143,18 +260,19 @@ export async function startRestSurface(
     body: Buffer,
   ): Record<string, unknown> => {
     const json: Record<string, unknown> = {};
-    const fields = route.method.requestType.fields;
+    const requestType = route.method.requestType as MessageType;
+    requestType.resolveAll?.();
     for (const key of new Set(query.keys())) {
       if (key.startsWith('$') || SYSTEM_PARAMS.has(key)) continue;
       const values = query.getAll(key);
-      const field = fields[toCamel(key)];
+      const { path, field } = queryField(requestType, key);
       const convert = (v: string): unknown =>
-        field && INTEGER_TYPES.has(field.type) && v.trim() !== '' && !Number.isNaN(Number(v))
+        INTEGER_TYPES.has(field.type) && v.trim() !== '' && !Number.isNaN(Number(v))
           ? Number(v)
-          : field?.type === 'bool'
+          : field.type === 'bool'
             ? v === 'true'
             : v;
-      setPath(json, key, field?.repeated ? values.map(convert) : convert(values[values.length - 1] as string));
+      setPath(json, path, field.repeated ? values.map(convert) : convert(values[values.length - 1] as string));
     }
     if (route.body !== undefined && route.body !== '' && body.length > 0) {
       let parsed: unknown;
@@ -168,14 +286,16 @@ export async function startRestSurface(
       }
       if (route.body === '*') {
         if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-          throw new RpcError(
-            GrpcCode.INVALID_ARGUMENT,
-            'Invalid JSON payload received. The request body must be a JSON object.',
-          );
+          // the front end's words (google-wallet/rest-samples#22)
+          throw invalidJson('Unknown name "": Root element must be a message.');
         }
-        Object.assign(json, parsed);
+        Object.assign(json, camelJson(requestType, parsed, ''));
       } else {
-        setPath(json, route.body, parsed);
+        const { path } = queryField(requestType, route.body);
+        const bodyType = path
+          .split('.')
+          .reduce<MessageType | undefined>((type, name) => (type ? messageTypeOf(type, name) : undefined), requestType);
+        setPath(json, path, bodyType ? camelJson(bodyType, parsed, snake(path)) : parsed);
       }
     }
     route.fields.forEach((field, i) => {

@@ -505,8 +505,16 @@ export class SecretStore {
     if (etag !== '' && etag !== rec.etag) throw new RpcError(GrpcCode.FAILED_PRECONDITION, ETAG_MISMATCH);
 
     // Validate everything before changing anything.
-    // A path names a field, or a field of a message field (`rotation.rotation_period`): FieldMask semantics.
-    const entries = mask.map((path) => {
+    // `*` is full replacement: "Update masks must support a special value `*`, meaning full replacement (the
+    // equivalent of `PUT`)" (https://google.aip.dev/134). Every updatable field takes the given value (absent:
+    // cleared); output-only and immutable fields are ignored, as AIP-161 requires for output-only fields named
+    // through a wildcard (https://google.aip.dev/161).
+    // Otherwise a path names a field, or a field of a message field (`rotation.rotation_period`): FieldMask
+    // semantics. Map keys (`labels.env`) are refused: AIP-161 makes them a "may", and Secret Manager documents
+    // none; its own samples update one label by sending the whole map under `labels`.
+    const full = mask.includes('*');
+    const paths = full ? [...UPDATABLE] : mask;
+    const entries = paths.map((path) => {
       const [head = '', ...tail] = path.split('.');
       const field = toCamel(head);
       if (IMMUTABLE.has(field)) throw invalid(`The field [${path}] cannot be updated.`);
@@ -560,9 +568,12 @@ export class SecretStore {
       else next[field] = merged;
     }
     validateTopics(next.topics);
-    const nextTimeGiven = entries.some(
-      (e) => e.field === 'rotation' && (e.sub === undefined || e.sub === 'nextRotationTime'),
-    );
+    // With `*`, a Secret read and sent back as it is must be a no-op (AIP-161, read-write consistency): its
+    // next_rotation_time counts as set only when it changes.
+    const nextTimeGiven = full
+      ? msOfTime((isObj(secret.rotation) ? secret.rotation : {}).nextRotationTime) !==
+        msOfTime((isObj(rec.fields.rotation) ? rec.fields.rotation : {}).nextRotationTime)
+      : entries.some((e) => e.field === 'rotation' && (e.sub === undefined || e.sub === 'nextRotationTime'));
     next.rotation = checkedRotation(next.rotation, next.topics, this.now(), nextTimeGiven);
     if (fields.includes('versionDestroyTtl') && next.versionDestroyTtl !== undefined)
       next.versionDestroyTtl = destroyTtl(next.versionDestroyTtl, 'secret.version_destroy_ttl');
@@ -571,14 +582,13 @@ export class SecretStore {
     rec.annotations = annotations;
     rec.aliases = aliases;
     rec.fields = next;
-    for (const field of fields) {
-      if (field === 'expireTime') {
-        if (isObj(secret.expireTime)) rec.expireMs = msOf(secret.expireTime as DurationLike);
-        else delete rec.expireMs;
-      } else if (field === 'ttl') {
-        if (isObj(secret.ttl)) rec.expireMs = this.now() + msOf(secret.ttl as DurationLike);
-        else delete rec.expireMs;
-      }
+    // expire_time and ttl are the oneof `expiration`: the one given wins, none given clears it.
+    if (fields.includes('expireTime') || fields.includes('ttl')) {
+      if (fields.includes('expireTime') && isObj(secret.expireTime))
+        rec.expireMs = msOf(secret.expireTime as DurationLike);
+      else if (fields.includes('ttl') && isObj(secret.ttl))
+        rec.expireMs = this.now() + msOf(secret.ttl as DurationLike);
+      else delete rec.expireMs;
     }
     rec.etag = this.newEtag(); // every update, even a no-op one, changes the etag
     return this.secretView(rec);
@@ -605,7 +615,9 @@ export class SecretStore {
       .filter((rec) => matches(terms, this.secretView(rec), filter)) // the Secret as the API shows it
       .sort((a, b) => b.createMs - a.createMs || b.order - a.order); // newest first
     const { page, next } = pageOf(all, req.pageSize, req.pageToken);
-    return { secrets: page.map((rec) => this.secretView(rec)), nextPageToken: next, totalSize: all.length };
+    // "The total number of Secrets but 0 when the ListSecretsRequest.filter field is set." (ListSecretsResponse)
+    const totalSize = filter === '' ? all.length : 0;
+    return { secrets: page.map((rec) => this.secretView(rec)), nextPageToken: next, totalSize };
   }
 
   // ---- versions ----------------------------------------------------------------------------------
@@ -664,7 +676,9 @@ export class SecretStore {
       .reverse() // newest first
       .filter((v) => matches(terms, this.versionView(rec, v), filter)); // the SecretVersion as the API shows it
     const { page, next } = pageOf(all, req.pageSize, req.pageToken);
-    return { versions: page.map((v) => this.versionView(rec, v)), nextPageToken: next, totalSize: all.length };
+    // "The total number of SecretVersions but 0 when the ListSecretsRequest.filter field is set."
+    const totalSize = filter === '' ? all.length : 0;
+    return { versions: page.map((v) => this.versionView(rec, v)), nextPageToken: next, totalSize };
   }
 
   private transition(req: Obj, to: VersionState, permission: string): Obj {
