@@ -9,7 +9,9 @@
 #   scripts/other-runtimes.sh engines MAJOR  `npm ci --dry-run` on Node MAJOR; fails on any EBADENGINE warning
 #   scripts/other-runtimes.sh tests MAJOR    the unit and built-package loading tests (dist/ built) on Node MAJOR
 #   scripts/other-runtimes.sh sdk7 MAJOR     @google-cloud/secret-manager@^7.2 (what Node 22/24 users install) in a
-#                                            copy of the repository: the gcp, emulator and rotation tests on Node MAJOR
+#                                            copy of the repository: the gcp, emulator and rotation tests on Node MAJOR;
+#                                            then the newest majors of the LLM SDKs (openai 7, ai 7 + @ai-sdk/* 4,
+#                                            @google/genai 3, …: they need Node 22) and the client tests on them
 #
 # Child processes in the tests use process.execPath, and the chosen Node leads PATH (so `npm` and `node` in scripts
 # run on it too). With KEYFLIP_TEST_REPORT_DIR set, each run writes its JSON report there under its own name
@@ -111,6 +113,18 @@ sdk7)
   status=0
   with_node "$bin" "$bin" node_modules/vitest/vitest.mjs run test/sources/gcp.test.ts test/testing/ || status=$?
   with_node "$bin" "$bin" node_modules/vitest/vitest.mjs run --config vitest.rotation.config.ts || status=$?
+  # The LLM SDKs' newest majors, which declare Node >= 22: package.json holds the newest that run on Node 20 (what
+  # `npm install` picks there); Node 22 and 24 users get these. The same client tests, against them.
+  with_node "$bin" npm install --no-save --no-audit --no-fund --prefer-offline --loglevel=error \
+    'openai@^7' '@anthropic-ai/sdk@latest' 'ai@^7' '@ai-sdk/openai@^4' '@ai-sdk/anthropic@^4' '@ai-sdk/google@^4' \
+    '@google/genai@^3' '@langchain/openai@latest' '@langchain/anthropic@latest' '@mistralai/mistralai@latest'
+  llm=$("$bin" -p 'const fs = require("fs");
+    ["openai", "ai", "@ai-sdk/openai", "@google/genai", "@langchain/openai"]
+      .map((p) => `${p} ${JSON.parse(fs.readFileSync(`node_modules/${p}/package.json`, "utf8")).version}`).join(", ")')
+  echo "── $llm on Node $("$bin" -v): the client tests"
+  case "$llm" in "openai 7."*", ai 7."*) ;; *) die "expected openai 7 and ai 7, got $llm" ;; esac
+  export KEYFLIP_TEST_REPORT_SUFFIX="-llm-latest-node$major"
+  with_node "$bin" "$bin" node_modules/vitest/vitest.mjs run test/clients/ || status=$?
   exit "$status"
   ;;
 *)

@@ -6,7 +6,10 @@
 
 /** One provider key format. */
 export interface KeyFormat {
-  /** A stable id: `openai`, `anthropic`, `anthropic-admin`, `groq`, `gemini`, `mistral`, `openrouter`, `together`. */
+  /**
+   * A stable id: `openai`, `anthropic`, `anthropic-admin`, `groq`, `gemini`, `mistral`, `openrouter`, `together`,
+   * `azure-openai`, `azure-openai-legacy`.
+   */
   readonly id: string;
   /** The provider preset the key is for (`anthropic` for both Anthropic formats). */
   readonly provider: string;
@@ -107,9 +110,36 @@ export const KEY_FORMATS: readonly KeyFormat[] = Object.freeze([
     ),
     mayContain: (text) => MISTRAL_WORD.test(text),
   },
+  {
+    // Azure AI services keys issued since 2024 are Microsoft "common annotated security keys": 84 characters, the
+    // signature JQQJ99 at offset 52 and ACOG (Cognitive Services) at offset 76 (microsoft/security-utilities,
+    // SEC101/200 `[base62]{52}JQQJ9[9DH]…`; the same shape in the keys of Azure OpenAI users' public repositories).
+    id: 'azure-openai',
+    provider: 'azure-openai',
+    label: '[redacted azure openai key]',
+    description: '52 letters and digits + JQQJ99 + 18 + ACOG + 4 (84 characters)',
+    pattern: /(?<![A-Za-z0-9])[A-Za-z0-9]{52}JQQJ99[A-Za-z0-9]{18}ACOG[A-Za-z0-9]{4}(?![A-Za-z0-9])/g,
+    mayContain: has('JQQJ99'),
+  },
+  {
+    // Older Azure OpenAI / Cognitive Services keys: 32 hex digits (Microsoft Purview's "Azure Cognitive Service key"
+    // definition). Too common a shape alone: only after the word "azure" on the same line, within 40 characters,
+    // with at least one letter and one digit (as for Mistral).
+    id: 'azure-openai-legacy',
+    provider: 'azure-openai',
+    label: '[redacted azure openai key]',
+    description: '32 hex digits after the word "azure" on the same line',
+    pattern: new RegExp(
+      '(?<![A-Za-z0-9])(?=[a-fA-F]*[0-9])(?=[0-9]*[a-fA-F])[0-9a-fA-F]{32}(?![A-Za-z0-9])' +
+        '(?<=[Aa][Zz][Uu][Rr][Ee][^\\r\\n]{0,40}[0-9a-fA-F]{32})',
+      'g',
+    ),
+    mayContain: (text) => AZURE_WORD.test(text),
+  },
 ] satisfies KeyFormat[]);
 
 const MISTRAL_WORD = /mistral/i;
+const AZURE_WORD = /azure/i;
 
 /** One provider-format key found in a text. */
 export interface KeyMatch {

@@ -71,6 +71,13 @@ const BAD_HEADER_VALUE = /[\0\r\n]/;
  *   refresh of the secret (concurrent answers share it) and, if the key changed and the body can be sent again
  *   (no body, a string, bytes, `URLSearchParams`, `Blob`, `FormData`; not a stream), retries exactly once.
  *   Otherwise the dead-key response is returned as it came, so the SDK reports it. It never loops.
+ * - **A `Request` with a body** (what Mistral's `HTTPClient` hands its fetcher): a `Request`'s body is always a
+ *   stream, so the rule goes by its `content-type`. A JSON (`application/json`, `…+json`), `text/*` or
+ *   `application/x-www-form-urlencoded` body is read into memory before the request is sent and sent as those
+ *   bytes, so it can be sent again (and followed through a same-origin 307/308). Memory: one copy of the body,
+ *   held only while the request runs and released when the response is returned, retried or not. Any other
+ *   body (a binary or multipart upload, a body with no content type) is streamed as it came and not retried:
+ *   the caller gets the dead-key answer, and the next request goes out on the new key.
  * - **Never sends the key to another origin**: a redirect to the request's own origin (scheme, host, port) is
  *   followed here, with the auth header set again on each hop (at most 20 hops, as `fetch` does); a redirect to
  *   any other origin is returned to the caller as it came (status 3xx and its `location`), unfollowed. A caller's
@@ -124,7 +131,9 @@ export function authFetch(
   const send = (input: FetchInput, init: FetchInit | undefined, key: string): Promise<Response> =>
     sendFollowingSameOrigin((inner as typeof fetch | undefined) ?? globalThis.fetch, input, init, auth, key);
 
-  return async function keyflipAuthFetch(input: FetchInput, init?: FetchInit): Promise<Response> {
+  return async function keyflipAuthFetch(input: FetchInput, given?: FetchInit): Promise<Response> {
+    // A Request whose body is text: its bytes, so it can be sent again (a local: gone once this returns).
+    const init = isRequest(input) && isReplayableRequest(input, given) ? await withBodyBytes(input, given) : given;
     const read = readKey(secret);
     const value = typeof read === 'string' ? read : await read; // no extra tick when the value is there
     const sentFp = secret.info?.fingerprint;
@@ -205,6 +214,39 @@ function canResend(input: FetchInput, init: FetchInit | undefined): boolean {
   if (init !== undefined && init.body !== undefined) return isReplayableBody(init.body);
   if (isRequest(input)) return input.body === null; // a Request's body is a stream
   return true;
+}
+
+/** Content types whose body {@link authFetch} copies to send it again: JSON, text, form-urlencoded. */
+const REPLAYABLE_CONTENT_TYPE =
+  /^\s*(?:application\/(?:[\w.-]+\+)?json|text\/[\w.+-]+|application\/x-www-form-urlencoded)\s*(?:;|$)/i;
+
+/** A `Request` with an unread body of a {@link REPLAYABLE_CONTENT_TYPE}, and no body in `init` to replace it. */
+function isReplayableRequest(input: Request, init: FetchInit | undefined): boolean {
+  if (input.body === null || input.bodyUsed || (init !== undefined && init.body !== undefined)) return false;
+  const type = contentTypeOf(init?.headers ?? input.headers);
+  return type !== undefined && REPLAYABLE_CONTENT_TYPE.test(type);
+}
+
+/** The `content-type` in headers of any shape, read without validating them (fetch does that, later). */
+function contentTypeOf(headers: HeadersSource): string | undefined {
+  if (headers === undefined || headers === null) return undefined;
+  if (headers instanceof Headers) return headers.get('content-type') ?? undefined;
+  if (Array.isArray(headers) || typeof (headers as Partial<Iterable<unknown>>)[Symbol.iterator] === 'function') {
+    for (const pair of headers as Iterable<readonly [string, string]>) {
+      if (String(pair[0]).toLowerCase() === 'content-type') return String(pair[1]);
+    }
+    return undefined;
+  }
+  const record = headers as Record<string, string>;
+  for (const name in record) {
+    if (Object.hasOwn(record, name) && name.toLowerCase() === 'content-type') return String(record[name]);
+  }
+  return undefined;
+}
+
+/** `init` with the Request's body read into bytes (which `fetch` takes instead of the Request's own stream). */
+async function withBodyBytes(input: Request, init: FetchInit | undefined): Promise<FetchInit> {
+  return { ...init, body: await input.arrayBuffer() };
 }
 
 function isReplayableBody(body: unknown): boolean {

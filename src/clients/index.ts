@@ -7,6 +7,7 @@ export { liveClient } from './live-client.js';
 export { probeKey, type ProbeOptions, type ProbeReason, type ProbeResult } from './probe.js';
 export {
   anthropic,
+  azureOpenai,
   gemini,
   groq,
   mistral,

@@ -25,7 +25,15 @@ export interface DeadKeyRule {
 }
 
 /** The ids of the built-in presets. */
-export type ProviderId = 'openai' | 'anthropic' | 'groq' | 'gemini' | 'mistral' | 'openrouter' | 'together';
+export type ProviderId =
+  | 'openai'
+  | 'anthropic'
+  | 'groq'
+  | 'gemini'
+  | 'mistral'
+  | 'openrouter'
+  | 'together'
+  | 'azure-openai';
 
 /** One provider. Pass it to `authFetch`, `probeKey` and `startMockProvider`. */
 export interface ProviderPreset extends AuthHeader {
@@ -187,6 +195,37 @@ export const together: ProviderPreset = preset({
   keyFormats: ['together'],
 });
 
+/**
+ * Azure OpenAI (an Azure OpenAI or Foundry resource): the bare key in `api-key`; the v1 API
+ * (`{resource}/openai/v1/…`) also takes it as `Authorization: Bearer`, so `openai`'s `OpenAI` client works there
+ * ("ApiKeyAuth … api-key header" and "ApiKeyAuth_ … authorization header",
+ * https://learn.microsoft.com/en-us/rest/api/microsoft-foundry/azureopenai/models;
+ * https://learn.microsoft.com/en-us/azure/foundry/openai/api-version-lifecycle).
+ *
+ * `baseUrl` is a placeholder: pass your resource's (`https://NAME.openai.azure.com/openai`, what `AzureOpenAI`
+ * builds from `endpoint`) as `probeKey`'s `baseUrl`. Chat goes to a deployment
+ * (`/deployments/{deployment}/chat/completions?api-version=…`) or to the v1 path `/v1/chat/completions`. The probe
+ * is Models - List, `GET /models?api-version=2024-10-21`
+ * (https://learn.microsoft.com/en-us/rest/api/azureopenai/models/list).
+ * A wrong key is 401 `{"error":{"code":"401","message":"Access denied due to invalid subscription key or wrong API
+ * endpoint. …"}}`; note that the same answer comes for a key sent to another resource.
+ *
+ * Keys only: a client that authenticates with Microsoft Entra ID (`azureADTokenProvider`) sends its token in
+ * `Authorization`, which `authFetch` with this preset would replace by the key; do not wrap such a client.
+ */
+export const azureOpenai: ProviderPreset = preset({
+  id: 'azure-openai',
+  label: 'Azure OpenAI',
+  baseUrl: 'https://YOUR-RESOURCE.openai.azure.com/openai',
+  header: 'api-key',
+  alternates: [{ header: 'authorization', scheme: BEARER }],
+  envVar: 'AZURE_OPENAI_API_KEY',
+  probe: { method: 'GET', path: '/models?api-version=2024-10-21' },
+  chat: { method: 'POST', path: '/deployments/{model}/chat/completions?api-version=2024-10-21' },
+  deadKey: [{ status: 401 }],
+  keyFormats: ['azure-openai', 'azure-openai-legacy'],
+});
+
 /** Every built-in preset, by id. */
 export const providers: Readonly<Record<ProviderId, ProviderPreset>> = Object.freeze({
   openai,
@@ -196,6 +235,7 @@ export const providers: Readonly<Record<ProviderId, ProviderPreset>> = Object.fr
   mistral,
   openrouter,
   together,
+  'azure-openai': azureOpenai,
 });
 
 /**

@@ -42,6 +42,9 @@ export interface ProbeOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** A preset base URL that stands for the user's own resource (Azure OpenAI's `YOUR-RESOURCE`). */
+const PLACEHOLDER = /\/\/YOUR-[A-Z-]+\./;
+
 /** Bodies longer than this are not read further. */
 const MAX_BODY = 64 * 1024;
 
@@ -49,7 +52,8 @@ const MAX_BODY = 64 * 1024;
  * Checks a key with the provider's cheapest authenticated request (a model list or key info: no tokens
  * billed). Never throws for an answer or a network failure: those become a {@link ProbeResult}. The key is
  * sent only to the provider and appears in nothing this returns. A bad argument (an unknown provider, a key
- * that cannot be a header value, a bad option) rejects with a `ConfigurationError` that does not quote the key.
+ * that cannot be a header value, a bad option, Azure OpenAI without `baseUrl`) rejects with a `ConfigurationError`
+ * that does not quote the key.
  *
  * @example await probeKey(providers.openai, newKey) // { ok: true, status: 200, reason: 'alive' }
  */
@@ -66,6 +70,11 @@ export async function probeKey(
   // null is taken as "not given", as before.
   const baseUrl = options.baseUrl ?? preset.baseUrl;
   if (typeof baseUrl !== 'string') throw new ConfigurationError('probeKey: baseUrl must be a string');
+  if (PLACEHOLDER.test(baseUrl))
+    throw new ConfigurationError(
+      `probeKey: ${preset.id} has no shared endpoint: pass your resource's URL as baseUrl ` +
+        '(Azure OpenAI: https://NAME.openai.azure.com/openai)',
+    );
   const fetchImpl = options.fetch ?? globalThis.fetch;
   if (typeof fetchImpl !== 'function') throw new ConfigurationError('probeKey: fetch must be a function');
   const callerSignal = options.signal ?? undefined;

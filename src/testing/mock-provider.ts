@@ -3,7 +3,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { isRecord } from '../check.js';
 import { ConfigurationError } from '../errors.js';
-import { escapeRegExp } from '../regexp.js';
 import { type ProviderId, type ProviderPreset, resolvePreset } from '../clients/presets.js';
 import {
   createMockManagement,
@@ -13,6 +12,9 @@ import {
   type MockMintedKey,
   type MockMintOptions,
 } from './mock-management/index.js';
+import { responseEvents, responseObject } from './mock-provider-responses.js';
+import { type Family, familyOf, router } from './mock-provider-routes.js';
+import { chatStream, geminiChunks, geminiStream, sendSse, streamRequest } from './mock-provider-sse.js';
 
 /**
  * How the mock provider treats a key it accepts:
@@ -49,7 +51,7 @@ export interface MockProvider {
   accept(key: string, state?: MockKeyState): void;
   /** Stops accepting a key: its next request gets the provider's invalid-key answer. */
   revoke(key: string): void;
-  /** How many requests to the probe or chat endpoint carried this key (accepted or not). */
+  /** How many requests to the probe, chat or Responses endpoints carried this key (accepted or not). */
   requestsFor(key: string): number;
   /** How many requests it answered in all (including unauthenticated and unknown routes). */
   readonly requests: number;
@@ -72,8 +74,6 @@ interface Answer {
   headers?: Record<string, string>;
 }
 
-type Family = 'openai' | 'anthropic' | 'gemini' | 'groq' | 'mistral' | 'openrouter' | 'together';
-
 const MAX_BODY = 10 * 1024 * 1024;
 
 /**
@@ -81,6 +81,13 @@ const MAX_BODY = 10 * 1024 * 1024;
  * answers the preset's probe request and its chat endpoint, accepts only its live keys (`accept` / `revoke`
  * at run time), answers everything else with the provider's real error bodies (401 `invalid_api_key`,
  * Gemini's 400 `API_KEY_INVALID`, 429 `insufficient_quota`, …), and counts requests per key.
+ *
+ * Chat answers the text `ok` (1 input and 1 output token). With `stream: true` in the body it streams server-sent
+ * events in the provider's shape (OpenAI-compatible chunks and `[DONE]`, honouring `stream_options.include_usage`;
+ * Anthropic's `message_start` … `message_stop`); Gemini streams on `:streamGenerateContent?alt=sse`. The OpenAI
+ * preset (and custom OpenAI-compatible ones) also answer the Responses API, `POST {url}/responses`, streamed or not.
+ * Azure OpenAI answers on `/deployments/{deployment}/chat/completions` and on the v1 paths (`/v1/chat/completions`,
+ * `/v1/responses`, `/v1/models`); `AzureOpenAI` takes the mock's origin as `endpoint`.
  *
  * With `management` (OpenAI and Anthropic), it also serves the provider's management API under the same base URL
  * (`mock-management/`): admin keys, keys minted / listed / revoked (a revoked key gets the invalid-key answer),
@@ -130,10 +137,7 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
   }
 
   const base = new URL(preset.baseUrl).pathname.replace(/\/+$/, '');
-  const probePath = base + (preset.probe.path.split('?')[0] ?? '');
-  const chatPattern = new RegExp(
-    `^${escapeRegExp(base + preset.chat.path).replace(escapeRegExp('{model}'), '[^/]+')}$`,
-  );
+  const routeOf = router(family, preset, base);
   const authHeaders = [
     { header: preset.header.toLowerCase(), scheme: preset.scheme },
     ...(preset.alternates ?? []).map((a) => ({ header: a.header.toLowerCase(), scheme: a.scheme })),
@@ -143,9 +147,17 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
   const credentials = (req: IncomingMessage, url: URL): { keys: string[]; malformed: boolean } => {
     const found = new Set<string>();
     let malformed = false;
+    // Azure documents the key in `Authorization: Bearer` for its v1 API only; elsewhere that header holds an
+    // Entra ID token, so a key there is refused.
+    const azureLegacy = family === 'azure-openai' && !url.pathname.startsWith(`${base}/v1/`);
     for (const { header, scheme } of authHeaders) {
       for (const raw of req.headersDistinct[header] ?? []) {
         const value = raw.trim();
+        if (azureLegacy && header === 'authorization') {
+          found.add(value.replace(/^bearer\s+/i, ''));
+          malformed = true;
+          continue;
+        }
         if (scheme === undefined) found.add(value);
         else if (value.toLowerCase().startsWith(`${scheme.toLowerCase()} `))
           found.add(value.slice(scheme.length + 1).trim());
@@ -167,12 +179,7 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
     const id = `${family}-mock-${++sequence}`;
     const url = new URL(req.url ?? '/', 'http://mock.invalid');
     const body = await readBody(req);
-    const route =
-      url.pathname === probePath && req.method === preset.probe.method
-        ? 'probe'
-        : chatPattern.test(url.pathname) && req.method === preset.chat.method
-          ? 'chat'
-          : undefined;
+    const route = routeOf(req.method, url.pathname);
     if (body === undefined)
       return send(res, {
         status: 413,
@@ -190,6 +197,9 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
       return send(res, { ...answer, headers: { ...requestIdHeader(family, id), ...answer.headers } });
     }
     if (route === undefined) return send(res, notFound(family, url.pathname));
+    // Azure's dated API needs `api-version`; without it: 404 "Resource not found" (MicrosoftDocs/azure-docs#114602).
+    if (family === 'azure-openai' && !url.pathname.startsWith(`${base}/v1/`) && !url.searchParams.has('api-version'))
+      return send(res, notFound(family, url.pathname));
 
     const { keys, malformed } = credentials(req, url);
     for (const k of keys) {
@@ -206,8 +216,8 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
     if (state === 'forbidden') return send(res, forbidden(family, id));
     if (state === 'rate-limited') return send(res, rateLimited(family, id));
     if (state === 'no-quota') return send(res, noQuota(family, id));
-    if (state === 'restricted' && family === 'openai' && route === 'probe') return send(res, missingScopes(id));
-    if (route === 'probe') {
+    if (state === 'restricted' && family === 'openai' && route.kind === 'probe') return send(res, missingScopes(id));
+    if (route.kind === 'probe') {
       management?.served(keyDigest as string, 'probe', '', { input: 0, output: 0 });
       return send(res, probeOk(family, id));
     }
@@ -220,8 +230,22 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
     const model =
       typeof (parsed as { model?: unknown }).model === 'string'
         ? (parsed as { model: string }).model
-        : (url.pathname.match(/models\/([^/:]+)/)?.[1] ?? 'mock-model');
-    management?.served(keyDigest as string, 'chat', model, { input: 1, output: 1 }); // chatOk's `usage`
+        : (route.model ?? 'mock-model');
+    // Streamed or not, every answer carries 1 input and 1 output token (chatOk's `usage`, the streams' usage).
+    management?.served(keyDigest as string, 'chat', model, { input: 1, output: 1 });
+    const headers = requestIdHeader(family, id);
+    const streamed = isRecord(parsed) && parsed.stream === true;
+    const createdAt = Math.floor(Date.now() / 1000);
+    if (route.kind === 'responses') {
+      if (streamed) return sendSse(res, headers, responseEvents(id, model, createdAt));
+      return send(res, { status: 200, headers, body: responseObject(id, model, createdAt, 'completed') });
+    }
+    if (route.geminiStream) {
+      if (url.searchParams.get('alt') === 'sse') return sendSse(res, headers, geminiStream(model), true);
+      return send(res, { status: 200, headers, body: geminiChunks(model) });
+    }
+    if (streamed && family !== 'gemini')
+      return sendSse(res, headers, chatStream(family, id, model, streamRequest(parsed)));
     return send(res, chatOk(family, id, model));
   };
 
@@ -291,21 +315,6 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
   } as MockProvider;
 }
 
-const FAMILIES: ReadonlySet<string> = new Set<Family>([
-  'openai',
-  'anthropic',
-  'gemini',
-  'groq',
-  'mistral',
-  'openrouter',
-  'together',
-]);
-
-/** The built-in provider a preset imitates; a custom preset gets the OpenAI-compatible shapes most APIs copy. */
-function familyOf(preset: ProviderPreset): Family {
-  return FAMILIES.has(preset.id) ? (preset.id as Family) : 'openai';
-}
-
 async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -359,6 +368,20 @@ function googleError(code: number, status: string, message: string, reason: stri
   };
 }
 
+/**
+ * Azure AI services' answer to a wrong key (or a key sent to another resource): 401 with `code: "401"`
+ * (the Cognitive Services gateway's text, as quoted on rapidapi.com:
+ * microsoft-azure-org-microsoft-cognitive-services/api/microsoft-computer-vision3/discussions/41112,
+ * and in Azure OpenAI users' reports).
+ */
+const AZURE_ACCESS_DENIED =
+  'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an ' +
+  'active subscription and use a correct regional API endpoint for your resource.';
+
+function azureError(code: string, message: string): unknown {
+  return { error: { code, message } };
+}
+
 function anthropicError(type: string, message: string, id: string): unknown {
   return { type: 'error', error: { type, message }, request_id: `req_${id}` };
 }
@@ -366,6 +389,7 @@ function anthropicError(type: string, message: string, id: string): unknown {
 function requestIdHeader(family: Family, id: string): Record<string, string> {
   if (family === 'anthropic') return { 'request-id': `req_${id}` };
   if (family === 'gemini') return {};
+  if (family === 'azure-openai') return { 'apim-request-id': id, 'x-request-id': id };
   return { 'x-request-id': `req_${id}` };
 }
 
@@ -392,6 +416,8 @@ function invalidKey(family: Family, key: string | undefined, id: string): Answer
       };
     case 'mistral':
       return { status: 401, headers, body: { message: 'Unauthorized', request_id: id } };
+    case 'azure-openai':
+      return { status: 401, headers, body: azureError('401', AZURE_ACCESS_DENIED) };
     case 'openrouter':
       return {
         status: 401,
@@ -477,6 +503,8 @@ function forbidden(family: Family, id: string): Answer {
       };
     case 'mistral':
       return { status: 403, headers, body: { message: 'Forbidden', request_id: id } };
+    case 'azure-openai':
+      return { status: 403, headers, body: azureError('403', 'Access denied due to Virtual Network/Firewall rules.') };
     default:
       return {
         status: 403,
@@ -540,6 +568,16 @@ function rateLimited(family: Family, id: string): Answer {
         headers: { ...headers, 'retry-after': '20' },
         body: { message: 'Requests rate limit exceeded', request_id: id },
       };
+    case 'azure-openai':
+      return {
+        status: 429,
+        headers: { ...headers, 'retry-after': '20', 'x-ratelimit-remaining-requests': '0' },
+        body: azureError(
+          '429',
+          'Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded ' +
+            'call rate limit of your current OpenAI S0 pricing tier. Please retry after 20 seconds.',
+        ),
+      };
     case 'openrouter':
       return {
         status: 429,
@@ -565,7 +603,7 @@ function rateLimited(family: Family, id: string): Answer {
   }
 }
 
-/** Gemini does not tell a spent quota from a rate limit: its answer is the same 429. */
+/** Gemini and Azure (billed through the subscription) do not tell a spent quota from a rate limit: the same 429. */
 function noQuota(family: Family, id: string): Answer {
   const headers = requestIdHeader(family, id);
   switch (family) {
@@ -581,6 +619,7 @@ function noQuota(family: Family, id: string): Answer {
         ),
       };
     case 'gemini':
+    case 'azure-openai':
       return rateLimited(family, id);
     case 'openrouter':
       return {
@@ -613,6 +652,7 @@ function notFound(family: Family, path: string): Answer {
     return { status: 404, body: anthropicError('not_found_error', `Not found: ${safePath}`, 'none') };
   if (family === 'gemini')
     return { status: 404, body: { error: { code: 404, message: `Not found: ${safePath}`, status: 'NOT_FOUND' } } };
+  if (family === 'azure-openai') return { status: 404, body: azureError('404', 'Resource not found') };
   return { status: 404, body: openaiStyleError(`Invalid URL (${safePath})`, 'invalid_request_error', null) };
 }
 
@@ -670,6 +710,25 @@ function probeOk(family: Family, id: string): Answer {
         status: 200,
         headers,
         body: { api_key_id: 'key-mock', project_id: 'proj-mock', organization_id: 'org-mock' },
+      };
+    case 'azure-openai':
+      // Models - List (https://learn.microsoft.com/en-us/rest/api/azureopenai/models/list)
+      return {
+        status: 200,
+        headers,
+        body: {
+          object: 'list',
+          data: [
+            {
+              id: 'gpt-4o-mini',
+              object: 'model',
+              created_at: created,
+              status: 'succeeded',
+              lifecycle_status: 'generally-available',
+              capabilities: { fine_tune: false, inference: true, completion: false, chat_completion: true },
+            },
+          ],
+        },
       };
     default:
       return {

@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import {
   ConfigurationError,
@@ -303,20 +305,197 @@ describe('authFetch on a dead key', () => {
     expect(t.seen).toHaveLength(2);
   });
 
-  it('a Request with a body (its body is a stream) is not retried; a Request without one is', async () => {
+  it('a Request without a body is retried', async () => {
+    const r = await rig();
+    r.memory.set('K_v2', KEYS.v2);
+    const t = transport([KEYS.v2]);
+    const noBody = await authFetch(r.key, providers.openai, { fetch: t.fetch })(new Request(URL_));
+    expect(noBody.status).toBe(200);
+    expect(t.seen.map((s) => header(s, 'authorization')[0])).toEqual([`Bearer ${KEYS.v1}`, `Bearer ${KEYS.v2}`]);
+  });
+
+  const textRequests: [string, () => Request][] = [
+    [
+      'JSON, no init (what Mistral’s HTTPClient hands its fetcher)',
+      () =>
+        new Request(URL_, {
+          method: 'POST',
+          body: '{"model":"m","messages":[]}',
+          headers: { 'content-type': 'application/json', 'x-extra': '1', authorization: 'Bearer placeholder' },
+        }),
+    ],
+    [
+      'JSON, a clone (Mistral sends request.clone() on each attempt)',
+      () =>
+        new Request(URL_, {
+          method: 'POST',
+          body: '{"model":"m"}',
+          headers: { 'Content-Type': 'application/vnd.api+json; charset=utf-8', 'x-extra': '1' },
+        }).clone(),
+    ],
+    ['a string (text/plain by default)', () => new Request(URL_, { method: 'PUT', body: '{"a":1}' })],
+    ['URLSearchParams', () => new Request(URL_, { method: 'POST', body: new URLSearchParams({ model: 'm' }) })],
+  ];
+
+  it.each(textRequests)('a Request with a text body is retried once with the same body: %s', async (_, make) => {
+    const r = await rig();
+    r.memory.set('K_v2', KEYS.v2);
+    const t = transport([KEYS.v2]);
+    const request = make();
+    const expected = await request.clone().text();
+    const response = await authFetch(r.key, providers.openai, { fetch: t.fetch })(request);
+    expect(response.status).toBe(200);
+    expect(t.seen.map((s) => header(s, 'authorization'))).toEqual([[`Bearer ${KEYS.v1}`], [`Bearer ${KEYS.v2}`]]);
+    expect(t.seen.map((s) => [s.method, s.body])).toEqual([
+      [request.method, expected],
+      [request.method, expected],
+    ]);
+    expect(t.seen.map((s) => header(s, 'content-type'))).toEqual([
+      [request.headers.get('content-type')],
+      [request.headers.get('content-type')],
+    ]);
+    if (request.headers.has('x-extra')) expect(t.seen.map((s) => header(s, 'x-extra'))).toEqual([['1'], ['1']]);
+    expect(leaked([...request.headers].join('\n'))).toEqual([]); // the caller's Request was not written to
+  });
+
+  it('a Request with a text body that is answered at once: one send, the body as it came', async () => {
+    const r = await rig();
+    const t = transport();
+    const request = new Request(URL_, {
+      method: 'POST',
+      body: '{"x":"é"}',
+      headers: { 'content-type': 'application/json' },
+    });
+    const response = await authFetch(r.key, providers.openai, { fetch: t.fetch })(request);
+    expect(response.status).toBe(200);
+    expect(t.seen.map((s) => s.body)).toEqual(['{"x":"é"}']);
+    expect(request.bodyUsed).toBe(true); // read once, as fetch itself would
+  });
+
+  const uploads: [string, () => Request][] = [
+    [
+      'bytes as application/octet-stream',
+      () =>
+        new Request(URL_, {
+          method: 'POST',
+          body: new Uint8Array([1, 2, 3]),
+          headers: { 'content-type': 'application/octet-stream' },
+        }),
+    ],
+    [
+      'a ReadableStream upload',
+      () =>
+        new Request(URL_, {
+          method: 'POST',
+          body: new ReadableStream<Uint8Array>({
+            start(controller) {
+              controller.enqueue(new Uint8Array([1, 2, 3]));
+              controller.close();
+            },
+          }),
+          duplex: 'half',
+        } as RequestInit),
+    ],
+    [
+      'multipart FormData (a file upload)',
+      () => {
+        const form = new FormData();
+        form.set('file', new Blob(['data']), 'a.jsonl');
+        return new Request(URL_, { method: 'POST', body: form });
+      },
+    ],
+  ];
+
+  it.each(uploads)('a Request upload (%s) is streamed, not retried; the next request heals', async (_, make) => {
+    const r = await rig();
+    r.memory.set('K_v2', KEYS.v2);
+    const t = transport([KEYS.v2]);
+    const f = authFetch(r.key, providers.openai, { fetch: t.fetch });
+    const response = await f(make());
+    expect(response.status).toBe(401);
+    expect(t.seen).toHaveLength(1);
+    expect(t.seen[0]?.body.length).toBeGreaterThan(0);
+    expect(r.key.info?.candidate).toBe('K_v2'); // the refresh happened
+    expect((await f(make())).status).toBe(200);
+    expect(t.seen).toHaveLength(2);
+  });
+
+  it("a Request plus an init: the init's content-type decides, and the init's own body is used as is", async () => {
     const r = await rig();
     r.memory.set('K_v2', KEYS.v2);
     const t = transport([KEYS.v2]);
     const f = authFetch(r.key, providers.openai, { fetch: t.fetch, refreshCooldownMs: 0 });
-    const withBody = await f(new Request(URL_, { method: 'POST', body: '{"a":1}' }));
-    expect(withBody.status).toBe(401);
-    expect(t.seen).toHaveLength(1);
-    r.memory.set('K_v2', KEYS.v3); // another rotation the resolver has not seen; a Request without a body heals at once
-    const t2 = transport([KEYS.v3]);
-    const g = authFetch(r.key, providers.openai, { fetch: t2.fetch, refreshCooldownMs: 0 });
-    const noBody = await g(new Request(URL_));
-    expect(noBody.status).toBe(200);
-    expect(t2.seen.map((s) => header(s, 'authorization')[0])).toEqual([`Bearer ${KEYS.v2}`, `Bearer ${KEYS.v3}`]);
+    const binary = new Request(URL_, { method: 'POST', body: 'abc', headers: { 'content-type': 'text/plain' } });
+    const notText = await f(binary, { headers: { 'content-type': 'application/octet-stream' } });
+    expect(notText.status).toBe(401); // declared binary by the init: not copied, not retried
+    const second = await rig(); // the init's body (a string) replaces the Request's and is what is retried
+    second.memory.set('K_v2', KEYS.v2);
+    const t2 = transport([KEYS.v2]);
+    const g = authFetch(second.key, providers.openai, { fetch: t2.fetch });
+    const initBody = await g(new Request(URL_, { method: 'POST', body: 'ignored' }), { body: '{"b":2}' });
+    expect(initBody.status).toBe(200);
+    expect(t2.seen.map((s) => s.body)).toEqual(['{"b":2}', '{"b":2}']);
+  });
+
+  it.each([
+    ['a Headers object', () => new Headers({ 'Content-Type': 'application/json' })],
+    ['pairs', () => [['Content-Type', 'application/json']] as [string, string][]],
+    ['a plain object', () => ({ 'CONTENT-TYPE': 'application/json; charset=utf-8' })],
+  ])("the init's content-type is found in %s: the Request's body is copied and retried", async (_, headers) => {
+    const r = await rig();
+    r.memory.set('K_v2', KEYS.v2);
+    const t = transport([KEYS.v2]);
+    const request = new Request(URL_, { method: 'POST', body: new Uint8Array([123, 125]) }); // no type of its own
+    const response = await authFetch(r.key, providers.openai, { fetch: t.fetch })(request, { headers: headers() });
+    expect(response.status).toBe(200);
+    expect(t.seen.map((s) => s.body)).toEqual(['{}', '{}']);
+  });
+
+  it('a Request with a text body follows a same-origin 307 with the same body', async () => {
+    const r = await rig();
+    const seen: [string, string, string][] = [];
+    const redirecting = (async (input: string | URL | Request, init?: RequestInit) => {
+      const request = new Request(input, init);
+      seen.push([new URL(request.url).pathname, request.method, await request.text()]);
+      return request.url.endsWith('/a')
+        ? new Response(null, { status: 307, headers: { location: '/b' } })
+        : new Response('{"ok":true}', { status: 200 });
+    }) as typeof fetch;
+    const request = new Request('http://127.0.0.1:9/a', {
+      method: 'POST',
+      body: '{"m":1}',
+      headers: { 'content-type': 'application/json' },
+    });
+    const response = await authFetch(r.key, providers.openai, { fetch: redirecting })(request);
+    expect(response.status).toBe(200);
+    expect(seen).toEqual([
+      ['/a', 'POST', '{"m":1}'],
+      ['/b', 'POST', '{"m":1}'],
+    ]);
+  });
+
+  it('holds no copy of a Request body after the response (no retry): it can be garbage-collected', async () => {
+    const gc = collectGarbage();
+    const r = await rig();
+    let sent: WeakRef<object> | undefined;
+    const t = transport();
+    const watching = (async (input: string | URL | Request, init?: RequestInit) => {
+      sent = new WeakRef(init?.body as object); // the bytes authFetch made for this request
+      return t.fetch(input, init);
+    }) as typeof fetch;
+    const f = authFetch(r.key, providers.openai, { fetch: watching });
+    const big = JSON.stringify({ text: 'x'.repeat(1 << 16) });
+    const response = await f(
+      new Request(URL_, { method: 'POST', body: big, headers: { 'content-type': 'application/json' } }),
+    );
+    expect(response.status).toBe(200);
+    // Looked at without keeping a reference in this function's scope.
+    const sentLength = (): number | undefined => (sent?.deref() as ArrayBuffer | undefined)?.byteLength;
+    expect(sentLength()).toBe(big.length);
+    t.seen.length = 0;
+    await new Promise((resolve) => setImmediate(resolve)); // WeakRef targets are kept to the end of the job
+    gc();
+    expect(sent?.deref()).toBeUndefined();
   });
 
   it('both keys dead: exactly one refresh, one retry, then the 401 is returned (no loop)', async () => {
@@ -452,3 +631,9 @@ describe('authFetch on a dead key', () => {
     expect(leaked(dump(r.events), ALL_KEYS)).toEqual([]);
   });
 });
+
+/** V8's full garbage collection, exposed for one test (`--expose-gc` for a fresh context). */
+function collectGarbage(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}

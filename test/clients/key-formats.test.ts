@@ -24,6 +24,29 @@ describe('provider key formats', () => {
     expect(out.endsWith(' after')).toBe(true);
   });
 
+  it('Azure OpenAI: the 84-character annotated key anywhere, a 32-hex legacy key only after "azure"', () => {
+    const key = `${run('Qw3Er4Ty5U', 52)}JQQJ99BFAC${run('Zx6Cv7Bn', 14)}ACOG${run('Mk8L', 4)}`;
+    const legacy = run('9f8e7d6c5b4a3210', 32);
+    expect(key).toHaveLength(84);
+    const text = `endpoint ok\nkey = ${key}\nAZURE_OPENAI_API_KEY=${legacy}\n`;
+    expect(findProviderKeys(text).map((m) => [m.format.id, m.format.provider, m.value])).toEqual([
+      ['azure-openai', 'azure-openai', key],
+      ['azure-openai-legacy', 'azure-openai', legacy],
+    ]);
+    expect(redactProviderKeys(text)).toBe(
+      'endpoint ok\nkey = [redacted azure openai key]\nAZURE_OPENAI_API_KEY=[redacted azure openai key]\n',
+    );
+    for (const alike of [
+      `${run('Qw3Er4Ty5U', 52)}JQQJ99BFAC${run('Zx6Cv7Bn', 14)}AZDO${run('Mk8L', 4)}`, // an Azure DevOps token
+      `${run('Qw3Er4Ty5U', 51)}JQQJ99BFAC${run('Zx6Cv7Bn', 14)}ACOG${run('Mk8L', 4)}`, // one short
+      `sha ${legacy}`, // no "azure" on the line
+      `azure ${run('abcdef', 32)}`, // no digit: not a key
+      `azure\n${legacy}`, // the word is on another line
+    ]) {
+      expect(findProviderKeys(alike), alike).toEqual([]);
+    }
+  });
+
   it('leaves look-alikes alone', () => {
     const lookalikes = [
       `sk-proj-${run('Ab3Cd4', 80)}`, // no T3BlbkFJ

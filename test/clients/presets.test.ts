@@ -5,12 +5,22 @@ import { joinUrl, resolvePreset } from '../../src/clients/presets.js';
 const ids = Object.keys(providers) as ProviderId[];
 
 describe('provider presets', () => {
-  it('cover seven providers, each with an https base URL, a lower-case header, a GET probe, a chat path', () => {
-    expect(ids.sort()).toEqual(['anthropic', 'gemini', 'groq', 'mistral', 'openai', 'openrouter', 'together']);
+  it('cover eight providers, each with an https base URL, a lower-case header, a GET probe, a chat path', () => {
+    expect(ids.sort()).toEqual([
+      'anthropic',
+      'azure-openai',
+      'gemini',
+      'groq',
+      'mistral',
+      'openai',
+      'openrouter',
+      'together',
+    ]);
     for (const id of ids) {
       const p = providers[id];
       expect(p.id).toBe(id);
-      expect(p.baseUrl).toMatch(/^https:\/\/[a-z.]+(\/[a-z0-9/]+)?$/);
+      // Azure's is a placeholder resource name (users pass their own).
+      expect(p.baseUrl.replace('YOUR-RESOURCE', 'x')).toMatch(/^https:\/\/[a-z.]+(\/[a-z0-9/]+)?$/);
       expect(p.header).toBe(p.header.toLowerCase());
       expect(p.probe.method).toBe('GET');
       expect(p.chat.method).toBe('POST');
@@ -35,6 +45,7 @@ describe('provider presets', () => {
       mistral: ['401'],
       openrouter: ['401'],
       together: ['401'],
+      'azure-openai': ['401'],
     });
   });
 
@@ -57,6 +68,7 @@ describe('provider presets', () => {
       mistral: 'authorization Bearer https://api.mistral.ai/v1/models',
       openrouter: 'authorization Bearer https://openrouter.ai/api/v1/key',
       together: 'authorization Bearer https://api.together.ai/v1/whoami',
+      'azure-openai': 'api-key - https://YOUR-RESOURCE.openai.azure.com/openai/models?api-version=2024-10-21',
     });
     expect(providers.anthropic.alternates).toEqual([{ header: 'authorization', scheme: 'Bearer' }]);
     expect(providers.anthropic.probe.headers).toEqual({ 'anthropic-version': '2023-06-01' });

@@ -54,6 +54,14 @@ const expected: Record<
     forbidden: [false, 403, 'forbidden'],
     unknown: [false, 401, 'invalid'],
   },
+  'azure-openai': {
+    alive: [true, 200, 'alive'],
+    restricted: [true, 200, 'alive'],
+    'rate-limited': [true, 429, 'rate-limited'],
+    'no-quota': [true, 429, 'rate-limited'], // Azure bills the subscription: a spent quota is the same 429
+    forbidden: [false, 403, 'forbidden'],
+    unknown: [false, 401, 'invalid'],
+  },
   openrouter: {
     alive: [true, 200, 'alive'],
     restricted: [true, 200, 'alive'],

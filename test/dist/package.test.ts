@@ -17,6 +17,25 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
 };
 const require = createRequire(join(root, 'package.json'));
 
+/** The LLM SDKs keyflip's clients are tested with: none may load unless the user's code loads it. */
+const SDK_PACKAGES = [
+  'openai',
+  '@anthropic-ai/sdk',
+  'groq-sdk',
+  'ai',
+  '@ai-sdk/[^/]+',
+  '@langchain/[^/]+',
+  '@google/genai',
+  '@mistralai/mistralai',
+];
+/** An import specifier naming one of them (the package or a subpath of it). */
+const SDK_SPECIFIER = new RegExp(`^(?:${SDK_PACKAGES.join('|')})(?:/|$)`);
+/** A file path inside one of them. */
+const SDK_PATH = new RegExp(
+  `node_modules[\\\\/](?:${SDK_PACKAGES.map((p) => p.replace('/', '[\\\\/]')).join('|')})[\\\\/]`,
+);
+const NO_SDK_ENTRIES = ['keyflip', 'keyflip/clients', 'keyflip/testing'];
+
 type Core = typeof import('../../src/index.js');
 type Testing = typeof import('../../src/testing/index.js');
 
@@ -179,6 +198,64 @@ describe('the built package', () => {
     );
     expect(noProject.status).toBe(2);
     expect(noProject.stderr).toContain('--project is required');
+  });
+
+  it("importing 'keyflip', 'keyflip/clients' and 'keyflip/testing' loads no LLM SDK (CJS, ESM, import graph)", () => {
+    // CJS: the require cache after requiring the three entries.
+    const cjs = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `for (const s of ${JSON.stringify(NO_SDK_ENTRIES)}) require(s); ` +
+          `const sdk = new RegExp(${JSON.stringify(SDK_PATH.source)}); ` +
+          'console.log(JSON.stringify(Object.keys(require.cache).filter((p) => sdk.test(p))))',
+      ],
+      { cwd: root, encoding: 'utf8' },
+    );
+    expect(cjs.stderr).toBe('');
+    expect(JSON.parse(cjs.stdout)).toEqual([]);
+
+    // ESM: a resolve hook refuses any SDK specifier; importing the three entries must not trip it. The last
+    // line proves the hook works: importing an SDK directly is refused.
+    const hook =
+      'export async function resolve(specifier, context, next) {' +
+      ` if (new RegExp(${JSON.stringify(SDK_SPECIFIER.source)}).test(specifier))` +
+      " throw new Error('SDK loaded: ' + specifier);" +
+      ' return next(specifier, context); }';
+    const esm = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "import { register } from 'node:module';" +
+          `register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});` +
+          `for (const s of ${JSON.stringify(NO_SDK_ENTRIES)}) await import(s);` +
+          "const probe = await import('@mistralai/mistralai').then(() => 'loaded', (e) => e.message);" +
+          "console.log(JSON.stringify(['imported', probe]));",
+      ],
+      { cwd: root, encoding: 'utf8' },
+    );
+    expect(esm.stderr).toBe('');
+    expect(JSON.parse(esm.stdout)).toEqual(['imported', 'SDK loaded: @mistralai/mistralai']);
+
+    // The static import graph of each ESM entry names no SDK (only node: builtins and the two dependencies).
+    const bare = new Set<string>();
+    const seen = new Set<string>();
+    const walk = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(file, 'utf8');
+      for (const match of text.matchAll(
+        /(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]|import\s*\(?\s*['"]([^'"]+)['"]/g,
+      )) {
+        const spec = match[1] ?? match[2] ?? '';
+        if (spec.startsWith('.')) walk(resolve(dirname(file), spec));
+        else bare.add(spec);
+      }
+    };
+    for (const entry of ['dist/index.js', 'dist/clients/index.js', 'dist/testing/index.js']) walk(join(root, entry));
+    expect([...bare].filter((spec) => SDK_SPECIFIER.test(spec))).toEqual([]);
+    expect([...bare].filter((spec) => !spec.startsWith('node:')).sort()).toEqual(['eventemitter3', 'lru-cache']);
   });
 
   it("importing 'keyflip/gcp' does not load the SDK; the first fetch does", () => {

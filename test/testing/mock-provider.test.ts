@@ -63,6 +63,7 @@ const invalid: Record<ProviderId, [number, string]> = {
   mistral: [401, '"message":"Unauthorized"'],
   openrouter: [401, '"error":{"code":401'],
   together: [401, '"code":"invalid_api_key"'],
+  'azure-openai': [401, '"message":"Access denied due to invalid subscription key or wrong API endpoint.'],
 };
 
 describe('startMockProvider', () => {
