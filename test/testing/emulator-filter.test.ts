@@ -11,6 +11,7 @@
  */
 import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_FILTER_DEPTH, parseFilter } from '../../src/testing/emulator/filter.js';
 import { type SecretManagerEmulator, startSecretManagerEmulator } from '../../src/testing/index.js';
 import { failure } from './rpc-failure.js';
 
@@ -155,5 +156,62 @@ describe.each([['grpc'], ['rest']] as const)('list filters over %s, through the 
     }
     expect((await bad('no_such_field:x')).code).toBe(INVALID_ARGUMENT);
     expect((await bad('create_time>yesterday')).code).toBe(INVALID_ARGUMENT);
+  });
+
+  it('`:` with `*` wildcards matches in linear-ish time: a pathological filter on a long id answers', async () => {
+    // "name:APIKEY*production" (filtering page): `*` matches any run. As a backtracking RegExp (`.*a.*a.*a…b`) this
+    // filter took minutes on a 200-character id, blocking the process; the glob matcher answers at once.
+    const long = `${mode}-${'a'.repeat(200)}`;
+    const longB = `${long}b`;
+    for (const id of [long, longB])
+      await client.createSecret(
+        { parent: `projects/${P}`, secretId: id, secret: { replication: { automatic: {} } } },
+        o,
+      );
+    expect(await names(`name:${'*a'.repeat(8)}*b`)).toEqual([longB]);
+    expect(await names(`name:${mode}-${'a*'.repeat(8)}`)).toEqual([long, longB].sort());
+    expect(await names(`name:A*A*A*A*A*A*A*A*c`)).toEqual([]);
+    expect(await names('name:APIKEY*production')).toEqual([ids.apikey]); // still case-insensitive
+  });
+
+  it(`parentheses nested deeper than ${MAX_FILTER_DEPTH} answer INVALID_ARGUMENT, never INTERNAL`, async () => {
+    const nested = (depth: number, inner: string) => `${'('.repeat(depth)}${inner}${')'.repeat(depth)}`;
+    expect(await names(nested(MAX_FILTER_DEPTH, `name:${ids.bsecret}`))).toEqual([ids.bsecret]);
+    for (const filter of [
+      nested(MAX_FILTER_DEPTH + 1, 'name:a'),
+      `name:${nested(MAX_FILTER_DEPTH + 1, 'a')}`,
+      // Deep enough to overflow a recursive parser's stack (INTERNAL); kept short enough for a REST URL.
+      nested(mode === 'grpc' ? 20_000 : 600, 'name:a'),
+    ]) {
+      const e = await bad(filter);
+      expect(e.code, filter.slice(0, 20)).toBe(INVALID_ARGUMENT);
+      expect(e.text).toContain(`nests parentheses more than ${MAX_FILTER_DEPTH} deep`);
+    }
+  });
+
+  it('a field the listed resource does not have is INVALID_ARGUMENT, even when nothing is listed', async () => {
+    // ListSecretVersions of a secret with no versions: `labels` is a Secret's field, not a SecretVersion's.
+    const empty = `projects/${P}/secrets/${ids.bsecret}`;
+    const versions = (filter: string) => client.listSecretVersions({ parent: empty, filter }, page);
+    expect((await versions('state:ENABLED'))[0]).toEqual([]);
+    for (const filter of ['labels.x:y', 'replication.automatic:*', 'NOT expire_time:*']) {
+      expect((await failure(versions(filter), mode)).code, filter).toBe(INVALID_ARGUMENT);
+    }
+    // ListSecrets where no secret is: `state` and `destroy_time` are a SecretVersion's fields, not a Secret's.
+    const none = `projects/${P}/locations/us-east1`;
+    const secrets = (filter: string) => client.listSecrets({ parent: none, filter }, page);
+    expect((await secrets('labels.x:y'))[0]).toEqual([]);
+    for (const filter of ['state:ENABLED', 'destroy_time:*']) {
+      expect((await failure(secrets(filter), mode)).code, filter).toBe(INVALID_ARGUMENT);
+    }
+  });
+});
+
+describe('parseFilter: the listed resource', () => {
+  it('refuses a field of the other resource before anything is listed', () => {
+    expect(() => parseFilter('labels.x:y', 'version')).toThrow(/not a field of the listed resource/);
+    expect(() => parseFilter('state:ENABLED', 'secret')).toThrow(/not a field of the listed resource/);
+    expect(parseFilter('state:ENABLED', 'version')).toBeDefined();
+    expect(parseFilter('labels.x:y', 'secret')).toBeDefined();
   });
 });

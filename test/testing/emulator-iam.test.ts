@@ -223,6 +223,102 @@ describe.each([['grpc'], ['rest']] as const)('IAM error wording over %s', (mode:
   });
 });
 
+/**
+ * The predefined roles as the roles page lists them (https://cloud.google.com/iam/docs/roles-permissions/secretmanager,
+ * and the Secret Manager access-control page): secretVersionAdder `versions.add`; secretVersionManager
+ * `versions.add/.destroy/.disable/.enable/.get/.list`; viewer `locations.*`, `secrets.get`, `secrets.getIamPolicy`,
+ * `secrets.list`, `versions.get`, `versions.list`; admin `secretmanager.*`. A role that does not exist is refused
+ * in IAM's words: "Role (roles/…) does not exist in the resource's hierarchy." (HTTP 400).
+ */
+describe.each([['grpc'], ['rest']] as const)('IAM roles over %s', (mode: Mode) => {
+  let emulator: SecretManagerEmulator;
+  let client: SecretManagerServiceClient;
+  const ALL = [
+    'secretmanager.secrets.get',
+    'secretmanager.secrets.getIamPolicy',
+    'secretmanager.secrets.setIamPolicy',
+    'secretmanager.secrets.update',
+    'secretmanager.secrets.delete',
+    'secretmanager.versions.access',
+    'secretmanager.versions.add',
+    'secretmanager.versions.destroy',
+    'secretmanager.versions.disable',
+    'secretmanager.versions.enable',
+    'secretmanager.versions.get',
+    'secretmanager.versions.list',
+  ];
+  const VIEWER = [
+    'secretmanager.secrets.get',
+    'secretmanager.secrets.getIamPolicy',
+    'secretmanager.versions.get',
+    'secretmanager.versions.list',
+  ];
+  const VERSION_MANAGER = [
+    'secretmanager.versions.add',
+    'secretmanager.versions.destroy',
+    'secretmanager.versions.disable',
+    'secretmanager.versions.enable',
+    'secretmanager.versions.get',
+    'secretmanager.versions.list',
+  ];
+  const resource = `projects/${P}/secrets/roles`;
+
+  beforeAll(async () => {
+    emulator = await startSecretManagerEmulator({ iam: { enforce: true, caller: CALLER } });
+    client = new SecretManagerServiceClient(mode === 'grpc' ? emulator.clientOptions : emulator.restClientOptions);
+    emulator.addVersion('roles', 'roles-value');
+  });
+  afterAll(async () => {
+    await client?.close();
+    await emulator?.close();
+  });
+
+  const held = async (role: string): Promise<string[]> => {
+    await client.setIamPolicy({ resource, policy: { bindings: [{ role, members: [CALLER] }] } }, o);
+    const [res] = await client.testIamPermissions({ resource, permissions: ALL }, o);
+    return [...(res.permissions ?? [])].sort();
+  };
+
+  it('TestIamPermissions answers what each predefined and basic role grants', async () => {
+    expect(await held('roles/secretmanager.secretVersionAdder')).toEqual(['secretmanager.versions.add']);
+    expect(await held('roles/secretmanager.secretVersionManager')).toEqual(VERSION_MANAGER);
+    expect(await held('roles/secretmanager.viewer')).toEqual(VIEWER);
+    expect(await held('roles/secretmanager.secretAccessor')).toEqual(['secretmanager.versions.access']);
+    expect(await held('roles/secretmanager.admin')).toEqual([...ALL].sort());
+    expect(await held('roles/owner')).toEqual([...ALL].sort());
+    expect(await held('roles/viewer')).toEqual(VIEWER);
+    const editor = await held('roles/editor');
+    expect(editor).toContain('secretmanager.versions.access');
+    expect(editor).toContain('secretmanager.versions.add');
+    expect(editor).not.toContain('secretmanager.secrets.setIamPolicy');
+  });
+
+  it('enforcement follows the role: versionManager and viewer may not access, editor may', async () => {
+    const name = `${resource}/versions/latest`;
+    for (const role of ['roles/secretmanager.secretVersionManager', 'roles/secretmanager.viewer', 'roles/viewer']) {
+      await client.setIamPolicy({ resource, policy: { bindings: [{ role, members: [CALLER] }] } }, o);
+      expect((await failure(client.accessSecretVersion({ name }, o), mode)).code, role).toBe(S.PERMISSION_DENIED);
+    }
+    await client.setIamPolicy({ resource, policy: { bindings: [{ role: 'roles/editor', members: [CALLER] }] } }, o);
+    const [res] = await client.accessSecretVersion({ name }, o);
+    expect(Buffer.from(res.payload?.data as Uint8Array).toString()).toBe('roles-value');
+  });
+
+  it('SetIamPolicy refuses a role that does not exist, in IAM’s words (INVALID_ARGUMENT, HTTP 400)', async () => {
+    for (const role of ['roles/secretmanager.secretWriter', 'roles/secretmanager.Viewer', 'roles/superuser']) {
+      const f = await failure(
+        client.setIamPolicy({ resource, policy: { bindings: [{ role, members: [CALLER] }] } }, o),
+        mode,
+      );
+      expect(f.code, role).toBe(3);
+      expect(f.text).toBe(`Role (${role}) does not exist in the resource's hierarchy.`);
+      if (f.httpStatusCode !== undefined) expect(f.httpStatusCode).toBe(400);
+    }
+    // Another service's role exists: accepted, and it grants nothing on a secret.
+    expect(await held('roles/storage.admin')).toEqual([]);
+  });
+});
+
 describe('IAM enforcement option', () => {
   it.each([
     ['no caller', { enforce: true }],

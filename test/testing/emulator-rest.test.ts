@@ -321,3 +321,173 @@ describe('REST JSON: lowerCamelCase and proto field names, every method with a b
     expect((await clients.rest.listSecrets({ parent: `projects/${P}`, filter: `name:${id}` }, o))[0]).toHaveLength(1);
   });
 });
+
+/**
+ * What the REST surface answers to requests it cannot take (review 17, defects 2, 7, 8, 12): an HTTP status in
+ * Google's JSON error shape, never a reset socket, a 500 or a value that was sent.
+ * - A body JSON cannot parse: `Invalid JSON payload received. Unexpected token.` (the front end's words, quoted in
+ *   googlecodelabs/feedback#299 and seejohnrun/easy_translate#59); the front end goes on with the text around the
+ *   error, which the emulator leaves out: the body may carry a secret.
+ * - `bytes` and 64-bit integers in proto3 JSON (https://protobuf.dev/programming-guides/json/): bytes are "standard
+ *   base64 encoding with paddings. Either standard or URL-safe base64 encoding with/without paddings are accepted";
+ *   integers are numbers or strings ("Empty strings are invalid"). A value that does not fit: `Invalid value at
+ *   'payload.data' (TYPE_BYTES), Base64 decoding failed …` (google-gemini/gemini-cli#8003), without the value.
+ * - A URL or headers too long: 414 (the front end's `The requested URL … is too large to process.`,
+ *   tardate/jquery.addtocalendar#3) / 431, a bad percent-escape 400 (`Your client has issued a malformed or
+ *   illegal request.`, the front end's 400 page); the 414/431 wording and limits are the emulator's own.
+ */
+describe('REST: requests the surface cannot take get an HTTP answer, never the value sent', () => {
+  let emulator: SecretManagerEmulator;
+  const clients: Record<'grpc' | 'rest', SecretManagerServiceClient> = {} as never;
+  const SECRET = 'db-password-Sup3rS3cret';
+  const B64 = Buffer.from(SECRET).toString('base64');
+
+  beforeAll(async () => {
+    emulator = await startSecretManagerEmulator();
+    emulator.createSecret('edge');
+    clients.grpc = new SecretManagerServiceClient(emulator.clientOptions);
+    clients.rest = new SecretManagerServiceClient(emulator.restClientOptions);
+    await Promise.all([clients.grpc.initialize(), clients.rest.initialize()]);
+  });
+  afterAll(async () => {
+    await clients.grpc?.close();
+    await clients.rest?.close();
+    await emulator?.close();
+  });
+
+  const send = async (path: string, init: RequestInit = {}) => {
+    const res = await fetch(`${emulator.restUrl}${path}`, {
+      ...init,
+      headers: { 'content-type': 'application/json', ...(init.headers as Record<string, string> | undefined) },
+    });
+    const text = await res.text();
+    return { status: res.status, text, error: (JSON.parse(text) as { error: Json }).error };
+  };
+  const addVersion = (body: string) => send(`/v1/projects/${P}/secrets/edge:addVersion`, { method: 'POST', body });
+  /** Every 6-character piece of `value`: none may be in an error. */
+  const leaks = (text: string, value: string): string[] => {
+    const found: string[] = [];
+    for (let i = 0; i + 6 <= value.length; i++)
+      if (text.includes(value.slice(i, i + 6))) found.push(value.slice(i, i + 6));
+    return found;
+  };
+  const versionCount = async (): Promise<number[]> =>
+    Promise.all(
+      [clients.grpc, clients.rest].map(
+        async (c) => (await c.listSecretVersions({ parent: `projects/${P}/secrets/edge` }, o))[0].length,
+      ),
+    );
+
+  it('a malformed JSON body: the front end’s words, no piece of the body in the error', async () => {
+    const before = await versionCount();
+    for (const body of [
+      `{"payload":{"data":'${B64}'}}`,
+      `{"payload":{"data":${SECRET}}}`,
+      `{"payload":{"data":"${B64}"} ${SECRET}}`,
+      `{"payload":{"data":"${B64}"}}}`,
+      `{${SECRET}:1}`,
+    ]) {
+      const answer = await addVersion(body);
+      expect(answer.status).toBe(400);
+      expect(answer.error).toEqual({
+        code: 400,
+        status: 'INVALID_ARGUMENT',
+        message: 'Invalid JSON payload received. Unexpected token.',
+      });
+      expect(leaks(answer.text, SECRET)).toEqual([]);
+      expect(leaks(answer.text, B64)).toEqual([]);
+    }
+    const cut = await addVersion(`{"payload":{"data":"${B64}`);
+    expect(cut.error.message).toBe('Invalid JSON payload received. Unexpected end of string.');
+    expect(leaks(cut.text, B64)).toEqual([]);
+    expect(await versionCount()).toEqual(before);
+  });
+
+  it('bytes must be base64 and int64 an integer (INVALID_ARGUMENT, the value not quoted)', async () => {
+    const before = await versionCount();
+    const bad = await addVersion(JSON.stringify({ payload: { data: `${SECRET} !!` } }));
+    expect(bad.status).toBe(400);
+    expect(bad.error).toEqual({
+      code: 400,
+      status: 'INVALID_ARGUMENT',
+      message: "Invalid value at 'payload.data' (TYPE_BYTES), Base64 decoding failed.",
+    });
+    expect(leaks(bad.text, SECRET)).toEqual([]);
+    for (const data of ['a', 'ab=c', 'abc==', '====']) {
+      expect((await addVersion(JSON.stringify({ payload: { data } }))).status).toBe(400);
+    }
+    const crc = await addVersion(JSON.stringify({ payload: { data: B64, dataCrc32c: SECRET } }));
+    expect(crc.status).toBe(400);
+    expect(crc.error.status).toBe('INVALID_ARGUMENT');
+    expect(crc.error.message).toBe("Invalid value at 'payload.data_crc32c' (TYPE_INT64), not an integer.");
+    expect(leaks(crc.text, SECRET)).toEqual([]);
+    for (const dataCrc32c of ['', '12ab', 1.5, true]) {
+      expect((await addVersion(JSON.stringify({ payload: { data: B64, dataCrc32c } }))).status).toBe(400);
+    }
+    expect(await versionCount()).toEqual(before); // nothing stored by the refused calls
+    // what proto3 JSON accepts still goes through: URL-safe base64 without padding, the checksum as a number
+    const bytes = Buffer.from([0xfb, 0xff, 0xfe, 0x01]);
+    const ok = await addVersion(
+      JSON.stringify({ payload: { data: bytes.toString('base64url'), dataCrc32c: crc32c(bytes) } }),
+    );
+    expect(ok.status).toBe(200);
+    for (const client of [clients.grpc, clients.rest]) {
+      const [got] = await client.accessSecretVersion({ name: `projects/${P}/secrets/edge/versions/latest` }, o);
+      expect(Buffer.from(got.payload?.data as Uint8Array)).toEqual(bytes);
+    }
+  });
+
+  it('a bad percent-escape in the path is 400, page_size=abc is INVALID_ARGUMENT', async () => {
+    const badEscape = await send(`/v1/projects/${P}/secrets/%E0%A4%A`);
+    expect(badEscape.status).toBe(400);
+    expect(badEscape.error).toEqual({
+      code: 400,
+      status: 'INVALID_ARGUMENT',
+      message: 'Your client has issued a malformed or illegal request.',
+    });
+    for (const key of ['page_size', 'pageSize']) {
+      const list = await send(`/v1/projects/${P}/secrets?${key}=abc`);
+      expect(list.status).toBe(400);
+      expect(list.error).toEqual({
+        code: 400,
+        status: 'INVALID_ARGUMENT',
+        message: "Invalid value at 'page_size' (TYPE_INT32), not an integer.",
+      });
+    }
+    for (const size of ['1.5', '', '99999999999']) {
+      expect((await send(`/v1/projects/${P}/secrets?pageSize=${size}`)).status).toBe(400);
+    }
+    expect((await send(`/v1/projects/${P}/secrets?pageSize=1e1`)).status).toBe(200); // exponent notation: allowed
+  });
+
+  it('a URL or headers too long: 414 / 431 in the JSON error shape, not a reset socket', async () => {
+    const longUrl = await send(`/v1/projects/${P}/secrets?filter=${'a'.repeat(100_000)}`);
+    expect(longUrl.status).toBe(414);
+    expect(longUrl.error).toEqual({
+      code: 414,
+      status: 'INVALID_ARGUMENT',
+      message: 'The requested URL is too large to process (more than 16384 bytes).',
+    });
+    const longHeader = await send(`/v1/projects/${P}/secrets`, { headers: { 'x-long': 'b'.repeat(20_000) } });
+    expect(longHeader.status).toBe(431);
+    expect(longHeader.error).toEqual({
+      code: 431,
+      status: 'INVALID_ARGUMENT',
+      message: 'Request header fields too large (more than 16384 bytes).',
+    });
+    // past the HTTP parser's own limit too (it refuses the request before the handler sees it)
+    expect((await send(`/v1/projects/${P}/secrets?filter=${'a'.repeat(2_000_000)}`)).status).toBe(414);
+    const many = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`x-h${i}`, 'c'.repeat(10_000)]));
+    const manyHeaders = await send(`/v1/projects/${P}/secrets`, { headers: many });
+    expect(manyHeaders.status).toBe(431);
+    expect(manyHeaders.error.status).toBe('INVALID_ARGUMENT');
+    // through the REAL client: a filter too long for a URL is an error with the 414, not ECONNRESET
+    const deep = `${'('.repeat(20_000)}name:a${')'.repeat(20_000)}`;
+    const error = await clients.rest.listSecrets({ parent: `projects/${P}`, filter: deep }, o).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error?.message).toContain('The requested URL is too large to process');
+    expect((await clients.rest.getSecret({ name: `projects/${P}/secrets/edge` }, o))[0].name).toContain('edge');
+  });
+});

@@ -60,12 +60,26 @@ const VERSION_FIELDS = new Set([
 ]);
 const DURATION_FIELDS = new Set(['rotation_period', 'version_destroy_ttl', 'ttl']);
 
+// Sticky (`y`): they match at the parser's cursor without slicing the rest of the filter at each term.
+const FIELD = /[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)*/y;
+const COMPARATOR = /<=|>=|!=|<|>|=|:/y;
+const QUOTED = /"(?:[^"\\]|\\.)*"/y;
+const BARE = /[^\s()"]+/y;
+
 const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const camel = (s: string): string => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 const invalidArgument = (message: string): RpcError => new RpcError(GrpcCode.INVALID_ARGUMENT, message);
 
+/**
+ * How deep parentheses may nest (restrictions and an arg's values alike). AIP-160 sets no limit and no public source
+ * shows the service's; a deeper filter answers INVALID_ARGUMENT (the parser recurses, so without a limit a deep
+ * filter would overflow the stack and answer INTERNAL).
+ */
+export const MAX_FILTER_DEPTH = 64;
+
 class Parser {
   private pos = 0;
+  private depth = 0;
   constructor(private readonly src: string) {}
 
   fail(at = this.pos): never {
@@ -154,61 +168,83 @@ class Parser {
     return this.simple(inArg);
   }
 
-  private simple(inArg: boolean): Node | Arg {
-    if (this.src[this.pos] === '(') {
-      this.pos++;
-      this.ws();
-      const inner = inArg ? this.expression(true) : this.expression(false);
-      this.ws();
-      if (this.src[this.pos] !== ')') this.fail();
-      this.pos++;
-      return inner;
+  /** Enters one more level of parentheses: INVALID_ARGUMENT past {@link MAX_FILTER_DEPTH}. */
+  private nest<T>(inner: () => T): T {
+    if (++this.depth > MAX_FILTER_DEPTH) {
+      throw invalidArgument(
+        `The filter nests parentheses more than ${MAX_FILTER_DEPTH} deep (at line 1, column ${this.pos}).`,
+      );
     }
+    this.pos++; // the '('
+    this.ws();
+    const node = inner();
+    this.ws();
+    if (this.src[this.pos] !== ')') this.fail();
+    this.pos++;
+    this.depth--;
+    return node;
+  }
+
+  /** The match of the sticky regular expression `re` at the cursor (not consumed). */
+  private at(re: RegExp): string | undefined {
+    re.lastIndex = this.pos;
+    return re.exec(this.src)?.[0];
+  }
+
+  private simple(inArg: boolean): Node | Arg {
+    if (this.src[this.pos] === '(')
+      return inArg ? this.nest(() => this.expression(true)) : this.nest(() => this.expression(false));
     return inArg ? { k: 'val', v: this.value() } : this.restriction();
   }
 
   private restriction(): Node {
     const start = this.pos;
-    const m = /^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)*/.exec(this.src.slice(this.pos));
-    if (!m) this.fail();
-    this.pos += m[0].length;
+    const field = this.at(FIELD);
+    if (!field) this.fail();
+    this.pos += field.length;
     this.ws();
-    const op = /^(<=|>=|!=|<|>|=|:)/.exec(this.src.slice(this.pos))?.[0] as Op | undefined;
+    const op = this.at(COMPARATOR) as Op | undefined;
     if (!op) this.fail(this.pos < this.src.length ? this.pos : start);
     this.pos += op.length;
     this.ws();
-    let arg: Arg;
-    if (this.src[this.pos] === '(') {
-      this.pos++;
-      this.ws();
-      arg = this.expression(true);
-      this.ws();
-      if (this.src[this.pos] !== ')') this.fail();
-      this.pos++;
-    } else arg = { k: 'val', v: this.value() };
-    return { k: 'cmp', field: m[0], op, arg };
+    const arg: Arg =
+      this.src[this.pos] === '(' ? this.nest(() => this.expression(true)) : { k: 'val', v: this.value() };
+    return { k: 'cmp', field, op, arg };
   }
 
   private value(): string {
-    const rest = this.src.slice(this.pos);
-    if (rest.startsWith('"')) {
-      const q = /^"((?:[^"\\]|\\.)*)"/.exec(rest);
+    if (this.src[this.pos] === '"') {
+      const q = this.at(QUOTED);
       if (!q) this.fail();
-      this.pos += q[0].length;
-      return (q[1] as string).replace(/\\(.)/g, '$1');
+      this.pos += q.length;
+      return q.slice(1, -1).replace(/\\(.)/g, '$1');
     }
-    const m = /^[^\s()"]+/.exec(rest);
+    const m = this.at(BARE);
     if (!m) this.fail();
-    this.pos += m[0].length;
-    return m[0];
+    this.pos += m.length;
+    return m;
   }
 }
 
-/** Parses a filter; undefined for none (an empty or blank filter lists everything). */
-export function parseFilter(filter: string | undefined): Node | undefined {
+/** What a filter lists: Secrets (ListSecrets) or SecretVersions (ListSecretVersions). */
+export type FilteredResource = 'secret' | 'version';
+
+/**
+ * Parses a filter; undefined for none (an empty or blank filter lists everything). A field the listed `resource`
+ * does not have answers INVALID_ARGUMENT here, before anything is listed, so also when nothing would be listed
+ * (`labels.x:y` on a secret with no versions). Without `resource`, only a field neither resource has is refused
+ * here; {@link matches} checks each item against its own resource.
+ */
+export function parseFilter(filter: string | undefined, resource?: FilteredResource): Node | undefined {
   if (!filter?.trim()) return undefined;
   const node = new Parser(filter).parse();
-  validate(node, new Set([...SECRET_FIELDS, ...VERSION_FIELDS])); // refused even when nothing is listed
+  const fields =
+    resource === 'secret'
+      ? SECRET_FIELDS
+      : resource === 'version'
+        ? VERSION_FIELDS
+        : new Set([...SECRET_FIELDS, ...VERSION_FIELDS]);
+  validate(node, fields);
   return node;
 }
 
@@ -274,13 +310,7 @@ function compare(actual: unknown, op: Exclude<Op, '!='>, want: string, kind: 'ti
   if (op === ':' && isPlain(actual)) return Object.hasOwn(actual, want); // a map has the key
   const a = text(actual);
   if (a === undefined) return false;
-  if (op === ':') {
-    const re = want
-      .split('*')
-      .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-      .join('.*');
-    return new RegExp(re, 'i').test(a);
-  }
+  if (op === ':') return globIncludes(a.toLowerCase(), want.toLowerCase());
   if (op === '=') return a === want;
   const n = Number(a);
   const m = Number(want);
@@ -293,6 +323,34 @@ function compare(actual: unknown, op: Exclude<Op, '!='>, want: string, kind: 'ti
           ? 1
           : 0;
   return ORDER[op](c);
+}
+
+/**
+ * Whether `text` contains `pattern`, where `*` in the pattern matches any run of characters (both lower-cased by
+ * the caller). The greedy two-pointer glob match, on `*pattern*`: a mismatch after a `*` retries one character
+ * further from that `*` only, never from an earlier one, so it takes O(text × pattern) steps at worst, where a
+ * backtracking RegExp (`.*a.*a.*a.*b`) takes exponential time on a long name.
+ */
+export function globIncludes(text: string, pattern: string): boolean {
+  const p = `*${pattern}*`;
+  let t = 0;
+  let i = 0;
+  let star = -1; // index in p of the last `*` seen
+  let resume = 0; // where in text that `*` match restarts
+  while (t < text.length) {
+    if (i < p.length && p[i] === '*') {
+      star = i++;
+      resume = t;
+    } else if (i < p.length && p[i] === text[t]) {
+      i++;
+      t++;
+    } else if (star >= 0) {
+      i = star + 1;
+      t = ++resume;
+    } else return false;
+  }
+  while (i < p.length && p[i] === '*') i++;
+  return i === p.length;
 }
 
 function evalArg(arg: Arg, test: (value: string) => boolean): boolean {

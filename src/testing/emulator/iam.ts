@@ -76,8 +76,9 @@ export const IAM_METHODS = new Set(['GetIamPolicy', 'SetIamPolicy', 'TestIamPerm
  * Optional IAM enforcement (`SecretManagerEmulatorOptions.iam`). Off by default: every call is allowed, whatever
  * the policies say. With `enforce: true`, AccessSecretVersion succeeds only when the secret's policy (set with
  * SetIamPolicy) grants `caller` a role holding `secretmanager.versions.access` — roles/secretmanager.secretAccessor,
- * roles/secretmanager.admin or roles/owner, in a binding that names `caller`, one of its `groups`, its domain
- * (`domain:example.com`, for a `user:` caller), `allAuthenticatedUsers` or `allUsers`. Otherwise it answers
+ * roles/secretmanager.admin, roles/owner or roles/editor (see ROLE_PERMISSIONS), in a binding that names `caller`,
+ * one of its `groups`, its domain (`domain:example.com`, for a `user:` caller), `allAuthenticatedUsers` or
+ * `allUsers`. Otherwise it answers
  * PERMISSION_DENIED as the service does: `Permission 'secretmanager.versions.access' denied for resource '<the name
  * asked for>' (or it may not exist).` — also when the secret does not exist, since the service does not tell a
  * caller without access.
@@ -110,12 +111,68 @@ export interface IamEnforcementOptions {
   groups?: readonly string[];
 }
 
-/** What each predefined role grants of a secret's permissions; `*` is every one of them. */
-const ROLE_PERMISSIONS: Record<string, readonly string[]> = {
+/**
+ * What each role grants of a secret's permissions; `*` is every one of them.
+ * The Secret Manager predefined roles as the roles page lists them
+ * (https://cloud.google.com/iam/docs/roles-permissions/secretmanager, also
+ * https://cloud.google.com/secret-manager/docs/access-control): Admin `secretmanager.*`; Secret Accessor "Allows
+ * accessing the payload of secrets" (`versions.access`); Secret Version Adder "Allows adding versions to existing
+ * secrets" (`versions.add`); Secret Version Manager "Allows creating and managing versions of existing secrets"
+ * (`versions.add`, `.destroy`, `.disable`, `.enable`, `.get`, `.list`); Viewer "Allows viewing metadata of all
+ * Secret Manager resources" (`locations.*`, `secrets.get`, `secrets.getIamPolicy`, `secrets.list`, `versions.get`,
+ * `versions.list`). roles/secretmanager.editor ("Editor role for secretmanager") is on the page too, but the stored
+ * copy searched cuts its list after `secretmanager.locations.*`: the emulator accepts it and grants it what is
+ * certain of an editor role on this page, the viewer's permissions.
+ * The basic roles (https://cloud.google.com/iam/docs/roles-overview#basic): Viewer "read-only actions that don't
+ * affect state", Editor "all viewer permissions, plus permissions for actions that modify state", Owner "all editor
+ * permissions" plus managing roles and permissions (setIamPolicy). Which secretmanager permissions each holds is
+ * not listed on a page searched: the emulator gives Viewer the Secret Manager Viewer's permissions, Editor those
+ * plus every permission that changes a secret or reads a payload, but not setIamPolicy, and Owner all of them.
+ */
+const VIEWER: readonly string[] = [
+  'secretmanager.locations.get',
+  'secretmanager.locations.list',
+  'secretmanager.secrets.get',
+  'secretmanager.secrets.getIamPolicy',
+  'secretmanager.secrets.list',
+  'secretmanager.versions.get',
+  'secretmanager.versions.list',
+];
+const VERSION_MANAGER: readonly string[] = [
+  'secretmanager.versions.add',
+  'secretmanager.versions.destroy',
+  'secretmanager.versions.disable',
+  'secretmanager.versions.enable',
+  'secretmanager.versions.get',
+  'secretmanager.versions.list',
+];
+const ROLE_PERMISSIONS: Readonly<Record<string, readonly string[]>> = {
   'roles/owner': ['*'],
+  'roles/editor': [
+    ...VIEWER,
+    ...VERSION_MANAGER,
+    'secretmanager.secrets.create',
+    'secretmanager.secrets.delete',
+    'secretmanager.secrets.update',
+    'secretmanager.versions.access',
+  ],
+  'roles/viewer': VIEWER,
   'roles/secretmanager.admin': ['*'],
+  'roles/secretmanager.editor': VIEWER,
   'roles/secretmanager.secretAccessor': ['secretmanager.versions.access'],
+  'roles/secretmanager.secretVersionAdder': ['secretmanager.versions.add'],
+  'roles/secretmanager.secretVersionManager': VERSION_MANAGER,
+  'roles/secretmanager.viewer': VIEWER,
 };
+/**
+ * Whether SetIamPolicy refuses `role` as one that does not exist: a `roles/secretmanager.…` role the page does not
+ * list, or a `roles/…` with no service (only the basic roles are). The service's words for it are IAM's:
+ * "Role (roles/…) does not exist in the resource's hierarchy." (INVALID_ARGUMENT, HTTP 400, as gcloud and
+ * Terraform quote it). Other services' roles (`roles/storage.admin`) and custom roles are accepted and grant
+ * nothing on a secret.
+ */
+const unknownRole = (role: string): boolean =>
+  !Object.hasOwn(ROLE_PERMISSIONS, role) && (role.startsWith('roles/secretmanager.') || /^roles\/[^./]+$/.test(role));
 const ACCESS = 'secretmanager.versions.access';
 
 const invalid = (message: string): RpcError => new RpcError(GrpcCode.INVALID_ARGUMENT, message);
@@ -192,7 +249,8 @@ export class IamPolicies {
     let conditional = false;
     for (const b of bindings) {
       const role = str(b.role);
-      if (!ROLE.test(role)) throw invalid(`Role (${role}) does not exist in the resource's hierarchy.`);
+      if (!ROLE.test(role) || unknownRole(role))
+        throw invalid(`Role (${role}) does not exist in the resource's hierarchy.`);
       const members = Array.isArray(b.members) ? (b.members as unknown[]).map(str) : [];
       if (members.length === 0) throw invalid(`The binding for role ${role} has no members.`);
       for (const member of members)
@@ -253,7 +311,8 @@ export class IamPolicies {
     for (const binding of this.current(secret)?.bindings ?? []) {
       if (binding.condition) continue; // conditions are not evaluated: they grant nothing
       if (!binding.members.some((m) => principals.has(m))) continue;
-      for (const p of ROLE_PERMISSIONS[binding.role] ?? []) out.add(p);
+      for (const p of Object.hasOwn(ROLE_PERMISSIONS, binding.role) ? (ROLE_PERMISSIONS[binding.role] ?? []) : [])
+        out.add(p);
     }
     return out;
   }

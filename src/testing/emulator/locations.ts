@@ -10,7 +10,9 @@ import { invalidName, permissionDenied, RpcError } from './status.js';
  * - projects.locations.get, `GET /v1/{name=projects/*\/locations/*}`: "Gets information about a location."
  *   https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.locations/get
  * The emulator's locations are `global` and the regions below, where regional secrets are offered (the
- * location list of the projects.locations.secrets reference pages).
+ * location list of the projects.locations.secrets reference pages). The store refuses a regional secret in any
+ * other location, `global` included (store.ts, SecretStore.checkLocation): a fixed list, the same for every
+ * project, a subset of https://cloud.google.com/secret-manager/docs/locations.
  */
 
 type Obj = Record<string, unknown>;

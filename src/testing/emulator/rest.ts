@@ -1,5 +1,6 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { escapeRegExp } from '../../regexp.js';
 import { cannotListen } from './cannot-listen.js';
 import type { Dispatcher } from './dispatch.js';
@@ -52,7 +53,38 @@ const SYSTEM_PARAMS = new Set([
   'upload_protocol',
   'uploadType',
 ]);
-const INTEGER_TYPES = new Set(['int32', 'uint32', 'sint32', 'fixed32', 'sfixed32', 'double', 'float']);
+/**
+ * The limits of the request line and of the headers. Google does not publish its front end's; past them the front
+ * end answers 414 (`The requested URL … is too large to process.`, its HTML page, quoted in
+ * tardate/jquery.addtocalendar#3 and mgonto/restangular#497) or 431: here in the JSON error shape, INVALID_ARGUMENT,
+ * so the client reports an error instead of a reset socket. The parser's own limit is higher, so that the handler,
+ * not the parser, answers a long URL; past that one too, the `clientError` handler answers.
+ */
+const MAX_URL_BYTES = 16 * 1024;
+const MAX_HEADER_BYTES = 16 * 1024;
+const PARSER_MAX_HEADER_BYTES = 1024 * 1024;
+/** The front end's 400 page for a request it cannot parse (a bad percent-escape, a broken request line). */
+const MALFORMED = 'Your client has issued a malformed or illegal request.';
+const URL_TOO_LONG = `The requested URL is too large to process (more than ${MAX_URL_BYTES} bytes).`;
+const HEADERS_TOO_LARGE = `Request header fields too large (more than ${MAX_HEADER_BYTES} bytes).`;
+
+/** Integer ranges of proto3's integer types. */
+const INTEGER_RANGES: Record<string, readonly [bigint, bigint]> = {
+  int32: [-(2n ** 31n), 2n ** 31n - 1n],
+  sint32: [-(2n ** 31n), 2n ** 31n - 1n],
+  sfixed32: [-(2n ** 31n), 2n ** 31n - 1n],
+  uint32: [0n, 2n ** 32n - 1n],
+  fixed32: [0n, 2n ** 32n - 1n],
+  int64: [-(2n ** 63n), 2n ** 63n - 1n],
+  sint64: [-(2n ** 63n), 2n ** 63n - 1n],
+  sfixed64: [-(2n ** 63n), 2n ** 63n - 1n],
+  uint64: [0n, 2n ** 64n - 1n],
+  fixed64: [0n, 2n ** 64n - 1n],
+};
+/** Standard or URL-safe base64, padded or not, as proto3 JSON accepts for `bytes` (groups of 4: no backtracking). */
+const BASE64 = /^(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2}(?:==)?|[A-Za-z0-9+/_-]{3}=?)?$/;
+const DECIMAL = /^-?\d+$/;
+const NUMBER_TEXT = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 const toCamel = (s: string): string => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 /** protobufjs' camelCase, the one that named the fields of the client's protos.json (`data_crc32c` → `dataCrc32c`). */
@@ -91,6 +123,76 @@ const isJsonObject = (v: unknown): v is Json => typeof v === 'object' && v !== n
 const invalidJson = (detail: string): RpcError =>
   new RpcError(GrpcCode.INVALID_ARGUMENT, `Invalid JSON payload received. ${detail}`);
 
+/**
+ * A scalar's JSON value, checked and normalised as the proto3 JSON mapping says (https://protobuf.dev/programming-
+ * guides/json/): integers as numbers or strings ("Either numbers or strings are accepted. Empty strings are invalid.
+ * Exponent notation (such as 1e2) is also accepted"), 64-bit ones as decimal strings; `bytes` "encoded as a string
+ * using standard base64 encoding with paddings. Either standard or URL-safe base64 encoding with/without paddings are
+ * accepted." The serializer the client uses checks none of that (bad base64 became other bytes, `"abc"` became 0).
+ * A value that does not fit is INVALID_ARGUMENT in the front end's words, `Invalid value at 'payload.data'
+ * (TYPE_BYTES), Base64 decoding failed for "…"` (google-gemini/gemini-cli#8003), but without the value: it may
+ * be (part of) a secret. Enums, strings and well-known types are left to the serializer.
+ */
+function checkScalar(type: string, value: unknown, path: string): unknown {
+  const invalid = (why = ''): RpcError =>
+    new RpcError(GrpcCode.INVALID_ARGUMENT, `Invalid value at '${path}' (TYPE_${type.toUpperCase()})${why}.`);
+  const range = INTEGER_RANGES[type];
+  if (range) {
+    let n: bigint;
+    if (typeof value === 'string' && DECIMAL.test(value)) n = BigInt(value);
+    else {
+      const number = typeof value === 'number' ? value : typeof value === 'string' ? textNumber(value) : Number.NaN;
+      if (!Number.isSafeInteger(number)) throw invalid(', not an integer');
+      n = BigInt(number);
+    }
+    if (n < range[0] || n > range[1]) throw invalid(', out of range');
+    return type.endsWith('64') ? n.toString() : Number(n);
+  }
+  if (type === 'double' || type === 'float') {
+    if (typeof value === 'number') return value;
+    if (value === 'NaN' || value === 'Infinity' || value === '-Infinity') return value;
+    if (typeof value === 'string' && NUMBER_TEXT.test(value)) return Number(value);
+    throw invalid(', not a number');
+  }
+  if (type === 'bool') {
+    if (typeof value !== 'boolean') throw invalid(', not true or false');
+    return value;
+  }
+  if (type === 'bytes') {
+    if (typeof value !== 'string') throw invalid(', not a base64 string');
+    if (!BASE64.test(value)) throw invalid(', Base64 decoding failed');
+    return value;
+  }
+  return value;
+}
+
+const textNumber = (text: string): number => (NUMBER_TEXT.test(text) ? Number(text) : Number.NaN);
+
+/**
+ * A body JSON.parse refused, in the front end's words: `Invalid JSON payload received. Unexpected token.` (quoted in
+ * googlecodelabs/feedback#299 and seejohnrun/easy_translate#59). The front end goes on with the text around the
+ * error and a caret (`Expected , or } after key:value pair.\n  "features": [\n  ^`, googlecodelabs/feedback#441);
+ * V8's message quotes the body too. Neither is repeated here: the body may carry a secret's bytes. A body cut short
+ * gets `Unexpected end of string.` (our wording, in the front end's style).
+ */
+function malformedJson(error: unknown): RpcError {
+  const text = error instanceof Error ? error.message : '';
+  const detail = /end of (?:JSON )?input|Unterminated/i.test(text) ? 'Unexpected end of string.' : 'Unexpected token.';
+  return invalidJson(detail);
+}
+
+/**
+ * An error of the serializer the client uses (a value of the wrong JSON type that {@link checkScalar} leaves to it:
+ * an object where a string goes, a bad Duration or Timestamp). Its messages quote the value (`field data of type
+ * bytes cannot contain value …`, `incorrect value … passed as google.protobuf.Duration`); ours name only the field.
+ */
+function serializerError(error: unknown): RpcError {
+  const text = error instanceof Error ? error.message : '';
+  const field = /field (\w+) of type (\w+)/.exec(text);
+  if (field) return invalidJson(`Invalid value for field "${field[1]}" (TYPE_${(field[2] as string).toUpperCase()}).`);
+  return invalidJson('A value does not fit the type of its field.');
+}
+
 /** The field of `type` that a JSON key names: its lowerCamelCase name or its original proto name. */
 function fieldOf(type: MessageType, key: string): string | undefined {
   for (const name of [key, pbCamel(key), toCamel(key)]) if (Object.hasOwn(type.fields, name)) return name;
@@ -127,7 +229,8 @@ function camelJson(type: MessageType, json: unknown, at: string): unknown {
     }
     const sub = messageTypeOf(type, name);
     const path = at === '' ? snake(name) : `${at}.${snake(name)}`;
-    if (!sub || value === null) out[name] = value;
+    if (value === null) out[name] = value;
+    else if (!sub) out[name] = scalarJson(field, value, path);
     else if (field.map && isJsonObject(value))
       out[name] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, camelJson(sub, v, `${path}[${k}]`)]));
     else if (field.repeated && Array.isArray(value))
@@ -135,6 +238,14 @@ function camelJson(type: MessageType, json: unknown, at: string): unknown {
     else out[name] = camelJson(sub, value, path);
   }
   return out;
+}
+
+/** A scalar field's value (each element of a list, each value of a map) checked by {@link checkScalar}. */
+function scalarJson(field: MessageType['fields'][string], value: unknown, path: string): unknown {
+  if (field.map && isJsonObject(value))
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, checkScalar(field.type, v, `${path}[${k}]`)]));
+  if (field.repeated && Array.isArray(value)) return value.map((v, i) => checkScalar(field.type, v, `${path}[${i}]`));
+  return checkScalar(field.type, value, path);
 }
 
 /**
@@ -227,9 +338,52 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** Google's JSON error shape; `status` INVALID_ARGUMENT for the 4xx that have no gRPC code of their own (414, 431). */
+function errorBody(status: number, message: string, code: number = GrpcCode.INVALID_ARGUMENT): unknown {
+  return { error: { code: status, message, status: grpcCodeName(code) } };
+}
+
 function sendError(res: ServerResponse, code: number, message: string): void {
   const status = httpStatusOf(code);
-  sendJson(res, status, { error: { code: status, message, status: grpcCodeName(code) } });
+  sendJson(res, status, errorBody(status, message, code));
+}
+
+/** 414 for a request line past {@link MAX_URL_BYTES}, 431 for headers past {@link MAX_HEADER_BYTES}. */
+function requestTooLarge(req: IncomingMessage): { status: number; message: string } | undefined {
+  if (Buffer.byteLength(req.url ?? '') > MAX_URL_BYTES) return { status: 414, message: URL_TOO_LONG };
+  let size = 0;
+  for (const part of req.rawHeaders) size += Buffer.byteLength(part) + 2;
+  return size > MAX_HEADER_BYTES ? { status: 431, message: HEADERS_TOO_LARGE } : undefined;
+}
+
+/**
+ * A request the HTTP parser refused (past even {@link PARSER_MAX_HEADER_BYTES}, or no HTTP at all) gets an HTTP
+ * answer, not a reset socket: on an overflow 431 when the chunk it happened in holds a line break (header lines),
+ * else 414 (a request line; the parser tells neither apart, and a single header line of a MiB also lands here),
+ * 408 on the parser's timeout, else 400. The rest of the request is read and dropped, so that closing the socket
+ * does not reset it under the client before it read the answer.
+ */
+function answerClientError(error: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex): void {
+  if (!socket.writable || error.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  let status = 400;
+  let message = MALFORMED;
+  if (error.code === 'HPE_HEADER_OVERFLOW') {
+    const lineEnded = error.rawPacket?.includes('\r\n') ?? false;
+    [status, message] = lineEnded ? [431, HEADERS_TOO_LARGE] : [414, URL_TOO_LONG];
+  } else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    [status, message] = [408, 'Request timeout.'];
+  }
+  const text = JSON.stringify(errorBody(status, message));
+  socket.on('data', () => {});
+  socket.on('error', () => {});
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=UTF-8\r\n` +
+      `content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+  );
+  setTimeout(() => socket.destroy(), 2_000).unref();
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
@@ -266,12 +420,10 @@ export async function startRestSurface(
       if (key.startsWith('$') || SYSTEM_PARAMS.has(key)) continue;
       const values = query.getAll(key);
       const { path, field } = queryField(requestType, key);
+      const where = path.split('.').map(snake).join('.');
+      // a query value is text: `true`/`false` for a bool, digits for a number (`page_size=abc` is INVALID_ARGUMENT)
       const convert = (v: string): unknown =>
-        INTEGER_TYPES.has(field.type) && v.trim() !== '' && !Number.isNaN(Number(v))
-          ? Number(v)
-          : field.type === 'bool'
-            ? v === 'true'
-            : v;
+        checkScalar(field.type, field.type === 'bool' && (v === 'true' || v === 'false') ? v === 'true' : v, where);
       setPath(json, path, field.repeated ? values.map(convert) : convert(values[values.length - 1] as string));
     }
     if (route.body !== undefined && route.body !== '' && body.length > 0) {
@@ -279,10 +431,7 @@ export async function startRestSurface(
       try {
         parsed = JSON.parse(body.toString('utf8'));
       } catch (error) {
-        throw new RpcError(
-          GrpcCode.INVALID_ARGUMENT,
-          `Invalid JSON payload received. ${error instanceof Error ? error.message : String(error)}`,
-        );
+        throw malformedJson(error);
       }
       if (route.body === '*') {
         if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
@@ -299,16 +448,19 @@ export async function startRestSurface(
       }
     }
     route.fields.forEach((field, i) => {
-      setPath(json, field, decodeURIComponent(match[i + 1] as string));
+      let value: string;
+      try {
+        value = decodeURIComponent(match[i + 1] as string);
+      } catch {
+        throw new RpcError(GrpcCode.INVALID_ARGUMENT, MALFORMED); // a bad percent-escape (`%E0%A4%A`)
+      }
+      setPath(json, field, value);
     });
     let message: unknown;
     try {
       message = deps.serializer.fromProto3JSON(route.method.requestType, json);
     } catch (error) {
-      throw new RpcError(
-        GrpcCode.INVALID_ARGUMENT,
-        `Invalid JSON payload received. ${error instanceof Error ? error.message : String(error)}`,
-      );
+      throw serializerError(error);
     }
     if (message === null || message === undefined)
       throw new RpcError(GrpcCode.INVALID_ARGUMENT, 'Invalid JSON payload received.');
@@ -319,7 +471,17 @@ export async function startRestSurface(
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://emulator');
+    const tooLarge = requestTooLarge(req);
+    if (tooLarge) {
+      res.shouldKeepAlive = false;
+      return sendJson(res, tooLarge.status, errorBody(tooLarge.status, tooLarge.message));
+    }
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://emulator');
+    } catch {
+      return sendError(res, GrpcCode.INVALID_ARGUMENT, MALFORMED);
+    }
     const verb = (req.method ?? 'GET').toUpperCase();
     let route: Route | undefined;
     let match: RegExpExecArray | null = null;
@@ -364,13 +526,13 @@ export async function startRestSurface(
     });
   };
 
-  const server = createServer((req, res) => {
+  const server = createServer({ maxHeaderSize: PARSER_MAX_HEADER_BYTES }, (req, res) => {
     handle(req, res).catch((error: unknown) => {
       if (error instanceof RpcError) sendError(res, error.code, error.message);
       else sendError(res, GrpcCode.INTERNAL, `Internal error in the keyflip emulator: ${String(error)}`);
     });
   });
-  server.on('clientError', (_error, socket) => socket.destroy());
+  server.on('clientError', answerClientError);
 
   await new Promise<void>((resolve, reject) => {
     const failed = (error: Error): void => reject(cannotListen(host, 0, error));

@@ -1,3 +1,4 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { crc32c } from '../../crc32c.js';
 import {
   GrpcCode,
@@ -14,6 +15,7 @@ import {
   secretName,
 } from '../../sources/gcp-names.js';
 import { matches, parseFilter } from './filter.js';
+import { EMULATOR_REGIONS } from './locations.js';
 import { ETAG_MISMATCH, invalidName, permissionDenied, RpcError } from './status.js';
 
 /**
@@ -29,7 +31,20 @@ export type VersionState = 'ENABLED' | 'DISABLED' | 'DESTROYED';
 export const MAX_PAYLOAD_BYTES = 65_536;
 const MAX_ALIASES = 50;
 const MAX_LABELS = 64;
+/**
+ * Secret.labels: keys "between 1 and 63 characters long, have a UTF-8 encoding of maximum 128 bytes"; values
+ * "between 0 and 63 characters long, have a UTF-8 encoding of maximum 128 bytes" (REST reference, Secret:
+ * https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets).
+ */
+const MAX_LABEL_BYTES = 128;
+/** Secret.annotations: "The total size of annotation keys and values must be less than 16KiB" (same page). */
 const MAX_ANNOTATIONS_BYTES = 16_384;
+/**
+ * Expiration (expire_time / ttl): "A secret's expiration cannot be less than 60 seconds away or more than 100
+ * years away." (https://cloud.google.com/secret-manager/docs/creating-and-managing-expiring-secrets, Limitations)
+ */
+const MIN_EXPIRATION_MS = 60_000;
+const MAX_EXPIRATION_MS = 3_153_600_000_000;
 const MAX_PAGE_SIZE = 25_000;
 /** Secret.topics: "A list of up to 10 Pub/Sub topics" (REST reference, projects.secrets). */
 const MAX_TOPICS = 10;
@@ -184,12 +199,17 @@ function validateLabels(labels: Record<string, string>): void {
   const keys = Object.keys(labels);
   if (keys.length > MAX_LABELS) throw invalid(`A secret can have at most ${MAX_LABELS} labels.`);
   for (const key of keys) {
-    if (!LABEL_KEY.test(key))
+    if (!LABEL_KEY.test(key) || Buffer.byteLength(key, 'utf8') > MAX_LABEL_BYTES)
       throw invalid(
-        `Invalid label key [${key}]: 1-63 lowercase letters, digits, '_' or '-', starting with a lowercase letter.`,
+        `Invalid label key [${key}]: 1-63 lowercase letters, digits, '_' or '-', starting with a lowercase letter, ` +
+          `at most ${MAX_LABEL_BYTES} bytes in UTF-8.`,
       );
-    if (!LABEL_VALUE.test(labels[key] as string))
-      throw invalid(`Invalid value for label [${key}]: at most 63 lowercase letters, digits, '_' or '-'.`);
+    const value = labels[key] as string;
+    if (!LABEL_VALUE.test(value) || Buffer.byteLength(value, 'utf8') > MAX_LABEL_BYTES)
+      throw invalid(
+        `Invalid value for label [${key}]: at most 63 lowercase letters, digits, '_' or '-', ` +
+          `at most ${MAX_LABEL_BYTES} bytes in UTF-8.`,
+      );
   }
 }
 
@@ -199,7 +219,7 @@ function validateAnnotations(annotations: Record<string, string>): void {
     if (!ANNOTATION_KEY.test(key)) throw invalid(`Invalid annotation key [${key}].`);
     size += Buffer.byteLength(key) + Buffer.byteLength(value);
   }
-  if (size > MAX_ANNOTATIONS_BYTES) throw invalid(`The total size of annotations must be less than 16KiB.`);
+  if (size >= MAX_ANNOTATIONS_BYTES) throw invalid(`The total size of annotations must be less than 16KiB.`);
 }
 
 const durationMessage = (ms: number): Obj =>
@@ -268,19 +288,94 @@ function destroyTtl(v: unknown, path: string): Obj | undefined {
   return ttl.ms === 0 ? undefined : ttl.message;
 }
 
-function pageOf<T>(items: T[], pageSize: unknown, pageToken: unknown): { page: T[]; next: string } {
-  const size = Number(pageSize ?? 0);
-  if (!Number.isInteger(size) || size < 0) throw invalid('page_size must be a non-negative integer.');
-  const token = str(pageToken);
-  const start = token === '' ? 0 : /^\d{1,9}$/.test(token) ? Number(token) : NaN;
-  if (Number.isNaN(start)) throw invalid(`Invalid page token [${token}].`);
-  const limit = size === 0 ? MAX_PAGE_SIZE : Math.min(size, MAX_PAGE_SIZE);
-  const page = items.slice(start, start + limit);
-  return { page, next: start + limit < items.length ? String(start + limit) : '' };
+/**
+ * The expiration a request sets (the oneof `expiration`: expire_time or ttl), in ms since the epoch; undefined
+ * when it sets none. Either must fall 60 s to 100 years ahead (MIN/MAX_EXPIRATION_MS): a past expire_time or a
+ * negative ttl is INVALID_ARGUMENT, as the service refuses it.
+ */
+function expiration(secret: Obj, now: number, useExpireTime: boolean, useTtl: boolean): number | undefined {
+  let at: number | undefined;
+  if (useExpireTime && secret.expireTime !== undefined && secret.expireTime !== null) {
+    at = msOfTime(secret.expireTime);
+    if (!Number.isFinite(at))
+      throw invalid("Invalid value at 'secret.expire_time' (type.googleapis.com/google.protobuf.Timestamp).");
+  } else if (useTtl && secret.ttl !== undefined && secret.ttl !== null) {
+    at = now + duration('secret.ttl', secret.ttl).ms;
+  }
+  if (at === undefined) return undefined;
+  if (at < now + MIN_EXPIRATION_MS || at > now + MAX_EXPIRATION_MS)
+    throw invalid('The expiration must be at least 60 seconds and at most 100 years in the future.');
+  return at;
+}
+
+/** Where a list page ends: the sort key of the last item returned (both lists are sorted by it, descending). */
+type Cursor = readonly [number, number];
+const before = (key: Cursor, cursor: Cursor): boolean =>
+  key[0] < cursor[0] || (key[0] === cursor[0] && key[1] < cursor[1]);
+
+/**
+ * Page tokens as AIP-158 (https://google.aip.dev/158) wants them: "opaque (but URL-safe) strings, and must not be
+ * user-parseable" ("Base-64 encoding an otherwise-transparent page token is not a sufficient obfuscation
+ * mechanism": they are sealed with AES-256-GCM under a key of this store's own); tied to their request ("The user
+ * is expected to keep all other arguments to the RPC the same; if any arguments are different, the API should
+ * send an INVALID_ARGUMENT error": the parent, the filter and the page size are sealed in); and a cursor, not an
+ * offset: the next page continues after the last item returned, so an item created or deleted between two
+ * calls neither repeats nor hides another.
+ */
+class PageTokens {
+  private readonly key = randomBytes(32);
+
+  seal(request: string, cursor: Cursor): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
+    const body = Buffer.concat([cipher.update(JSON.stringify([request, ...cursor]), 'utf8'), cipher.final()]);
+    return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+  }
+
+  /** The cursor `token` holds for `request`: INVALID_ARGUMENT when it is no token of ours, or another request's. */
+  open(token: string, request: string): Cursor {
+    let sealed: unknown;
+    try {
+      const raw = Buffer.from(token, 'base64url');
+      const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));
+      decipher.setAuthTag(raw.subarray(12, 28));
+      sealed = JSON.parse(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8'));
+    } catch {
+      throw invalid(`Invalid page token [${token}].`);
+    }
+    const [forRequest, a, b] = Array.isArray(sealed) ? sealed : [];
+    if (typeof a !== 'number' || typeof b !== 'number') throw invalid(`Invalid page token [${token}].`);
+    if (forRequest !== request) {
+      throw invalid(
+        `Invalid page token [${token}]: it was issued for a request with other arguments ` +
+          '(parent, filter and page_size must stay the same from page to page).',
+      );
+    }
+    return [a, b];
+  }
+
+  /**
+   * One page of `items` (sorted by `keyOf`, descending). `request` names everything but the page token; the
+   * page size is part of it, as AIP-158 counts it among the arguments to keep.
+   */
+  page<T>(items: T[], keyOf: (item: T) => Cursor, req: Obj, request: unknown[]): { page: T[]; next: string } {
+    const size = Number(req.pageSize ?? 0);
+    if (!Number.isInteger(size) || size < 0) throw invalid('page_size must be a non-negative integer.');
+    const fingerprint = JSON.stringify([...request, size]);
+    const token = str(req.pageToken);
+    const cursor = token === '' ? undefined : this.open(token, fingerprint);
+    const rest = cursor === undefined ? items : items.filter((item) => before(keyOf(item), cursor));
+    const limit = size === 0 ? MAX_PAGE_SIZE : Math.min(size, MAX_PAGE_SIZE);
+    const page = rest.slice(0, limit);
+    const last = page[page.length - 1];
+    const next = rest.length > limit && last !== undefined ? this.seal(fingerprint, keyOf(last)) : '';
+    return { page, next };
+  }
 }
 
 export class SecretStore {
   private readonly secrets = new Map<string, SecretRecord>();
+  private readonly tokens = new PageTokens();
   private order = 0;
   private etagSeq = Date.now() * 1000;
 
@@ -333,6 +428,33 @@ export class SecretStore {
       throw permissionDenied(permission, resource);
   }
 
+  /**
+   * A regional name's location must be one of the regions the Locations mixin lists (EMULATOR_REGIONS); else
+   * INVALID_ARGUMENT, before any permission check, as a malformed argument is. `locations/global` names no
+   * region: regional secrets live behind regional endpoints (`secretmanager.LOCATION.rep.googleapis.com`) and
+   * there is none for `global`, so such a name only reaches the global endpoint, which refuses every
+   * `locations/` name in these words (production, quoted in googleapis/google-cloud-python#13389): "The provided
+   * Secret ID [NAME] does not match the expected format [projects/*\/secrets/*\/versions/*]". No public source
+   * shows the service's words for an unknown region: the emulator says what it checks.
+   */
+  private checkLocation(ref: ParentRef, name: string, kind: 'parent' | 'secret' | 'version'): void {
+    const location = ref.location;
+    if (location === undefined || Object.hasOwn(EMULATOR_REGIONS, location)) return;
+    if (location === 'global') {
+      const format = {
+        parent: 'projects/*',
+        secret: 'projects/*/secrets/*',
+        version: 'projects/*/secrets/*/versions/*',
+      };
+      const what = kind === 'parent' ? 'Parent' : 'Secret ID';
+      throw invalid(`The provided ${what} [${name}] does not match the expected format [${format[kind]}]`);
+    }
+    throw invalid(
+      `Location [${location}] is not a Secret Manager location: regional secrets are offered in the regions ` +
+        `that ListLocations lists.`,
+    );
+  }
+
   /** Applies what time has done since the last look: expired secrets are gone, scheduled destructions happened. */
   private live(name: string): SecretRecord | undefined {
     const rec = this.secrets.get(name);
@@ -356,6 +478,7 @@ export class SecretStore {
 
   private secretFor(name: unknown, permission: string): SecretRecord {
     const ref = wellFormed(parseSecretName(name));
+    this.checkLocation(ref, str(name), 'secret');
     this.checkProject(ref, permission, str(name));
     const key = this.secretKey(ref.secretId, ref.location);
     const rec = this.live(key);
@@ -370,6 +493,7 @@ export class SecretStore {
     allowAliases: boolean,
   ): { rec: SecretRecord; v: VersionRecord } {
     const ref = wellFormed(parseVersionName(name));
+    this.checkLocation(ref, str(name), 'version');
     this.checkProject(ref, permission, str(name));
     const key = this.secretKey(ref.secretId, ref.location);
     const rec = this.live(key);
@@ -436,6 +560,7 @@ export class SecretStore {
   private createSecret(req: Obj): Obj {
     const parent = wellFormed(parseParentName(req.parent));
     const secretId = str(req.secretId);
+    this.checkLocation(parent, str(req.parent), 'parent');
     this.checkProject(parent, 'secretmanager.secrets.create', str(req.parent));
     if (!isSecretId(secretId)) {
       throw invalid(`Invalid secret_id [${secretId}]: 1-255 characters of letters, digits, '_' or '-'.`);
@@ -482,8 +607,8 @@ export class SecretStore {
     else delete rec.fields.rotation;
     if (secret.versionDestroyTtl !== undefined)
       rec.fields.versionDestroyTtl = destroyTtl(secret.versionDestroyTtl, 'secret.version_destroy_ttl');
-    if (isObj(secret.expireTime)) rec.expireMs = msOf(secret.expireTime);
-    else if (isObj(secret.ttl)) rec.expireMs = now + msOf(secret.ttl);
+    const expireMs = expiration(secret, now, true, true);
+    if (expireMs !== undefined) rec.expireMs = expireMs;
     this.secrets.set(name, rec);
     return this.secretView(rec);
   }
@@ -578,18 +703,18 @@ export class SecretStore {
     if (fields.includes('versionDestroyTtl') && next.versionDestroyTtl !== undefined)
       next.versionDestroyTtl = destroyTtl(next.versionDestroyTtl, 'secret.version_destroy_ttl');
 
+    // expire_time and ttl are the oneof `expiration`: the one given wins, none given clears it.
+    const expirationNamed = fields.includes('expireTime') || fields.includes('ttl');
+    const expireMs = expirationNamed
+      ? expiration(secret, this.now(), fields.includes('expireTime'), fields.includes('ttl'))
+      : rec.expireMs;
+
     rec.labels = labels;
     rec.annotations = annotations;
     rec.aliases = aliases;
     rec.fields = next;
-    // expire_time and ttl are the oneof `expiration`: the one given wins, none given clears it.
-    if (fields.includes('expireTime') || fields.includes('ttl')) {
-      if (fields.includes('expireTime') && isObj(secret.expireTime))
-        rec.expireMs = msOf(secret.expireTime as DurationLike);
-      else if (fields.includes('ttl') && isObj(secret.ttl))
-        rec.expireMs = this.now() + msOf(secret.ttl as DurationLike);
-      else delete rec.expireMs;
-    }
+    if (expireMs === undefined) delete rec.expireMs;
+    else rec.expireMs = expireMs;
     rec.etag = this.newEtag(); // every update, even a no-op one, changes the etag
     return this.secretView(rec);
   }
@@ -604,17 +729,22 @@ export class SecretStore {
 
   private listSecrets(req: Obj): Obj {
     const parent = wellFormed(parseParentName(req.parent));
+    this.checkLocation(parent, str(req.parent), 'parent');
     this.checkProject(parent, 'secretmanager.secrets.list', str(req.parent));
     const prefix = `${this.parent(parent.location)}/secrets/`;
     const filter = str(req.filter);
-    const terms = parseFilter(filter);
+    const terms = parseFilter(filter, 'secret');
     const all = [...this.secrets.keys()]
       .filter((name) => name.startsWith(prefix) && !name.slice(prefix.length).includes('/'))
       .map((name) => this.live(name))
       .filter((rec): rec is SecretRecord => rec !== undefined)
       .filter((rec) => matches(terms, this.secretView(rec), filter)) // the Secret as the API shows it
       .sort((a, b) => b.createMs - a.createMs || b.order - a.order); // newest first
-    const { page, next } = pageOf(all, req.pageSize, req.pageToken);
+    const { page, next } = this.tokens.page(all, (rec) => [rec.createMs, rec.order], req, [
+      'ListSecrets',
+      prefix,
+      filter,
+    ]);
     // "The total number of Secrets but 0 when the ListSecretsRequest.filter field is set." (ListSecretsResponse)
     const totalSize = filter === '' ? all.length : 0;
     return { secrets: page.map((rec) => this.secretView(rec)), nextPageToken: next, totalSize };
@@ -670,12 +800,12 @@ export class SecretStore {
   private listSecretVersions(req: Obj): Obj {
     const rec = this.secretFor(req.parent, 'secretmanager.versions.list');
     const filter = str(req.filter);
-    const terms = parseFilter(filter);
+    const terms = parseFilter(filter, 'version');
     const all = rec.versions
       .slice()
       .reverse() // newest first
       .filter((v) => matches(terms, this.versionView(rec, v), filter)); // the SecretVersion as the API shows it
-    const { page, next } = pageOf(all, req.pageSize, req.pageToken);
+    const { page, next } = this.tokens.page(all, (v) => [v.id, 0], req, ['ListSecretVersions', rec.name, filter]);
     // "The total number of SecretVersions but 0 when the ListSecretsRequest.filter field is set."
     const totalSize = filter === '' ? all.length : 0;
     return { versions: page.map((v) => this.versionView(rec, v)), nextPageToken: next, totalSize };
