@@ -28,6 +28,15 @@ const has =
   (text: string): boolean =>
     text.includes(needle);
 
+/**
+ * The names an Azure key is given, as a regular expression (case-insensitive): `api-key`, `apikey`, `api_key`,
+ * `Ocp-Apim-Subscription-Key`, `subscription_key`, `AZURE_OPENAI_API_KEY`, `azure_openai_key`, `cognitive_key`,
+ * `key1`/`key2` (as `az cognitiveservices account keys list` prints them).
+ */
+const KEY_NAME = '(?:(?:api|subscription|openai|azure|cognitive(?:[-_ ]?services?)?)[-_ ]?key|(?<![A-Za-z0-9])key[12])';
+/** A quote around a name or a value. */
+const QUOTE = '["\'`]';
+
 /** Key characters of the base64url-ish formats, as a negative look-ahead: the key ends here. */
 const END = '(?![A-Za-z0-9_-])';
 
@@ -111,35 +120,47 @@ export const KEY_FORMATS: readonly KeyFormat[] = Object.freeze([
     mayContain: (text) => MISTRAL_WORD.test(text),
   },
   {
-    // Azure AI services keys issued since 2024 are Microsoft "common annotated security keys": 84 characters, the
-    // signature JQQJ99 at offset 52 and ACOG (Cognitive Services) at offset 76 (microsoft/security-utilities,
-    // SEC101/200 `[base62]{52}JQQJ9[9DH]…`; the same shape in the keys of Azure OpenAI users' public repositories).
+    // Azure AI services keys issued since 2024 are Microsoft "common annotated security keys" (CASK): 84 characters,
+    // the signature JQQJ9 + 9, D or H at offset 52, and optionally 2 more characters + `==` (88). The pattern is
+    // microsoft/security-utilities' SEC101/200 (CommonAnnotatedSecurityKey): `[base62]{52}JQQJ9(?:9|D|H)[base62]
+    // [A-L][base62]{16}[A-Za-z][base62]{7}(?:[base62]{2}==)?`, narrowed to the Cognitive Services provider
+    // signature ACOG at offset 76 (the keys of Azure OpenAI / AI services resources), so that other Azure CASK
+    // keys (Azure DevOps: AZDO, Event Grid: AZEG…) are not called Azure OpenAI keys.
     id: 'azure-openai',
     provider: 'azure-openai',
     label: '[redacted azure openai key]',
-    description: '52 letters and digits + JQQJ99 + 18 + ACOG + 4 (84 characters)',
-    pattern: /(?<![A-Za-z0-9])[A-Za-z0-9]{52}JQQJ99[A-Za-z0-9]{18}ACOG[A-Za-z0-9]{4}(?![A-Za-z0-9])/g,
-    mayContain: has('JQQJ99'),
+    description: '52 letters and digits + JQQJ9 + 9, D or H + 18 + ACOG + 4 (84 characters), optionally + 2 + ==',
+    pattern: new RegExp(
+      '(?<![A-Za-z0-9])[A-Za-z0-9]{52}JQQJ9[9DH][A-Za-z0-9][A-L][A-Za-z0-9]{16}ACOG[A-Za-z0-9]{4}' +
+        '(?:[A-Za-z0-9]{2}==)?(?![A-Za-z0-9=])',
+      'g',
+    ),
+    mayContain: has('JQQJ9'),
   },
   {
-    // Older Azure OpenAI / Cognitive Services keys: 32 hex digits (Microsoft Purview's "Azure Cognitive Service key"
-    // definition). Too common a shape alone: only after the word "azure" on the same line, within 40 characters,
-    // with at least one letter and one digit (as for Mistral).
+    // Older Azure OpenAI / Cognitive Services keys: 32 hex digits (Microsoft Purview's "Azure Cognitive Service
+    // key": a hex-encoded 128-bit key, recognised only with a credential name around it, e.g. `apikey= <hex>`).
+    // Too common a shape alone (Key Vault secret versions, request ids, trace ids, md5s, compact GUIDs): only
+    // right after a key-ish name (`api-key`, `Ocp-Apim-Subscription-Key`, `subscription_key`, `apiKey`,
+    // `AZURE_OPENAI_API_KEY`, `AZURE_OPENAI_KEY`, `key1`…) and `:`, `=` or `=>` (or `', '` between quotes), with
+    // at most one quote and 3 spaces either side, on one line; with at least one letter and one digit (placeholders
+    // left out).
     id: 'azure-openai-legacy',
     provider: 'azure-openai',
     label: '[redacted azure openai key]',
-    description: '32 hex digits after the word "azure" on the same line',
+    description: '32 hex digits right after a key name and `:` or `=` (`api-key: <hex>`, `AZURE_OPENAI_API_KEY=<hex>`)',
+    // The token first (cheap), then the look-behind for the key name, evaluated only on a 32-hex token.
     pattern: new RegExp(
-      '(?<![A-Za-z0-9])(?=[a-fA-F]*[0-9])(?=[0-9]*[a-fA-F])[0-9a-fA-F]{32}(?![A-Za-z0-9])' +
-        '(?<=[Aa][Zz][Uu][Rr][Ee][^\\r\\n]{0,40}[0-9a-fA-F]{32})',
-      'g',
+      '(?<![A-Za-z0-9])(?=[a-f]*[0-9])(?=[0-9]*[a-f])[0-9a-f]{32}(?![A-Za-z0-9])' +
+        `(?<=${KEY_NAME}(?:${QUOTE}?[ \\t]{0,3}[:=]{1,2}>?|${QUOTE}[ \\t]{0,3},)[ \\t]{0,3}${QUOTE}?[0-9a-f]{32})`,
+      'gi',
     ),
-    mayContain: (text) => AZURE_WORD.test(text),
+    mayContain: (text) => KEY_WORD.test(text),
   },
 ] satisfies KeyFormat[]);
 
 const MISTRAL_WORD = /mistral/i;
-const AZURE_WORD = /azure/i;
+const KEY_WORD = /key/i;
 
 /** One provider-format key found in a text. */
 export interface KeyMatch {

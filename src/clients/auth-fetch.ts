@@ -2,7 +2,14 @@ import { describeValue, isRecord } from '../check.js';
 import { ConfigurationError, isKeyflipError } from '../errors.js';
 import type { SecretHandle } from '../index.js';
 import { assertSecretHandle } from './handle-argument.js';
-import { type AuthHeader, type DeadKeyRule, type ProviderId, type ProviderPreset, resolvePreset } from './presets.js';
+import {
+  type AuthHeader,
+  type DeadKeyRule,
+  isHeaderValueSafe,
+  type ProviderId,
+  type ProviderPreset,
+  resolvePreset,
+} from './presets.js';
 
 /** A provider that is not a preset: its auth header, and optionally what a dead key looks like. */
 export interface CustomAuth extends AuthHeader {
@@ -29,7 +36,17 @@ export interface AuthFetchOptions {
    * @default 1_000
    */
   refreshCooldownMs?: number | undefined;
+  /**
+   * The largest `Request` body (bytes) copied into memory so that it can be sent again (see {@link authFetch}).
+   * A larger one is sent as it comes (what was read so far, then the rest of its stream) and is not retried.
+   * `0` copies none.
+   * @default 16 MiB (16_777_216)
+   */
+  maxBodyCopyBytes?: number | undefined;
 }
+
+/** The default {@link AuthFetchOptions.maxBodyCopyBytes}: 16 MiB. */
+const MAX_BODY_COPY = 16 * 1024 * 1024;
 
 type FetchInput = Parameters<typeof fetch>[0];
 type FetchInit = NonNullable<Parameters<typeof fetch>[1]>;
@@ -56,9 +73,6 @@ interface RefreshState {
 
 const states = new WeakMap<SecretHandle<string>, RefreshState>();
 
-/** Keys containing these cannot be sent in a header; fetch would throw an error quoting the value. */
-const BAD_HEADER_VALUE = /[\0\r\n]/;
-
 /**
  * A `fetch` that sets the provider's auth header from the secret's current value on every request, for
  * LLM SDKs built with a custom `fetch`:
@@ -75,15 +89,25 @@ const BAD_HEADER_VALUE = /[\0\r\n]/;
  *   stream, so the rule goes by its `content-type`. A JSON (`application/json`, `…+json`), `text/*` or
  *   `application/x-www-form-urlencoded` body is read into memory before the request is sent and sent as those
  *   bytes, so it can be sent again (and followed through a same-origin 307/308). Memory: one copy of the body,
- *   held only while the request runs and released when the response is returned, retried or not. Any other
- *   body (a binary or multipart upload, a body with no content type) is streamed as it came and not retried:
- *   the caller gets the dead-key answer, and the next request goes out on the new key.
+ *   at most `maxBodyCopyBytes` (16 MiB by default), held only while the request runs and released when the
+ *   response is returned, retried or not. A body larger than that is sent as it comes (the bytes read so far,
+ *   then the rest of its stream) and, like any other body (a binary or multipart upload, a body with no content
+ *   type), is not retried: the caller gets the dead-key answer, and the next request goes out on the new key.
+ *   Since the copy is taken before sending, a JSON or text body that a stream produces slowly is sent once it
+ *   ends (or passes the limit), not as it is produced. The read follows the request's signal (the init's, else
+ *   the `Request`'s): an abort rejects at once with the signal's reason, as `fetch` does, and cancels the body.
  * - **Never sends the key to another origin**: a redirect to the request's own origin (scheme, host, port) is
  *   followed here, with the auth header set again on each hop (at most 20 hops, as `fetch` does); a redirect to
  *   any other origin is returned to the caller as it came (status 3xx and its `location`), unfollowed. A caller's
- *   own `redirect: 'manual'` or `'error'` is passed to `fetch` unchanged.
+ *   own `redirect: 'manual'` or `'error'` is passed to `fetch` unchanged. A same-origin 307/308, which must send
+ *   the body again, is returned unfollowed when the body was not copied (an upload in a `Request`, a stream, a
+ *   body over the limit), where a plain `fetch` would follow it for a `Request` built from bytes or `FormData`:
+ *   following it would need a copy of every upload. Pass an upload as `(url, { body: formData })` to have it
+ *   followed (and retried); a 301/302/303 that turns the request into a `GET` is always followed.
  * - `provider` is a preset (`providers.openai`), a preset id (`'openai'`) or a custom `{ header, scheme? }`.
- * - Never logs, and its errors never hold the key. A bad argument throws a `ConfigurationError` at once; a
+ * - Never logs, and its errors never hold the key. A bad argument throws a `ConfigurationError` at once; a key
+ *   that `fetch` refuses in a header (a line break, NUL or other control character, a character above U+00FF)
+ *   rejects the request with a `ConfigurationError` naming the secret, never quoting the value; a
  *   secret that cannot be served rejects the request with its keyflip error (`SecretRevokedError`, …); the
  *   wrapped fetch's own errors (network, abort) pass through unchanged, as the SDK expects them.
  */
@@ -101,6 +125,12 @@ export function authFetch(
       `authFetch: refreshCooldownMs must be a number of milliseconds ≥ 0, not ${describeValue(cooldownMs)}`,
     );
   }
+  const maxCopy = options.maxBodyCopyBytes ?? MAX_BODY_COPY;
+  if (typeof maxCopy !== 'number' || !(maxCopy >= 0)) {
+    throw new ConfigurationError(
+      `authFetch: maxBodyCopyBytes must be a number of bytes ≥ 0, not ${describeValue(maxCopy)}`,
+    );
+  }
   const inner = options.fetch;
   if (inner !== undefined && typeof inner !== 'function')
     throw new ConfigurationError(`authFetch: options.fetch must be a function, not ${describeValue(inner)}`);
@@ -116,10 +146,10 @@ export function authFetch(
         { secret: secret.name },
       );
     }
-    if (value === '' || BAD_HEADER_VALUE.test(value)) {
+    if (value === '' || !isHeaderValueSafe(value)) {
       throw new ConfigurationError(
-        `secret ${secret.name} (${fp ?? 'unresolved'}) is empty or holds a line break or NUL, ` +
-          'so it cannot be sent in a header',
+        `secret ${secret.name} (${fp ?? 'unresolved'}) is empty or holds a character that fetch refuses in a ` +
+          'header (a line break, NUL or other control character, or one above U+00FF), so it cannot be sent',
         'INVALID_OPTIONS',
         { secret: secret.name },
       );
@@ -133,7 +163,8 @@ export function authFetch(
 
   return async function keyflipAuthFetch(input: FetchInput, given?: FetchInit): Promise<Response> {
     // A Request whose body is text: its bytes, so it can be sent again (a local: gone once this returns).
-    const init = isRequest(input) && isReplayableRequest(input, given) ? await withBodyBytes(input, given) : given;
+    const init =
+      isRequest(input) && isReplayableRequest(input, given) ? await withBodyCopy(input, given, maxCopy) : given;
     const read = readKey(secret);
     const value = typeof read === 'string' ? read : await read; // no extra tick when the value is there
     const sentFp = secret.info?.fingerprint;
@@ -244,9 +275,67 @@ function contentTypeOf(headers: HeadersSource): string | undefined {
   return undefined;
 }
 
-/** `init` with the Request's body read into bytes (which `fetch` takes instead of the Request's own stream). */
-async function withBodyBytes(input: Request, init: FetchInit | undefined): Promise<FetchInit> {
-  return { ...init, body: await input.arrayBuffer() };
+/**
+ * `init` with the Request's body read into bytes (which `fetch` takes instead of the Request's own stream), or,
+ * past `limit` bytes, with a stream of what was read and then the rest (sent as it comes, not replayable).
+ * The read follows the request's signal as `fetch` would: an abort rejects at once with the signal's reason and
+ * cancels the body.
+ */
+async function withBodyCopy(input: Request, init: FetchInit | undefined, limit: number): Promise<FetchInit> {
+  const signal = init?.signal !== undefined ? init.signal : input.signal;
+  signal?.throwIfAborted();
+  const reader = (input.body as ReadableStream<Uint8Array>).getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let onAbort: (() => void) | undefined;
+  const aborted =
+    signal === null || signal === undefined
+      ? undefined
+      : new Promise<never>((_, reject) => {
+          onAbort = () => reject(signal.reason);
+          signal.addEventListener('abort', onAbort, { once: true });
+        });
+  try {
+    for (;;) {
+      const next = aborted === undefined ? await reader.read() : await Promise.race([reader.read(), aborted]);
+      if (next.done) break;
+      chunks.push(next.value);
+      size += next.value.byteLength;
+      if (size > limit) return { ...init, body: replaying(chunks, reader), duplex: 'half' } as FetchInit;
+    }
+  } catch (error) {
+    reader.cancel(error).catch(() => undefined);
+    throw error;
+  } finally {
+    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+  }
+  return { ...init, body: concat(chunks, size) };
+}
+
+/** The bytes of `chunks`, in one array. */
+function concat(chunks: readonly Uint8Array[], size: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
+
+/** A stream of `chunks` (each let go once sent), then of what `reader` still has. */
+function replaying(chunks: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8Array>): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const first = chunks.shift();
+      if (first !== undefined) return controller.enqueue(first);
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
 }
 
 function isReplayableBody(body: unknown): boolean {

@@ -59,6 +59,11 @@ export interface ProviderPreset extends AuthHeader {
     readonly path: string;
     /** Headers the request needs besides the key (`anthropic-version`). */
     readonly headers?: Readonly<Record<string, string>> | undefined;
+    /**
+     * The path used instead of `path` when the base URL is the provider's v1 API (its path ends in `/v1`):
+     * Azure OpenAI's v1 API takes no dated `api-version`. @default `path`
+     */
+    readonly v1Path?: string | undefined;
   };
   /** The chat endpoint (relative to `baseUrl`; `{model}` stands for a model name); the mock provider answers it. */
   readonly chat: {
@@ -202,11 +207,14 @@ export const together: ProviderPreset = preset({
  * https://learn.microsoft.com/en-us/rest/api/microsoft-foundry/azureopenai/models;
  * https://learn.microsoft.com/en-us/azure/foundry/openai/api-version-lifecycle).
  *
- * `baseUrl` is a placeholder: pass your resource's (`https://NAME.openai.azure.com/openai`, what `AzureOpenAI`
- * builds from `endpoint`) as `probeKey`'s `baseUrl`. Chat goes to a deployment
+ * `baseUrl` is a placeholder: pass your resource's as `probeKey`'s `baseUrl`, either the classic base
+ * `https://NAME.openai.azure.com/openai` (what `AzureOpenAI` builds from `endpoint`) or the v1 base
+ * `https://NAME.openai.azure.com/openai/v1` (what `OpenAI`'s `baseURL` is on Azure). Chat goes to a deployment
  * (`/deployments/{deployment}/chat/completions?api-version=…`) or to the v1 path `/v1/chat/completions`. The probe
- * is Models - List, `GET /models?api-version=2024-10-21`
- * (https://learn.microsoft.com/en-us/rest/api/azureopenai/models/list).
+ * is Models - List: on the classic base `GET /models?api-version=2024-10-21`, the dated version being required
+ * there (https://learn.microsoft.com/en-us/rest/api/azureopenai/models/list); on the v1 base `GET /models` with
+ * no `api-version`, which the v1 API does not need (it takes only `v1` or `preview`, `v1` by default;
+ * https://learn.microsoft.com/en-us/rest/api/microsoft-foundry/azureopenai/models).
  * A wrong key is 401 `{"error":{"code":"401","message":"Access denied due to invalid subscription key or wrong API
  * endpoint. …"}}`; note that the same answer comes for a key sent to another resource.
  *
@@ -220,7 +228,7 @@ export const azureOpenai: ProviderPreset = preset({
   header: 'api-key',
   alternates: [{ header: 'authorization', scheme: BEARER }],
   envVar: 'AZURE_OPENAI_API_KEY',
-  probe: { method: 'GET', path: '/models?api-version=2024-10-21' },
+  probe: { method: 'GET', path: '/models?api-version=2024-10-21', v1Path: '/models' },
   chat: { method: 'POST', path: '/deployments/{model}/chat/completions?api-version=2024-10-21' },
   deadKey: [{ status: 401 }],
   keyFormats: ['azure-openai', 'azure-openai-legacy'],
@@ -256,6 +264,14 @@ export function resolvePreset(preset: ProviderPreset | ProviderId): ProviderPres
     throw new ConfigurationError('expected a provider preset (providers.openai, …) or { header, scheme? }');
   }
   return preset;
+}
+
+/**
+ * Whether `value` can be sent as an HTTP header value by `fetch`: no NUL, line break or other control character
+ * but tab, and nothing above U+00FF (fetch's own error for one would quote the character and its index).
+ */
+export function isHeaderValueSafe(value: string): boolean {
+  return !/[^\t\x20-\x7e\x80-\xff]/.test(value);
 }
 
 /** Joins a base URL and a path relative to it (`https://x/v1` + `/models` → `https://x/v1/models`). */

@@ -1,6 +1,6 @@
 import { isRecord, positiveMs } from '../check.js';
 import { ConfigurationError } from '../errors.js';
-import { joinUrl, type ProviderId, type ProviderPreset, resolvePreset } from './presets.js';
+import { isHeaderValueSafe, joinUrl, type ProviderId, type ProviderPreset, resolvePreset } from './presets.js';
 
 /** What a probe found out about a key. */
 export type ProbeReason = 'alive' | 'invalid' | 'forbidden' | 'rate-limited' | 'no-quota' | 'unreachable';
@@ -32,7 +32,11 @@ export interface ProbeResult {
 
 /** Options of {@link probeKey}. */
 export interface ProbeOptions {
-  /** Where the API is (a proxy, a mock provider's `url`). @default the preset's `baseUrl` */
+  /**
+   * Where the API is (a proxy, a mock provider's `url`; Azure OpenAI: your resource's classic base
+   * `https://NAME.openai.azure.com/openai` or its v1 base `…/openai/v1`, probed without a dated `api-version`).
+   * @default the preset's `baseUrl`
+   */
   baseUrl?: string | undefined;
   /** The fetch the probe request goes through. @default globalThis.fetch */
   fetch?: typeof fetch | undefined;
@@ -63,8 +67,11 @@ export async function probeKey(
   options: ProbeOptions = {},
 ): Promise<ProbeResult> {
   const preset = resolvePreset(provider);
-  if (typeof key !== 'string' || key === '' || /[\0\r\n]/.test(key)) {
-    throw new ConfigurationError('probeKey: the key must be a non-empty string without line breaks');
+  if (typeof key !== 'string' || key === '' || !isHeaderValueSafe(key)) {
+    throw new ConfigurationError(
+      'probeKey: the key must be a non-empty string that fetch accepts in a header (no line break, NUL or other ' +
+        'control character, nothing above U+00FF)',
+    );
   }
   if (!isRecord(options)) throw new ConfigurationError('probeKey: options must be an object');
   // null is taken as "not given", as before.
@@ -73,7 +80,7 @@ export async function probeKey(
   if (PLACEHOLDER.test(baseUrl))
     throw new ConfigurationError(
       `probeKey: ${preset.id} has no shared endpoint: pass your resource's URL as baseUrl ` +
-        '(Azure OpenAI: https://NAME.openai.azure.com/openai)',
+        '(Azure OpenAI: https://NAME.openai.azure.com/openai, or …/openai/v1 for the v1 API)',
     );
   const fetchImpl = options.fetch ?? globalThis.fetch;
   if (typeof fetchImpl !== 'function') throw new ConfigurationError('probeKey: fetch must be a function');
@@ -81,7 +88,7 @@ export async function probeKey(
   if (callerSignal !== undefined && !(callerSignal instanceof AbortSignal))
     throw new ConfigurationError('probeKey: signal must be an AbortSignal');
   const timeoutMs = positiveMs('probeKey: timeoutMs', options.timeoutMs ?? undefined, 10_000);
-  const url = joinUrl(baseUrl, preset.probe.path);
+  const url = joinUrl(baseUrl, probePath(preset, baseUrl));
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout;
   const headers: Record<string, string> = { accept: 'application/json', ...preset.probe.headers };
@@ -96,6 +103,19 @@ export async function probeKey(
   const result = classify(preset, response.status, body);
   if (result.detail?.includes(key)) delete result.detail; // a server echoing the key
   return result;
+}
+
+/** The preset's probe path for `baseUrl`: its `v1Path` when the base URL's path ends in `/v1`. */
+function probePath(preset: ProviderPreset, baseUrl: string): string {
+  const { path, v1Path } = preset.probe;
+  if (v1Path === undefined) return path;
+  let pathname: string;
+  try {
+    pathname = new URL(baseUrl).pathname;
+  } catch {
+    return path; // fetch reports the URL as unreachable
+  }
+  return /\/v1\/?$/.test(pathname) ? v1Path : path;
 }
 
 /** Reads at most {@link MAX_BODY} characters of a response; '' when it cannot be read. */

@@ -197,9 +197,16 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
       return send(res, { ...answer, headers: { ...requestIdHeader(family, id), ...answer.headers } });
     }
     if (route === undefined) return send(res, notFound(family, url.pathname));
-    // Azure's dated API needs `api-version`; without it: 404 "Resource not found" (MicrosoftDocs/azure-docs#114602).
-    if (family === 'azure-openai' && !url.pathname.startsWith(`${base}/v1/`) && !url.searchParams.has('api-version'))
-      return send(res, notFound(family, url.pathname));
+    if (family === 'azure-openai') {
+      const refused = azureApiVersion(url.pathname.startsWith(`${base}/v1/`), url.searchParams.get('api-version'));
+      if (refused === 'not-found') return send(res, notFound(family, url.pathname));
+      if (refused === 'unsupported')
+        return send(res, {
+          status: 400,
+          headers: requestIdHeader(family, id),
+          body: azureError('BadRequest', 'API version not supported'),
+        });
+    }
 
     const { keys, malformed } = credentials(req, url);
     for (const k of keys) {
@@ -377,6 +384,22 @@ function googleError(code: number, status: string, message: string, reason: stri
 const AZURE_ACCESS_DENIED =
   'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an ' +
   'active subscription and use a correct regional API endpoint for your resource.';
+
+/** The `api-version` values Azure's v1 API takes (or none): `v1` and `preview`, never a dated one. */
+const AZURE_V1_API_VERSIONS = new Set(['v1', 'preview']);
+const AZURE_DATED_API_VERSION = /^\d{4}-\d{2}-\d{2}(?:-preview)?$/;
+
+/**
+ * How Azure answers a request's `api-version`: the dated API (`/openai/deployments/…`, `/openai/models`) needs a dated
+ * one; without it (or with `v1`/`preview`, which only the v1 API knows): 404 "Resource not found"
+ * (MicrosoftDocs/azure-docs#114602; openai/openai-python#2766). The v1 API (`/openai/v1/…`) takes none, `v1` or
+ * `preview`; a dated one gets 400 `{"error":{"code":"BadRequest","message":"API version not supported"}}` (the
+ * answer users of the v1 path quote, e.g. hotovo/aider-desk#460).
+ */
+function azureApiVersion(v1: boolean, version: string | null): 'not-found' | 'unsupported' | undefined {
+  if (v1) return version === null || AZURE_V1_API_VERSIONS.has(version) ? undefined : 'unsupported';
+  return version !== null && AZURE_DATED_API_VERSION.test(version) ? undefined : 'not-found';
+}
 
 function azureError(code: string, message: string): unknown {
   return { error: { code, message } };

@@ -225,6 +225,22 @@ describe('authFetch sets the auth header, whatever shape the request has', () =>
     expect(leaked(dump(error), [KEYS.v1, bad])).toEqual([]);
   });
 
+  it.each([
+    ['a character above U+00FF (€)', '\u20ac'],
+    ['a line separator (U+2028)', '\u2028'],
+    ['a control character (U+0001)', '\u0001'],
+  ])('a key holding %s: a ConfigurationError naming the secret, not quoting it', async (_, char) => {
+    const bad = `${KEYS.v1.slice(0, 10)}${char}${KEYS.v1.slice(10)}`;
+    const { key } = await rig({ initial: { K_v1: bad } });
+    const t = transport();
+    const error = await authFetch(key, providers.openai, { fetch: t.fetch })(URL_).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as Error).message).toContain('secret K ');
+    expect(t.seen).toHaveLength(0);
+    expect(leaked(dump(error), [KEYS.v1, bad, KEYS.v1.slice(0, 10), KEYS.v1.slice(10)])).toEqual([]);
+    expect(dump(error)).not.toContain(char);
+  });
+
   it('rejects what is not a secret handle or a provider with a ConfigurationError', async () => {
     const { key } = await rig();
     expect(() => authFetch({} as never, providers.openai)).toThrow(ConfigurationError);
@@ -233,6 +249,8 @@ describe('authFetch sets the auth header, whatever shape the request has', () =>
     );
     expect(() => authFetch(key, {} as never)).toThrow(ConfigurationError);
     expect(() => authFetch(key, providers.openai, { refreshCooldownMs: -1 })).toThrow(ConfigurationError);
+    expect(() => authFetch(key, providers.openai, { maxBodyCopyBytes: -1 })).toThrow(ConfigurationError);
+    expect(() => authFetch(key, providers.openai, { maxBodyCopyBytes: '1' as never })).toThrow(ConfigurationError);
     expect(() => authFetch(key, providers.openai, { fetch: 'x' as never })).toThrow(ConfigurationError);
     expect(() => authFetch(key, providers.openai, null as never)).toThrow(ConfigurationError);
     expect(() => authFetch(key, { header: 'x-key', alternates: [{}] } as never)).toThrow(ConfigurationError);
@@ -472,6 +490,98 @@ describe('authFetch on a dead key', () => {
       ['/a', 'POST', '{"m":1}'],
       ['/b', 'POST', '{"m":1}'],
     ]);
+  });
+
+  it('a Request body over maxBodyCopyBytes is sent whole as it comes, not retried; under it, retried', async () => {
+    const r = await rig();
+    r.memory.set('K_v2', KEYS.v2);
+    const t = transport([KEYS.v2]);
+    const f = authFetch(r.key, providers.openai, { fetch: t.fetch, maxBodyCopyBytes: 8, refreshCooldownMs: 0 });
+    const chunked = (): Request =>
+      new Request(URL_, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: new ReadableStream<Uint8Array>({
+          start(controller) {
+            for (const part of ['{"model":', '"m",', '"n":1}']) controller.enqueue(new TextEncoder().encode(part));
+            controller.close();
+          },
+        }),
+        duplex: 'half',
+      } as RequestInit);
+    const big = await f(chunked());
+    expect(big.status).toBe(401); // the dead-key answer, as it came: no copy, no retry
+    expect(t.seen.map((s) => s.body)).toEqual(['{"model":"m","n":1}']);
+    expect(r.key.info?.candidate).toBe('K_v2'); // the refresh happened: the next request heals
+    const small = await f(
+      new Request(URL_, { method: 'POST', body: '{"n":1}', headers: { 'content-type': 'text/plain' } }),
+    );
+    expect(small.status).toBe(200);
+    const none = authFetch(r.key, providers.openai, { fetch: transport([KEYS.v3]).fetch, maxBodyCopyBytes: 0 });
+    expect((await none(new Request(URL_, { method: 'POST', body: '{}' }))).status).toBe(401);
+  });
+
+  it.each(['the Request', 'the init'])(
+    'an abort while the body is read (signal of %s) rejects at once with its reason and cancels the body',
+    async (where) => {
+      const r = await rig();
+      const t = transport();
+      const controller = new AbortController();
+      let cancelled: unknown;
+      const request = new Request(URL_, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: new ReadableStream<Uint8Array>({
+          start(c) {
+            c.enqueue(new TextEncoder().encode('{"a":')); // and never more: an upload that stalls
+          },
+          cancel(reason) {
+            cancelled = reason;
+          },
+        }),
+        duplex: 'half',
+        ...(where === 'the Request' ? { signal: controller.signal } : {}),
+      } as RequestInit);
+      const f = authFetch(r.key, providers.openai, { fetch: t.fetch });
+      const pending = f(request, where === 'the init' ? { signal: controller.signal } : undefined);
+      const outcome = pending.then(
+        () => 'resolved',
+        (error: unknown) => error,
+      );
+      const reason = new Error('caller gave up');
+      controller.abort(reason);
+      // Settled before any I/O turn: the abort is not waiting for the stalled body.
+      const first = await Promise.race([outcome, new Promise((resolve) => setImmediate(() => resolve('pending')))]);
+      expect(first).toBe(reason);
+      expect(t.seen).toHaveLength(0);
+      expect(cancelled).toBe(reason);
+      const already = new AbortController();
+      already.abort(reason);
+      const again = new Request(URL_, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+      await expect(f(again, { signal: already.signal })).rejects.toBe(reason);
+    },
+  );
+
+  it('same-origin 307: an upload in a Request is returned unfollowed; as (url, { body }), followed', async () => {
+    const r = await rig();
+    const seen: string[] = [];
+    const redirecting = (async (input: string | URL | Request, init?: RequestInit) => {
+      const request = new Request(input, init);
+      seen.push(`${new URL(request.url).pathname} ${(await request.arrayBuffer()).byteLength > 0}`);
+      return request.url.endsWith('/a')
+        ? new Response(null, { status: 307, headers: { location: '/b' } })
+        : new Response('{"ok":true}', { status: 200 });
+    }) as typeof fetch;
+    const f = authFetch(r.key, providers.openai, { fetch: redirecting });
+    const form = (): FormData => {
+      const data = new FormData();
+      data.set('file', new Blob(['data']), 'a.jsonl');
+      return data;
+    };
+    const unfollowed = await f(new Request('http://127.0.0.1:9/a', { method: 'POST', body: form() }));
+    expect([unfollowed.status, unfollowed.headers.get('location')]).toEqual([307, '/b']);
+    expect((await f('http://127.0.0.1:9/a', { method: 'POST', body: form() })).status).toBe(200);
+    expect(seen).toEqual(['/a true', '/a true', '/b true']);
   });
 
   it('holds no copy of a Request body after the response (no retry): it can be garbage-collected', async () => {

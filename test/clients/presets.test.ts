@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KEY_FORMATS, providers, type ProviderId } from '../../src/clients/index.js';
-import { joinUrl, resolvePreset } from '../../src/clients/presets.js';
+import { isHeaderValueSafe, joinUrl, resolvePreset } from '../../src/clients/presets.js';
 
 const ids = Object.keys(providers) as ProviderId[];
 
@@ -72,6 +72,17 @@ describe('provider presets', () => {
     });
     expect(providers.anthropic.alternates).toEqual([{ header: 'authorization', scheme: 'Bearer' }]);
     expect(providers.anthropic.probe.headers).toEqual({ 'anthropic-version': '2023-06-01' });
+  });
+
+  it('Azure OpenAI probes its v1 base (…/v1) without a dated api-version; no other preset differs', () => {
+    expect(ids.filter((id) => providers[id].probe.v1Path !== undefined)).toEqual(['azure-openai']);
+    expect(providers['azure-openai'].probe.v1Path).toBe('/models');
+  });
+
+  it('isHeaderValueSafe: what fetch accepts in a header value (tab and Latin-1 yes; controls, > U+00FF no)', () => {
+    for (const ok of ['sk-abc', 'a\tb', 'caf\u00e9', 'a b', '\u00ff']) expect(isHeaderValueSafe(ok), ok).toBe(true);
+    for (const bad of ['a\nb', 'a\rb', 'a\0b', 'a\u0001b', 'a\u007fb', '\u20ac', '\u2028', '\u{1f600}'])
+      expect(isHeaderValueSafe(bad), JSON.stringify(bad)).toBe(false);
   });
 
   it('resolvePreset takes an id or a preset, and names the known ids for an unknown one', () => {

@@ -131,6 +131,24 @@ describe('probeKey against the mock provider', () => {
     expect(seen[2]?.headers['x-goog-api-key']).toBe(KEYS.v1);
   });
 
+  it('Azure OpenAI: the classic base gets the dated api-version, the v1 base (…/openai/v1) none', async () => {
+    const provider = await mock({ preset: providers['azure-openai'], keys: [KEYS.v1] });
+    const urls: string[] = [];
+    const recording = ((input: string | URL | Request, init?: RequestInit) => {
+      urls.push(String(input));
+      return globalThis.fetch(input, init);
+    }) as typeof globalThis.fetch;
+    const results = [
+      await probeKey('azure-openai', KEYS.v1, { baseUrl: provider.url, fetch: recording }),
+      await probeKey('azure-openai', KEYS.v1, { baseUrl: `${provider.url}/v1`, fetch: recording }),
+      await probeKey('azure-openai', KEYS.v1, { baseUrl: `${provider.url}/v1/`, fetch: recording }),
+    ];
+    expect(results.map((r) => r.reason)).toEqual(['alive', 'alive', 'alive']);
+    const paths = urls.map((u) => new URL(u).pathname + new URL(u).search);
+    expect(paths).toEqual(['/openai/models?api-version=2024-10-21', '/openai/v1/models', '/openai/v1/models']);
+    expect(leaked(dump(results))).toEqual([]);
+  });
+
   it('unreachable: nothing listening, a 5xx, an abort; never a throw', async () => {
     const server = createServer((_req, res) => {
       res.writeHead(529, { 'content-type': 'application/json' });
@@ -169,6 +187,20 @@ describe('probeKey against the mock provider', () => {
     const swapped = await probeKey(KEYS.v1 as ProviderId, 'x').catch((e: unknown) => e);
     expect(swapped).toBeInstanceOf(ConfigurationError);
     expect(leaked(dump(swapped))).toEqual([]);
+    // A key fetch refuses in a header (above U+00FF, a control character): refused here, not sent, not quoted.
+    let sent = 0;
+    const counting = (async () => {
+      sent++;
+      return new Response('{}');
+    }) as unknown as typeof globalThis.fetch;
+    for (const char of ['\u20ac', '\u2028', '\u0001']) {
+      const bad = `${KEYS.v1.slice(0, 10)}${char}${KEYS.v1.slice(10)}`;
+      const refused = await probeKey(providers.openai, bad, { fetch: counting }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(ConfigurationError);
+      expect(leaked(dump(refused), [bad, KEYS.v1.slice(0, 10), KEYS.v1.slice(10)])).toEqual([]);
+      expect(dump(refused)).not.toContain(char);
+    }
+    expect(sent).toBe(0);
     for (const options of [{ timeoutMs: 0 }, { fetch: 'x' }, { baseUrl: 1 }, { signal: {} }]) {
       await expect(probeKey(providers.openai, KEYS.v1, options as never)).rejects.toThrow(ConfigurationError);
     }

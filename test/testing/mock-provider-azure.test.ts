@@ -118,6 +118,55 @@ describe('Azure OpenAI preset and mock', () => {
     expect(leaked(dump(error))).toEqual([]);
   });
 
+  it('checks api-version as Azure does: dated paths need a dated one, v1 takes none, v1 or preview', async () => {
+    const mock = await start();
+    const call = async (path: string): Promise<[number, unknown]> => {
+      const r = await fetch(`${mock.url}${path}`, { headers: { 'api-key': KEY } });
+      const text = await r.text();
+      expect(text).not.toContain(KEY);
+      return [r.status, r.status === 200 ? 'ok' : JSON.parse(text)];
+    };
+    const notFound = [404, { error: { code: '404', message: 'Resource not found' } }];
+    const unsupported = [400, { error: { code: 'BadRequest', message: 'API version not supported' } }];
+    expect(await call('/models?api-version=2024-10-21')).toEqual([200, 'ok']);
+    expect(await call('/models?api-version=2025-04-01-preview')).toEqual([200, 'ok']);
+    expect(await call('/models')).toEqual(notFound);
+    expect(await call('/models?api-version=v1')).toEqual(notFound);
+    expect(await call('/models?api-version=preview')).toEqual(notFound);
+    expect(await call('/v1/models')).toEqual([200, 'ok']);
+    expect(await call('/v1/models?api-version=v1')).toEqual([200, 'ok']);
+    expect(await call('/v1/models?api-version=preview')).toEqual([200, 'ok']);
+    expect(await call('/v1/models?api-version=2024-10-21')).toEqual(unsupported);
+    expect(await call('/v1/models?api-version=2025-04-01-preview')).toEqual(unsupported);
+    // The openai SDK on the v1 path with a dated api-version (a leftover AzureOpenAI setting): the SDK's 400.
+    const dated = new OpenAI({
+      apiKey: KEY,
+      baseURL: `${mock.url}/v1`,
+      defaultQuery: { 'api-version': '2024-10-21' },
+      maxRetries: 0,
+    });
+    const error = await dated.chat.completions.create({ model: 'd', messages }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as InstanceType<typeof OpenAI.BadRequestError>).message).toContain('API version not supported');
+    expect([leaked(dump(error)), dump(error).includes(KEY)]).toEqual([[], false]);
+    const preview = new OpenAI({
+      apiKey: KEY,
+      baseURL: `${mock.url}/v1`,
+      defaultQuery: { 'api-version': 'preview' },
+      maxRetries: 0,
+    });
+    expect((await preview.chat.completions.create({ model: 'd', messages })).choices[0]?.message.content).toBe('ok');
+    // probeKey on the v1 base URL sends no dated api-version, so the v1 API answers it.
+    expect(await probeKey('azure-openai', KEY, { baseUrl: `${mock.url}/v1` })).toEqual({
+      ok: true,
+      status: 200,
+      reason: 'alive',
+    });
+  });
+
   it('probeKey: alive, invalid (401), rate-limited; the key appears in no result', async () => {
     const mock = await start();
     mock.accept(KEYS.v2, 'rate-limited');
@@ -167,6 +216,9 @@ describe('Azure OpenAI preset and mock', () => {
     expect(redactProviderKeys(`AZURE_OPENAI_API_KEY=${legacy}`)).toBe(
       'AZURE_OPENAI_API_KEY=[redacted azure openai key]',
     );
-    expect(redactProviderKeys(`md5 ${legacy}`)).toBe(`md5 ${legacy}`); // no "azure" on the line
+    expect(redactProviderKeys(`md5 ${legacy}`)).toBe(`md5 ${legacy}`); // no key name before it
+    expect(redactProviderKeys(`headers: { 'api-key': '${legacy}' }`)).toBe(
+      "headers: { 'api-key': '[redacted azure openai key]' }",
+    );
   });
 });
