@@ -1,6 +1,7 @@
 /**
- * The real SDKs (openai@6, @anthropic-ai/sdk@1, groq-sdk@1, as they run on Node 20) built with
- * `fetch: authFetch(...)` against the mock provider, with a memory source as the secret manager.
+ * The real SDKs (openai@6, @anthropic-ai/sdk@1, groq-sdk@1, as they run on Node 20; CI's newest-majors leg runs them
+ * on openai 7) built with `fetch: authFetch(...)` against the mock provider, with a memory source as the secret
+ * manager: plain and streamed answers.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import Groq from 'groq-sdk';
@@ -16,8 +17,17 @@ interface Sdk {
   preset: ProviderPreset;
   /** One chat call through a client built with this fetch. */
   chat(baseURL: string, fetch: typeof globalThis.fetch): Promise<unknown>;
+  /** One streamed chat call (`stream: true`) through a client built with this fetch: the text, read to the end. */
+  stream(baseURL: string, fetch: typeof globalThis.fetch): Promise<string>;
   /** The HTTP status an SDK error carries. */
   status(error: unknown): number | undefined;
+}
+
+/** The text of an OpenAI-compatible chat stream, read to the end. */
+async function chatText(chunks: AsyncIterable<{ choices: { delta?: { content?: string | null } }[] }>) {
+  let text = '';
+  for await (const chunk of chunks) text += chunk.choices[0]?.delta?.content ?? '';
+  return text;
 }
 
 const messages = [{ role: 'user' as const, content: 'hello' }];
@@ -27,6 +37,14 @@ const sdks: Sdk[] = [
     preset: providers.openai,
     chat: (baseURL, fetch) =>
       new OpenAI({ apiKey: 'placeholder', baseURL, fetch }).chat.completions.create({ model: 'gpt-mock', messages }),
+    stream: async (baseURL, fetch) =>
+      chatText(
+        await new OpenAI({ apiKey: 'placeholder', baseURL, fetch, maxRetries: 0 }).chat.completions.create({
+          model: 'gpt-mock',
+          messages,
+          stream: true,
+        }),
+      ),
     status: (e) => (e instanceof OpenAI.APIError ? e.status : undefined),
   },
   {
@@ -38,6 +56,19 @@ const sdks: Sdk[] = [
         max_tokens: 8,
         messages,
       }),
+    stream: async (baseURL, fetch) => {
+      const client = new Anthropic({ apiKey: 'placeholder', baseURL, fetch, maxRetries: 0 });
+      let text = '';
+      for await (const event of await client.messages.create({
+        model: 'claude-mock',
+        max_tokens: 8,
+        messages,
+        stream: true,
+      })) {
+        if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') text += event.delta.text;
+      }
+      return text;
+    },
     status: (e) => (e instanceof Anthropic.APIError ? e.status : undefined),
   },
   {
@@ -45,6 +76,14 @@ const sdks: Sdk[] = [
     preset: providers.groq,
     chat: (baseURL, fetch) =>
       new Groq({ apiKey: 'placeholder', baseURL, fetch }).chat.completions.create({ model: 'llama-mock', messages }),
+    stream: async (baseURL, fetch) =>
+      chatText(
+        await new Groq({ apiKey: 'placeholder', baseURL, fetch, maxRetries: 0 }).chat.completions.create({
+          model: 'llama-mock',
+          messages,
+          stream: true,
+        }),
+      ),
     status: (e) => (e instanceof Groq.APIError ? e.status : undefined),
   },
 ];
@@ -107,6 +146,47 @@ describe.each(sdks)('$name with fetch: authFetch(…)', (sdk) => {
     expect(provider.requests).toBe(1);
     expect(r.resolves() - resolvesBefore).toBe(1);
     expect(leaked(dump(error))).toEqual([]);
+  });
+});
+
+describe.each(sdks)('$name, a streamed answer (stream: true) with fetch: authFetch(…)', (sdk) => {
+  it('rotating the secret: the next stream carries the new key, and reads to the end', async () => {
+    const r = await rig({ push: true });
+    const provider = await mock({ preset: sdk.preset, keys: [KEYS.v1, KEYS.v2] });
+    const fetch = authFetch(r.key, sdk.preset);
+    expect(await sdk.stream(provider.url, fetch)).toBe('ok');
+    r.memory.set('K_v2', KEYS.v2);
+    await r.clock.flush();
+    expect(await sdk.stream(provider.url, fetch)).toBe('ok');
+    expect([provider.requestsFor(KEYS.v1), provider.requestsFor(KEYS.v2), provider.requestsFor('placeholder')]).toEqual(
+      [1, 1, 0],
+    );
+    expect(leaked(dump(r.events) + dump(provider))).toEqual([]);
+  });
+
+  it('old key revoked at the provider before a refresh: the stream is retried once on the new key', async () => {
+    const r = await rig();
+    const provider = await mock({ preset: sdk.preset, keys: [KEYS.v1, KEYS.v2] });
+    const fetch = authFetch(r.key, sdk.preset);
+    expect(await sdk.stream(provider.url, fetch)).toBe('ok');
+    r.memory.set('K_v2', KEYS.v2);
+    provider.revoke(KEYS.v1);
+    const resolvesBefore = r.resolves();
+    expect(await sdk.stream(provider.url, fetch)).toBe('ok'); // zero failed calls
+    expect([provider.requestsFor(KEYS.v1), provider.requestsFor(KEYS.v2)]).toEqual([2, 1]);
+    expect(r.resolves() - resolvesBefore).toBe(1);
+    expect(r.events.filter((e) => e.event === 'rotate')).toHaveLength(1);
+    expect(leaked(dump(r.events) + dump(provider))).toEqual([]);
+  });
+
+  it('both keys dead: the stream call fails with the SDK 401 after one refresh and one retry', async () => {
+    const r = await rig();
+    const provider = await mock({ preset: sdk.preset, keys: [] });
+    r.memory.set('K_v2', KEYS.v2);
+    const error = await sdk.stream(provider.url, authFetch(r.key, sdk.preset)).catch((e: unknown) => e);
+    expect(sdk.status(error)).toBe(401);
+    expect([provider.requestsFor(KEYS.v1), provider.requestsFor(KEYS.v2), provider.requests]).toEqual([1, 1, 2]);
+    expect(leaked(dump(error) + dump(r.events))).toEqual([]);
   });
 });
 
