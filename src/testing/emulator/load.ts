@@ -143,39 +143,13 @@ export function loadEmulatorDeps(bases: readonly string[] = defaultResolveBases(
       (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
     const fromGax = createRequire(fromClient.resolve('google-gax'));
     const grpc = fromGax('@grpc/grpc-js') as GrpcJs;
-    const protoLoader = fromGax('@grpc/proto-loader') as {
-      fromJSON(json: unknown, options: Record<string, unknown>): Record<string, unknown>;
-    };
-    const protobuf = fromGax('protobufjs') as {
-      Root: { fromJSON(json: unknown): { lookupType(name: string): ProtoType } };
-    };
+    const protoLoader = fromGax('@grpc/proto-loader') as ProtoLoader;
+    const protobuf = fromGax('protobufjs') as Protobuf;
     const serializer = fromGax('proto3-json-serializer') as Serializer;
     const protosJson = fromClient(join(root, 'build', 'protos', 'protos.json')) as unknown;
-
-    // As the server decodes: camelCase, int64 as strings, enums by name, bytes as Buffers, and no
-    // defaults, so that an absent proto3 `optional` (payload.data_crc32c) stays absent.
-    const packageDefinition = protoLoader.fromJSON(protosJson, {
-      keepCase: false,
-      longs: String,
-      enums: String,
-      defaults: false,
-      oneofs: true,
-    });
-    const service = packageDefinition[SERVICE] as ServiceDefinition | undefined;
-    if (!service) throw new Error(`${SERVICE} is not in ${PACKAGE}'s protos.json`);
-    const types = protobuf.Root.fromJSON(protosJson);
-    const serviceJson = lookupJson(protosJson, SERVICE) as {
-      methods: Record<string, { requestType: string; responseType: string; parsedOptions?: Record<string, unknown>[] }>;
-    };
-    const methods: RpcMethod[] = Object.entries(serviceJson.methods).map(([name, m]) => ({
-      name,
-      definition: service[name] as MethodDefinition,
-      requestType: types.lookupType(qualify(m.requestType)),
-      responseType: types.lookupType(qualify(m.responseType)),
-      httpRules: (m.parsedOptions ?? [])
-        .map((o) => o['(google.api.http)'])
-        .filter((r): r is HttpRule => typeof r === 'object' && r !== null),
-    }));
+    const found = serviceOf(protosJson, SERVICE, protoLoader, protobuf);
+    if (!found) throw new Error(`${SERVICE} is not in ${PACKAGE}'s protos.json`);
+    const { service, methods } = found;
     let authLibrary: { PassThroughClient: new () => unknown } | undefined;
     const deps: EmulatorDeps = {
       grpc,
@@ -199,13 +173,46 @@ export function loadEmulatorDeps(bases: readonly string[] = defaultResolveBases(
   }
 }
 
-function qualify(type: string): string {
-  return type.includes('.') ? type : `google.cloud.secretmanager.v1.${type}`;
-}
-
 function lookupJson(json: unknown, fullName: string): unknown {
   let node = json as { nested?: Record<string, unknown> } | undefined;
   for (const part of fullName.split('.')) node = node?.nested?.[part] as typeof node;
   if (!node) throw new Error(`${fullName} is not in protos.json`);
   return node;
+}
+
+/** The proto-loader and protobufjs of the client's google-gax, as far as the emulator uses them. */
+export type ProtoLoader = { fromJSON(json: unknown, options: Record<string, unknown>): Record<string, unknown> };
+export type Protobuf = { Root: { fromJSON(json: unknown): { lookupType(name: string): ProtoType } } };
+
+/**
+ * As the server decodes: camelCase, int64 as strings, enums by name, bytes as Buffers, and no defaults, so that an
+ * absent proto3 `optional` (payload.data_crc32c) stays absent.
+ */
+const LOADER_OPTIONS = { keepCase: false, longs: String, enums: String, defaults: false, oneofs: true };
+
+/** One service of a protos JSON, in the form both surfaces serve; `undefined` when the JSON does not have it. */
+export function serviceOf(
+  json: unknown,
+  fullName: string,
+  protoLoader: ProtoLoader,
+  protobuf: Protobuf,
+): { service: ServiceDefinition; methods: RpcMethod[] } | undefined {
+  const service = protoLoader.fromJSON(json, LOADER_OPTIONS)[fullName] as ServiceDefinition | undefined;
+  if (!service) return undefined;
+  const types = protobuf.Root.fromJSON(json);
+  const pkg = fullName.slice(0, fullName.lastIndexOf('.'));
+  const qualify = (type: string): string => (type.includes('.') ? type : `${pkg}.${type}`);
+  const serviceJson = lookupJson(json, fullName) as {
+    methods: Record<string, { requestType: string; responseType: string; parsedOptions?: Record<string, unknown>[] }>;
+  };
+  const methods: RpcMethod[] = Object.entries(serviceJson.methods).map(([name, m]) => ({
+    name,
+    definition: service[name] as MethodDefinition,
+    requestType: types.lookupType(qualify(m.requestType)),
+    responseType: types.lookupType(qualify(m.responseType)),
+    httpRules: (m.parsedOptions ?? [])
+      .map((o) => o['(google.api.http)'])
+      .filter((r): r is HttpRule => typeof r === 'object' && r !== null),
+  }));
+  return { service, methods };
 }

@@ -5,10 +5,11 @@ import { GCP_SDK_PACKAGE } from '../../sources/gcp-client.js';
 import {
   defaultResolveBases,
   EmulatorDependencyError,
-  type MethodDefinition,
-  type ProtoType,
+  type Protobuf,
+  type ProtoLoader,
   type RpcMethod,
   type ServiceDefinition,
+  serviceOf,
 } from './load.js';
 
 /**
@@ -36,40 +37,6 @@ export interface MixinDeps {
 
 const LOCATIONS = 'google.cloud.location.Locations';
 const V1BETA2 = 'google.cloud.secretmanager.v1beta2.SecretManagerService';
-
-type ProtoLoader = { fromJSON(json: unknown, options: Record<string, unknown>): Record<string, unknown> };
-type Protobuf = { Root: { fromJSON(json: unknown): { lookupType(name: string): ProtoType } } };
-interface ServiceJson {
-  methods: Record<string, { requestType: string; responseType: string; parsedOptions?: Record<string, unknown>[] }>;
-}
-
-/** As load.ts decodes: camelCase, int64 as strings, enums by name, bytes as Buffers, no defaults. */
-const LOADER_OPTIONS = { keepCase: false, longs: String, enums: String, defaults: false, oneofs: true };
-
-/** One service of a protos JSON, in the form both surfaces serve; `undefined` when the JSON does not have it. */
-function serviceOf(
-  json: unknown,
-  fullName: string,
-  protoLoader: ProtoLoader,
-  protobuf: Protobuf,
-): { service: ServiceDefinition; methods: RpcMethod[] } | undefined {
-  const service = protoLoader.fromJSON(json, LOADER_OPTIONS)[fullName] as ServiceDefinition | undefined;
-  if (!service) return undefined;
-  const types = protobuf.Root.fromJSON(json);
-  const pkg = fullName.slice(0, fullName.lastIndexOf('.'));
-  const qualify = (type: string): string => (type.includes('.') ? type : `${pkg}.${type}`);
-  const serviceJson = lookupJson(json, fullName) as ServiceJson;
-  const methods: RpcMethod[] = Object.entries(serviceJson.methods).map(([name, m]) => ({
-    name,
-    definition: service[name] as MethodDefinition,
-    requestType: types.lookupType(qualify(m.requestType)),
-    responseType: types.lookupType(qualify(m.responseType)),
-    httpRules: (m.parsedOptions ?? [])
-      .map((o) => o['(google.api.http)'])
-      .filter((r): r is RpcMethod['httpRules'][number] => typeof r === 'object' && r !== null),
-  }));
-  return { service, methods };
-}
 
 /** The package's `build/protos/protos.json`, looked for above its entry point; `undefined` when not found. */
 function packageProtos(entry: string): string | undefined {
@@ -127,11 +94,4 @@ export function loadMixinDeps(bases: readonly string[] = defaultResolveBases()):
       { cause: error },
     );
   }
-}
-
-function lookupJson(json: unknown, fullName: string): unknown {
-  let node = json as { nested?: Record<string, unknown> } | undefined;
-  for (const part of fullName.split('.')) node = node?.nested?.[part] as typeof node;
-  if (!node) throw new Error(`${fullName} is not in its protos JSON`);
-  return node;
 }
