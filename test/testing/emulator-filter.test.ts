@@ -129,6 +129,47 @@ describe.each([['grpc'], ['rest']] as const)('list filters over %s, through the 
     expect(await names(`${m} expire_time<2100-01-02 expire_time>=2100-01-01T00:00:00Z`)).toEqual([ids.apikey]);
   });
 
+  it('a timestamp is RFC 3339 or a date, nothing else Date.parse reads: INVALID_ARGUMENT', async () => {
+    const m = `labels.m=${mode}`;
+    expect(await names(`${m} create_time>2021-01-01T06:00:00.123456789+01:00`)).toEqual(all());
+    expect(await names(`${m} create_time>2021-01-01`)).toEqual(all());
+    for (const v of [
+      '1',
+      '2021',
+      '"Jan 1 2021"',
+      '"Mon, 01 Jan 3000 00:00:00 GMT"',
+      '2021-02-30',
+      '2021-01-01T25:00:00Z',
+    ]) {
+      const e = await bad(`create_time>${v}`);
+      expect(e.code, v).toBe(INVALID_ARGUMENT);
+      expect(e.text, v).toContain('create_time');
+    }
+    expect((await bad('expire_time<2021-01-01T00:00:00')).code).toBe(INVALID_ARGUMENT); // no offset
+    expect((await bad('NOT create_time>(2021-01-01 OR 1)')).code).toBe(INVALID_ARGUMENT);
+  });
+
+  it('a duration is seconds (`259200s`): `abc` or `1d` is INVALID_ARGUMENT, not a silent no-match', async () => {
+    const id = `${mode}-ttl`;
+    const secret = { replication: { automatic: {} }, labels: { d: mode }, versionDestroyTtl: { seconds: 259_200 } };
+    await client.createSecret({ parent: `projects/${P}`, secretId: id, secret }, o);
+    expect(await names(`labels.d=${mode} version_destroy_ttl=259200s`)).toEqual([id]);
+    expect(await names(`labels.d=${mode} version_destroy_ttl>86400.5s`)).toEqual([id]);
+    expect(await names(`labels.d=${mode} version_destroy_ttl<259200s`)).toEqual([]);
+    for (const f of [
+      'rotation.rotation_period>abc',
+      'version_destroy_ttl>1d',
+      'version_destroy_ttl=259200',
+      'ttl<1h',
+    ]) {
+      const e = await bad(f);
+      expect(e.code, f).toBe(INVALID_ARGUMENT);
+      expect(e.text, f).toContain('259200s');
+    }
+    // a label's key is the user's: `labels.ttl` and `labels.start_time` are text, not a duration or a time
+    expect(await names(`labels.d=${mode} labels.ttl=abc labels.start_time>1`)).toEqual([]);
+  });
+
   it('ListSecretVersions: state, name, create_time', async () => {
     const parent = `projects/${P}/secrets/${ids.asecret}`;
     for (let i = 0; i < 3; i++) await client.addSecretVersion({ parent, payload: { data: Buffer.from(`v${i}`) } }, o);

@@ -227,8 +227,9 @@ describe.each([['grpc'], ['rest']] as const)('IAM error wording over %s', (mode:
  * The predefined roles as the roles page lists them (https://cloud.google.com/iam/docs/roles-permissions/secretmanager,
  * and the Secret Manager access-control page): secretVersionAdder `versions.add`; secretVersionManager
  * `versions.add/.destroy/.disable/.enable/.get/.list`; viewer `locations.*`, `secrets.get`, `secrets.getIamPolicy`,
- * `secrets.list`, `versions.get`, `versions.list`; admin `secretmanager.*`. A role that does not exist is refused
- * in IAM's words: "Role (roles/…) does not exist in the resource's hierarchy." (HTTP 400).
+ * `secrets.list`, `versions.get`, `versions.list`; admin `secretmanager.*`. A `roles/secretmanager.…` role the page
+ * does not list is refused in IAM's words: "Role (roles/…) does not exist in the resource's hierarchy." (HTTP 400).
+ * The emulator has no catalogue of other roles: any other role name is accepted and grants nothing on a secret.
  */
 describe.each([['grpc'], ['rest']] as const)('IAM roles over %s', (mode: Mode) => {
   let emulator: SecretManagerEmulator;
@@ -304,8 +305,8 @@ describe.each([['grpc'], ['rest']] as const)('IAM roles over %s', (mode: Mode) =
     expect(Buffer.from(res.payload?.data as Uint8Array).toString()).toBe('roles-value');
   });
 
-  it('SetIamPolicy refuses a role that does not exist, in IAM’s words (INVALID_ARGUMENT, HTTP 400)', async () => {
-    for (const role of ['roles/secretmanager.secretWriter', 'roles/secretmanager.Viewer', 'roles/superuser']) {
+  it('SetIamPolicy refuses a Secret Manager role the page does not list, in IAM’s words (HTTP 400)', async () => {
+    for (const role of ['roles/secretmanager.secretWriter', 'roles/secretmanager.Viewer', 'roles/secretmanager.nope']) {
       const f = await failure(
         client.setIamPolicy({ resource, policy: { bindings: [{ role, members: [CALLER] }] } }, o),
         mode,
@@ -316,6 +317,18 @@ describe.each([['grpc'], ['rest']] as const)('IAM roles over %s', (mode: Mode) =
     }
     // Another service's role exists: accepted, and it grants nothing on a secret.
     expect(await held('roles/storage.admin')).toEqual([]);
+  });
+
+  it('any other role name is accepted and grants nothing: roles/browser, roles/iam.securityReviewer', async () => {
+    // roles/browser is a real role with no service prefix (grantable at project level); the emulator knows no
+    // catalogue beyond Secret Manager's and the basic roles, so an unknown name (roles/superuser) is taken too
+    for (const role of ['roles/browser', 'roles/iam.securityReviewer', 'roles/superuser']) {
+      expect(await held(role), role).toEqual([]);
+      const [policy] = await client.getIamPolicy({ resource }, o);
+      expect(policy.bindings?.map((b) => b.role)).toEqual([role]);
+      const f = await failure(client.accessSecretVersion({ name: `${resource}/versions/latest` }, o), mode);
+      expect(f.code, role).toBe(S.PERMISSION_DENIED);
+    }
   });
 });
 

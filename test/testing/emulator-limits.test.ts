@@ -11,16 +11,19 @@
  *   [projects/*\/secrets/*\/versions/*]" (production, quoted in googleapis/google-cloud-python#13389).
  * - Page tokens (https://google.aip.dev/158): "Page tokens provided by APIs must be opaque (but URL-safe) strings,
  *   and must not be user-parseable"; "The user is expected to keep all other arguments to the RPC the same; if any
- *   arguments are different, the API should send an INVALID_ARGUMENT error."
+ *   arguments are different, the API should send an INVALID_ARGUMENT error."; but "If the user changes the
+ *   page_size in a request for subsequent pages, the service must honor the new page size."
  * - Labels: keys "between 1 and 63 characters long, have a UTF-8 encoding of maximum 128 bytes", values "between
  *   0 and 63 characters long, have a UTF-8 encoding of maximum 128 bytes"; annotations: "The total size of
  *   annotation keys and values must be less than 16KiB."
  *   (https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets)
  * - Expiration: "A secret's expiration cannot be less than 60 seconds away or more than 100 years away."
- *   (https://cloud.google.com/secret-manager/docs/creating-and-managing-expiring-secrets, Limitations)
+ *   (https://cloud.google.com/secret-manager/docs/creating-and-managing-expiring-secrets, Limitations): calendar
+ *   years, the same date and time 100 years on.
  */
 import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { crc32c } from '../../src/crc32c.js';
 import { type SecretManagerEmulator, startSecretManagerEmulator } from '../../src/testing/index.js';
 import { failure, type Mode } from './rpc-failure.js';
 
@@ -31,6 +34,12 @@ const INVALID_ARGUMENT = 3;
 const automatic = { replication: { automatic: {} } };
 const idOf = (name: unknown): string => String(name).split('/').pop() as string;
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+/** The same UTC date and time `years` calendar years after now, in seconds since the epoch. */
+const yearsAheadSeconds = (years: number): number => {
+  const at = new Date();
+  at.setUTCFullYear(at.getUTCFullYear() + years);
+  return Math.floor(at.getTime() / 1000);
+};
 
 describe.each([['grpc'], ['rest']] as const)('limits over %s, through the real client', (mode: Mode) => {
   let emulator: SecretManagerEmulator;
@@ -134,7 +143,7 @@ describe.each([['grpc'], ['rest']] as const)('limits over %s, through the real c
       expect(second.map((v) => idOf(v.name))).toEqual(['1']);
     });
 
-    it('a token with another filter, page size or parent is INVALID_ARGUMENT; a made-up one too', async () => {
+    it('a token with another filter or parent is INVALID_ARGUMENT; a made-up one too', async () => {
       const suite = `tie-${mode}`;
       for (let i = 0; i < 3; i++) await labelled(suite);
       const request = { parent: `projects/${P}`, filter: `labels.suite=${suite}`, pageSize: 1 };
@@ -145,7 +154,6 @@ describe.each([['grpc'], ['rest']] as const)('limits over %s, through the real c
       expect(pageToken).not.toMatch(/^\d+$/);
       expect(Buffer.from(pageToken, 'base64url').toString('latin1')).not.toContain(suite);
       await invalid(client.listSecrets({ ...request, pageToken, filter: 'name:zzz' }, page));
-      await invalid(client.listSecrets({ ...request, pageToken, pageSize: 2 }, page));
       await invalid(client.listSecrets({ ...request, pageToken, parent: `projects/${P}/locations/us-east1` }, page));
       await invalid(client.listSecrets({ ...request, pageToken: '1' }, page));
       // a ListSecrets token is no ListSecretVersions token
@@ -154,6 +162,47 @@ describe.each([['grpc'], ['rest']] as const)('limits over %s, through the real c
       // the same request goes on
       const [next] = await client.listSecrets({ ...request, pageToken }, page);
       expect(next.length).toBe(1);
+    });
+
+    it('a changed page size is honored on the next page (AIP-158), and the cursor holds', async () => {
+      const suite = `size-${mode}`;
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push(await labelled(suite));
+      const newest = [...ids].reverse();
+      const request = { parent: `projects/${P}`, filter: `labels.suite=${suite}`, pageSize: 1 };
+      const [first, , response] = await client.listSecrets(request, page);
+      expect(first.map((s) => idOf(s.name))).toEqual(newest.slice(0, 1));
+      const pageToken = String(response?.nextPageToken ?? '');
+      const [second, , after] = await client.listSecrets({ ...request, pageToken, pageSize: 3 }, page);
+      expect(second.map((s) => idOf(s.name))).toEqual(newest.slice(1, 4));
+      // and smaller again: the token of a 3-item page takes a page size of 2
+      const [third, , last] = await client.listSecrets(
+        { ...request, pageToken: String(after?.nextPageToken ?? ''), pageSize: 2 },
+        page,
+      );
+      expect(third.map((s) => idOf(s.name))).toEqual(newest.slice(4));
+      expect(last?.nextPageToken ?? '').toBe('');
+    });
+
+    it('a ListSecretVersions token dies with its secret: INVALID_ARGUMENT after delete and re-create', async () => {
+      const id = await labelled(`re-${mode}`);
+      const parent = client.projectSecretsPath(P, id);
+      for (const v of ['1', '2', '3']) await client.addSecretVersion({ parent, payload: { data: Buffer.from(v) } }, o);
+      const [, , response] = await client.listSecretVersions({ parent, pageSize: 2 }, page);
+      const pageToken = String(response?.nextPageToken ?? '');
+      expect(pageToken).not.toBe('');
+      await client.deleteSecret({ name: parent }, o);
+      await client.createSecret({ parent: `projects/${P}`, secretId: id, secret: automatic }, o);
+      await client.addSecretVersion({ parent, payload: { data: Buffer.from('new') } }, o);
+      await invalid(client.listSecretVersions({ parent, pageSize: 2, pageToken }, page));
+      // the new secret's own tokens work
+      await client.addSecretVersion({ parent, payload: { data: Buffer.from('newer') } }, o);
+      const [, , fresh] = await client.listSecretVersions({ parent, pageSize: 1 }, page);
+      const [rest] = await client.listSecretVersions(
+        { parent, pageSize: 1, pageToken: String(fresh?.nextPageToken ?? '') },
+        page,
+      );
+      expect(rest.map((v) => idOf(v.name))).toEqual(['1']);
     });
   });
 
@@ -191,7 +240,7 @@ describe.each([['grpc'], ['rest']] as const)('limits over %s, through the real c
       if (mode === 'grpc') expect(negativeTtl).toBe(limits);
       expect(await invalid(create({ expireTime: { seconds: nowSeconds() - 100 } }))).toBe(limits);
       expect(await invalid(create({ ttl: { seconds: 30 } }))).toBe(limits);
-      expect(await invalid(create({ ttl: { seconds: 3_153_600_001 } }))).toBe(limits);
+      expect(await invalid(create({ ttl: { seconds: yearsAheadSeconds(100) - nowSeconds() + 3_600 } }))).toBe(limits);
       const [taken] = await create({ ttl: { seconds: 60 } });
       expect(Number(taken.expireTime?.seconds)).toBeGreaterThan(nowSeconds());
       const [later] = await create({ expireTime: { seconds: nowSeconds() + 3_600 } });
@@ -205,6 +254,33 @@ describe.each([['grpc'], ['rest']] as const)('limits over %s, through the real c
       const [still] = await client.getSecret({ name: String(later.name) }, o);
       expect(still.expireTime?.seconds).toEqual(later.expireTime?.seconds);
       expect(still.etag).toBe(later.etag);
+    });
+
+    it('"100 years" are calendar years: 36 501 days are taken, 100 calendar years + 1 h are not', async () => {
+      const limits = 'The expiration must be at least 60 seconds and at most 100 years in the future.';
+      const hundred = yearsAheadSeconds(100);
+      // 36 500 days + 1 day: past 36 500 × 86 400 s, yet short of 100 calendar years (24 or 25 leap days)
+      await create({ ttl: { seconds: 36_501 * 86_400 } });
+      await create({ expireTime: { seconds: hundred - 3_600 } });
+      expect(await invalid(create({ expireTime: { seconds: hundred + 3_600 } }))).toBe(limits);
+      expect(await invalid(create({ ttl: { seconds: hundred - nowSeconds() + 3_600 } }))).toBe(limits);
+    });
+  });
+
+  describe('AddSecretVersion: a CRC32C mismatch quotes no checksum', () => {
+    it('INVALID_ARGUMENT without the CRC32C of the payload (derived from the secret) nor the one sent', async () => {
+      const [secret] = await client.createSecret({ parent: `projects/${P}`, secretId: fresh(), secret: automatic }, o);
+      const data = Buffer.from('hunter2TOPSECRET');
+      const computed = crc32c(data);
+      const sent = (computed + 1) % 2 ** 32;
+      const text = await invalid(
+        client.addSecretVersion({ parent: String(secret.name), payload: { data, dataCrc32c: sent } }, o),
+      );
+      expect(text).toContain('Checksum mismatch');
+      expect(text).not.toContain(String(computed));
+      expect(text).not.toContain(String(sent));
+      const [versions] = await client.listSecretVersions({ parent: String(secret.name) }, page);
+      expect(versions).toEqual([]);
     });
   });
 });

@@ -27,6 +27,7 @@
 import { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32c } from '../../src/crc32c.js';
+import { GrpcCode, grpcCodeOf } from '../../src/sources/gcp-names.js';
 import { type SecretManagerEmulator, startSecretManagerEmulator } from '../../src/testing/index.js';
 
 const P = 'keyflip-test';
@@ -463,31 +464,163 @@ describe('REST: requests the surface cannot take get an HTTP answer, never the v
   it('a URL or headers too long: 414 / 431 in the JSON error shape, not a reset socket', async () => {
     const longUrl = await send(`/v1/projects/${P}/secrets?filter=${'a'.repeat(100_000)}`);
     expect(longUrl.status).toBe(414);
+    // Google's front end answers these with an HTML page; the JSON `status` is the code Google's client derives
+    // from the HTTP status (google-gax: any 4xx it does not map is FAILED_PRECONDITION), not INVALID_ARGUMENT (400)
     expect(longUrl.error).toEqual({
       code: 414,
-      status: 'INVALID_ARGUMENT',
+      status: 'FAILED_PRECONDITION',
       message: 'The requested URL is too large to process (more than 16384 bytes).',
     });
     const longHeader = await send(`/v1/projects/${P}/secrets`, { headers: { 'x-long': 'b'.repeat(20_000) } });
     expect(longHeader.status).toBe(431);
     expect(longHeader.error).toEqual({
       code: 431,
-      status: 'INVALID_ARGUMENT',
+      status: 'FAILED_PRECONDITION',
       message: 'Request header fields too large (more than 16384 bytes).',
     });
     // past the HTTP parser's own limit too (it refuses the request before the handler sees it)
-    expect((await send(`/v1/projects/${P}/secrets?filter=${'a'.repeat(2_000_000)}`)).status).toBe(414);
+    const parserUrl = await send(`/v1/projects/${P}/secrets?filter=${'a'.repeat(2_000_000)}`);
+    expect(parserUrl.status).toBe(414);
+    expect(parserUrl.error.status).toBe('FAILED_PRECONDITION');
     const many = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`x-h${i}`, 'c'.repeat(10_000)]));
     const manyHeaders = await send(`/v1/projects/${P}/secrets`, { headers: many });
     expect(manyHeaders.status).toBe(431);
-    expect(manyHeaders.error.status).toBe('INVALID_ARGUMENT');
+    expect(manyHeaders.error.status).toBe('FAILED_PRECONDITION');
     // through the REAL client: a filter too long for a URL is an error with the 414, not ECONNRESET
     const deep = `${'('.repeat(20_000)}name:a${')'.repeat(20_000)}`;
     const error = await clients.rest.listSecrets({ parent: `projects/${P}`, filter: deep }, o).then(
       () => undefined,
-      (e: Error) => e,
+      (e: Error & { code?: number }) => e,
     );
     expect(error?.message).toContain('The requested URL is too large to process');
+    expect(grpcCodeOf(error)).toBe(GrpcCode.FAILED_PRECONDITION); // what the body says is what the client reads
     expect((await clients.rest.getSecret({ name: `projects/${P}/secrets/edge` }, o))[0].name).toContain('edge');
+  });
+
+  it('a body field in the query is refused (body "*": no query field at all); system parameters pass', async () => {
+    const before = await versionCount();
+    const edge = `/v1/projects/${P}/secrets/edge`;
+    const data = encodeURIComponent(B64);
+    // google/api/http.proto: with `body: "*"` "it is not possible to have HTTP parameters"
+    for (const [query, body, field] of [
+      [`payload.data=${data}`, '{}', 'payload'],
+      [`payload.data=${data}`, JSON.stringify({ payload: { data: 'aGk=' } }), 'payload'], // no silent "body wins"
+      [`payload.data_crc32c=1`, JSON.stringify({ payload: { data: 'aGk=' } }), 'payload'],
+      [`parent=projects/${P}/secrets/other`, JSON.stringify({ payload: { data: 'aGk=' } }), 'parent'],
+    ] as const) {
+      const answer = await send(`${edge}:addVersion?${query}`, { method: 'POST', body });
+      expect(answer.status).toBe(400);
+      expect(answer.error.status).toBe('INVALID_ARGUMENT');
+      expect(answer.error.message).toBe(
+        `Invalid JSON payload received. Unknown name "${query.split('=')[0]}": Cannot bind query parameter. ` +
+          `Field '${field}' is bound by the request body (body: "*"), not by a query parameter.`,
+      );
+      expect(leaks(answer.text, B64)).toEqual([]);
+    }
+    const iam = await send(`${edge}:setIamPolicy?policy.version=3`, { method: 'POST', body: '{"policy":{}}' });
+    expect(iam.error.message).toContain("Field 'policy' is bound by the request body");
+    expect(await versionCount()).toEqual(before);
+    // `body: "secret"`: the secret's fields come from the body, the other fields (secret_id) from the query
+    for (const key of ['secret.labels.env', 'secret.ttl', 'secret']) {
+      const answer = await send(`/v1/projects/${P}/secrets?secretId=from-query&${key}=x`, {
+        method: 'POST',
+        body: JSON.stringify({ replication: { automatic: {} } }),
+      });
+      expect(answer.status).toBe(400);
+      expect(answer.error.message).toContain(`Unknown name "${key}": Cannot bind query parameter. Field 'secret'`);
+    }
+    const patch = await send(`${edge}?updateMask=labels&secret.labels.env=x`, { method: 'PATCH', body: '{}' });
+    expect(patch.error.message).toContain("Field 'secret' is bound by the request body");
+    // the system parameters every Google REST API takes (https://cloud.google.com/apis/docs/system-parameters)
+    const system = [
+      '$alt=json%3Benum-encoding%3Dint',
+      'alt=json',
+      'key=k',
+      'fields=name',
+      '$fields=name',
+      'prettyPrint=false',
+      '$prettyPrint=false',
+      'access_token=t',
+      'callback=cb',
+      '$callback=cb',
+      'quotaUser=u',
+      'upload_protocol=raw',
+      'uploadType=media',
+      '$.xgafv=2',
+      'xgafv=2',
+    ].join('&');
+    const ok = await send(`${edge}:addVersion?${system}`, { method: 'POST', body: '{"payload":{"data":"aGk="}}' });
+    expect(ok.status).toBe(200);
+    const created = await send(`/v1/projects/${P}/secrets?secretId=from-query&${system}`, {
+      method: 'POST',
+      body: JSON.stringify({ replication: { automatic: {} } }),
+    });
+    expect(created.status).toBe(200);
+    expect((await versionCount()).map((n, i) => n - (before[i] as number))).toEqual([1, 1]);
+  });
+
+  it('a value of the wrong JSON type is refused where it is, in the front end’s form, never quoted', async () => {
+    let tries = 0;
+    const create = (secret: unknown) =>
+      send(`/v1/projects/${P}/secrets?secretId=mistyped-${++tries}`, { method: 'POST', body: JSON.stringify(secret) });
+    const auto = { replication: { automatic: {} } };
+    const SM = 'type.googleapis.com/google.cloud.secretmanager.v1';
+    for (const [answer, message] of [
+      // a map given a string was iterated as one (`Invalid label key [0]`)
+      [await create({ ...auto, labels: SECRET }), `Invalid value at 'secret.labels' (${SM}.Secret.LabelsEntry).`],
+      [await create({ ...auto, annotations: [SECRET] }), undefined], // a list: `Proto field is not repeating`
+      [
+        await create({ ...auto, versionAliases: 7 }),
+        `Invalid value at 'secret.version_aliases' (${SM}.Secret.VersionAliasesEntry).`,
+      ],
+      [
+        await create({ ...auto, labels: { a: { x: SECRET } } }),
+        "Invalid value at 'secret.labels[a]' (TYPE_STRING), not a string.",
+      ],
+      [await create({ replication: 5 }), `Invalid value at 'secret.replication' (${SM}.Replication).`],
+      [await create({ ...auto, rotation: SECRET }), `Invalid value at 'secret.rotation' (${SM}.Rotation).`],
+      [
+        await create({ ...auto, topics: SECRET }),
+        `Invalid value at 'secret.topics' (${SM}.Topic), a list is expected.`,
+      ],
+      [await create({ ...auto, topics: [SECRET] }), `Invalid value at 'secret.topics[0]' (${SM}.Topic).`],
+      [await create({ ...auto, etag: { x: SECRET } }), "Invalid value at 'secret.etag' (TYPE_STRING), not a string."],
+      [await create(SECRET), `Invalid value at 'secret' (${SM}.Secret).`], // body "secret" given a string
+      [await addVersion(JSON.stringify({ payload: SECRET })), `Invalid value at 'payload' (${SM}.SecretPayload).`],
+      [
+        await send(`/v1/projects/${P}/secrets/edge:testIamPermissions`, {
+          method: 'POST',
+          body: JSON.stringify({ permissions: [{ x: SECRET }] }),
+        }),
+        "Invalid value at 'permissions[0]' (TYPE_STRING), not a string.",
+      ],
+      [
+        await send(`/v1/projects/${P}/secrets/edge:setIamPolicy`, {
+          method: 'POST',
+          body: JSON.stringify({ policy: { auditConfigs: [{ service: 's', auditLogConfigs: [{ logType: {} }] }] } }),
+        }),
+        "Invalid value at 'policy.audit_configs[0].audit_log_configs[0].log_type' " +
+          '(type.googleapis.com/google.iam.v1.AuditLogConfig.LogType).',
+      ],
+    ] as const) {
+      expect(answer.status).toBe(400);
+      expect(answer.error.status).toBe('INVALID_ARGUMENT');
+      if (message !== undefined) expect(answer.error.message).toBe(message);
+      expect(leaks(answer.text, SECRET)).toEqual([]);
+    }
+    const [left] = await clients.grpc.listSecrets({ parent: `projects/${P}`, filter: 'name:mistyped' }, o);
+    expect(left).toEqual([]);
+    // the right types still go through, null included (a field's default)
+    const ok = await create({ ...auto, labels: { a: 'b' }, topics: [], annotations: null, etag: '' });
+    expect(ok.status).toBe(200);
+    // `""` is what the Node client sends for a body field it has nothing in: the field left out, as null is
+    for (const empty of ['', null]) {
+      expect((await create(empty)).error.message).toBe('Field [secret.replication] is required.');
+    }
+    const [viaClient] = await clients.rest.createSecret({ parent: `projects/${P}`, secretId: 'no-body' }, o).then(
+      () => ['created'],
+      (e: Error) => [e.message],
+    );
+    expect(viaClient).toContain('Field [secret.replication] is required.');
   });
 });

@@ -19,9 +19,11 @@ import { RpcError } from './status.js';
  * `expire_time<2021-07-31`), `rotation_period` and the TTLs as durations (`259200s`), numbers as numbers.
  * A syntax error answers INVALID_ARGUMENT in the service's words: `syntax error at line 1, column 11, token '('`
  * (as the service answered `labels.list():label1`, googleapis/google-cloud-dotnet#10639). For a field the resource
- * does not have and for a comparison of a `*_time` field with no timestamp, no public source shows the service's
- * wording (searched: the reference, the filtering page, issue trackers): the emulator answers INVALID_ARGUMENT in
- * words of its own, naming the field and the value.
+ * does not have, for a comparison of a `*_time` field with no timestamp (RFC 3339 or a bare `YYYY-MM-DD` date: not
+ * what else `Date.parse` reads, such as `1` or `Jan 1 2021`) and of a duration field with no duration in seconds
+ * (`259200s`, not `abc` or `1d`), no public source shows the service's wording (searched: the reference, the
+ * filtering page, issue trackers): the emulator answers INVALID_ARGUMENT in words of its own, naming the field
+ * and the value.
  */
 export type Op = ':' | '=' | '!=' | '<' | '<=' | '>' | '>=';
 
@@ -59,6 +61,22 @@ const VERSION_FIELDS = new Set([
   'customer_managed_encryption',
 ]);
 const DURATION_FIELDS = new Set(['rotation_period', 'version_destroy_ttl', 'ttl']);
+
+/** A filter's timestamp: RFC 3339 (`2021-01-01T06:00:00Z`, `…T06:00:00.5+01:00`) or a bare date (`2021-07-31`). */
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:[Zz]|[+-](\d{2}):(\d{2})))?$/;
+/** A filter's duration: seconds with up to nine fractional digits and an `s` (`259200s`, `1.5s`), as JSON shows it. */
+const DURATION = /^-?\d+(?:\.\d{1,9})?s$/;
+
+/** Whether `v` is a timestamp {@link TIMESTAMP} reads, with a day its month has and fields in range. */
+function isTimestamp(v: string): boolean {
+  const m = TIMESTAMP.exec(v);
+  if (!m) return false;
+  const [y, mo, d, h, mi, sec, oh, om] = m.slice(1).map((x) => Number(x ?? 0)) as [number, ...number[]];
+  const day = new Date(Date.UTC(y, Number(mo) - 1, Number(d)));
+  const below = (x: number | undefined, max: number): boolean => Number(x) < max;
+  const clock = below(h, 24) && below(mi, 60) && below(sec, 60) && below(oh, 24) && below(om, 60);
+  return day.getUTCMonth() === Number(mo) - 1 && day.getUTCDate() === d && clock;
+}
 
 // Sticky (`y`): they match at the parser's cursor without slicing the rest of the filter at each term.
 const FIELD = /[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)*/y;
@@ -302,7 +320,7 @@ function compare(actual: unknown, op: Exclude<Op, '!='>, want: string, kind: 'ti
   if (op === ':' && want === '*') return text(actual) !== '';
   if (kind !== 'plain' && op !== ':') {
     const a = kind === 'time' ? timeMs(actual) : durationS(actual);
-    const b = kind === 'time' ? Date.parse(want) : durationS(want);
+    const b = kind === 'time' ? Date.parse(want.toUpperCase()) : durationS(want);
     if (Number.isNaN(a)) return false;
     const c = a - b;
     return op === '=' ? c === 0 : ORDER[op](c);
@@ -360,6 +378,23 @@ function evalArg(arg: Arg, test: (value: string) => boolean): boolean {
   return arg.items.some((a) => evalArg(a, test));
 }
 
+/** Every value in `arg`, however its values combine (where {@link evalArg} stops at the first that decides). */
+function argValues(arg: Arg): string[] {
+  if (arg.k === 'val') return [arg.v];
+  if (arg.k === 'not') return argValues(arg.item);
+  return arg.items.flatMap(argValues);
+}
+
+/** Maps whose keys are the user's: `labels.ttl` or `annotations.expire_time` is text, whatever its key says. */
+const MAPS = new Set(['labels', 'annotations', 'version_aliases']);
+
+/** How a field's values compare: `*_time` fields as timestamps, the durations as durations, the rest as text. */
+function kindOf(path: string[]): 'time' | 'duration' | 'plain' {
+  if (path.length > 1 && MAPS.has(snake(path[0] as string))) return 'plain';
+  const leaf = snake(path[path.length - 1] as string);
+  return leaf.endsWith('_time') ? 'time' : DURATION_FIELDS.has(leaf) ? 'duration' : 'plain';
+}
+
 function validate(node: Node, fields: Set<string>): void {
   if (node.k === 'not') {
     validate(node.item, fields);
@@ -373,14 +408,19 @@ function validate(node: Node, fields: Set<string>): void {
   if (!fields.has(snake(path[0] as string))) {
     throw invalidArgument(`The filter field [${node.field}] is not a field of the listed resource.`);
   }
-  const leaf = snake(path[path.length - 1] as string);
-  if (node.op !== ':' && leaf.endsWith('_time')) {
-    evalArg(node.arg, (v) => {
-      if (Number.isNaN(Date.parse(v))) {
-        throw invalidArgument(`Invalid timestamp [${v}] for the filter field [${node.field}]: expected RFC 3339.`);
-      }
-      return true;
-    });
+  const kind = kindOf(path);
+  if (node.op === ':') return; // `:` is "has": `field:*`, or a substring of the value as text
+  for (const v of argValues(node.arg)) {
+    if (kind === 'time' && !isTimestamp(v)) {
+      throw invalidArgument(
+        `Invalid timestamp [${v}] for the filter field [${node.field}]: expected RFC 3339 or a date (YYYY-MM-DD).`,
+      );
+    }
+    if (kind === 'duration' && !DURATION.test(v)) {
+      throw invalidArgument(
+        `Invalid duration [${v}] for the filter field [${node.field}]: expected seconds, such as 259200s.`,
+      );
+    }
   }
 }
 
@@ -390,8 +430,7 @@ function evaluate(node: Node, view: Record<string, unknown>): boolean {
     return node.k === 'and' ? node.items.every((n) => evaluate(n, view)) : node.items.some((n) => evaluate(n, view));
   const path = node.field.split('.');
   const values = resolve(view, path);
-  const leaf = snake(path[path.length - 1] as string);
-  const kind = leaf.endsWith('_time') ? 'time' : DURATION_FIELDS.has(leaf) ? 'duration' : 'plain';
+  const kind = kindOf(path);
   if (node.op === '!=') return !evalArg(node.arg, (v) => values.some((a) => compare(a, '=', v, kind)));
   const op = node.op;
   return evalArg(node.arg, (v) => values.some((a) => compare(a, op, v, kind)));

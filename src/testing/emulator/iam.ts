@@ -85,7 +85,9 @@ export const IAM_METHODS = new Set(['GetIamPolicy', 'SetIamPolicy', 'TestIamPerm
  * TestIamPermissions then answers the permissions the policy grants `caller` (not every permission).
  *
  * Not imitated: policies inherited from the project, folder or organization (there are none: the emulator's project
- * grants nothing), custom roles (`projects/P/roles/R` grant nothing), and conditions (a conditional binding grants
+ * grants nothing), custom roles (`projects/P/roles/R` grant nothing), a catalogue of roles (any role name outside
+ * `roles/secretmanager.` is accepted, real or not — `roles/browser`, `roles/iam.securityReviewer` — and grants nothing
+ * unless it is roles/owner, roles/editor or roles/viewer), and conditions (a conditional binding grants
  * nothing, whatever its expression). The other RPCs and the admin helpers are never checked.
  * @example
  * const emulator = await startSecretManagerEmulator({
@@ -165,14 +167,16 @@ const ROLE_PERMISSIONS: Readonly<Record<string, readonly string[]>> = {
   'roles/secretmanager.viewer': VIEWER,
 };
 /**
- * Whether SetIamPolicy refuses `role` as one that does not exist: a `roles/secretmanager.…` role the page does not
- * list, or a `roles/…` with no service (only the basic roles are). The service's words for it are IAM's:
+ * Whether SetIamPolicy refuses `role` as one that does not exist: only a `roles/secretmanager.…` role the roles
+ * page does not list (https://cloud.google.com/iam/docs/roles-permissions/secretmanager), in IAM's words for it:
  * "Role (roles/…) does not exist in the resource's hierarchy." (INVALID_ARGUMENT, HTTP 400, as gcloud and
- * Terraform quote it). Other services' roles (`roles/storage.admin`) and custom roles are accepted and grant
- * nothing on a secret.
+ * Terraform quote it). The emulator holds no catalogue of other roles, so any other well-formed role name is
+ * accepted — another service's (`roles/storage.admin`), a basic or cross-service one (`roles/browser`,
+ * `roles/iam.securityReviewer`), a custom one (`projects/P/roles/R`), and also a name no real role has — and
+ * grants nothing on a secret, except the basic roles in ROLE_PERMISSIONS.
  */
 const unknownRole = (role: string): boolean =>
-  !Object.hasOwn(ROLE_PERMISSIONS, role) && (role.startsWith('roles/secretmanager.') || /^roles\/[^./]+$/.test(role));
+  role.startsWith('roles/secretmanager.') && !Object.hasOwn(ROLE_PERMISSIONS, role);
 const ACCESS = 'secretmanager.versions.access';
 
 const invalid = (message: string): RpcError => new RpcError(GrpcCode.INVALID_ARGUMENT, message);

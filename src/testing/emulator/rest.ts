@@ -5,7 +5,7 @@ import { escapeRegExp } from '../../regexp.js';
 import { cannotListen } from './cannot-listen.js';
 import type { Dispatcher } from './dispatch.js';
 import type { EmulatorDeps, HttpRule, ProtoType, RpcMethod } from './load.js';
-import { GrpcCode, grpcCodeName } from '../../sources/gcp-names.js';
+import { GrpcCode, grpcCodeName, grpcCodeOfHttpStatus } from '../../sources/gcp-names.js';
 import { httpStatusOf, RpcError } from './status.js';
 
 /**
@@ -41,7 +41,14 @@ interface Route {
 
 const VERBS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
-/** System parameters every Google REST API accepts; they are not request fields. */
+/**
+ * System parameters every Google REST API accepts; they are not request fields, so they are taken (and ignored) on
+ * every method, `body: "*"` ones included. Every `$`-prefixed name is one ("The `$` name prefix is added to avoid
+ * conflicting with normal request parameters": `$alt`, `$fields`, `$.xgafv`, `$callback`, `$prettyPrint`, `$key`,
+ * …, https://cloud.google.com/apis/docs/system-parameters); these are the ones without it, from that page and the
+ * parameters the Discovery documents list for every API (`access_token`, `upload_protocol`, `uploadType`,
+ * `xgafv`). The Node client's REST transport sends `$alt=json;enum-encoding=int` on every call.
+ */
 const SYSTEM_PARAMS = new Set([
   'alt',
   'prettyPrint',
@@ -52,13 +59,16 @@ const SYSTEM_PARAMS = new Set([
   'quotaUser',
   'upload_protocol',
   'uploadType',
+  'xgafv',
 ]);
+const isSystemParam = (key: string): boolean => key.startsWith('$') || SYSTEM_PARAMS.has(key);
 /**
  * The limits of the request line and of the headers. Google does not publish its front end's; past them the front
  * end answers 414 (`The requested URL … is too large to process.`, its HTML page, quoted in
- * tardate/jquery.addtocalendar#3 and mgonto/restangular#497) or 431: here in the JSON error shape, INVALID_ARGUMENT,
- * so the client reports an error instead of a reset socket. The parser's own limit is higher, so that the handler,
- * not the parser, answers a long URL; past that one too, the `clientError` handler answers.
+ * tardate/jquery.addtocalendar#3 and mgonto/restangular#497) or 431: here in the JSON error shape (see
+ * {@link errorBody} for its `status`), so the client reports an error instead of a reset socket. The parser's own
+ * limit is higher, so that the handler, not the parser, answers a long URL; past that one too, the `clientError`
+ * handler answers.
  */
 const MAX_URL_BYTES = 16 * 1024;
 const MAX_HEADER_BYTES = 16 * 1024;
@@ -208,7 +218,7 @@ function messageTypeOf(type: MessageType, name: string): MessageType | undefined
 
 /**
  * `json` with every field named by its lowerCamelCase name, recursively (`at` is where it sits, in proto names,
- * for the error). Values are not checked here: the serializer does that next.
+ * for the error). A value of the wrong JSON type is refused ({@link fieldJson}); the rest the serializer checks.
  */
 function camelJson(type: MessageType, json: unknown, at: string): unknown {
   if (!isJsonObject(json) || OPAQUE_JSON.has(type.fullName)) return json;
@@ -222,30 +232,78 @@ function camelJson(type: MessageType, json: unknown, at: string): unknown {
     if (other !== undefined)
       throw invalidJson(`Duplicate field "${snake(name)}"${where}: given as "${other}" and as "${key}".`);
     seen.set(name, key);
-    const field = type.fields[name] as MessageType['fields'][string];
-    if (Array.isArray(value) && !field.repeated) {
+    if (Array.isArray(value) && !type.fields[name]?.repeated) {
       // the front end's words for a list where one value goes (makenotion/notion-mcp-server#29)
       throw invalidJson(`Unknown name "${key}"${where}: Proto field is not repeating, cannot start list.`);
     }
-    const sub = messageTypeOf(type, name);
     const path = at === '' ? snake(name) : `${at}.${snake(name)}`;
-    if (value === null) out[name] = value;
-    else if (!sub) out[name] = scalarJson(field, value, path);
-    else if (field.map && isJsonObject(value))
-      out[name] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, camelJson(sub, v, `${path}[${k}]`)]));
-    else if (field.repeated && Array.isArray(value))
-      out[name] = value.map((v, i) => camelJson(sub, v, `${path}[${i}]`));
-    else out[name] = camelJson(sub, value, path);
+    // null is the field's default (proto3 JSON), so the field is left out; except in a Value, where it is NullValue
+    const resolved = type.fields[name]?.resolvedType as { fullName?: string } | null | undefined;
+    if (value !== null) out[name] = fieldJson(type, name, value, path);
+    else if (resolved?.fullName === '.google.protobuf.Value') out[name] = value;
   }
   return out;
 }
 
-/** A scalar field's value (each element of a list, each value of a map) checked by {@link checkScalar}. */
+/**
+ * A field's JSON value, of the JSON type its field takes, else INVALID_ARGUMENT in the front end's form: `Invalid
+ * value at 'form_factor' (type.googleapis.com/google.chrome.uxreport.v1.FormFactor), "mobile"` (the CrUX API, in
+ * treosh/crux-api's README), the same form for a message given a string (the Gemini API: `… (type.googleapis.com/
+ * google.ai.generativelanguage.v1beta.Schema), "string"`), but without the value: it may be a secret. The `, a
+ * list is expected` and `, not a string` details are ours. The serializer the client uses checks none of it: a
+ * string given to a map was iterated as one (`"abc"` → `{0: "a", …}`), a number given to a message became an
+ * empty one.
+ */
+function fieldJson(type: MessageType, name: string, value: unknown, path: string): unknown {
+  const field = type.fields[name] as MessageType['fields'][string];
+  const sub = messageTypeOf(type, name);
+  const one = (v: unknown, at: string): unknown => (sub ? messageJson(sub, v, at) : scalarJson(field, v, at));
+  if (field.map) {
+    // a map's JSON is an object; its entry type is what the service names (`Secret.LabelsEntry`)
+    if (!isJsonObject(value)) throw invalidValue(path, `type.googleapis.com/${entryTypeName(type, name)}`);
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, one(v, `${path}[${k}]`)]));
+  }
+  if (field.repeated) {
+    if (!Array.isArray(value)) throw invalidValue(path, typeLabel(field), ', a list is expected');
+    return value.map((v, i) => one(v, `${path}[${i}]`));
+  }
+  return one(value, path);
+}
+
+/** A message's JSON: an object of fields (nested ones checked by {@link camelJson}). */
+function messageJson(type: MessageType, value: unknown, path: string): unknown {
+  if (!isJsonObject(value)) throw invalidValue(path, `type.googleapis.com/${type.fullName.replace(/^\./, '')}`);
+  return camelJson(type, value, path);
+}
+
+/** A scalar, enum or well-known type's JSON value (one element of a list, one value of a map). */
 function scalarJson(field: MessageType['fields'][string], value: unknown, path: string): unknown {
-  if (field.map && isJsonObject(value))
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, checkScalar(field.type, v, `${path}[${k}]`)]));
-  if (field.repeated && Array.isArray(value)) return value.map((v, i) => checkScalar(field.type, v, `${path}[${i}]`));
+  const resolved = field.resolvedType as { fullName?: string; values?: unknown } | null | undefined;
+  if (resolved && typeof resolved === 'object' && 'values' in resolved) {
+    // an enum: its name, or its number (proto3 JSON); an unknown name is the serializer's to refuse
+    if (typeof value !== 'string' && !Number.isInteger(value)) throw invalidValue(path, typeLabel(field));
+    return value;
+  }
+  if (resolved) return value; // a well-known type with its own JSON form (Duration, Timestamp, …): the serializer's
+  if (field.type === 'string' && typeof value !== 'string') throw invalidValue(path, 'TYPE_STRING', ', not a string');
   return checkScalar(field.type, value, path);
+}
+
+/** `Invalid value at 'secret.labels' (type.googleapis.com/…)`, the front end's form, without the value. */
+const invalidValue = (path: string, type: string, why = ''): RpcError =>
+  new RpcError(GrpcCode.INVALID_ARGUMENT, `Invalid value at '${path}' (${type})${why}.`);
+
+/** How the front end names a field's type: `TYPE_STRING`, or the URL of a message or enum type. */
+function typeLabel(field: MessageType['fields'][string]): string {
+  const resolved = field.resolvedType as { fullName?: string } | null | undefined;
+  if (resolved && typeof resolved.fullName === 'string')
+    return `type.googleapis.com/${resolved.fullName.replace(/^\./, '')}`;
+  return `TYPE_${field.type.toUpperCase()}`;
+}
+
+/** The name of a map field's entry type, as protoc names it (`labels` of `Secret` → `….Secret.LabelsEntry`). */
+function entryTypeName(type: MessageType, name: string): string {
+  return `${type.fullName.replace(/^\./, '')}.${name.slice(0, 1).toUpperCase()}${name.slice(1)}Entry`;
 }
 
 /**
@@ -272,6 +330,16 @@ function queryField(type: MessageType, key: string): { path: string; field: Mess
   }
   return { path: names.join('.'), field: field as MessageType['fields'][string] };
 }
+
+/**
+ * A query parameter naming a field the body carries: the front end's `Cannot bind query parameter.` wording
+ * ({@link queryField}), the reason in our words. The value is not quoted.
+ */
+const boundByBody = (key: string, field: string, body: string): RpcError =>
+  invalidJson(
+    `Unknown name "${key}": Cannot bind query parameter. Field '${field}' is bound by the request body ` +
+      `(body: "${body}"), not by a query parameter.`,
+  );
 
 /** `/v1/{name=projects/*\/secrets/*}:access` → a regex over the raw (still percent-encoded) path. */
 function compile(template: string): { pattern: RegExp; fields: string[] } {
@@ -338,8 +406,15 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-/** Google's JSON error shape; `status` INVALID_ARGUMENT for the 4xx that have no gRPC code of their own (414, 431). */
-function errorBody(status: number, message: string, code: number = GrpcCode.INVALID_ARGUMENT): unknown {
+/**
+ * Google's JSON error shape (https://cloud.google.com/apis/design/errors): `code` the HTTP status, `status` the
+ * google.rpc.Code it stands for. For the statuses no google.rpc.Code maps to (408, 414, 431) Google's front end
+ * answers an HTML page, no JSON at all, so there is no `status` to copy: the one given is the code Google's own
+ * client derives from such an HTTP status (google-gax's `rpcCodeFromHttpStatusCode`: any other 4xx is
+ * FAILED_PRECONDITION), so that the body says what the client concludes from the status line, and not
+ * INVALID_ARGUMENT, which is HTTP 400.
+ */
+function errorBody(status: number, message: string, code: number = grpcCodeOfHttpStatus(status)): unknown {
   return { error: { code: status, message, status: grpcCodeName(code) } };
 }
 
@@ -416,10 +491,18 @@ export async function startRestSurface(
     const json: Record<string, unknown> = {};
     const requestType = route.method.requestType as MessageType;
     requestType.resolveAll?.();
+    // the body field is a field of the request message itself (http.proto: "present at the top level")
+    const bodyPath = route.body && route.body !== '*' ? fieldOf(requestType, route.body) : undefined;
     for (const key of new Set(query.keys())) {
-      if (key.startsWith('$') || SYSTEM_PARAMS.has(key)) continue;
-      const values = query.getAll(key);
+      if (isSystemParam(key)) continue;
+      // google/api/http.proto: "when using `*` in the body mapping, it is not possible to have HTTP parameters, as
+      // all fields not bound by the path end in the body"; with `body: "secret"`, the fields of `secret` are in the
+      // body too. Taking them from the URL would put a secret's value in logs and let the URL and the body disagree.
+      const head = fieldOf(requestType, key.split('.')[0] as string);
+      if (head !== undefined && (route.body === '*' || head === bodyPath))
+        throw boundByBody(key, snake(head), route.body as string);
       const { path, field } = queryField(requestType, key);
+      const values = query.getAll(key);
       const where = path.split('.').map(snake).join('.');
       // a query value is text: `true`/`false` for a bool, digits for a number (`page_size=abc` is INVALID_ARGUMENT)
       const convert = (v: string): unknown =>
@@ -444,7 +527,11 @@ export async function startRestSurface(
         const bodyType = path
           .split('.')
           .reduce<MessageType | undefined>((type, name) => (type ? messageTypeOf(type, name) : undefined), requestType);
-        setPath(json, path, bodyType ? camelJson(bodyType, parsed, snake(path)) : parsed);
+        const at = path.split('.').map(snake).join('.');
+        // the Node client sends `""` for a body field it has nothing in (google-gax transcoding: `data = ''`,
+        // then JSON.stringify), so `""` and null are the field left out; any other non-object is refused
+        if (bodyType && parsed !== null && parsed !== '') setPath(json, path, messageJson(bodyType, parsed, at));
+        else if (!bodyType) setPath(json, path, parsed);
       }
     }
     route.fields.forEach((field, i) => {

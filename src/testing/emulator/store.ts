@@ -44,7 +44,13 @@ const MAX_ANNOTATIONS_BYTES = 16_384;
  * years away." (https://cloud.google.com/secret-manager/docs/creating-and-managing-expiring-secrets, Limitations)
  */
 const MIN_EXPIRATION_MS = 60_000;
-const MAX_EXPIRATION_MS = 3_153_600_000_000;
+/** "100 years away" in calendar years: the same UTC date and time 100 years after `now` (36 524 or 36 525 days). */
+const MAX_EXPIRATION_YEARS = 100;
+const yearsAhead = (now: number, years: number): number => {
+  const at = new Date(now);
+  at.setUTCFullYear(at.getUTCFullYear() + years);
+  return at.getTime();
+};
 const MAX_PAGE_SIZE = 25_000;
 /** Secret.topics: "A list of up to 10 Pub/Sub topics" (REST reference, projects.secrets). */
 const MAX_TOPICS = 10;
@@ -290,7 +296,8 @@ function destroyTtl(v: unknown, path: string): Obj | undefined {
 
 /**
  * The expiration a request sets (the oneof `expiration`: expire_time or ttl), in ms since the epoch; undefined
- * when it sets none. Either must fall 60 s to 100 years ahead (MIN/MAX_EXPIRATION_MS): a past expire_time or a
+ * when it sets none. Either must fall 60 s (MIN_EXPIRATION_MS) to 100 calendar years (the same date 100 years on,
+ * MAX_EXPIRATION_YEARS) ahead: a past expire_time or a
  * negative ttl is INVALID_ARGUMENT, as the service refuses it.
  */
 function expiration(secret: Obj, now: number, useExpireTime: boolean, useTtl: boolean): number | undefined {
@@ -303,7 +310,7 @@ function expiration(secret: Obj, now: number, useExpireTime: boolean, useTtl: bo
     at = now + duration('secret.ttl', secret.ttl).ms;
   }
   if (at === undefined) return undefined;
-  if (at < now + MIN_EXPIRATION_MS || at > now + MAX_EXPIRATION_MS)
+  if (at < now + MIN_EXPIRATION_MS || at > yearsAhead(now, MAX_EXPIRATION_YEARS))
     throw invalid('The expiration must be at least 60 seconds and at most 100 years in the future.');
   return at;
 }
@@ -318,9 +325,11 @@ const before = (key: Cursor, cursor: Cursor): boolean =>
  * user-parseable" ("Base-64 encoding an otherwise-transparent page token is not a sufficient obfuscation
  * mechanism": they are sealed with AES-256-GCM under a key of this store's own); tied to their request ("The user
  * is expected to keep all other arguments to the RPC the same; if any arguments are different, the API should
- * send an INVALID_ARGUMENT error": the parent, the filter and the page size are sealed in); and a cursor, not an
- * offset: the next page continues after the last item returned, so an item created or deleted between two
- * calls neither repeats nor hides another.
+ * send an INVALID_ARGUMENT error": the parent and the filter are sealed in, and for ListSecretVersions the secret's
+ * identity, so a token outlives no delete and re-create of the secret) but not the page size ("If the user changes
+ * the page_size in a request for subsequent pages, the service must honor the new page size."); and a cursor, not
+ * an offset: the next page continues after the last item returned, so an item created or deleted between two calls
+ * neither repeats nor hides another.
  */
 class PageTokens {
   private readonly key = randomBytes(32);
@@ -348,20 +357,20 @@ class PageTokens {
     if (forRequest !== request) {
       throw invalid(
         `Invalid page token [${token}]: it was issued for a request with other arguments ` +
-          '(parent, filter and page_size must stay the same from page to page).',
+          '(parent and filter must stay the same from page to page, on the same secret).',
       );
     }
     return [a, b];
   }
 
   /**
-   * One page of `items` (sorted by `keyOf`, descending). `request` names everything but the page token; the
-   * page size is part of it, as AIP-158 counts it among the arguments to keep.
+   * One page of `items` (sorted by `keyOf`, descending). `request` names everything but the page token and the
+   * page size: a page size may change from page to page, and each page honors its own (AIP-158).
    */
   page<T>(items: T[], keyOf: (item: T) => Cursor, req: Obj, request: unknown[]): { page: T[]; next: string } {
     const size = Number(req.pageSize ?? 0);
     if (!Number.isInteger(size) || size < 0) throw invalid('page_size must be a non-negative integer.');
-    const fingerprint = JSON.stringify([...request, size]);
+    const fingerprint = JSON.stringify(request);
     const token = str(req.pageToken);
     const cursor = token === '' ? undefined : this.open(token, fingerprint);
     const rest = cursor === undefined ? items : items.filter((item) => before(keyOf(item), cursor));
@@ -763,11 +772,10 @@ export class SecretStore {
     const crc = crc32c(data);
     const sent = payload.dataCrc32c; // proto3 `optional`: absent unless the client sent it
     const clientChecksum = hasCrc32c(sent);
-    if (!matchesCrc32c(data, sent)) {
-      throw invalid(
-        `Checksum mismatch: payload.data_crc32c [${String(sent)}] is not the CRC32C of payload.data [${crc}].`,
-      );
-    }
+    // Neither checksum is quoted: the computed one is derived from the secret (it would help guess a short
+    // payload), and the sent one adds nothing the caller lacks. No public source shows the service's words.
+    if (!matchesCrc32c(data, sent))
+      throw invalid('Checksum mismatch: payload.data_crc32c is not the CRC32C of payload.data.');
     const v: VersionRecord = {
       id: rec.versions.length + 1,
       data: Buffer.from(data),
@@ -805,7 +813,10 @@ export class SecretStore {
       .slice()
       .reverse() // newest first
       .filter((v) => matches(terms, this.versionView(rec, v), filter)); // the SecretVersion as the API shows it
-    const { page, next } = this.tokens.page(all, (v) => [v.id, 0], req, ['ListSecretVersions', rec.name, filter]);
+    // the secret's identity (create time and creation order) is sealed in: a secret deleted and created again
+    // under the same name is another secret, and the old one's token is INVALID_ARGUMENT on it
+    const identity = [rec.name, rec.createMs, rec.order];
+    const { page, next } = this.tokens.page(all, (v) => [v.id, 0], req, ['ListSecretVersions', ...identity, filter]);
     // "The total number of SecretVersions but 0 when the ListSecretsRequest.filter field is set."
     const totalSize = filter === '' ? all.length : 0;
     return { versions: page.map((v) => this.versionView(rec, v)), nextPageToken: next, totalSize };
