@@ -276,6 +276,18 @@ export function isHeaderValueSafe(value: string): boolean {
 
 /** Joins a base URL and a path relative to it (`https://x/v1` + `/models` → `https://x/v1/models`). */
 export function joinUrl(baseUrl: string, path: string): string {
-  const base = baseUrl.endsWith('/') ? baseUrl.slice(0, -1) : baseUrl;
-  return `${base}${path.startsWith('/') ? path : `/${path}`}`;
+  // A base URL may carry a query (`…/openai/v1?api-version=preview`): the path goes before it, and the two queries
+  // are joined (the path's parameters first; a base parameter the path also sets is left out).
+  const [baseBare = '', baseQuery = ''] = splitQuery(baseUrl);
+  const [pathBare = '', pathQuery = ''] = splitQuery(path);
+  const base = baseBare.endsWith('/') ? baseBare.slice(0, -1) : baseBare;
+  const query = new URLSearchParams(pathQuery);
+  for (const [name, value] of new URLSearchParams(baseQuery)) if (!query.has(name)) query.append(name, value);
+  const search = query.toString();
+  return `${base}${pathBare.startsWith('/') ? pathBare : `/${pathBare}`}${search === '' ? '' : `?${search}`}`;
+}
+
+function splitQuery(url: string): [string, string] {
+  const at = url.indexOf('?');
+  return at === -1 ? [url, ''] : [url.slice(0, at), url.slice(at + 1)];
 }

@@ -90,5 +90,10 @@ describe('provider presets', () => {
     expect(resolvePreset(providers.gemini)).toBe(providers.gemini);
     expect(() => resolvePreset('nope' as ProviderId)).toThrow(/known: openai, anthropic/);
     expect(joinUrl('http://h/v1/', 'models')).toBe('http://h/v1/models');
+    // a base URL's query stays at the end; the path's own parameters come first and win
+    expect(joinUrl('http://h/v1?api-version=preview', '/models')).toBe('http://h/v1/models?api-version=preview');
+    expect(joinUrl('http://h/o?api-version=x&y=1', '/models?api-version=2024-10-21')).toBe(
+      'http://h/o/models?api-version=2024-10-21&y=1',
+    );
   });
 });

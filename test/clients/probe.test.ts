@@ -131,7 +131,7 @@ describe('probeKey against the mock provider', () => {
     expect(seen[2]?.headers['x-goog-api-key']).toBe(KEYS.v1);
   });
 
-  it('Azure OpenAI: the classic base gets the dated api-version, the v1 base (…/openai/v1) none', async () => {
+  it('Azure OpenAI: classic base: the dated api-version; v1 base (…/openai/v1): none, or its own', async () => {
     const provider = await mock({ preset: providers['azure-openai'], keys: [KEYS.v1] });
     const urls: string[] = [];
     const recording = ((input: string | URL | Request, init?: RequestInit) => {
@@ -142,10 +142,17 @@ describe('probeKey against the mock provider', () => {
       await probeKey('azure-openai', KEYS.v1, { baseUrl: provider.url, fetch: recording }),
       await probeKey('azure-openai', KEYS.v1, { baseUrl: `${provider.url}/v1`, fetch: recording }),
       await probeKey('azure-openai', KEYS.v1, { baseUrl: `${provider.url}/v1/`, fetch: recording }),
+      // a base URL with a query: the path goes before it
+      await probeKey('azure-openai', KEYS.v1, { baseUrl: `${provider.url}/v1?api-version=preview`, fetch: recording }),
     ];
-    expect(results.map((r) => r.reason)).toEqual(['alive', 'alive', 'alive']);
+    expect(results.map((r) => r.reason)).toEqual(['alive', 'alive', 'alive', 'alive']);
     const paths = urls.map((u) => new URL(u).pathname + new URL(u).search);
-    expect(paths).toEqual(['/openai/models?api-version=2024-10-21', '/openai/v1/models', '/openai/v1/models']);
+    expect(paths).toEqual([
+      '/openai/models?api-version=2024-10-21',
+      '/openai/v1/models',
+      '/openai/v1/models',
+      '/openai/v1/models?api-version=preview',
+    ]);
     expect(leaked(dump(results))).toEqual([]);
   });
 
