@@ -11,7 +11,9 @@
 #   scripts/other-runtimes.sh sdk7 MAJOR     @google-cloud/secret-manager@^7.2 (what Node 22/24 users install) in a
 #                                            copy of the repository: the gcp, emulator and rotation tests on Node MAJOR;
 #                                            then the newest majors of the LLM SDKs (openai 7, ai 7 + @ai-sdk/* 4,
-#                                            @google/genai 3, …: they need Node 22) and the client tests on them
+#                                            @google/genai 3, …: they need Node 22) and the client tests on them; in
+#                                            the copy KEYFLIP_SDK7_DIR when sdk7-prepare made it
+#   scripts/other-runtimes.sh sdk7-prepare MAJOR DIR   that copy, made ahead in the empty directory DIR
 #
 # Child processes in the tests use process.execPath, and the chosen Node leads PATH (so `npm` and `node` in scripts
 # run on it too). With KEYFLIP_TEST_REPORT_DIR set, each run writes its JSON report there under its own name
@@ -57,9 +59,27 @@ with_node() {
   PATH="$(dirname "$bin"):$PATH" "$@"
 }
 
+# prepare_sdk7 BIN DIR: a copy of the sources in DIR, `npm ci` and @google-cloud/secret-manager@^7.2 installed on
+# BIN's Node; DIR/.keyflip-sdk7-ready marks it done.
+prepare_sdk7() {
+  local bin=$1 dir=$2
+  # The sources only: no node_modules, no build, no other generated output.
+  tar --exclude=./node_modules --exclude=./dist --exclude=./.git --exclude=./coverage --exclude=./.scratch \
+    --exclude=./.bench --exclude=./.snippets --exclude=./docs/api --exclude=./drill/results -cf - . |
+    tar -xf - -C "$dir"
+  (
+    cd "$dir"
+    with_node "$bin" npm ci --no-audit --no-fund --prefer-offline --loglevel=error
+    with_node "$bin" npm install --no-save --no-audit --no-fund --prefer-offline --loglevel=error \
+      '@google-cloud/secret-manager@^7.2'
+  )
+  touch "$dir/.keyflip-sdk7-ready"
+}
+
 cmd=${1:-}
 major=${2:-}
-[ -n "$cmd" ] && [[ "$major" =~ ^[0-9]+$ ]] || die "usage: scripts/other-runtimes.sh node|engines|tests|sdk7 MAJOR"
+[ -n "$cmd" ] && [[ "$major" =~ ^[0-9]+$ ]] ||
+  die "usage: scripts/other-runtimes.sh node|engines|tests|sdk7 MAJOR, or sdk7-prepare MAJOR DIR"
 
 case "$cmd" in
 node)
@@ -93,19 +113,28 @@ tests)
     status=$?
   exit "$status"
   ;;
+sdk7-prepare)
+  # The copy `sdk7` tests in, made ahead (it is mostly installing: .ci/run makes it in the background beside the
+  # CPU-bound Node 22 and 24 legs). DIR must be an empty directory; it is `sdk7`'s to delete.
+  bin=$(node_for "$major")
+  work=${3:-}
+  [ -n "$work" ] && [ -d "$work" ] && [ -z "$(ls -A "$work")" ] || die "sdk7-prepare: DIR must be an empty directory"
+  prepare_sdk7 "$bin" "$work"
+  ;;
 sdk7)
   bin=$(node_for "$major")
-  work=$(mktemp -d "${TMPDIR:-/tmp}/keyflip-sdk7-XXXXXX")
-  trap 'rm -rf "$work"' EXIT
-  # The sources only: no node_modules, no build, no other generated output.
   [ -z "${KEYFLIP_TEST_REPORT_DIR:-}" ] || KEYFLIP_TEST_REPORT_DIR=$(cd "$KEYFLIP_TEST_REPORT_DIR" && pwd)
-  tar --exclude=./node_modules --exclude=./dist --exclude=./.git --exclude=./coverage --exclude=./.scratch \
-    --exclude=./.bench --exclude=./.snippets --exclude=./docs/api --exclude=./drill/results -cf - . |
-    tar -xf - -C "$work"
+  # A copy sdk7-prepare made (KEYFLIP_SDK7_DIR), else one made now.
+  if [ -n "${KEYFLIP_SDK7_DIR:-}" ] && [ -f "${KEYFLIP_SDK7_DIR}/.keyflip-sdk7-ready" ]; then
+    work=$KEYFLIP_SDK7_DIR
+    trap 'rm -rf "$work"' EXIT
+  else
+    [ -z "${KEYFLIP_SDK7_DIR:-}" ] || echo "other-runtimes: ${KEYFLIP_SDK7_DIR} is not a prepared copy: preparing one"
+    work=$(mktemp -d "${TMPDIR:-/tmp}/keyflip-sdk7-XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+    prepare_sdk7 "$bin" "$work"
+  fi
   cd "$work"
-  with_node "$bin" npm ci --no-audit --no-fund --prefer-offline --loglevel=error
-  with_node "$bin" npm install --no-save --no-audit --no-fund --prefer-offline --loglevel=error \
-    '@google-cloud/secret-manager@^7.2'
   sdk=$("$bin" -p 'require("@google-cloud/secret-manager/package.json").version')
   echo "── @google-cloud/secret-manager $sdk on Node $("$bin" -v): the gcp, emulator and rotation tests"
   case "$sdk" in 7.*) ;; *) die "expected @google-cloud/secret-manager 7.x, got $sdk" ;; esac
@@ -128,6 +157,6 @@ sdk7)
   exit "$status"
   ;;
 *)
-  die "unknown command $cmd (node, engines, tests, sdk7)"
+  die "unknown command $cmd (node, engines, tests, sdk7-prepare, sdk7)"
   ;;
 esac
