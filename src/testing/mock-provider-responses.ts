@@ -8,9 +8,7 @@
  * what `openai` (`responses.stream`) and `@ai-sdk/openai` (`openaiResponsesChunkSchema`,
  * node_modules/@ai-sdk/openai/dist/index.mjs:4995-5090, and `openaiResponsesResponseSchema`, :5537) parse.
  */
-import { MOCK_TEXT, type SseEvent } from './mock-provider-sse.js';
-
-const PIECES = ['o', 'k'];
+import { MOCK_TEXT, PIECES, type SseEvent } from './mock-provider-sse.js';
 
 function messageItem(id: string, status: 'in_progress' | 'completed'): Record<string, unknown> {
   return {

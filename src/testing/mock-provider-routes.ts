@@ -2,34 +2,15 @@
  * Which endpoint of the imitated provider a request is for: the probe, a chat call (streamed or not), or the
  * OpenAI Responses API. One table per family, built from the preset's paths.
  */
-import type { ProviderPreset } from '../clients/presets.js';
+import { type ProviderId, type ProviderPreset, providers } from '../clients/presets.js';
 import { escapeRegExp } from '../regexp.js';
 
-/** The providers the mock imitates; a custom preset gets the OpenAI-compatible shapes. */
-export type Family =
-  | 'openai'
-  | 'anthropic'
-  | 'gemini'
-  | 'groq'
-  | 'mistral'
-  | 'openrouter'
-  | 'together'
-  | 'azure-openai';
-
-const FAMILIES: ReadonlySet<string> = new Set<Family>([
-  'openai',
-  'anthropic',
-  'gemini',
-  'groq',
-  'mistral',
-  'openrouter',
-  'together',
-  'azure-openai',
-]);
+/** The providers the mock imitates: every built-in preset; a custom preset gets the OpenAI-compatible shapes. */
+export type Family = ProviderId;
 
 /** The built-in provider a preset imitates; a custom preset gets the OpenAI-compatible shapes most APIs copy. */
 export function familyOf(preset: ProviderPreset): Family {
-  return FAMILIES.has(preset.id) ? (preset.id as Family) : 'openai';
+  return Object.hasOwn(providers, preset.id) ? (preset.id as Family) : 'openai';
 }
 
 /** What a request asks for. */

@@ -37,7 +37,8 @@ const named = (event: string, value: unknown): SseEvent => ({ event, data: JSON.
 
 /** The text every mock answer carries (a stream sends it in two pieces: `o`, `k`). */
 export const MOCK_TEXT = 'ok';
-const PIECES = ['o', 'k'];
+/** {@link MOCK_TEXT} in the pieces a stream sends it in. */
+export const PIECES: readonly string[] = ['o', 'k'];
 
 /** What a streaming chat request asked for (the parsed body). */
 export interface StreamRequest {

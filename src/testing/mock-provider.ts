@@ -14,7 +14,7 @@ import {
 } from './mock-management/index.js';
 import { responseEvents, responseObject } from './mock-provider-responses.js';
 import { type Family, familyOf, router } from './mock-provider-routes.js';
-import { chatStream, geminiChunks, geminiStream, sendSse, streamRequest } from './mock-provider-sse.js';
+import { chatStream, geminiChunks, geminiStream, MOCK_TEXT, sendSse, streamRequest } from './mock-provider-sse.js';
 
 /**
  * How the mock provider treats a key it accepts:
@@ -144,12 +144,12 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
   ];
 
   /** Every credential the request carries (scheme removed), and whether one came with the wrong scheme. */
-  const credentials = (req: IncomingMessage, url: URL): { keys: string[]; malformed: boolean } => {
+  const credentials = (req: IncomingMessage, url: URL, azureV1: boolean): { keys: string[]; malformed: boolean } => {
     const found = new Set<string>();
     let malformed = false;
     // Azure documents the key in `Authorization: Bearer` for its v1 API only; elsewhere that header holds an
     // Entra ID token, so a key there is refused.
-    const azureLegacy = family === 'azure-openai' && !url.pathname.startsWith(`${base}/v1/`);
+    const azureLegacy = family === 'azure-openai' && !azureV1;
     for (const { header, scheme } of authHeaders) {
       for (const raw of req.headersDistinct[header] ?? []) {
         const value = raw.trim();
@@ -197,8 +197,9 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
       return send(res, { ...answer, headers: { ...requestIdHeader(family, id), ...answer.headers } });
     }
     if (route === undefined) return send(res, notFound(family, url.pathname));
+    const azureV1 = family === 'azure-openai' && url.pathname.startsWith(`${base}/v1/`);
     if (family === 'azure-openai') {
-      const refused = azureApiVersion(url.pathname.startsWith(`${base}/v1/`), url.searchParams.get('api-version'));
+      const refused = azureApiVersion(azureV1, url.searchParams.get('api-version'));
       if (refused === 'not-found') return send(res, notFound(family, url.pathname));
       if (refused === 'unsupported')
         return send(res, {
@@ -208,7 +209,7 @@ export async function startMockProvider(options: MockProviderOptions): Promise<M
         });
     }
 
-    const { keys, malformed } = credentials(req, url);
+    const { keys, malformed } = credentials(req, url, azureV1);
     for (const k of keys) {
       const d = digest(k);
       counts.set(d, (counts.get(d) ?? 0) + 1);
@@ -773,7 +774,7 @@ function chatOk(family: Family, id: string, model: string): Answer {
         type: 'message',
         role: 'assistant',
         model,
-        content: [{ type: 'text', text: 'ok' }],
+        content: [{ type: 'text', text: MOCK_TEXT }],
         stop_reason: 'end_turn',
         stop_sequence: null,
         usage: { input_tokens: 1, output_tokens: 1 },
@@ -784,7 +785,7 @@ function chatOk(family: Family, id: string, model: string): Answer {
     return {
       status: 200,
       body: {
-        candidates: [{ content: { parts: [{ text: 'ok' }], role: 'model' }, finishReason: 'STOP', index: 0 }],
+        candidates: [{ content: { parts: [{ text: MOCK_TEXT }], role: 'model' }, finishReason: 'STOP', index: 0 }],
         usageMetadata: { promptTokenCount: 1, candidatesTokenCount: 1, totalTokenCount: 2 },
         modelVersion: model,
       },
@@ -798,7 +799,9 @@ function chatOk(family: Family, id: string, model: string): Answer {
       object: 'chat.completion',
       created: Math.floor(Date.now() / 1000),
       model,
-      choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, logprobs: null, finish_reason: 'stop' }],
+      choices: [
+        { index: 0, message: { role: 'assistant', content: MOCK_TEXT }, logprobs: null, finish_reason: 'stop' },
+      ],
       usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
     },
   };

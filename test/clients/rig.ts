@@ -1,3 +1,7 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { inspect } from 'node:util';
 import { afterEach } from 'vitest';
 import {
@@ -132,4 +136,33 @@ export function dump(value: unknown): string {
 /** The keys of `keys` that appear in `text`. */
 export function leaked(text: string, keys: readonly string[] = ALL_KEYS): string[] {
   return keys.filter((k) => text.includes(k));
+}
+
+/**
+ * A server on 127.0.0.1 that records each WebSocket handshake's `Authorization` and refuses it with a 401 (a dead
+ * key): for the realtime sockets, whose handshake never goes through `fetch`.
+ */
+export async function handshakeRecorder() {
+  const authorizations: (string | undefined)[] = [];
+  const sockets = new Set<Duplex>();
+  const server = createServer((_req, res) => res.writeHead(404).end());
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+    sockets.add(socket);
+    authorizations.push(req.headers.authorization);
+    socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    authorizations,
+    url: `ws://127.0.0.1:${port}`,
+    /** ws client options: the OpenAI SDK always builds a `wss:` URL; this sends the handshake here in plain TCP. */
+    options: { createConnection: () => connect(port, '127.0.0.1') },
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+      await once(server, 'close');
+    },
+  };
 }

@@ -9,17 +9,13 @@
  * So HTTP goes through authFetch. The key function matters only for the realtime transcription WebSocket, which
  * never calls the fetcher: there it is the only way the live key reaches the handshake (last test).
  */
-import { once } from 'node:events';
-import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { HTTPClient, Mistral } from '@mistralai/mistralai';
 import { RealtimeTranscription } from '@mistralai/mistralai/extra/realtime';
 import { SDKError } from '@mistralai/mistralai/models/errors';
 import { afterEach, describe, expect, it } from 'vitest';
 import { authFetch, providers } from '../../src/clients/index.js';
 import type { SecretHandle } from '../../src/index.js';
-import { clientRig, dump, KEYS, leaked } from './rig.js';
+import { clientRig, dump, handshakeRecorder, KEYS, leaked } from './rig.js';
 
 const { rig, mock } = clientRig();
 const messages = [{ role: 'user' as const, content: 'hello' }];
@@ -180,30 +176,6 @@ describe('@mistralai/mistralai with apiKey: async () => key.value (the key funct
     expect(leaked(dump(error))).toEqual([]);
   });
 });
-
-/** A server that records each WebSocket handshake's Authorization and refuses it with a 401. */
-async function handshakeRecorder() {
-  const authorizations: (string | undefined)[] = [];
-  const sockets = new Set<Duplex>();
-  const server = createServer((_req, res) => res.writeHead(404).end());
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
-    sockets.add(socket);
-    authorizations.push(req.headers.authorization);
-    socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    authorizations,
-    url: `ws://127.0.0.1:${port}`,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-      await once(server, 'close');
-    },
-  };
-}
 
 describe('@mistralai/mistralai realtime transcription (a WebSocket: no fetcher involved)', () => {
   let recorders: Awaited<ReturnType<typeof handshakeRecorder>>[] = [];

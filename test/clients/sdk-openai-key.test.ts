@@ -3,16 +3,13 @@
  * does on a rotation and on a 401, alone and with `fetch: authFetch(…)`; and where it is the better fit: the
  * Realtime WebSocket, whose handshake never goes through `fetch`.
  */
-import { once } from 'node:events';
-import { createServer, type IncomingMessage } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import OpenAI, { AzureOpenAI } from 'openai';
 import { OpenAIRealtimeWS } from 'openai/realtime/ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { authFetch, providers } from '../../src/clients/index.js';
 import type { SecretHandle } from '../../src/index.js';
-import { clientRig, dump, KEYS, leaked } from './rig.js';
+import { clientRig, dump, handshakeRecorder, KEYS, leaked } from './rig.js';
 
 const { rig, mock } = clientRig();
 const messages = [{ role: 'user' as const, content: 'hello' }];
@@ -134,31 +131,6 @@ describe('openai with apiKey: async () => key.value and fetch: authFetch(…)', 
     expect(r.uses()).toBe(1);
   });
 });
-
-/** A server that records each WebSocket handshake's Authorization and answers it 401 (a dead key). */
-async function handshakeRecorder() {
-  const authorizations: (string | undefined)[] = [];
-  const sockets = new Set<Duplex>();
-  const server = createServer((_req, res) => res.writeHead(404).end());
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
-    sockets.add(socket);
-    authorizations.push(req.headers.authorization);
-    socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    authorizations,
-    /** ws client options: the SDK always builds a `wss:` URL; this sends the handshake here in plain TCP. */
-    options: { createConnection: () => connect(port, '127.0.0.1') },
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-      await once(server, 'close');
-    },
-  };
-}
 
 /** Opens a Realtime socket and waits for its handshake to be refused. */
 async function realtimeHandshake(
