@@ -294,24 +294,26 @@ export class IamPolicies {
     if (!this.principals) return;
     const ref = parseVersionName(name);
     if (!ref) return; // a malformed name: the store's INVALID_ARGUMENT
-    let secret: { name: string; createTime: string };
+    // A missing secret, or another project: the caller may not learn which.
+    const secret = this.secretOrNone(secretName(ref));
+    const granted = secret === undefined ? undefined : this.granted(secret, this.principals);
+    if (!granted?.has('*') && !granted?.has(ACCESS)) throw permissionDenied(ACCESS, str(name));
+  }
+
+  /** The secret, or undefined when it is missing or in another project (NOT_FOUND, PERMISSION_DENIED). */
+  private secretOrNone(resource: unknown): { name: string; createTime: string } | undefined {
     try {
-      secret = this.secret(secretName(ref));
+      return this.secret(resource);
     } catch (error) {
-      // A missing secret, or another project: the caller may not learn which.
       if (error instanceof RpcError && (error.code === GrpcCode.NOT_FOUND || error.code === GrpcCode.PERMISSION_DENIED))
-        throw permissionDenied(ACCESS, str(name));
+        return undefined;
       throw error;
     }
-    const granted = this.granted(secret);
-    if (!granted.has('*') && !granted.has(ACCESS)) throw permissionDenied(ACCESS, str(name));
   }
 
   /** The permissions the secret's policy grants the caller ('*' for all of them). */
-  private granted(secret: { name: string; createTime: string }): Set<string> {
+  private granted(secret: { name: string; createTime: string }, principals: ReadonlySet<string>): Set<string> {
     const out = new Set<string>();
-    const principals = this.principals;
-    if (!principals) return out;
     for (const binding of this.current(secret)?.bindings ?? []) {
       if (binding.condition) continue; // conditions are not evaluated: they grant nothing
       if (!binding.members.some((m) => principals.has(m))) continue;
@@ -325,19 +327,13 @@ export class IamPolicies {
     const permissions = Array.isArray(request.permissions) ? (request.permissions as unknown[]).map(str) : [];
     for (const p of permissions)
       if (p.includes('*')) throw invalid(`Permissions with wildcards (${p}) are not allowed.`);
-    let secret: { name: string; createTime: string };
-    try {
-      secret = this.secret(request.resource);
-    } catch (error) {
-      // "If the secret does not exist, this call returns an empty set of permissions, not a NOT_FOUND error."
-      if (error instanceof RpcError && (error.code === GrpcCode.NOT_FOUND || error.code === GrpcCode.PERMISSION_DENIED))
-        return { permissions: [] };
-      throw error;
-    }
+    // "If the secret does not exist, this call returns an empty set of permissions, not a NOT_FOUND error."
+    const secret = this.secretOrNone(request.resource);
+    if (secret === undefined) return { permissions: [] };
     const known = permissions.filter((p) => SECRET_PERMISSION.test(p));
     // Without enforcement the emulator's caller holds every permission on the secrets of its project.
     if (!this.principals) return { permissions: known };
-    const granted = this.granted(secret);
+    const granted = this.granted(secret, this.principals);
     return { permissions: known.filter((p) => granted.has('*') || granted.has(p)) };
   }
 }

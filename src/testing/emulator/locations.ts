@@ -50,7 +50,6 @@ const ALL: ReadonlyArray<readonly [string, string]> = [
   ['global', 'Global'],
   ...Object.entries(EMULATOR_REGIONS).sort(([a], [b]) => a.localeCompare(b)),
 ];
-export const LOCATION_METHODS = new Set(['ListLocations', 'GetLocation']);
 const DEFAULT_PAGE = 100;
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');

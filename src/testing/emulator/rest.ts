@@ -37,6 +37,10 @@ interface Route {
   pattern: RegExp;
   fields: string[];
   body: string | undefined;
+  /** The request's own field the body fills (`secret`), when the rule names one (not `*`). */
+  bodyField: string | undefined;
+  /** That field's message type (undefined for a scalar or a well-known type). */
+  bodyType: MessageType | undefined;
 }
 
 const VERBS = ['get', 'post', 'put', 'patch', 'delete'] as const;
@@ -371,11 +375,16 @@ function routesOf(methods: readonly RpcMethod[]): Route[] {
       const extra = rule.additional_bindings;
       if (extra) rules.push(...(Array.isArray(extra) ? extra : [extra]));
     }
+    const requestType = method.requestType as MessageType;
+    requestType.resolveAll?.(); // field types resolved once, at start-up
     for (const rule of rules) {
+      // the body field is a field of the request message itself (http.proto: "present at the top level")
+      const bodyField = rule.body && rule.body !== '*' ? fieldOf(requestType, rule.body) : undefined;
+      const bodyType = bodyField === undefined ? undefined : messageTypeOf(requestType, bodyField);
       for (const verb of VERBS) {
         const template = rule[verb];
         if (typeof template !== 'string') continue;
-        routes.push({ method, verb: verb.toUpperCase(), ...compile(template), body: rule.body });
+        routes.push({ method, verb: verb.toUpperCase(), ...compile(template), body: rule.body, bodyField, bodyType });
       }
     }
   }
@@ -490,9 +499,7 @@ export async function startRestSurface(
   ): Record<string, unknown> => {
     const json: Record<string, unknown> = {};
     const requestType = route.method.requestType as MessageType;
-    requestType.resolveAll?.();
-    // the body field is a field of the request message itself (http.proto: "present at the top level")
-    const bodyPath = route.body && route.body !== '*' ? fieldOf(requestType, route.body) : undefined;
+    const bodyPath = route.bodyField;
     for (const key of new Set(query.keys())) {
       if (isSystemParam(key)) continue;
       // google/api/http.proto: "when using `*` in the body mapping, it is not possible to have HTTP parameters, as
@@ -523,11 +530,9 @@ export async function startRestSurface(
         }
         Object.assign(json, camelJson(requestType, parsed, ''));
       } else {
-        const { path } = queryField(requestType, route.body);
-        const bodyType = path
-          .split('.')
-          .reduce<MessageType | undefined>((type, name) => (type ? messageTypeOf(type, name) : undefined), requestType);
-        const at = path.split('.').map(snake).join('.');
+        const path = route.bodyField ?? queryField(requestType, route.body).path;
+        const bodyType = route.bodyType;
+        const at = snake(path);
         // the Node client sends `""` for a body field it has nothing in (google-gax transcoding: `data = ''`,
         // then JSON.stringify), so `""` and null are the field left out; any other non-object is refused
         if (bodyType && parsed !== null && parsed !== '') setPath(json, path, messageJson(bodyType, parsed, at));

@@ -747,7 +747,7 @@ export class SecretStore {
       .filter((name) => name.startsWith(prefix) && !name.slice(prefix.length).includes('/'))
       .map((name) => this.live(name))
       .filter((rec): rec is SecretRecord => rec !== undefined)
-      .filter((rec) => matches(terms, this.secretView(rec), filter)) // the Secret as the API shows it
+      .filter((rec) => matches(terms, this.secretView(rec))) // the Secret as the API shows it
       .sort((a, b) => b.createMs - a.createMs || b.order - a.order); // newest first
     const { page, next } = this.tokens.page(all, (rec) => [rec.createMs, rec.order], req, [
       'ListSecrets',
@@ -812,7 +812,7 @@ export class SecretStore {
     const all = rec.versions
       .slice()
       .reverse() // newest first
-      .filter((v) => matches(terms, this.versionView(rec, v), filter)); // the SecretVersion as the API shows it
+      .filter((v) => matches(terms, this.versionView(rec, v))); // the SecretVersion as the API shows it
     // the secret's identity (create time and creation order) is sealed in: a secret deleted and created again
     // under the same name is another secret, and the old one's token is INVALID_ARGUMENT on it
     const identity = [rec.name, rec.createMs, rec.order];
