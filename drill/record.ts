@@ -27,8 +27,3 @@ export interface DrillRecord {
 export function liveWorkers(record: DrillRecord): WorkerState[] {
   return record.workers.filter((w) => w.mode === 'live');
 }
-
-/** The processes that read the key through keyflip or beacon it (live workers, the stale one): not the straggler. */
-export function keyflipWorkers(record: DrillRecord): WorkerState[] {
-  return record.workers.filter((w) => w.mode !== 'straggler');
-}

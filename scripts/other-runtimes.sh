@@ -127,13 +127,14 @@ sdk7)
   # A copy sdk7-prepare made (KEYFLIP_SDK7_DIR), else one made now.
   if [ -n "${KEYFLIP_SDK7_DIR:-}" ] && [ -f "${KEYFLIP_SDK7_DIR}/.keyflip-sdk7-ready" ]; then
     work=$KEYFLIP_SDK7_DIR
-    trap 'rm -rf "$work"' EXIT
+    prepared=yes
   else
     [ -z "${KEYFLIP_SDK7_DIR:-}" ] || echo "other-runtimes: ${KEYFLIP_SDK7_DIR} is not a prepared copy: preparing one"
     work=$(mktemp -d "${TMPDIR:-/tmp}/keyflip-sdk7-XXXXXX")
-    trap 'rm -rf "$work"' EXIT
-    prepare_sdk7 "$bin" "$work"
+    prepared=no
   fi
+  trap 'rm -rf "$work"' EXIT
+  [ "$prepared" = yes ] || prepare_sdk7 "$bin" "$work"
   cd "$work"
   sdk=$("$bin" -p 'require("@google-cloud/secret-manager/package.json").version')
   echo "── @google-cloud/secret-manager $sdk on Node $("$bin" -v): the gcp, emulator and rotation tests"

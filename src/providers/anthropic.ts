@@ -117,10 +117,9 @@ export function anthropicAdmin(settings: AnthropicSettings): ProviderAdmin {
   async function usage(keyIds: readonly string[], range: { startMs: number; endMs: number }) {
     checkUsageArgs(keyIds, range);
     const tally = new UsageTally(keyIds, false);
-    const { width, limit } = bucketFor(range);
+    const { width, widthMs, limit } = bucketFor(range);
     // Anthropic returns only the buckets that end by `ending_at`: use in the last, partial bucket is not reported,
     // so the data covers no further than the last whole bucket before `endMs`.
-    const widthMs = width === '1m' ? 60_000 : 3_600_000;
     const lastWholeBucketEnd = Math.floor(range.endMs / widthMs) * widthMs;
     const coveredUntilMs = Math.min(range.endMs, lastWholeBucketEnd, settings.now() - settings.lagMs);
     if (keyIds.length > 0) {

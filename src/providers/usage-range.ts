@@ -12,10 +12,14 @@ export const MINUTE_BUCKETS_UP_TO_MS = 24 * 3_600_000;
 export type BucketWidth = '1m' | '1h';
 
 /** @internal The bucket width for a range and the most buckets a page may hold with it. */
-export function bucketFor(range: { startMs: number; endMs: number }): { width: BucketWidth; limit: number } {
+export function bucketFor(range: { startMs: number; endMs: number }): {
+  width: BucketWidth;
+  widthMs: number;
+  limit: number;
+} {
   return range.endMs - range.startMs <= MINUTE_BUCKETS_UP_TO_MS
-    ? { width: '1m', limit: 1440 }
-    : { width: '1h', limit: 168 };
+    ? { width: '1m', widthMs: 60_000, limit: 1440 }
+    : { width: '1h', widthMs: 3_600_000, limit: 168 };
 }
 
 /** @internal Checks `usage()`'s arguments; throws a `ConfigurationError`. */

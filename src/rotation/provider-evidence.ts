@@ -63,9 +63,6 @@ export interface AskedRange {
   readonly said: string;
 }
 
-const MINUTE_MS = 60_000;
-const HOUR_MS = 3_600_000;
-
 /**
  * The range of the provider's usage an old key is checked over: `[startMs, now)` with
  * `startMs = max(now − windowMs − lagMs, liveSince rounded up to the provider's bucket boundary)`. From
@@ -77,14 +74,13 @@ const HOUR_MS = 3_600_000;
  */
 export function askedRange(now: number, windowMs: number, lagMs: number, liveSince: number): AskedRange {
   const earliest = now - windowMs - lagMs;
-  const bucketMs =
-    bucketFor({ startMs: Math.max(earliest, liveSince), endMs: now }).width === '1m' ? MINUTE_MS : HOUR_MS;
+  const { width, widthMs: bucketMs } = bucketFor({ startMs: Math.max(earliest, liveSince), endMs: now });
   const afterFlipMs = Math.ceil(liveSince / bucketMs) * bucketMs;
   const startMs = Math.max(earliest, afterFlipMs);
   const said =
     startMs > afterFlipMs
       ? `in the last ${spanOf(now - startMs)}`
-      : `since ${iso(startMs)}, the first whole ${bucketMs === MINUTE_MS ? 'minute' : 'hour'} after the flip`;
+      : `since ${iso(startMs)}, the first whole ${width === '1m' ? 'minute' : 'hour'} after the flip`;
   return { startMs, afterFlipMs, bucketMs, said };
 }
 

@@ -52,17 +52,16 @@ export interface ProviderTarget {
 }
 
 /**
- * Keys disabled by an earlier revoke (not by an emergency) whose id at `provider` is recorded and that no record
- * says were revoked there: a revoke stopped between its disables and the provider, or one run with
+ * Keys disabled by an earlier revoke (not by an emergency) whose id at the `asked` provider is recorded and that no
+ * record says were revoked there: a revoke stopped between its disables and the provider, or one run with
  * `keepProviderKey`. Running revoke again revokes them at the provider (`status` may point them out). A key recorded
- * in another project or workspace than `provider.scope` is not one (`recordMismatch`): this provider cannot see it,
- * and would answer `already` for it. Given a provider id only (no scope), the scope is not compared.
+ * in another project or workspace than `asked.scope` is not one (`recordMismatch`): this provider cannot see it,
+ * and would answer `already` for it.
  */
 export function leftAtProvider(
   ring: KeyRing,
-  provider: string | { readonly id: string; readonly scope: string | undefined },
+  asked: { readonly id: string; readonly scope: string | undefined },
 ): ProviderTarget[] {
-  const asked = typeof provider === 'string' ? { id: provider, scope: undefined } : provider;
   const out = new Map<string, ProviderTarget>();
   const revokedThere = new Set(ring.keys.flatMap((k) => k.records['provider-revoked']?.keyId ?? []));
   const current = new Set([ring.live?.fingerprint, ring.staged?.fingerprint].filter((f) => f !== undefined));
